@@ -1,0 +1,198 @@
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "launch/launch.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ns::launch {
+namespace {
+
+// What the command line gives; resolved into JobOptions by run().
+struct CliState {
+  JobOptions o;
+  std::string spec, out, name, binary, script, template_file;
+  bool submit = false;
+};
+
+std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
+
+nlohmann::json read_spec(const std::string& path) {
+  std::ifstream in(path);
+  NS_CHECK(in.good(), "cannot read the sweep spec '{}': no such file or not readable; pass the "
+                      "path of a sweep JSON file", path);
+  try {
+    auto j = nlohmann::json::parse(in);
+    NS_CHECK(j.is_object(), "sweep spec '{}' is not a JSON object (found {}); a spec looks like "
+                            "{{\"name\": ..., \"family\": ..., \"out\": ...}}", path, j.type_name());
+    return j;
+  } catch (const nlohmann::json::parse_error& e) {
+    NS_FAIL_CODE(kExitBadInput, "sweep spec '{}' is not valid JSON: {}", path, e.what());
+  }
+}
+
+std::string string_field(const nlohmann::json& j, const char* key, const std::string& path) {
+  if (!j.contains(key)) return "";
+  NS_CHECK(j[key].is_string() && !j[key].get<std::string>().empty(),
+           "sweep spec '{}': $.{} must be a non-empty string, found {}", path, key, j[key].dump());
+  return j[key].get<std::string>();
+}
+
+std::string self_binary() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("neurosweep") : p.string();
+}
+
+void write_script(const Job& job) {
+  const fs::path path(job.script_path);
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    NS_CHECK(out.good(), "cannot write the job script '{}'; choose another place with --script",
+             path.string());
+    out << job.text;
+    out.close();
+    NS_CHECK(out.good(), "writing the job script '{}' failed (disk full?)", path.string());
+  }
+  fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec);
+  fs::rename(tmp, path);
+}
+
+int run(CliState& st) {
+  const nlohmann::json spec = read_spec(st.spec);
+  JobOptions o = st.o;
+  o.spec = absolute(st.spec);
+  o.name = !st.name.empty() ? st.name : string_field(spec, "name", st.spec);
+  if (o.name.empty()) o.name = fs::path(st.spec).stem().string();
+  std::string out = !st.out.empty() ? st.out : string_field(spec, "out", st.spec);
+  if (out.empty()) out = "runs/" + o.name;  // the engine's default for a spec without "out"
+  o.out = absolute(out);
+  NS_CHECK(!fs::exists(o.out) || fs::is_directory(o.out),
+           "output path '{}' is a file, not a directory; set \"out\" in the spec or pass --out DIR",
+           o.out);
+  o.binary = !st.binary.empty() ? st.binary : o.image.empty() ? self_binary() : "neurosweep";
+  o.script = absolute(!st.script.empty()
+                          ? st.script
+                          : (fs::path(o.out) / fmt::format("job-{}.sh", scheduler_name(o.scheduler)))
+                                .string());
+
+  const std::string tmpl = st.template_file.empty() ? "" : load_template(o.scheduler, st.template_file);
+  const Job job = make_job(o, tmpl);
+
+  // The scheduler opens the log files before the script runs, so their folder must exist now.
+  std::error_code ec;
+  fs::create_directories(fs::path(o.out) / "logs", ec);
+  NS_CHECK(!ec, "cannot create the output directory '{}/logs': {}", o.out, ec.message());
+  fs::create_directories(fs::path(job.script_path).parent_path(), ec);
+  NS_CHECK(!ec, "cannot create the folder of '{}': {}", job.script_path, ec.message());
+  write_script(job);
+
+  ns::log::info("wrote {} ({}); submit it with:", job.script_path,
+                job.ranks > 0 ? fmt::format("{} MPI ranks", job.ranks)
+                              : std::string("one rank per core, counted when the job starts"));
+  std::printf("%s\n", job.submit_command.c_str());
+  std::fflush(stdout);
+  if (!st.submit) return kExitOk;
+
+  const int status = std::system(job.submit_command.c_str());
+  const int code = status == -1 ? 127 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (o.scheduler == Scheduler::kLocal) return code;  // the sweep's own status (3: resumable)
+  if (code != 0) {
+    ns::log::error("`{}` failed with status {}; the script is written, fix the cause and submit "
+                   "it by hand", job.submit_command, code);
+    return kExitInternal;
+  }
+  return kExitOk;
+}
+
+void add_scheduler(CLI::App* launch, Scheduler s, const std::string& help,
+                   std::function<int()>& action) {
+  auto st = std::make_shared<CliState>();
+  st->o.scheduler = s;
+  JobOptions& o = st->o;
+  CLI::App* sub = launch->add_subcommand(scheduler_name(s), help);
+  sub->add_option("spec", st->spec, "sweep spec (JSON)")->required();
+  sub->add_option("run-args", o.run_args,
+                  "after '--': arguments for `neurosweep run` (e.g. -- --deadline 3h)");
+  sub->add_option("--out", st->out, "output directory (default: the spec's \"out\")");
+  sub->add_option("--name", st->name, "job name (default: the spec's \"name\")");
+  const bool sched = s != Scheduler::kLocal;
+  if (sched) sub->add_option("--nodes", o.nodes, "nodes (hosts)")->capture_default_str();
+  sub->add_option("--ranks-per-node", o.ranks_per_node,
+                  "worker ranks per node; the coordinator is one more rank (default: one per GPU, "
+                  "without GPUs one rank per core)");
+  sub->add_option("--gpus-per-node", o.gpus_per_node, "GPUs per node")->capture_default_str();
+  sub->add_option("--cpus-per-rank", o.cpus_per_rank, "CPU cores per rank (and OMP_NUM_THREADS)");
+  if (sched) {
+    sub->add_option("--mem-per-rank", o.mem_per_rank, "memory per rank, e.g. 8G");
+    sub->add_option("--time", o.time, "time limit, e.g. 4h, 90m, 1-12:00:00");
+    sub->add_option("--partition,--queue", o.partition, "partition (Slurm) or queue (LSF)");
+    sub->add_option("--account,--group", o.account, "account (Slurm) or user group (LSF -G)");
+    sub->add_option("--extra", o.extra, "extra scheduler line, repeatable (--extra=--qos=high)");
+    sub->add_option("--max-resubmits", o.max_resubmits,
+                    "follow-up jobs after drains at the time limit")
+        ->capture_default_str();
+  }
+  sub->add_option("--image", o.image, "container image (Docker/enroot name or .sif file)");
+  sub->add_option("--container", o.container,
+                  "container runtime: auto (default: .sif -> apptainer, else pyxis on Slurm, docker "
+                  "on LSF/local), pyxis, apptainer, docker");
+  sub->add_option("--mount", o.mounts, "extra container mount SRC[:DST[:FLAGS]], repeatable");
+  sub->add_option("--setup", o.setup, "shell line run before the launch, repeatable "
+                                      "(--setup 'module load openmpi')");
+  sub->add_option("--script", st->script, "where to write the script (default OUT/job-<scheduler>.sh)");
+  sub->add_option("--template", st->template_file,
+                  "template file instead of the built-in one (see NS_LAUNCH_TEMPLATES)");
+  sub->add_option("--binary", st->binary,
+                  "neurosweep as the job sees it (default: this binary; `neurosweep` in an image)");
+  if (s == Scheduler::kSlurm) {
+    sub->add_option("--launcher", o.launcher, "srun (--mpi=pmix) or mpirun")->capture_default_str();
+    sub->add_option("--signal-margin", o.signal_margin_s,
+                    "seconds before the time limit that USR1 starts the drain (default: a tenth "
+                    "of --time, 30..300 s)");
+  }
+  sub->add_flag("--submit", st->submit, s == Scheduler::kLocal ? "run the script now"
+                                                                : "submit the script now");
+  sub->callback([st, &action] {
+    action = [st]() -> int {
+      try {
+        return run(*st);
+      } catch (const ns::Error& e) {
+        ns::log::error("{}", e.what());
+        return e.exit_code();
+      } catch (const fs::filesystem_error& e) {
+        ns::log::error("{}", e.what());
+        return kExitBadInput;
+      }
+    };
+  });
+}
+
+}  // namespace
+
+void add_launch_command(CLI::App& root, std::function<int()>& action) {
+  CLI::App* launch = root.add_subcommand(
+      "launch", "write a job script for a sweep (Slurm, LSF or this machine) and print the "
+                "command that submits it");
+  launch->require_subcommand(1);
+  add_scheduler(launch, Scheduler::kSlurm, "sbatch script: srun --mpi=pmix, USR1 drain before "
+                                           "the time limit, resubmission until the sweep is done",
+                action);
+  add_scheduler(launch, Scheduler::kLsf, "bsub script: mpirun over the job's hosts, RIS Docker "
+                                         "form with --image, resubmission", action);
+  add_scheduler(launch, Scheduler::kLocal, "mpirun script for this machine (Ctrl-C drains)",
+                action);
+}
+
+}  // namespace ns::launch

@@ -1,0 +1,80 @@
+#!/bin/bash
+#BSUB -J v1_maskcnn
+#BSUB -o /scratch/runs/v1_maskcnn/logs/lsf-%J.out
+#BSUB -e /scratch/runs/v1_maskcnn/logs/lsf-%J.err
+#BSUB -n 46
+#BSUB -R "span[ptile=16]"
+#BSUB -W 0:45
+#
+# neurosweep sweep job for LSF, written by `neurosweep launch lsf`.
+#   sweep:  /data/sweeps/v1_maskcnn.json
+#   output: /scratch/runs/v1_maskcnn
+#   submit: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh
+#
+# Time limit: the coordinator reads the job's run limit itself (bjobs time_left) and stops
+# handing out trials in time to drain; `neurosweep run` then exits with status 3 (interrupted,
+# resumable) and this script submits itself again, at most 10 times in a row, so
+# the next job resumes the sweep. bkill sends INT, TERM and KILL to every process of the job; the
+# ranks drain on the first and this script does not resubmit.
+# Starts, ends and resubmissions are logged in /scratch/runs/v1_maskcnn/jobs.log.
+set -uo pipefail
+
+ns_attempt=${NS_RESUBMIT:-0}  # resubmissions before this job (set by the previous job)
+ns_max_resubmits=10
+ns_script=/scratch/runs/v1_maskcnn/job-lsf.sh
+ns_out=/scratch/runs/v1_maskcnn
+
+ns_note() {
+  printf '%s lsf job %s: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${LSB_JOBID:-?}" "$*" |
+    tee -a "$ns_out/jobs.log" >&2
+}
+
+
+# 46 ranks: the coordinator (rank 0, first node) and 15 worker(s) per node.
+ns_ntasks=46
+export OMP_NUM_THREADS=2  # threads per rank = --cpus-per-rank
+
+# Open MPI has no LSF support in Debian's build: give it the job's hosts and let it start remote
+# ranks through blaunch when LSF provides it (else ssh).
+ns_mpi=(--hostfile "${LSB_DJOB_HOSTFILE:?not inside an LSF job}")
+command -v blaunch >/dev/null 2>&1 && ns_mpi+=(--mca plm_rsh_agent blaunch)
+[ "$(id -u)" = 0 ] && ns_mpi+=(--allow-run-as-root)
+
+ns_step=""
+ns_signalled=0
+# LSF signals every process of the job itself; forwarding would deliver a second signal.
+trap 'ns_signalled=1' INT TERM USR1 USR2
+
+ns_note "start: attempt $ns_attempt, $ns_ntasks ranks"
+mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none \
+    /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
+ns_step=$!
+# `wait` returns early whenever a trap runs: wait again until the step has really ended.
+while :; do
+  wait "$ns_step"
+  kill -0 "$ns_step" 2>/dev/null || break
+done
+wait "$ns_step"
+ns_rc=$?
+
+case $ns_rc in
+  0) ns_note "sweep complete"; exit 0 ;;
+  3) ;;
+  *) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+     exit "$ns_rc" ;;
+esac
+if [ "$ns_signalled" = 1 ]; then
+  ns_note "drained after a signal (bkill or preemption); not resubmitting. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+  exit 3
+fi
+if [ "$ns_attempt" -ge "$ns_max_resubmits" ]; then
+  ns_note "drained; $ns_max_resubmits resubmissions done, stopping. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+  exit 3
+fi
+
+if ns_next=$(NS_RESUBMIT=$((ns_attempt + 1)) bsub < "$ns_script" 2>&1); then
+  ns_note "drained; resubmitted ($ns_next; resubmission $((ns_attempt + 1)) of $ns_max_resubmits)"
+else
+  ns_note "drained; resubmission failed ($ns_next). Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+fi
+exit 3

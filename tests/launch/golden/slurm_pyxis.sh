@@ -1,0 +1,89 @@
+#!/bin/bash
+#SBATCH --job-name=v1_maskcnn
+#SBATCH --output=/scratch/runs/v1_maskcnn/logs/slurm-%j.out
+#SBATCH --nodes=1
+#SBATCH --ntasks-per-node=2
+#SBATCH --gres=gpu:1
+#SBATCH --time=00:30:00
+#SBATCH --signal=B:USR1@180
+#
+# neurosweep sweep job for Slurm, written by `neurosweep launch slurm`.
+#   sweep:  /data/sweeps/v1_maskcnn.json
+#   output: /scratch/runs/v1_maskcnn
+#   submit: sbatch /scratch/runs/v1_maskcnn/job-slurm.sh
+#
+# Time limit: Slurm sends USR1 to this shell alone, 180 s before the end
+# (--signal=B:USR1@180). The shell passes it on once to the MPI step; the coordinator
+# stops handing out trials, the workers checkpoint, and `neurosweep run` exits with status 3
+# (interrupted, resumable). The shell then submits this script again, at most 3
+# times in a row, and the next job resumes the sweep: finished trials are skipped, trials in
+# flight continue from their checkpoints. The coordinator also reads the job's end time itself
+# and stops starting trials that would not finish (`neurosweep run --deadline-margin`).
+# scancel (TERM without a prior USR1) drains the same way but is not resubmitted.
+# Starts, ends and resubmissions are logged in /scratch/runs/v1_maskcnn/jobs.log.
+set -uo pipefail
+
+ns_attempt=${1:-0}  # resubmissions before this job; the next one gets $((ns_attempt + 1))
+ns_max_resubmits=3
+ns_script=/scratch/runs/v1_maskcnn/job-slurm.sh
+ns_out=/scratch/runs/v1_maskcnn
+
+ns_note() {
+  printf '%s slurm job %s: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "${SLURM_JOB_ID:-?}" "$*" |
+    tee -a "$ns_out/jobs.log" >&2
+}
+
+
+# 2 ranks: the coordinator (rank 0, first node) and 1 worker(s) per node, one per GPU.
+ns_ntasks=2
+
+ns_step=""
+ns_usr1=0
+ns_term=0
+# Forward the time-limit warning to srun/mpirun, which pass it to every rank.
+trap 'ns_usr1=1; [ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null' USR1
+# scancel and the time limit signal every process of the job themselves: only note it here, since
+# a second signal to the ranks would turn their drain into an abort.
+trap 'ns_term=1' TERM
+
+ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-1} node(s)"
+srun --mpi=pmix --ntasks="$ns_ntasks" --distribution=block --kill-on-bad-exit=1 \
+    --container-image=ghcr.io/lab/neurosweep:0.1 --container-mounts=/data/sweeps:/data/sweeps,/scratch/runs/v1_maskcnn:/scratch/runs/v1_maskcnn,/data/v1:/data/v1:ro \
+    neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
+ns_step=$!
+# `wait` returns early whenever a trap runs: wait again until the step has really ended.
+while :; do
+  wait "$ns_step"
+  kill -0 "$ns_step" 2>/dev/null || break
+done
+wait "$ns_step"
+ns_rc=$?
+
+case $ns_rc in
+  0) ns_note "sweep complete"; exit 0 ;;
+  3) ;;
+  *) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+     exit "$ns_rc" ;;
+esac
+if [ "$ns_term" = 1 ] && [ "$ns_usr1" = 0 ]; then
+  ns_note "drained after TERM (scancel or preemption); not resubmitting. Resume: sbatch $ns_script"
+  exit 3
+fi
+if [ "$ns_attempt" -ge "$ns_max_resubmits" ]; then
+  ns_note "drained; $ns_max_resubmits resubmissions done, stopping. Resume: sbatch $ns_script"
+  exit 3
+fi
+# Submit from a clean environment: this job's SLURM_* variables must not leak into the next one.
+ns_next=$(
+  for ns_v in $(compgen -e); do
+    case $ns_v in SLURM_CONF) ;; SLURM_*) unset "$ns_v" ;; esac
+  done
+  sbatch --parsable "$ns_script" $((ns_attempt + 1)) 2>&1
+)
+ns_sub=$?
+if [ $ns_sub -eq 0 ]; then
+  ns_note "drained; resubmitted as job ${ns_next%%;*} (resubmission $((ns_attempt + 1)) of $ns_max_resubmits)"
+else
+  ns_note "drained; resubmission failed ($ns_next). Resume: sbatch $ns_script"
+fi
+exit 3

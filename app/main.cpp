@@ -1,0 +1,131 @@
+// neurosweep: hyperparameter sweeps of LibTorch models over MPI. One binary, one main:
+// parse the command line, then run the chosen subcommand (run: rank 0 coordinates, the others
+// train). Exit codes: see engine/error.hpp (README "Exit codes").
+#include <CLI/CLI.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "models/registry.hpp"
+#ifdef HAVE_NS_LAUNCH
+#include "launch/launch.hpp"
+#endif
+#ifdef HAVE_NS_REPORT
+#include "report/report.hpp"
+#endif
+#ifdef HAVE_NS_NEURAL
+#include "models/neural/family.hpp"
+#endif
+
+namespace {
+
+/// The rank the launcher gave this process, known before MPI starts (so a bad command line is
+/// reported once, by rank 0).
+int launcher_rank() {
+  for (const char* v : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* s = std::getenv(v)) return std::atoi(s);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ns;
+  log::configure(launcher_rank());
+  engine::FamilyRegistry registry;
+  models::register_all(registry);
+
+  CLI::App app{"neurosweep: hyperparameter sweeps of LibTorch models over MPI"};
+  app.set_version_flag("--version", std::string(NS_VERSION) + " (" + NS_GIT_REV + ")");
+  app.require_subcommand(1);
+  std::function<int()> action;
+
+  app::RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "run a sweep (under mpirun -np K; rank 0 coordinates)");
+  run_cmd->add_option("spec", run.spec_path, "sweep spec (JSON)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--out", run.out, "output directory (default: the spec's \"out\")");
+  run_cmd->add_flag("--force-new", run.force_new,
+                    "start afresh in an output directory whose results a changed spec cannot "
+                    "continue (old files are moved aside, never deleted)");
+  run_cmd->add_option("--deadline", run.deadline,
+                      "stop starting trials that would not finish by then, and drain before it: "
+                      "a duration (90m, 2h, 1h30m, 1:30:00) or a clock time (18:30, "
+                      "2026-11-22T18:30); default: the Slurm/LSF job's end time if any");
+  run_cmd->add_option("--deadline-margin", run.deadline_margin_s,
+                      "seconds kept free before the deadline to checkpoint and write results")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  run_cmd->add_flag("--no-scheduler-deadline", run.no_scheduler_deadline,
+                    "ignore the Slurm/LSF job end time");
+  run_cmd->add_option("--threads", run.threads,
+                      "intra-op threads per rank (default: cores per node / training ranks per node)")
+      ->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--schedule", run.schedule, "dynamic (pull) or static (round-robin by rank, for comparison)")
+      ->capture_default_str()->check(CLI::IsMember({"dynamic", "static"}));
+  run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
+
+  app::PlanOptions plan;
+  auto* plan_cmd = app.add_subcommand("plan", "validate a spec and list the trials it would run");
+  plan_cmd->add_option("spec", plan.spec_path, "sweep spec (JSON)")->required()->check(CLI::ExistingFile);
+  plan_cmd->add_option("--out", plan.out, "output directory (to count trials already finished)");
+  plan_cmd->add_option("--list", plan.list, "trials to list (-1 = all)")->capture_default_str();
+  plan_cmd->add_flag("--json", plan.json, "print the plan as JSON");
+  plan_cmd->callback([&] { action = [&] { return app::plan_command(plan, registry); }; });
+
+#ifdef HAVE_NS_NEURAL
+  std::string sim_out, sim_data = "{}";
+  auto* sim_cmd = app.add_subcommand("simulate", "write the built-in simulated V1 dataset as HDF5");
+  sim_cmd->add_option("--out", sim_out, "HDF5 file to write")->required();
+  sim_cmd->add_option("--data", sim_data,
+                      "simulation settings as JSON, e.g. '{\"seed\": 1, \"images\": 2000}'")
+      ->capture_default_str();
+  sim_cmd->callback([&] {
+    action = [&] {
+      nlohmann::json block;
+      try {
+        block = nlohmann::json::parse(sim_data);
+      } catch (const nlohmann::json::exception& e) {
+        throw Error(fmt::format("--data: not valid JSON: {}", e.what()));
+      }
+      if (!block.contains("kind")) block["kind"] = "simulated";
+      models::neural::write_simulated_h5(block, sim_out);
+      log::info("wrote {}", sim_out);
+      return 0;
+    };
+  });
+#endif
+#ifdef HAVE_NS_LAUNCH
+  launch::add_launch_command(app, action);
+#endif
+#ifdef HAVE_NS_REPORT
+  report::add_report_command(app, action);
+#endif
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (launcher_rank() == 0) {
+      std::cerr << "neurosweep: error: " << e.what() << " (see neurosweep --help)\n";
+    }
+    return kExitBadInput;
+  }
+  try {
+    return action();
+  } catch (const Error& e) {
+    log::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    log::error("internal error: {}", e.what());
+    return kExitInternal;
+  }
+}

@@ -1,0 +1,198 @@
+#include "engine/coordinator.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "engine/log.hpp"
+
+namespace ns::engine {
+
+using SysClock = std::chrono::system_clock;
+using Steady = std::chrono::steady_clock;
+
+bool fits_before_deadline(SysClock::time_point now, SysClock::time_point deadline,
+                          double margin_s, double expected_s) {
+  const double left = std::chrono::duration<double>(deadline - now).count() - margin_s;
+  return expected_s < left;
+}
+
+double expected_duration(const std::vector<double>& seen) {
+  if (seen.empty()) return 0;
+  const double n = static_cast<double>(seen.size());
+  const double mean = std::accumulate(seen.begin(), seen.end(), 0.0) / n;
+  double var = 0;
+  for (double d : seen) var += (d - mean) * (d - mean);
+  return mean + std::sqrt(var / n);
+}
+
+Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
+                         std::function<std::string()> drain_requested)
+    : transport_(transport), sink_(sink), opt_(std::move(options)),
+      drain_requested_(std::move(drain_requested)) {}
+
+void Coordinator::begin_drain(const std::string& reason) {
+  if (draining_) return;
+  draining_ = true;
+  summary_.drain_reason = reason;
+  log::info("draining ({}): no new trials; {} running trial(s) asked to checkpoint and stop",
+            reason, busy_.size());
+  for (auto& [worker, f] : busy_) transport_.send(worker, msg::drain());
+}
+
+void Coordinator::check_drain() {
+  if (draining_) return;
+  std::string reason = drain_requested_();
+  if (reason.empty() && opt_.deadline &&
+      !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, 0)) {
+    reason = "the deadline is near";
+  }
+  if (!reason.empty()) begin_drain(reason);
+}
+
+bool Coordinator::may_start() {
+  if (draining_ || stopped_starting_) return false;
+  if (opt_.deadline &&
+      !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s,
+                            expected_duration(durations_))) {
+    stopped_starting_ = true;
+    if (summary_.drain_reason.empty()) summary_.drain_reason = "the deadline leaves no time for another trial";
+    log::info("not starting more trials: by the durations seen so far ({:.1f} s expected) they "
+              "would not finish before the deadline", expected_duration(durations_));
+    return false;
+  }
+  return true;
+}
+
+bool Coordinator::has_next_for(int worker) const {
+  if (opt_.schedule == "static") {
+    auto it = static_queues_.find(worker);
+    return it != static_queues_.end() && !it->second.empty();
+  }
+  return !pending_.empty();
+}
+
+msg::Assign Coordinator::next_for(int worker) {
+  auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
+  msg::Assign a = std::move(q.front());
+  q.pop_front();
+  return a;
+}
+
+void Coordinator::reply(int worker) {
+  if (has_next_for(worker) && may_start()) {
+    msg::Assign a = next_for(worker);
+    a.time_limit_s = opt_.trial_timeout_s;
+    busy_[worker] = InFlight{a, Steady::now()};
+    transport_.send(worker, msg::wrap("assign", a));
+  } else {
+    transport_.send(worker, msg::shutdown());
+    ++shut_down_;
+  }
+  sink_.tick(static_cast<int>(busy_.size()), false);
+}
+
+void Coordinator::on_result(int worker, msg::Result result) {
+  auto it = busy_.find(worker);
+  msg::Assign assign;
+  if (it != busy_.end()) {
+    assign = it->second.assign;
+    busy_.erase(it);
+  }
+  ResultRow& row = result.row;
+  if (row.status == "interrupted") {
+    ++summary_.interrupted;
+    // A worker stops a trial on its own only when it got a signal itself: the job is ending.
+    begin_drain(fmt::format("rank {} was interrupted", worker));
+    return;
+  }
+  if (row.status == "failed" && row.attempt <= opt_.retries && !draining_) {
+    ++summary_.retried;
+    log::info("trial {} failed (attempt {}): {}; retrying", row.trial_id, row.attempt, row.error);
+    assign.attempt = row.attempt + 1;
+    auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
+    q.push_front(assign);
+    return;
+  }
+  if (row.status == "ok") {
+    ++summary_.ok;
+    durations_.push_back(row.wall_s);
+  } else if (row.status == "timeout") {
+    ++summary_.timeout;
+  } else {
+    ++summary_.failed;
+  }
+  ++summary_.recorded;
+  sink_.record(row);
+}
+
+void Coordinator::handle(const Envelope& env) {
+  const std::string type = env.message.at("type").get<std::string>();
+  if (type == "ready") {
+    reply(env.source);
+  } else if (type == "result") {
+    on_result(env.source, env.message.at("body").get<msg::Result>());
+    reply(env.source);
+  } else {
+    log::warn("coordinator: unexpected message '{}' from rank {}", type, env.source);
+  }
+}
+
+CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
+  const int workers = transport_.size() - 1;
+  for (auto& t : trials) {
+    msg::Assign a;
+    a.trial = std::move(t);
+    if (opt_.schedule == "static") {
+      static_queues_[1 + a.trial.index % workers].push_back(a);
+    } else {
+      pending_.push_back(std::move(a));
+    }
+  }
+  int step = kBackoffStartUs;
+  auto last_tick = Steady::now();
+  while (shut_down_ < workers) {
+    check_drain();
+    if (auto env = transport_.poll()) {
+      handle(*env);
+      step = kBackoffStartUs;
+      continue;
+    }
+    if (Steady::now() - last_tick > std::chrono::seconds(1)) {
+      sink_.tick(static_cast<int>(busy_.size()), false);
+      last_tick = Steady::now();
+    }
+    backoff_sleep(step);
+  }
+  summary_.not_started = static_cast<int>(pending_.size());
+  for (auto& [w, q] : static_queues_) summary_.not_started += static_cast<int>(q.size());
+  sink_.tick(0, true);
+  return summary_;
+}
+
+CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
+                                           TrialExecutor& executor) {
+  for (auto& t : trials) {
+    msg::Assign a;
+    a.trial = std::move(t);
+    pending_.push_back(std::move(a));
+  }
+  while (!pending_.empty()) {
+    check_drain();
+    if (!may_start()) break;
+    msg::Assign a = next_for(0);
+    a.time_limit_s = opt_.trial_timeout_s;
+    busy_[0] = InFlight{a, Steady::now()};
+    sink_.tick(1, false);
+    auto stop = [this]() {
+      check_drain();
+      return draining_;
+    };
+    msg::Result r{executor.execute(a, stop)};
+    on_result(0, std::move(r));
+  }
+  summary_.not_started = static_cast<int>(pending_.size());
+  sink_.tick(0, true);
+  return summary_;
+}
+
+}  // namespace ns::engine

@@ -1,0 +1,101 @@
+#pragma once
+// The coordinator (rank 0). The protocol it speaks is written out step by step in
+// engine/protocol.hpp. In short: workers pull trials one at a time (Ready/Result -> Assign),
+// results are written as they arrive, and at the end every worker gets Shutdown. With one rank
+// the coordinator runs the trials itself through a TrialExecutor.
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/executor.hpp"
+#include "engine/protocol.hpp"
+#include "engine/transport.hpp"
+
+namespace ns::engine {
+
+/// Where finished rows go (results.csv, best.json, progress); a fake in tests.
+class ResultSink {
+ public:
+  virtual ~ResultSink() = default;
+  virtual void record(const ResultRow& row) = 0;
+  /// Called about once a second and at state changes, for progress display.
+  virtual void tick(int running, bool force) { (void)running; (void)force; }
+};
+
+struct CoordinatorOptions {
+  int retries = 0;              ///< re-runs of a failed trial
+  double trial_timeout_s = 0;   ///< per-trial limit sent with each assignment (0 = none)
+  /// Wall-clock end of the allocation; trials that would not finish before
+  /// deadline - margin are not started, and running ones are drained at deadline - margin.
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  double deadline_margin_s = 60;
+  /// "static" splits trials round-robin by rank up front (for benchmarks); default "dynamic".
+  std::string schedule = "dynamic";
+};
+
+/// How a coordinator run ended.
+struct CoordinatorSummary {
+  int recorded = 0;      ///< rows written
+  int ok = 0, failed = 0, timeout = 0;
+  int interrupted = 0;   ///< trials stopped by a drain (resumable)
+  int not_started = 0;   ///< trials left pending (drain or deadline)
+  int retried = 0;
+  std::string drain_reason;  ///< empty if the sweep ran to the end
+  bool complete() const { return interrupted == 0 && not_started == 0; }
+};
+
+/// True if a trial expected to take `expected_s` started at `now` ends before deadline - margin.
+bool fits_before_deadline(std::chrono::system_clock::time_point now,
+                          std::chrono::system_clock::time_point deadline, double margin_s,
+                          double expected_s);
+
+/// Expected duration of the next trial from the durations seen so far (their mean plus one
+/// standard deviation, so a sweep errs toward stopping early); 0 when none were seen.
+double expected_duration(const std::vector<double>& seen);
+
+class Coordinator {
+ public:
+  /// `drain_requested` is polled in the loop (signals); it returns a reason or "".
+  Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
+              std::function<std::string()> drain_requested);
+
+  /// Runs the sweep over `trials` with the workers reachable through the transport.
+  CoordinatorSummary run(std::vector<TrialSpec> trials);
+
+  /// Runs the sweep on this rank alone (mpirun -np 1).
+  CoordinatorSummary run_serial(std::vector<TrialSpec> trials, TrialExecutor& executor);
+
+ private:
+  struct InFlight {
+    msg::Assign assign;
+    std::chrono::steady_clock::time_point start;
+  };
+
+  void handle(const Envelope& env);
+  void reply(int worker);
+  void on_result(int worker, msg::Result result);
+  void check_drain();
+  void begin_drain(const std::string& reason);
+  bool may_start() ;
+  msg::Assign next_for(int worker);
+  bool has_next_for(int worker) const;
+
+  Transport& transport_;
+  ResultSink& sink_;
+  CoordinatorOptions opt_;
+  std::function<std::string()> drain_requested_;
+  std::deque<msg::Assign> pending_;
+  std::map<int, std::deque<msg::Assign>> static_queues_;
+  std::map<int, InFlight> busy_;
+  std::vector<double> durations_;
+  CoordinatorSummary summary_;
+  bool draining_ = false;
+  bool stopped_starting_ = false;
+  int shut_down_ = 0;
+};
+
+}  // namespace ns::engine

@@ -1,0 +1,33 @@
+#pragma once
+// Per-rank device and thread choice: pure functions, unit-tested (tests/engine/test_device.cpp).
+#include <string>
+
+namespace ns::engine {
+
+/// Where this rank sits on its node, as learnt from MPI's shared-memory split.
+struct NodePlacement {
+  int local_rank = 0;           ///< rank within the node
+  int local_size = 1;           ///< ranks on the node
+  bool has_coordinator = false; ///< the node hosts rank 0, which coordinates (when size > 1)
+  int world_size = 1;
+};
+
+/// Index of this rank among the ranks of its node that train (rank 0 only coordinates when the
+/// world has more than one rank, so it does not take a GPU or a thread share).
+int local_worker_index(const NodePlacement& p);
+/// Ranks of the node that train.
+int local_workers(const NodePlacement& p);
+
+/// "cuda:<local worker index mod visible GPUs>" when GPUs are visible, else "cpu". `visible_gpus`
+/// is the count the CUDA runtime reports, which already honours CUDA_VISIBLE_DEVICES.
+std::string choose_device(const NodePlacement& p, int visible_gpus);
+
+/// Intra-op threads: `requested` if > 0, else max(1, cores_per_node / training ranks on the node)
+/// (PERF_NOTES: one thread per rank beats two threads in one rank for these models).
+int choose_threads(const NodePlacement& p, int cores_per_node, int requested);
+
+/// Number of entries in a CUDA_VISIBLE_DEVICES value ("" hides every GPU; unset = -1, meaning
+/// "all"): for logging which GPUs a rank may see.
+int count_visible_devices(const char* cuda_visible_devices);
+
+}  // namespace ns::engine

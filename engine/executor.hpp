@@ -1,0 +1,41 @@
+#pragma once
+// Runs one trial on this rank: creates its directory, calls the family's runner, and turns
+// everything that can happen (metrics, exceptions, time limit, drain) into a ResultRow.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "engine/protocol.hpp"
+#include "engine/trial_runner.hpp"
+
+namespace ns::engine {
+
+struct RankInfo {
+  int rank = 0;
+  std::string host;
+  std::string device = "cpu";
+  int threads = 1;
+};
+
+class TrialExecutor {
+ public:
+  TrialExecutor(const FamilyRegistry& registry, std::string family, nlohmann::json data,
+                std::string out_dir, RankInfo info);
+
+  /// Runs the trial. `stop` is polled by the runner (through TrialContext::stop_requested);
+  /// the executor adds the trial's own time limit. Never throws: failures are data.
+  ResultRow execute(const msg::Assign& assign, const std::function<bool()>& stop);
+
+  const RankInfo& info() const { return info_; }
+
+ private:
+  const FamilyRegistry& registry_;
+  std::string family_;
+  nlohmann::json data_;
+  std::string out_dir_;
+  RankInfo info_;
+  std::unique_ptr<TrialRunner> runner_;  // lives across trials (dataset caches)
+};
+
+}  // namespace ns::engine

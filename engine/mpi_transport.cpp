@@ -1,0 +1,92 @@
+// Every MPI call of the project lives in this file.
+#include "engine/mpi_transport.hpp"
+
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "engine/error.hpp"
+
+namespace ns::engine {
+namespace {
+
+constexpr int kTag = 7;
+
+class MpiTransport final : public Transport {
+ public:
+  MpiTransport(int rank, int size) : rank_(rank), size_(size) {}
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+
+  void send(int dest, const nlohmann::json& message) override {
+    const std::string bytes = message.dump();
+    // Messages are small (a trial's config or result); MPI_Send completes eagerly for them and
+    // the receiver always posts a matching receive promptly.
+    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_CHAR, dest, kTag, MPI_COMM_WORLD);
+  }
+
+  std::optional<Envelope> poll() override {
+    int flag = 0;
+    MPI_Status st;
+    MPI_Iprobe(MPI_ANY_SOURCE, kTag, MPI_COMM_WORLD, &flag, &st);
+    if (!flag) return std::nullopt;
+    int count = 0;
+    MPI_Get_count(&st, MPI_CHAR, &count);
+    std::string buf(static_cast<size_t>(count), '\0');
+    MPI_Recv(buf.data(), count, MPI_CHAR, st.MPI_SOURCE, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    return Envelope{st.MPI_SOURCE, nlohmann::json::parse(buf)};
+  }
+
+ private:
+  int rank_, size_;
+};
+
+}  // namespace
+
+MpiSession::MpiSession(int* argc, char*** argv) {
+  int provided = 0;
+  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &placement_.local_rank);
+  MPI_Comm_size(node, &placement_.local_size);
+  int is_root = rank_ == 0 ? 1 : 0, node_has_root = 0;
+  MPI_Allreduce(&is_root, &node_has_root, 1, MPI_INT, MPI_MAX, node);
+  MPI_Comm_free(&node);
+  placement_.has_coordinator = node_has_root != 0;
+  placement_.world_size = size_;
+}
+
+MpiSession::~MpiSession() {
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+std::unique_ptr<Transport> MpiSession::transport() {
+  return std::make_unique<MpiTransport>(rank_, size_);
+}
+
+std::string MpiSession::hostname() const {
+  char buf[256] = {0};
+  ::gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+void MpiSession::barrier() { MPI_Barrier(MPI_COMM_WORLD); }
+
+int MpiSession::broadcast_int(int value) {
+  MPI_Bcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return value;
+}
+
+void MpiSession::abort(int code) {
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);
+}
+
+}  // namespace ns::engine

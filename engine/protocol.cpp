@@ -1,0 +1,57 @@
+#include "engine/protocol.hpp"
+
+namespace ns::engine::msg {
+
+void to_json(nlohmann::json& j, const Ready& m) {
+  j = {{"rank", m.rank}, {"host", m.host}, {"device", m.device}};
+}
+void from_json(const nlohmann::json& j, Ready& m) {
+  j.at("rank").get_to(m.rank);
+  j.at("host").get_to(m.host);
+  j.at("device").get_to(m.device);
+}
+
+void to_json(nlohmann::json& j, const Assign& m) {
+  j = {{"id", m.trial.id},         {"index", m.trial.index},   {"repeat", m.trial.repeat},
+       {"seed", m.trial.seed},     {"params", m.trial.params}, {"attempt", m.attempt},
+       {"time_limit_s", m.time_limit_s}};
+}
+void from_json(const nlohmann::json& j, Assign& m) {
+  j.at("id").get_to(m.trial.id);
+  j.at("index").get_to(m.trial.index);
+  j.at("repeat").get_to(m.trial.repeat);
+  j.at("seed").get_to(m.trial.seed);
+  m.trial.params = j.at("params");
+  j.at("attempt").get_to(m.attempt);
+  j.at("time_limit_s").get_to(m.time_limit_s);
+}
+
+void to_json(nlohmann::json& j, const Result& m) {
+  const ResultRow& r = m.row;
+  nlohmann::json metrics = nlohmann::json::object();
+  // JSON has no NaN: non-finite metrics travel as strings.
+  for (auto& [k, v] : r.metrics) metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
+  j = {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
+       {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
+       {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
+       {"host", r.host},         {"device", r.device}, {"error", r.error}};
+}
+void from_json(const nlohmann::json& j, Result& m) {
+  ResultRow& r = m.row;
+  j.at("trial_id").get_to(r.trial_id);
+  j.at("status").get_to(r.status);
+  r.params = j.at("params");
+  for (auto& [k, v] : j.at("metrics").items()) {
+    r.metrics[k] = v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
+  }
+  j.at("seed").get_to(r.seed);
+  j.at("repeat").get_to(r.repeat);
+  j.at("attempt").get_to(r.attempt);
+  j.at("wall_s").get_to(r.wall_s);
+  j.at("rank").get_to(r.rank);
+  j.at("host").get_to(r.host);
+  j.at("device").get_to(r.device);
+  j.at("error").get_to(r.error);
+}
+
+}  // namespace ns::engine::msg

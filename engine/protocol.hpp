@@ -1,0 +1,58 @@
+#pragma once
+// The wire protocol between the coordinator (rank 0) and the workers. Every message is a typed
+// struct serialised with nlohmann_json as {"type": ..., "body": ...}; engine/mpi_transport.cpp
+// moves the bytes. The exchange, step by step:
+//
+//   1. A worker that is free sends Ready {rank, host, device}.
+//   2. The coordinator answers Assign {trial, attempt, time_limit_s} with the next pending trial,
+//      or Shutdown when nothing is left to start (or the sweep is draining).
+//   3. The worker runs the trial and sends Result {row}; a Result also means "ready for more",
+//      so the coordinator answers it as in step 2.
+//   4. While a trial runs, the coordinator may send Drain: the worker asks the runner to stop at
+//      its next safe point (the runner checkpoints), and reports Result with status
+//      "interrupted". Interrupted trials get no row; a later run resumes them.
+//   5. The coordinator ends when every worker has received Shutdown.
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "engine/results.hpp"
+#include "engine/trial_runner.hpp"
+
+namespace ns::engine::msg {
+
+struct Ready {
+  int rank = 0;
+  std::string host;
+  std::string device;
+};
+
+struct Assign {
+  TrialSpec trial;
+  int attempt = 1;
+  double time_limit_s = 0;  ///< 0 = none
+};
+
+struct Result {
+  ResultRow row;  ///< row.status may be "interrupted" (no row is written for it)
+};
+
+struct Drain {};
+struct Shutdown {};
+
+void to_json(nlohmann::json& j, const Ready& m);
+void from_json(const nlohmann::json& j, Ready& m);
+void to_json(nlohmann::json& j, const Assign& m);
+void from_json(const nlohmann::json& j, Assign& m);
+void to_json(nlohmann::json& j, const Result& m);
+void from_json(const nlohmann::json& j, Result& m);
+
+/// Wraps a message as {"type": name, "body": ...}.
+template <typename T>
+nlohmann::json wrap(const char* type, const T& body) {
+  return nlohmann::json{{"type", type}, {"body", body}};
+}
+inline nlohmann::json drain() { return {{"type", "drain"}}; }
+inline nlohmann::json shutdown() { return {{"type", "shutdown"}}; }
+
+}  // namespace ns::engine::msg

@@ -1,0 +1,176 @@
+#include "engine/results.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/csv.hpp"
+#include "engine/error.hpp"
+
+namespace ns::engine {
+
+std::string format_number(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return fmt::format("{}", v);
+}
+
+std::string format_value(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  if (v.is_number_float()) return format_number(v.get<double>());
+  return v.dump();
+}
+
+ResultsTable::ResultsTable(std::string path, std::vector<std::string> param_names,
+                           std::vector<std::string> metric_names)
+    : path_(std::move(path)), params_(std::move(param_names)), metrics_(std::move(metric_names)) {
+  header_ = {"trial_id", "status"};
+  header_.insert(header_.end(), params_.begin(), params_.end());
+  header_.insert(header_.end(), metrics_.begin(), metrics_.end());
+  for (const char* c : {"seed", "repeat", "attempt", "wall_s", "rank", "host", "device", "error"})
+    header_.push_back(c);
+}
+
+ResultsTable::~ResultsTable() {
+  if (fd_ >= 0) {
+    ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+std::vector<std::map<std::string, std::string>> ResultsTable::open(bool check_only) {
+  std::vector<std::map<std::string, std::string>> rows;
+  const bool exists = std::filesystem::exists(path_);
+  if (exists) {
+    CsvTable t = read_csv_file(path_);
+    if (!t.header.empty() && t.header != header_) {
+      throw Error(fmt::format(
+          "{}: its header does not match this sweep's columns (a different family or program "
+          "version wrote it); use another --out, or --force-new to move it aside", path_));
+    }
+    for (auto& r : t.rows) {
+      std::map<std::string, std::string> m;
+      for (size_t i = 0; i < header_.size(); ++i) m[header_[i]] = r[i];
+      rows.push_back(std::move(m));
+    }
+    dropped_partial_ = t.dropped_partial;
+    if (check_only) return rows;
+    if (t.dropped_partial || t.header.empty()) {
+      // Cut the partial record (or a torn header) so appends start on a fresh line.
+      std::filesystem::resize_file(path_, t.header.empty() ? 0 : t.complete_bytes);
+    }
+  }
+  if (check_only) return rows;
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(fmt::format("{}: cannot open for appending: {}", path_, std::strerror(errno)));
+  if (::lseek(fd_, 0, SEEK_END) == 0) {
+    std::string h = csv_record(header_);
+    if (::write(fd_, h.data(), h.size()) != static_cast<ssize_t>(h.size()))
+      throw Error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)), kExitInternal);
+    ::fdatasync(fd_);
+  }
+  return rows;
+}
+
+std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
+  std::vector<std::string> c = {row.trial_id, row.status};
+  for (auto& p : params_) c.push_back(row.params.contains(p) ? format_value(row.params.at(p)) : "");
+  for (auto& m : metrics_) {
+    auto it = row.metrics.find(m);
+    c.push_back(format_number(it == row.metrics.end() ? NAN : it->second));
+  }
+  c.push_back(std::to_string(row.seed));
+  c.push_back(std::to_string(row.repeat));
+  c.push_back(std::to_string(row.attempt));
+  c.push_back(fmt::format("{:.3f}", row.wall_s));
+  c.push_back(std::to_string(row.rank));
+  c.push_back(row.host);
+  c.push_back(row.device);
+  std::string err = row.error;
+  if (err.size() > 2000) err = err.substr(0, 2000) + "...";
+  c.push_back(err);
+  return c;
+}
+
+void ResultsTable::append(const ResultRow& row) {
+  NS_CHECK(fd_ >= 0, "results table {} is not open", path_);
+  const std::string line = csv_record(cells(row));
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)), kExitInternal);
+    done += static_cast<size_t>(n);
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_sync_ > std::chrono::seconds(1)) {
+    ::fdatasync(fd_);
+    last_sync_ = now;
+  }
+}
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(fmt::format("{}: cannot write: {}", tmp, std::strerror(errno)), kExitInternal);
+    out << text;
+    out.flush();
+    if (!out) throw Error(fmt::format("{}: write failed", tmp), kExitInternal);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+bool BestTracker::offer(const ResultRow& row) {
+  if (row.status != "ok") return false;
+  auto it = row.metrics.find(metric_);
+  if (it == row.metrics.end() || !std::isfinite(it->second)) return false;
+  const double v = it->second;
+  if (best_ && !(max_ ? v > best_value_ : v < best_value_)) return false;
+  nlohmann::json metrics = nlohmann::json::object();
+  for (auto& [k, m] : row.metrics) metrics[k] = std::isfinite(m) ? nlohmann::json(m) : nlohmann::json(nullptr);
+  best_ = nlohmann::json{{"trial_id", row.trial_id}, {"metric", metric_},
+                         {"mode", max_ ? "max" : "min"}, {"value", v},
+                         {"params", row.params}, {"metrics", metrics},
+                         {"seed", row.seed}, {"repeat", row.repeat}};
+  best_value_ = v;
+  return true;
+}
+
+bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
+                              const std::vector<std::string>& param_names,
+                              const std::vector<std::string>& metric_names) {
+  ResultRow row;
+  row.trial_id = cells.at("trial_id");
+  row.status = cells.at("status");
+  for (auto& p : param_names) {
+    const std::string& s = cells.at(p);
+    try {
+      row.params[p] = nlohmann::json::parse(s);
+    } catch (const nlohmann::json::exception&) {
+      row.params[p] = s;  // a bare string value
+    }
+  }
+  for (auto& m : metric_names) {
+    try {
+      row.metrics[m] = std::stod(cells.at(m));
+    } catch (const std::exception&) {
+      row.metrics[m] = NAN;
+    }
+  }
+  row.seed = std::stoull(cells.at("seed"));
+  row.repeat = std::stoi(cells.at("repeat"));
+  return offer(row);
+}
+
+double BestTracker::value() const { return best_value_; }
+
+nlohmann::json BestTracker::to_json() const { return best_ ? *best_ : nlohmann::json(nullptr); }
+
+}  // namespace ns::engine

@@ -1,0 +1,95 @@
+#pragma once
+// The results table (results.csv): one row per finished trial, appended and flushed as each
+// arrives; RFC 4180; a header fixed for the whole sweep. Plus best.json and atomic file writes.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ns::engine {
+
+/// One finished trial.
+struct ResultRow {
+  std::string trial_id;
+  std::string status;                      ///< ok | failed | timeout
+  nlohmann::json params;                   ///< flat resolved configuration
+  std::map<std::string, double> metrics;   ///< missing metrics are written as nan
+  std::uint64_t seed = 0;
+  int repeat = 0;
+  int attempt = 1;
+  double wall_s = 0;
+  int rank = 0;
+  std::string host;
+  std::string device;
+  std::string error;
+};
+
+/// Formats a double so that pandas reads it back exactly ("nan", "inf" for non-finite).
+std::string format_number(double v);
+/// Formats a parameter value for a CSV cell (strings bare, numbers shortest round-trip).
+std::string format_value(const nlohmann::json& v);
+
+class ResultsTable {
+ public:
+  ResultsTable(std::string path, std::vector<std::string> param_names,
+               std::vector<std::string> metric_names);
+  ~ResultsTable();
+  ResultsTable(const ResultsTable&) = delete;
+  ResultsTable& operator=(const ResultsTable&) = delete;
+
+  /// The header this sweep writes.
+  const std::vector<std::string>& header() const { return header_; }
+
+  /// Opens the file for appending. An existing file must have the same header (else ns::Error);
+  /// a partial last record (a kill mid-write) is cut off. Returns the existing rows as
+  /// column -> cell maps. `check_only` reads and checks without touching the file.
+  std::vector<std::map<std::string, std::string>> open(bool check_only = false);
+
+  /// Appends one row with a single write(2) and flushes it to the kernel; fdatasync at most
+  /// once a second (and at close) so a node crash loses at most that second.
+  void append(const ResultRow& row);
+
+  /// The CSV cells of a row, in header order.
+  std::vector<std::string> cells(const ResultRow& row) const;
+
+  int rows_dropped() const { return dropped_partial_ ? 1 : 0; }
+
+ private:
+  std::string path_;
+  std::vector<std::string> params_, metrics_, header_;
+  int fd_ = -1;
+  bool dropped_partial_ = false;
+  std::chrono::steady_clock::time_point last_sync_{};
+};
+
+/// Writes `text` to `path` atomically (temporary file in the same directory, then rename).
+void write_file_atomic(const std::string& path, const std::string& text);
+
+/// Tracks the best ok row under (metric, mode); rows with a non-finite metric never win.
+class BestTracker {
+ public:
+  BestTracker(std::string metric, bool maximize) : metric_(std::move(metric)), max_(maximize) {}
+  /// Offers a row; returns true when it became the best.
+  bool offer(const ResultRow& row);
+  /// Offers a row read back from results.csv.
+  bool offer_cells(const std::map<std::string, std::string>& cells,
+                   const std::vector<std::string>& param_names,
+                   const std::vector<std::string>& metric_names);
+  bool has_best() const { return best_.has_value(); }
+  double value() const;
+  /// {"trial_id","metric","mode","value","params","metrics", ...}
+  nlohmann::json to_json() const;
+
+ private:
+  std::string metric_;
+  bool max_;
+  std::optional<nlohmann::json> best_;
+  double best_value_ = 0;
+};
+
+}  // namespace ns::engine

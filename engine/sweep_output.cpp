@@ -1,0 +1,209 @@
+#include "engine/sweep_output.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+
+namespace ns::engine {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string results_path(const std::string& dir) { return (fs::path(dir) / "results.csv").string(); }
+
+std::string stamp() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y%m%d-%H%M%S", std::localtime(&t));
+  return buf;
+}
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "--";
+  const long v = std::lround(s);
+  if (v >= 3600) return fmt::format("{}h{:02}m", v / 3600, (v % 3600) / 60);
+  if (v >= 60) return fmt::format("{}m{:02}s", v / 60, v % 60);
+  return fmt::format("{}s", v);
+}
+
+/// Why an existing sweep.json cannot be continued by this spec ("" if it can).
+std::string incompatibility(const std::string& dir, const sweeps::SweepSpec& spec) {
+  const auto path = fs::path(dir) / "sweep.json";
+  if (!fs::exists(path)) return "";
+  nlohmann::json old;
+  try {
+    old = sweeps::read_json_file(path.string());
+  } catch (const Error& e) {
+    return e.what();
+  }
+  const std::string fam = old.value("family", "");
+  if (fam != spec.family) return fmt::format("it holds a sweep of family '{}', the spec names '{}'", fam, spec.family);
+  const auto seed = old.contains("seed") ? old.at("seed").get<std::uint64_t>() : spec.seed;
+  if (seed != spec.seed)
+    return fmt::format("it was run with seed {}, the spec now says {}, so each trial id would "
+                       "name a differently seeded run", seed, spec.seed);
+  return "";
+}
+
+}  // namespace
+
+void check_output_dir(const OutputPlan& plan) {
+  const fs::path dir(plan.dir);
+  if (fs::exists(dir) && !fs::is_directory(dir)) {
+    throw Error(fmt::format("output path {} is a file, not a directory; choose another --out", plan.dir));
+  }
+  if (plan.force_new) return;
+  if (std::string why = incompatibility(plan.dir, plan.spec); !why.empty()) {
+    throw Error(fmt::format("{}: cannot resume: {}; use another --out, or --force-new to move the "
+                            "old results aside and start afresh", plan.dir, why));
+  }
+  ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics);
+  table.open(/*check_only=*/true);
+}
+
+DirLock::DirLock(const std::string& dir) {
+  const std::string path = (fs::path(dir) / ".lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(fmt::format("{}: cannot create the lock file", path));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    std::string holder;
+    std::ifstream(path) >> holder;
+    ::close(fd_);
+    fd_ = -1;
+    throw Error(fmt::format("output directory {} is in use by another run ({}); wait for it to "
+                            "finish or choose another --out", dir, holder.empty() ? "unknown holder" : holder),
+                kExitLocked);
+  }
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  const std::string who = fmt::format("host={},pid={}\n", host, ::getpid());
+  if (::ftruncate(fd_, 0) == 0 && ::write(fd_, who.data(), who.size()) < 0) {
+    // best effort: the lock itself is what matters
+  }
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenance, int total_trials)
+    : dir_(plan.dir), best_(plan.spec.metric, plan.spec.mode == sweeps::Mode::kMax),
+      total_(total_trials) {
+  fs::create_directories(dir_);
+  lock_ = std::make_unique<DirLock>(dir_);
+  const std::string results = results_path(dir_);
+  if (plan.force_new) {
+    const std::string old = incompatibility(dir_, plan.spec);
+    bool header_differs = false;
+    try {
+      ResultsTable(results, plan.spec.param_names(), plan.metrics).open(true);
+    } catch (const Error&) {
+      header_differs = true;
+    }
+    if (!old.empty() || header_differs) {
+      const std::string suffix = ".old-" + stamp();
+      for (const char* f : {"results.csv", "sweep.json", "best.json"}) {
+        const auto p = fs::path(dir_) / f;
+        if (fs::exists(p)) fs::rename(p, p.string() + suffix);
+      }
+      log::info("--force-new: moved the previous results.csv, sweep.json and best.json aside ({})", suffix);
+    }
+  }
+  nlohmann::json sweep = {{"spec", plan.spec.raw},
+                          {"family", plan.spec.family},
+                          {"name", plan.spec.name},
+                          {"seed", plan.spec.seed},
+                          {"metric", plan.spec.metric},
+                          {"mode", plan.spec.mode == sweeps::Mode::kMax ? "max" : "min"},
+                          {"varied", plan.spec.varied()},
+                          {"params", plan.spec.param_names()},
+                          {"metrics", plan.metrics},
+                          {"trials", total_trials},
+                          {"provenance", provenance}};
+  write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
+  table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
+  for (auto& row : table_->open()) {
+    finished_.insert(row.at("trial_id"));
+    best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
+  }
+  if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
+  done_before_ = static_cast<int>(finished_.size());
+  done_ = done_before_;
+  write_best();
+  tty_ = ::isatty(STDERR_FILENO) != 0;
+  start_ = last_line_ = std::chrono::steady_clock::now();
+}
+
+void SweepOutput::write_best() {
+  if (!best_.has_best()) return;
+  write_file_atomic((fs::path(dir_) / "best.json").string(), best_.to_json().dump(2) + "\n");
+}
+
+void SweepOutput::record(const ResultRow& row) {
+  table_->append(row);
+  finished_.insert(row.trial_id);
+  ++done_;
+  if (row.status != "ok") {
+    ++failed_;
+    std::string msg = row.error.substr(0, row.error.find('\n'));
+    if (msg.size() > 120) msg = msg.substr(0, 117) + "...";
+    ++failure_messages_[row.status + ": " + msg];
+    if (!tty_) log::info("trial {} {}: {}", row.trial_id, row.status, msg);
+  }
+  if (best_.offer(row)) write_best();
+  tick(running_, false);
+}
+
+void SweepOutput::tick(int running, bool force) {
+  running_ = running;
+  const auto now = std::chrono::steady_clock::now();
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const int new_done = done_ - done_before_;
+  const int left = total_ - done_;
+  const double eta = new_done > 0 ? elapsed / new_done * left : NAN;
+  const std::string best = best_.has_best() ? fmt::format("{:.5g}", best_.value()) : "--";
+  const std::string line =
+      fmt::format("[{}/{}] running {} failed {} best {} elapsed {} eta {}", done_, total_, running,
+                  failed_, best, format_duration(elapsed), left == 0 ? "0s" : format_duration(eta));
+  if (tty_) {
+    std::fprintf(stderr, "\r\033[K%s%s", line.c_str(), force ? "\n" : "");
+    std::fflush(stderr);
+  } else if (force || now - last_line_ > std::chrono::seconds(10)) {
+    log::info("{}", line);
+    last_line_ = now;
+  }
+}
+
+void SweepOutput::print_summary(const CoordinatorSummary& s) const {
+  log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{})", done_,
+            total_, s.recorded, s.ok, s.failed, s.timeout,
+            s.retried ? fmt::format(", {} retries", s.retried) : "");
+  if (!failure_messages_.empty()) {
+    std::vector<std::pair<int, std::string>> v;
+    for (auto& [m, c] : failure_messages_) v.emplace_back(c, m);
+    std::sort(v.rbegin(), v.rend());
+    log::info("failures by message:");
+    for (auto& [c, m] : v) log::info("  {:>4} x {}", c, m);
+  }
+  if (best_.has_best()) {
+    auto b = best_.to_json();
+    log::info("best: trial {} {} = {:.6g} ({}/best.json)", b.at("trial_id").get<std::string>(),
+              b.at("metric").get<std::string>(), b.at("value").get<double>(), dir_);
+  }
+  if (!s.complete()) {
+    log::info("interrupted ({}): {} trial(s) stopped, {} not started; rerun the same command to "
+              "resume", s.drain_reason.empty() ? "stopped" : s.drain_reason, s.interrupted, s.not_started);
+  }
+}
+
+}  // namespace ns::engine

@@ -1,0 +1,73 @@
+#pragma once
+// A sweep's output directory: the one-writer lock, sweep.json, results.csv, best.json and the
+// progress display. Checks come before any write, so bad input leaves the directory as it was.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "engine/coordinator.hpp"
+#include "engine/results.hpp"
+#include "sweeps/spec.hpp"
+
+namespace ns::engine {
+
+/// Everything a sweep's output needs to know about the sweep.
+struct OutputPlan {
+  const sweeps::SweepSpec& spec;
+  std::vector<std::string> metrics;  ///< the family's metric columns
+  std::string dir;                   ///< output directory
+  bool force_new = false;            ///< move an incompatible results.csv aside instead of refusing
+};
+
+/// Checks the output directory without writing anything: not a file, an existing results.csv
+/// with the same header, an existing sweep.json of the same family and seed (else the trial ids
+/// would mean other runs). Throws ns::Error (exit 2).
+void check_output_dir(const OutputPlan& plan);
+
+/// Takes `<dir>/.lock` (flock; released by the kernel if the process dies). Throws ns::Error
+/// with kExitLocked naming the holder's host and pid when another run holds it.
+class DirLock {
+ public:
+  explicit DirLock(const std::string& dir);
+  ~DirLock();
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+/// The coordinator's ResultSink: writes rows, keeps best.json current, shows progress.
+class SweepOutput final : public ResultSink {
+ public:
+  /// Creates the directory, takes the lock, moves old files aside when forced, writes
+  /// sweep.json and opens results.csv. `provenance` goes into sweep.json.
+  SweepOutput(const OutputPlan& plan, const nlohmann::json& provenance, int total_trials);
+
+  /// Ids that already have a row (finished in an earlier run).
+  const std::set<std::string>& finished() const { return finished_; }
+
+  void record(const ResultRow& row) override;
+  void tick(int running, bool force) override;
+
+  /// Prints the end-of-sweep summary (counts, failures by message, best).
+  void print_summary(const CoordinatorSummary& s) const;
+
+ private:
+  void write_best();
+
+  std::unique_ptr<DirLock> lock_;
+  std::string dir_;
+  std::unique_ptr<ResultsTable> table_;
+  BestTracker best_;
+  std::set<std::string> finished_;
+  std::map<std::string, int> failure_messages_;
+  int total_ = 0, done_ = 0, failed_ = 0, done_before_ = 0, running_ = 0;
+  bool tty_ = false;
+  std::chrono::steady_clock::time_point start_, last_line_;
+};
+
+}  // namespace ns::engine

@@ -1,0 +1,29 @@
+#include "engine/trial_runner.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/error.hpp"
+
+namespace ns::engine {
+
+void FamilyRegistry::add(ModelFamily family) {
+  const std::string name = family.schema.name;
+  families_[name] = std::move(family);
+}
+
+const ModelFamily& FamilyRegistry::get(const std::string& name) const {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    throw Error(fmt::format("unknown model family '{}'; known: {}", name, fmt::join(names(), ", ")));
+  }
+  return it->second;
+}
+
+std::vector<std::string> FamilyRegistry::names() const {
+  std::vector<std::string> out;
+  for (auto& [k, v] : families_) out.push_back(k);
+  return out;
+}
+
+}  // namespace ns::engine

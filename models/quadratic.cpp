@@ -1,0 +1,104 @@
+#include "models/quadratic.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "engine/error.hpp"
+
+namespace ns::models {
+namespace {
+
+using nlohmann::json;
+
+/// A uniform draw in [0,1) and a normal draw, both fixed by the trial seed.
+double seeded_uniform(std::uint64_t seed, std::uint64_t stream) {
+  std::mt19937_64 g(seed * 0x9E3779B97F4A7C15ULL + stream);
+  return static_cast<double>(g() >> 11) * 0x1.0p-53;
+}
+double seeded_normal(std::uint64_t seed, std::uint64_t stream) {
+  const double u1 = std::max(1e-300, seeded_uniform(seed, stream));
+  const double u2 = seeded_uniform(seed, stream + 1000);
+  return std::sqrt(-2 * std::log(u1)) * std::cos(2 * M_PI * u2);  // Box-Muller
+}
+
+class QuadraticRunner final : public engine::TrialRunner {
+ public:
+  engine::TrialOutcome run(const engine::TrialContext& ctx) override {
+    const json& p = ctx.trial.params;
+    const auto seed = ctx.trial.seed;
+    // Induced failures.
+    const auto attempts_file = ctx.trial_dir / "attempts";
+    int previous = 0;
+    {
+      std::ifstream in(attempts_file);
+      if (in) in >> previous;
+    }
+    std::ofstream(attempts_file) << previous + 1;
+    if (previous < p.at("fail_first_n").get<int>()) {
+      throw Error(fmt::format("induced failure (attempt {} of the first {})", previous + 1,
+                              p.at("fail_first_n").get<int>()));
+    }
+    if (seeded_uniform(seed, 1) < p.at("fail_prob").get<double>()) {
+      throw Error("induced failure (fail_prob)");
+    }
+    // The "training": a sleep that checkpoints its progress, so a drained trial resumes.
+    double sleep_s = p.at("sleep_s").get<double>();
+    const double sigma = p.at("sleep_sigma").get<double>();
+    if (sigma > 0) sleep_s *= std::exp(sigma * seeded_normal(seed, 2) - sigma * sigma / 2);
+    const auto ckpt = ctx.trial_dir / "checkpoint.json";
+    double done = 0;
+    if (std::ifstream in{ckpt}) done = json::parse(in).at("slept_s").get<double>();
+    const auto start = std::chrono::steady_clock::now();
+    const double chunk = 0.01;
+    while (done < sleep_s) {
+      if (ctx.stop_requested()) {
+        std::ofstream(ckpt) << json{{"slept_s", done}}.dump();
+        return {"interrupted", {}, "stopped at a safe point"};
+      }
+      const double step = std::min(chunk, sleep_s - done);
+      std::this_thread::sleep_for(std::chrono::duration<double>(step));
+      done += step;
+    }
+    (void)start;
+    double score = quadratic_score(p.at("x").get<double>(), p.at("y").get<double>(),
+                                   p.at("k").get<long>());
+    score += p.at("noise").get<double>() * seeded_normal(seed, 3);
+    if (p.at("shape").get<std::string>() == "nan") score = NAN;
+    if (!std::isfinite(score)) {
+      return {"failed", {{"score", score}, {"loss", -score}}, "non-finite objective"};
+    }
+    std::ofstream(ctx.trial_dir / "result.json") << json{{"score", score}}.dump();
+    return {"ok", {{"score", score}, {"loss", -score}, {"slept_s", sleep_s}}, ""};
+  }
+};
+
+}  // namespace
+
+double quadratic_score(double x, double y, long k) {
+  return -((x - 1) * (x - 1) + (y + 2) * (y + 2)) + 0.1 * static_cast<double>(k);
+}
+
+engine::ModelFamily quadratic_family() {
+  engine::ModelFamily f;
+  f.schema.name = "quadratic";
+  f.schema.model_defaults = {{"x", 0.0}, {"y", 0.0}, {"k", 0}, {"shape", "bowl"}};
+  f.schema.training_defaults = {{"sleep_s", 0.0},    {"sleep_sigma", 0.0}, {"noise", 0.0},
+                                {"fail_prob", 0.0},  {"fail_first_n", 0}};
+  f.schema.metrics = {"score", "loss", "slept_s"};
+  f.description = "known test objective with optional sleeps and induced failures";
+  f.check_data = [](const json& data, const std::string& path) {
+    NS_CHECK(data.empty(), "{}: the quadratic family takes no data; remove the block", path);
+  };
+  f.check_params = [](const json& p) {
+    const std::string shape = p.at("shape").get<std::string>();
+    NS_CHECK(shape == "bowl" || shape == "nan", "shape: expected \"bowl\" or \"nan\", got \"{}\"", shape);
+    NS_CHECK(p.at("sleep_s").get<double>() >= 0, "sleep_s: expected >= 0, got {}", p.at("sleep_s").get<double>());
+  };
+  f.make_runner = [] { return std::make_unique<QuadraticRunner>(); };
+  return f;
+}
+
+}  // namespace ns::models

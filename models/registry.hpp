@@ -1,0 +1,18 @@
+#pragma once
+#include "engine/trial_runner.hpp"
+
+namespace ns::models {
+
+/// Fills `registry` with every model family this build has (the one explicit start-up call).
+void register_all(engine::FamilyRegistry& registry);
+
+/// Number of CUDA devices LibTorch sees (honours CUDA_VISIBLE_DEVICES); 0 on a CPU build.
+int cuda_device_count();
+
+/// Versions of LibTorch, HDF5 and the JSON/format libraries, for sweep.json's provenance.
+nlohmann::json library_versions();
+
+/// Process-wide LibTorch set-up done once per rank (allocator thresholds).
+void init_process();
+
+}  // namespace ns::models

@@ -1,0 +1,61 @@
+#include "models/torch_common.hpp"
+#include "models/registry.hpp"
+
+#include <malloc.h>
+
+#include "engine/error.hpp"
+
+namespace ns::models {
+
+torch::Device to_torch_device(const std::string& device) {
+  if (device.rfind("cuda", 0) == 0) {
+    NS_CHECK(torch::cuda::is_available(), "device '{}' requested but this LibTorch has no CUDA",
+             device);
+  }
+  return torch::Device(device);
+}
+
+void seed_torch(std::uint64_t seed) {
+  torch::manual_seed(seed);
+  if (torch::cuda::is_available()) torch::cuda::manual_seed_all(seed);
+}
+
+void set_torch_threads(int threads) {
+  if (threads > 0 && torch::get_num_threads() != threads) torch::set_num_threads(threads);
+}
+
+void tune_allocator() {
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 256 << 20);
+}
+
+bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
+
+}  // namespace ns::models
+
+#include <H5public.h>
+#include <torch/version.h>
+
+namespace ns::models {
+
+int cuda_device_count() {
+  return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+}
+
+nlohmann::json library_versions() {
+  unsigned maj = 0, min = 0, rel = 0;
+  H5get_libversion(&maj, &min, &rel);
+  return {{"torch", TORCH_VERSION},
+          {"torch_cuda", torch::cuda::is_available()},
+          {"hdf5", fmt::format("{}.{}.{}", maj, min, rel)},
+          {"fmt", FMT_VERSION},
+          {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR,
+                                        NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH)}};
+}
+
+}  // namespace ns::models
+
+namespace ns::models {
+void init_process() { tune_allocator(); }
+}  // namespace ns::models

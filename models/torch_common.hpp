@@ -1,0 +1,27 @@
+#pragma once
+// Helpers shared by the LibTorch families. Include only from models/ (.cpp files).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ns::models {
+
+/// torch::Device for an engine device string ("cpu", "cuda:1"). CUDA strings need a CUDA build.
+torch::Device to_torch_device(const std::string& device);
+
+/// Seeds LibTorch's generators (CPU and, when present, CUDA) for one trial.
+void seed_torch(std::uint64_t seed);
+
+/// Sets LibTorch's intra-op threads once per process (no-op when unchanged).
+void set_torch_threads(int threads);
+
+/// Raises glibc's mmap/trim thresholds so activation buffers are not returned to the kernel and
+/// faulted back every step (PERF_NOTES.md: ~26 % less CPU time). Call once at start-up.
+void tune_allocator();
+
+/// True if every element of `t` is finite.
+bool all_finite(const torch::Tensor& t);
+
+}  // namespace ns::models
+

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The README's test command: installs what is missing, builds, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j "${NS_TEST_JOBS:-2}" "$@"

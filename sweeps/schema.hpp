@@ -1,0 +1,21 @@
+#pragma once
+// What a model family lets a sweep file name: its parameters (with defaults, which also fix each
+// parameter's JSON type) and its metrics. Filled in by each family in models/.
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace ns::sweeps {
+
+struct FamilySchema {
+  std::string name;                  ///< family name as written in a spec ("maskcnn")
+  nlohmann::json model_defaults;     ///< object: every model hyperparameter -> default value
+  nlohmann::json training_defaults;  ///< object: every training setting -> default value
+  std::vector<std::string> metrics;  ///< metric columns of results.csv, fixed for a sweep
+  /// Parameters whose value may be JSON null (e.g. an optional limit); others must match the
+  /// type of their default (number/integer/string/bool).
+  std::vector<std::string> nullable;
+};
+
+}  // namespace ns::sweeps

@@ -1,0 +1,414 @@
+#include "sweeps/spec.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine/error.hpp"
+
+namespace ns::sweeps {
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const json& v) {
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
+  if (v.is_number_float()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+std::string short_dump(const json& v) {
+  std::string s = v.dump();
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+/// What a parameter's default says about the values it accepts.
+const char* expected_type(const json& def) {
+  if (def.is_boolean()) return "a boolean";
+  if (def.is_number_integer() || def.is_number_unsigned()) return "an integer";
+  if (def.is_number()) return "a number";
+  if (def.is_string()) return "a string";
+  return "any JSON value";
+}
+
+bool is_integral_number(const json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return true;
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    return std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15;
+  }
+  return false;
+}
+
+class Parser {
+ public:
+  Parser(const std::string& source, const FamilySchema& schema) : src_(source), schema_(schema) {
+    for (auto& [k, v] : schema.model_defaults.items()) defaults_[k] = v;
+    for (auto& [k, v] : schema.training_defaults.items()) defaults_[k] = v;
+  }
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw Error(fmt::format("{}: {}: {}", src_, path, what));
+  }
+
+  std::string param_list() const {
+    std::vector<std::string> names;
+    for (auto& [k, v] : defaults_.items()) names.push_back(k);
+    return fmt::format("{}", fmt::join(names, ", "));
+  }
+
+  void require_param(const std::string& path, const std::string& name) const {
+    if (!defaults_.contains(name)) {
+      fail(path, fmt::format("unknown parameter '{}' of family '{}'; allowed: {}", name,
+                             schema_.name, param_list()));
+    }
+  }
+
+  /// Type-checks `v` against the default of `name`; returns it normalised (floats as doubles)
+  /// so equal values always hash to the same trial id.
+  json check_value(const std::string& path, const std::string& name, const json& v) const {
+    const json& def = defaults_.at(name);
+    const bool nullable = std::find(schema_.nullable.begin(), schema_.nullable.end(), name) !=
+                          schema_.nullable.end();
+    if (v.is_null()) {
+      if (nullable) return v;
+      fail(path, fmt::format("expected {} for '{}', got null", expected_type(def), name));
+    }
+    if (def.is_boolean()) {
+      if (!v.is_boolean()) fail(path, fmt::format("expected a boolean (true/false) for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      return v;
+    }
+    if (def.is_number_integer() || def.is_number_unsigned()) {
+      if (!v.is_number() || !is_integral_number(v))
+        fail(path, fmt::format("expected an integer for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      return json(static_cast<std::int64_t>(v.get<double>()));
+    }
+    if (def.is_number() || (def.is_null() && v.is_number())) {
+      if (!v.is_number()) fail(path, fmt::format("expected a number for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      double d = v.get<double>();
+      if (!std::isfinite(d)) fail(path, fmt::format("expected a finite number for '{}'", name));
+      return json(d);
+    }
+    if (def.is_string()) {
+      if (!v.is_string()) fail(path, fmt::format("expected a string for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      return v;
+    }
+    return v;  // a null default (nullable) with a non-number value: the family checks it
+  }
+
+  template <typename T>
+  T get_int(const json& j, const std::string& key, T min_value, T fallback) const {
+    if (!j.contains(key)) return fallback;
+    const json& v = j.at(key);
+    if (!v.is_number() || !is_integral_number(v))
+      fail("$." + key, fmt::format("expected an integer >= {}, got {} {}", min_value, type_name(v), short_dump(v)));
+    double d = v.get<double>();
+    if (d < static_cast<double>(min_value))
+      fail("$." + key, fmt::format("expected an integer >= {}, got {}", min_value, short_dump(v)));
+    return static_cast<T>(d);
+  }
+
+  std::string get_string(const json& j, const std::string& key, bool required,
+                         const std::string& hint) const {
+    if (!j.contains(key)) {
+      if (required) fail("$." + key, fmt::format("required key is missing; {}", hint));
+      return "";
+    }
+    const json& v = j.at(key);
+    if (!v.is_string()) fail("$." + key, fmt::format("expected a string, got {} {}", type_name(v), short_dump(v)));
+    if (v.get<std::string>().empty()) fail("$." + key, fmt::format("must not be empty; {}", hint));
+    return v.get<std::string>();
+  }
+
+  const json& object_at(const json& j, const std::string& key) const {
+    const json& v = j.at(key);
+    if (!v.is_object()) fail("$." + key, fmt::format("expected an object, got {} {}", type_name(v), short_dump(v)));
+    return v;
+  }
+
+  Distribution parse_dist(const std::string& path, const std::string& name, const json& d) const {
+    if (!d.is_object())
+      fail(path, fmt::format("expected an object like {{\"dist\": \"uniform\", \"low\": 0, \"high\": 1}}, got {} {}", type_name(d), short_dump(d)));
+    static const std::vector<std::string> kinds = {"uniform", "log_uniform", "int", "choice"};
+    if (!d.contains("dist") || !d.at("dist").is_string())
+      fail(path + ".dist", fmt::format("required string; one of {}", fmt::join(kinds, ", ")));
+    Distribution out;
+    out.kind = d.at("dist").get<std::string>();
+    if (std::find(kinds.begin(), kinds.end(), out.kind) == kinds.end())
+      fail(path + ".dist", fmt::format("unknown distribution '{}'; allowed: {}", out.kind, fmt::join(kinds, ", ")));
+    if (out.kind == "choice") {
+      for (auto& [k, v] : d.items())
+        if (k != "dist" && k != "values") fail(path + "." + k, "unknown key; allowed for 'choice': dist, values");
+      if (!d.contains("values") || !d.at("values").is_array() || d.at("values").empty())
+        fail(path + ".values", "expected a non-empty array of values");
+      int i = 0;
+      for (const json& v : d.at("values")) {
+        out.choices.push_back(check_value(fmt::format("{}.values[{}]", path, i++), name, v));
+      }
+      return out;
+    }
+    for (auto& [k, v] : d.items())
+      if (k != "dist" && k != "low" && k != "high")
+        fail(path + "." + k, fmt::format("unknown key; allowed for '{}': dist, low, high", out.kind));
+    for (const char* b : {"low", "high"}) {
+      if (!d.contains(b) || !d.at(b).is_number()) fail(path + "." + b, "expected a number");
+    }
+    out.low = d.at("low").get<double>();
+    out.high = d.at("high").get<double>();
+    if (!(out.low < out.high) && !(out.kind == "int" && out.low == out.high))
+      fail(path, fmt::format("expected low < high, got low {} and high {}", out.low, out.high));
+    if (out.kind == "log_uniform" && out.low <= 0)
+      fail(path + ".low", fmt::format("log_uniform needs low > 0, got {}", out.low));
+    if (out.kind == "int") {
+      if (!is_integral_number(d.at("low")) || !is_integral_number(d.at("high")))
+        fail(path, "int needs integer low and high");
+    }
+    // The sampled value's type must suit the parameter.
+    const json& def = defaults_.at(name);
+    const bool wants_int = def.is_number_integer() || def.is_number_unsigned();
+    if (!def.is_number() && !def.is_null())
+      fail(path + ".dist", fmt::format("'{}' takes {}; use \"choice\" for it", name, expected_type(def)));
+    if (wants_int && out.kind != "int")
+      fail(path + ".dist", fmt::format("'{}' takes an integer; use \"int\" or \"choice\"", name));
+    return out;
+  }
+
+  SweepSpec parse(const json& j) const {
+    if (!j.is_object()) throw Error(fmt::format("{}: $: the spec must be a JSON object, got {}", src_, type_name(j)));
+    const auto& keys = spec_keys();
+    for (auto& [k, v] : j.items()) {
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        fail("$." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
+    }
+    SweepSpec s;
+    s.source = src_;
+    s.raw = j;
+    s.family = get_string(j, "family", true, "name a model family");
+    s.name = get_string(j, "name", false, "");
+    if (s.name.empty()) {
+      std::string stem = src_.substr(src_.find_last_of('/') + 1);
+      s.name = stem.substr(0, stem.rfind('.'));
+    }
+    s.data = j.contains("data") ? object_at(j, "data") : json::object();
+    s.base = defaults_;
+
+    std::set<std::string> fixed_names;
+    if (j.contains("fixed")) {
+      for (auto& [k, v] : object_at(j, "fixed").items()) {
+        require_param("$.fixed." + k, k);
+        s.base[k] = check_value("$.fixed." + k, k, v);
+        fixed_names.insert(k);
+      }
+    }
+    if (j.contains("training")) {
+      for (auto& [k, v] : object_at(j, "training").items()) {
+        if (!schema_.training_defaults.contains(k)) {
+          std::vector<std::string> names;
+          for (auto& [t, d] : schema_.training_defaults.items()) names.push_back(t);
+          fail("$.training." + k, fmt::format("unknown training setting '{}' of family '{}'; allowed: {}", k, schema_.name, fmt::join(names, ", ")));
+        }
+        if (fixed_names.count(k)) fail("$.training." + k, "also set in $.fixed; set it once");
+        s.base[k] = check_value("$.training." + k, k, v);
+        fixed_names.insert(k);
+      }
+    }
+    std::set<std::string> searched;
+    if (j.contains("grid")) {
+      for (auto& [k, v] : object_at(j, "grid").items()) {
+        const std::string path = "$.grid." + k;
+        require_param(path, k);
+        if (fixed_names.count(k)) fail(path, "also set in $.fixed or $.training; a parameter is either fixed or searched");
+        if (!v.is_array()) fail(path, fmt::format("expected a non-empty array of values, got {} {}", type_name(v), short_dump(v)));
+        if (v.empty()) fail(path, "expected a non-empty array of values, got []");
+        std::vector<json> values;
+        for (size_t i = 0; i < v.size(); ++i) {
+          json val = check_value(fmt::format("{}[{}]", path, i), k, v[i]);
+          if (std::find(values.begin(), values.end(), val) != values.end())
+            fail(fmt::format("{}[{}]", path, i), fmt::format("duplicate value {}", short_dump(val)));
+          values.push_back(val);
+        }
+        s.grid.emplace_back(k, std::move(values));
+        searched.insert(k);
+      }
+    }
+    if (j.contains("random")) {
+      const json& r = object_at(j, "random");
+      for (auto& [k, v] : r.items())
+        if (k != "count" && k != "params") fail("$.random." + k, "unknown key; allowed: count, params");
+      if (!r.contains("count")) fail("$.random.count", "required: the number of random samples (an integer >= 1)");
+      const json& c = r.at("count");
+      if (!c.is_number() || !is_integral_number(c) || c.get<double>() < 1)
+        fail("$.random.count", fmt::format("expected an integer >= 1, got {}", short_dump(c)));
+      s.random_count = static_cast<int>(c.get<double>());
+      if (!r.contains("params") || !r.at("params").is_object() || r.at("params").empty())
+        fail("$.random.params", "expected a non-empty object of parameter -> distribution");
+      for (auto& [k, d] : r.at("params").items()) {
+        const std::string path = "$.random.params." + k;
+        require_param(path, k);
+        if (fixed_names.count(k)) fail(path, "also set in $.fixed or $.training; a parameter is either fixed or searched");
+        if (searched.count(k)) fail(path, "also in $.grid; a parameter is searched one way");
+        s.random.emplace_back(k, parse_dist(path, k, d));
+      }
+    }
+    s.repeats = get_int<int>(j, "repeats", 1, 1);
+    s.seed = get_int<std::uint64_t>(j, "seed", 0, 0);
+    s.retries = get_int<int>(j, "retries", 0, 0);
+    if (j.contains("trial_timeout_s")) {
+      const json& t = j.at("trial_timeout_s");
+      if (!t.is_number() || t.get<double>() < 0)
+        fail("$.trial_timeout_s", fmt::format("expected a number of seconds >= 0 (0 = no limit), got {}", short_dump(t)));
+      s.trial_timeout_s = t.get<double>();
+    }
+    s.metric = get_string(j, "metric", true, fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
+    if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())
+      fail("$.metric", fmt::format("unknown metric '{}' of family '{}'; allowed: {}", s.metric, schema_.name, fmt::join(schema_.metrics, ", ")));
+    std::string mode = get_string(j, "mode", true, "\"max\" or \"min\"");
+    if (mode != "max" && mode != "min") fail("$.mode", fmt::format("expected \"max\" or \"min\", got \"{}\"", mode));
+    s.mode = mode == "max" ? Mode::kMax : Mode::kMin;
+    s.out = get_string(j, "out", false, "");
+    if (s.out.empty()) s.out = "runs/" + s.name;
+    return s;
+  }
+
+ private:
+  std::string src_;
+  const FamilySchema& schema_;
+  json defaults_ = json::object();
+};
+
+std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ULL) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+/// A uniform double in [0, 1) that is the same on every platform and standard library.
+double unit_draw(std::uint64_t seed, int grid_index, int sample, const std::string& name) {
+  std::uint64_t h = fnv1a(fmt::format("{}/{}/{}/{}", seed, grid_index, sample, name));
+  return static_cast<double>(splitmix64(h) >> 11) * 0x1.0p-53;
+}
+
+json draw(const Distribution& d, double u) {
+  if (d.kind == "uniform") return json(d.low + u * (d.high - d.low));
+  if (d.kind == "log_uniform") return json(std::exp(std::log(d.low) + u * (std::log(d.high) - std::log(d.low))));
+  if (d.kind == "int") {
+    auto lo = static_cast<std::int64_t>(d.low), hi = static_cast<std::int64_t>(d.high);
+    return json(std::min(hi, lo + static_cast<std::int64_t>(u * static_cast<double>(hi - lo + 1))));
+  }
+  auto i = std::min(d.choices.size() - 1, static_cast<size_t>(u * d.choices.size()));
+  return d.choices[i];
+}
+
+}  // namespace
+
+const std::vector<std::string>& spec_keys() {
+  static const std::vector<std::string> keys = {
+      "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
+      "seed", "metric", "mode", "out", "retries", "trial_timeout_s"};
+  return keys;
+}
+
+std::vector<std::string> SweepSpec::varied() const {
+  std::vector<std::string> v;
+  for (auto& g : grid) v.push_back(g.first);
+  for (auto& r : random) v.push_back(r.first);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::vector<std::string> SweepSpec::param_names() const {
+  std::vector<std::string> v;
+  for (auto& [k, val] : base.items()) v.push_back(k);
+  return v;  // json objects are sorted by key
+}
+
+std::string spec_family(const nlohmann::json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(fmt::format("{}: $: the spec must be a JSON object, got {}", source, type_name(j)));
+  if (!j.contains("family")) throw Error(fmt::format("{}: $.family: required key is missing; name a model family", source));
+  if (!j.at("family").is_string())
+    throw Error(fmt::format("{}: $.family: expected a string, got {} {}", source, type_name(j.at("family")), short_dump(j.at("family"))));
+  return j.at("family").get<std::string>();
+}
+
+SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
+                          const FamilySchema& schema) {
+  return Parser(source, schema).parse(j);
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(fmt::format("{}: cannot open the file (does it exist and is it readable?)", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  try {
+    return nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    auto p = what.find("parse error");
+    throw Error(fmt::format("{}: not valid JSON: {}", path, p == std::string::npos ? what : what.substr(p)));
+  }
+}
+
+std::vector<Trial> enumerate(const SweepSpec& spec) {
+  // Grid points in mixed-radix order, last key fastest.
+  size_t n_grid = 1;
+  for (auto& [k, vals] : spec.grid) n_grid *= vals.size();
+  const int n_random = spec.random.empty() ? 1 : spec.random_count;
+  std::vector<Trial> out;
+  out.reserve(n_grid * n_random * spec.repeats);
+  for (size_t g = 0; g < n_grid; ++g) {
+    json point = spec.base;
+    size_t rem = g;
+    for (size_t k = spec.grid.size(); k-- > 0;) {
+      const auto& vals = spec.grid[k].second;
+      point[spec.grid[k].first] = vals[rem % vals.size()];
+      rem /= vals.size();
+    }
+    for (int s = 0; s < n_random; ++s) {
+      json params = point;
+      for (auto& [name, dist] : spec.random) {
+        params[name] = draw(dist, unit_draw(spec.seed, static_cast<int>(g), s, name));
+      }
+      for (int r = 0; r < spec.repeats; ++r) {
+        Trial t;
+        t.index = static_cast<int>(out.size());
+        t.repeat = r;
+        t.params = params;
+        t.id = trial_id(spec.family, spec.data, params, r);
+        t.seed = trial_seed(spec.seed, t.id);
+        out.push_back(std::move(t));
+      }
+    }
+  }
+  return out;
+}
+
+std::string trial_id(const std::string& family, const nlohmann::json& data,
+                     const nlohmann::json& params, int repeat) {
+  json canon = {{"family", family}, {"data", data}, {"params", params}, {"repeat", repeat}};
+  return fmt::format("{:016x}", fnv1a(canon.dump()));
+}
+
+std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id) {
+  return splitmix64(fnv1a(id, splitmix64(sweep_seed))) & ((1ULL << 53) - 1);
+}
+
+}  // namespace ns::sweeps

@@ -1,0 +1,92 @@
+#pragma once
+// Sweep specs: parsing and validation of the JSON file, deterministic trial enumeration and
+// stable trial ids. Knows nothing of MPI or LibTorch.
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sweeps/schema.hpp"
+
+namespace ns::sweeps {
+
+/// One random-search distribution ("dist": uniform | log_uniform | int | choice).
+struct Distribution {
+  std::string kind;
+  double low = 0, high = 0;       ///< uniform, log_uniform; int uses them as inclusive bounds
+  std::vector<nlohmann::json> choices;  ///< choice
+};
+
+enum class Mode { kMax, kMin };
+
+/// A parsed, validated sweep spec.
+struct SweepSpec {
+  std::string source;            ///< file name, for messages
+  nlohmann::json raw;            ///< the spec as written
+  std::string name;
+  std::string family;
+  nlohmann::json data;           ///< dataset block, passed to the family as written
+  nlohmann::json base;           ///< family defaults <- fixed <- training (flat)
+  std::vector<std::pair<std::string, std::vector<nlohmann::json>>> grid;  ///< sorted by name
+  int random_count = 0;
+  std::vector<std::pair<std::string, Distribution>> random;  ///< sorted by name
+  int repeats = 1;
+  std::uint64_t seed = 0;
+  std::string metric;
+  Mode mode = Mode::kMax;
+  std::string out;               ///< output directory ("" = runs/<name>)
+  int retries = 0;               ///< re-runs of a failed trial
+  double trial_timeout_s = 0;    ///< per-trial wall limit, 0 = none
+
+  /// Names of the parameters the search varies (grid, then random), sorted.
+  std::vector<std::string> varied() const;
+  /// Every parameter name (the columns of results.csv), sorted.
+  std::vector<std::string> param_names() const;
+  bool better(double a, double b) const { return mode == Mode::kMax ? a > b : a < b; }
+};
+
+/// One enumerated trial before it is handed out.
+struct Trial {
+  std::string id;
+  int index = 0;
+  int repeat = 0;
+  std::uint64_t seed = 0;
+  nlohmann::json params;   ///< flat resolved configuration
+};
+
+/// Returns the keys a spec may contain, in documentation order.
+const std::vector<std::string>& spec_keys();
+
+/// Parses and validates a spec against its family's schema. Throws ns::Error naming the JSON
+/// path ("$.grid.lr[2]") and what is allowed. `lookup` maps a family name to its schema and
+/// throws (listing the known families) when unknown.
+template <typename Lookup>
+SweepSpec parse_spec(const nlohmann::json& j, const std::string& source, Lookup&& lookup);
+
+/// The same, with the schema already known (family name checked against schema.name).
+SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
+                          const FamilySchema& schema);
+/// Reads the "family" field only (with a clear error if missing or not a string).
+std::string spec_family(const nlohmann::json& j, const std::string& source);
+/// Reads a JSON file; errors name the file and the parse position.
+nlohmann::json read_json_file(const std::string& path);
+
+/// All trials in deterministic order: grid points (last key fastest) x random samples x repeats.
+std::vector<Trial> enumerate(const SweepSpec& spec);
+
+/// Stable trial id: 16 hex digits of FNV-1a/64 over the canonical JSON of
+/// {family, data, params, repeat}. Independent of ranks and of the order of keys in the file.
+std::string trial_id(const std::string& family, const nlohmann::json& data,
+                     const nlohmann::json& params, int repeat);
+
+/// Per-trial seed derived from (sweep seed, trial id).
+std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id);
+
+template <typename Lookup>
+SweepSpec parse_spec(const nlohmann::json& j, const std::string& source, Lookup&& lookup) {
+  return parse_spec_with(j, source, lookup(spec_family(j, source)));
+}
+
+}  // namespace ns::sweeps

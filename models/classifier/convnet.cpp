@@ -1,0 +1,115 @@
+#include "models/classifier/convnet.hpp"
+
+#include "engine/error.hpp"
+#include "models/classifier/params.hpp"
+
+namespace ns::models::classifier {
+namespace nn = torch::nn;
+
+nlohmann::json ConvNetOptions::to_json() const {
+  return {{"blocks", blocks_},           {"convs_per_block", convs_per_block_},
+          {"filters", filters_},         {"filter_growth", filter_growth_},
+          {"kernel_size", kernel_size_}, {"batch_norm", batch_norm_},
+          {"activation", activation_},   {"pool", pool_},
+          {"dense_units", dense_units_}, {"dropout", dropout_},
+          {"conv_dropout", conv_dropout_}};
+}
+
+ConvNetOptions& ConvNetOptions::update_from_json(const nlohmann::json& p) {
+  blocks_ = int_param(p, "blocks", blocks_, 1, 16);
+  convs_per_block_ = int_param(p, "convs_per_block", convs_per_block_, 1, 8);
+  filters_ = int_param(p, "filters", filters_, 1, 4096);
+  filter_growth_ = choice_param(p, "filter_growth", filter_growth_, {"double", "constant"});
+  kernel_size_ = int_param(p, "kernel_size", kernel_size_, 1, 31);
+  batch_norm_ = bool_param(p, "batch_norm", batch_norm_);
+  activation_ = choice_param(p, "activation", activation_, {"relu", "elu", "gelu", "tanh", "silu"});
+  pool_ = choice_param(p, "pool", pool_, {"max", "avg", "none"});
+  dense_units_ = int_param(p, "dense_units", dense_units_, 0, 1 << 16);
+  dropout_ = num_param(p, "dropout", dropout_, 0.0, 1.0, false, true);
+  conv_dropout_ = num_param(p, "conv_dropout", conv_dropout_, 0.0, 1.0, false, true);
+  return *this;
+}
+
+std::int64_t ConvNetOptions::block_filters(std::int64_t b) const {
+  return filter_growth_ == "double" ? filters_ << b : filters_;
+}
+
+std::array<std::int64_t, 3> ConvNetOptions::feature_shape() const {
+  std::int64_t h = height_, w = width_;
+  NS_CHECK(kernel_size_ % 2 == 1,
+           "convnet parameter 'kernel_size': expected an odd size ('same' padding keeps the image "
+           "size only for odd kernels), got {}",
+           kernel_size_);
+  if (pool_ != "none") {
+    for (std::int64_t b = 0; b < blocks_; ++b) {
+      NS_CHECK(h >= 2 && w >= 2,
+               "convnet: {} pooling blocks do not fit a {}x{} image: block {} would pool a {}x{} "
+               "map (2x2 pooling needs at least 2x2); use at most {} blocks or pool \"none\"",
+               blocks_, height_, width_, b + 1, h, w, b);
+      h /= 2;
+      w /= 2;
+    }
+  }
+  return {block_filters(blocks_ - 1), h, w};
+}
+
+namespace {
+
+nn::AnyModule make_activation(const std::string& name) {
+  if (name == "relu") return nn::AnyModule(nn::ReLU(nn::ReLUOptions().inplace(true)));
+  if (name == "elu") return nn::AnyModule(nn::ELU());
+  if (name == "gelu") return nn::AnyModule(nn::GELU());
+  if (name == "tanh") return nn::AnyModule(nn::Tanh());
+  if (name == "silu") return nn::AnyModule(nn::SiLU());
+  NS_FAIL_CODE(kExitBadInput, "convnet: unknown activation '{}'", name);
+}
+
+}  // namespace
+
+ConvNetImpl::ConvNetImpl(const ConvNetOptions& o) : options_(o) {
+  const auto shape = o.feature_shape();  // checks that the blocks fit the image
+  features_ = nn::Sequential();
+  std::int64_t in = o.in_channels();
+  for (std::int64_t b = 0; b < o.blocks(); ++b) {
+    const std::int64_t out = o.block_filters(b);
+    for (std::int64_t c = 0; c < o.convs_per_block(); ++c) {
+      // A bias before BatchNorm is cancelled by BN's mean subtraction: leave it out.
+      features_->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, o.kernel_size())
+                                          .padding(o.kernel_size() / 2)
+                                          .bias(!o.batch_norm())));
+      if (o.batch_norm()) features_->push_back(nn::BatchNorm2d(out));
+      features_->push_back(make_activation(o.activation()));
+      in = out;
+    }
+    if (o.pool() == "max") features_->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(2)));
+    if (o.pool() == "avg") features_->push_back(nn::AvgPool2d(nn::AvgPool2dOptions(2)));
+    if (o.conv_dropout() > 0) features_->push_back(nn::Dropout(o.conv_dropout()));
+  }
+  const std::int64_t flat = shape[0] * shape[1] * shape[2];
+  head_ = nn::Sequential();
+  if (o.dense_units() > 0) {
+    head_->push_back(nn::Linear(flat, o.dense_units()));
+    head_->push_back(make_activation(o.activation()));
+    if (o.dropout() > 0) head_->push_back(nn::Dropout(o.dropout()));
+    head_->push_back(nn::Linear(o.dense_units(), o.num_classes()));
+  } else {
+    if (o.dropout() > 0) head_->push_back(nn::Dropout(o.dropout()));
+    head_->push_back(nn::Linear(flat, o.num_classes()));
+  }
+  register_module("features", features_);
+  register_module("head", head_);
+}
+
+torch::Tensor ConvNetImpl::forward(torch::Tensor x) {
+  x = features_->forward(x);
+  // flatten() of a channels_last map copies into NCHW order, which is what Linear was sized for.
+  return head_->forward(x.flatten(1));
+}
+
+std::int64_t count_parameters(const torch::nn::Module& m) {
+  std::int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+}  // namespace ns::models::classifier

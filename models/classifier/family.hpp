@@ -1,0 +1,16 @@
+#pragma once
+// The `convnet` image-classifier family as the engine sees it. Torch-free on purpose: the engine
+// and the registry include this header without pulling in LibTorch (STYLE.md).
+#include "engine/trial_runner.hpp"
+
+namespace ns::models::classifier {
+
+/// Registers as "convnet": a small CNN on IDX (MNIST-layout) images. Data block:
+///   {"kind": "idx", "dir": "/usr/share/datasets/fashion-mnist", "limit": null, "test_limit": null}
+/// Parameters and their defaults: models/classifier/convnet.hpp (architecture) and
+/// models/classifier/runner.hpp (training). Metrics: val_accuracy, val_loss, test_accuracy,
+/// test_loss, epochs, best_epoch, s_per_epoch (all of the best epoch's weights; the test set is
+/// only reported, never used for selection or early stopping).
+engine::ModelFamily convnet_family();
+
+}  // namespace ns::models::classifier

@@ -139,7 +139,8 @@ void add_scheduler(CLI::App* launch, Scheduler s, const std::string& help,
     sub->add_option("--time", o.time, "time limit, e.g. 4h, 90m, 1-12:00:00");
     sub->add_option("--partition,--queue", o.partition, "partition (Slurm) or queue (LSF)");
     sub->add_option("--account,--group", o.account, "account (Slurm) or user group (LSF -G)");
-    sub->add_option("--extra", o.extra, "extra scheduler line, repeatable (--extra=--qos=high)");
+    sub->add_option("--extra", o.extra, "extra scheduler line, repeatable (--extra=--qos=high)")
+        ->allow_extra_args(false);
     sub->add_option("--max-resubmits", o.max_resubmits,
                     "follow-up jobs after drains at the time limit")
         ->capture_default_str();
@@ -148,9 +149,11 @@ void add_scheduler(CLI::App* launch, Scheduler s, const std::string& help,
   sub->add_option("--container", o.container,
                   "container runtime: auto (default: .sif -> apptainer, else pyxis on Slurm, docker "
                   "on LSF/local), pyxis, apptainer, docker");
-  sub->add_option("--mount", o.mounts, "extra container mount SRC[:DST[:FLAGS]], repeatable");
+  sub->add_option("--mount", o.mounts, "extra container mount SRC[:DST[:FLAGS]], repeatable")
+        ->allow_extra_args(false);
   sub->add_option("--setup", o.setup, "shell line run before the launch, repeatable "
-                                      "(--setup 'module load openmpi')");
+                                      "(--setup 'module load openmpi')")
+        ->allow_extra_args(false);
   sub->add_option("--script", st->script, "where to write the script (default OUT/job-<scheduler>.sh)");
   sub->add_option("--template", st->template_file,
                   "template file instead of the built-in one (see NS_LAUNCH_TEMPLATES)");

@@ -41,12 +41,15 @@ ns_step=""
 ns_usr1=0
 ns_term=0
 # Forward the time-limit warning to srun/mpirun, which pass it to every rank.
-trap 'ns_usr1=1; [ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null' USR1
+trap 'ns_usr1=1; [ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null
+      ns_note "time limit near (USR1): draining"' USR1
 # scancel and the time limit signal every process of the job themselves: only note it here, since
 # a second signal to the ranks would turn their drain into an abort.
 trap 'ns_term=1' TERM
 
 ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-1} node(s)"
+# A rank that dies takes the whole step down (--kill-on-bad-exit / mpirun's default) instead of
+# leaving the others waiting for it; after a drain this only ends workers that are already idle.
 srun --mpi=pmix --ntasks="$ns_ntasks" --distribution=block --kill-on-bad-exit=1 \
     --container-image=ghcr.io/lab/neurosweep:0.1 --container-mounts=/data/sweeps:/data/sweeps,/scratch/runs/v1_maskcnn:/scratch/runs/v1_maskcnn,/data/v1:/data/v1:ro \
     neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &

@@ -109,6 +109,11 @@ TEST_CASE("launch: bad input exits 2 and writes nothing", "[launch][cli]") {
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--out",
                  (t.path / "file").string()}) == 2);
 
+  // Repeatable options take one value each, so the spec after them stays the spec.
+  CHECK(run_cli({"launch", "local", "--setup", "module load x", "--mount", "/data",
+                 (t.path / "ok.json").string(), "--ranks-per-node", "1"}) == 0);
+  CHECK(slurp(t.path / "o" / "job-local.sh").find("\nmodule load x\n") != std::string::npos);
+
   // Options another scheduler has are parse errors here.
   CHECK_THROWS_AS(run_cli({"launch", "local", (t.path / "ok.json").string(), "--nodes", "2"}),
                   CLI::ParseError);

@@ -1,0 +1,309 @@
+#include "models/neural/dataset.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cmath>
+#include <set>
+
+#include "engine/error.hpp"
+#include "models/neural/h5.hpp"
+#include "models/neural/rng.hpp"
+
+namespace ns::models::neural {
+namespace {
+
+using nlohmann::json;
+
+const char* part_name(int p) { return p == kTrain ? "train" : p == kVal ? "val" : "test"; }
+
+void check_keys(const json& block, const std::string& json_path, const std::string& kind,
+                const std::set<std::string>& known) {
+  for (const auto& [key, value] : block.items()) {
+    NS_CHECK(known.count(key) > 0, "{}.{}: unknown key for a \"{}\" data block; known keys: {}",
+             json_path, key, kind, fmt::join(known, ", "));
+  }
+}
+
+std::int64_t get_int(const json& b, const std::string& jp, const char* key, std::int64_t def,
+                     std::int64_t lo) {
+  if (!b.contains(key)) return def;
+  const json& v = b.at(key);
+  NS_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= lo,
+           "{}.{}: expected an integer >= {}, got {}", jp, key, lo, v.dump());
+  return v.get<std::int64_t>();
+}
+
+double get_double(const json& b, const std::string& jp, const char* key, double def, double lo,
+                  double hi) {
+  if (!b.contains(key)) return def;
+  const json& v = b.at(key);
+  NS_CHECK(v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi,
+           "{}.{}: expected a number in [{}, {}], got {}", jp, key, lo, hi, v.dump());
+  return v.get<double>();
+}
+
+bool get_bool(const json& b, const std::string& jp, const char* key, bool def) {
+  if (!b.contains(key)) return def;
+  const json& v = b.at(key);
+  NS_CHECK(v.is_boolean(), "{}.{}: expected true or false, got {}", jp, key, v.dump());
+  return v.get<bool>();
+}
+
+// Every part of the split needs at least one image.
+void check_parts(const std::vector<std::int8_t>& split, const std::string& where) {
+  std::int64_t count[3] = {0, 0, 0};
+  for (auto s : split) ++count[s];
+  for (int p = 0; p < 3; ++p) {
+    NS_CHECK(count[p] > 0,
+             "{} has no {} images (value {}); train (0), val (1) and test (2) each need at least "
+             "one image (counts: {} / {} / {})",
+             where, part_name(p), p, count[0], count[1], count[2]);
+  }
+}
+
+std::string fmt_value(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+}  // namespace
+
+std::vector<std::int64_t> NeuralData::indices(Part part) const {
+  std::vector<std::int64_t> out;
+  for (std::int64_t m = 0; m < images; ++m)
+    if (split[m] == part) out.push_back(m);
+  return out;
+}
+
+DataSpec parse_data_spec(const json& block, const std::string& jp) {
+  NS_CHECK(block.is_object() && block.contains("kind") && block.at("kind").is_string(),
+           "{}: expected an object with \"kind\": \"simulated\" or \"hdf5\", got {}", jp,
+           block.dump());
+  DataSpec spec;
+  spec.kind = block.at("kind").get<std::string>();
+  spec.ccnorm = get_bool(block, jp, "ccnorm", true);
+  if (spec.kind == "hdf5") {
+    check_keys(block, jp, "hdf5", {"kind", "path", "split_seed", "ccnorm"});
+    NS_CHECK(block.contains("path") && block.at("path").is_string() &&
+                 !block.at("path").get<std::string>().empty(),
+             "{}.path: an hdf5 data block needs \"path\": \"FILE.h5\"", jp);
+    spec.path = block.at("path").get<std::string>();
+    spec.split_seed = static_cast<std::uint64_t>(get_int(block, jp, "split_seed", 0, 0));
+  } else if (spec.kind == "simulated") {
+    check_keys(block, jp, "simulated",
+               {"kind", "seed", "images", "size", "neurons", "repeats", "complex_fraction",
+                "mean_rate", "missing", "ccnorm"});
+    SimOptions& s = spec.sim;
+    s.seed = static_cast<std::uint64_t>(get_int(block, jp, "seed", 0, 0));
+    s.images = get_int(block, jp, "images", s.images, 10);
+    s.size = get_int(block, jp, "size", s.size, 8);
+    s.neurons = get_int(block, jp, "neurons", s.neurons, 1);
+    s.repeats = get_int(block, jp, "repeats", s.repeats, 1);
+    s.complex_fraction = get_double(block, jp, "complex_fraction", s.complex_fraction, 0, 1);
+    s.mean_rate = get_double(block, jp, "mean_rate", s.mean_rate, 1e-3, 1e4);
+    s.missing = get_double(block, jp, "missing", s.missing, 0, 0.9);
+    NS_CHECK(!spec.ccnorm || s.repeats >= 2,
+             "{}.repeats: CCnorm needs at least 2 repeats, got {}; set \"repeats\" >= 2 or "
+             "\"ccnorm\": false",
+             jp, s.repeats);
+  } else {
+    NS_FAIL_CODE(kExitBadInput, "{}.kind: unknown data kind \"{}\"; known kinds: hdf5, simulated",
+                 jp, spec.kind);
+  }
+  return spec;
+}
+
+NeuralData load_dataset(const DataSpec& spec) {
+  if (spec.kind == "hdf5") return read_h5(spec.path, spec.split_seed, spec.ccnorm);
+  return simulate_v1(spec.sim);
+}
+
+std::vector<std::int8_t> random_split(std::int64_t images, std::uint64_t seed) {
+  const auto n_train = static_cast<std::int64_t>(std::floor(0.64 * images + 0.5));
+  const auto n_val = static_cast<std::int64_t>(std::floor(0.16 * images + 0.5));
+  std::vector<std::int64_t> order(images);
+  for (std::int64_t i = 0; i < images; ++i) order[i] = i;
+  Rng rng(mix_seed(seed, 0x5b117));
+  rng.shuffle(order);
+  std::vector<std::int8_t> split(images, kTest);
+  for (std::int64_t i = 0; i < images; ++i)
+    split[order[i]] = i < n_train ? kTrain : i < n_train + n_val ? kVal : kTest;
+  return split;
+}
+
+NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_ccnorm) {
+  const h5::File f = h5::File::open(path);
+  auto require_numeric = [&](const std::string& name, const h5::DatasetInfo& info) {
+    NS_CHECK(info.type != h5::TypeClass::kOther,
+             "{}: dataset `{}` must be numeric (uint8, int or float), found another type", path,
+             name);
+  };
+  NS_CHECK(f.has("images"), "{}: dataset `images` is missing (required, shape [M, H, W] or "
+                            "[M, C, H, W]); datasets in the file: [{}]",
+           path, fmt::join(f.names(), ", "));
+  NeuralData d;
+  d.source = path;
+  const h5::DatasetInfo img = f.info("images");
+  require_numeric("images", img);
+  NS_CHECK(img.dims.size() == 3 || img.dims.size() == 4,
+           "{}: dataset `images` has rank {} (shape {}); expected [M, H, W] or [M, C, H, W]",
+           path, img.dims.size(), img.shape());
+  d.images = img.dims[0];
+  d.channels = img.dims.size() == 4 ? img.dims[1] : 1;
+  d.height = img.dims[img.dims.size() - 2];
+  d.width = img.dims.back();
+  NS_CHECK(d.images > 0 && d.channels > 0 && d.height > 0 && d.width > 0,
+           "{}: dataset `images` is empty (shape {})", path, img.shape());
+
+  const bool has_trials = f.has("trials"), has_responses = f.has("responses");
+  NS_CHECK(has_trials || has_responses,
+           "{}: neither dataset `trials` [R, M, N] nor `responses` [M, N] is present (one is "
+           "required); datasets in the file: [{}]",
+           path, fmt::join(f.names(), ", "));
+  if (has_trials) {
+    const h5::DatasetInfo t = f.info("trials");
+    require_numeric("trials", t);
+    NS_CHECK(t.dims.size() == 3, "{}: dataset `trials` has rank {} (shape {}); expected "
+                                 "[R, M, N] (repeats, images, neurons)",
+             path, t.dims.size(), t.shape());
+    NS_CHECK(t.dims[1] == d.images,
+             "{}: dataset `trials` has {} images (shape {} = [R, M, N]), `images` has {}", path,
+             t.dims[1], t.shape(), d.images);
+    d.repeats = t.dims[0];
+    d.neurons = t.dims[2];
+    NS_CHECK(d.repeats > 0 && d.neurons > 0, "{}: dataset `trials` is empty (shape {})", path,
+             t.shape());
+  }
+  if (has_responses) {
+    const h5::DatasetInfo r = f.info("responses");
+    require_numeric("responses", r);
+    NS_CHECK(r.dims.size() == 2, "{}: dataset `responses` has rank {} (shape {}); expected "
+                                 "[M, N] (images, neurons)",
+             path, r.dims.size(), r.shape());
+    NS_CHECK(r.dims[0] == d.images, "{}: dataset `responses` has {} rows, `images` has {}", path,
+             r.dims[0], d.images);
+    if (has_trials) {
+      NS_CHECK(r.dims[1] == d.neurons,
+               "{}: dataset `responses` has {} neurons (columns), `trials` has {}", path,
+               r.dims[1], d.neurons);
+    }
+    d.neurons = r.dims[1];
+    NS_CHECK(d.neurons > 0, "{}: dataset `responses` has no neurons (shape {})", path, r.shape());
+  }
+  if (need_ccnorm) {
+    NS_CHECK(has_trials && d.repeats >= 2,
+             "{}: CCnorm needs dataset `trials` with R >= 2 repeats, but {}; add per-repeat "
+             "`trials` [R, M, N] or set \"ccnorm\": false in the data block",
+             path,
+             has_trials ? fmt::format("`trials` has R = {}", d.repeats)
+                        : std::string("the file has only `responses`"));
+  }
+  const bool has_truth = f.has("truth");
+  if (has_truth) {
+    const h5::DatasetInfo t = f.info("truth");
+    require_numeric("truth", t);
+    NS_CHECK(t.dims.size() == 2 && t.dims[0] == d.images && t.dims[1] == d.neurons,
+             "{}: dataset `truth` has shape {}; expected [M, N] = [{}, {}]", path, t.shape(),
+             d.images, d.neurons);
+  }
+  if (f.has("split")) {
+    const h5::DatasetInfo s = f.info("split");
+    NS_CHECK(s.type == h5::TypeClass::kInteger,
+             "{}: dataset `split` must hold integers (0 train, 1 val, 2 test)", path);
+    NS_CHECK(s.dims.size() == 1 && s.dims[0] == d.images,
+             "{}: dataset `split` has shape {}; expected [M] = [{}]", path, s.shape(), d.images);
+    const auto raw = f.read_int("split");
+    d.split.resize(d.images);
+    for (std::int64_t m = 0; m < d.images; ++m) {
+      NS_CHECK(raw[m] >= 0 && raw[m] <= 2,
+               "{}: dataset `split` has value {} at image {}; expected 0 (train), 1 (val) or 2 "
+               "(test)",
+               path, raw[m], m);
+      d.split[m] = static_cast<std::int8_t>(raw[m]);
+    }
+    check_parts(d.split, fmt::format("{}: dataset `split`", path));
+  } else {
+    d.split = random_split(d.images, split_seed);
+    check_parts(d.split, fmt::format("{}: the random 64/16/20 split of {} images (no `split` "
+                                     "dataset)",
+                                     path, d.images));
+  }
+
+  // Values.
+  d.pixels = f.read_float("images");
+  const std::int64_t per_image = d.channels * d.height * d.width;
+  for (std::size_t i = 0; i < d.pixels.size(); ++i) {
+    NS_CHECK(std::isfinite(d.pixels[i]),
+             "{}: dataset `images` has a non-finite value ({}) in image {}; pixels must be finite",
+             path, fmt_value(d.pixels[i]), static_cast<std::int64_t>(i) / per_image);
+  }
+  const std::int64_t MN = d.images * d.neurons;
+  if (has_trials) {
+    d.trials = f.read_float("trials");
+    for (std::size_t i = 0; i < d.trials.size(); ++i) {
+      NS_CHECK(!std::isinf(d.trials[i]),
+               "{}: dataset `trials` has an infinite value at repeat {}, image {}, neuron {} "
+               "(NaN marks a missing repeat; inf is not allowed)",
+               path, i / MN, (i % MN) / d.neurons, i % d.neurons);
+    }
+  }
+  if (has_responses) {
+    d.responses = f.read_float("responses");
+    for (std::int64_t i = 0; i < MN; ++i) {
+      NS_CHECK(std::isfinite(d.responses[i]),
+               "{}: dataset `responses` has a non-finite value ({}) at image {}, neuron {}", path,
+               fmt_value(d.responses[i]), i / d.neurons, i % d.neurons);
+    }
+  } else {
+    // nanmean over the repeats present (DATA.md).
+    d.responses.assign(MN, 0.0f);
+    for (std::int64_t i = 0; i < MN; ++i) {
+      double s = 0;
+      int n = 0;
+      for (std::int64_t r = 0; r < d.repeats; ++r) {
+        const float v = d.trials[r * MN + i];
+        if (!std::isnan(v)) {
+          s += v;
+          ++n;
+        }
+      }
+      NS_CHECK(n > 0,
+               "{}: dataset `trials` has no repeat present (all {} are NaN) for image {}, neuron "
+               "{}; every image needs at least one response per neuron (or give `responses`)",
+               path, d.repeats, i / d.neurons, i % d.neurons);
+      d.responses[i] = static_cast<float>(s / n);
+    }
+  }
+  if (has_truth) {
+    d.truth = f.read_float("truth");
+    for (std::int64_t i = 0; i < MN; ++i) {
+      NS_CHECK(std::isfinite(d.truth[i]),
+               "{}: dataset `truth` has a non-finite value ({}) at image {}, neuron {}", path,
+               fmt_value(d.truth[i]), i / d.neurons, i % d.neurons);
+    }
+  }
+  return d;
+}
+
+void write_h5(const NeuralData& d, const std::string& path) {
+  h5::File f = h5::File::create(path);
+  bool bytes = true;
+  for (float v : d.pixels) {
+    if (!(v >= 0 && v <= 255 && std::floor(v) == v)) {
+      bytes = false;
+      break;
+    }
+  }
+  std::vector<std::int64_t> img_dims = {d.images, d.height, d.width};
+  if (d.channels != 1) img_dims = {d.images, d.channels, d.height, d.width};
+  if (bytes) {
+    std::vector<std::uint8_t> px(d.pixels.begin(), d.pixels.end());
+    f.write("images", img_dims, px.data());
+  } else {
+    f.write("images", img_dims, d.pixels.data());
+  }
+  if (!d.trials.empty()) f.write("trials", {d.repeats, d.images, d.neurons}, d.trials.data());
+  f.write("responses", {d.images, d.neurons}, d.responses.data());
+  if (!d.truth.empty()) f.write("truth", {d.images, d.neurons}, d.truth.data());
+  f.write("split", {d.images}, d.split.data());
+}
+
+}  // namespace ns::models::neural

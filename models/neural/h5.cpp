@@ -1,0 +1,159 @@
+#include "models/neural/h5.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "engine/error.hpp"
+
+namespace ns::models::neural::h5 {
+namespace {
+
+void quiet_hdf5() {
+  static const bool once = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // we report errors ourselves
+    return true;
+  }();
+  (void)once;
+}
+
+// Closes an HDF5 handle on scope exit.
+struct Handle {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  ~Handle() {
+    if (id >= 0) close(id);
+  }
+};
+
+}  // namespace
+
+std::string DatasetInfo::shape() const {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
+}
+
+File File::open(const std::string& path) {
+  quiet_hdf5();
+  NS_CHECK(std::filesystem::exists(path), "dataset file '{}' does not exist (check \"path\" in "
+                                          "the data block; relative paths start at the current "
+                                          "directory)", path);
+  NS_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'{}' is not an HDF5 file", path);
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  NS_CHECK(id >= 0, "cannot open HDF5 file '{}' for reading", path);
+  return File(path, id);
+}
+
+File File::create(const std::string& path) {
+  quiet_hdf5();
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  NS_CHECK(id >= 0, "cannot create HDF5 file '{}' (does its directory exist and is it writable?)",
+           path);
+  return File(path, id);
+}
+
+File::File(File&& other) noexcept : path_(std::move(other.path_)), id_(other.id_) {
+  other.id_ = -1;
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(static_cast<hid_t>(id_));
+}
+
+bool File::has(const std::string& name) const {
+  if (H5Lexists(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT) <= 0) return false;
+  H5O_info_t info;
+  if (H5Oget_info_by_name(static_cast<hid_t>(id_), name.c_str(), &info, H5P_DEFAULT) < 0)
+    return false;
+  return info.type == H5O_TYPE_DATASET;
+}
+
+std::vector<std::string> File::names() const {
+  std::vector<std::string> out;
+  auto cb = [](hid_t, const char* name, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(name);
+    return 0;
+  };
+  H5Literate(static_cast<hid_t>(id_), H5_INDEX_NAME, H5_ITER_NATIVE, nullptr, cb, &out);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+DatasetInfo File::info(const std::string& name) const {
+  NS_CHECK(has(name), "{}: dataset `{}` not found", path_, name);
+  Handle ds{H5Dopen2(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT), H5Dclose};
+  NS_CHECK(ds.id >= 0, "{}: cannot open dataset `{}`", path_, name);
+  Handle space{H5Dget_space(ds.id), H5Sclose};
+  Handle type{H5Dget_type(ds.id), H5Tclose};
+  DatasetInfo info;
+  const int rank = H5Sget_simple_extent_ndims(space.id);
+  std::vector<hsize_t> dims(std::max(rank, 0));
+  H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  for (hsize_t d : dims) info.dims.push_back(static_cast<std::int64_t>(d));
+  const H5T_class_t cls = H5Tget_class(type.id);
+  info.type = cls == H5T_INTEGER ? TypeClass::kInteger
+              : cls == H5T_FLOAT ? TypeClass::kFloat
+                                 : TypeClass::kOther;
+  info.type_size = H5Tget_size(type.id);
+  return info;
+}
+
+void File::read_raw(const std::string& name, long long mem_type, void* out) const {
+  Handle ds{H5Dopen2(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT), H5Dclose};
+  NS_CHECK(ds.id >= 0, "{}: cannot open dataset `{}`", path_, name);
+  NS_CHECK(H5Dread(ds.id, static_cast<hid_t>(mem_type), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0,
+           "{}: cannot read dataset `{}` (is it numeric?)", path_, name);
+}
+
+std::vector<float> File::read_float(const std::string& name) const {
+  const DatasetInfo i = info(name);
+  NS_CHECK(i.type != TypeClass::kOther, "{}: dataset `{}` is not numeric", path_, name);
+  std::int64_t n = 1;
+  for (auto d : i.dims) n *= d;
+  std::vector<float> out(n);
+  if (n > 0) read_raw(name, H5T_NATIVE_FLOAT, out.data());
+  return out;
+}
+
+std::vector<std::int32_t> File::read_int(const std::string& name) const {
+  const DatasetInfo i = info(name);
+  NS_CHECK(i.type == TypeClass::kInteger, "{}: dataset `{}` must hold integers", path_, name);
+  std::int64_t n = 1;
+  for (auto d : i.dims) n *= d;
+  std::vector<std::int32_t> out(n);
+  if (n > 0) read_raw(name, H5T_NATIVE_INT32, out.data());
+  return out;
+}
+
+void File::write_raw(const std::string& name, const std::vector<std::int64_t>& dims,
+                     long long mem_type, const void* data) {
+  std::vector<hsize_t> d(dims.begin(), dims.end());
+  Handle space{H5Screate_simple(static_cast<int>(d.size()), d.data(), nullptr), H5Sclose};
+  Handle ds{H5Dcreate2(static_cast<hid_t>(id_), name.c_str(), static_cast<hid_t>(mem_type),
+                       space.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose};
+  NS_CHECK(ds.id >= 0, "{}: cannot create dataset `{}`", path_, name);
+  NS_CHECK(H5Dwrite(ds.id, static_cast<hid_t>(mem_type), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
+           "{}: cannot write dataset `{}`", path_, name);
+}
+
+void File::write(const std::string& name, const std::vector<std::int64_t>& dims,
+                 const float* data) {
+  write_raw(name, dims, H5T_NATIVE_FLOAT, data);
+}
+void File::write(const std::string& name, const std::vector<std::int64_t>& dims,
+                 const std::uint8_t* data) {
+  write_raw(name, dims, H5T_NATIVE_UINT8, data);
+}
+void File::write(const std::string& name, const std::vector<std::int64_t>& dims,
+                 const std::int8_t* data) {
+  write_raw(name, dims, H5T_NATIVE_INT8, data);
+}
+void File::write(const std::string& name, const std::vector<std::int64_t>& dims,
+                 const std::int64_t* data) {
+  write_raw(name, dims, H5T_NATIVE_INT64, data);
+}
+
+}  // namespace ns::models::neural::h5

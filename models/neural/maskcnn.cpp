@@ -1,0 +1,160 @@
+#include "models/neural/maskcnn.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "engine/error.hpp"
+
+namespace ns::models::neural {
+
+MaskCnnImpl::MaskCnnImpl(const ModelOptions& o) : options_(o) {
+  const auto [h, w] = o.map_size();  // throws a clear ns::Error when the shapes do not fit
+  map_h_ = h;
+  map_w_ = w;
+  NS_CHECK(o.in_channels() >= 1 && o.neurons() >= 1, "mask CNN needs >= 1 input channel and "
+                                                     ">= 1 neuron (got {}, {})",
+           o.in_channels(), o.neurons());
+  // BatchNorm eps 1e-3, momentum 0.1 everywhere (Lee-lab defaults).
+  input_bn_ = register_module(
+      "input_bn", torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(o.in_channels())
+                                             .eps(1e-3)
+                                             .momentum(0.1)
+                                             .affine(o.input_bn_affine())));
+  const bool conv_bias = !o.bn_before_act();  // BN right after the conv makes a bias redundant
+  for (std::int64_t l = 0; l < o.layers(); ++l) {
+    const std::int64_t in = l == 0 ? o.in_channels() : o.channels();
+    const std::int64_t k = l == 0 ? o.k1() : o.k_later();
+    auto conv_opt = torch::nn::Conv2dOptions(in, o.channels(), k).bias(conv_bias);
+    if (l > 0) conv_opt.padding(k / 2);  // 'same'
+    convs_.push_back(register_module("conv" + std::to_string(l), torch::nn::Conv2d(conv_opt)));
+    bns_.push_back(register_module(
+        "bn" + std::to_string(l),
+        torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(o.channels()).eps(1e-3).momentum(0.1))));
+  }
+  const std::int64_t N = o.neurons();
+  ws_ = register_parameter("readout_spatial", torch::empty({N, map_h_ * map_w_}));
+  wf_ = register_parameter("readout_feature", torch::empty({N, o.channels()}));
+  bias_ = register_parameter("readout_bias", torch::zeros({N}));
+
+  // Initialization as published: conv and readout weights N(0, init_std^2), biases 0,
+  // BN weight 1 / bias 0 (the LibTorch default).
+  torch::NoGradGuard no_grad;
+  for (auto& c : convs_) {
+    c->weight.normal_(0.0, o.init_std());
+    if (c->bias.defined()) c->bias.zero_();
+  }
+  ws_.normal_(0.0, o.init_std());
+  wf_.normal_(0.0, o.init_std());
+}
+
+torch::Tensor MaskCnnImpl::activation(const torch::Tensor& x) const {
+  return options_.act() == Act::kSoftplus ? torch::softplus(x) : torch::relu(x);
+}
+
+torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
+  x = input_bn_(x);
+  for (std::size_t l = 0; l < convs_.size(); ++l) {
+    x = convs_[l](x);
+    x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
+  }
+  const std::int64_t p = options_.pool_size();
+  switch (options_.pool()) {
+    case Pool::kAvg:
+      x = torch::avg_pool2d(x, {p, p}, {p, p}, {0, 0}, /*ceil_mode=*/true);
+      break;
+    case Pool::kMax:
+      x = torch::max_pool2d(x, {p, p}, {p, p}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
+      break;
+    case Pool::kNone:
+      break;
+  }
+  return x;
+}
+
+torch::Tensor MaskCnnImpl::spatial_weights() const {
+  auto w = options_.readout_positive() == Positive::kAbs ? ws_.abs() : ws_;
+  return w.view({options_.neurons(), map_h_, map_w_});
+}
+
+torch::Tensor MaskCnnImpl::feature_weights() const {
+  return options_.readout_positive() == Positive::kAbs ? wf_.abs() : wf_;
+}
+
+torch::Tensor MaskCnnImpl::forward(torch::Tensor x) {
+  x = features(x);
+  const std::int64_t B = x.size(0), C = x.size(1);
+  NS_CHECK(x.size(2) == map_h_ && x.size(3) == map_w_,
+           "mask CNN: feature map is {}x{}, the readout expects {}x{} (input {}x{})", x.size(2),
+           x.size(3), map_h_, map_w_, options_.height(), options_.width());
+  auto ws = options_.readout_positive() == Positive::kAbs ? ws_.abs() : ws_;  // [N, S]
+  auto wf = feature_weights();                                              // [N, C]
+  // out[b, n] = sum_c wf[n, c] * sum_s ws[n, s] x[b, c, s] + bias[n]
+  auto spatial = torch::matmul(x.reshape({B, C, map_h_ * map_w_}), ws.t());  // [B, C, N]
+  auto out = (spatial * wf.t().unsqueeze(0)).sum(1) + bias_;
+  return activation(out);
+}
+
+void MaskCnnImpl::init_readout_bias(const std::vector<double>& mean_response) {
+  NS_CHECK(static_cast<std::int64_t>(mean_response.size()) == options_.neurons(),
+           "init_readout_bias: {} means for {} neurons", mean_response.size(), options_.neurons());
+  std::vector<float> b(mean_response.size());
+  for (std::size_t n = 0; n < b.size(); ++n) {
+    double m = mean_response[n];
+    if (options_.act() == Act::kSoftplus) {
+      m = std::max(m, 1e-6);  // softplus never reaches 0; log(expm1(0)) would be -inf
+      b[n] = static_cast<float>(m > 20 ? m + std::log(-std::expm1(-m)) : std::log(std::expm1(m)));
+    } else {
+      b[n] = static_cast<float>(m);
+    }
+  }
+  torch::NoGradGuard no_grad;
+  bias_.copy_(torch::tensor(b).to(bias_.device()));
+}
+
+torch::Tensor MaskCnnImpl::regularizer(const LossOptions& loss) const {
+  auto total = torch::zeros({}, ws_.options());
+  if (loss.smoothness() > 0) total = total + loss.smoothness() * laplacian_penalty(convs_[0]->weight);
+  if (loss.readout_scale() > 0)
+    total = total + loss.readout_scale() * readout_penalty(ws_, wf_);
+  if (loss.group_sparsity() > 0) {
+    for (std::size_t l = 1; l < convs_.size(); ++l)
+      total = total + loss.group_sparsity() * group_penalty(convs_[l]->weight);
+  }
+  return total;
+}
+
+torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target) {
+  return (pred - target * torch::log(pred + 1e-5)).mean();
+}
+
+torch::Tensor data_loss(LossKind kind, const torch::Tensor& pred, const torch::Tensor& target) {
+  return kind == LossKind::kPoisson ? poisson_loss(pred, target) : (pred - target).pow(2).mean();
+}
+
+torch::Tensor laplacian_penalty(const torch::Tensor& weight) {
+  const auto k = weight.size(2);
+  auto w = weight.reshape({weight.size(0) * weight.size(1), 1, k, weight.size(3)});
+  auto lap = torch::tensor({0.25f, 0.5f, 0.25f, 0.5f, -3.0f, 0.5f, 0.25f, 0.5f, 0.25f},
+                           weight.options())
+                 .view({1, 1, 3, 3});
+  auto out = torch::conv2d(w.contiguous(), lap, {}, 1, 1);
+  // The tiny floor only guards an all-zero slice (0/0); it never binds for trained weights.
+  return (out.pow(2).sum({1, 2, 3}) / w.pow(2).sum({1, 2, 3}).clamp_min(1e-30)).sum();
+}
+
+torch::Tensor group_penalty(const torch::Tensor& weight) {
+  return weight.pow(2).sum({2, 3}).sqrt().sum();
+}
+
+torch::Tensor readout_penalty(const torch::Tensor& spatial, const torch::Tensor& feature) {
+  return (spatial.reshape({spatial.size(0), -1}).abs().sum(1) * feature.abs().sum(1)).mean();
+}
+
+std::int64_t count_parameters(const torch::nn::Module& module) {
+  std::int64_t n = 0;
+  for (const auto& p : module.parameters())
+    if (p.requires_grad()) n += p.numel();
+  return n;
+}
+
+}  // namespace ns::models::neural

@@ -1,0 +1,66 @@
+#pragma once
+// The mask CNN (Klindt et al. 2017; Lee-lab "maskcnn_polished"), NEURAL_MODEL.md
+// "Architecture", with its losses and regularizers. LibTorch: include from models/ only.
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "models/neural/options.hpp"
+
+namespace ns::models::neural {
+
+/// Input BatchNorm -> conv stack (conv0 k1 valid, later k 'same'; BN and activation) -> pooling
+/// -> factorized readout W[n,c,i,j] = Wf[n,c] * Ws[n,i,j] -> the same activation.
+class MaskCnnImpl : public torch::nn::Module {
+ public:
+  explicit MaskCnnImpl(const ModelOptions& options);
+
+  /// [B, C_in, H, W] raw pixels -> [B, neurons] predicted mean responses (non-negative).
+  torch::Tensor forward(torch::Tensor x);
+  /// The conv stack and pooling only: [B, channels, h, w].
+  torch::Tensor features(torch::Tensor x);
+
+  /// Readout bias = inverse of the final activation at each neuron's mean training response
+  /// (softplus: log(exp(m) - 1), m clamped to >= 1e-6; relu: m).
+  void init_readout_bias(const std::vector<double>& mean_response);
+
+  /// Spatial readout masks [neurons, h, w] and feature weights [neurons, channels], after the
+  /// positivity transform (the factors the model actually uses).
+  torch::Tensor spatial_weights() const;
+  torch::Tensor feature_weights() const;
+
+  /// Weighted sum of the regularizers of NEURAL_MODEL.md "Loss" (smoothness on conv0, readout
+  /// sparsity, group sparsity on conv layers >= 2).
+  torch::Tensor regularizer(const LossOptions& loss) const;
+
+  const ModelOptions& options() const { return options_; }
+  const std::vector<torch::nn::Conv2d>& convs() const { return convs_; }
+  torch::Tensor readout_bias() const { return bias_; }
+
+ private:
+  torch::Tensor activation(const torch::Tensor& x) const;
+  ModelOptions options_;
+  torch::nn::BatchNorm2d input_bn_{nullptr};
+  std::vector<torch::nn::Conv2d> convs_;
+  std::vector<torch::nn::BatchNorm2d> bns_;
+  torch::Tensor ws_, wf_, bias_;  // [N, h*w], [N, C], [N]
+  std::int64_t map_h_ = 0, map_w_ = 0;
+};
+TORCH_MODULE(MaskCnn);
+
+/// Poisson loss: mean over batch and neurons of (yhat - y * log(yhat + 1e-5)).
+torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target);
+/// The data term of `kind` (poisson or mse, both means over batch and neurons).
+torch::Tensor data_loss(LossKind kind, const torch::Tensor& pred, const torch::Tensor& target);
+/// Smoothness of a conv weight [out, in, k, k]: sum over (out, in) slices of
+/// ||conv2d(W_slice, L, pad 1)||^2 / ||W_slice||^2, L the 3x3 Laplacian of NEURAL_MODEL.md.
+torch::Tensor laplacian_penalty(const torch::Tensor& weight);
+/// Group sparsity of a conv weight: sum over (out, in) of sqrt(sum_{h,w} W^2).
+torch::Tensor group_penalty(const torch::Tensor& weight);
+/// Readout sparsity: mean over neurons of sum|Ws[n]| * sum|Wf[n]|.
+torch::Tensor readout_penalty(const torch::Tensor& spatial, const torch::Tensor& feature);
+
+/// Number of trainable parameters.
+std::int64_t count_parameters(const torch::nn::Module& module);
+
+}  // namespace ns::models::neural

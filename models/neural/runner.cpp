@@ -1,0 +1,501 @@
+// Trial runner of the maskcnn family. Per trial (TrialContext::trial_dir) it writes:
+//   config.json          resolved parameters, data block, dataset geometry, seed, device
+//   curve.csv            iteration,phase,lr,train_loss,val_loss (one row per evaluation)
+//   model.pt             best model (LibTorch archive; torch::load(model, "model.pt"))
+//   optimizer.pt         Adam state at the best model;  best.json: its iteration and val loss
+//   neurons.csv          per-neuron Pearson, CCmax, CCnorm, FEV on val and test
+//   predictions.h5       `pred` [M_test, N] float32 and `index` [M_test] image indices
+//   readout_masks.json   {"shape": [N, h, w], "values": [...]} spatial readout masks
+//   resume.pt            only while interrupted: everything needed to continue exactly
+#include "models/neural/runner.hpp"
+
+#include <torch/torch.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "models/neural/dataset.hpp"
+#include "models/neural/h5.hpp"
+#include "models/neural/maskcnn.hpp"
+#include "models/neural/metrics.hpp"
+#include "models/neural/options.hpp"
+#include "models/neural/rng.hpp"
+#include "models/neural/schedule.hpp"
+#include "models/torch_common.hpp"
+
+namespace ns::models::neural {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Writes a file atomically (temporary + rename), so a killed trial never leaves half a file.
+void write_file(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    NS_CHECK(out.good(), "cannot write '{}'", tmp.string());
+    out << content;
+    NS_CHECK(out.good(), "cannot write '{}'", tmp.string());
+  }
+  fs::rename(tmp, path);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  NS_CHECK(in.good(), "cannot read '{}'", path.string());
+  std::ostringstream os;
+  os << in.rdbuf();
+  return os.str();
+}
+
+// LibTorch archives as byte strings: in-memory snapshots of the best model / optimizer state.
+template <typename T>
+std::string save_blob(T& object) {
+  torch::serialize::OutputArchive archive;
+  object.save(archive);
+  std::ostringstream os;
+  archive.save_to(os);
+  return os.str();
+}
+
+template <typename T>
+void load_blob(T& object, const std::string& blob, const torch::Device& device) {
+  torch::serialize::InputArchive archive;
+  std::istringstream is(blob);
+  archive.load_from(is, device);
+  object.load(archive);
+}
+
+torch::Tensor bytes_tensor(const std::string& s) {
+  return torch::from_blob(const_cast<char*>(s.data()), {static_cast<std::int64_t>(s.size())},
+                          torch::kUInt8)
+      .clone();
+}
+
+std::string tensor_bytes(const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU).contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), c.numel());
+}
+
+std::string num(double x) { return fmt::format("{:.9g}", x); }
+
+// A dataset as device tensors, uploaded once per (data block, device).
+struct DeviceData {
+  torch::Tensor images;   // [M, C, H, W] float32
+  torch::Tensor targets;  // [M, N] float32 (trial-averaged responses)
+  std::vector<std::int64_t> train, val, test;
+  torch::Tensor val_index, test_index;  // int64 on the device
+};
+
+torch::Tensor index_tensor(const std::vector<std::int64_t>& idx, const torch::Device& device) {
+  return torch::tensor(idx, torch::kInt64).to(device);
+}
+
+class MaskCnnRunner : public engine::TrialRunner {
+ public:
+  engine::TrialOutcome run(const engine::TrialContext& ctx) override;
+
+ private:
+  std::shared_ptr<const NeuralData> dataset(const json& block);
+  std::shared_ptr<const DeviceData> device_data(const json& block, const NeuralData& data,
+                                                const torch::Device& device);
+
+  std::map<std::string, std::shared_ptr<const NeuralData>> datasets_;
+  std::string device_key_;
+  std::shared_ptr<const DeviceData> device_data_;
+};
+
+std::shared_ptr<const NeuralData> MaskCnnRunner::dataset(const json& block) {
+  const std::string key = block.dump();  // nlohmann objects are key-sorted: order-independent
+  auto it = datasets_.find(key);
+  if (it != datasets_.end()) return it->second;
+  const DataSpec spec = parse_data_spec(block);
+  auto data = std::make_shared<const NeuralData>(load_dataset(spec));
+  datasets_[key] = data;
+  return data;
+}
+
+std::shared_ptr<const DeviceData> MaskCnnRunner::device_data(const json& block,
+                                                             const NeuralData& d,
+                                                             const torch::Device& device) {
+  const std::string key = block.dump() + "@" + device.str();
+  if (key == device_key_) return device_data_;
+  auto dd = std::make_shared<DeviceData>();
+  dd->images = torch::from_blob(const_cast<float*>(d.pixels.data()),
+                                {d.images, d.channels, d.height, d.width}, torch::kFloat32)
+                   .to(device, /*non_blocking=*/false, /*copy=*/true);
+  dd->targets = torch::from_blob(const_cast<float*>(d.responses.data()), {d.images, d.neurons},
+                                 torch::kFloat32)
+                    .to(device, false, true);
+  dd->train = d.indices(kTrain);
+  dd->val = d.indices(kVal);
+  dd->test = d.indices(kTest);
+  dd->val_index = index_tensor(dd->val, device);
+  dd->test_index = index_tensor(dd->test, device);
+  device_data_ = dd;
+  device_key_ = key;
+  return dd;
+}
+
+// Everything one trial needs while it trains.
+class Trial {
+ public:
+  Trial(const engine::TrialContext& ctx, const NeuralData& data, const DeviceData& dd)
+      : ctx_(ctx),
+        data_(data),
+        dd_(dd),
+        device_(to_torch_device(ctx.device)),
+        mo_(model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
+                                    data.neurons)),
+        lo_(loss_options_from_json(ctx.trial.params)),
+        to_(train_options_from_json(ctx.trial.params)),
+        model_(nullptr),
+        schedule_(ScheduleOptions{static_cast<int>(to_.phases()), to_.lr(), to_.lr_decay(),
+                                  to_.eval_every(), to_.patience(),
+                                  to_.max_iters_per_phase()}),
+        rng_(mix_seed(ctx.trial.seed, 0x5417)) {
+    NS_CHECK(static_cast<std::int64_t>(dd_.train.size()) >= to_.batch_size(),
+             "batch_size {} is larger than the training set ({} images of {}); lower "
+             "\"batch_size\"",
+             to_.batch_size(), dd_.train.size(), data_.source);
+    seed_torch(ctx.trial.seed);
+    model_ = MaskCnn(mo_);
+    // Readout bias from each neuron's mean training response (NEURAL_MODEL.md "Init").
+    std::vector<double> mean(data_.neurons, 0.0);
+    for (auto m : dd_.train)
+      for (std::int64_t n = 0; n < data_.neurons; ++n)
+        mean[n] += data_.responses[m * data_.neurons + n];
+    for (double& x : mean) x /= static_cast<double>(dd_.train.size());
+    model_->init_readout_bias(mean);
+    model_->to(device_);
+    if (to_.channels_last()) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model_->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                      torch::optim::AdamOptions(to_.lr()));
+  }
+
+  engine::TrialOutcome run();
+
+ private:
+  fs::path file(const char* name) const { return ctx_.trial_dir / name; }
+  void write_config() const;
+  bool try_resume();
+  void save_resume() const;
+  void write_curve() const;
+  void write_best() const;
+  double train_step();
+  torch::Tensor predict(const std::vector<std::int64_t>& idx);
+  double loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred);
+  engine::TrialOutcome finish();
+
+  const engine::TrialContext& ctx_;
+  const NeuralData& data_;
+  const DeviceData& dd_;
+  torch::Device device_;
+  ModelOptions mo_;
+  LossOptions lo_;
+  TrainOptions to_;
+  MaskCnn model_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+  PhaseSchedule schedule_;
+  Rng rng_;                         // minibatch order
+  std::vector<std::int64_t> order_; // current epoch's permutation of the training images
+  std::size_t pos_ = 0;             // next position in order_
+  std::string best_model_, best_optimizer_;
+  double train_seconds_ = 0;        // time in training steps (for ms_per_iter)
+  std::int64_t timed_steps_ = 0;
+};
+
+void Trial::write_config() const {
+  json cfg = {{"family", "maskcnn"},
+              {"trial_id", ctx_.trial.id},
+              {"index", ctx_.trial.index},
+              {"repeat", ctx_.trial.repeat},
+              {"seed", ctx_.trial.seed},
+              {"params", ctx_.trial.params},
+              {"model", to_json(mo_, lo_)},
+              {"training", to_json(to_)},
+              {"data", ctx_.data},
+              {"dataset",
+               {{"source", data_.source},
+                {"images", data_.images},
+                {"channels", data_.channels},
+                {"height", data_.height},
+                {"width", data_.width},
+                {"neurons", data_.neurons},
+                {"repeats", data_.repeats},
+                {"train", dd_.train.size()},
+                {"val", dd_.val.size()},
+                {"test", dd_.test.size()}}},
+              {"map_size", {mo_.map_size().first, mo_.map_size().second}},
+              {"parameters", count_parameters(*model_)},
+              {"device", ctx_.device},
+              {"threads", ctx_.threads}};
+  write_file(file("config.json"), cfg.dump(2) + "\n");
+}
+
+double Trial::train_step() {
+  const auto t0 = Clock::now();
+  const auto bs = static_cast<std::size_t>(to_.batch_size());
+  if (pos_ + bs > order_.size()) {  // new epoch: shuffle, drop the last partial batch
+    order_ = dd_.train;
+    rng_.shuffle(order_);
+    pos_ = 0;
+  }
+  std::vector<std::int64_t> batch(order_.begin() + static_cast<std::ptrdiff_t>(pos_),
+                                  order_.begin() + static_cast<std::ptrdiff_t>(pos_ + bs));
+  pos_ += bs;
+  auto idx = index_tensor(batch, device_);
+  auto x = dd_.images.index_select(0, idx);
+  if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  auto y = dd_.targets.index_select(0, idx);
+  model_->train();
+  optimizer_->zero_grad();
+  auto loss = data_loss(lo_.loss(), model_->forward(x), y);
+  auto total = loss + model_->regularizer(lo_);
+  total.backward();
+  const double total_v = total.item<double>();
+  const double loss_v = loss.item<double>();
+  if (std::isfinite(total_v)) optimizer_->step();
+  train_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  ++timed_steps_;
+  return std::isfinite(total_v) ? loss_v : total_v;
+}
+
+torch::Tensor Trial::predict(const std::vector<std::int64_t>& idx) {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  std::vector<torch::Tensor> parts;
+  const auto n = static_cast<std::int64_t>(idx.size());
+  for (std::int64_t start = 0; start < n; start += to_.eval_batch_size()) {
+    const std::int64_t end = std::min(n, start + to_.eval_batch_size());
+    std::vector<std::int64_t> chunk(idx.begin() + start, idx.begin() + end);
+    auto x = dd_.images.index_select(0, index_tensor(chunk, device_));
+    if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    parts.push_back(model_->forward(x));
+  }
+  return torch::cat(parts, 0);
+}
+
+double Trial::loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred) {
+  torch::NoGradGuard no_grad;
+  auto y = dd_.targets.index_select(0, index_tensor(idx, device_));
+  return data_loss(lo_.loss(), pred, y).item<double>();
+}
+
+void Trial::write_best() const {
+  write_file(file("model.pt"), best_model_);
+  write_file(file("optimizer.pt"), best_optimizer_);
+  json best = {{"iteration", schedule_.best_iteration()},
+               {"val_loss", schedule_.best_loss()},
+               {"phase", schedule_.phase() + 1}};
+  write_file(file("best.json"), best.dump(2) + "\n");
+}
+
+void Trial::write_curve() const {
+  std::string csv = "iteration,phase,lr,train_loss,val_loss\n";
+  for (const auto& r : schedule_.curve())
+    csv += fmt::format("{},{},{},{},{}\n", r.iteration, r.phase, num(r.lr), num(r.train_loss),
+                       num(r.val_loss));
+  write_file(file("curve.csv"), csv);
+}
+
+void Trial::save_resume() const {
+  json state = {{"trial_id", ctx_.trial.id},
+                {"seed", ctx_.trial.seed},
+                {"schedule", schedule_.state()},
+                {"rng", rng_.state()},
+                {"order", order_},
+                {"pos", pos_},
+                {"train_seconds", train_seconds_},
+                {"timed_steps", timed_steps_}};
+  torch::serialize::OutputArchive archive;
+  archive.write("state", bytes_tensor(state.dump()));
+  archive.write("model", bytes_tensor(save_blob(*model_)));
+  archive.write("optimizer", bytes_tensor(save_blob(*optimizer_)));
+  archive.write("best_model", bytes_tensor(best_model_));
+  archive.write("best_optimizer", bytes_tensor(best_optimizer_));
+  std::ostringstream os;
+  archive.save_to(os);
+  write_file(file("resume.pt"), os.str());
+}
+
+bool Trial::try_resume() {
+  if (!fs::exists(file("resume.pt"))) return false;
+  torch::serialize::InputArchive archive;
+  archive.load_from(file("resume.pt").string());
+  torch::Tensor t;
+  archive.read("state", t);
+  const json state = json::parse(tensor_bytes(t));
+  if (state.at("trial_id") != ctx_.trial.id || state.at("seed") != ctx_.trial.seed) {
+    log::warn("{}: resume.pt belongs to trial {} (seed {}), not {}; starting afresh",
+              ctx_.trial_dir.string(), state.at("trial_id").dump(), state.at("seed").dump(),
+              ctx_.trial.id);
+    return false;
+  }
+  archive.read("model", t);
+  load_blob(*model_, tensor_bytes(t), device_);
+  archive.read("optimizer", t);
+  load_blob(*optimizer_, tensor_bytes(t), device_);
+  archive.read("best_model", t);
+  best_model_ = tensor_bytes(t);
+  archive.read("best_optimizer", t);
+  best_optimizer_ = tensor_bytes(t);
+  schedule_.set_state(state.at("schedule"));
+  rng_.set_state(state.at("rng").get<std::string>());
+  order_ = state.at("order").get<std::vector<std::int64_t>>();
+  pos_ = state.at("pos").get<std::size_t>();
+  train_seconds_ = state.at("train_seconds").get<double>();
+  timed_steps_ = state.at("timed_steps").get<std::int64_t>();
+  return true;
+}
+
+engine::TrialOutcome Trial::run() {
+  write_config();
+  if (try_resume()) {
+    log::debug("trial {}: resuming at iteration {} (phase {})", ctx_.trial.id,
+               schedule_.iteration(), schedule_.phase() + 1);
+  }
+  ProtocolHooks hooks;
+  hooks.stop_requested = [&] { return ctx_.stop_requested && ctx_.stop_requested(); };
+  hooks.train_step = [&] { return train_step(); };
+  hooks.evaluate = [&] { return loss_on(dd_.val, predict(dd_.val)); };
+  hooks.save_best = [&] {
+    best_model_ = save_blob(*model_);
+    best_optimizer_ = save_blob(*optimizer_);
+    write_best();
+  };
+  hooks.restore_best = [&] {
+    load_blob(*model_, best_model_, device_);
+    load_blob(*optimizer_, best_optimizer_, device_);
+  };
+  hooks.on_phase_end = [&] { write_best(); };
+  hooks.set_lr = [&](double lr) {
+    for (auto& group : optimizer_->param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  };
+  const ProtocolResult result = run_protocol(schedule_, hooks);
+  write_curve();
+  engine::TrialOutcome outcome;
+  switch (result.status) {
+    case ProtocolResult::Status::kInterrupted:
+      save_resume();
+      outcome.status = "interrupted";
+      outcome.error = fmt::format("stopped at iteration {}; resume.pt saved in {}",
+                                  schedule_.iteration(), ctx_.trial_dir.string());
+      return outcome;
+    case ProtocolResult::Status::kFailed:
+      outcome.status = "failed";
+      outcome.error = result.error;
+      fs::remove(file("resume.pt"));
+      return outcome;
+    case ProtocolResult::Status::kFinished:
+      break;
+  }
+  return finish();
+}
+
+engine::TrialOutcome Trial::finish() {
+  // The protocol ended with the best model restored: every metric is the best checkpoint's.
+  const std::int64_t N = data_.neurons;
+  PopulationView view;
+  view.images = data_.images;
+  view.neurons = N;
+  view.responses = data_.responses.data();
+  view.trials = data_.trials.empty() ? nullptr : data_.trials.data();
+  view.repeats = data_.trials.empty() ? 0 : data_.repeats;
+  view.truth = data_.truth.empty() ? nullptr : data_.truth.data();
+  auto to_vector = [](const torch::Tensor& t) {
+    auto c = t.to(torch::kCPU).to(torch::kFloat32).contiguous();
+    return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  };
+  const torch::Tensor val_pred = predict(dd_.val), test_pred = predict(dd_.test);
+  const std::vector<float> test_host = to_vector(test_pred);
+  const SplitScores val = score_split(to_vector(val_pred), dd_.val, view);
+  const SplitScores test = score_split(test_host, dd_.test, view);
+
+  engine::TrialOutcome outcome;
+  auto& m = outcome.metrics;
+  m["val_loss"] = loss_on(dd_.val, val_pred);
+  m["val_pearson"] = val.mean_pearson;
+  m["val_ccnorm"] = val.mean_ccnorm;
+  m["val_ccnorm2"] = val.mean_ccnorm2;
+  m["val_ccnorm_excluded"] = static_cast<double>(val.ccnorm_excluded);
+  m["val_fev"] = val.mean_fev;
+  m["test_loss"] = loss_on(dd_.test, test_pred);
+  m["test_pearson"] = test.mean_pearson;
+  m["test_ccnorm"] = test.mean_ccnorm;
+  m["test_ccnorm2"] = test.mean_ccnorm2;
+  m["test_ccnorm_excluded"] = static_cast<double>(test.ccnorm_excluded);
+  m["test_ccmax"] = test.mean_ccmax;
+  m["test_fev"] = test.mean_fev;
+  m["best_iteration"] = static_cast<double>(schedule_.best_iteration());
+  m["iterations"] = static_cast<double>(schedule_.iteration());
+  m["ms_per_iter"] =
+      timed_steps_ > 0 ? 1000.0 * train_seconds_ / static_cast<double>(timed_steps_) : std::nan("");
+
+  std::string csv =
+      "neuron,val_pearson,val_ccmax,val_ccnorm,val_fev,test_pearson,test_ccmax,test_ccnorm,"
+      "test_fev\n";
+  for (std::int64_t n = 0; n < N; ++n)
+    csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", n, num(val.pearson[n]), num(val.ccmax[n]),
+                       num(val.ccnorm[n]), num(val.fev[n]), num(test.pearson[n]),
+                       num(test.ccmax[n]), num(test.ccnorm[n]), num(test.fev[n]));
+  write_file(file("neurons.csv"), csv);
+
+  {
+    const fs::path tmp = file("predictions.h5.tmp");
+    {
+      h5::File f = h5::File::create(tmp.string());
+      f.write("pred", {static_cast<std::int64_t>(dd_.test.size()), N}, test_host.data());
+      f.write("index", {static_cast<std::int64_t>(dd_.test.size())}, dd_.test.data());
+    }
+    fs::rename(tmp, file("predictions.h5"));
+  }
+
+  const torch::Tensor masks = model_->spatial_weights().detach().to(torch::kCPU).contiguous();
+  json mj = {{"shape", masks.sizes().vec()},
+             {"values", std::vector<float>(masks.data_ptr<float>(),
+                                           masks.data_ptr<float>() + masks.numel())}};
+  write_file(file("readout_masks.json"), mj.dump() + "\n");
+  fs::remove(file("resume.pt"));
+  return outcome;
+}
+
+engine::TrialOutcome MaskCnnRunner::run(const engine::TrialContext& ctx) {
+  set_torch_threads(ctx.threads);
+  const torch::Device device = to_torch_device(ctx.device);
+  auto data = dataset(ctx.data);
+  auto dd = device_data(ctx.data, *data, device);
+  Trial trial(ctx, *data, *dd);
+  return trial.run();
+}
+
+}  // namespace
+
+const std::vector<std::string>& maskcnn_metrics() {
+  static const std::vector<std::string> names = {
+      "val_loss",     "val_pearson",  "val_ccnorm",          "val_ccnorm2",
+      "val_ccnorm_excluded", "val_fev", "test_loss",         "test_pearson",
+      "test_ccnorm",  "test_ccnorm2", "test_ccnorm_excluded", "test_ccmax",
+      "test_fev",     "best_iteration", "iterations",        "ms_per_iter"};
+  return names;
+}
+
+std::unique_ptr<engine::TrialRunner> make_maskcnn_runner() {
+  return std::make_unique<MaskCnnRunner>();
+}
+
+}  // namespace ns::models::neural

@@ -1,0 +1,300 @@
+#include "models/neural/dataset.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+
+#include "engine/error.hpp"
+#include "models/neural/family.hpp"
+#include "models/neural/h5.hpp"
+#include "temp_dir.hpp"
+
+using namespace ns::models::neural;
+using ns::test::TempDir;
+
+namespace {
+
+SimOptions tiny_sim() {
+  SimOptions o;
+  o.images = 50;
+  o.size = 12;
+  o.neurons = 5;
+  o.repeats = 3;
+  return o;
+}
+
+// A small valid file: 10 images 4x4, 3 neurons, 2 repeats, then `edit` may break it.
+std::string write_file(const TempDir& dir, const std::string& name,
+                       const std::function<void(ns::models::neural::h5::File&)>& body) {
+  const std::string path = dir.file(name);
+  auto f = h5::File::create(path);
+  body(f);
+  return path;
+}
+
+std::vector<float> filled(std::size_t n, float start = 0) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = start + static_cast<float>(i % 7);
+  return v;
+}
+
+const std::vector<std::int8_t> kSplit = {0, 0, 0, 0, 0, 0, 1, 1, 2, 2};
+
+void good_images(h5::File& f) { f.write("images", {10, 4, 4}, filled(160).data()); }
+void good_trials(h5::File& f) { f.write("trials", {2, 10, 3}, filled(60).data()); }
+
+}  // namespace
+
+TEST_CASE("the simulated population is deterministic from its seed", "[dataset]") {
+  const NeuralData a = simulate_v1(tiny_sim());
+  const NeuralData b = simulate_v1(tiny_sim());
+  REQUIRE(a.pixels == b.pixels);
+  REQUIRE(a.responses == b.responses);
+  REQUIRE(a.truth == b.truth);
+  REQUIRE(a.split == b.split);
+  SimOptions other = tiny_sim();
+  other.seed = 1;
+  REQUIRE(simulate_v1(other).pixels != a.pixels);
+
+  REQUIRE(a.images == 50);
+  REQUIRE(a.height == 12);
+  REQUIRE(a.pixels.size() == 50u * 12 * 12);
+  REQUIRE(a.trials.size() == 3u * 50 * 5);
+  REQUIRE(a.indices(kTrain).size() == 32);  // 64/16/20
+  REQUIRE(a.indices(kVal).size() == 8);
+  REQUIRE(a.indices(kTest).size() == 10);
+  for (float p : a.pixels) REQUIRE((p >= 0 && p <= 255 && std::floor(p) == p));
+  // Poisson counts around noise-free rates whose mean per neuron is near mean_rate.
+  double mean_truth = 0;
+  for (float t : a.truth) {
+    REQUIRE(t > 0);
+    mean_truth += t;
+  }
+  mean_truth /= static_cast<double>(a.truth.size());
+  REQUIRE(mean_truth == Approx(2.0).epsilon(0.5));
+  for (float v : a.trials) REQUIRE((v >= 0 && std::floor(v) == v));
+}
+
+TEST_CASE("missing repeats in the simulation are NaN, one repeat always kept", "[dataset]") {
+  SimOptions o = tiny_sim();
+  o.missing = 0.5;
+  const NeuralData d = simulate_v1(o);
+  std::size_t nan = 0;
+  for (std::int64_t i = 0; i < d.images * d.neurons; ++i) {
+    int present = 0;
+    for (std::int64_t r = 0; r < d.repeats; ++r) {
+      const float v = d.trials[r * d.images * d.neurons + i];
+      present += std::isnan(v) ? 0 : 1;
+      nan += std::isnan(v) ? 1 : 0;
+    }
+    REQUIRE(present >= 1);
+  }
+  REQUIRE(nan > 0);
+}
+
+TEST_CASE("write_h5 / read_h5 round trip; write_simulated_h5 writes the DATA.md format",
+          "[dataset]") {
+  TempDir dir;
+  const NeuralData a = simulate_v1(tiny_sim());
+  write_h5(a, dir.file("a.h5"));
+  const NeuralData b = read_h5(dir.file("a.h5"), 0, true);
+  REQUIRE(b.pixels == a.pixels);
+  REQUIRE(b.split == a.split);
+  REQUIRE(b.truth == a.truth);
+  REQUIRE(b.repeats == 3);
+  REQUIRE(b.responses == a.responses);
+
+  write_simulated_h5({{"images", 40}, {"size", 10}, {"neurons", 4}, {"repeats", 2}},
+                     dir.file("sim.h5"));
+  auto f = h5::File::open(dir.file("sim.h5"));
+  REQUIRE(f.names() == std::vector<std::string>{"images", "responses", "split", "trials", "truth"});
+  REQUIRE(f.info("images").dims == std::vector<std::int64_t>{40, 10, 10});
+  REQUIRE(f.info("images").type == h5::TypeClass::kInteger);
+  REQUIRE(f.info("images").type_size == 1);  // uint8
+  REQUIRE(f.info("trials").dims == std::vector<std::int64_t>{2, 40, 4});
+  REQUIRE(f.info("split").type_size == 1);
+}
+
+TEST_CASE("a file without split gets the seeded 64/16/20 split; trials give nanmean responses",
+          "[dataset]") {
+  TempDir dir;
+  const std::string path = write_file(dir, "x.h5", [](h5::File& f) {
+    good_images(f);
+    std::vector<float> t = filled(60);
+    t[0] = std::nanf("");  // repeat 0, image 0, neuron 0 missing
+    f.write("trials", {2, 10, 3}, t.data());
+  });
+  const NeuralData d = read_h5(path, 7, true);
+  REQUIRE(d.split == random_split(10, 7));
+  REQUIRE(d.split != random_split(10, 8));
+  REQUIRE(d.responses[0] == filled(60)[30]);  // only repeat 1 present
+  REQUIRE(d.responses[1] == Approx(0.5 * (filled(60)[1] + filled(60)[31])));
+}
+
+TEST_CASE("data errors name the file, the dataset and what is wrong", "[dataset]") {
+  TempDir dir;
+  using Catch::Contains;
+  auto expect = [&](const std::string& name, const std::function<void(h5::File&)>& body,
+                    const std::string& message, bool ccnorm = true) {
+    const std::string path = write_file(dir, name, body);
+    REQUIRE_THROWS_WITH(read_h5(path, 0, ccnorm), Contains(path) && Contains(message));
+  };
+  expect("no_images.h5", [](h5::File& f) { good_trials(f); },
+         "dataset `images` is missing (required, shape [M, H, W] or [M, C, H, W]); datasets in "
+         "the file: [trials]");
+  expect("rank.h5",
+         [](h5::File& f) {
+           f.write("images", {10, 16}, filled(160).data());
+           good_trials(f);
+         },
+         "dataset `images` has rank 2 (shape [10, 16]); expected [M, H, W] or [M, C, H, W]");
+  expect("no_responses.h5", good_images, "neither dataset `trials` [R, M, N] nor `responses`");
+  expect("trials_rank.h5",
+         [](h5::File& f) {
+           good_images(f);
+           f.write("trials", {10, 3}, filled(30).data());
+         },
+         "dataset `trials` has rank 2 (shape [10, 3]); expected [R, M, N]");
+  expect("count.h5",
+         [](h5::File& f) {
+           good_images(f);
+           f.write("responses", {9, 3}, filled(27).data());
+         },
+         "dataset `responses` has 9 rows, `images` has 10", false);
+  expect("trials_count.h5",
+         [](h5::File& f) {
+           good_images(f);
+           f.write("trials", {2, 9, 3}, filled(54).data());
+         },
+         "dataset `trials` has 9 images (shape [2, 9, 3] = [R, M, N]), `images` has 10");
+  expect("neurons.h5",
+         [](h5::File& f) {
+           good_images(f);
+           good_trials(f);
+           f.write("responses", {10, 4}, filled(40).data());
+         },
+         "dataset `responses` has 4 neurons (columns), `trials` has 3");
+  expect("nan_image.h5",
+         [](h5::File& f) {
+           auto px = filled(160);
+           px[3 * 16 + 5] = std::nanf("");
+           f.write("images", {10, 4, 4}, px.data());
+           good_trials(f);
+         },
+         "dataset `images` has a non-finite value (nan) in image 3");
+  expect("inf_resp.h5",
+         [](h5::File& f) {
+           good_images(f);
+           auto r = filled(30);
+           r[2 * 3 + 1] = INFINITY;
+           f.write("responses", {10, 3}, r.data());
+         },
+         "dataset `responses` has a non-finite value (inf) at image 2, neuron 1", false);
+  expect("inf_trials.h5",
+         [](h5::File& f) {
+           good_images(f);
+           auto t = filled(60);
+           t[30 + 4 * 3 + 2] = -INFINITY;
+           f.write("trials", {2, 10, 3}, t.data());
+         },
+         "dataset `trials` has an infinite value at repeat 1, image 4, neuron 2");
+  expect("all_nan.h5",
+         [](h5::File& f) {
+           good_images(f);
+           auto t = filled(60);
+           t[5 * 3 + 0] = t[30 + 5 * 3 + 0] = std::nanf("");
+           f.write("trials", {2, 10, 3}, t.data());
+         },
+         "dataset `trials` has no repeat present (all 2 are NaN) for image 5, neuron 0");
+  expect("empty_val.h5",
+         [](h5::File& f) {
+           good_images(f);
+           good_trials(f);
+           std::vector<std::int8_t> s = {0, 0, 0, 0, 0, 0, 0, 0, 2, 2};
+           f.write("split", {10}, s.data());
+         },
+         "dataset `split` has no val images (value 1)");
+  expect("bad_split.h5",
+         [](h5::File& f) {
+           good_images(f);
+           good_trials(f);
+           std::vector<std::int8_t> s = kSplit;
+           s[4] = 3;
+           f.write("split", {10}, s.data());
+         },
+         "dataset `split` has value 3 at image 4; expected 0 (train), 1 (val) or 2 (test)");
+  expect("split_len.h5",
+         [](h5::File& f) {
+           good_images(f);
+           good_trials(f);
+           f.write("split", {9}, kSplit.data());
+         },
+         "dataset `split` has shape [9]; expected [M] = [10]");
+  expect("truth.h5",
+         [](h5::File& f) {
+           good_images(f);
+           good_trials(f);
+           f.write("truth", {10, 2}, filled(20).data());
+         },
+         "dataset `truth` has shape [10, 2]; expected [M, N] = [10, 3]");
+  expect("r1.h5",
+         [](h5::File& f) {
+           good_images(f);
+           f.write("trials", {1, 10, 3}, filled(30).data());
+         },
+         "CCnorm needs dataset `trials` with R >= 2 repeats, but `trials` has R = 1; add "
+         "per-repeat `trials` [R, M, N] or set \"ccnorm\": false");
+  expect("resp_only.h5",
+         [](h5::File& f) {
+           good_images(f);
+           f.write("responses", {10, 3}, filled(30).data());
+         },
+         "CCnorm needs dataset `trials` with R >= 2 repeats, but the file has only `responses`");
+  // Without CCnorm the same files load.
+  REQUIRE_NOTHROW(read_h5(dir.file("r1.h5"), 0, false));
+  REQUIRE_NOTHROW(read_h5(dir.file("resp_only.h5"), 0, false));
+
+  REQUIRE_THROWS_WITH(read_h5(dir.file("absent.h5"), 0, true),
+                      Contains("dataset file '" + dir.file("absent.h5") + "' does not exist"));
+  {
+    std::ofstream(dir.file("text.h5")) << "not hdf5";
+  }
+  REQUIRE_THROWS_WITH(read_h5(dir.file("text.h5"), 0, true), Contains("is not an HDF5 file"));
+}
+
+TEST_CASE("data blocks are checked with JSON paths", "[dataset]") {
+  using Catch::Contains;
+  REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "csv"}}, "$.data"),
+                      Contains("$.data.kind: unknown data kind \"csv\"; known kinds: hdf5, "
+                               "simulated"));
+  REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"neuron", 3}}, "$.data"),
+                      Contains("$.data.neuron: unknown key") && Contains("neurons"));
+  REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"size", 2.5}}, "$.data"),
+                      Contains("$.data.size: expected an integer >= 8, got 2.5"));
+  REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"repeats", 1}}, "$.data"),
+                      Contains("$.data.repeats: CCnorm needs at least 2 repeats"));
+  REQUIRE_NOTHROW(parse_data_spec({{"kind", "simulated"}, {"repeats", 1}, {"ccnorm", false}}));
+  REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "hdf5"}}, "$.data"),
+                      Contains("$.data.path: an hdf5 data block needs \"path\""));
+  const DataSpec s = parse_data_spec({{"kind", "simulated"}});
+  REQUIRE(s.sim.images == 4000);
+  REQUIRE(s.sim.size == 32);
+  REQUIRE(s.sim.neurons == 60);
+  REQUIRE(s.sim.repeats == 6);
+}
+
+TEST_CASE("the family's check_data opens the file before any training", "[dataset]") {
+  TempDir dir;
+  const auto family = maskcnn_family();
+  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", dir.file("none.h5")}},
+                                        "$.data"),
+                      Catch::Contains("none.h5' does not exist"));
+  const std::string path = write_file(dir, "bad.h5", [](h5::File& f) {
+    good_images(f);
+    f.write("trials", {2, 9, 3}, filled(54).data());
+  });
+  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
+                      Catch::Contains("`trials` has 9 images"));
+}

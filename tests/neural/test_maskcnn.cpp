@@ -1,0 +1,202 @@
+#include "models/neural/maskcnn.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "engine/error.hpp"
+#include "models/neural/family.hpp"
+#include "models/neural/options.hpp"
+
+using namespace ns::models::neural;
+using Catch::Contains;
+
+TEST_CASE("50x50 input, k1 9, avg pool 3: a 14x14 map and a 16,827-parameter readout",
+          "[maskcnn]") {
+  ModelOptions o(1, 50, 50, 79);
+  o.channels(16).layers(2).k1(9).k_later(3).pool(Pool::kAvg).pool_size(3);
+  REQUIRE(o.map_size() == std::make_pair<std::int64_t, std::int64_t>(14, 14));
+  MaskCnn model(o);
+  torch::NoGradGuard no_grad;
+  auto f = model->features(torch::randn({2, 1, 50, 50}));
+  REQUIRE(f.sizes().vec() == std::vector<std::int64_t>{2, 16, 14, 14});
+  REQUIRE(model->forward(torch::randn({3, 1, 50, 50})).sizes().vec() ==
+          std::vector<std::int64_t>{3, 79});
+  std::int64_t readout = 0;
+  for (const auto& p : model->named_parameters(false)) readout += p.value().numel();
+  REQUIRE(readout == 79 * (196 + 16) + 79);
+  REQUIRE(readout == 16827);
+  // conv0 9x9x16 (no bias, BN follows) + conv1 3x3x16x16 + 2 BNs (16 weights + 16 biases);
+  // the input BN is not affine by default.
+  REQUIRE(count_parameters(*model) == 16827 + 16 * 81 + 16 * 16 * 9 + 2 * 32);
+}
+
+TEST_CASE("map sizes for other pooling choices and shape errors", "[maskcnn]") {
+  ModelOptions o(1, 32, 32, 5);
+  REQUIRE(o.map_size() == std::make_pair<std::int64_t, std::int64_t>(8, 8));  // 24 / 3
+  o.pool(Pool::kNone);
+  REQUIRE(o.map_size() == std::make_pair<std::int64_t, std::int64_t>(24, 24));
+  o.pool(Pool::kMax).pool_size(5);
+  REQUIRE(o.map_size() == std::make_pair<std::int64_t, std::int64_t>(5, 5));  // ceil(24 / 5)
+  {
+    MaskCnn m(o);
+    torch::NoGradGuard no_grad;
+    REQUIRE(m->features(torch::randn({1, 1, 32, 32})).size(2) == 5);
+  }
+  ModelOptions big(1, 8, 8, 5);
+  big.k1(9);
+  REQUIRE_THROWS_WITH(big.map_size(), Contains("k1 = 9 is larger than the images (8x8)"));
+  ModelOptions pool(1, 12, 12, 5);
+  pool.k1(9).pool_size(5);
+  REQUIRE_THROWS_WITH(MaskCnn(pool), Contains("pool_size = 5 is larger than the 4x4 map"));
+}
+
+TEST_CASE("readout bias = inverse softplus of the mean response (= mean for relu)",
+          "[maskcnn]") {
+  const std::vector<double> mean = {0.5, 2.0, 30.0, 0.0};
+  ModelOptions o(1, 16, 16, 4);
+  o.k1(5).channels(4);
+  MaskCnn soft(o);
+  soft->init_readout_bias(mean);
+  auto b = soft->readout_bias();
+  REQUIRE(b[0].item<double>() == Approx(std::log(std::exp(0.5) - 1)).epsilon(1e-6));
+  REQUIRE(b[1].item<double>() == Approx(std::log(std::exp(2.0) - 1)).epsilon(1e-6));
+  auto sp = torch::softplus(b);
+  REQUIRE(sp[2].item<double>() == Approx(30.0).epsilon(1e-6));
+  REQUIRE(sp[3].item<double>() == Approx(1e-6).epsilon(1e-2));  // clamped, not -inf
+  // With tiny N(0, 0.01^2) weights the initial prediction is close to the mean response.
+  torch::NoGradGuard no_grad;
+  auto out = soft->forward(torch::rand({8, 1, 16, 16}) * 255).mean(0);
+  REQUIRE(out[1].item<double>() == Approx(2.0).epsilon(0.02));
+
+  o.act(Act::kRelu);
+  MaskCnn relu(o);
+  relu->init_readout_bias(mean);
+  REQUIRE(relu->readout_bias()[1].item<double>() == Approx(2.0));
+  REQUIRE(relu->readout_bias()[2].item<double>() == Approx(30.0));
+}
+
+TEST_CASE("the Poisson loss on a hand-computed case", "[maskcnn]") {
+  auto pred = torch::tensor({{1.0f, 2.0f}});
+  auto target = torch::tensor({{0.0f, 3.0f}});
+  // ((1 - 0 * log(1 + 1e-5)) + (2 - 3 * log(2 + 1e-5))) / 2 = (3 - 3 * 0.6931521806) / 2
+  REQUIRE(poisson_loss(pred, target).item<double>() == Approx(0.46027173).epsilon(1e-6));
+  REQUIRE(data_loss(LossKind::kMse, pred, target).item<double>() == Approx(1.0));
+}
+
+TEST_CASE("the Laplacian smoothness penalty on hand-computed slices", "[maskcnn]") {
+  // A centred delta: conv with the Laplacian returns L itself: ||L||^2 = 4/16 + 4/4 + 9 = 10.25.
+  auto delta = torch::zeros({1, 1, 3, 3});
+  delta[0][0][1][1] = 1.0;
+  REQUIRE(laplacian_penalty(delta).item<double>() == Approx(10.25));
+  // A constant slice of ones: centre 0, edges -1, corners -1.75 (zero padding):
+  // (4 * 1 + 4 * 3.0625) / 9 = 16.25 / 9. Penalties of slices add up, scale-free.
+  auto both = torch::cat({delta, torch::ones({1, 1, 3, 3}) * 5.0}, 0);
+  REQUIRE(laplacian_penalty(both).item<double>() == Approx(10.25 + 16.25 / 9.0));
+}
+
+TEST_CASE("readout and group sparsity penalties; the weighted regularizer", "[maskcnn]") {
+  // Neuron 0: sum|Ws| = 3, sum|Wf| = 3 -> 9; neuron 1: 1 * 2 = 2; mean 5.5.
+  auto ws = torch::tensor({{1.0f, -2.0f}, {0.5f, 0.5f}});
+  auto wf = torch::tensor({{3.0f}, {-2.0f}});
+  REQUIRE(readout_penalty(ws, wf).item<double>() == Approx(5.5));
+  auto w = torch::tensor({3.0f, 4.0f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f}).view({2, 1, 2, 2});
+  REQUIRE(group_penalty(w).item<double>() == Approx(6.0));  // sqrt(9 + 16) + sqrt(1)
+
+  ModelOptions o(1, 16, 16, 3);
+  o.k1(5).channels(4).layers(3);
+  MaskCnn m(o);
+  LossOptions l;
+  l.smoothness(0.5).readout_scale(0.25).group_sparsity(2.0);
+  auto named = m->named_parameters();
+  const double expected =
+      0.5 * laplacian_penalty(m->convs()[0]->weight).item<double>() +
+      0.25 * readout_penalty(named["readout_spatial"], named["readout_feature"]).item<double>() +
+      2.0 * (group_penalty(m->convs()[1]->weight).item<double>() +
+             group_penalty(m->convs()[2]->weight).item<double>());
+  REQUIRE(m->regularizer(l).item<double>() == Approx(expected).epsilon(1e-5));
+  REQUIRE(m->regularizer(LossOptions().smoothness(0).readout_scale(0)).item<double>() == 0.0);
+}
+
+TEST_CASE("readout positivity, bn order and the input BN option change the model", "[maskcnn]") {
+  ModelOptions o(1, 16, 16, 3);
+  o.k1(5).channels(4).readout_positive(Positive::kAbs).bn_before_act(false)
+      .input_bn_affine(true);
+  MaskCnn m(o);
+  REQUIRE((m->spatial_weights() >= 0).all().item<bool>());
+  REQUIRE((m->feature_weights() >= 0).all().item<bool>());
+  auto named = m->named_parameters();
+  REQUIRE(named.contains("conv0.bias"));     // act -> BN: the conv keeps its bias
+  REQUIRE(named.contains("input_bn.weight"));
+  ModelOptions d(1, 16, 16, 3);
+  d.k1(5);
+  MaskCnn plain(d);
+  REQUIRE_FALSE(plain->named_parameters().contains("conv0.bias"));
+  REQUIRE_FALSE(plain->named_parameters().contains("input_bn.weight"));
+}
+
+TEST_CASE("options map 1:1 to JSON and reject bad values", "[maskcnn]") {
+  const nlohmann::json p = {{"channels", 8},    {"act", "relu"},          {"pool", "max"},
+                            {"loss", "mse"},    {"readout_positive", "abs"},
+                            {"smoothness", 0.1}, {"lr", 0.01},            {"phases", 2}};
+  const ModelOptions m = model_options_from_json(p, 1, 32, 32, 10);
+  const LossOptions l = loss_options_from_json(p);
+  const TrainOptions t = train_options_from_json(p);
+  REQUIRE(m.channels() == 8);
+  REQUIRE(m.act() == Act::kRelu);
+  REQUIRE(m.pool() == Pool::kMax);
+  REQUIRE(l.loss() == LossKind::kMse);
+  REQUIRE(t.lr() == 0.01);
+  REQUIRE(t.phases() == 2);
+  const nlohmann::json back = to_json(m, l);
+  REQUIRE(back.at("act") == "relu");
+  REQUIRE(back.at("readout_positive") == "abs");
+  REQUIRE(back.at("smoothness") == 0.1);
+  REQUIRE(back.size() == model_defaults().size());
+  REQUIRE_THROWS_WITH(model_options_from_json({{"act", "tanh"}}, 1, 32, 32, 10),
+                      Contains("parameter 'act' must be one of \"softplus\", \"relu\", got "
+                               "\"tanh\""));
+  REQUIRE_THROWS_WITH(model_options_from_json({{"k_later", 4}}, 1, 32, 32, 10),
+                      Contains("'k_later' must be odd"));
+  REQUIRE_THROWS_WITH(train_options_from_json({{"lr", -1.0}}),
+                      Contains("parameter 'lr' must be a finite number > 0, got -1"));
+  REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 0}}),
+                      Contains("'batch_size' must be an integer >= 1, got 0"));
+}
+
+TEST_CASE("the family schema: defaults fix JSON types, metrics are fixed", "[maskcnn]") {
+  const auto f = maskcnn_family();
+  REQUIRE(f.schema.name == "maskcnn");
+  const auto& md = f.schema.model_defaults;
+  REQUIRE(md.at("channels").is_number_integer());
+  REQUIRE(md.at("smoothness").is_number_float());
+  REQUIRE(md.at("readout_scale").get<double>() == 0.01);
+  REQUIRE(md.at("smoothness").get<double>() == 5e-6);
+  REQUIRE(md.at("act") == "softplus");
+  REQUIRE(md.at("bn_before_act") == true);
+  REQUIRE(md.at("input_bn_affine") == false);
+  REQUIRE(md.at("group_sparsity").is_number_float());
+  const auto& td = f.schema.training_defaults;
+  REQUIRE(td.at("lr").get<double>() == 0.001);
+  REQUIRE(td.at("lr_decay").is_number_float());
+  REQUIRE(td.at("batch_size") == 256);
+  REQUIRE(td.at("eval_every") == 50);
+  REQUIRE(td.at("patience") == 10);
+  REQUIRE(td.at("phases") == 3);
+  REQUIRE(f.schema.metrics.front() == "val_loss");
+  REQUIRE(f.schema.metrics.size() == 16);
+}
+
+TEST_CASE("check_params builds the model at the checked data's image size", "[maskcnn]") {
+  const auto f = maskcnn_family();
+  // Before any data block is checked: types and choices only.
+  REQUIRE_NOTHROW(f.check_params({{"k1", 40}}));
+  REQUIRE_THROWS_WITH(f.check_params({{"pool", "median"}}), Contains("parameter 'pool'"));
+  f.check_data({{"kind", "simulated"}, {"size", 16}, {"images", 100}}, "$.data");
+  REQUIRE_NOTHROW(f.check_params({{"k1", 9}, {"batch_size", 64}}));
+  REQUIRE_THROWS_WITH(f.check_params({{"k1", 17}, {"batch_size", 64}}),
+                      Contains("k1 = 17 is larger than the images (16x16)"));
+  REQUIRE_THROWS_WITH(f.check_params({{"batch_size", 256}}),
+                      Contains("batch_size 256 is larger than the training set of simulated "
+                               "data (64 images)"));
+}

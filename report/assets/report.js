@@ -1,0 +1,208 @@
+// Draws the neurosweep HTML report from the JSON in #ns-data with Plotly (inlined above).
+(function () {
+  'use strict';
+  const D = JSON.parse(document.getElementById('ns-data').textContent);
+  const M = D.metric;
+  const CONFIG = { displaylogo: false, responsive: true };
+
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  }
+  function num(v) {
+    if (v === null || v === undefined || Number.isNaN(v)) return '-';
+    const a = Math.abs(v);
+    if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(3);
+    return String(Number(v.toPrecision(4)));
+  }
+  function empty(container, text) { container.appendChild(el('p', { class: 'empty' }, text)); }
+  function plot(container, traces, layout, config) {
+    const div = el('div', { class: 'plot' });
+    container.appendChild(div);
+    const base = { margin: { l: 60, r: 20, t: 48, b: 50 }, height: 320, hovermode: 'closest' };
+    // Titles on the left, clear of the mode bar on the right.
+    if (layout.title) layout.title = Object.assign({ x: 0.01, xanchor: 'left', font: { size: 14 } }, layout.title);
+    Plotly.newPlot(div, traces, Object.assign(base, layout), Object.assign({}, CONFIG, config || {}));
+    return div;
+  }
+  function table(container, header, rows, numeric) {
+    const t = el('table');
+    const tr = el('tr');
+    header.forEach((h, i) => tr.appendChild(el('th', numeric[i] ? { class: 'num' } : {}, h)));
+    t.appendChild(el('thead')).appendChild(tr);
+    const body = el('tbody');
+    rows.forEach((r) => {
+      const row = el('tr');
+      r.forEach((c, i) => row.appendChild(el('td', numeric[i] ? { class: 'num' } : {}, c)));
+      body.appendChild(row);
+    });
+    t.appendChild(body);
+    container.appendChild(t);
+    return t;
+  }
+
+  // Header and summary.
+  document.getElementById('title').textContent = D.title;
+  const summary = document.getElementById('summary');
+  D.meta.forEach((m) => summary.appendChild(el('p', { class: 'meta' }, m)));
+  D.notes.forEach((m) => summary.appendChild(el('p', { class: 'note' }, m)));
+
+  // Leaderboard of configurations.
+  const lb = document.getElementById('leaderboard');
+  if (D.configs.length === 0) {
+    empty(lb, 'No ok trial with a finite ' + M + ' yet.');
+  } else {
+    const header = ['rank'].concat(D.varied, ['mean ' + M, '± SEM', 'n', 'best', 'best trial']);
+    const numeric = [true].concat(D.varied.map(() => false), [true, true, true, true, false]);
+    const rows = D.configs.map((c, i) => [String(i + 1)].concat(c.values,
+      [num(c.mean), num(c.sem), String(c.n), num(c.best_value), c.best_id]));
+    table(lb, header, rows, numeric);
+  }
+  const pb = document.getElementById('problems');
+  D.problems.forEach((g) => {
+    pb.appendChild(el('p', { class: 'note' }, g.status + ': ' + g.count + ' trial(s)'));
+    const ul = el('ul');
+    g.messages.forEach((m) => ul.appendChild(el('li', {}, m[1] + '× ' + m[0])));
+    pb.appendChild(ul);
+  });
+
+  // Metric against each hyperparameter: every ok trial, plus the mean per value.
+  const vp = document.getElementById('vs-params');
+  if (D.marginals.length === 0) empty(vp, 'No varied hyperparameters (or no ok trials yet).');
+  D.marginals.forEach((m) => {
+    const xs = D.points.map((p) => (m.numeric ? Number(p.values[m.param]) : p.values[m.param]));
+    const ys = D.points.map((p) => p.value);
+    const text = D.points.map((p) => p.id);
+    const mx = m.rows.map((r) => (m.numeric ? Number(r.value) : r.value));
+    const positive = m.numeric && mx.every((x) => x > 0);
+    const logx = positive && Math.max(...mx) / Math.min(...mx) >= 10;
+    plot(vp, [
+      { x: xs, y: ys, text: text, mode: 'markers', type: 'scatter', name: 'trials',
+        marker: { size: 8, opacity: 0.6, color: '#1f77b4' },
+        hovertemplate: '%{text}<br>' + m.param + '=%{x}<br>' + M + '=%{y}<extra></extra>' },
+      { x: mx, y: m.rows.map((r) => r.mean), mode: 'lines+markers', type: 'scatter',
+        name: 'mean', line: { color: '#d62728' }, marker: { symbol: 'diamond', size: 10 } },
+    ], {
+      title: { text: M + ' vs ' + m.param },
+      xaxis: Object.assign({ title: { text: m.param + ' (spread of the means ' + num(m.spread) + ')' },
+        type: m.numeric ? (logx ? 'log' : 'linear') : 'category' },
+        // Ticks at the values tried, when they are few.
+        m.numeric && mx.length <= 8 ? { tickvals: mx, ticktext: m.rows.map((r) => r.value) } : {}),
+      yaxis: { title: { text: M } },
+      legend: { orientation: 'h', y: -0.25 },
+    });
+  });
+
+  // Heatmap over the two most influential hyperparameters.
+  const hm = document.getElementById('heatmap');
+  if (!D.heatmap) {
+    empty(hm, 'Needs two varied hyperparameters with ok trials.');
+  } else {
+    const h = D.heatmap;
+    const text = h.z.map((row, i) => row.map((v, j) => (v === null ? 'no trial' :
+      num(v) + ' (n=' + h.n[i][j] + ')')));
+    plot(hm, [{ type: 'heatmap', x: h.xs, y: h.ys, z: h.z, text: text, texttemplate: '%{text}',
+      hovertemplate: h.x + '=%{x}<br>' + h.y + '=%{y}<br>mean ' + M + ' %{z}<extra></extra>',
+      colorscale: 'Viridis', reversescale: !D.maximize, colorbar: { title: { text: 'mean ' + M } } }],
+    { title: { text: 'mean ' + M + ' over ' + h.x + ' × ' + h.y },
+      xaxis: { title: { text: h.x }, type: 'category' }, yaxis: { title: { text: h.y }, type: 'category' },
+      height: 420 });
+  }
+
+  // Learning curves of the top trials (trials/<id>/curve.csv; first column is the x axis).
+  const cv = document.getElementById('curves');
+  if (D.curves.length === 0) empty(cv, 'No curve.csv found for the top trials.');
+  const series = [];
+  D.curves.forEach((c) => c.columns.forEach((s) => { if (!series.includes(s)) series.push(s); }));
+  series.slice(0, 6).forEach((s) => {
+    const traces = D.curves.filter((c) => c.columns.includes(s)).map((c) => ({
+      x: c.x, y: c.series[s], mode: 'lines', type: 'scatter', name: c.label }));
+    plot(cv, traces, { title: { text: s }, xaxis: { title: { text: D.curves[0].x_name } },
+      yaxis: { title: { text: s } }, legend: { orientation: 'h', y: -0.25 } });
+  });
+
+  // Neural family: per-neuron metrics and readout masks of the best trial.
+  const nr = document.getElementById('neurons');
+  const mk = document.getElementById('masks');
+  if (!D.neurons && !D.masks) {
+    document.getElementById('neural').style.display = 'none';
+  }
+  if (D.neurons) {
+    const groups = [['pearson', 'Pearson r'], ['ccnorm', 'CCnorm']];
+    groups.forEach(([key, label]) => {
+      const cols = Object.keys(D.neurons.columns).filter((c) => c.toLowerCase().includes(key));
+      if (cols.length === 0) return;
+      const traces = cols.map((c) => ({ x: D.neurons.columns[c].filter((v) => v !== null),
+        type: 'histogram', name: c + ' (' + D.neurons.excluded[c] + ' NaN excluded)',
+        opacity: 0.65, xbins: { size: 0.05 } }));
+      plot(nr, traces, { title: { text: label + ' per neuron, trial ' + D.neurons.trial },
+        barmode: 'overlay', showlegend: true, xaxis: { title: { text: label } }, yaxis: { title: { text: 'neurons' } },
+        legend: { orientation: 'h', y: -0.25 } });
+    });
+  } else {
+    empty(nr, 'No neurons.csv for the best trial.');
+  }
+  if (D.masks) {
+    const m = D.masks;
+    mk.parentNode.insertBefore(el('p', { class: 'meta' }, 'Readout spatial masks of trial ' +
+      m.trial + ': ' + m.shown + ' of ' + m.n + ' neurons, ' + m.h + '×' + m.w + ' each.'), mk);
+    m.values.forEach((z, i) => {
+      plot(mk, [{ type: 'heatmap', z: z, colorscale: 'RdBu', zmid: 0, showscale: false,
+        hovertemplate: 'row %{y}, col %{x}: %{z}<extra></extra>' }], {
+        title: { text: 'neuron ' + i, x: 0.5, xanchor: 'center', font: { size: 11 } }, margin: { l: 4, r: 4, t: 22, b: 4 },
+        height: 150, width: 140, xaxis: { visible: false }, yaxis: { visible: false, autorange: 'reversed', scaleanchor: 'x' },
+      }, { displayModeBar: false, responsive: false });
+    });
+  } else if (D.neurons) {
+    empty(mk, 'No readout_masks.json for the best trial.');
+  }
+  const sk = document.getElementById('skipped');
+  D.skipped.forEach((s) => sk.appendChild(el('p', { class: 'meta' }, s)));
+
+  // Sortable table of all trials: click a header to sort, again to reverse.
+  const T = D.table;
+  const tt = document.getElementById('trials');
+  const head = el('tr');
+  T.columns.forEach((c, i) => head.appendChild(el('th', T.numeric[i] ? { class: 'num' } : {}, c)));
+  tt.appendChild(el('thead')).appendChild(head);
+  const tbody = el('tbody');
+  tt.appendChild(tbody);
+  const statusCol = T.columns.indexOf('status');
+  const idCol = T.columns.indexOf('trial_id');
+  function fill(rows) {
+    tbody.textContent = '';
+    rows.forEach((r) => {
+      const cls = [];
+      if (statusCol >= 0) cls.push(r[statusCol]);
+      if (idCol >= 0 && r[idCol] === T.best_id) cls.push('best');
+      const tr = el('tr', { class: cls.join(' ') });
+      r.forEach((c, i) => {
+        const td = el('td', { class: T.numeric[i] ? 'num' : (T.columns[i] === 'error' ? 'err' : '') }, c);
+        if (T.columns[i] === 'error') td.title = c;
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+  }
+  let sortCol = -1, sortDir = 1;
+  function key(v, numeric) {
+    if (!numeric) return v;
+    const x = Number(v);
+    return v === '' || Number.isNaN(x) ? null : x;
+  }
+  head.childNodes.forEach((th, i) => th.addEventListener('click', () => {
+    sortDir = sortCol === i ? -sortDir : (T.numeric[i] && T.columns[i] === M && D.maximize ? -1 : 1);
+    sortCol = i;
+    const rows = T.rows.slice().sort((a, b) => {
+      const x = key(a[i], T.numeric[i]), y = key(b[i], T.numeric[i]);
+      if (x === null || y === null) return (x === null) - (y === null);  // blanks/NaN last
+      return (x < y ? -1 : x > y ? 1 : 0) * sortDir;
+    });
+    head.childNodes.forEach((h, j) => { h.textContent = T.columns[j] + (j === i ? (sortDir > 0 ? ' ▲' : ' ▼') : ''); });
+    fill(rows);
+  }));
+  fill(T.rows);
+  document.body.setAttribute('data-ns-rendered', String(document.querySelectorAll('.main-svg').length));
+})();

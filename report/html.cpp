@@ -1,0 +1,379 @@
+#include "report/html.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "report/csv.hpp"
+#include <fmt/ranges.h>
+
+#ifndef NS_PLOTLY_JS_DEFAULT
+#define NS_PLOTLY_JS_DEFAULT ""
+#endif
+
+namespace ns::report {
+
+// The page's own script and style (report/assets/, compiled in by CMake).
+extern const char* const kReportJs;
+extern const char* const kReportCss;
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr int kMaxCurveTrials = 5;
+constexpr int kMaxMasks = 32;
+
+json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+void replace_all(std::string& s, const std::string& from, const std::string& to) {
+  for (std::size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+}
+
+// Text inside <script> ends at the first "</script"; "<!--" changes how it is tokenized.
+// In JSON both can only occur inside strings, where "\/" and "\u0021" mean the same.
+std::string script_safe_json(const json& j) {
+  std::string s = j.dump(-1, ' ', false, json::error_handler_t::replace);
+  replace_all(s, "</", "<\\/");
+  replace_all(s, "<!--", "<\\u0021--");
+  return s;
+}
+
+std::string script_safe_js(std::string js) {
+  for (const char* tag : {"</script", "</SCRIPT", "</Script"}) replace_all(js, tag, "<\\/script");
+  return js;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+fs::path trial_file(const Results& r, const std::string& id, const char* name) {
+  return r.dir / "trials" / id / name;
+}
+
+// trials/<id>/curve.csv: first column the x axis (iteration or epoch), others series.
+json read_curve(const Results& r, const Trial& t, const std::string& label, json& skipped) {
+  const fs::path p = trial_file(r, t.id, "curve.csv");
+  if (!safe_trial_id(t.id) || !fs::exists(p)) {
+    skipped.push_back(fmt::format("no learning curve for trial {} (trials/{}/curve.csv)", t.id, t.id));
+    return nullptr;
+  }
+  CsvTable c;
+  try {
+    c = read_csv(p);
+  } catch (const Error& e) {
+    skipped.push_back(fmt::format("learning curve of {} skipped: {}", t.id, e.what()));
+    return nullptr;
+  }
+  if (c.header.size() < 2 || c.records.empty()) {
+    skipped.push_back(fmt::format("learning curve of {} skipped: {} has no data rows yet", t.id, p.string()));
+    return nullptr;
+  }
+  json x = json::array(), series = json::object(), columns = json::array();
+  for (std::size_t k = 1; k < c.header.size(); ++k) {
+    columns.push_back(c.header[k]);
+    series[c.header[k]] = json::array();
+  }
+  for (auto& rec : c.records) {
+    if (rec.fields.size() != c.header.size()) continue;
+    double v = std::nan("");
+    parse_number(rec.fields[0], v);
+    x.push_back(finite_or_null(v));
+    for (std::size_t k = 1; k < c.header.size(); ++k) {
+      double y = std::nan("");
+      parse_number(rec.fields[k], y);
+      series[c.header[k]].push_back(finite_or_null(y));
+    }
+  }
+  return {{"id", t.id}, {"label", label}, {"x_name", c.header[0]}, {"x", x},
+          {"columns", columns}, {"series", series}};
+}
+
+// trials/<id>/neurons.csv: one row per neuron; the Pearson and CCnorm columns are drawn.
+json read_neurons(const Results& r, const Trial& t, json& skipped) {
+  const fs::path p = trial_file(r, t.id, "neurons.csv");
+  if (!safe_trial_id(t.id) || !fs::exists(p)) return nullptr;
+  CsvTable c;
+  try {
+    c = read_csv(p);
+  } catch (const Error& e) {
+    skipped.push_back(fmt::format("per-neuron metrics of {} skipped: {}", t.id, e.what()));
+    return nullptr;
+  }
+  json columns = json::object(), excluded = json::object();
+  for (std::size_t k = 0; k < c.header.size(); ++k) {
+    const std::string name = lower(c.header[k]);
+    if (name.find("pearson") == std::string::npos && name.find("ccnorm") == std::string::npos) continue;
+    json values = json::array();
+    int nan = 0;
+    for (auto& rec : c.records) {
+      if (rec.fields.size() != c.header.size()) continue;
+      double v = std::nan("");
+      parse_number(rec.fields[k], v);
+      if (!std::isfinite(v)) ++nan;
+      values.push_back(finite_or_null(v));
+    }
+    columns[c.header[k]] = values;
+    excluded[c.header[k]] = nan;
+  }
+  if (columns.empty()) {
+    skipped.push_back(fmt::format("{} has no Pearson or CCnorm column (header: {})", p.string(),
+                                  fmt::join(c.header, ",")));
+    return nullptr;
+  }
+  return {{"trial", t.id}, {"columns", columns}, {"excluded", excluded}};
+}
+
+// trials/<id>/readout_masks.json: {"shape": [N, H, W], "values": [N*H*W numbers, row-major]}.
+json read_masks(const Results& r, const Trial& t, json& skipped) {
+  const fs::path p = trial_file(r, t.id, "readout_masks.json");
+  if (!safe_trial_id(t.id) || !fs::exists(p)) return nullptr;
+  try {
+    std::ifstream in(p);
+    const json j = json::parse(in);
+    NS_CHECK(j.is_object() && j.contains("shape") && j.contains("values"),
+             "expected {{\"shape\": [N, H, W], \"values\": [...]}}");
+    const json& shape = j["shape"];
+    NS_CHECK(shape.is_array() && shape.size() == 3 &&
+                 std::all_of(shape.begin(), shape.end(), [](const json& v) { return v.is_number_unsigned(); }),
+             "$.shape should be [N, H, W] (non-negative integers), found {}", shape.dump());
+    const std::size_t n = shape[0], h = shape[1], w = shape[2];
+    const json& values = j["values"];
+    NS_CHECK(values.is_array() && values.size() == n * h * w,
+             "$.values should hold N*H*W = {} numbers, found {}", n * h * w,
+             values.is_array() ? std::to_string(values.size()) : std::string(values.type_name()));
+    const std::size_t shown = std::min<std::size_t>(n, kMaxMasks);
+    json masks = json::array();
+    for (std::size_t i = 0; i < shown; ++i) {
+      json img = json::array();
+      for (std::size_t y = 0; y < h; ++y) {
+        json row = json::array();
+        for (std::size_t x = 0; x < w; ++x) {
+          const json& v = values[(i * h + y) * w + x];
+          row.push_back(v.is_number() ? finite_or_null(v.get<double>()) : json(nullptr));
+        }
+        img.push_back(row);
+      }
+      masks.push_back(img);
+    }
+    return {{"trial", t.id}, {"n", n}, {"h", h}, {"w", w}, {"shown", shown}, {"values", masks}};
+  } catch (const std::exception& e) {
+    skipped.push_back(fmt::format("readout masks of {} skipped: {}: {}", t.id, p.string(), e.what()));
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+fs::path plotly_js_path() {
+  if (const char* env = std::getenv("NS_PLOTLY_JS"); env && *env) return env;
+  return NS_PLOTLY_JS_DEFAULT;
+}
+
+std::string load_plotly_js() {
+  const fs::path p = plotly_js_path();
+  NS_CHECK(!p.empty() && fs::is_regular_file(p),
+           "Plotly not found at \"{}\" (the HTML report inlines it); run scripts/setup.sh --deps, "
+           "which installs it with npm into report/vendor, or set NS_PLOTLY_JS to a plotly.min.js",
+           p.string());
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  NS_CHECK(in.good() || in.eof(), "{}: read failed", p.string());
+  std::string js = ss.str();
+  NS_CHECK(js.size() > 1000, "{}: only {} bytes, not a Plotly bundle; reinstall with "
+           "scripts/setup.sh --deps", p.string(), js.size());
+  return js;
+}
+
+json html_data(const Results& r, const Analysis& a, int top) {
+  const std::string& metric = a.selection.metric;
+  json d;
+  d["title"] = "neurosweep report: " + (r.sweep.name.empty() ? r.dir.filename().string() : r.sweep.name);
+  d["metric"] = metric;
+  d["maximize"] = a.selection.maximize;
+  d["varied"] = r.varied;
+
+  json meta = json::array();
+  meta.push_back(fmt::format("Directory {}; family {}.", r.dir.string(),
+                             r.sweep.family.empty() ? "unknown" : r.sweep.family));
+  meta.push_back(fmt::format("Ranked by {} ({} is better, {}).", metric,
+                             a.selection.maximize ? "higher" : "lower", a.selection.mode_source));
+  std::string counts = fmt::format("{} trials: {} ok", a.trials, a.ok);
+  for (auto& g : a.problems) counts += fmt::format(", {} {}", g.count, g.status);
+  meta.push_back(counts + ".");
+  d["meta"] = meta;
+  json notes = json::array();
+  if (r.dropped_partial)
+    notes.push_back("A partial last line of results.csv was ignored: the sweep is running or was stopped mid-write.");
+  if (a.ok_without_metric) notes.push_back(fmt::format("{} ok trial(s) have no finite {}.", a.ok_without_metric, metric));
+  for (auto& w : r.warnings) notes.push_back(w);
+  d["notes"] = notes;
+
+  json configs = json::array();
+  for (int i = 0; i < std::min<int>(top, static_cast<int>(a.configs.size())); ++i) {
+    const ConfigStats& c = a.configs[i];
+    configs.push_back({{"values", c.values}, {"mean", finite_or_null(c.mean)},
+                       {"sem", finite_or_null(c.sem)}, {"n", c.trials.size()},
+                       {"best_id", c.best->id}, {"best_value", finite_or_null(c.best->metric(metric))}});
+  }
+  d["configs"] = configs;
+
+  json problems = json::array();
+  for (auto& g : a.problems) {
+    json msgs = json::array();
+    for (std::size_t i = 0; i < std::min<std::size_t>(5, g.messages.size()); ++i)
+      msgs.push_back({g.messages[i].first, g.messages[i].second});
+    problems.push_back({{"status", g.status}, {"count", g.count}, {"messages", msgs}});
+  }
+  d["problems"] = problems;
+
+  json points = json::array();
+  for (auto& c : a.configs)
+    for (auto* t : c.trials) {
+      json values = json::object();
+      for (std::size_t i = 0; i < r.varied.size(); ++i) values[r.varied[i]] = c.values[i];
+      points.push_back({{"id", t->id}, {"value", t->metric(metric)}, {"values", values}});
+    }
+  d["points"] = points;
+
+  json marginals = json::array();
+  for (auto& m : a.marginals) {
+    json rows = json::array();
+    for (auto& row : m.rows)
+      rows.push_back({{"value", row.value}, {"n", row.n}, {"best", row.best}, {"mean", row.mean}});
+    marginals.push_back({{"param", m.param}, {"numeric", m.numeric}, {"spread", m.spread}, {"rows", rows}});
+  }
+  d["marginals"] = marginals;
+
+  // Heatmap over the two most influential parameters (a.marginals is sorted by spread).
+  d["heatmap"] = nullptr;
+  if (a.marginals.size() >= 2 && !a.configs.empty()) {
+    const Marginal& mx = a.marginals[0];
+    const Marginal& my = a.marginals[1];
+    const auto ix = std::find(r.varied.begin(), r.varied.end(), mx.param) - r.varied.begin();
+    const auto iy = std::find(r.varied.begin(), r.varied.end(), my.param) - r.varied.begin();
+    std::vector<std::string> xs, ys;
+    for (auto& row : mx.rows) xs.push_back(row.value);
+    for (auto& row : my.rows) ys.push_back(row.value);
+    std::vector<std::vector<double>> sum(ys.size(), std::vector<double>(xs.size(), 0));
+    std::vector<std::vector<int>> cnt(ys.size(), std::vector<int>(xs.size(), 0));
+    for (auto& c : a.configs)
+      for (auto* t : c.trials) {
+        const auto x = std::find(xs.begin(), xs.end(), c.values[ix]) - xs.begin();
+        const auto y = std::find(ys.begin(), ys.end(), c.values[iy]) - ys.begin();
+        sum[y][x] += t->metric(metric);
+        ++cnt[y][x];
+      }
+    json z = json::array(), n = json::array();
+    for (std::size_t y = 0; y < ys.size(); ++y) {
+      json zr = json::array();
+      for (std::size_t x = 0; x < xs.size(); ++x)
+        zr.push_back(cnt[y][x] ? json(sum[y][x] / cnt[y][x]) : json(nullptr));
+      z.push_back(zr);
+      n.push_back(cnt[y]);
+    }
+    d["heatmap"] = {{"x", mx.param}, {"y", my.param}, {"xs", xs}, {"ys", ys}, {"z", z}, {"n", n}};
+  }
+
+  json skipped = json::array();
+  json curves = json::array();
+  for (int i = 0; i < std::min<int>(kMaxCurveTrials, static_cast<int>(a.configs.size())); ++i) {
+    const Trial& t = *a.configs[i].best;
+    json c = read_curve(r, t, fmt::format("#{} {}", i + 1, t.id), skipped);
+    if (!c.is_null()) curves.push_back(std::move(c));
+  }
+  d["curves"] = curves;
+  d["neurons"] = nullptr;
+  d["masks"] = nullptr;
+  if (!a.configs.empty()) {
+    const Trial& best = *a.configs.front().best;
+    d["neurons"] = read_neurons(r, best, skipped);
+    d["masks"] = read_masks(r, best, skipped);
+  }
+  d["skipped"] = skipped;
+
+  // Every row of results.csv (final attempt per trial) for the sortable table.
+  std::vector<std::string> cols = {"trial_id", "status"};
+  for (auto& p : r.varied) cols.push_back(p);
+  for (auto& m : r.metric_columns) cols.push_back(m);
+  for (const char* c : {"seed", "repeat", "attempt", "wall_s", "host", "error"})
+    if (std::find(r.columns.begin(), r.columns.end(), c) != r.columns.end()) cols.push_back(c);
+  std::vector<bool> numeric(cols.size(), true);
+  json rows = json::array();
+  for (auto& t : r.trials) {
+    json row = json::array();
+    for (std::size_t k = 0; k < cols.size(); ++k) {
+      const std::string& s = t.cell(cols[k]);
+      double v;
+      if (!s.empty() && !parse_number(s, v)) numeric[k] = false;
+      row.push_back(s);
+    }
+    rows.push_back(row);
+  }
+  for (std::size_t k = 0; k < cols.size(); ++k)
+    if (cols[k] == "trial_id" || cols[k] == "status" || cols[k] == "error" || cols[k] == "host")
+      numeric[k] = false;
+  d["table"] = {{"columns", cols}, {"numeric", numeric}, {"rows", rows},
+                {"best_id", a.configs.empty() ? json(nullptr) : json(a.configs.front().best->id)}};
+  return d;
+}
+
+std::string render_html(const Results& r, const Analysis& a, int top, const std::string& plotly_js) {
+  const json d = html_data(r, a, top);
+  std::string page;
+  page.reserve(plotly_js.size() + 200000);
+  page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+  page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
+  page += "<title>" + html_escape(d["title"].get<std::string>()) + "</title>\n";
+  page += "<style>\n" + std::string(kReportCss) + "</style>\n";
+  page += "<script>\n" + script_safe_js(plotly_js) + "\n</script>\n</head>\n<body>\n";
+  page += R"(<h1 id="title"></h1>
+<div id="summary"></div>
+<h2>Top configurations</h2>
+<div id="leaderboard"></div>
+<div id="problems"></div>
+<h2>Metric against each hyperparameter</h2>
+<div id="vs-params" class="grid"></div>
+<h2>The two most influential hyperparameters</h2>
+<div id="heatmap"></div>
+<h2>Learning curves of the top trials</h2>
+<div id="curves" class="grid"></div>
+<section id="neural">
+<h2>Best trial: per-neuron metrics and readout masks</h2>
+<div id="neurons" class="grid"></div>
+<div id="masks" class="masks"></div>
+</section>
+<div id="skipped"></div>
+<h2>All trials</h2>
+<div class="scroll"><table id="trials"></table></div>
+)";
+  page += "<script type=\"application/json\" id=\"ns-data\">" + script_safe_json(d) + "</script>\n";
+  page += "<script>\n" + script_safe_js(kReportJs) + "\n</script>\n</body>\n</html>\n";
+  return page;
+}
+
+}  // namespace ns::report

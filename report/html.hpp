@@ -1,0 +1,31 @@
+#pragma once
+// The HTML report: one self-contained page (Plotly inlined, data as JSON) that opens offline.
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include "report/analysis.hpp"
+#include "report/results.hpp"
+
+namespace ns::report {
+
+/// Where plotly.min.js is read from: $NS_PLOTLY_JS when set, else the path CMake compiled in
+/// (report/vendor/node_modules/plotly.js-dist-min/plotly.min.js, installed by scripts/setup.sh).
+std::filesystem::path plotly_js_path();
+
+/// Reads plotly.min.js; throws ns::Error saying how to install it when it is missing.
+std::string load_plotly_js();
+
+/// The data the page draws: leaderboard, per-trial points, marginals, the heatmap over the two
+/// most influential parameters (largest spread of marginal means), learning curves of the best
+/// trial of each of the top configurations (at most 5), per-neuron metrics and readout masks of
+/// the best trial, and every row of results.csv for the sortable table. Missing or unreadable
+/// per-trial files are skipped and listed under "skipped".
+nlohmann::json html_data(const Results& results, const Analysis& analysis, int top);
+
+/// The whole page, `plotly_js` inlined.
+std::string render_html(const Results& results, const Analysis& analysis, int top,
+                        const std::string& plotly_js);
+
+}  // namespace ns::report

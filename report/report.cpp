@@ -1,0 +1,93 @@
+#include "report/report.hpp"
+
+#include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "report/analysis.hpp"
+#include "report/html.hpp"
+#include "report/results.hpp"
+#include "report/terminal.hpp"
+
+namespace ns::report {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Same directory, then rename: a reader never sees half a file (STYLE: no half-written output).
+void write_atomic(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    NS_CHECK(out.good(), "{}: cannot write (does its directory exist and is it writable?)", tmp.string());
+    out << text;
+    out.flush();
+    NS_CHECK(out.good(), "{}: write failed (disk full?)", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp);
+    NS_FAIL_CODE(kExitBadInput, "{}: cannot replace it: {}", path.string(), ec.message());
+  }
+}
+
+}  // namespace
+
+void run_report(const ReportOptions& o, std::ostream& out) {
+  NS_CHECK(o.top >= 1, "--top: expected a positive number of configurations, found {}", o.top);
+  const Results results = load_results(o.out_dir);
+  const Selection selection = choose_selection(results, o.metric, o.mode);
+  // Read Plotly before writing anything, so a missing bundle leaves no output behind.
+  const std::string plotly = o.html.empty() ? std::string() : load_plotly_js();
+  const Analysis analysis = analyze(results, selection);
+
+  out << render_terminal(results, analysis, o.top);
+  out.flush();
+  if (o.write_best) {
+    const nlohmann::json best = best_json(results, analysis);
+    if (!best.is_null()) {
+      write_atomic(o.out_dir / "best.json", best.dump(2) + "\n");
+      out << "wrote " << (o.out_dir / "best.json").string() << "\n";
+    }
+  }
+  if (!o.html.empty()) {
+    write_atomic(o.html, render_html(results, analysis, o.top, plotly));
+    out << "wrote " << o.html.string() << "\n";
+  }
+}
+
+void add_report_command(CLI::App& root, std::function<int()>& action) {
+  // Options live as long as the CLI app: the callback runs after parsing.
+  auto opts = std::make_shared<ReportOptions>(fs::path());
+  CLI::App* cmd = root.add_subcommand(
+      "report", "Summarize a sweep's output directory: leaderboard, failures, marginals, "
+                "best.json, optional HTML page (works while the sweep runs)");
+  cmd->add_option("OUT_DIR", opts->out_dir, "the sweep's output directory (holds results.csv)")
+      ->required();
+  cmd->add_option("--metric", opts->metric, "metric to rank by (default: the sweep's)");
+  cmd->add_option("--mode", opts->mode, "max or min (default: the sweep's, or from the metric name)")
+      ->check(CLI::IsMember({"max", "min"}));
+  cmd->add_option("--top", opts->top, "configurations in the leaderboard")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--html", opts->html, "also write a self-contained HTML report to FILE");
+  cmd->callback([opts, &action] {
+    action = [opts] {
+      try {
+        run_report(*opts, std::cout);
+        return static_cast<int>(kExitOk);
+      } catch (const Error& e) {
+        log::error("{}", e.what());
+        return e.exit_code();
+      }
+    };
+  });
+}
+
+}  // namespace ns::report

@@ -1,0 +1,40 @@
+#pragma once
+// `neurosweep report OUT_DIR [--metric M] [--mode max|min] [--top K] [--html FILE]`: reads a
+// sweep's output directory (finished, running or interrupted), prints the leaderboard, failures
+// and marginals, rewrites best.json from the aggregated view, and optionally writes an HTML page.
+#include <filesystem>
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace ns::report {
+
+/// The report command's options.
+struct ReportOptions {
+  explicit ReportOptions(std::filesystem::path out_dir) : out_dir(std::move(out_dir)) {}
+  std::filesystem::path out_dir;
+  std::string metric;        ///< "" = the sweep's selection metric
+  std::string mode;          ///< "" = the sweep's mode or inferred from the metric's name
+  int top = 10;              ///< configurations in the leaderboard
+  std::filesystem::path html;  ///< empty = no HTML page
+  bool write_best = true;    ///< rewrite <out_dir>/best.json from the aggregated view
+
+  ReportOptions& with_metric(std::string m) { metric = std::move(m); return *this; }
+  ReportOptions& with_mode(std::string m) { mode = std::move(m); return *this; }
+  ReportOptions& with_top(int k) { top = k; return *this; }
+  ReportOptions& with_html(std::filesystem::path p) { html = std::move(p); return *this; }
+};
+
+/// Runs the report, printing the terminal report to `out`. Throws ns::Error on bad input (no
+/// directory, no results.csv, unknown metric, missing Plotly for --html); writes nothing then.
+void run_report(const ReportOptions& options, std::ostream& out);
+
+/// Adds the `report` subcommand to `root`; when it is chosen, its callback sets `action` to a
+/// function that runs it and returns the process exit code (0 ok, 2 bad input).
+void add_report_command(CLI::App& root, std::function<int()>& action);
+
+}  // namespace ns::report

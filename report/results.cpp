@@ -1,0 +1,213 @@
+#include "report/results.hpp"
+
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "engine/error.hpp"
+#include "report/csv.hpp"
+
+namespace ns::report {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Columns every results.csv has besides the parameters and metrics (DATA.md "Results").
+const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed",   "repeat", "attempt",
+                                            "wall_s",   "rank",   "host",   "device", "error"};
+
+std::vector<std::string> string_list(const json& j, const std::string& where) {
+  std::vector<std::string> out;
+  NS_CHECK(j.is_array(), "{}: expected an array of names, found {}", where, j.type_name());
+  for (const auto& v : j) {
+    NS_CHECK(v.is_string(), "{}: expected names (strings), found {}", where, v.dump());
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+void add_keys(const json& spec, const char* block, std::vector<std::string>& out) {
+  if (spec.contains(block) && spec[block].is_object())
+    for (auto it = spec[block].begin(); it != spec[block].end(); ++it) out.push_back(it.key());
+}
+
+SweepInfo read_sweep_json(const fs::path& path) {
+  SweepInfo info;
+  if (!fs::exists(path)) return info;
+  std::ifstream in(path);
+  NS_CHECK(in.good(), "{}: cannot open for reading", path.string());
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("{}: not valid JSON ({}); fix the file or move it away to report "
+                            "from results.csv alone", path.string(), e.what()));
+  }
+  NS_CHECK(j.is_object(), "{}: expected a JSON object, found {}", path.string(), j.type_name());
+  info.present = true;
+  auto str = [&](const char* key, std::string& out) {
+    if (!j.contains(key) || j[key].is_null()) return;
+    NS_CHECK(j[key].is_string(), "{}: $.{} should be a string, found {}", path.string(), key,
+             j[key].dump());
+    out = j[key].get<std::string>();
+  };
+  str("family", info.family);
+  str("metric", info.metric);
+  str("mode", info.mode);
+  NS_CHECK(info.mode.empty() || info.mode == "max" || info.mode == "min",
+           "{}: $.mode should be \"max\" or \"min\", found \"{}\"", path.string(), info.mode);
+  if (j.contains("varied")) {
+    info.varied = string_list(j["varied"], path.string() + ": $.varied");
+    info.has_varied = true;
+  }
+  if (j.contains("metrics")) info.metrics = string_list(j["metrics"], path.string() + ": $.metrics");
+  if (j.contains("spec") && j["spec"].is_object()) {
+    const json& spec = j["spec"];
+    if (spec.contains("name") && spec["name"].is_string()) info.name = spec["name"];
+    if (info.family.empty() && spec.contains("family") && spec["family"].is_string())
+      info.family = spec["family"];
+    add_keys(spec, "fixed", info.spec_params);
+    add_keys(spec, "training", info.spec_params);
+    add_keys(spec, "grid", info.spec_params);
+    if (spec.contains("random") && spec["random"].is_object()) add_keys(spec["random"], "params", info.spec_params);
+  }
+  return info;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+const std::string& Trial::cell(const std::string& column) const {
+  static const std::string kEmpty;
+  auto it = cells.find(column);
+  return it == cells.end() ? kEmpty : it->second;
+}
+
+double Trial::metric(const std::string& name) const {
+  auto it = metrics.find(name);
+  return it == metrics.end() ? std::nan("") : it->second;
+}
+
+bool looks_like_metric(const std::string& column) {
+  static const std::set<std::string> kSplits = {"train", "val", "valid", "validation", "test", "eval"};
+  static const std::set<std::string> kNames = {"loss", "accuracy", "objective", "value", "score"};
+  if (kNames.count(column)) return true;
+  const auto us = column.find('_');
+  return us != std::string::npos && kSplits.count(column.substr(0, us)) > 0;
+}
+
+bool safe_trial_id(const std::string& id) {
+  if (id.empty() || id == "." || id == "..") return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+Results load_results(const fs::path& dir) {
+  Results r;
+  r.dir = dir;
+  NS_CHECK(fs::is_directory(dir), "{}: no such directory; give the sweep's output directory "
+           "(the spec's \"out\", which holds results.csv)", dir.string());
+  const fs::path csv_path = dir / "results.csv";
+  NS_CHECK(fs::exists(csv_path), "{}: no results.csv; is this a sweep output directory? A sweep "
+           "writes it as soon as it starts", dir.string());
+  r.sweep = read_sweep_json(dir / "sweep.json");
+
+  CsvTable t = read_csv(csv_path);
+  NS_CHECK(!t.header.empty(), "{}: no header line yet (empty file); rerun once the sweep has "
+           "started writing it", csv_path.string());
+  r.columns = t.header;
+  r.dropped_partial = t.dropped_partial;
+  for (const char* need : {"trial_id", "status"})
+    NS_CHECK(contains(r.columns, need), "{}: header has no \"{}\" column (found: {}); not a "
+             "neurosweep results table", csv_path.string(), need, fmt::join(r.columns, ","));
+
+  // Rows first: telling metrics from parameters looks at the cells.
+  std::map<std::string, std::size_t> index_of;
+  for (auto& rec : t.records) {
+    if (rec.fields.size() != r.columns.size()) {
+      r.malformed_lines.push_back(rec.line);
+      continue;
+    }
+    ++r.rows;
+    Trial tr;
+    tr.line = rec.line;
+    for (std::size_t c = 0; c < r.columns.size(); ++c) tr.cells[r.columns[c]] = rec.fields[c];
+    tr.id = tr.cells["trial_id"];
+    tr.status = tr.cells["status"];
+    tr.error = tr.cell("error");
+    auto it = index_of.find(tr.id);
+    if (it == index_of.end()) {
+      index_of[tr.id] = r.trials.size();
+      r.trials.push_back(std::move(tr));
+    } else {
+      // A retried (or resumed) trial: its last row is its final state.
+      r.trials[it->second] = std::move(tr);
+      ++r.superseded_rows;
+    }
+  }
+  if (!r.malformed_lines.empty())
+    r.warnings.push_back(fmt::format(
+        "skipped {} row(s) of results.csv whose field count differs from the header's {} "
+        "(line {}{})", r.malformed_lines.size(), r.columns.size(), r.malformed_lines.front(),
+        r.malformed_lines.size() > 1 ? ", ..." : ""));
+
+  auto numeric_column = [&](const std::string& col) {
+    for (auto& tr : r.trials) {
+      double v;
+      const std::string& s = tr.cell(col);
+      if (!s.empty() && !parse_number(s, v)) return false;
+    }
+    return true;
+  };
+  for (auto& col : r.columns) {
+    if (kBookkeeping.count(col)) continue;
+    bool metric;
+    if (!r.sweep.metrics.empty()) {
+      metric = contains(r.sweep.metrics, col);
+    } else {
+      // No metric list in sweep.json: metrics are named by split (val_*, test_*) and are numbers;
+      // a parameter the spec names (e.g. "loss": "poisson") is never one.
+      metric = col == r.sweep.metric ||
+               (looks_like_metric(col) && !contains(r.sweep.spec_params, col) &&
+                !contains(r.sweep.varied, col) && numeric_column(col));
+    }
+    (metric ? r.metric_columns : r.param_columns).push_back(col);
+  }
+  for (auto& tr : r.trials)
+    for (auto& m : r.metric_columns) {
+      double v = std::nan("");
+      parse_number(tr.cell(m), v);
+      tr.metrics[m] = v;
+    }
+
+  if (r.sweep.has_varied) {
+    for (auto& p : r.sweep.varied) {
+      if (contains(r.param_columns, p))
+        r.varied.push_back(p);
+      else
+        r.warnings.push_back(fmt::format(
+            "sweep.json lists \"{}\" as varied but results.csv has no such parameter column", p));
+    }
+  } else {
+    // No sweep.json: a configuration is whatever differs between rows.
+    for (auto& p : r.param_columns) {
+      std::set<std::string> seen;
+      for (auto& tr : r.trials) seen.insert(tr.cell(p));
+      if (seen.size() > 1) r.varied.push_back(p);
+    }
+  }
+  return r;
+}
+
+}  // namespace ns::report

@@ -1,0 +1,70 @@
+#pragma once
+// Loads a sweep's output directory as the report sees it: results.csv (possibly still growing),
+// sweep.json when present. Column roles follow the results format (README / DATA.md):
+// trial_id, status, every parameter, every metric, seed, repeat, attempt, wall_s, rank, host,
+// device, error.
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ns::report {
+
+/// What sweep.json says, where it exists (fields empty when unknown).
+struct SweepInfo {
+  bool present = false;
+  std::string name;
+  std::string family;
+  std::string metric;               ///< the sweep's selection metric
+  std::string mode;                 ///< "max" | "min"
+  bool has_varied = false;          ///< sweep.json lists the varied parameters
+  std::vector<std::string> varied;  ///< parameters varied by grid/random
+  std::vector<std::string> metrics; ///< metric columns, when sweep.json names them
+  std::vector<std::string> spec_params;  ///< parameter names the spec writes (fixed/training/grid/random)
+};
+
+/// One trial: its final row in results.csv (a retried trial keeps its last attempt).
+struct Trial {
+  std::string id;
+  std::string status;  ///< ok | failed | timeout | ...
+  std::string error;
+  std::size_t line = 0;                        ///< line of results.csv where the row starts
+  std::map<std::string, std::string> cells;    ///< column -> cell as written
+  std::map<std::string, double> metrics;       ///< metric columns; NaN when missing
+
+  /// The cell of `column`, or "" when the table has no such column.
+  const std::string& cell(const std::string& column) const;
+  /// The metric value, NaN when absent.
+  double metric(const std::string& name) const;
+};
+
+/// A results directory, loaded.
+struct Results {
+  std::filesystem::path dir;
+  SweepInfo sweep;
+  std::vector<std::string> columns;         ///< results.csv header
+  std::vector<std::string> param_columns;   ///< all parameter columns, header order
+  std::vector<std::string> metric_columns;  ///< metric columns, header order
+  std::vector<std::string> varied;          ///< the parameters that make a configuration
+  std::vector<Trial> trials;                ///< one per trial id, in order of first appearance
+  int rows = 0;                             ///< complete data rows read (before dedup)
+  int superseded_rows = 0;                  ///< earlier attempts of a retried trial
+  bool dropped_partial = false;             ///< a partial last line was ignored
+  std::vector<std::size_t> malformed_lines; ///< rows skipped for a wrong field count
+  std::vector<std::string> warnings;        ///< things the reader noticed and worked around
+};
+
+/// Loads `dir`/results.csv and `dir`/sweep.json (optional). Throws ns::Error (exit code 2) when
+/// the directory or results.csv is missing, or the file is not a neurosweep results table.
+Results load_results(const std::filesystem::path& dir);
+
+/// True for names such as val_ccnorm, test_pearson, train_loss: the first word is a data split
+/// (train, val, valid, validation, test, eval), or the name is loss/accuracy/objective/value.
+bool looks_like_metric(const std::string& column);
+
+/// Parses a trial's per-trial directory name safely: true for ids made of [A-Za-z0-9_.-]
+/// that are not "." or ".." (anything else could point outside trials/).
+bool safe_trial_id(const std::string& id);
+
+}  // namespace ns::report

@@ -1,0 +1,143 @@
+#include "report/terminal.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace ns::report {
+namespace {
+
+// Columns separated by two spaces; numbers right-aligned. Trailing blanks trimmed so the
+// golden files have none.
+std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+                  const std::vector<bool>& right, const std::string& indent) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) {
+    width[c] = header[c].size();
+    for (auto& r : rows) width[c] = std::max(width[c], r[c].size());
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l = indent;
+    for (std::size_t c = 0; c < cells.size(); ++c) {
+      if (c) l += "  ";
+      const std::string pad(width[c] - cells[c].size(), ' ');
+      l += right[c] ? pad + cells[c] : cells[c] + pad;
+    }
+    l.erase(l.find_last_not_of(' ') + 1);
+    out += l + "\n";
+  };
+  line(header);
+  for (auto& r : rows) line(r);
+  return out;
+}
+
+std::string plural(int n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::string format_metric(double v) {
+  if (std::isnan(v)) return "-";
+  return fmt::format("{:.4g}", v);
+}
+
+std::string render_terminal(const Results& r, const Analysis& a, int top) {
+  const std::string& metric = a.selection.metric;
+  const char* direction = a.selection.maximize ? "higher is better" : "lower is better";
+  std::string out = fmt::format("neurosweep report: {}\n", r.dir.string());
+  if (r.sweep.present) {
+    out += fmt::format("sweep {}, family {}; ranked by {} ({}, {})\n",
+                       r.sweep.name.empty() ? "(unnamed)" : r.sweep.name,
+                       r.sweep.family.empty() ? "(unknown)" : r.sweep.family, metric, direction,
+                       a.selection.mode_source);
+  } else {
+    out += fmt::format("no sweep.json: parameters and metrics told apart from results.csv; ranked "
+                       "by {} ({}, {})\n", metric, direction, a.selection.mode_source);
+  }
+  std::string counts = fmt::format("{}: {} ok", plural(a.trials, "trial", "trials"), a.ok);
+  for (auto& g : a.problems) counts += fmt::format(", {} {}", g.count, g.status);
+  if (a.ok_without_metric) counts += fmt::format(" ({} ok without {})", a.ok_without_metric, metric);
+  out += counts + "\n";
+  if (r.dropped_partial)
+    out += "note: ignored a partial last line of results.csv (the sweep is running, or was "
+           "stopped mid-write)\n";
+  if (r.superseded_rows)
+    out += fmt::format("note: {} superseded by a later attempt of the same trial\n",
+                       plural(r.superseded_rows, "row", "rows"));
+  for (auto& w : r.warnings) out += "note: " + w + "\n";
+
+  // Leaderboard.
+  out += "\n";
+  if (a.configs.empty()) {
+    out += fmt::format("No ok trial with a finite {} yet.\n", metric);
+  } else {
+    const int shown = std::min<int>(top, static_cast<int>(a.configs.size()));
+    out += fmt::format("Top {} of {} by mean {} over seeds ({}):\n", shown,
+                       plural(static_cast<int>(a.configs.size()), "configuration", "configurations"),
+                       metric, direction);
+    std::vector<std::string> header = {"rank"};
+    std::vector<bool> right = {true};
+    for (auto& p : r.varied) header.push_back(p), right.push_back(false);
+    for (const char* h : {"mean", "+-sem", "n", "best", "best trial"}) header.push_back(h);
+    for (bool b : {true, true, true, true, false}) right.push_back(b);
+    std::vector<std::vector<std::string>> rows;
+    for (int i = 0; i < shown; ++i) {
+      const ConfigStats& c = a.configs[i];
+      std::vector<std::string> row = {std::to_string(i + 1)};
+      row.insert(row.end(), c.values.begin(), c.values.end());
+      row.push_back(format_metric(c.mean));
+      row.push_back(format_metric(c.sem));
+      row.push_back(std::to_string(c.trials.size()));
+      row.push_back(format_metric(c.best->metric(metric)));
+      row.push_back(c.best->id);
+      rows.push_back(std::move(row));
+    }
+    out += table(header, rows, right, "  ");
+  }
+
+  // Failures, grouped by status then by message.
+  if (!a.problems.empty()) {
+    int failed = 0;
+    for (auto& g : a.problems) failed += g.count;
+    out += fmt::format("\nTrials not ok: {} of {}\n", failed, a.trials);
+    for (auto& g : a.problems) {
+      out += fmt::format("  {}: {}\n", g.status, g.count);
+      const std::size_t shown = std::min<std::size_t>(3, g.messages.size());
+      for (std::size_t i = 0; i < shown; ++i)
+        out += fmt::format("    {:>3}x  {}\n", g.messages[i].second, g.messages[i].first);
+      if (g.messages.size() > shown)
+        out += fmt::format("    ... and {} other messages\n", g.messages.size() - shown);
+    }
+  }
+
+  // Marginals.
+  if (!a.marginals.empty() && !a.configs.empty()) {
+    out += fmt::format("\nEach hyperparameter's values over ok trials, by spread of their mean {}:\n",
+                       metric);
+    for (auto& m : a.marginals) {
+      out += fmt::format("  {}  (spread {})\n", m.param, format_metric(m.spread));
+      std::vector<std::vector<std::string>> rows;
+      for (auto& row : m.rows)
+        rows.push_back({row.value, std::to_string(row.n), format_metric(row.best), format_metric(row.mean)});
+      out += table({"value", "n", "best", "mean"}, rows, {false, true, true, true}, "    ");
+    }
+  }
+
+  if (!a.configs.empty()) {
+    const ConfigStats& c = a.configs.front();
+    std::string cfg;
+    for (std::size_t i = 0; i < r.varied.size(); ++i)
+      cfg += fmt::format("{}{}={}", i ? " " : "", r.varied[i], c.values[i]);
+    if (cfg.empty()) cfg = "(no varied parameters)";
+    const std::string spread = std::isnan(c.sem) ? std::string() : " +- " + format_metric(c.sem);
+    out += fmt::format("\nBest configuration: {}: mean {}{} (n={}); best repeat {} = {}\n", cfg,
+                       format_metric(c.mean), spread, c.trials.size(), c.best->id,
+                       format_metric(c.best->metric(metric)));
+  }
+  return out;
+}
+
+}  // namespace ns::report

@@ -1,0 +1,81 @@
+// The HTML report in headless Chromium: Plotly draws every chart offline, the table is filled,
+// and a screenshot is saved next to the test (label: browser).
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "report/report.hpp"
+#include "test_util.hpp"
+
+using namespace ns::report;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string chromium() {
+  if (const char* c = std::getenv("NS_CHROMIUM")) return c;
+  return test::run_shell("command -v chromium >/dev/null 2>&1") == 0 ? "chromium" : "";
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + what.size())) ++n;
+  return n;
+}
+
+// Flags from the issue: no sandbox (root in CI), no GPU, nothing fetched, a fresh profile.
+std::string chromium_cmd(const fs::path& profile) {
+  return "timeout 120 " + test::shell_quote(chromium()) +
+         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
+         " --disable-background-networking --disable-component-update --disable-sync"
+         " --user-data-dir=" + test::shell_quote(profile.string()) + " --virtual-time-budget=5000";
+}
+
+}  // namespace
+
+TEST_CASE("browser: the report's Plotly charts render offline in headless Chromium") {
+  INFO("needs Debian's chromium: run scripts/setup.sh --deps, or set NS_CHROMIUM");
+  REQUIRE_FALSE(chromium().empty());
+  test::TempDir tmp;
+  const fs::path dir = test::copy_fixture("maskcnn_sweep", tmp.path);
+  // Kept in the test's working directory (the build tree) to open by hand after a run.
+  const fs::path html = fs::current_path() / "report_browser.html";
+  const fs::path png = fs::current_path() / "report_screenshot.png";
+  fs::remove(png);
+  std::ostringstream out;
+  run_report(ReportOptions(dir).with_html(html), out);
+  REQUIRE(fs::file_size(html) > 1000000);  // Plotly inlined
+
+  const fs::path dom_path = tmp.path / "dom.html";
+  const std::string dump = chromium_cmd(tmp.path / "profile1") + " --dump-dom " +
+                           test::shell_quote("file://" + html.string()) + " > " +
+                           test::shell_quote(dom_path.string()) + " 2> " +
+                           test::shell_quote((tmp.path / "chromium.log").string());
+  INFO(dump);
+  REQUIRE(test::run_shell(dump) == 0);
+  const std::string dom = test::read_text(dom_path);
+  INFO("chromium log: " << test::read_text(tmp.path / "chromium.log").substr(0, 2000));
+
+  // One Plotly container per chart: 2 metric-vs-parameter, 1 heatmap, 3 learning-curve series
+  // (train_loss, val_loss, val_ccnorm), 2 per-neuron histograms (Pearson, CCnorm), 12 masks.
+  CHECK(count(dom, "class=\"plot-container plotly\"") == 20);
+  CHECK(count(dom, "class=\"main-svg\"") >= 20);
+  CHECK(count(dom, "class=\"hm\"") >= 13);          // heatmap traces drawn (1 + 12 masks)
+  CHECK(count(dom, "class=\"trace bars\"") >= 3);   // histogram bars (3 neuron columns)
+  CHECK(count(dom, "class=\"scatterlayer") >= 5);
+  CHECK(dom.find("data-ns-rendered=\"0\"") == std::string::npos);
+  // The sortable table: one body row per trial, the best one marked.
+  CHECK(count(dom, "<tr class=\"") == 17);
+  CHECK(count(dom, "<tr class=\"ok best\">") == 1);
+  CHECK(dom.find("lower lr or add gradient clipping") != std::string::npos);
+
+  const std::string shot = chromium_cmd(tmp.path / "profile2") + " --window-size=1200,2000 --screenshot=" +
+                           test::shell_quote(png.string()) + " " +
+                           test::shell_quote("file://" + html.string()) + " > /dev/null 2>&1";
+  INFO(shot);
+  REQUIRE(test::run_shell(shot) == 0);
+  REQUIRE(fs::exists(png));
+  CHECK(fs::file_size(png) > 50000);  // a blank 1200x2000 page compresses to a few KB
+  CHECK(test::read_text(png).substr(1, 3) == "PNG");
+  WARN("screenshot: " << png.string());
+}

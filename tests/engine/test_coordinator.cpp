@@ -1,0 +1,235 @@
+// Coordinator logic in-process, through a fake transport: pull scheduling, retries, drain,
+// deadline and the static split. Also the executor's failure isolation.
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+#include "engine/coordinator.hpp"
+#include "engine/executor.hpp"
+#include "models/quadratic.hpp"
+
+using namespace ns::engine;
+using nlohmann::json;
+
+namespace {
+
+/// Worker behaviour: given an Assign, the Result it sends back (or nothing to hold the trial).
+using Behaviour = std::function<std::optional<ResultRow>(int rank, const msg::Assign&)>;
+
+class FakeTransport final : public Transport {
+ public:
+  FakeTransport(int size, Behaviour b) : size_(size), behave_(std::move(b)) {
+    for (int w = 1; w < size; ++w) inbox_.push_back({w, msg::wrap("ready", msg::Ready{w, "h", "cpu"})});
+  }
+  int rank() const override { return 0; }
+  int size() const override { return size_; }
+  void send(int dest, const json& m) override {
+    sent[dest].push_back(m);
+    const std::string type = m.at("type");
+    if (type == "assign") {
+      auto a = m.at("body").get<msg::Assign>();
+      assigned[dest].push_back(a.trial.index);
+      if (auto row = behave_(dest, a)) {
+        inbox_.push_back({dest, msg::wrap("result", msg::Result{*row})});
+      } else {
+        held[dest] = a;
+      }
+    } else if (type == "drain" && held.count(dest)) {
+      ResultRow r;
+      r.trial_id = held[dest].trial.id;
+      r.status = "interrupted";
+      held.erase(dest);
+      inbox_.push_back({dest, msg::wrap("result", msg::Result{r})});
+    }
+  }
+  std::optional<Envelope> poll() override {
+    ++polls;
+    if (inbox_.empty()) return std::nullopt;
+    Envelope e = inbox_.front();
+    inbox_.pop_front();
+    return e;
+  }
+  std::map<int, std::vector<json>> sent;
+  std::map<int, std::vector<int>> assigned;
+  std::map<int, msg::Assign> held;
+  int polls = 0;
+
+ private:
+  int size_;
+  Behaviour behave_;
+  std::deque<Envelope> inbox_;
+};
+
+struct FakeSink final : ResultSink {
+  std::vector<ResultRow> rows;
+  void record(const ResultRow& r) override { rows.push_back(r); }
+};
+
+std::vector<TrialSpec> trials(int n) {
+  std::vector<TrialSpec> v;
+  for (int i = 0; i < n; ++i) v.push_back(TrialSpec{"t" + std::to_string(i), i, 0, 0, json{{"x", i}}});
+  return v;
+}
+
+ResultRow ok_row(const msg::Assign& a, int rank) {
+  ResultRow r;
+  r.trial_id = a.trial.id;
+  r.status = "ok";
+  r.attempt = a.attempt;
+  r.rank = rank;
+  r.wall_s = 1;
+  r.metrics["score"] = a.trial.params.at("x").get<double>();
+  return r;
+}
+
+int count_type(const std::vector<json>& msgs, const std::string& type) {
+  int n = 0;
+  for (auto& m : msgs) n += m.at("type") == type;
+  return n;
+}
+
+auto no_drain = [] { return std::string(); };
+
+}  // namespace
+
+TEST_CASE("every trial is recorded once and every worker is shut down once", "[coordinator]") {
+  FakeTransport t(4, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  Coordinator c(t, sink, {}, no_drain);
+  auto s = c.run(trials(25));
+  CHECK(s.recorded == 25);
+  CHECK(s.complete());
+  std::set<std::string> ids;
+  for (auto& r : sink.rows) ids.insert(r.trial_id);
+  CHECK(ids.size() == 25);
+  int assigned = 0;
+  for (int w = 1; w < 4; ++w) {
+    CHECK(count_type(t.sent[w], "shutdown") == 1);
+    CHECK(t.sent[w].back().at("type") == "shutdown");
+    assigned += static_cast<int>(t.assigned[w].size());
+  }
+  CHECK(assigned == 25);
+}
+
+TEST_CASE("pull scheduling: a worker that holds a trial gets no more", "[coordinator]") {
+  // Rank 1 never finishes its first trial until drained; ranks 2 and 3 do all the rest.
+  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+    if (rank == 1) return std::nullopt;
+    return ok_row(a, rank);
+  });
+  FakeSink sink;
+  Coordinator c(t, sink, {}, [&] { return std::string(sink.rows.size() >= 9 ? "test" : ""); });
+  auto s = c.run(trials(10));
+  CHECK(t.assigned[1].size() == 1);
+  CHECK(t.assigned[2].size() + t.assigned[3].size() == 9);
+  CHECK(s.recorded == 9);
+  CHECK(s.interrupted == 1);
+  CHECK_FALSE(s.complete());
+  CHECK(count_type(t.sent[1], "drain") == 1);
+}
+
+TEST_CASE("a failed trial is retried up to `retries` times, then recorded", "[coordinator]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) {
+    ResultRow r = ok_row(a, rank);
+    if (a.trial.index == 2 && a.attempt < 3) {
+      r.status = "failed";
+      r.error = "transient";
+    }
+    if (a.trial.index == 4) {
+      r.status = "failed";
+      r.error = "always";
+    }
+    return r;
+  });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.retries = 2;
+  Coordinator c(t, sink, o, no_drain);
+  auto s = c.run(trials(6));
+  CHECK(s.recorded == 6);
+  CHECK(s.ok == 5);
+  CHECK(s.failed == 1);
+  CHECK(s.retried == 4);
+  for (auto& r : sink.rows) {
+    if (r.trial_id == "t2") CHECK(r.attempt == 3);
+    if (r.trial_id == "t4") {
+      CHECK(r.attempt == 3);
+      CHECK(r.error == "always");
+    }
+  }
+}
+
+TEST_CASE("drain: no new trials, running ones stop, nothing is recorded for them", "[coordinator]") {
+  bool drain = false;
+  FakeTransport t(3, [&](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+    if (a.trial.index >= 4) {
+      drain = true;  // a signal arrives while trial 4 runs
+      return std::nullopt;
+    }
+    return ok_row(a, rank);
+  });
+  FakeSink sink;
+  Coordinator c(t, sink, {}, [&] { return drain ? std::string("received Terminated") : ""; });
+  auto s = c.run(trials(20));
+  CHECK(s.recorded == 4);
+  CHECK(s.interrupted >= 1);
+  CHECK(s.not_started == 20 - 4 - s.interrupted);
+  CHECK(s.drain_reason == "received Terminated");
+  for (auto& r : sink.rows) CHECK(r.status == "ok");
+}
+
+TEST_CASE("a deadline inside the margin starts nothing", "[coordinator]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
+  o.deadline_margin_s = 60;
+  Coordinator c(t, sink, o, no_drain);
+  auto s = c.run(trials(5));
+  CHECK(s.recorded == 0);
+  CHECK(s.not_started == 5);
+  CHECK_FALSE(s.complete());
+}
+
+TEST_CASE("static schedule splits by index modulo workers", "[coordinator]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.schedule = "static";
+  Coordinator c(t, sink, o, no_drain);
+  c.run(trials(6));
+  CHECK(t.assigned[1] == std::vector<int>{0, 2, 4});
+  CHECK(t.assigned[2] == std::vector<int>{1, 3, 5});
+}
+
+TEST_CASE("executor: exceptions and time limits become rows, the worker goes on", "[executor]") {
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  auto dir = std::filesystem::temp_directory_path() / ("ns_exec_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family().schema.model_defaults;
+  params.update(ns::models::quadratic_family().schema.training_defaults);
+  msg::Assign a;
+  a.trial = TrialSpec{"f1", 0, 0, 1, params};
+  a.trial.params["fail_first_n"] = 1;
+  auto never = [] { return false; };
+  auto r1 = ex.execute(a, never);
+  CHECK(r1.status == "failed");
+  CHECK(r1.error == "induced failure (attempt 1 of the first 1)");
+  auto r2 = ex.execute(a, never);  // second attempt succeeds
+  CHECK(r2.status == "ok");
+  CHECK(r2.metrics.at("score") == Approx(ns::models::quadratic_score(0, 0, 0)));
+  msg::Assign slow;
+  slow.trial = TrialSpec{"s1", 1, 0, 1, params};
+  slow.trial.params["sleep_s"] = 5.0;
+  slow.time_limit_s = 0.05;
+  auto r3 = ex.execute(slow, never);
+  CHECK(r3.status == "timeout");
+  CHECK(r3.error == "exceeded the trial time limit of 0.05 s");
+  std::filesystem::remove_all(dir);
+}

@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "engine/csv.hpp"
+#include "engine/error.hpp"
+#include "engine/results.hpp"
+
+using namespace ns::engine;
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("ns_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+ResultRow row(const std::string& id, double score) {
+  ResultRow r;
+  r.trial_id = id;
+  r.status = "ok";
+  r.params = {{"lr", 0.001}, {"act", "relu, softplus"}};
+  r.metrics = {{"score", score}};
+  r.host = "h";
+  r.device = "cpu";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("rows are appended under a fixed header and read back", "[results]") {
+  auto dir = temp_dir("rows");
+  const auto path = (dir / "results.csv").string();
+  {
+    ResultsTable t(path, {"act", "lr"}, {"score", "other"});
+    CHECK(t.open().empty());
+    t.append(row("a", 1.5));
+    auto r = row("b", NAN);
+    r.status = "failed";
+    r.error = "boom, \"quoted\"\nsecond line";
+    t.append(r);
+  }
+  auto csv = read_csv_file(path);
+  REQUIRE(csv.rows.size() == 2);
+  CHECK(csv.header[0] == "trial_id");
+  CHECK(csv.header[2] == "act");
+  CHECK(csv.rows[0][2] == "relu, softplus");
+  CHECK(csv.rows[0][3] == "0.001");
+  CHECK(csv.rows[0][4] == "1.5");
+  CHECK(csv.rows[0][5] == "nan");
+  CHECK(csv.rows[1][4] == "nan");
+  CHECK(csv.rows[1].back() == "boom, \"quoted\"\nsecond line");
+  ResultsTable again(path, {"act", "lr"}, {"score", "other"});
+  CHECK(again.open().size() == 2);
+}
+
+TEST_CASE("a partial last row is cut before appending", "[results]") {
+  auto dir = temp_dir("partial");
+  const auto path = (dir / "results.csv").string();
+  {
+    ResultsTable t(path, {"lr"}, {"score"});
+    t.open();
+    t.append(row("a", 1));
+  }
+  { std::ofstream(path, std::ios::app) << "b,ok,0.0"; }  // killed mid-write
+  {
+    ResultsTable t(path, {"lr"}, {"score"});
+    auto rows = t.open();
+    CHECK(rows.size() == 1);
+    CHECK(t.rows_dropped() == 1);
+    t.append(row("c", 2));
+  }
+  auto csv = read_csv_file(path);
+  REQUIRE(csv.rows.size() == 2);
+  CHECK(csv.rows[1][0] == "c");
+  CHECK_FALSE(csv.dropped_partial);
+}
+
+TEST_CASE("a results file with another header is refused and left intact", "[results]") {
+  auto dir = temp_dir("header");
+  const auto path = (dir / "results.csv").string();
+  { std::ofstream(path) << "trial_id,status,zzz\nx,ok,1\n"; }
+  const auto before = fs::file_size(path);
+  ResultsTable t(path, {"lr"}, {"score"});
+  CHECK_THROWS_WITH(t.open(), Catch::Contains("its header does not match this sweep's columns"));
+  CHECK(fs::file_size(path) == before);
+}
+
+TEST_CASE("best tracking honours the mode and ignores failures and NaN", "[results]") {
+  BestTracker best("score", true);
+  CHECK(best.offer(row("a", 1)));
+  CHECK_FALSE(best.offer(row("b", 0.5)));
+  CHECK_FALSE(best.offer(row("c", NAN)));
+  auto f = row("d", 9);
+  f.status = "failed";
+  CHECK_FALSE(best.offer(f));
+  CHECK(best.offer(row("e", 2)));
+  CHECK(best.to_json()["trial_id"] == "e");
+  BestTracker low("score", false);
+  low.offer(row("a", 1));
+  CHECK(low.offer(row("b", -1)));
+  CHECK(low.value() == -1);
+}

@@ -1,0 +1,112 @@
+// Spec parsing: every malformed spec gets an exact message naming the JSON path.
+#include <catch2/catch.hpp>
+
+#include "engine/error.hpp"
+#include "models/quadratic.hpp"
+#include "sweeps/spec.hpp"
+
+using nlohmann::json;
+using ns::sweeps::parse_spec_with;
+
+namespace {
+
+const ns::sweeps::FamilySchema& schema() {
+  static const auto f = ns::models::quadratic_family();
+  return f.schema;
+}
+
+json good() {
+  return json::parse(R"({"family": "quadratic", "grid": {"x": [0.0, 1.0]}, "metric": "score", "mode": "max"})");
+}
+
+std::string error_of(const json& j) {
+  try {
+    parse_spec_with(j, "s.json", schema());
+  } catch (const ns::Error& e) {
+    CHECK(e.exit_code() == 2);
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a valid spec parses with defaults filled in", "[spec]") {
+  auto s = parse_spec_with(good(), "dir/s.json", schema());
+  CHECK(s.name == "s");
+  CHECK(s.out == "runs/s");
+  CHECK(s.repeats == 1);
+  CHECK(s.base.at("y") == 0.0);
+  CHECK(s.varied() == std::vector<std::string>{"x"});
+  CHECK(s.param_names().size() == 9);
+}
+
+TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"unknown top-level key", [](json& j) { j["grdi"] = json::object(); },
+       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s"},
+      {"unknown parameter in grid", [](json& j) { j["grid"]["z"] = {1.0}; },
+       "s.json: $.grid.z: unknown parameter 'z' of family 'quadratic'; allowed: fail_first_n, fail_prob, k, noise, shape, sleep_s, sleep_sigma, x, y"},
+      {"empty grid list", [](json& j) { j["grid"]["x"] = json::array(); },
+       "s.json: $.grid.x: expected a non-empty array of values, got []"},
+      {"grid value not a list", [](json& j) { j["grid"]["x"] = 1.0; },
+       "s.json: $.grid.x: expected a non-empty array of values, got a number 1.0"},
+      {"wrong type in grid", [](json& j) { j["grid"]["x"] = {0.0, "one"}; },
+       "s.json: $.grid.x[1]: expected a number for 'x', got a string \"one\""},
+      {"non-integer for an integer parameter", [](json& j) { j["grid"]["k"] = {1, 2.5}; },
+       "s.json: $.grid.k[1]: expected an integer for 'k', got a number 2.5"},
+      {"negative repeats", [](json& j) { j["repeats"] = -1; },
+       "s.json: $.repeats: expected an integer >= 1, got -1"},
+      {"missing metric", [](json& j) { j.erase("metric"); },
+       "s.json: $.metric: required key is missing; one of score, loss, slept_s"},
+      {"unknown metric", [](json& j) { j["metric"] = "acc"; },
+       "s.json: $.metric: unknown metric 'acc' of family 'quadratic'; allowed: score, loss, slept_s"},
+      {"bad mode", [](json& j) { j["mode"] = "maximum"; },
+       "s.json: $.mode: expected \"max\" or \"min\", got \"maximum\""},
+      {"fixed and searched", [](json& j) { j["fixed"] = {{"x", 2.0}}; },
+       "s.json: $.grid.x: also set in $.fixed or $.training; a parameter is either fixed or searched"},
+      {"unknown training setting", [](json& j) { j["training"] = {{"x", 2.0}}; },
+       "s.json: $.training.x: unknown training setting 'x' of family 'quadratic'; allowed: fail_first_n, fail_prob, noise, sleep_s, sleep_sigma"},
+      {"random count zero", [](json& j) { j["random"] = {{"count", 0}, {"params", {{"y", {{"dist", "uniform"}, {"low", 0}, {"high", 1}}}}}}; },
+       "s.json: $.random.count: expected an integer >= 1, got 0"},
+      {"unknown distribution", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"y", {{"dist", "normal"}, {"low", 0}, {"high", 1}}}}}}; },
+       "s.json: $.random.params.y.dist: unknown distribution 'normal'; allowed: uniform, log_uniform, int, choice"},
+      {"log_uniform with low <= 0", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"y", {{"dist", "log_uniform"}, {"low", 0}, {"high", 1}}}}}}; },
+       "s.json: $.random.params.y.low: log_uniform needs low > 0, got 0"},
+      {"low above high", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"y", {{"dist", "uniform"}, {"low", 2}, {"high", 1}}}}}}; },
+       "s.json: $.random.params.y: expected low < high, got low 2 and high 1"},
+      {"uniform on an integer parameter", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"k", {{"dist", "uniform"}, {"low", 0}, {"high", 3}}}}}}; },
+       "s.json: $.random.params.k.dist: 'k' takes an integer; use \"int\" or \"choice\""},
+      {"duplicate grid value", [](json& j) { j["grid"]["x"] = {1.0, 1}; },
+       "s.json: $.grid.x[1]: duplicate value 1.0"},
+      {"family not a string", [](json& j) { j["family"] = 3; },
+       "s.json: $.family: expected a string, got an integer 3"},
+      {"negative timeout", [](json& j) { j["trial_timeout_s"] = -5; },
+       "s.json: $.trial_timeout_s: expected a number of seconds >= 0 (0 = no limit), got -5"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    json j = good();
+    c.edit(j);
+    CHECK(error_of(j) == c.message);
+  }
+  CHECK(cases.size() >= 12);
+}
+
+TEST_CASE("a spec that is not an object is refused", "[spec]") {
+  CHECK(error_of(json::array()) == "s.json: $: the spec must be a JSON object, got an array");
+}
+
+TEST_CASE("ints given for float parameters are normalised so ids agree", "[spec]") {
+  json a = good(), b = good();
+  b["grid"]["x"] = {0, 1};
+  auto ta = ns::sweeps::enumerate(parse_spec_with(a, "s.json", schema()));
+  auto tb = ns::sweeps::enumerate(parse_spec_with(b, "s.json", schema()));
+  REQUIRE(ta.size() == tb.size());
+  for (size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].id == tb[i].id);
+}

@@ -299,14 +299,17 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["heatmap"] = {{"x", mx.param}, {"y", my.param}, {"xs", xs}, {"ys", ys}, {"z", z}, {"n", n}};
   }
 
-  json skipped = json::array();
+  json skipped = json::array(), curve_notes = json::array();
   json curves = json::array();
   for (int i = 0; i < std::min<int>(kMaxCurveTrials, static_cast<int>(a.configs.size())); ++i) {
     const Trial& t = *a.configs[i].best;
-    json c = read_curve(r, t, fmt::format("#{} {}", i + 1, t.id), skipped);
+    json c = read_curve(r, t, fmt::format("#{} {}", i + 1, t.id), curve_notes);
     if (!c.is_null()) curves.push_back(std::move(c));
   }
   d["curves"] = curves;
+  // A family that writes no curves at all gets one line on the page, not one per trial.
+  if (!curves.empty())
+    for (auto& n : curve_notes) skipped.push_back(n);
   d["neurons"] = nullptr;
   d["masks"] = nullptr;
   if (!a.configs.empty()) {
@@ -322,7 +325,9 @@ json html_data(const Results& r, const Analysis& a, int top) {
   for (auto& m : r.metric_columns) cols.push_back(m);
   for (const char* c : {"seed", "repeat", "attempt", "wall_s", "host", "error"})
     if (std::find(r.columns.begin(), r.columns.end(), c) != r.columns.end()) cols.push_back(c);
-  std::vector<bool> numeric(cols.size(), true);
+  std::vector<bool> numeric(cols.size(), true), is_metric(cols.size(), false);
+  for (std::size_t k = 0; k < cols.size(); ++k)
+    is_metric[k] = std::find(r.metric_columns.begin(), r.metric_columns.end(), cols[k]) != r.metric_columns.end();
   json rows = json::array();
   for (auto& t : r.trials) {
     json row = json::array();
@@ -337,7 +342,7 @@ json html_data(const Results& r, const Analysis& a, int top) {
   for (std::size_t k = 0; k < cols.size(); ++k)
     if (cols[k] == "trial_id" || cols[k] == "status" || cols[k] == "error" || cols[k] == "host")
       numeric[k] = false;
-  d["table"] = {{"columns", cols}, {"numeric", numeric}, {"rows", rows},
+  d["table"] = {{"columns", cols}, {"numeric", numeric}, {"metric", is_metric}, {"rows", rows},
                 {"best_id", a.configs.empty() ? json(nullptr) : json(a.configs.front().best->id)}};
   return d;
 }

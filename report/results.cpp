@@ -58,6 +58,7 @@ SweepInfo read_sweep_json(const fs::path& path) {
              j[key].dump());
     out = j[key].get<std::string>();
   };
+  str("name", info.name);
   str("family", info.family);
   str("metric", info.metric);
   str("mode", info.mode);
@@ -70,7 +71,7 @@ SweepInfo read_sweep_json(const fs::path& path) {
   if (j.contains("metrics")) info.metrics = string_list(j["metrics"], path.string() + ": $.metrics");
   if (j.contains("spec") && j["spec"].is_object()) {
     const json& spec = j["spec"];
-    if (spec.contains("name") && spec["name"].is_string()) info.name = spec["name"];
+    if (info.name.empty() && spec.contains("name") && spec["name"].is_string()) info.name = spec["name"];
     if (info.family.empty() && spec.contains("family") && spec["family"].is_string())
       info.family = spec["family"];
     add_keys(spec, "fixed", info.spec_params);

@@ -179,8 +179,10 @@
       if (idCol >= 0 && r[idCol] === T.best_id) cls.push('best');
       const tr = el('tr', { class: cls.join(' ') });
       r.forEach((c, i) => {
-        const td = el('td', { class: T.numeric[i] ? 'num' : (T.columns[i] === 'error' ? 'err' : '') }, c);
-        if (T.columns[i] === 'error') td.title = c;
+        // Metrics shown to 4 significant digits; the cell's tooltip has the value as written.
+        const shown = T.metric[i] && T.numeric[i] && c !== '' ? num(Number(c)) : c;
+        const td = el('td', { class: T.numeric[i] ? 'num' : (T.columns[i] === 'error' ? 'err' : '') }, shown);
+        if (T.columns[i] === 'error' || shown !== c) td.title = c;
         tr.appendChild(td);
       });
       tbody.appendChild(tr);

@@ -106,3 +106,16 @@ TEST_CASE("html: one self-contained page; text from the files cannot close the s
   CHECK(page.find("</script><script>alert") == std::string::npos);
   CHECK(page.find("<\\/script><script>alert(1)<\\/script> <\\u0021-- x") != std::string::npos);
 }
+
+TEST_CASE("html: a sweep without per-trial files draws what it can, one note at most") {
+  const Results r = load_results(test::fixture("classifier_nosweep"));
+  const json d = html_data(r, analyze(r, choose_selection(r, "val_accuracy", "")), 10);
+  CHECK(d["curves"].empty());
+  CHECK(d["skipped"].empty());  // the page says "No curve.csv found" once, not per trial
+  CHECK(d["neurons"].is_null());
+  CHECK(d["masks"].is_null());
+  CHECK(d["heatmap"]["x"] == "act");  // spread 0.0104 > 0.0080 for hidden
+  // trial_id status act hidden | 4 metrics | seed repeat attempt wall_s host error
+  CHECK(d["table"]["metric"] == json({false, false, false, false, true, true, true, true, false, false,
+                                      false, false, false, false}));
+}

@@ -32,7 +32,8 @@ json cell_json(const std::string& s) {
   if (s == "true") return true;
   if (s == "false") return false;
   const std::size_t digits_from = s[0] == '-' ? 1 : 0;
-  if (s.size() > digits_from && s.find_first_not_of("0123456789", digits_from) == std::string::npos) {
+  if (s.size() > digits_from &&
+      s.find_first_not_of("0123456789", digits_from) == std::string::npos) {
     try {  // integers exactly, seeds up to 2^64 - 1 included
       return digits_from ? json(std::stoll(s)) : json(std::stoull(s));
     } catch (const std::out_of_range&) {
@@ -79,12 +80,14 @@ Selection choose_selection(const Results& results, const std::string& metric,
   if (sel.metric.empty()) {
     NS_CHECK(metrics.size() == 1,
              "{}: no selection metric (sweep.json is missing or names none); pass --metric with "
-             "one of: {}", results.dir.string(), fmt::join(metrics, ", "));
+             "one of: {}",
+             results.dir.string(), fmt::join(metrics, ", "));
     sel.metric = metrics.front();
   }
   NS_CHECK(std::find(metrics.begin(), metrics.end(), sel.metric) != metrics.end(),
            "unknown metric \"{}\": results.csv in {} has the metric columns: {}", sel.metric,
-           results.dir.string(), metrics.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(metrics, ", ")));
+           results.dir.string(),
+           metrics.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(metrics, ", ")));
   if (!mode.empty()) {
     NS_CHECK(mode == "max" || mode == "min", "--mode: expected max or min, found \"{}\"", mode);
     sel.maximize = mode == "max";
@@ -100,8 +103,10 @@ Selection choose_selection(const Results& results, const std::string& metric,
     sel.maximize = true;
     sel.mode_source = "inferred from the name";
   } else {
-    throw Error(fmt::format("cannot tell whether a higher or a lower \"{}\" is better; pass "
-                            "--mode max or --mode min", sel.metric));
+    throw Error(
+        fmt::format("cannot tell whether a higher or a lower \"{}\" is better; pass "
+                    "--mode max or --mode min",
+                    sel.metric));
   }
   return sel;
 }
@@ -149,12 +154,13 @@ Analysis analyze(const Results& results, const Selection& selection) {
     c.sem = c.trials.size() > 1 ? std::sqrt(ss / (n - 1)) / std::sqrt(n) : std::nan("");
     a.configs.push_back(c);
   }
-  std::stable_sort(a.configs.begin(), a.configs.end(), [&](const ConfigStats& x, const ConfigStats& y) {
-    if (x.mean != y.mean) return better(x.mean, y.mean);
-    if (x.trials.size() != y.trials.size()) return x.trials.size() > y.trials.size();
-    return std::lexicographical_compare(x.values.begin(), x.values.end(), y.values.begin(),
-                                        y.values.end(), value_less);
-  });
+  std::stable_sort(
+      a.configs.begin(), a.configs.end(), [&](const ConfigStats& x, const ConfigStats& y) {
+        if (x.mean != y.mean) return better(x.mean, y.mean);
+        if (x.trials.size() != y.trials.size()) return x.trials.size() > y.trials.size();
+        return std::lexicographical_compare(x.values.begin(), x.values.end(), y.values.begin(),
+                                            y.values.end(), value_less);
+      });
 
   for (auto& [status, g] : problems) {
     for (auto& [msg, count] : messages[status]) g.messages.emplace_back(msg, count);
@@ -187,8 +193,9 @@ Analysis analyze(const Results& results, const Selection& selection) {
       row.mean = sum / row.n;
       m.rows.push_back(row);
     }
-    std::sort(m.rows.begin(), m.rows.end(),
-              [](const MarginalRow& x, const MarginalRow& y) { return value_less(x.value, y.value); });
+    std::sort(m.rows.begin(), m.rows.end(), [](const MarginalRow& x, const MarginalRow& y) {
+      return value_less(x.value, y.value);
+    });
     if (m.rows.size() >= 2) {
       auto [lo, hi] = std::minmax_element(m.rows.begin(), m.rows.end(),
                                           [](auto& x, auto& y) { return x.mean < y.mean; });

@@ -2,7 +2,6 @@
 // The aggregated view of a sweep: configurations (the varied parameters) ranked by the mean of
 // the selection metric over their seeds, failures grouped by message, per-parameter marginals.
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +26,11 @@ Selection choose_selection(const Results& results, const std::string& metric,
 
 /// One configuration: a value for each varied parameter, over its repeats (seeds).
 struct ConfigStats {
-  std::vector<std::string> values;    ///< in Results::varied order
-  std::vector<const Trial*> trials;   ///< ok trials with a finite metric
+  std::vector<std::string> values;   ///< in Results::varied order
+  std::vector<const Trial*> trials;  ///< ok trials with a finite metric
   double mean = 0;
-  double sem = 0;                     ///< sd (ddof 1) / sqrt(n); NaN when n == 1
-  const Trial* best = nullptr;        ///< the best of its repeats
+  double sem = 0;               ///< sd (ddof 1) / sqrt(n); NaN when n == 1
+  const Trial* best = nullptr;  ///< the best of its repeats
 };
 
 /// Marginal of the metric over one value of one parameter (all ok trials with that value).
@@ -44,7 +43,7 @@ struct MarginalRow {
 
 struct Marginal {
   std::string param;
-  bool numeric = false;           ///< every value parses as a number (rows sorted numerically)
+  bool numeric = false;  ///< every value parses as a number (rows sorted numerically)
   std::vector<MarginalRow> rows;
   /// Influence of the parameter: max - min of its marginal means (0 with fewer than 2 values).
   double spread = 0;

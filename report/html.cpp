@@ -1,5 +1,7 @@
 #include "report/html.hpp"
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -10,7 +12,6 @@
 
 #include "engine/error.hpp"
 #include "report/csv.hpp"
-#include <fmt/ranges.h>
 
 #ifndef NS_PLOTLY_JS_DEFAULT
 #define NS_PLOTLY_JS_DEFAULT ""
@@ -36,11 +37,20 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -78,7 +88,8 @@ fs::path trial_file(const Results& r, const std::string& id, const char* name) {
 json read_curve(const Results& r, const Trial& t, const std::string& label, json& skipped) {
   const fs::path p = trial_file(r, t.id, "curve.csv");
   if (!safe_trial_id(t.id) || !fs::exists(p)) {
-    skipped.push_back(fmt::format("no learning curve for trial {} (trials/{}/curve.csv)", t.id, t.id));
+    skipped.push_back(
+        fmt::format("no learning curve for trial {} (trials/{}/curve.csv)", t.id, t.id));
     return nullptr;
   }
   CsvTable c;
@@ -89,7 +100,8 @@ json read_curve(const Results& r, const Trial& t, const std::string& label, json
     return nullptr;
   }
   if (c.header.size() < 2 || c.records.empty()) {
-    skipped.push_back(fmt::format("learning curve of {} skipped: {} has no data rows yet", t.id, p.string()));
+    skipped.push_back(
+        fmt::format("learning curve of {} skipped: {} has no data rows yet", t.id, p.string()));
     return nullptr;
   }
   json x = json::array(), series = json::object(), columns = json::array();
@@ -108,8 +120,8 @@ json read_curve(const Results& r, const Trial& t, const std::string& label, json
       series[c.header[k]].push_back(finite_or_null(y));
     }
   }
-  return {{"id", t.id}, {"label", label}, {"x_name", c.header[0]}, {"x", x},
-          {"columns", columns}, {"series", series}};
+  return {{"id", t.id}, {"label", label},     {"x_name", c.header[0]},
+          {"x", x},     {"columns", columns}, {"series", series}};
 }
 
 // trials/<id>/neurons.csv: one row per neuron; the Pearson and CCnorm columns are drawn.
@@ -126,7 +138,8 @@ json read_neurons(const Results& r, const Trial& t, json& skipped) {
   json columns = json::object(), excluded = json::object();
   for (std::size_t k = 0; k < c.header.size(); ++k) {
     const std::string name = lower(c.header[k]);
-    if (name.find("pearson") == std::string::npos && name.find("ccnorm") == std::string::npos) continue;
+    if (name.find("pearson") == std::string::npos && name.find("ccnorm") == std::string::npos)
+      continue;
     json values = json::array();
     int nan = 0;
     for (auto& rec : c.records) {
@@ -158,7 +171,8 @@ json read_masks(const Results& r, const Trial& t, json& skipped) {
              "expected {{\"shape\": [N, H, W], \"values\": [...]}}");
     const json& shape = j["shape"];
     NS_CHECK(shape.is_array() && shape.size() == 3 &&
-                 std::all_of(shape.begin(), shape.end(), [](const json& v) { return v.is_number_unsigned(); }),
+                 std::all_of(shape.begin(), shape.end(),
+                             [](const json& v) { return v.is_number_unsigned(); }),
              "$.shape should be [N, H, W] (non-negative integers), found {}", shape.dump());
     const std::size_t n = shape[0], h = shape[1], w = shape[2];
     const json& values = j["values"];
@@ -181,7 +195,8 @@ json read_masks(const Results& r, const Trial& t, json& skipped) {
     }
     return {{"trial", t.id}, {"n", n}, {"h", h}, {"w", w}, {"shown", shown}, {"values", masks}};
   } catch (const std::exception& e) {
-    skipped.push_back(fmt::format("readout masks of {} skipped: {}: {}", t.id, p.string(), e.what()));
+    skipped.push_back(
+        fmt::format("readout masks of {} skipped: {}: {}", t.id, p.string(), e.what()));
     return nullptr;
   }
 }
@@ -204,15 +219,18 @@ std::string load_plotly_js() {
   ss << in.rdbuf();
   NS_CHECK(in.good() || in.eof(), "{}: read failed", p.string());
   std::string js = ss.str();
-  NS_CHECK(js.size() > 1000, "{}: only {} bytes, not a Plotly bundle; reinstall with "
-           "scripts/setup.sh --deps", p.string(), js.size());
+  NS_CHECK(js.size() > 1000,
+           "{}: only {} bytes, not a Plotly bundle; reinstall with "
+           "scripts/setup.sh --deps",
+           p.string(), js.size());
   return js;
 }
 
 json html_data(const Results& r, const Analysis& a, int top) {
   const std::string& metric = a.selection.metric;
   json d;
-  d["title"] = "neurosweep report: " + (r.sweep.name.empty() ? r.dir.filename().string() : r.sweep.name);
+  d["title"] =
+      "neurosweep report: " + (r.sweep.name.empty() ? r.dir.filename().string() : r.sweep.name);
   d["metric"] = metric;
   d["maximize"] = a.selection.maximize;
   d["varied"] = r.varied;
@@ -228,17 +246,23 @@ json html_data(const Results& r, const Analysis& a, int top) {
   d["meta"] = meta;
   json notes = json::array();
   if (r.dropped_partial)
-    notes.push_back("A partial last line of results.csv was ignored: the sweep is running or was stopped mid-write.");
-  if (a.ok_without_metric) notes.push_back(fmt::format("{} ok trial(s) have no finite {}.", a.ok_without_metric, metric));
+    notes.push_back(
+        "A partial last line of results.csv was ignored: the sweep is running or was stopped "
+        "mid-write.");
+  if (a.ok_without_metric)
+    notes.push_back(fmt::format("{} ok trial(s) have no finite {}.", a.ok_without_metric, metric));
   for (auto& w : r.warnings) notes.push_back(w);
   d["notes"] = notes;
 
   json configs = json::array();
   for (int i = 0; i < std::min<int>(top, static_cast<int>(a.configs.size())); ++i) {
     const ConfigStats& c = a.configs[i];
-    configs.push_back({{"values", c.values}, {"mean", finite_or_null(c.mean)},
-                       {"sem", finite_or_null(c.sem)}, {"n", c.trials.size()},
-                       {"best_id", c.best->id}, {"best_value", finite_or_null(c.best->metric(metric))}});
+    configs.push_back({{"values", c.values},
+                       {"mean", finite_or_null(c.mean)},
+                       {"sem", finite_or_null(c.sem)},
+                       {"n", c.trials.size()},
+                       {"best_id", c.best->id},
+                       {"best_value", finite_or_null(c.best->metric(metric))}});
   }
   d["configs"] = configs;
 
@@ -265,7 +289,8 @@ json html_data(const Results& r, const Analysis& a, int top) {
     json rows = json::array();
     for (auto& row : m.rows)
       rows.push_back({{"value", row.value}, {"n", row.n}, {"best", row.best}, {"mean", row.mean}});
-    marginals.push_back({{"param", m.param}, {"numeric", m.numeric}, {"spread", m.spread}, {"rows", rows}});
+    marginals.push_back(
+        {{"param", m.param}, {"numeric", m.numeric}, {"spread", m.spread}, {"rows", rows}});
   }
   d["marginals"] = marginals;
 
@@ -327,7 +352,8 @@ json html_data(const Results& r, const Analysis& a, int top) {
     if (std::find(r.columns.begin(), r.columns.end(), c) != r.columns.end()) cols.push_back(c);
   std::vector<bool> numeric(cols.size(), true), is_metric(cols.size(), false);
   for (std::size_t k = 0; k < cols.size(); ++k)
-    is_metric[k] = std::find(r.metric_columns.begin(), r.metric_columns.end(), cols[k]) != r.metric_columns.end();
+    is_metric[k] = std::find(r.metric_columns.begin(), r.metric_columns.end(), cols[k]) !=
+                   r.metric_columns.end();
   json rows = json::array();
   for (auto& t : r.trials) {
     json row = json::array();
@@ -342,12 +368,16 @@ json html_data(const Results& r, const Analysis& a, int top) {
   for (std::size_t k = 0; k < cols.size(); ++k)
     if (cols[k] == "trial_id" || cols[k] == "status" || cols[k] == "error" || cols[k] == "host")
       numeric[k] = false;
-  d["table"] = {{"columns", cols}, {"numeric", numeric}, {"metric", is_metric}, {"rows", rows},
+  d["table"] = {{"columns", cols},
+                {"numeric", numeric},
+                {"metric", is_metric},
+                {"rows", rows},
                 {"best_id", a.configs.empty() ? json(nullptr) : json(a.configs.front().best->id)}};
   return d;
 }
 
-std::string render_html(const Results& r, const Analysis& a, int top, const std::string& plotly_js) {
+std::string render_html(const Results& r, const Analysis& a, int top,
+                        const std::string& plotly_js) {
   const json d = html_data(r, a, top);
   std::string page;
   page.reserve(plotly_js.size() + 200000);

@@ -1,8 +1,7 @@
 #pragma once
 // The HTML report: one self-contained page (Plotly inlined, data as JSON) that opens offline.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "report/analysis.hpp"

@@ -1,8 +1,8 @@
 #include "report/report.hpp"
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,7 +24,8 @@ void write_atomic(const fs::path& path, const std::string& text) {
   const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    NS_CHECK(out.good(), "{}: cannot write (does its directory exist and is it writable?)", tmp.string());
+    NS_CHECK(out.good(), "{}: cannot write (does its directory exist and is it writable?)",
+             tmp.string());
     out << text;
     out.flush();
     NS_CHECK(out.good(), "{}: write failed (disk full?)", tmp.string());
@@ -65,13 +66,15 @@ void run_report(const ReportOptions& o, std::ostream& out) {
 void add_report_command(CLI::App& root, std::function<int()>& action) {
   // Options live as long as the CLI app: the callback runs after parsing.
   auto opts = std::make_shared<ReportOptions>(fs::path());
-  CLI::App* cmd = root.add_subcommand(
-      "report", "Summarize a sweep's output directory: leaderboard, failures, marginals, "
-                "best.json, optional HTML page (works while the sweep runs)");
+  CLI::App* cmd =
+      root.add_subcommand("report",
+                          "Summarize a sweep's output directory: leaderboard, failures, marginals, "
+                          "best.json, optional HTML page (works while the sweep runs)");
   cmd->add_option("OUT_DIR", opts->out_dir, "the sweep's output directory (holds results.csv)")
       ->required();
   cmd->add_option("--metric", opts->metric, "metric to rank by (default: the sweep's)");
-  cmd->add_option("--mode", opts->mode, "max or min (default: the sweep's, or from the metric name)")
+  cmd->add_option("--mode", opts->mode,
+                  "max or min (default: the sweep's, or from the metric name)")
       ->check(CLI::IsMember({"max", "min"}));
   cmd->add_option("--top", opts->top, "configurations in the leaderboard")
       ->check(CLI::PositiveNumber)

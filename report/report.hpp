@@ -17,16 +17,28 @@ namespace ns::report {
 struct ReportOptions {
   explicit ReportOptions(std::filesystem::path out_dir) : out_dir(std::move(out_dir)) {}
   std::filesystem::path out_dir;
-  std::string metric;        ///< "" = the sweep's selection metric
-  std::string mode;          ///< "" = the sweep's mode or inferred from the metric's name
-  int top = 10;              ///< configurations in the leaderboard
+  std::string metric;          ///< "" = the sweep's selection metric
+  std::string mode;            ///< "" = the sweep's mode or inferred from the metric's name
+  int top = 10;                ///< configurations in the leaderboard
   std::filesystem::path html;  ///< empty = no HTML page
-  bool write_best = true;    ///< rewrite <out_dir>/best.json from the aggregated view
+  bool write_best = true;      ///< rewrite <out_dir>/best.json from the aggregated view
 
-  ReportOptions& with_metric(std::string m) { metric = std::move(m); return *this; }
-  ReportOptions& with_mode(std::string m) { mode = std::move(m); return *this; }
-  ReportOptions& with_top(int k) { top = k; return *this; }
-  ReportOptions& with_html(std::filesystem::path p) { html = std::move(p); return *this; }
+  ReportOptions& with_metric(std::string m) {
+    metric = std::move(m);
+    return *this;
+  }
+  ReportOptions& with_mode(std::string m) {
+    mode = std::move(m);
+    return *this;
+  }
+  ReportOptions& with_top(int k) {
+    top = k;
+    return *this;
+  }
+  ReportOptions& with_html(std::filesystem::path p) {
+    html = std::move(p);
+    return *this;
+  }
 };
 
 /// Runs the report, printing the terminal report to `out`. Throws ns::Error on bad input (no

@@ -1,12 +1,12 @@
 #include "report/results.hpp"
 
 #include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -20,8 +20,8 @@ using nlohmann::json;
 namespace {
 
 // Columns every results.csv has besides the parameters and metrics (DATA.md "Results").
-const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed",   "repeat", "attempt",
-                                            "wall_s",   "rank",   "host",   "device", "error"};
+const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed", "repeat", "attempt",
+                                            "wall_s",   "rank",   "host", "device", "error"};
 
 std::vector<std::string> string_list(const json& j, const std::string& where) {
   std::vector<std::string> out;
@@ -47,8 +47,10 @@ SweepInfo read_sweep_json(const fs::path& path) {
   try {
     j = json::parse(in);
   } catch (const json::exception& e) {
-    throw Error(fmt::format("{}: not valid JSON ({}); fix the file or move it away to report "
-                            "from results.csv alone", path.string(), e.what()));
+    throw Error(
+        fmt::format("{}: not valid JSON ({}); fix the file or move it away to report "
+                    "from results.csv alone",
+                    path.string(), e.what()));
   }
   NS_CHECK(j.is_object(), "{}: expected a JSON object, found {}", path.string(), j.type_name());
   info.present = true;
@@ -68,16 +70,19 @@ SweepInfo read_sweep_json(const fs::path& path) {
     info.varied = string_list(j["varied"], path.string() + ": $.varied");
     info.has_varied = true;
   }
-  if (j.contains("metrics")) info.metrics = string_list(j["metrics"], path.string() + ": $.metrics");
+  if (j.contains("metrics"))
+    info.metrics = string_list(j["metrics"], path.string() + ": $.metrics");
   if (j.contains("spec") && j["spec"].is_object()) {
     const json& spec = j["spec"];
-    if (info.name.empty() && spec.contains("name") && spec["name"].is_string()) info.name = spec["name"];
+    if (info.name.empty() && spec.contains("name") && spec["name"].is_string())
+      info.name = spec["name"];
     if (info.family.empty() && spec.contains("family") && spec["family"].is_string())
       info.family = spec["family"];
     add_keys(spec, "fixed", info.spec_params);
     add_keys(spec, "training", info.spec_params);
     add_keys(spec, "grid", info.spec_params);
-    if (spec.contains("random") && spec["random"].is_object()) add_keys(spec["random"], "params", info.spec_params);
+    if (spec.contains("random") && spec["random"].is_object())
+      add_keys(spec["random"], "params", info.spec_params);
   }
   return info;
 }
@@ -100,7 +105,8 @@ double Trial::metric(const std::string& name) const {
 }
 
 bool looks_like_metric(const std::string& column) {
-  static const std::set<std::string> kSplits = {"train", "val", "valid", "validation", "test", "eval"};
+  static const std::set<std::string> kSplits = {"train",      "val",  "valid",
+                                                "validation", "test", "eval"};
   static const std::set<std::string> kNames = {"loss", "accuracy", "objective", "value", "score"};
   if (kNames.count(column)) return true;
   const auto us = column.find('_');
@@ -117,21 +123,29 @@ bool safe_trial_id(const std::string& id) {
 Results load_results(const fs::path& dir) {
   Results r;
   r.dir = dir;
-  NS_CHECK(fs::is_directory(dir), "{}: no such directory; give the sweep's output directory "
-           "(the spec's \"out\", which holds results.csv)", dir.string());
+  NS_CHECK(fs::is_directory(dir),
+           "{}: no such directory; give the sweep's output directory "
+           "(the spec's \"out\", which holds results.csv)",
+           dir.string());
   const fs::path csv_path = dir / "results.csv";
-  NS_CHECK(fs::exists(csv_path), "{}: no results.csv; is this a sweep output directory? A sweep "
-           "writes it as soon as it starts", dir.string());
+  NS_CHECK(fs::exists(csv_path),
+           "{}: no results.csv; is this a sweep output directory? A sweep "
+           "writes it as soon as it starts",
+           dir.string());
   r.sweep = read_sweep_json(dir / "sweep.json");
 
   CsvTable t = read_csv(csv_path);
-  NS_CHECK(!t.header.empty(), "{}: no header line yet (empty file); rerun once the sweep has "
-           "started writing it", csv_path.string());
+  NS_CHECK(!t.header.empty(),
+           "{}: no header line yet (empty file); rerun once the sweep has "
+           "started writing it",
+           csv_path.string());
   r.columns = t.header;
   r.dropped_partial = t.dropped_partial;
   for (const char* need : {"trial_id", "status"})
-    NS_CHECK(contains(r.columns, need), "{}: header has no \"{}\" column (found: {}); not a "
-             "neurosweep results table", csv_path.string(), need, fmt::join(r.columns, ","));
+    NS_CHECK(contains(r.columns, need),
+             "{}: header has no \"{}\" column (found: {}); not a "
+             "neurosweep results table",
+             csv_path.string(), need, fmt::join(r.columns, ","));
 
   // Rows first: telling metrics from parameters looks at the cells.
   std::map<std::string, std::size_t> index_of;
@@ -160,7 +174,8 @@ Results load_results(const fs::path& dir) {
   if (!r.malformed_lines.empty())
     r.warnings.push_back(fmt::format(
         "skipped {} row(s) of results.csv whose field count differs from the header's {} "
-        "(line {}{})", r.malformed_lines.size(), r.columns.size(), r.malformed_lines.front(),
+        "(line {}{})",
+        r.malformed_lines.size(), r.columns.size(), r.malformed_lines.front(),
         r.malformed_lines.size() > 1 ? ", ..." : ""));
 
   auto numeric_column = [&](const std::string& col) {
@@ -179,9 +194,9 @@ Results load_results(const fs::path& dir) {
     } else {
       // No metric list in sweep.json: metrics are named by split (val_*, test_*) and are numbers;
       // a parameter the spec names (e.g. "loss": "poisson") is never one.
-      metric = col == r.sweep.metric ||
-               (looks_like_metric(col) && !contains(r.sweep.spec_params, col) &&
-                !contains(r.sweep.varied, col) && numeric_column(col));
+      metric =
+          col == r.sweep.metric || (looks_like_metric(col) && !contains(r.sweep.spec_params, col) &&
+                                    !contains(r.sweep.varied, col) && numeric_column(col));
     }
     (metric ? r.metric_columns : r.param_columns).push_back(col);
   }

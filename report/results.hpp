@@ -16,12 +16,13 @@ struct SweepInfo {
   bool present = false;
   std::string name;
   std::string family;
-  std::string metric;               ///< the sweep's selection metric
-  std::string mode;                 ///< "max" | "min"
-  bool has_varied = false;          ///< sweep.json lists the varied parameters
-  std::vector<std::string> varied;  ///< parameters varied by grid/random
-  std::vector<std::string> metrics; ///< metric columns, when sweep.json names them
-  std::vector<std::string> spec_params;  ///< parameter names the spec writes (fixed/training/grid/random)
+  std::string metric;                ///< the sweep's selection metric
+  std::string mode;                  ///< "max" | "min"
+  bool has_varied = false;           ///< sweep.json lists the varied parameters
+  std::vector<std::string> varied;   ///< parameters varied by grid/random
+  std::vector<std::string> metrics;  ///< metric columns, when sweep.json names them
+  std::vector<std::string>
+      spec_params;  ///< parameter names the spec writes (fixed/training/grid/random)
 };
 
 /// One trial: its final row in results.csv (a retried trial keeps its last attempt).
@@ -29,9 +30,9 @@ struct Trial {
   std::string id;
   std::string status;  ///< ok | failed | timeout | ...
   std::string error;
-  std::size_t line = 0;                        ///< line of results.csv where the row starts
-  std::map<std::string, std::string> cells;    ///< column -> cell as written
-  std::map<std::string, double> metrics;       ///< metric columns; NaN when missing
+  std::size_t line = 0;                      ///< line of results.csv where the row starts
+  std::map<std::string, std::string> cells;  ///< column -> cell as written
+  std::map<std::string, double> metrics;     ///< metric columns; NaN when missing
 
   /// The cell of `column`, or "" when the table has no such column.
   const std::string& cell(const std::string& column) const;
@@ -43,16 +44,16 @@ struct Trial {
 struct Results {
   std::filesystem::path dir;
   SweepInfo sweep;
-  std::vector<std::string> columns;         ///< results.csv header
-  std::vector<std::string> param_columns;   ///< all parameter columns, header order
-  std::vector<std::string> metric_columns;  ///< metric columns, header order
-  std::vector<std::string> varied;          ///< the parameters that make a configuration
-  std::vector<Trial> trials;                ///< one per trial id, in order of first appearance
-  int rows = 0;                             ///< complete data rows read (before dedup)
-  int superseded_rows = 0;                  ///< earlier attempts of a retried trial
-  bool dropped_partial = false;             ///< a partial last line was ignored
-  std::vector<std::size_t> malformed_lines; ///< rows skipped for a wrong field count
-  std::vector<std::string> warnings;        ///< things the reader noticed and worked around
+  std::vector<std::string> columns;          ///< results.csv header
+  std::vector<std::string> param_columns;    ///< all parameter columns, header order
+  std::vector<std::string> metric_columns;   ///< metric columns, header order
+  std::vector<std::string> varied;           ///< the parameters that make a configuration
+  std::vector<Trial> trials;                 ///< one per trial id, in order of first appearance
+  int rows = 0;                              ///< complete data rows read (before dedup)
+  int superseded_rows = 0;                   ///< earlier attempts of a retried trial
+  bool dropped_partial = false;              ///< a partial last line was ignored
+  std::vector<std::size_t> malformed_lines;  ///< rows skipped for a wrong field count
+  std::vector<std::string> warnings;         ///< things the reader noticed and worked around
 };
 
 /// Loads `dir`/results.csv and `dir`/sweep.json (optional). Throws ns::Error (exit code 2) when

@@ -10,8 +10,9 @@ namespace {
 
 // Columns separated by two spaces; numbers right-aligned. Trailing blanks trimmed so the
 // golden files have none.
-std::string table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
-                  const std::vector<bool>& right, const std::string& indent) {
+std::string table(const std::vector<std::string>& header,
+                  const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right,
+                  const std::string& indent) {
   std::vector<std::size_t> width(header.size());
   for (std::size_t c = 0; c < header.size(); ++c) {
     width[c] = header[c].size();
@@ -54,16 +55,20 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
                        r.sweep.family.empty() ? "(unknown)" : r.sweep.family, metric, direction,
                        a.selection.mode_source);
   } else {
-    out += fmt::format("no sweep.json: parameters and metrics told apart from results.csv; ranked "
-                       "by {} ({}, {})\n", metric, direction, a.selection.mode_source);
+    out += fmt::format(
+        "no sweep.json: parameters and metrics told apart from results.csv; ranked "
+        "by {} ({}, {})\n",
+        metric, direction, a.selection.mode_source);
   }
   std::string counts = fmt::format("{}: {} ok", plural(a.trials, "trial", "trials"), a.ok);
   for (auto& g : a.problems) counts += fmt::format(", {} {}", g.count, g.status);
-  if (a.ok_without_metric) counts += fmt::format(" ({} ok without {})", a.ok_without_metric, metric);
+  if (a.ok_without_metric)
+    counts += fmt::format(" ({} ok without {})", a.ok_without_metric, metric);
   out += counts + "\n";
   if (r.dropped_partial)
-    out += "note: ignored a partial last line of results.csv (the sweep is running, or was "
-           "stopped mid-write)\n";
+    out +=
+        "note: ignored a partial last line of results.csv (the sweep is running, or was "
+        "stopped mid-write)\n";
   if (r.superseded_rows)
     out += fmt::format("note: {} superseded by a later attempt of the same trial\n",
                        plural(r.superseded_rows, "row", "rows"));
@@ -75,9 +80,10 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     out += fmt::format("No ok trial with a finite {} yet.\n", metric);
   } else {
     const int shown = std::min<int>(top, static_cast<int>(a.configs.size()));
-    out += fmt::format("Top {} of {} by mean {} over seeds ({}):\n", shown,
-                       plural(static_cast<int>(a.configs.size()), "configuration", "configurations"),
-                       metric, direction);
+    out +=
+        fmt::format("Top {} of {} by mean {} over seeds ({}):\n", shown,
+                    plural(static_cast<int>(a.configs.size()), "configuration", "configurations"),
+                    metric, direction);
     std::vector<std::string> header = {"rank"};
     std::vector<bool> right = {true};
     for (auto& p : r.varied) header.push_back(p), right.push_back(false);
@@ -115,13 +121,14 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
 
   // Marginals.
   if (!a.marginals.empty() && !a.configs.empty()) {
-    out += fmt::format("\nEach hyperparameter's values over ok trials, by spread of their mean {}:\n",
-                       metric);
+    out += fmt::format(
+        "\nEach hyperparameter's values over ok trials, by spread of their mean {}:\n", metric);
     for (auto& m : a.marginals) {
       out += fmt::format("  {}  (spread {})\n", m.param, format_metric(m.spread));
       std::vector<std::vector<std::string>> rows;
       for (auto& row : m.rows)
-        rows.push_back({row.value, std::to_string(row.n), format_metric(row.best), format_metric(row.mean)});
+        rows.push_back(
+            {row.value, std::to_string(row.n), format_metric(row.best), format_metric(row.mean)});
       out += table({"value", "n", "best", "mean"}, rows, {false, true, true, true}, "    ");
     }
   }

@@ -1,12 +1,10 @@
 // report/analysis: configurations, SEM, failures, marginals and best.json, checked against
 // values computed by hand from tests/report/data/maskcnn_sweep/results.csv.
-#include "report/analysis.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "engine/error.hpp"
+#include "report/analysis.hpp"
 #include "test_util.hpp"
 
 using namespace ns::report;
@@ -18,7 +16,8 @@ const Results& maskcnn() {
 }
 }  // namespace
 
-TEST_CASE("analysis: selection metric and mode come from sweep.json, --metric, --mode or the name") {
+TEST_CASE(
+    "analysis: selection metric and mode come from sweep.json, --metric, --mode or the name") {
   const Results& r = maskcnn();
   Selection s = choose_selection(r, "", "");
   CHECK(s.metric == "val_ccnorm");
@@ -29,9 +28,10 @@ TEST_CASE("analysis: selection metric and mode come from sweep.json, --metric, -
   CHECK(s.mode_source == "inferred from the name");
   CHECK(choose_selection(r, "test_pearson", "").maximize);
   CHECK_FALSE(choose_selection(r, "val_ccnorm", "min").maximize);
-  REQUIRE_THROWS_WITH(choose_selection(r, "val_acc", ""),
-                      Catch::Contains("unknown metric \"val_acc\"") &&
-                          Catch::Contains("val_loss, val_pearson, val_ccnorm, test_pearson, test_ccnorm"));
+  REQUIRE_THROWS_WITH(
+      choose_selection(r, "val_acc", ""),
+      Catch::Contains("unknown metric \"val_acc\"") &&
+          Catch::Contains("val_loss, val_pearson, val_ccnorm, test_pearson, test_ccnorm"));
   REQUIRE_THROWS_AS(choose_selection(r, "lr", ""), ns::Error);  // a parameter, not a metric
 }
 
@@ -43,11 +43,13 @@ TEST_CASE("analysis: without sweep.json a metric must be named, and an odd name 
   CHECK(choose_selection(r, "val_accuracy", "").maximize);
 
   test::TempDir tmp;
-  test::write_text(tmp.path / "results.csv", "trial_id,status,x,val_widget,seed,repeat,error\nt,ok,1,2,0,0,\n");
+  test::write_text(tmp.path / "results.csv",
+                   "trial_id,status,x,val_widget,seed,repeat,error\nt,ok,1,2,0,0,\n");
   const Results odd = load_results(tmp.path);
-  REQUIRE_THROWS_WITH(choose_selection(odd, "", ""),
-                      Catch::Contains("cannot tell whether a higher or a lower \"val_widget\" is better; "
-                                      "pass --mode max or --mode min"));
+  REQUIRE_THROWS_WITH(
+      choose_selection(odd, "", ""),
+      Catch::Contains("cannot tell whether a higher or a lower \"val_widget\" is better; "
+                      "pass --mode max or --mode min"));
   CHECK_FALSE(choose_selection(odd, "", "min").maximize);
 }
 
@@ -58,7 +60,13 @@ TEST_CASE("analysis: configurations are ranked by the mean over seeds, with SEM 
   CHECK(a.ok == 14);
   CHECK(a.ok_without_metric == 0);
   REQUIRE(a.configs.size() == 6);
-  struct Want { const char* channels; const char* lr; double mean, sem; std::size_t n; const char* best; };
+  struct Want {
+    const char* channels;
+    const char* lr;
+    double mean, sem;
+    std::size_t n;
+    const char* best;
+  };
   // By hand: E = {0.602, 0.588}: mean 0.595, sd 0.0098995, SEM 0.007; and so on.
   const Want want[] = {{"16", "0.001", 0.595, 0.007, 2, "e5b61c83"},
                        {"16", "0.003", 0.572, 0.003, 2, "f6c7d219"},
@@ -89,7 +97,8 @@ TEST_CASE("analysis: failures are grouped by status and first line of the messag
   REQUIRE(a.problems[0].messages.size() == 1);
   CHECK(a.problems[0].messages[0].second == 2);
   CHECK(a.problems[0].messages[0].first ==
-        "loss is nan at iteration 350 (lr=0.003, loss \"poisson\"); lower lr or add gradient clipping");
+        "loss is nan at iteration 350 (lr=0.003, loss \"poisson\"); lower lr or add gradient "
+        "clipping");
   CHECK(a.problems[1].status == "timeout");
   CHECK(a.problems[1].count == 1);
 }
@@ -162,6 +171,7 @@ TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and no best.json
 
 TEST_CASE("analysis: summarize_message keeps the first non-empty line, bounded") {
   CHECK(summarize_message("") == "(no message)");
-  CHECK(summarize_message("\n  \n  CUDA out of memory  \nTried to allocate") == "CUDA out of memory");
+  CHECK(summarize_message("\n  \n  CUDA out of memory  \nTried to allocate") ==
+        "CUDA out of memory");
   CHECK(summarize_message(std::string(300, 'x')).size() == 120);
 }

@@ -1,11 +1,9 @@
 // report/csv: RFC 4180 reading of files that may still be written to.
-#include "report/csv.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "engine/error.hpp"
+#include "report/csv.hpp"
 #include "test_util.hpp"
 
 using ns::report::parse_csv;

@@ -1,9 +1,8 @@
 // report/html: the data the page draws, and the page's self-containment (no browser here; see
 // test_report_browser.cpp for the rendered page).
-#include "report/html.hpp"
-
 #include <catch2/catch.hpp>
 
+#include "report/html.hpp"
 #include "test_util.hpp"
 
 using namespace ns::report;
@@ -82,11 +81,13 @@ TEST_CASE("html: the table holds every trial, numeric columns flagged") {
 TEST_CASE("html: a bad readout_masks.json is skipped with a note, not an error") {
   test::TempDir tmp;
   const fs::path dir = test::copy_fixture("maskcnn_sweep", tmp.path);
-  test::write_text(dir / "trials/e5b61c83/readout_masks.json", R"({"shape": [12, 8, 8], "values": [1, 2]})");
+  test::write_text(dir / "trials/e5b61c83/readout_masks.json",
+                   R"({"shape": [12, 8, 8], "values": [1, 2]})");
   const Results r = load_results(dir);
   const json d = html_data(r, analyze(r, choose_selection(r, "", "")), 10);
   CHECK(d["masks"].is_null());
-  CHECK(d["skipped"].dump().find("$.values should hold N*H*W = 768 numbers, found 2") != std::string::npos);
+  CHECK(d["skipped"].dump().find("$.values should hold N*H*W = 768 numbers, found 2") !=
+        std::string::npos);
 }
 
 TEST_CASE("html: one self-contained page; text from the files cannot close the script") {
@@ -96,7 +97,8 @@ TEST_CASE("html: one self-contained page; text from the files cannot close the s
                    "t1,ok,0.1,0.5,1,0,\n"
                    "t2,failed,0.2,nan,2,0,</script><script>alert(1)</script> <!-- x\n");
   const Results r = load_results(tmp.path);
-  const std::string fake_plotly = "window.Plotly={newPlot:function(){}};/*" + std::string(2000, ' ') + "*/";
+  const std::string fake_plotly =
+      "window.Plotly={newPlot:function(){}};/*" + std::string(2000, ' ') + "*/";
   const std::string page = render_html(r, analyze(r, choose_selection(r, "", "")), 10, fake_plotly);
   CHECK(page.rfind("<!DOCTYPE html>", 0) == 0);
   CHECK(page.find(fake_plotly) != std::string::npos);  // inlined, not linked
@@ -116,6 +118,6 @@ TEST_CASE("html: a sweep without per-trial files draws what it can, one note at 
   CHECK(d["masks"].is_null());
   CHECK(d["heatmap"]["x"] == "act");  // spread 0.0104 > 0.0080 for hidden
   // trial_id status act hidden | 4 metrics | seed repeat attempt wall_s host error
-  CHECK(d["table"]["metric"] == json({false, false, false, false, true, true, true, true, false, false,
-                                      false, false, false, false}));
+  CHECK(d["table"]["metric"] == json({false, false, false, false, true, true, true, true, false,
+                                      false, false, false, false, false}));
 }

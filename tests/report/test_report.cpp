@@ -1,13 +1,11 @@
 // report/report: the command end to end (best.json, exit codes, nothing written on bad input).
-#include "report/report.hpp"
-
 #include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
-
 #include <sstream>
 
 #include "engine/error.hpp"
+#include "report/report.hpp"
 #include "test_util.hpp"
 
 using namespace ns::report;
@@ -64,7 +62,8 @@ TEST_CASE("report: a missing Plotly bundle is a clear error before anything is w
   o.with_html(tmp.path / "r.html");
   REQUIRE_THROWS_WITH(run_report(o, out),
                       Catch::Contains("Plotly not found at \"" + missing + "\"") &&
-                          Catch::Contains("scripts/setup.sh --deps") && Catch::Contains("NS_PLOTLY_JS"));
+                          Catch::Contains("scripts/setup.sh --deps") &&
+                          Catch::Contains("NS_PLOTLY_JS"));
   ::unsetenv("NS_PLOTLY_JS");
   CHECK(out.str().empty());
   CHECK_FALSE(fs::exists(dir / "best.json"));

@@ -1,7 +1,6 @@
 // The HTML report in headless Chromium: Plotly draws every chart offline, the table is filled,
 // and a screenshot is saved next to the test (label: browser).
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 #include "report/report.hpp"
@@ -19,7 +18,9 @@ std::string chromium() {
 
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
-  for (std::size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + what.size())) ++n;
+  for (std::size_t p = text.find(what); p != std::string::npos;
+       p = text.find(what, p + what.size()))
+    ++n;
   return n;
 }
 
@@ -28,7 +29,8 @@ std::string chromium_cmd(const fs::path& profile) {
   return "timeout 120 " + test::shell_quote(chromium()) +
          " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run"
          " --disable-background-networking --disable-component-update --disable-sync"
-         " --user-data-dir=" + test::shell_quote(profile.string()) + " --virtual-time-budget=5000";
+         " --user-data-dir=" +
+         test::shell_quote(profile.string()) + " --virtual-time-budget=5000";
 }
 
 }  // namespace
@@ -60,8 +62,8 @@ TEST_CASE("browser: the report's Plotly charts render offline in headless Chromi
   // (train_loss, val_loss, val_ccnorm), 2 per-neuron histograms (Pearson, CCnorm), 12 masks.
   CHECK(count(dom, "class=\"plot-container plotly\"") == 20);
   CHECK(count(dom, "class=\"main-svg\"") >= 20);
-  CHECK(count(dom, "class=\"hm\"") >= 13);          // heatmap traces drawn (1 + 12 masks)
-  CHECK(count(dom, "class=\"trace bars\"") >= 3);   // histogram bars (3 neuron columns)
+  CHECK(count(dom, "class=\"hm\"") >= 13);         // heatmap traces drawn (1 + 12 masks)
+  CHECK(count(dom, "class=\"trace bars\"") >= 3);  // histogram bars (3 neuron columns)
   CHECK(count(dom, "class=\"scatterlayer") >= 5);
   CHECK(dom.find("data-ns-rendered=\"0\"") == std::string::npos);
   // The sortable table: one body row per trial, the best one marked.
@@ -69,9 +71,10 @@ TEST_CASE("browser: the report's Plotly charts render offline in headless Chromi
   CHECK(count(dom, "<tr class=\"ok best\">") == 1);
   CHECK(dom.find("lower lr or add gradient clipping") != std::string::npos);
 
-  const std::string shot = chromium_cmd(tmp.path / "profile2") + " --window-size=1200,2000 --screenshot=" +
-                           test::shell_quote(png.string()) + " " +
-                           test::shell_quote("file://" + html.string()) + " > /dev/null 2>&1";
+  const std::string shot =
+      chromium_cmd(tmp.path / "profile2") +
+      " --window-size=1200,2000 --screenshot=" + test::shell_quote(png.string()) + " " +
+      test::shell_quote("file://" + html.string()) + " > /dev/null 2>&1";
   INFO(shot);
   REQUIRE(test::run_shell(shot) == 0);
   REQUIRE(fs::exists(png));

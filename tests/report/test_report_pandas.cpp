@@ -10,14 +10,16 @@ using namespace ns::report;
 namespace fs = std::filesystem;
 
 namespace {
-// Debian's python3-pandas lives under /usr/bin/python3; a pyenv python3 earlier on PATH may lack it.
+// Debian's python3-pandas lives under /usr/bin/python3; a pyenv python3 earlier on PATH may lack
+// it.
 std::string python_with_pandas() {
   std::vector<std::string> candidates;
   if (const char* p = std::getenv("NS_PYTHON")) candidates.push_back(p);
   candidates.push_back("/usr/bin/python3");
   candidates.push_back("python3");
   for (auto& py : candidates)
-    if (test::run_shell(test::shell_quote(py) + " -c 'import pandas' >/dev/null 2>&1") == 0) return py;
+    if (test::run_shell(test::shell_quote(py) + " -c 'import pandas' >/dev/null 2>&1") == 0)
+      return py;
   return "";
 }
 
@@ -29,9 +31,10 @@ void check_with_pandas(const fs::path& csv) {
   const CsvTable t = read_csv(csv);
   nlohmann::json records = nlohmann::json::array();
   for (auto& r : t.records) records.push_back(r.fields);
-  test::write_text(tmp.path / "expect.json",
-                   nlohmann::json{{"header", t.header}, {"records", records},
-                                  {"dropped_partial", t.dropped_partial}}.dump());
+  test::write_text(tmp.path / "expect.json", nlohmann::json{{"header", t.header},
+                                                            {"records", records},
+                                                            {"dropped_partial", t.dropped_partial}}
+                                                 .dump());
   const fs::path script = test::fixture("").parent_path().parent_path() / "check_results_csv.py";
   const std::string cmd = test::shell_quote(py) + " " + test::shell_quote(script.string()) + " " +
                           test::shell_quote(csv.string()) + " --expect " +

@@ -1,11 +1,9 @@
 // report/results: loading a sweep directory (column roles, retries, partial lines).
-#include "report/results.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "engine/error.hpp"
+#include "report/results.hpp"
 #include "test_util.hpp"
 
 using namespace ns::report;
@@ -17,11 +15,11 @@ TEST_CASE("results: the maskcnn fixture loads with sweep.json's roles") {
   CHECK(r.sweep.family == "maskcnn");
   CHECK(r.sweep.metric == "val_ccnorm");
   CHECK(r.varied == std::vector<std::string>{"channels", "lr"});
-  CHECK(r.metric_columns ==
-        std::vector<std::string>{"val_loss", "val_pearson", "val_ccnorm", "test_pearson", "test_ccnorm"});
-  CHECK(r.param_columns == std::vector<std::string>{"act", "batch_size", "bn_before_act", "channels",
-                                                    "k1", "layers", "lr", "pool", "readout_scale",
-                                                    "smoothness"});
+  CHECK(r.metric_columns == std::vector<std::string>{"val_loss", "val_pearson", "val_ccnorm",
+                                                     "test_pearson", "test_ccnorm"});
+  CHECK(r.param_columns == std::vector<std::string>{"act", "batch_size", "bn_before_act",
+                                                    "channels", "k1", "layers", "lr", "pool",
+                                                    "readout_scale", "smoothness"});
   // 18 complete rows, one of them an earlier attempt of d0b7c3e9; the 19th line is partial.
   CHECK(r.rows == 18);
   CHECK(r.superseded_rows == 1);
@@ -32,7 +30,8 @@ TEST_CASE("results: the maskcnn fixture loads with sweep.json's roles") {
 
 TEST_CASE("results: a retried trial keeps its last attempt at its first position") {
   const Results r = load_results(test::fixture("maskcnn_sweep"));
-  auto it = std::find_if(r.trials.begin(), r.trials.end(), [](const Trial& t) { return t.id == "d0b7c3e9"; });
+  auto it = std::find_if(r.trials.begin(), r.trials.end(),
+                         [](const Trial& t) { return t.id == "d0b7c3e9"; });
   REQUIRE(it != r.trials.end());
   CHECK(it - r.trials.begin() == 9);  // where its first (failed) attempt stood
   CHECK(it->status == "ok");
@@ -42,7 +41,8 @@ TEST_CASE("results: a retried trial keeps its last attempt at its first position
 
 TEST_CASE("results: quoted multi-line error messages arrive whole") {
   const Results r = load_results(test::fixture("maskcnn_sweep"));
-  auto it = std::find_if(r.trials.begin(), r.trials.end(), [](const Trial& t) { return t.id == "c9a15e27"; });
+  auto it = std::find_if(r.trials.begin(), r.trials.end(),
+                         [](const Trial& t) { return t.id == "c9a15e27"; });
   REQUIRE(it != r.trials.end());
   CHECK(it->status == "failed");
   CHECK(it->error ==
@@ -75,14 +75,14 @@ TEST_CASE("results: rows with the wrong field count are skipped and reported") {
   CHECK(r.trials.size() == 2);
   CHECK(r.malformed_lines == std::vector<std::size_t>{3});
   REQUIRE(r.warnings.size() == 1);
-  CHECK(r.warnings[0] == "skipped 1 row(s) of results.csv whose field count differs from the "
-                         "header's 7 (line 3)");
+  CHECK(r.warnings[0] ==
+        "skipped 1 row(s) of results.csv whose field count differs from the "
+        "header's 7 (line 3)");
 }
 
 TEST_CASE("results: bad input names the path and the fix") {
   test::TempDir tmp;
-  REQUIRE_THROWS_WITH(load_results(tmp.path / "nope"),
-                      Catch::Contains("nope: no such directory"));
+  REQUIRE_THROWS_WITH(load_results(tmp.path / "nope"), Catch::Contains("nope: no such directory"));
   REQUIRE_THROWS_WITH(load_results(tmp.path), Catch::Contains("no results.csv"));
   test::write_text(tmp.path / "results.csv", "");
   REQUIRE_THROWS_WITH(load_results(tmp.path), Catch::Contains("no header line yet"));
@@ -116,7 +116,8 @@ TEST_CASE("results: trial ids used as paths are checked") {
 TEST_CASE("results: sweep.json without a metric list: spec-named parameters are never metrics") {
   test::TempDir tmp;
   // "loss" is a maskcnn parameter (poisson|mse) and "val_every" a training setting the spec names.
-  test::write_text(tmp.path / "sweep.json", R"({"spec": {"family": "maskcnn", "fixed": {"loss": "mse"},
+  test::write_text(tmp.path / "sweep.json",
+                   R"({"spec": {"family": "maskcnn", "fixed": {"loss": "mse"},
     "training": {"val_every": 50}, "grid": {"lr": [0.1, 0.2]}}, "metric": "val_ccnorm", "mode": "max",
     "varied": ["lr"]})");
   test::write_text(tmp.path / "results.csv",

@@ -1,13 +1,11 @@
 // report/terminal: golden tests of the terminal report on the committed fixtures.
 // To regenerate after an intended change: NS_UPDATE_GOLDEN=1 ctest -R test_report, then review
 // the diff of tests/report/golden/ by hand.
-#include "report/terminal.hpp"
-
 #include <catch2/catch.hpp>
-
 #include <sstream>
 
 #include "report/report.hpp"
+#include "report/terminal.hpp"
 #include "test_util.hpp"
 
 using namespace ns::report;

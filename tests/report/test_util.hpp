@@ -35,7 +35,8 @@ struct TempDir {
 };
 
 /// Copies fixture `name` into `dir`/<name> (the report writes best.json into it).
-inline std::filesystem::path copy_fixture(const std::string& name, const std::filesystem::path& dir) {
+inline std::filesystem::path copy_fixture(const std::string& name,
+                                          const std::filesystem::path& dir) {
   const auto to = dir / name;
   std::filesystem::copy(fixture(name), to, std::filesystem::copy_options::recursive);
   return to;

@@ -70,6 +70,14 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   if (!out_override.empty()) p.spec.out = out_override;
   p.trials = sweeps::enumerate(p.spec);
   if (!deep_checks) return p;
+  // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
+  // larger than the image).
+  try {
+    p.family->check_data(p.spec.data, "$.data");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
+  }
   // Each distinct configuration once (repeats share it).
   std::set<std::string> seen;
   for (const auto& t : p.trials) {
@@ -79,12 +87,6 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     } catch (const Error& e) {
       throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
     }
-  }
-  try {
-    p.family->check_data(p.spec.data, "$.data");
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
   }
   return p;
 }
@@ -203,7 +205,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   engine::CoordinatorSummary summary = mpi.size() == 1
                                            ? coord.run_serial(std::move(pending), executor)
                                            : coord.run(std::move(pending));
-  output->print_summary(summary);
+  output->finish(summary);
   return summary.complete() ? kExitOk : kExitInterrupted;
 }
 

@@ -131,6 +131,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
                           {"trials", total_trials},
                           {"provenance", provenance}};
   write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
+  write_file_atomic((fs::path(dir_) / "state.json").string(),
+                    nlohmann::json{{"state", "running"}, {"trials", total_trials}}.dump(2) + "\n");
   table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
   for (auto& row : table_->open()) {
     finished_.insert(row.at("trial_id"));
@@ -184,7 +186,7 @@ void SweepOutput::tick(int running, bool force) {
   }
 }
 
-void SweepOutput::print_summary(const CoordinatorSummary& s) const {
+void SweepOutput::finish(const CoordinatorSummary& s) const {
   log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{})", done_,
             total_, s.recorded, s.ok, s.failed, s.timeout,
             s.retried ? fmt::format(", {} retries", s.retried) : "");
@@ -204,6 +206,14 @@ void SweepOutput::print_summary(const CoordinatorSummary& s) const {
     log::info("interrupted ({}): {} trial(s) stopped, {} not started; rerun the same command to "
               "resume", s.drain_reason.empty() ? "stopped" : s.drain_reason, s.interrupted, s.not_started);
   }
+  nlohmann::json state = {{"state", s.complete() ? "complete" : "interrupted"},
+                          {"reason", s.drain_reason},
+                          {"rows", done_},
+                          {"trials", total_},
+                          {"failed", failed_},
+                          {"interrupted", s.interrupted},
+                          {"not_started", s.not_started}};
+  write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
 }
 
 }  // namespace ns::engine

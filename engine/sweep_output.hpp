@@ -53,8 +53,10 @@ class SweepOutput final : public ResultSink {
   void record(const ResultRow& row) override;
   void tick(int running, bool force) override;
 
-  /// Prints the end-of-sweep summary (counts, failures by message, best).
-  void print_summary(const CoordinatorSummary& s) const;
+  /// Prints the end-of-sweep summary (counts, failures by message, best) and writes
+  /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...}
+  /// (scripts read it where a launcher's exit status hides the program's own).
+  void finish(const CoordinatorSummary& s) const;
 
  private:
   void write_best();

@@ -166,6 +166,13 @@ std::string chomp(std::string s) {
 std::vector<std::string> run_words(const JobOptions& o) {
   std::vector<std::string> w{shell_quote(o.binary), "run", shell_quote(o.spec), "--out",
                              shell_quote(o.out)};
+  // The engine sizes its intra-op thread pool from the node's cores unless told; a rank that was
+  // given C cores by the scheduler should use C.
+  if (o.cpus_per_rank > 0 &&
+      std::find(o.run_args.begin(), o.run_args.end(), "--threads") == o.run_args.end()) {
+    w.push_back("--threads");
+    w.push_back(std::to_string(o.cpus_per_rank));
+  }
   for (const auto& a : o.run_args) w.push_back(shell_quote(a));
   return w;
 }

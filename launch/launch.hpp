@@ -36,7 +36,7 @@ struct JobOptions {
   int ranks_per_node = 0;  ///< worker ranks per node (the coordinator is one more, on the first
                            ///< node); 0: one per GPU, or without GPUs one rank per core
   int gpus_per_node = 0;
-  int cpus_per_rank = 0;      ///< 0: scheduler default (1); also sets OMP_NUM_THREADS
+  int cpus_per_rank = 0;      ///< 0: scheduler default (1); also `run --threads` and OMP_NUM_THREADS
   std::string mem_per_rank;   ///< "4G", "500M", MB when bare; empty: scheduler default
   std::string time;           ///< "4h", "90m", "1-12:00:00", "30" (minutes); empty: queue default
   std::string partition;      ///< Slurm partition / LSF queue

@@ -6,7 +6,7 @@
 #   2. launches a slower sweep with a 1-minute time limit, so Slurm's USR1 warning cuts the first
 #      job; checks that the script drained, resubmitted itself, and the follow-up job(s) finished
 #      the sweep with every trial exactly once.
-# Takes about two minutes. Run: ctest --test-dir build -L slurm --output-on-failure
+# Takes 1.5 to 2 minutes. Run: ctest --test-dir build -L slurm --output-on-failure
 # or by hand: NS_BINARY=build/app/neurosweep bash tests/launch/slurm_e2e.sh
 # (NS_KEEP=1 keeps the scratch folder; NS_LAUNCH_CMD replaces "$NS_BINARY launch".)
 # Exit 77 (ctest: skipped) when Slurm or munge is not installed or this is not root.
@@ -182,6 +182,8 @@ say "2: $(cat "$work/cut_submit.txt")"
 wait_sweep "$work/cut" 170
 cat "$work/cut/jobs.log"
 grep -q 'time limit near (USR1)' "$work/cut/jobs.log" || fail "2: no job got the USR1 warning"
+grep -q 'draining (received User defined signal 1)' "$work"/cut/logs/slurm-*.out ||
+  fail "2: the USR1 the batch shell got never reached the coordinator"
 grep -q 'resubmitted as job' "$work/cut/jobs.log" || fail "2: the sweep was never resubmitted"
 tail -n 1 "$work/cut/jobs.log" | grep -q 'sweep complete' || fail "2: the follow-up jobs did not finish"
 check_results "$work/cut" 40

@@ -47,7 +47,7 @@ trap 'ns_signalled=1' INT TERM USR1 USR2
 
 ns_note "start: attempt $ns_attempt, $ns_ntasks ranks"
 mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none \
-    /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
+    /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --threads 2 &
 ns_step=$!
 # `wait` returns early whenever a trap runs: wait again until the step has really ended.
 while :; do

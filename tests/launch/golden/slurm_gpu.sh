@@ -59,7 +59,7 @@ ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-
 # A rank that dies takes the whole step down (--kill-on-bad-exit / mpirun's default) instead of
 # leaving the others waiting for it; after a drain this only ends workers that are already idle.
 srun --mpi=pmix --ntasks="$ns_ntasks" --cpus-per-task=8 --distribution=block --kill-on-bad-exit=1 \
-    /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
+    /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --threads 8 &
 ns_step=$!
 # `wait` returns early whenever a trap runs: wait again until the step has really ended.
 while :; do

@@ -36,7 +36,9 @@ struct TrainOptions {
   bool augment_flip = false;         ///< random horizontal flips (not for digits)
   std::int64_t augment_shift = 0;    ///< random translations by up to this many pixels
   std::int64_t eval_batch_size = 1000;  ///< batch for validation/test passes (no gradients)
-  bool channels_last = true;         ///< NHWC memory format (faster with oneDNN convolutions)
+  /// NHWC memory format. Off by default: for this 1-channel 28x28 net it measured no faster
+  /// (bench/classifier.md), unlike the mask CNN's 50x50 inputs (PERF_NOTES.md).
+  bool channels_last = false;
 
   nlohmann::json to_json() const;
   /// Sets the settings present in `params`; checks values, throws ns::Error naming the parameter.

@@ -48,6 +48,10 @@ class MaskCnnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MaskCnn);
 
+/// conv2d(x, weight) (stride 1, no padding, no bias) whose weight gradient is computed as a
+/// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
+torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);
+
 /// Poisson loss: mean over batch and neurons of (yhat - y * log(yhat + 1e-5)).
 torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target);
 /// The data term of `kind` (poisson or mse, both means over batch and neurons).

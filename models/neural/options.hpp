@@ -47,6 +47,9 @@ struct ModelOptions {
   TORCH_ARG(bool, input_bn_affine) = false;
   /// Std of the N(0, std^2) initialization of conv and readout weights.
   TORCH_ARG(double, init_std) = 0.01;
+  /// Computation only (set from TrainOptions::fast_conv0_grad): conv0's weight gradient as a
+  /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
+  TORCH_ARG(bool, fast_conv0_grad) = true;
 
  public:
   /// Feature map (height, width) that reaches the readout; throws ns::Error when a kernel or
@@ -72,7 +75,10 @@ struct TrainOptions {
   TORCH_ARG(std::int64_t, patience) = 10;       ///< evaluations without strict improvement
   TORCH_ARG(std::int64_t, max_iters_per_phase) = 5000;
   TORCH_ARG(std::int64_t, eval_batch_size) = 1024;  ///< evaluation only; no effect on results
-  TORCH_ARG(bool, channels_last) = true;        ///< memory format of activations (speed only)
+  /// Memory format of activations (speed only). Default false: with LibTorch 1.13 on CPU the
+  /// BatchNorm and softplus backward kernels mix formats and were slower (bench/neural.md).
+  TORCH_ARG(bool, channels_last) = false;
+  TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad
 };
 
 /// The family's parameter defaults as JSON objects (these also fix each parameter's JSON type).

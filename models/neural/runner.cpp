@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -88,6 +90,13 @@ std::string tensor_bytes(const torch::Tensor& t) {
 
 std::string num(double x) { return fmt::format("{:.9g}", x); }
 
+// CPU time of the whole process (all threads): robust to other processes sharing the cores.
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 // A dataset as device tensors, uploaded once per (data block, device).
 struct DeviceData {
   torch::Tensor images;   // [M, C, H, W] float32
@@ -155,7 +164,8 @@ class Trial {
         dd_(dd),
         device_(to_torch_device(ctx.device)),
         mo_(model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
-                                    data.neurons)),
+                                    data.neurons)
+                .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad())),
         lo_(loss_options_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),
         model_(nullptr),
@@ -214,7 +224,8 @@ class Trial {
   std::vector<std::int64_t> order_; // current epoch's permutation of the training images
   std::size_t pos_ = 0;             // next position in order_
   std::string best_model_, best_optimizer_;
-  double train_seconds_ = 0;        // time in training steps (for ms_per_iter)
+  double train_seconds_ = 0;        // wall time in training steps (for ms_per_iter)
+  double train_cpu_seconds_ = 0;    // process CPU time in training steps (cpu_ms_per_iter)
   std::int64_t timed_steps_ = 0;
 };
 
@@ -248,6 +259,7 @@ void Trial::write_config() const {
 
 double Trial::train_step() {
   const auto t0 = Clock::now();
+  const double cpu0 = process_cpu_seconds();
   const auto bs = static_cast<std::size_t>(to_.batch_size());
   if (pos_ + bs > order_.size()) {  // new epoch: shuffle, drop the last partial batch
     order_ = dd_.train;
@@ -270,6 +282,7 @@ double Trial::train_step() {
   const double loss_v = loss.item<double>();
   if (std::isfinite(total_v)) optimizer_->step();
   train_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
+  train_cpu_seconds_ += process_cpu_seconds() - cpu0;
   ++timed_steps_;
   return std::isfinite(total_v) ? loss_v : total_v;
 }
@@ -320,6 +333,7 @@ void Trial::save_resume() const {
                 {"order", order_},
                 {"pos", pos_},
                 {"train_seconds", train_seconds_},
+                {"train_cpu_seconds", train_cpu_seconds_},
                 {"timed_steps", timed_steps_}};
   torch::serialize::OutputArchive archive;
   archive.write("state", bytes_tensor(state.dump()));
@@ -358,6 +372,7 @@ bool Trial::try_resume() {
   order_ = state.at("order").get<std::vector<std::int64_t>>();
   pos_ = state.at("pos").get<std::size_t>();
   train_seconds_ = state.at("train_seconds").get<double>();
+  train_cpu_seconds_ = state.at("train_cpu_seconds").get<double>();
   timed_steps_ = state.at("timed_steps").get<std::int64_t>();
   return true;
 }
@@ -445,6 +460,9 @@ engine::TrialOutcome Trial::finish() {
   m["iterations"] = static_cast<double>(schedule_.iteration());
   m["ms_per_iter"] =
       timed_steps_ > 0 ? 1000.0 * train_seconds_ / static_cast<double>(timed_steps_) : std::nan("");
+  m["cpu_ms_per_iter"] = timed_steps_ > 0
+                             ? 1000.0 * train_cpu_seconds_ / static_cast<double>(timed_steps_)
+                             : std::nan("");
 
   std::string csv =
       "neuron,val_pearson,val_ccmax,val_ccnorm,val_fev,test_pearson,test_ccmax,test_ccnorm,"
@@ -490,7 +508,8 @@ const std::vector<std::string>& maskcnn_metrics() {
       "val_loss",     "val_pearson",  "val_ccnorm",          "val_ccnorm2",
       "val_ccnorm_excluded", "val_fev", "test_loss",         "test_pearson",
       "test_ccnorm",  "test_ccnorm2", "test_ccnorm_excluded", "test_ccmax",
-      "test_fev",     "best_iteration", "iterations",        "ms_per_iter"};
+      "test_fev",     "best_iteration", "iterations",        "ms_per_iter",
+      "cpu_ms_per_iter"};
   return names;
 }
 

@@ -184,7 +184,8 @@ TEST_CASE("the family schema: defaults fix JSON types, metrics are fixed", "[mas
   REQUIRE(td.at("patience") == 10);
   REQUIRE(td.at("phases") == 3);
   REQUIRE(f.schema.metrics.front() == "val_loss");
-  REQUIRE(f.schema.metrics.size() == 16);
+  REQUIRE(f.schema.metrics.size() == 17);
+  REQUIRE(f.schema.metrics.back() == "cpu_ms_per_iter");
 }
 
 TEST_CASE("check_params builds the model at the checked data's image size", "[maskcnn]") {
@@ -199,4 +200,39 @@ TEST_CASE("check_params builds the model at the checked data's image size", "[ma
   REQUIRE_THROWS_WITH(f.check_params({{"batch_size", 256}}),
                       Contains("batch_size 256 is larger than the training set of simulated "
                                "data (64 images)"));
+}
+
+TEST_CASE("conv0's fast weight gradient equals the native convolution gradient", "[maskcnn]") {
+  for (const std::int64_t cin : {1, 3}) {
+    for (const bool cl : {false, true}) {
+      const auto mf = cl ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+      torch::manual_seed(cin);
+      auto x = torch::randn({5, cin, 14, 13}).contiguous(mf).requires_grad_(true);
+      auto w = torch::randn({4, cin, 5, 5}).contiguous(mf).requires_grad_(true);
+      auto dy = torch::randn({5, 4, 10, 9});
+      auto [gx, gw] = [&] {
+        auto y = conv0_fast_grad(x, w);
+        auto g = torch::autograd::grad({y}, {x, w}, {dy});
+        return std::make_pair(g[0], g[1]);
+      }();
+      auto ref = torch::autograd::grad({torch::conv2d(x, w)}, {x, w}, {dy});
+      INFO("cin " << cin << " channels_last " << cl);
+      REQUIRE(torch::allclose(conv0_fast_grad(x, w), torch::conv2d(x, w), 1e-5, 1e-5));
+      REQUIRE(torch::allclose(gw, ref[1], 1e-4, 1e-4));
+      REQUIRE(torch::allclose(gx, ref[0], 1e-4, 1e-4));
+      REQUIRE(gw.sizes() == w.sizes());
+    }
+  }
+  // The model uses it by default and gives the same gradients as the plain path.
+  ModelOptions o(1, 16, 16, 3);
+  o.k1(5).channels(4);
+  torch::manual_seed(0);
+  MaskCnn fast(o);
+  torch::manual_seed(0);
+  MaskCnn slow(ModelOptions(o).fast_conv0_grad(false));
+  auto x = torch::rand({6, 1, 16, 16}) * 255;
+  fast->forward(x).sum().backward();
+  slow->forward(x).sum().backward();
+  REQUIRE(torch::allclose(fast->convs()[0]->weight.grad(), slow->convs()[0]->weight.grad(), 1e-4,
+                          1e-6));
 }

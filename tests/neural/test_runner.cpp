@@ -67,7 +67,7 @@ std::size_t count_lines(const fs::path& p) {
 void require_same_metrics(const ns::engine::TrialOutcome& a, const ns::engine::TrialOutcome& b) {
   REQUIRE(a.metrics.size() == b.metrics.size());
   for (const auto& [name, value] : a.metrics) {
-    if (name == "ms_per_iter") continue;  // wall time
+    if (name == "ms_per_iter" || name == "cpu_ms_per_iter") continue;  // timings
     INFO(name << ": " << value << " vs " << b.metrics.at(name));
     if (std::isnan(value)) {
       REQUIRE(std::isnan(b.metrics.at(name)));
@@ -94,6 +94,7 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   REQUIRE(std::isfinite(out.metrics.at("test_fev")));
   REQUIRE(out.metrics.at("test_ccmax") > 0);
   REQUIRE(out.metrics.at("ms_per_iter") > 0);
+  REQUIRE(out.metrics.at("cpu_ms_per_iter") > 0);
 
   for (const char* f : {"config.json", "curve.csv", "model.pt", "optimizer.pt", "best.json",
                         "neurons.csv", "predictions.h5", "readout_masks.json"})

@@ -76,6 +76,20 @@ int main(int argc, char** argv) {
   plan_cmd->add_flag("--json", plan.json, "print the plan as JSON");
   plan_cmd->callback([&] { action = [&] { return app::plan_command(plan, registry); }; });
 
+  auto* fam_cmd = app.add_subcommand("families", "list the model families, their parameters and metrics");
+  fam_cmd->callback([&] {
+    action = [&] {
+      for (const auto& name : registry.names()) {
+        const auto& f = registry.get(name);
+        std::cout << name << ": " << f.description << "\n  model parameters (defaults): "
+                  << f.schema.model_defaults.dump() << "\n  training settings (defaults): "
+                  << f.schema.training_defaults.dump() << "\n  metrics: "
+                  << nlohmann::json(f.schema.metrics).dump() << "\n";
+      }
+      return 0;
+    };
+  });
+
 #ifdef HAVE_NS_NEURAL
   std::string sim_out, sim_data = "{}";
   auto* sim_cmd = app.add_subcommand("simulate", "write the built-in simulated V1 dataset as HDF5");

@@ -119,9 +119,9 @@ std::string format_wall(engine::WallTime t) {
 
 int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, int argc,
                 char** argv) {
+  install_signal_handlers();  // before MPI start-up, so an early USR1 is a drain, not a kill
   engine::MpiSession mpi(&argc, &argv);
   log::configure(mpi.rank());
-  install_signal_handlers();
   models::init_process();
   const bool coordinator = mpi.rank() == 0;
 

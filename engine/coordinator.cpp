@@ -148,20 +148,20 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
       pending_.push_back(std::move(a));
     }
   }
-  int step = kBackoffStartUs;
+  Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
     check_drain();
     if (auto env = transport_.poll()) {
       handle(*env);
-      step = kBackoffStartUs;
+      backoff.reset();
       continue;
     }
     if (Steady::now() - last_tick > std::chrono::seconds(1)) {
       sink_.tick(static_cast<int>(busy_.size()), false);
       last_tick = Steady::now();
     }
-    backoff_sleep(step);
+    backoff.pause();
   }
   summary_.not_started = static_cast<int>(pending_.size());
   for (auto& [w, q] : static_queues_) summary_.not_started += static_cast<int>(q.size());

@@ -35,9 +35,10 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     return stop();
   };
   try {
-    if (!runner_) runner_ = registry_.get(family_).make_runner();
+    const ModelFamily& family = registry_.get(family_);
+    if (!runner_) runner_ = family.make_runner();
     const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
-    std::filesystem::create_directories(dir);
+    if (family.wants_trial_dir) std::filesystem::create_directories(dir);
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested};
     TrialOutcome out = runner_->run(ctx);
     row.status = out.status;

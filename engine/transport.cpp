@@ -6,9 +6,12 @@
 
 namespace ns::engine {
 
-void backoff_sleep(int& step_us) {
-  std::this_thread::sleep_for(std::chrono::microseconds(step_us));
-  step_us = std::min(step_us * 2, kBackoffCapUs);
+void Backoff::pause() {
+  const auto now = std::chrono::steady_clock::now();
+  if (spinning_since_ == std::chrono::steady_clock::time_point{}) spinning_since_ = now;
+  if (now - spinning_since_ < std::chrono::microseconds(kSpinUs)) return;
+  std::this_thread::sleep_for(std::chrono::microseconds(step_us_));
+  step_us_ = std::min(step_us_ * 2, kCapUs);
 }
 
 }  // namespace ns::engine

@@ -61,6 +61,9 @@ struct ModelFamily {
   /// Cross-field checks of one resolved parameter set (e.g. kernel larger than the image).
   std::function<void(const nlohmann::json& params)> check_params = [](const nlohmann::json&) {};
   std::function<std::unique_ptr<TrialRunner>()> make_runner;
+  /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
+  /// microseconds on some filesystems; a family that writes nothing may opt out).
+  bool wants_trial_dir = true;
 };
 
 /// String-keyed registry of families, filled by one explicit call at start-up.

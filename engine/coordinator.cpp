@@ -83,6 +83,7 @@ void Coordinator::reply(int worker) {
     msg::Assign a = next_for(worker);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[worker] = InFlight{a, Steady::now()};
+    if (!first_assign_) first_assign_ = Steady::now();
     transport_.send(worker, msg::wrap("assign", a));
   } else {
     transport_.send(worker, msg::shutdown());
@@ -122,6 +123,7 @@ void Coordinator::on_result(int worker, msg::Result result) {
     ++summary_.failed;
   }
   ++summary_.recorded;
+  if (first_assign_) summary_.makespan_s = std::chrono::duration<double>(Steady::now() - *first_assign_).count();
   sink_.record(row);
 }
 
@@ -182,6 +184,7 @@ CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
     msg::Assign a = next_for(0);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[0] = InFlight{a, Steady::now()};
+    if (!first_assign_) first_assign_ = Steady::now();
     sink_.tick(1, false);
     auto stop = [this]() {
       check_drain();

@@ -45,6 +45,7 @@ struct CoordinatorSummary {
   int not_started = 0;   ///< trials left pending (drain or deadline)
   int retried = 0;
   std::string drain_reason;  ///< empty if the sweep ran to the end
+  double makespan_s = 0;     ///< first assignment to last result
   bool complete() const { return interrupted == 0 && not_started == 0; }
 };
 
@@ -93,6 +94,7 @@ class Coordinator {
   std::map<int, InFlight> busy_;
   std::vector<double> durations_;
   CoordinatorSummary summary_;
+  std::optional<std::chrono::steady_clock::time_point> first_assign_;
   bool draining_ = false;
   bool stopped_starting_ = false;
   int shut_down_ = 0;

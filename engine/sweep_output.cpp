@@ -212,7 +212,9 @@ void SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"trials", total_},
                           {"failed", failed_},
                           {"interrupted", s.interrupted},
-                          {"not_started", s.not_started}};
+                          {"not_started", s.not_started},
+                          {"makespan_s", s.makespan_s},
+                          {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
   write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
 }
 

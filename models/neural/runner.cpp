@@ -313,7 +313,7 @@ void Trial::write_best() const {
   write_file(file("optimizer.pt"), best_optimizer_);
   json best = {{"iteration", schedule_.best_iteration()},
                {"val_loss", schedule_.best_loss()},
-               {"phase", schedule_.phase() + 1}};
+               {"phase", schedule_.best_phase()}};
   write_file(file("best.json"), best.dump(2) + "\n");
 }
 
@@ -397,6 +397,7 @@ engine::TrialOutcome Trial::run() {
     load_blob(*optimizer_, best_optimizer_, device_);
   };
   hooks.on_phase_end = [&] { write_best(); };
+  hooks.after_eval = [&] { write_curve(); };  // so the curve can be watched while it trains
   hooks.set_lr = [&](double lr) {
     for (auto& group : optimizer_->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);

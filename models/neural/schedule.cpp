@@ -46,6 +46,7 @@ EvalDecision PhaseSchedule::report(double val_loss) {
   if (val_loss < best_loss_) {
     best_loss_ = val_loss;
     best_iteration_ = iteration_;
+    best_phase_ = phase_ + 1;
     bad_ = 0;
     d.improved = true;
   } else {
@@ -69,7 +70,8 @@ nlohmann::json PhaseSchedule::state() const {
     curve.push_back({r.iteration, r.phase, num(r.lr), num(r.train_loss), num(r.val_loss)});
   return {{"phase", phase_},         {"iteration", iteration_},   {"in_phase", in_phase_},
           {"evaluations", evaluations_}, {"bad", bad_},          {"best_loss", num(best_loss_)},
-          {"best_iteration", best_iteration_}, {"train_sum", num(train_sum_)},
+          {"best_iteration", best_iteration_}, {"best_phase", best_phase_},
+          {"train_sum", num(train_sum_)},
           {"train_count", train_count_},     {"curve", curve}};
 }
 
@@ -82,6 +84,7 @@ void PhaseSchedule::set_state(const nlohmann::json& s) {
   bad_ = s.at("bad").get<std::int64_t>();
   best_loss_ = num(s.at("best_loss"));
   best_iteration_ = s.at("best_iteration").get<std::int64_t>();
+  best_phase_ = s.at("best_phase").get<int>();
   train_sum_ = num(s.at("train_sum"));
   train_count_ = s.at("train_count").get<std::int64_t>();
   curve_.clear();
@@ -102,6 +105,7 @@ ProtocolResult run_protocol(PhaseSchedule& schedule, const ProtocolHooks& hooks)
       }
       if (!d.finished) hooks.set_lr(schedule.lr());
     }
+    hooks.after_eval();
   };
   if (!schedule.finished()) hooks.set_lr(schedule.lr());
   if (schedule.needs_initial_eval()) handle(hooks.evaluate());

@@ -54,6 +54,7 @@ class PhaseSchedule {
   bool eval_due() const;
   double best_loss() const { return best_loss_; }
   std::int64_t best_iteration() const { return best_iteration_; }
+  int best_phase() const { return best_phase_; }  ///< 1-based phase of the best; 0 before any
   std::int64_t bad_evaluations() const { return bad_; }
   const std::vector<CurveRow>& curve() const { return curve_; }
 
@@ -72,6 +73,7 @@ class PhaseSchedule {
   std::int64_t iteration_ = 0, in_phase_ = 0, evaluations_ = 0, bad_ = 0;
   double best_loss_ = std::numeric_limits<double>::infinity();
   std::int64_t best_iteration_ = -1;
+  int best_phase_ = 0;
   double train_sum_ = 0;
   std::int64_t train_count_ = 0;
   std::vector<CurveRow> curve_;
@@ -86,6 +88,7 @@ struct ProtocolHooks {
   std::function<void()> restore_best;         ///< at every phase end
   std::function<void(double lr)> set_lr;      ///< at the start of phases 2, 3, ...
   std::function<void()> on_phase_end = [] {}; ///< after restore_best (e.g. re-write checkpoint)
+  std::function<void()> after_eval = [] {};   ///< after every evaluation is recorded
 };
 
 struct ProtocolResult {

@@ -116,6 +116,10 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   const auto best = nlohmann::json::parse(slurp(dir.path() / "best.json"));
   REQUIRE(best.at("val_loss").get<double>() == Approx(out.metrics.at("val_loss")).epsilon(1e-5));
   REQUIRE(best.at("iteration").get<double>() == out.metrics.at("best_iteration"));
+  REQUIRE(best.at("phase").get<int>() >= 1);
+  REQUIRE(best.at("phase").get<int>() <= 2);
+  // The curve is rewritten at every evaluation; its last row is the final evaluation.
+  REQUIRE(count_lines(dir.path() / "curve.csv") >= 3);
 
   auto h5 = h5::File::open((dir.path() / "predictions.h5").string());
   const auto data = simulate_v1(parse_data_spec(kData).sim);

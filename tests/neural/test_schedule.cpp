@@ -74,6 +74,7 @@ TEST_CASE("phases end after `patience` evaluations without strict improvement an
   REQUIRE(t.restores == 3);
   REQUIRE(t.version == 4);  // the final model is the best across phases
   REQUIRE(s.best_iteration() == 8);
+  REQUIRE(s.best_phase() == 2);
   REQUIRE(s.best_loss() == 7.0);
   REQUIRE(s.iteration() == 16);
   REQUIRE(t.lrs == std::vector<double>{1.0, 0.5, 0.25});

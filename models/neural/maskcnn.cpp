@@ -101,6 +101,9 @@ torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
     } else {
       x = convs_[l](x);
     }
+    // With one input channel the input is both "contiguous" and "channels_last", and conv0
+    // returns NCHW; convert once so BN / activation backward never mix memory formats.
+    if (l == 0 && options_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
   }
   const std::int64_t p = options_.pool_size();
@@ -134,9 +137,19 @@ torch::Tensor MaskCnnImpl::forward(torch::Tensor x) {
            x.size(3), map_h_, map_w_, options_.height(), options_.width());
   auto ws = options_.readout_positive() == Positive::kAbs ? ws_.abs() : ws_;  // [N, S]
   auto wf = feature_weights();                                              // [N, C]
+  const std::int64_t S = map_h_ * map_w_;
   // out[b, n] = sum_c wf[n, c] * sum_s ws[n, s] x[b, c, s] + bias[n]
-  auto spatial = torch::matmul(x.reshape({B, C, map_h_ * map_w_}), ws.t());  // [B, C, N]
-  auto out = (spatial * wf.t().unsqueeze(0)).sum(1) + bias_;
+  torch::Tensor out;
+  if (x.is_contiguous(torch::MemoryFormat::ChannelsLast) && !x.is_contiguous()) {
+    // [B, h, w, C] in memory: a view, so the gradient flowing back stays channels_last too
+    // (mixed memory formats send BatchNorm and softplus backward to slow kernels).
+    // Channels first ([B*S, C] x [C, N], x on the left) keeps the gradient a view as well.
+    auto xs = x.permute({0, 2, 3, 1}).reshape({B, S, C});
+    out = (torch::matmul(xs, wf.t()) * ws.t().unsqueeze(0)).sum(1) + bias_;  // [B, S, N]
+  } else {
+    auto spatial = torch::matmul(x.reshape({B, C, S}), ws.t());  // [B, C, N]
+    out = (spatial * wf.t().unsqueeze(0)).sum(1) + bias_;
+  }
   return activation(out);
 }
 

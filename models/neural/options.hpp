@@ -50,6 +50,9 @@ struct ModelOptions {
   /// Computation only (set from TrainOptions::fast_conv0_grad): conv0's weight gradient as a
   /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
   TORCH_ARG(bool, fast_conv0_grad) = true;
+  /// Computation only (set from TrainOptions::channels_last): activations in NHWC. The caller
+  /// converts 4-d parameters and inputs; the model keeps every activation in that format.
+  TORCH_ARG(bool, channels_last) = false;
 
  public:
   /// Feature map (height, width) that reaches the readout; throws ns::Error when a kernel or
@@ -75,9 +78,10 @@ struct TrainOptions {
   TORCH_ARG(std::int64_t, patience) = 10;       ///< evaluations without strict improvement
   TORCH_ARG(std::int64_t, max_iters_per_phase) = 5000;
   TORCH_ARG(std::int64_t, eval_batch_size) = 1024;  ///< evaluation only; no effect on results
-  /// Memory format of activations (speed only). Default false: with LibTorch 1.13 on CPU the
-  /// BatchNorm and softplus backward kernels mix formats and were slower (bench/neural.md).
-  TORCH_ARG(bool, channels_last) = false;
+  /// Activations in NHWC (speed only; oneDNN's preferred layout). The model keeps every
+  /// activation and gradient in one format: mixing sends BatchNorm / softplus backward to slow
+  /// kernels (bench/neural.md).
+  TORCH_ARG(bool, channels_last) = true;
   TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad
 };
 

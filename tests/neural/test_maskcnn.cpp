@@ -236,3 +236,25 @@ TEST_CASE("conv0's fast weight gradient equals the native convolution gradient",
   REQUIRE(torch::allclose(fast->convs()[0]->weight.grad(), slow->convs()[0]->weight.grad(), 1e-4,
                           1e-6));
 }
+
+TEST_CASE("channels_last and contiguous inputs give the same predictions and gradients",
+          "[maskcnn]") {
+  ModelOptions o(1, 20, 20, 5);
+  o.k1(5).channels(4);
+  torch::manual_seed(1);
+  MaskCnn a(o);
+  torch::manual_seed(1);
+  MaskCnn b(ModelOptions(o).channels_last(true));
+  for (auto& p : b->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  auto x = torch::rand({7, 1, 20, 20}) * 255;
+  auto ya = a->forward(x);
+  auto yb = b->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
+  REQUIRE(torch::allclose(ya, yb, 1e-5, 1e-6));
+  ya.sum().backward();
+  yb.sum().backward();
+  auto ga = a->named_parameters()["readout_spatial"].grad();
+  auto gb = b->named_parameters()["readout_spatial"].grad();
+  REQUIRE(torch::allclose(ga, gb, 1e-4, 1e-6));
+  REQUIRE(torch::allclose(a->convs()[1]->weight.grad(), b->convs()[1]->weight.grad(), 1e-4, 1e-5));
+}

@@ -7,11 +7,16 @@ namespace ns::models::classifier {
 namespace nn = torch::nn;
 
 nlohmann::json ConvNetOptions::to_json() const {
-  return {{"blocks", blocks_},           {"convs_per_block", convs_per_block_},
-          {"filters", filters_},         {"filter_growth", filter_growth_},
-          {"kernel_size", kernel_size_}, {"batch_norm", batch_norm_},
-          {"activation", activation_},   {"pool", pool_},
-          {"dense_units", dense_units_}, {"dropout", dropout_},
+  return {{"blocks", blocks_},
+          {"convs_per_block", convs_per_block_},
+          {"filters", filters_},
+          {"filter_growth", filter_growth_},
+          {"kernel_size", kernel_size_},
+          {"batch_norm", batch_norm_},
+          {"activation", activation_},
+          {"pool", pool_},
+          {"dense_units", dense_units_},
+          {"dropout", dropout_},
           {"conv_dropout", conv_dropout_}};
 }
 

@@ -11,8 +11,8 @@
 //
 // "double" is the usual VGG/Keras-baseline pattern (32 -> 64 for the 2-block Fashion-MNIST
 // baseline); "constant" keeps F channels in every block (the RIS grid's single `filters` value).
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include <array>
 #include <cstdint>
@@ -42,18 +42,17 @@ struct ConvNetOptions {
   TORCH_ARG(std::int64_t, height);
   TORCH_ARG(std::int64_t, width);
   TORCH_ARG(std::int64_t, num_classes);
-  TORCH_ARG(std::int64_t, blocks) = 2;           ///< conv blocks, each ending in a pool
-  TORCH_ARG(std::int64_t, convs_per_block) = 1;  ///< conv layers per block
-  TORCH_ARG(std::int64_t, filters) = 32;         ///< channels of the first block
+  TORCH_ARG(std::int64_t, blocks) = 2;               ///< conv blocks, each ending in a pool
+  TORCH_ARG(std::int64_t, convs_per_block) = 1;      ///< conv layers per block
+  TORCH_ARG(std::int64_t, filters) = 32;             ///< channels of the first block
   TORCH_ARG(std::string, filter_growth) = "double";  ///< "double" per block | "constant"
-  TORCH_ARG(std::int64_t, kernel_size) = 3;      ///< square kernel, 'same' padding (k/2)
-  TORCH_ARG(bool, batch_norm) = true;            ///< BatchNorm2d after each conv
-  TORCH_ARG(std::string, activation) = "relu";   ///< relu | elu | gelu | tanh | silu
-  TORCH_ARG(std::string, pool) = "max";          ///< max | avg | none (2x2, stride 2)
-  TORCH_ARG(std::int64_t, dense_units) = 128;    ///< hidden dense layer; 0 = none
-  TORCH_ARG(double, dropout) = 0.25;             ///< before the output layer
-  TORCH_ARG(double, conv_dropout) = 0.0;         ///< after each block's pool
-
+  TORCH_ARG(std::int64_t, kernel_size) = 3;          ///< square kernel, 'same' padding (k/2)
+  TORCH_ARG(bool, batch_norm) = true;                ///< BatchNorm2d after each conv
+  TORCH_ARG(std::string, activation) = "relu";       ///< relu | elu | gelu | tanh | silu
+  TORCH_ARG(std::string, pool) = "max";              ///< max | avg | none (2x2, stride 2)
+  TORCH_ARG(std::int64_t, dense_units) = 128;        ///< hidden dense layer; 0 = none
+  TORCH_ARG(double, dropout) = 0.25;                 ///< before the output layer
+  TORCH_ARG(double, conv_dropout) = 0.0;             ///< after each block's pool
 };
 
 class ConvNetImpl : public torch::nn::Module {

@@ -38,8 +38,10 @@ struct ArchitectureCheck {
                "convnet: the model maps a 28x28 image to {} outputs, expected [2, 10]",
                fmt::join(y.sizes(), "x"));
     } catch (const c10::Error& e) {
-      NS_FAIL_CODE(kExitBadInput, "convnet: the parameters {} give a model that cannot run on a "
-                   "28x28 image: {}", mo.to_json().dump(), e.what_without_backtrace());
+      NS_FAIL_CODE(kExitBadInput,
+                   "convnet: the parameters {} give a model that cannot run on a "
+                   "28x28 image: {}",
+                   mo.to_json().dump(), e.what_without_backtrace());
     }
     std::lock_guard<std::mutex> lock(mu);
     ok.insert(key);
@@ -53,7 +55,7 @@ engine::ModelFamily convnet_family() {
   f.schema.name = "convnet";
   f.schema.model_defaults = ConvNetOptions(1, 28, 28, 10).to_json();
   f.schema.training_defaults = TrainOptions().to_json();
-  f.schema.metrics = {"val_accuracy", "val_loss", "test_accuracy", "test_loss",
+  f.schema.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
                       "epochs",       "best_epoch", "s_per_epoch"};
   f.description =
       "convnet: CNN image classifier (conv blocks with optional batch norm and pooling, dense "

@@ -174,18 +174,21 @@ fs::path find_idx_file(const fs::path& dir, const std::string& stem) {
   const fs::path plain = dir / stem;
   if (fs::exists(gz)) return gz;
   if (fs::exists(plain)) return plain;
-  NS_FAIL_CODE(kExitBadInput,
-               "IDX file not found: neither {} nor {} exists. The data block's \"dir\" must hold "
-               "the MNIST-layout files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-               "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]); on Debian, "
-               "`apt-get install dataset-fashion-mnist` puts Fashion-MNIST in "
-               "/usr/share/datasets/fashion-mnist",
-               gz.string(), plain.string());
+  NS_FAIL_CODE(
+      kExitBadInput,
+      "IDX file not found: neither {} nor {} exists. The data block's \"dir\" must hold "
+      "the MNIST-layout files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
+      "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]); on Debian, "
+      "`apt-get install dataset-fashion-mnist` puts Fashion-MNIST in "
+      "/usr/share/datasets/fashion-mnist",
+      gz.string(), plain.string());
 }
 
 IdxDataOptions IdxDataOptions::from_json(const nlohmann::json& data, const std::string& json_path) {
-  NS_CHECK(data.is_object(), "{}: expected an object like {{\"kind\": \"idx\", \"dir\": \"...\"}}, "
-           "got {}", json_path, data.dump());
+  NS_CHECK(data.is_object(),
+           "{}: expected an object like {{\"kind\": \"idx\", \"dir\": \"...\"}}, "
+           "got {}",
+           json_path, data.dump());
   for (const auto& [key, value] : data.items()) {
     (void)value;
     NS_CHECK(key == "kind" || key == "dir" || key == "limit" || key == "test_limit",

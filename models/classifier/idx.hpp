@@ -14,10 +14,10 @@ namespace ns::models::classifier {
 
 /// One IDX array of unsigned bytes as read from `path`.
 struct IdxArray {
-  std::string path;                  ///< file it was read from (for error messages)
-  std::vector<std::uint32_t> dims;   ///< sizes from the header; dims[0] is cut to what was read
-  std::vector<std::uint8_t> data;    ///< row-major values, product(dims) bytes
-  std::int64_t declared_items = 0;   ///< dims[0] as the header declares it (before any limit)
+  std::string path;                 ///< file it was read from (for error messages)
+  std::vector<std::uint32_t> dims;  ///< sizes from the header; dims[0] is cut to what was read
+  std::vector<std::uint8_t> data;   ///< row-major values, product(dims) bytes
+  std::int64_t declared_items = 0;  ///< dims[0] as the header declares it (before any limit)
 };
 
 /// Reads an unsigned-byte IDX file with `expected_dims` dimensions (3 for images, 1 for labels),

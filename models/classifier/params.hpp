@@ -17,7 +17,8 @@ inline std::int64_t int_param(const nlohmann::json& p, const char* key, std::int
                               std::int64_t lo, std::int64_t hi) {
   if (!p.contains(key)) return fallback;
   const auto& v = p.at(key);
-  NS_CHECK(v.is_number_integer(), "convnet parameter '{}': expected an integer, got {}", key, v.dump());
+  NS_CHECK(v.is_number_integer(), "convnet parameter '{}': expected an integer, got {}", key,
+           v.dump());
   const std::int64_t x = v.get<std::int64_t>();
   NS_CHECK(x >= lo && x <= hi, "convnet parameter '{}': expected an integer in [{}, {}], got {}",
            key, lo, hi, x);

@@ -119,10 +119,10 @@ EvalResult evaluate(ConvNet& model, const torch::Tensor& x, const torch::Tensor&
     const auto xb = x.narrow(0, s, len).contiguous(fmt);
     const auto yb = y.narrow(0, s, len);
     const auto logits = model->forward(xb);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, yb,
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .to(torch::kFloat64);
+    loss_sum +=
+        torch::nn::functional::cross_entropy(
+            logits, yb, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+            .to(torch::kFloat64);
     const auto p = logits.argmax(1);
     correct += (p == yb).sum();
     if (keep_pred) preds.push_back(p);
@@ -266,8 +266,8 @@ void save_model_atomic(ConvNet& model, const fs::path& path) {
 double epoch_lr(const TrainOptions& t, std::int64_t epoch) {
   if (t.lr_schedule == "cosine") {
     // Loshchilov & Hutter 2017 (SGDR), Eq. 5 without restarts, stepped once per epoch.
-    return 0.5 * t.lr * (1.0 + std::cos(M_PI * static_cast<double>(epoch) /
-                                        static_cast<double>(t.max_epochs)));
+    return 0.5 * t.lr *
+           (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(t.max_epochs)));
   }
   return t.lr;
 }
@@ -318,8 +318,8 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
 
   ConvNetOptions mo(data->channels(), data->height(), data->width(), kClasses);
   mo.update_from_json(params);
-  const auto fmt = t.channels_last ? torch::MemoryFormat::ChannelsLast
-                                   : torch::MemoryFormat::Contiguous;
+  const auto fmt =
+      t.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
 
   // Validation split: a permutation seeded by split_seed (not the trial seed), so every trial of
   // a sweep is scored on the same held-out images.
@@ -349,9 +349,9 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
 
   // A big first-block activation caps the evaluation batch (256 MiB of float32 per map).
   const std::int64_t act_per_image = mo.block_filters(0) * data->height() * data->width();
-  const std::int64_t eval_batch =
-      std::max<std::int64_t>(1, std::min(t.eval_batch_size, (std::int64_t(64) << 20) /
-                                                                std::max<std::int64_t>(1, act_per_image)));
+  const std::int64_t eval_batch = std::max<std::int64_t>(
+      1, std::min(t.eval_batch_size,
+                  (std::int64_t(64) << 20) / std::max<std::int64_t>(1, act_per_image)));
 
   const fs::path dir = ctx.trial_dir;
   fs::create_directories(dir);
@@ -411,12 +411,12 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
     const double lr = epoch_lr(t, pr.epoch);
     set_lr(*opt, lr);
     // The shuffle depends only on (trial seed, epoch), so a resumed epoch replays the same order.
-    const auto order =
-        torch::randperm(n_tr, cpu_generator(mix(ctx.trial.seed ^ mix(pr.epoch))),
-                        torch::TensorOptions().dtype(torch::kInt64))
-            .to(device);
+    const auto order = torch::randperm(n_tr, cpu_generator(mix(ctx.trial.seed ^ mix(pr.epoch))),
+                                       torch::TensorOptions().dtype(torch::kInt64))
+                           .to(device);
     model->train();
-    auto loss_sum = torch::full({}, pr.loss_sum, torch::TensorOptions(device).dtype(torch::kFloat64));
+    auto loss_sum =
+        torch::full({}, pr.loss_sum, torch::TensorOptions(device).dtype(torch::kFloat64));
     for (; pr.batch < n_batches; ++pr.batch) {
       if (ctx.stop_requested()) {
         pr.loss_sum = loss_sum.item<double>();

@@ -29,7 +29,7 @@ struct TrainOptions {
   double weight_decay = 0.0;         ///< L2 penalty (coupled, as torch::optim applies it)
   std::int64_t batch_size = 64;      ///< shuffled each epoch; the last batch may be smaller
   std::int64_t max_epochs = 10;      ///< epoch budget
-  std::int64_t patience = 3;         ///< stop after this many epochs without a lower val loss; 0 = off
+  std::int64_t patience = 3;         ///< epochs without a lower val loss before stopping; 0 = off
   double val_split = 0.1;            ///< fraction of the training images held out for validation
   std::int64_t split_seed = 0;       ///< seeds the validation split (same split for every trial)
   std::string lr_schedule = "none";  ///< none | cosine (per epoch, to 0 at max_epochs)

@@ -1,6 +1,6 @@
 // Tests for models/classifier/convnet.* and the family's parameter checks (family.cpp).
-#include <catch2/catch.hpp>
 #include <torch/torch.h>
+#include <catch2/catch.hpp>
 
 #include "engine/error.hpp"
 #include "models/classifier/convnet.hpp"
@@ -8,9 +8,9 @@
 #include "models/classifier/runner.hpp"
 
 using Catch::Matchers::Contains;
+using nlohmann::json;
 using ns::models::classifier::ConvNet;
 using ns::models::classifier::ConvNetOptions;
-using nlohmann::json;
 
 namespace {
 
@@ -54,8 +54,8 @@ TEST_CASE("convnet feature shape follows the filter growth and the pooling", "[c
         std::array<std::int64_t, 3>{64, 28, 28});
   // Conv weights: 1->32 and 32->64 (3x3, no bias with BN), BN affine, dense 3136->128, 128->10.
   ConvNet net(opts28());
-  const std::int64_t expect = 32 * 9 + 2 * 32 + 32 * 64 * 9 + 2 * 64 + 3136 * 128 + 128 +
-                              128 * 10 + 10;
+  const std::int64_t expect =
+      32 * 9 + 2 * 32 + 32 * 64 * 9 + 2 * 64 + 3136 * 128 + 128 + 128 * 10 + 10;
   CHECK(ns::models::classifier::count_parameters(*net) == expect);
 }
 
@@ -75,16 +75,19 @@ TEST_CASE("convnet in channels_last gives the same logits as contiguous", "[conv
 
 TEST_CASE("too many pooling blocks fail before training, with the largest count that fits",
           "[convnet][errors]") {
-  REQUIRE_THROWS_WITH(ConvNet(opts28({{"blocks", 5}})),
-                      Contains("5 pooling blocks do not fit a 28x28 image") &&
-                          Contains("use at most 4 blocks"));
+  REQUIRE_THROWS_WITH(
+      ConvNet(opts28({{"blocks", 5}})),
+      Contains("5 pooling blocks do not fit a 28x28 image") && Contains("use at most 4 blocks"));
   const auto fam = ns::models::classifier::convnet_family();
   REQUIRE_THROWS_AS(fam.check_params({{"blocks", 5}}), ns::Error);
   REQUIRE_THROWS_WITH(fam.check_params({{"blocks", 6}, {"filters", 4}}),
                       Contains("6 pooling blocks do not fit"));
   CHECK_NOTHROW(fam.check_params({{"blocks", 4}, {"filters", 4}}));
-  CHECK_NOTHROW(fam.check_params({{"blocks", 6}, {"filters", 2}, {"pool", "none"},
-                                  {"filter_growth", "constant"}, {"dense_units", 4}}));
+  CHECK_NOTHROW(fam.check_params({{"blocks", 6},
+                                  {"filters", 2},
+                                  {"pool", "none"},
+                                  {"filter_growth", "constant"},
+                                  {"dense_units", 4}}));
 }
 
 TEST_CASE("convnet parameter values are checked with the parameter's name", "[convnet][errors]") {
@@ -107,9 +110,9 @@ TEST_CASE("convnet parameter values are checked with the parameter's name", "[co
 TEST_CASE("the convnet schema lists every parameter with a typed default", "[convnet]") {
   const auto fam = ns::models::classifier::convnet_family();
   CHECK(fam.schema.name == "convnet");
-  CHECK(fam.schema.metrics == std::vector<std::string>{"val_accuracy", "val_loss",
-                                                        "test_accuracy", "test_loss", "epochs",
-                                                        "best_epoch", "s_per_epoch"});
+  CHECK(fam.schema.metrics == std::vector<std::string>{"val_accuracy", "val_loss", "test_accuracy",
+                                                       "test_loss", "epochs", "best_epoch",
+                                                       "s_per_epoch"});
   const auto& m = fam.schema.model_defaults;
   const auto& t = fam.schema.training_defaults;
   CHECK(m.at("filters").is_number_integer());

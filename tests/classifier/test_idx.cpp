@@ -1,7 +1,7 @@
 // Tests for models/classifier/idx.*: the IDX reader on tiny generated files, gzip and plain, and
 // every error it must report with the file's name.
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -23,8 +23,7 @@ namespace {
 struct TempDir {
   fs::path path;
   explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("ns_idx_" + name + "_" + std::to_string(::getpid()))) {
+      : path(fs::temp_directory_path() / ("ns_idx_" + name + "_" + std::to_string(::getpid()))) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -116,8 +115,7 @@ TEST_CASE("find_idx_file prefers .gz and falls back to the plain name", "[idx]")
   write_dir(d.path, false);
   CHECK(find_idx_file(d.path, "train-images-idx3-ubyte") == d.path / "train-images-idx3-ubyte");
   write_idx(d.path / "train-images-idx3-ubyte.gz", {1, 1, 1}, {7});
-  CHECK(find_idx_file(d.path, "train-images-idx3-ubyte") ==
-        d.path / "train-images-idx3-ubyte.gz");
+  CHECK(find_idx_file(d.path, "train-images-idx3-ubyte") == d.path / "train-images-idx3-ubyte.gz");
 }
 
 TEST_CASE("a missing IDX file is an error naming the file", "[idx][errors]") {
@@ -195,7 +193,8 @@ TEST_CASE("an image/label count mismatch is an error naming both files", "[idx][
   for (std::int64_t limit : {-1, 5}) {
     REQUIRE_THROWS_WITH(load_idx_dir(opts_for(d.path, limit)),
                         Contains("image/label count mismatch") &&
-                            Contains(img + " holds 20 images") && Contains(lbl + " holds 19 labels"));
+                            Contains(img + " holds 20 images") &&
+                            Contains(lbl + " holds 19 labels"));
   }
 }
 
@@ -232,10 +231,9 @@ TEST_CASE("the idx data block is parsed and checked", "[idx][errors]") {
                       Contains("$.data.kind") && Contains("expected \"idx\", got \"hdf5\""));
   REQUIRE_THROWS_WITH(IdxDataOptions::from_json({{"kind", "idx"}}, "$.data"),
                       Contains("$.data.dir"));
-  REQUIRE_THROWS_WITH(
-      IdxDataOptions::from_json({{"kind", "idx"}, {"dir", d.path.string()}, {"limit", -3}},
-                                "$.data"),
-      Contains("$.data.limit") && Contains("positive integer, got -3"));
+  REQUIRE_THROWS_WITH(IdxDataOptions::from_json(
+                          {{"kind", "idx"}, {"dir", d.path.string()}, {"limit", -3}}, "$.data"),
+                      Contains("$.data.limit") && Contains("positive integer, got -3"));
   REQUIRE_THROWS_WITH(
       IdxDataOptions::from_json({{"kind", "idx"}, {"dir", d.path.string()}, {"limt", 3}}, "$.data"),
       Contains("$.data.limt: unknown key"));

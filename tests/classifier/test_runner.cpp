@@ -1,7 +1,7 @@
 // Tests for models/classifier/runner.*: tiny trials on the first images of Fashion-MNIST (installed
 // by scripts/setup.sh as Debian's dataset-fashion-mnist), run through the TrialRunner interface.
-#include <catch2/catch.hpp>
 #include <unistd.h>
+#include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -47,8 +47,9 @@ json params_with(const json& overrides) {
   return p;
 }
 
-TrialOutcome run_trial(ns::engine::TrialRunner& runner, const json& params, const json& data,
-                       const fs::path& dir, std::function<bool()> stop = [] { return false; }) {
+TrialOutcome run_trial(
+    ns::engine::TrialRunner& runner, const json& params, const json& data, const fs::path& dir,
+    std::function<bool()> stop = [] { return false; }) {
   TrialSpec spec;
   spec.id = "t0";
   spec.seed = 1234;
@@ -178,8 +179,8 @@ TEST_CASE("a stopped trial saves a checkpoint and resumes to the uninterrupted r
   REQUIRE(done.status == "ok");
   CHECK_FALSE(fs::exists(dir.path / "resume.pt"));
   CHECK(lines(dir.path / "curve.csv") == lines(ref_dir.path / "curve.csv"));
-  for (const char* m : {"val_loss", "val_accuracy", "test_loss", "test_accuracy", "epochs",
-                        "best_epoch"}) {
+  for (const char* m :
+       {"val_loss", "val_accuracy", "test_loss", "test_accuracy", "epochs", "best_epoch"}) {
     INFO(m);
     CHECK(done.metrics.at(m) == Approx(ref.metrics.at(m)).epsilon(1e-9));
   }
@@ -189,8 +190,8 @@ TEST_CASE("check_data reports a bad data block before any training", "[runner][e
   const auto fam = ns::models::classifier::convnet_family();
   CHECK_NOTHROW(fam.check_data(tiny_data(), "$.data"));
   TempDir d("empty");
-  REQUIRE_THROWS_WITH(fam.check_data({{"kind", "idx"}, {"dir", d.path.string()}}, "$.data"),
-                      Contains("IDX file not found") &&
-                          Contains((d.path / "train-images-idx3-ubyte.gz").string()));
+  REQUIRE_THROWS_WITH(
+      fam.check_data({{"kind", "idx"}, {"dir", d.path.string()}}, "$.data"),
+      Contains("IDX file not found") && Contains((d.path / "train-images-idx3-ubyte.gz").string()));
   REQUIRE_THROWS_WITH(fam.check_data({{"kind", "simulated"}}, "$.data"), Contains("$.data.kind"));
 }

@@ -49,6 +49,8 @@ bool is_integral_number(const json& v) {
   return false;
 }
 
+constexpr double kMaxTrials = 10'000'000;
+
 class Parser {
  public:
   Parser(const std::string& source, const FamilySchema& schema) : src_(source), schema_(schema) {
@@ -274,6 +276,10 @@ class Parser {
     std::string mode = get_string(j, "mode", true, "\"max\" or \"min\"");
     if (mode != "max" && mode != "min") fail("$.mode", fmt::format("expected \"max\" or \"min\", got \"{}\"", mode));
     s.mode = mode == "max" ? Mode::kMax : Mode::kMin;
+    double total = s.repeats * static_cast<double>(s.random.empty() ? 1 : s.random_count);
+    for (auto& g : s.grid) total *= static_cast<double>(g.second.size());
+    if (total > kMaxTrials)
+      fail("$", fmt::format("the sweep has {:.0f} trials; at most {} are allowed in one spec (split it)", total, kMaxTrials));
     s.out = get_string(j, "out", false, "");
     if (s.out.empty()) s.out = "runs/" + s.name;
     return s;

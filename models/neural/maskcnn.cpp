@@ -69,7 +69,8 @@ MaskCnnImpl::MaskCnnImpl(const ModelOptions& o) : options_(o) {
     convs_.push_back(register_module("conv" + std::to_string(l), torch::nn::Conv2d(conv_opt)));
     bns_.push_back(register_module(
         "bn" + std::to_string(l),
-        torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(o.channels()).eps(1e-3).momentum(0.1))));
+        torch::nn::BatchNorm2d(
+            torch::nn::BatchNorm2dOptions(o.channels()).eps(1e-3).momentum(0.1))));
   }
   const std::int64_t N = o.neurons();
   ws_ = register_parameter("readout_spatial", torch::empty({N, map_h_ * map_w_}));
@@ -172,7 +173,8 @@ void MaskCnnImpl::init_readout_bias(const std::vector<double>& mean_response) {
 
 torch::Tensor MaskCnnImpl::regularizer(const LossOptions& loss) const {
   auto total = torch::zeros({}, ws_.options());
-  if (loss.smoothness() > 0) total = total + loss.smoothness() * laplacian_penalty(convs_[0]->weight);
+  if (loss.smoothness() > 0)
+    total = total + loss.smoothness() * laplacian_penalty(convs_[0]->weight);
   if (loss.readout_scale() > 0)
     total = total + loss.readout_scale() * readout_penalty(ws_, wf_);
   if (loss.group_sparsity() > 0) {

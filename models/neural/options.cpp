@@ -52,7 +52,8 @@ std::int64_t get_int(const json& p, const char* key, std::int64_t def, std::int6
   bool integral = v.is_number_integer() ||
                   (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
   NS_CHECK(integral, "parameter '{}' must be an integer >= {}, got {}", key, lo, v.dump());
-  auto x = v.is_number_integer() ? v.get<std::int64_t>() : static_cast<std::int64_t>(v.get<double>());
+  const auto x = v.is_number_integer() ? v.get<std::int64_t>()
+                                       : static_cast<std::int64_t>(v.get<double>());
   NS_CHECK(x >= lo, "parameter '{}' must be an integer >= {}, got {}", key, lo, x);
   return x;
 }
@@ -96,7 +97,8 @@ std::pair<std::int64_t, std::int64_t> ModelOptions::map_size() const {
              "lower pool_size or k1",
              pool_size_, h, w, height_, width_, k1_);
     // PyTorch's ceil_mode output size with stride = kernel, no padding.
-    auto pooled = [&](std::int64_t n) { return (n - pool_size_ + pool_size_ - 1) / pool_size_ + 1; };
+    // ceil((n - p) / p) + 1 for n >= p
+    auto pooled = [&](std::int64_t n) { return (n - 1) / pool_size_ + 1; };
     h = pooled(h);
     w = pooled(w);
   }

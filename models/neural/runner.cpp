@@ -380,7 +380,18 @@ bool Trial::try_resume() {
 
 engine::TrialOutcome Trial::run() {
   write_config();
-  if (try_resume()) {
+  bool resumed = false;
+  try {
+    resumed = try_resume();
+  } catch (const std::exception& e) {
+    // The model may be half loaded: never continue from a checkpoint that did not load whole.
+    std::string what = e.what();
+    what = what.substr(0, what.find("\nException raised from"));
+    NS_FAIL_CODE(kExitBadInput, "cannot resume from {}: {}; delete it to rerun the trial from "
+                               "the start",
+                 file("resume.pt").string(), what);
+  }
+  if (resumed) {
     log::debug("trial {}: resuming at iteration {} (phase {})", ctx_.trial.id,
                schedule_.iteration(), schedule_.phase() + 1);
   }

@@ -76,7 +76,9 @@ nlohmann::json PhaseSchedule::state() const {
 }
 
 void PhaseSchedule::set_state(const nlohmann::json& s) {
-  auto num = [](const nlohmann::json& v) { return std::strtod(v.get<std::string>().c_str(), nullptr); };
+  auto num = [](const nlohmann::json& v) {
+    return std::strtod(v.get<std::string>().c_str(), nullptr);
+  };
   phase_ = s.at("phase").get<int>();
   iteration_ = s.at("iteration").get<std::int64_t>();
   in_phase_ = s.at("in_phase").get<std::int64_t>();

@@ -124,7 +124,8 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   auto h5 = h5::File::open((dir.path() / "predictions.h5").string());
   const auto data = simulate_v1(parse_data_spec(kData).sim);
   const auto test = data.indices(kTest);
-  REQUIRE(h5.info("pred").dims == std::vector<std::int64_t>{static_cast<std::int64_t>(test.size()), 6});
+  const auto m_test = static_cast<std::int64_t>(test.size());
+  REQUIRE(h5.info("pred").dims == std::vector<std::int64_t>{m_test, 6});
   const auto index = h5.read_int("index");
   REQUIRE(std::vector<std::int64_t>(index.begin(), index.end()) == test);
   for (float p : h5.read_float("pred")) REQUIRE((std::isfinite(p) && p >= 0));
@@ -142,7 +143,8 @@ TEST_CASE("a trial is reproducible: same seed, same metrics to 1e-6", "[runner]"
   const auto b = run_trial(*other_runner, dir.path() / "b", tiny_params(), kData);
   REQUIRE(a.status == "ok");
   require_same_metrics(a, b);
-  const auto c = run_trial(*runner, dir.path() / "c", tiny_params(), kData, [] { return false; }, 12);
+  const auto c =
+      run_trial(*runner, dir.path() / "c", tiny_params(), kData, [] { return false; }, 12);
   REQUIRE(c.metrics.at("val_loss") != a.metrics.at("val_loss"));  // the seed matters
 }
 
@@ -191,4 +193,13 @@ TEST_CASE("bad parameters fail before training with a clear message", "[runner]"
   p["k1"] = 17;
   REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), p, kData),
                       Catch::Contains("k1 = 17 is larger than the images (16x16)"));
+}
+
+TEST_CASE("a damaged resume checkpoint is an error that says how to recover", "[runner]") {
+  TempDir dir;
+  { std::ofstream(dir.path() / "resume.pt") << "not a checkpoint"; }
+  auto runner = maskcnn_family().make_runner();
+  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), tiny_params(), kData),
+                      Catch::Contains("cannot resume from") &&
+                          Catch::Contains("delete it to rerun the trial from the start"));
 }

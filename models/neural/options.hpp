@@ -82,7 +82,7 @@ struct TrainOptions {
   /// activation and gradient in one format: mixing sends BatchNorm / softplus backward to slow
   /// kernels (bench/neural.md).
   TORCH_ARG(bool, channels_last) = true;
-  TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad
+  TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad; CPU only
 };
 
 /// The family's parameter defaults as JSON objects (these also fix each parameter's JSON type).

@@ -165,7 +165,9 @@ class Trial {
         device_(to_torch_device(ctx.device)),
         mo_(model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
                                     data.neurons)
-                .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad())
+                // Measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is kept.
+                .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad() &&
+                                 device_.is_cpu())
                 .channels_last(train_options_from_json(ctx.trial.params).channels_last())),
         lo_(loss_options_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),

@@ -42,4 +42,33 @@ grep -q "cannot resume: it was run with seed 0, the spec now says 5" "$TMP/err" 
 # --force-new moves the old files aside instead.
 "$NS" run "$TMP/seed5.json" --out "$TMP/done" --force-new 2>/dev/null
 ls "$TMP/done" | grep -q '^results.csv.old-' || fail "old results not kept"
+
+# A changed spec on an existing sweep runs only its new trials.
+sed 's/"k": \[0, 1, 2, 3, 4, 5, 6, 7\]/"k": [0, 1, 2, 3, 4, 5, 6, 7, 8]/' "$SRC/examples/quadratic_grid.json" >"$TMP/grown.json"
+"$NS" run "$SRC/examples/quadratic_grid.json" --out "$TMP/grow" 2>/dev/null
+"$NS" run "$TMP/grown.json" --out "$TMP/grow" 2>"$TMP/err"
+grep -q "225 trials, 200 already done, 25 to run" "$TMP/err" || fail "changed spec: $(cat "$TMP/err")"
+[ "$(tail -n +2 "$TMP/grow/results.csv" | wc -l)" -eq 225 ] || fail "expected 225 rows"
+
+# One writer: a second run on a directory in use is refused (exit 4) naming host and pid.
+cat >"$TMP/slow.json" <<'J'
+{"family": "quadratic", "grid": {"x": [0.0, 1.0]}, "training": {"sleep_s": 20.0}, "metric": "score", "mode": "max"}
+J
+"$NS" run "$TMP/slow.json" --out "$TMP/busy" 2>/dev/null &
+first=$!
+for _ in $(seq 1 200); do grep -q running "$TMP/busy/state.json" 2>/dev/null && break; sleep 0.05; done
+expect_exit 4 "$NS" run "$TMP/slow.json" --out "$TMP/busy"; one_line
+grep -q "output directory $TMP/busy is in use by another run (host=.*,pid=$first)" "$TMP/err" || fail "lock: $(cat "$TMP/err")"
+kill -TERM "$first"; wait "$first" || true
+
+# Data errors come before any output: a missing HDF5 file leaves an existing sweep untouched.
+if "$NS" families | grep -q '^maskcnn:'; then
+  mkdir -p "$TMP/neural" && cp "$TMP/done/results.csv" "$TMP/neural/keep.csv"
+  cat >"$TMP/h5.json" <<J
+{"family": "maskcnn", "data": {"kind": "hdf5", "path": "$TMP/missing.h5"}, "metric": "val_ccnorm", "mode": "max", "out": "$TMP/neural"}
+J
+  expect_exit 2 "$NS" run "$TMP/h5.json"; one_line
+  grep -q "missing.h5" "$TMP/err" || fail "hdf5: $(cat "$TMP/err")"
+  [ "$(ls "$TMP/neural")" = "keep.csv" ] || fail "a data error wrote into the output directory"
+fi
 echo "ok: bad input exits 2 with one line and writes nothing"

@@ -110,3 +110,11 @@ TEST_CASE("ints given for float parameters are normalised so ids agree", "[spec]
   REQUIRE(ta.size() == tb.size());
   for (size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].id == tb[i].id);
 }
+
+TEST_CASE("a spec with more than ten million trials is refused", "[spec]") {
+  json j = good();
+  std::vector<double> v(100);
+  for (int i = 0; i < 100; ++i) v[i] = i;
+  j["grid"] = {{"x", v}, {"y", v}, {"noise", v}, {"sleep_s", v}};
+  CHECK(error_of(j) == "s.json: $: the sweep has 100000000 trials; at most 10000000 are allowed in one spec (split it)");
+}

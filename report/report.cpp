@@ -44,8 +44,14 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   NS_CHECK(o.top >= 1, "--top: expected a positive number of configurations, found {}", o.top);
   const Results results = load_results(o.out_dir);
   const Selection selection = choose_selection(results, o.metric, o.mode);
-  // Read Plotly before writing anything, so a missing bundle leaves no output behind.
-  const std::string plotly = o.html.empty() ? std::string() : load_plotly_js();
+  // Check the HTML's prerequisites before writing anything, so bad input leaves no output.
+  std::string plotly;
+  if (!o.html.empty()) {
+    const fs::path parent = o.html.has_parent_path() ? o.html.parent_path() : fs::path(".");
+    NS_CHECK(fs::is_directory(parent), "--html {}: no directory {}; create it or write elsewhere",
+             o.html.string(), parent.string());
+    plotly = load_plotly_js();
+  }
   const Analysis analysis = analyze(results, selection);
 
   out << render_terminal(results, analysis, o.top);

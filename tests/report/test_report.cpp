@@ -47,6 +47,8 @@ TEST_CASE("report: the CLI returns 0, or 2 with nothing written on bad input") {
   fs::remove(dir / "best.json");
   CHECK(run_cli({"report", dir.string(), "--metric", "val_acc"}) == ns::kExitBadInput);
   CHECK(run_cli({"report", (tmp.path / "missing").string()}) == ns::kExitBadInput);
+  CHECK(run_cli({"report", dir.string(), "--html", (tmp.path / "no/such/dir/r.html").string()}) ==
+        ns::kExitBadInput);
   CHECK_FALSE(fs::exists(dir / "best.json"));
   REQUIRE_THROWS_AS(run_cli({"report", dir.string(), "--top", "0"}), CLI::ValidationError);
   REQUIRE_THROWS_AS(run_cli({"report", dir.string(), "--mode", "up"}), CLI::ValidationError);

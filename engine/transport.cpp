@@ -9,7 +9,7 @@ namespace ns::engine {
 void Backoff::pause() {
   const auto now = std::chrono::steady_clock::now();
   if (spinning_since_ == std::chrono::steady_clock::time_point{}) spinning_since_ = now;
-  if (now - spinning_since_ < std::chrono::microseconds(kSpinUs)) return;
+  if (now - spinning_since_ < std::chrono::microseconds(spin_us_)) return;
   std::this_thread::sleep_for(std::chrono::microseconds(step_us_));
   step_us_ = std::min(step_us_ * 2, kCapUs);
 }

@@ -1,5 +1,6 @@
 #include "engine/coordinator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -23,6 +24,11 @@ double expected_duration(const std::vector<double>& seen) {
   double var = 0;
   for (double d : seen) var += (d - mean) * (d - mean);
   return mean + std::sqrt(var / n);
+}
+
+void order_longest_first(std::vector<TrialSpec>& trials) {
+  std::stable_sort(trials.begin(), trials.end(),
+                   [](const TrialSpec& a, const TrialSpec& b) { return a.cost > b.cost; });
 }
 
 Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
@@ -49,18 +55,23 @@ void Coordinator::check_drain() {
   if (!reason.empty()) begin_drain(reason);
 }
 
-bool Coordinator::may_start() {
+bool Coordinator::may_start(double cost) {
   if (draining_ || stopped_starting_) return false;
+  const double expected = expected_duration(durations_) * cost;
   if (opt_.deadline &&
-      !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s,
-                            expected_duration(durations_))) {
+      !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {
     stopped_starting_ = true;
     if (summary_.drain_reason.empty()) summary_.drain_reason = "the deadline leaves no time for another trial";
     log::info("not starting more trials: by the durations seen so far ({:.1f} s expected) they "
-              "would not finish before the deadline", expected_duration(durations_));
+              "would not finish before the deadline", expected);
     return false;
   }
   return true;
+}
+
+double Coordinator::next_cost_for(int worker) const {
+  if (opt_.schedule == "static") return static_queues_.at(worker).front().trial.cost;
+  return pending_.front().trial.cost;
 }
 
 bool Coordinator::has_next_for(int worker) const {
@@ -79,7 +90,7 @@ msg::Assign Coordinator::next_for(int worker) {
 }
 
 void Coordinator::reply(int worker) {
-  if (has_next_for(worker) && may_start()) {
+  if (has_next_for(worker) && may_start(next_cost_for(worker))) {
     msg::Assign a = next_for(worker);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[worker] = InFlight{a, Steady::now()};
@@ -116,7 +127,7 @@ void Coordinator::on_result(int worker, msg::Result result) {
   }
   if (row.status == "ok") {
     ++summary_.ok;
-    durations_.push_back(row.wall_s);
+    durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
   } else if (row.status == "timeout") {
     ++summary_.timeout;
   } else {
@@ -141,6 +152,7 @@ void Coordinator::handle(const Envelope& env) {
 
 CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
   const int workers = transport_.size() - 1;
+  if (opt_.schedule != "static" && opt_.longest_first) order_longest_first(trials);
   for (auto& t : trials) {
     msg::Assign a;
     a.trial = std::move(t);
@@ -173,6 +185,7 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
 
 CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
                                            TrialExecutor& executor) {
+  if (opt_.longest_first) order_longest_first(trials);
   for (auto& t : trials) {
     msg::Assign a;
     a.trial = std::move(t);
@@ -180,7 +193,7 @@ CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
   }
   while (!pending_.empty()) {
     check_drain();
-    if (!may_start()) break;
+    if (!may_start(pending_.front().trial.cost)) break;
     msg::Assign a = next_for(0);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[0] = InFlight{a, Steady::now()};

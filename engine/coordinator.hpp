@@ -35,6 +35,9 @@ struct CoordinatorOptions {
   double deadline_margin_s = 60;
   /// "static" splits trials round-robin by rank up front (for benchmarks); default "dynamic".
   std::string schedule = "dynamic";
+  /// Dynamic schedule only: hand out trials in decreasing TrialSpec::cost (ties keep the sweep's
+  /// order), so the long ones do not come last and leave the other workers idle at the end.
+  bool longest_first = true;
 };
 
 /// How a coordinator run ended.
@@ -55,8 +58,13 @@ bool fits_before_deadline(std::chrono::system_clock::time_point now,
                           double expected_s);
 
 /// Expected duration of the next trial from the durations seen so far (their mean plus one
-/// standard deviation, so a sweep errs toward stopping early); 0 when none were seen.
+/// standard deviation, so a sweep errs toward stopping early); 0 when none were seen. The
+/// coordinator passes durations divided by each trial's cost and scales the answer by the next
+/// trial's cost (with no cost model every cost is 1).
 double expected_duration(const std::vector<double>& seen);
+
+/// The order of the dynamic schedule: decreasing cost, ties in the given order.
+void order_longest_first(std::vector<TrialSpec>& trials);
 
 class Coordinator {
  public:
@@ -81,9 +89,10 @@ class Coordinator {
   void on_result(int worker, msg::Result result);
   void check_drain();
   void begin_drain(const std::string& reason);
-  bool may_start() ;
+  bool may_start(double cost);
   msg::Assign next_for(int worker);
   bool has_next_for(int worker) const;
+  double next_cost_for(int worker) const;
 
   Transport& transport_;
   ResultSink& sink_;

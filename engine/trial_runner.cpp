@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "engine/error.hpp"
 
 namespace ns::engine {
@@ -18,6 +20,12 @@ const ModelFamily& FamilyRegistry::get(const std::string& name) const {
     throw Error(fmt::format("unknown model family '{}'; known: {}", name, fmt::join(names(), ", ")));
   }
   return it->second;
+}
+
+double trial_cost(const ModelFamily& family, const nlohmann::json& params) {
+  if (!family.relative_cost) return 1.0;
+  const double c = family.relative_cost(params);
+  return std::isfinite(c) && c > 0 ? c : 1.0;
 }
 
 std::vector<std::string> FamilyRegistry::names() const {

@@ -22,6 +22,10 @@ struct TrialSpec {
   int repeat = 0;          ///< repeat index (0..repeats-1)
   std::uint64_t seed = 0;  ///< derived from (sweep seed, id); seeds every random stream
   nlohmann::json params;   ///< flat, fully resolved: defaults <- fixed <- training <- varied
+  /// Expected duration relative to the sweep's other trials (ModelFamily::relative_cost; 1 when
+  /// the family has no cost model). Stays on the coordinator: it orders the dynamic schedule
+  /// (longest first) and scales the deadline check. Not sent to workers.
+  double cost = 1.0;
 };
 
 /// Everything a runner gets for one trial.
@@ -60,11 +64,21 @@ struct ModelFamily {
   std::function<void(const nlohmann::json& data, const std::string& json_path)> check_data;
   /// Cross-field checks of one resolved parameter set (e.g. kernel larger than the image).
   std::function<void(const nlohmann::json& params)> check_params = [](const nlohmann::json&) {};
+  /// What check_params does, in a few words, for `plan` ("types and ranges", "builds ...").
+  std::string validation = "parameter types and ranges";
   std::function<std::unique_ptr<TrialRunner>()> make_runner;
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   bool wants_trial_dir = true;
+  /// Expected duration of a resolved parameter set relative to others of the same sweep (same
+  /// data), e.g. iterations x FLOPs per iteration; empty = all trials alike. Only ratios matter.
+  /// The coordinator starts expensive trials first (longest-processing-time-first list
+  /// scheduling), and `plan` turns measured seconds into an estimate per trial with it.
+  std::function<double(const nlohmann::json& params)> relative_cost;
 };
+
+/// `family.relative_cost(params)` when it is set and gives a finite positive number, else 1.
+double trial_cost(const ModelFamily& family, const nlohmann::json& params);
 
 /// String-keyed registry of families, filled by one explicit call at start-up.
 class FamilyRegistry {

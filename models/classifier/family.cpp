@@ -1,5 +1,6 @@
 #include "models/classifier/family.hpp"
 
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -48,6 +49,29 @@ struct ArchitectureCheck {
   }
 };
 
+/// Multiply-adds of one 28x28 image's forward pass (convolutions and dense layers; BN, pooling
+/// and activations ignored): the per-image part of a trial's cost.
+double forward_macs(const ConvNetOptions& o) {
+  double macs = 0, h = static_cast<double>(o.height()), w = static_cast<double>(o.width());
+  double cin = static_cast<double>(o.in_channels()), c = static_cast<double>(o.filters());
+  const double k2 = static_cast<double>(o.kernel_size() * o.kernel_size());
+  for (std::int64_t b = 0; b < o.blocks(); ++b) {
+    for (std::int64_t i = 0; i < o.convs_per_block(); ++i) {
+      macs += k2 * cin * c * h * w;
+      cin = c;
+    }
+    if (o.pool() != "none") {
+      h = std::floor(h / 2);
+      w = std::floor(w / 2);
+    }
+    if (o.filter_growth() == "double") c *= 2;
+  }
+  const double flat = cin * h * w, units = static_cast<double>(o.dense_units());
+  const double classes = static_cast<double>(o.num_classes());
+  macs += units > 0 ? flat * units + units * classes : flat * classes;
+  return macs;
+}
+
 }  // namespace
 
 engine::ModelFamily convnet_family() {
@@ -65,6 +89,18 @@ engine::ModelFamily convnet_family() {
   };
   auto arch = std::make_shared<ArchitectureCheck>();
   f.check_params = [arch](const nlohmann::json& params) { arch->check(params); };
+  f.validation = "each distinct architecture built once on CPU and run on a 2-image batch";
+  // Epoch budget x training images per epoch x (forward + backward ~ 3x forward) per image, plus
+  // a per-batch overhead of about 50k multiply-adds' worth per image at batch 1 (optimizer step,
+  // dispatch). Early stopping makes real trials shorter; only ratios matter.
+  f.relative_cost = [](const nlohmann::json& params) {
+    ConvNetOptions mo(1, 28, 28, 10);
+    mo.update_from_json(params);
+    TrainOptions t;
+    t.update_from_json(params);
+    const double per_image = 3 * forward_macs(mo) + 5e4 / static_cast<double>(t.batch_size);
+    return static_cast<double>(t.max_epochs) * (1 - t.val_split) * per_image;
+  };
   f.make_runner = [] { return std::make_unique<ConvNetRunner>(); };
   return f;
 }

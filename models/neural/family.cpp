@@ -78,6 +78,22 @@ engine::ModelFamily maskcnn_family() {
              "mask CNN produced shape [{}, {}] for 2 images, expected [2, {}]", out.size(0),
              out.size(1), g.neurons);
   };
+  f.validation = "each configuration's mask CNN built once on CPU and run on a 2-image batch";
+  // Iteration budget x batch x convolution multiply-adds per image (forward + two gradients ~ 3x;
+  // the readout, BN and activations ignored; conv maps taken at the input size). Early stopping
+  // makes real trials shorter; only ratios between trials of one sweep matter.
+  f.relative_cost = [geometry](const nlohmann::json& params) {
+    const TrainOptions t = train_options_from_json(params);
+    const Geometry& g = *geometry;
+    const std::int64_t h = g.known ? g.height : 32, w = g.known ? g.width : 32;
+    const ModelOptions m = model_options_from_json(params, g.known ? g.channels : 1, h, w,
+                                                   g.known ? g.neurons : 1);
+    const double c = static_cast<double>(m.channels());
+    const double k1 = static_cast<double>(m.k1()), k = static_cast<double>(m.k_later());
+    const double macs = static_cast<double>(h * w) *
+                        (k1 * k1 * c + static_cast<double>(m.layers() - 1) * k * k * c * c);
+    return static_cast<double>(t.phases() * t.max_iters_per_phase() * t.batch_size()) * 3 * macs;
+  };
   f.make_runner = [] {
     tune_allocator();
     return make_maskcnn_runner();

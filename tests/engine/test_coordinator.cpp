@@ -206,6 +206,61 @@ TEST_CASE("static schedule splits by index modulo workers", "[coordinator]") {
   CHECK(t.assigned[2] == std::vector<int>{1, 3, 5});
 }
 
+TEST_CASE("dynamic schedule hands out the dearest trials first, ties in sweep order", "[coordinator]") {
+  FakeTransport t(2, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  auto v = trials(6);
+  const double costs[] = {1, 5, 2, 5, 0.5, 3};
+  for (size_t i = 0; i < v.size(); ++i) v[i].cost = costs[i];
+  Coordinator c(t, sink, {}, no_drain);
+  c.run(v);
+  CHECK(t.assigned[1] == std::vector<int>{1, 3, 5, 2, 0, 4});
+}
+
+TEST_CASE("longest_first off, or the static schedule, keeps the sweep order", "[coordinator]") {
+  auto v = trials(4);
+  const double costs[] = {1, 4, 2, 3};
+  for (size_t i = 0; i < v.size(); ++i) v[i].cost = costs[i];
+  {
+    FakeTransport t(2, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.longest_first = false;
+    Coordinator(t, sink, o, no_drain).run(v);
+    CHECK(t.assigned[1] == std::vector<int>{0, 1, 2, 3});
+  }
+  {
+    FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.schedule = "static";
+    Coordinator(t, sink, o, no_drain).run(v);
+    CHECK(t.assigned[1] == std::vector<int>{0, 2});
+    CHECK(t.assigned[2] == std::vector<int>{1, 3});
+  }
+}
+
+TEST_CASE("the deadline check scales the expected duration by the next trial's cost", "[coordinator]") {
+  // Every trial reports 1 s of wall time per unit of cost. With 45 s left and no margin, the
+  // first trial starts (nothing is known yet); then 1 s/unit predicts 50 s for the next: stop.
+  auto v = trials(3);
+  v[0].cost = 100;  // handed out first, before any duration is known
+  v[1].cost = 50;
+  v[2].cost = 40;
+  FakeTransport t(2, [&v](int rank, const msg::Assign& a) {
+    ResultRow r = ok_row(a, rank);
+    r.wall_s = v[static_cast<size_t>(a.trial.index)].cost;  // 1 s per cost unit (cost is not sent)
+    return r;
+  });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(45);
+  o.deadline_margin_s = 0;
+  auto s = Coordinator(t, sink, o, no_drain).run(v);
+  CHECK(t.assigned[1] == std::vector<int>{0});
+  CHECK(s.not_started == 2);
+}
+
 TEST_CASE("executor: exceptions and time limits become rows, the worker goes on", "[executor]") {
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());

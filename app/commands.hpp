@@ -1,6 +1,7 @@
 #pragma once
-// The run and plan subcommands (app/run_command.cpp).
+// The run and plan subcommands (app/run_command.cpp, app/plan_command.cpp).
 #include <string>
+#include <vector>
 
 #include "engine/trial_runner.hpp"
 
@@ -15,6 +16,7 @@ struct RunOptions {
   int threads = 0;            ///< 0 = cores per node / training ranks per node
   std::string schedule = "dynamic";
   bool no_scheduler_deadline = false;
+  std::string order = "cost";  ///< dynamic schedule: "cost" (longest first) or "sweep"
 };
 
 struct PlanOptions {
@@ -22,13 +24,23 @@ struct PlanOptions {
   std::string out;
   int list = 20;              ///< trials to list (-1 = all)
   bool json = false;
+  int calibrate = 0;          ///< trials to time here first (0 = none)
+  std::vector<std::string> calibrate_set;  ///< KEY=VALUE overrides for the calibration trials
+  std::string timings;        ///< a results.csv to estimate from
+  int threads = 0;            ///< threads for the calibration trials (0 = all cores)
+  std::vector<int> workers;   ///< training ranks to plan for (empty = 1, 2, 4, ... 128)
+  std::string time;           ///< walltime per job ("" = unlimited)
+  double margin_s = -1;       ///< lost per job (-1 = as the launch scripts)
+  int max_jobs = 11;          ///< launch's default --max-resubmits 10, plus the first job
+  std::string queue_max_time; ///< the queue's walltime limit ("" = unknown)
 };
 
 /// `neurosweep run`: sets up MPI, validates on rank 0, and runs the coordinator or a worker.
 int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, int argc,
                 char** argv);
 
-/// `neurosweep plan`: validates the spec and lists its trials without training.
+/// `neurosweep plan` (app/plan_command.cpp): validates the spec, lists its trials, and estimates
+/// their cost and the allocation they need.
 int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry);
 
 }  // namespace ns::app

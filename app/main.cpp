@@ -66,14 +66,44 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--schedule", run.schedule, "dynamic (pull) or static (round-robin by rank, for comparison)")
       ->capture_default_str()->check(CLI::IsMember({"dynamic", "static"}));
+  run_cmd->add_option("--order", run.order,
+                      "dynamic schedule: cost (the family's expected duration, longest first) or "
+                      "sweep (the spec's order)")
+      ->capture_default_str()->check(CLI::IsMember({"cost", "sweep"}));
   run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
 
   app::PlanOptions plan;
-  auto* plan_cmd = app.add_subcommand("plan", "validate a spec and list the trials it would run");
+  auto* plan_cmd = app.add_subcommand("plan", "validate a spec, list its trials, and estimate its cost and allocation");
   plan_cmd->add_option("spec", plan.spec_path, "sweep spec (JSON)")->required()->check(CLI::ExistingFile);
   plan_cmd->add_option("--out", plan.out, "output directory (to count trials already finished)");
   plan_cmd->add_option("--list", plan.list, "trials to list (-1 = all)")->capture_default_str();
   plan_cmd->add_flag("--json", plan.json, "print the plan as JSON");
+  plan_cmd->add_option("--calibrate", plan.calibrate,
+                       "run N trials here first (spread over the cost range, in a scratch "
+                       "directory) and estimate the sweep from their times")
+      ->check(CLI::NonNegativeNumber);
+  plan_cmd->add_option("--calibrate-set", plan.calibrate_set,
+                       "KEY=VALUE: a parameter changed for the calibration trials only, e.g. "
+                       "max_epochs=1 (the family's cost model scales the times back; repeatable)");
+  plan_cmd->add_option("--timings", plan.timings,
+                       "estimate from the finished rows of a results.csv (default: the sweep's own "
+                       "results, if any)");
+  plan_cmd->add_option("--threads", plan.threads, "threads for --calibrate (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  plan_cmd->add_option("--workers", plan.workers,
+                       "training ranks to plan for (repeatable; default 1, 2, 4, ... 128)")
+      ->delimiter(',');
+  plan_cmd->add_option("--time", plan.time, "walltime of one job (4h, 90m, 1:30:00, 2-00:00:00)");
+  plan_cmd->add_option("--margin", plan.margin_s,
+                       "seconds lost at the end of each job (default: max(120, signal margin) + 30, "
+                       "as the launch scripts run)")
+      ->check(CLI::NonNegativeNumber);
+  plan_cmd->add_option("--max-jobs", plan.max_jobs,
+                       "the most jobs the sweep may take (launch --max-resubmits + 1, or the "
+                       "site's job or array limit)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--queue-max-time", plan.queue_max_time,
+                       "the partition's or queue's walltime limit, to warn when --time exceeds it");
   plan_cmd->callback([&] { action = [&] { return app::plan_command(plan, registry); }; });
 
   auto* fam_cmd = app.add_subcommand("families", "list the model families, their parameters and metrics");

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "app/commands.hpp"
+#include "app/prepare.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/deadline.hpp"
 #include "engine/error.hpp"
@@ -47,58 +48,6 @@ void install_signal_handlers() {
 std::string drain_reason() {
   if (g_signals.load() == 0) return "";
   return fmt::format("received {}", strsignal(g_last_signal.load()));
-}
-
-/// A spec parsed, enumerated and checked: everything `plan` shows and `run` needs.
-struct Prepared {
-  sweeps::SweepSpec spec;
-  std::vector<sweeps::Trial> trials;
-  const engine::ModelFamily* family = nullptr;
-};
-
-Prepared prepare(const std::string& path, const std::string& out_override,
-                 const engine::FamilyRegistry& registry, bool deep_checks) {
-  Prepared p;
-  const nlohmann::json j = sweeps::read_json_file(path);
-  const std::string fam = sweeps::spec_family(j, path);
-  try {
-    p.family = &registry.get(fam);
-  } catch (const Error& e) {
-    throw Error(fmt::format("{}: $.family: {}", path, e.what()));
-  }
-  p.spec = sweeps::parse_spec_with(j, path, p.family->schema);
-  if (!out_override.empty()) p.spec.out = out_override;
-  p.trials = sweeps::enumerate(p.spec);
-  if (!deep_checks) return p;
-  // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
-  // larger than the image).
-  try {
-    p.family->check_data(p.spec.data, "$.data");
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
-  }
-  // Each distinct configuration once (repeats share it).
-  std::set<std::string> seen;
-  for (const auto& t : p.trials) {
-    if (!seen.insert(t.params.dump()).second) continue;
-    try {
-      p.family->check_params(t.params);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
-    }
-  }
-  return p;
-}
-
-std::vector<engine::TrialSpec> to_trial_specs(const std::vector<sweeps::Trial>& trials,
-                                              const std::set<std::string>& skip) {
-  std::vector<engine::TrialSpec> out;
-  for (const auto& t : trials) {
-    if (skip.count(t.id)) continue;
-    out.push_back(engine::TrialSpec{t.id, t.index, t.repeat, t.seed, t.params});
-  }
-  return out;
 }
 
 std::string now_iso() {
@@ -165,7 +114,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
       output = std::make_unique<engine::SweepOutput>(
           engine::OutputPlan{prep.spec, prep.family->schema.metrics, prep.spec.out, opt.force_new},
           prov, static_cast<int>(prep.trials.size()));
-      pending = to_trial_specs(prep.trials, output->finished());
+      pending = to_trial_specs(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
                 prep.spec.name, prep.trials.size(), output->finished().size(), pending.size(),
                 mpi.size(), prep.spec.out);
@@ -200,6 +149,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.deadline = deadline;
   copt.deadline_margin_s = opt.deadline_margin_s;
   copt.schedule = opt.schedule;
+  copt.longest_first = opt.order == "cost";
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);
   engine::CoordinatorSummary summary = mpi.size() == 1
@@ -207,45 +157,6 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                                            : coord.run(std::move(pending));
   output->finish(summary);
   return summary.complete() ? kExitOk : kExitInterrupted;
-}
-
-int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
-  Prepared p = prepare(opt.spec_path, opt.out, registry, true);
-  std::set<std::string> done;
-  const auto results = std::filesystem::path(p.spec.out) / "results.csv";
-  if (std::filesystem::exists(results)) {
-    engine::check_output_dir({p.spec, p.family->schema.metrics, p.spec.out, false});
-    engine::ResultsTable t(results.string(), p.spec.param_names(), p.family->schema.metrics);
-    for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
-  }
-  const auto varied = p.spec.varied();
-  if (opt.json) {
-    nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
-                        {"trials", p.trials.size()}, {"done", done.size()},
-                        {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()}};
-    for (auto& t : p.trials) {
-      nlohmann::json v;
-      for (auto& k : varied) v[k] = t.params.at(k);
-      j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
-                           {"done", done.count(t.id) > 0}});
-    }
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.trials.size());
-  if (!done.empty()) std::cout << fmt::format(", {} already done in {}", done.size(), p.spec.out);
-  std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
-                           p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
-  const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
-  for (size_t i = 0; i < n; ++i) {
-    const auto& t = p.trials[i];
-    std::string params;
-    for (auto& k : varied) params += fmt::format(" {}={}", k, engine::format_value(t.params.at(k)));
-    std::cout << fmt::format("  {:>5} {} r{}{}{}\n", t.index, t.id, t.repeat, params,
-                             done.count(t.id) ? "  (done)" : "");
-  }
-  if (n < p.trials.size()) std::cout << fmt::format("  ... {} more (--list -1 for all)\n", p.trials.size() - n);
-  return 0;
 }
 
 }  // namespace ns::app

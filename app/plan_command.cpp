@@ -1,0 +1,301 @@
+// `neurosweep plan`: validate a spec, list its trials, and estimate what it will cost.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <fmt/ranges.h>
+
+#include "app/commands.hpp"
+#include "app/prepare.hpp"
+#include "engine/csv.hpp"
+#include "engine/deadline.hpp"
+#include "engine/error.hpp"
+#include "engine/estimate.hpp"
+#include "engine/executor.hpp"
+#include "engine/log.hpp"
+#include "engine/results.hpp"
+#include "engine/sweep_output.hpp"
+#include "models/registry.hpp"
+
+namespace ns::app {
+namespace {
+
+namespace fs = std::filesystem;
+using engine::Timing;
+
+/// Wall times of the finished ("ok") rows of a results file, each with its trial's relative cost:
+/// from this sweep's trial when the id matches, else from the row's parameter columns laid over
+/// a trial of this sweep (so a results file of an earlier, similar sweep also serves).
+std::vector<Timing> timings_from_results(const std::string& path, const Prepared& p) {
+  NS_CHECK(fs::exists(path), "--timings {}: no such file", path);
+  const engine::CsvTable t = engine::read_csv_file(path);
+  auto col = [&](const std::string& name) {
+    auto it = std::find(t.header.begin(), t.header.end(), name);
+    NS_CHECK(it != t.header.end(),
+                  "{}: no column '{}' (expected a neurosweep results.csv)", path, name);
+    return static_cast<size_t>(it - t.header.begin());
+  };
+  const size_t id_col = col("trial_id"), status_col = col("status"), wall_col = col("wall_s");
+  std::map<std::string, const sweeps::Trial*> by_id;
+  for (const auto& tr : p.trials) by_id[tr.id] = &tr;
+  std::vector<Timing> out;
+  for (const auto& row : t.rows) {
+    if (row[status_col] != "ok") continue;
+    double wall = 0;
+    try {
+      wall = std::stod(row[wall_col]);
+    } catch (const std::exception&) {
+      continue;
+    }
+    double cost = 1.0;
+    if (auto it = by_id.find(row[id_col]); it != by_id.end()) {
+      cost = engine::trial_cost(*p.family, it->second->params);
+    } else if (!p.trials.empty()) {
+      nlohmann::json params = p.trials.front().params;
+      for (size_t c = 0; c < t.header.size(); ++c) {
+        if (!params.contains(t.header[c])) continue;
+        const auto v = nlohmann::json::parse(row[c], nullptr, false);
+        params[t.header[c]] = v.is_discarded() ? nlohmann::json(row[c]) : v;
+      }
+      try {
+        cost = engine::trial_cost(*p.family, params);
+      } catch (const std::exception&) {
+        cost = 1.0;
+      }
+    }
+    out.push_back({cost, wall});
+  }
+  return out;
+}
+
+/// Runs `n` pending trials spread over the cost range here, in a scratch directory that is
+/// removed afterwards; their rows never reach the sweep's results.
+/// KEY=VALUE overrides for the calibration trials (VALUE as JSON, else as a string); every key
+/// must be a parameter of the sweep.
+nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohmann::json& params) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& kv : sets) {
+    const auto eq = kv.find('=');
+    NS_CHECK(eq != std::string::npos && eq > 0,
+             "--calibrate-set '{}': expected KEY=VALUE, e.g. max_epochs=1", kv);
+    const std::string key = kv.substr(0, eq), text = kv.substr(eq + 1);
+    NS_CHECK(params.contains(key), "--calibrate-set '{}': '{}' is not a parameter of this sweep",
+             kv, key);
+    const auto v = nlohmann::json::parse(text, nullptr, false);
+    out[key] = v.is_discarded() ? nlohmann::json(text) : v;
+  }
+  return out;
+}
+
+std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::TrialSpec>& pending,
+                              const PlanOptions& opt, const engine::FamilyRegistry& registry,
+                              std::string* where) {
+  const int n = opt.calibrate, threads = opt.threads;
+  const nlohmann::json overrides = parse_overrides(opt.calibrate_set, pending.front().params);
+  models::init_process();
+  std::vector<double> costs;
+  for (const auto& t : pending) costs.push_back(t.cost);
+  const auto pick = engine::calibration_sample(costs, n);
+  const fs::path dir = fs::temp_directory_path() / fmt::format("neurosweep-calibrate-{}", ::getpid());
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  engine::RankInfo info;
+  info.device = models::cuda_device_count() > 0 ? "cuda:0" : "cpu";
+  info.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  *where = fmt::format("{} with {} thread(s)", info.device, info.threads);
+  engine::TrialExecutor exec(registry, p.spec.family, p.spec.data, dir.string(), info);
+  std::vector<Timing> out;
+  std::string first_error;
+  for (size_t i = 0; i < pick.size(); ++i) {
+    engine::msg::Assign a;
+    a.trial = pending[pick[i]];
+    if (!overrides.empty()) {
+      a.trial.params.update(overrides);
+      try {
+        p.family->check_params(a.trial.params);
+      } catch (const Error& e) {
+        throw Error(fmt::format("--calibrate-set: trial {} with the overrides: {}", a.trial.id, e.what()));
+      }
+      a.trial.cost = engine::trial_cost(*p.family, a.trial.params);
+    }
+    const engine::ResultRow row = exec.execute(a, [] { return false; });
+    log::info("calibration {}/{}: trial {} (#{}, relative cost {:.3g}): {} in {}", i + 1,
+              pick.size(), a.trial.id, a.trial.index, a.trial.cost, row.status,
+              engine::human_duration(row.wall_s));
+    if (row.status == "ok") {
+      out.push_back({a.trial.cost, row.wall_s});
+    } else if (first_error.empty()) {
+      first_error = row.error;
+    }
+  }
+  NS_CHECK(!out.empty(), "calibration: none of the {} trials finished; first error: {}",
+           pick.size(), first_error);
+  return out;
+}
+
+double parse_time_option(const std::string& text, const std::string& what) {
+  const auto s = engine::parse_duration(text);
+  NS_CHECK(s && *s > 0,
+                "{} '{}': expected a duration such as 4h, 90m, 1:30:00 or 2-00:00:00", what, text);
+  return *s;
+}
+
+}  // namespace
+
+int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
+  Prepared p = prepare(opt.spec_path, opt.out, registry, true);
+  std::set<std::string> done;
+  const auto results = fs::path(p.spec.out) / "results.csv";
+  if (fs::exists(results)) {
+    engine::check_output_dir({p.spec, p.family->schema.metrics, p.spec.out, false});
+    engine::ResultsTable t(results.string(), p.spec.param_names(), p.family->schema.metrics);
+    for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
+  }
+  const std::vector<engine::TrialSpec> pending = to_trial_specs(p, done);
+
+  // Options of the estimate, checked before anything slow runs.
+  const double job_s = opt.time.empty() ? 0 : parse_time_option(opt.time, "--time");
+  const double queue_max_s =
+      opt.queue_max_time.empty() ? 0 : parse_time_option(opt.queue_max_time, "--queue-max-time");
+  const double margin_s =
+      opt.margin_s >= 0 ? opt.margin_s
+                        : (job_s > 0 ? std::max(120.0, std::clamp(job_s / 10, 30.0, 300.0)) + 30 : 0);
+  for (int w : opt.workers) NS_CHECK(w >= 1, "--workers: expected >= 1, got {}", w);
+
+  // Timings: a calibration run here, a results file, or this sweep's own finished trials.
+  std::vector<Timing> timings;
+  std::string source;
+  if (opt.calibrate > 0 && !pending.empty()) {
+    std::string where;
+    timings = calibrate(p, pending, opt, registry, &where);
+    source = fmt::format("{} calibration trial(s) run here on {}{}", timings.size(), where,
+                         opt.calibrate_set.empty()
+                             ? ""
+                             : fmt::format(" with {}", fmt::join(opt.calibrate_set, ", ")));
+  }
+  if (!opt.timings.empty()) {
+    auto more = timings_from_results(opt.timings, p);
+    NS_CHECK(!more.empty(), "--timings {}: no finished (status ok) rows", opt.timings);
+    source += fmt::format("{}{} finished trial(s) in {}", source.empty() ? "" : " and ", more.size(), opt.timings);
+    timings.insert(timings.end(), more.begin(), more.end());
+  }
+  if (timings.empty() && !done.empty()) {
+    timings = timings_from_results(results.string(), p);
+    if (!timings.empty()) source = fmt::format("{} finished trial(s) in {}", timings.size(), results.string());
+  }
+  std::optional<engine::CostEstimate> est;
+  std::vector<double> pending_costs;
+  for (const auto& t : pending) pending_costs.push_back(t.cost);
+  if (!timings.empty()) est = engine::estimate_cost(timings, pending_costs);
+
+  std::vector<int> workers = opt.workers;
+  if (workers.empty()) {
+    for (int w : {1, 2, 4, 8, 16, 32, 64, 128}) {
+      if (w == 1 || static_cast<size_t>(w / 2) < pending.size()) workers.push_back(w);
+    }
+  }
+  std::vector<std::pair<int, engine::AllocationPlan>> plans;
+  if (est && !pending.empty()) {
+    for (int w : workers) {
+      plans.emplace_back(w, engine::plan_allocation(
+                                est->predicted_s, {w, job_s, margin_s, opt.max_jobs, queue_max_s}));
+    }
+  }
+
+  const auto varied = p.spec.varied();
+  if (opt.json) {
+    nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
+                        {"trials", p.trials.size()}, {"done", done.size()},
+                        {"pending", pending.size()},
+                        {"configurations_checked", p.configurations_checked},
+                        {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()}};
+    for (auto& t : p.trials) {
+      nlohmann::json v;
+      for (auto& k : varied) v[k] = t.params.at(k);
+      j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
+                           {"cost", engine::trial_cost(*p.family, t.params)},
+                           {"done", done.count(t.id) > 0}});
+    }
+    if (est) {
+      j["estimate"] = {{"source", source},       {"samples", est->samples},
+                       {"s_per_cost", est->s_per_cost}, {"total_s", est->total_s},
+                       {"min_s", est->min_s},    {"mean_s", est->mean_s},
+                       {"max_s", est->max_s}};
+      j["allocation"] = {{"job_s", job_s}, {"margin_s", margin_s}, {"max_jobs", opt.max_jobs},
+                         {"queue_max_s", queue_max_s}, {"options", nlohmann::json::array()}};
+      for (auto& [w, a] : plans) {
+        j["allocation"]["options"].push_back({{"workers", w}, {"makespan_s", a.makespan_s},
+                                              {"bound_s", a.bound_s}, {"jobs", a.jobs},
+                                              {"warnings", a.warnings}});
+      }
+    }
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.trials.size());
+  if (!done.empty()) std::cout << fmt::format(", {} already done in {}", done.size(), p.spec.out);
+  std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
+                           p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
+  std::cout << fmt::format("checked the data and {} distinct configuration(s) with the family's "
+                           "checks ({})\n",
+                           p.configurations_checked, p.family->validation);
+  const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
+  for (size_t i = 0; i < n; ++i) {
+    const auto& t = p.trials[i];
+    std::string params;
+    for (auto& k : varied) params += fmt::format(" {}={}", k, engine::format_value(t.params.at(k)));
+    std::cout << fmt::format("  {:>5} {} r{}{}{}\n", t.index, t.id, t.repeat, params,
+                             done.count(t.id) ? "  (done)" : "");
+  }
+  if (n < p.trials.size()) std::cout << fmt::format("  ... {} more (--list -1 for all)\n", p.trials.size() - n);
+
+  if (pending.empty()) {
+    std::cout << "nothing left to run\n";
+    return 0;
+  }
+  if (!est) {
+    std::cout << "estimate: no timings (--calibrate N runs N trials here first; --timings "
+                 "RESULTS.csv uses an earlier run)\n";
+    return 0;
+  }
+  std::cout << fmt::format(
+      "estimate from {}:\n  per trial {} .. {} (mean {}), scaled by each trial's relative cost; "
+      "{} trial(s) to run: {} of training on one worker\n",
+      source, engine::human_duration(est->min_s), engine::human_duration(est->max_s),
+      engine::human_duration(est->mean_s), pending.size(), engine::human_duration(est->total_s));
+  if (job_s > 0) {
+    std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
+                             "(--margin), at most {} jobs (--max-jobs)\n",
+                             engine::human_duration(job_s), engine::human_duration(margin_s),
+                             opt.max_jobs);
+  } else {
+    std::cout << "allocation: one job without a time limit (--time for walltime chunks)\n";
+  }
+  std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", "workers", "sweep time", "lower bound", "jobs");
+  for (auto& [w, a] : plans) {
+    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", w, engine::human_duration(a.makespan_s),
+                             engine::human_duration(a.bound_s), a.jobs);
+  }
+  std::set<std::string> warned;
+  for (auto& [w, a] : plans) {
+    for (auto& msg : a.warnings) {
+      if (warned.insert(msg).second) std::cout << fmt::format("  warning ({} workers): {}\n", w, msg);
+    }
+  }
+  std::cout << "  (sweep time: the coordinator's schedule simulated with these predictions, "
+               "trials longest first; ranks = workers + 1 coordinator)\n";
+  return 0;
+}
+
+}  // namespace ns::app

@@ -1,0 +1,55 @@
+#include "app/prepare.hpp"
+
+#include <fmt/format.h>
+
+#include "engine/error.hpp"
+
+namespace ns::app {
+
+Prepared prepare(const std::string& path, const std::string& out_override,
+                 const engine::FamilyRegistry& registry, bool deep_checks) {
+  Prepared p;
+  const nlohmann::json j = sweeps::read_json_file(path);
+  const std::string fam = sweeps::spec_family(j, path);
+  try {
+    p.family = &registry.get(fam);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: $.family: {}", path, e.what()));
+  }
+  p.spec = sweeps::parse_spec_with(j, path, p.family->schema);
+  if (!out_override.empty()) p.spec.out = out_override;
+  p.trials = sweeps::enumerate(p.spec);
+  if (!deep_checks) return p;
+  // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
+  // larger than the image).
+  try {
+    p.family->check_data(p.spec.data, "$.data");
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
+  }
+  // Each distinct configuration once (repeats share it).
+  std::set<std::string> seen;
+  for (const auto& t : p.trials) {
+    if (!seen.insert(t.params.dump()).second) continue;
+    try {
+      p.family->check_params(t.params);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
+    }
+  }
+  p.configurations_checked = static_cast<int>(seen.size());
+  return p;
+}
+
+std::vector<engine::TrialSpec> to_trial_specs(const Prepared& p, const std::set<std::string>& skip) {
+  std::vector<engine::TrialSpec> out;
+  for (const auto& t : p.trials) {
+    if (skip.count(t.id)) continue;
+    out.push_back(engine::TrialSpec{t.id, t.index, t.repeat, t.seed, t.params,
+                                    engine::trial_cost(*p.family, t.params)});
+  }
+  return out;
+}
+
+}  // namespace ns::app

@@ -1,0 +1,29 @@
+#pragma once
+// What `run` and `plan` share: a spec parsed, enumerated and checked.
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/trial_runner.hpp"
+#include "sweeps/spec.hpp"
+
+namespace ns::app {
+
+/// A spec parsed, enumerated and checked: everything `plan` shows and `run` needs.
+struct Prepared {
+  sweeps::SweepSpec spec;
+  std::vector<sweeps::Trial> trials;
+  const engine::ModelFamily* family = nullptr;
+  int configurations_checked = 0;  ///< distinct parameter sets passed to check_params
+};
+
+/// Parses and enumerates `path`. With `deep_checks` also checks the data block and every
+/// distinct configuration (families build their model once on CPU with a tiny batch); errors
+/// name the file, the JSON path or the trial.
+Prepared prepare(const std::string& path, const std::string& out_override,
+                 const engine::FamilyRegistry& registry, bool deep_checks);
+
+/// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
+std::vector<engine::TrialSpec> to_trial_specs(const Prepared& p, const std::set<std::string>& skip);
+
+}  // namespace ns::app

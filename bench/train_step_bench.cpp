@@ -1,0 +1,490 @@
+// The mask CNN's training step against a FLOP floor (issue: "within 2x of the SGEMM floor").
+// In ONE process run, on `--threads` intra-op threads (1 inter-op thread):
+//   1. SGEMM: torch::mm of two float32 [n, n] matrices (n = --gemm), 2 warm-ups then 5 timed
+//      repetitions; the BEST repetition's GFLOP/s is the machine's rate (the floor is then the
+//      lowest, i.e. most demanding, bound); the median is printed too.
+//   2. One training iteration of the maskcnn family as the runner does it (runner.cpp
+//      Trial::train_step): index_select of a random minibatch from a dataset tensor, NHWC
+//      conversion, forward, data loss + regularizers, backward, item() of the losses, Adam step.
+//      The model and loss are the library's (ns_neural), built from the family's JSON defaults
+//      with the runner's computation switches (channels_last, fast conv0 grad on CPU).
+//      Warm-up iterations, then --iters timed ones: min and median wall ms/iter (and process CPU
+//      ms/iter, robust to other processes on the cores), plus the split forward/backward/step.
+//   3. The analytic FLOP count of one iteration (flop_count below), floor_ms = FLOPs / SGEMM
+//      rate, and ratio = measured ms / floor_ms.
+//   4. Evaluation (no-grad, model.eval()) of --eval-images images at several batch sizes, as
+//      runner.cpp's predict(); plus grad mode and c10::InferenceMode for comparison.
+// Variants (--variants a,b,...) train other configurations in the same run, interleaved with the
+// defaults round by round (--rounds) so a change in machine load hits all of them alike.
+//
+//   build/bench/train_step_bench [--size 50 --neurons 79 --channels 16 --layers 2 --batch 256]
+//       [--iters 20] [--threads 1] [--gemm 2048] [--variants nchw,relu,slow_conv0]
+//       [--rounds 1] [--eval-batches 256,1000] [--json] [--smoke]
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/neural/maskcnn.hpp"
+#include "models/neural/options.hpp"
+#include "models/torch_common.hpp"
+
+namespace {
+
+namespace nn = ns::models::neural;
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
+double cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Minor page faults of the process so far: a tensor above glibc's mmap threshold (at most 32 MiB
+// on 64-bit, which tune_allocator sets) is a fresh mmap each time, zero-filled page by page.
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+double min_of(std::vector<double> v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); }
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. SGEMM
+struct GemmResult {
+  std::int64_t n = 0;
+  double best_gflops = 0, median_gflops = 0, best_ms = 0;
+};
+
+GemmResult measure_gemm(std::int64_t n, int warmup, int reps) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::empty({n, n});
+  for (int i = 0; i < warmup; ++i) torch::mm_out(c, a, b);
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const double t0 = now_s();
+    torch::mm_out(c, a, b);
+    ms.push_back(1e3 * (now_s() - t0));
+  }
+  const double flops = 2.0 * static_cast<double>(n) * n * n;
+  GemmResult r;
+  r.n = n;
+  r.best_ms = min_of(ms);
+  r.best_gflops = flops / (r.best_ms * 1e-3) / 1e9;
+  r.median_gflops = flops / (median_of(ms) * 1e-3) / 1e9;
+  return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Analytic FLOPs of one training iteration (multiply-add = 2 FLOPs).
+// Counted: every convolution (forward; backward input gradient where autograd needs it; weight
+// gradient; the fast conv0 gradient is the same arithmetic as oneDNN's) and the readout's GEMMs
+// (forward [B*S, C] x [C, N], backward: its input gradient and the feature-weight gradient).
+// Ignored (bandwidth-bound, no GEMM floor applies): input/hidden BatchNorm, the activation
+// (softplus/relu), pooling, the readout's elementwise product with the spatial mask and the sum
+// over positions (and their gradients, including the spatial-mask gradient), the loss, the
+// regularizers (conv0 Laplacian: a few kFLOP), the Adam step (~15 FLOPs per parameter, ~20k
+// parameters at the default sizes), index_select and layout copies.
+struct FlopCount {
+  double conv_fwd = 0, conv_bwd_input = 0, conv_bwd_weight = 0, readout_fwd = 0, readout_bwd = 0;
+  double forward() const { return conv_fwd + readout_fwd; }
+  double total() const {
+    return conv_fwd + conv_bwd_input + conv_bwd_weight + readout_fwd + readout_bwd;
+  }
+};
+
+FlopCount flop_count(const nn::ModelOptions& o, std::int64_t batch) {
+  FlopCount f;
+  const double B = static_cast<double>(batch);
+  std::int64_t h = o.height(), w = o.width();
+  for (std::int64_t l = 0; l < o.layers(); ++l) {
+    const std::int64_t cin = l == 0 ? o.in_channels() : o.channels();
+    const std::int64_t k = l == 0 ? o.k1() : o.k_later();
+    if (l == 0) {  // valid
+      h = h - k + 1;
+      w = w - k + 1;
+    }  // later layers: 'same', h and w unchanged
+    const double conv = 2.0 * k * k * cin * o.channels() * h * w * B;
+    f.conv_fwd += conv;
+    f.conv_bwd_weight += conv;
+    // conv0's input is the (non-affine by default) input BatchNorm's output of the raw pixels:
+    // no gradient needed unless the input BN is trainable.
+    if (l > 0 || o.input_bn_affine()) f.conv_bwd_input += conv;
+  }
+  const auto [mh, mw] = o.map_size();
+  const double readout = 2.0 * B * mh * mw * o.channels() * o.neurons();
+  f.readout_fwd = readout;
+  f.readout_bwd = 2.0 * readout;  // d(features) and d(feature weights)
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. The training step
+struct Data {
+  torch::Tensor images;   // [M, 1, H, W] float32, pixel values 0..255 like the HDF5 data
+  torch::Tensor targets;  // [M, N] float32 Poisson counts
+};
+
+Data make_data(std::int64_t m, std::int64_t size, std::int64_t neurons) {
+  Data d;
+  d.images = torch::randint(0, 256, {m, 1, size, size}, torch::kFloat32);
+  d.targets = torch::poisson(torch::rand({m, neurons}) * 3.0 + 0.5);
+  return d;
+}
+
+struct Variant {
+  std::string name;
+  json params;  // overrides of the family defaults (model + training blocks)
+};
+
+// What each variant name changes (a flag per variant).
+json variant_overrides(const std::string& name) {
+  if (name == "defaults") return json::object();
+  if (name == "nchw") return {{"channels_last", false}};
+  if (name == "relu") return {{"act", "relu"}};
+  if (name == "slow_conv0") return {{"fast_conv0_grad", false}};
+  if (name == "affine_input_bn") return {{"input_bn_affine", true}};
+  if (name == "no_reg") return {{"smoothness", 0.0}, {"readout_scale", 0.0}};
+  if (name == "max_pool") return {{"pool", "max"}};
+  throw std::runtime_error("unknown variant '" + name +
+                           "' (defaults, nchw, relu, slow_conv0, affine_input_bn, no_reg, "
+                           "max_pool)");
+}
+
+struct StepTimes {
+  std::vector<double> wall_ms, cpu_ms, fwd_ms, bwd_ms, step_ms, faults;
+};
+
+class Trainer {
+ public:
+  Trainer(const json& params, std::int64_t size, std::int64_t neurons, std::int64_t batch,
+          const Data& data)
+      : data_(data),
+        to_(nn::train_options_from_json(params)),
+        mo_(nn::model_options_from_json(params, 1, size, size, neurons)
+                .fast_conv0_grad(to_.fast_conv0_grad())  // the runner: && device is CPU
+                .channels_last(to_.channels_last())),
+        lo_(nn::loss_options_from_json(params)),
+        batch_(batch),
+        model_(nullptr) {
+    torch::manual_seed(0);
+    model_ = nn::MaskCnn(mo_);
+    auto mean = data.targets.mean(0).to(torch::kFloat64).contiguous();
+    model_->init_readout_bias(
+        std::vector<double>(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel()));
+    if (to_.channels_last()) {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model_->parameters())
+        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+    }
+    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+                                                      torch::optim::AdamOptions(to_.lr()));
+  }
+
+  const nn::ModelOptions& model_options() const { return mo_; }
+
+  // One iteration of runner.cpp's Trial::train_step (the minibatch is random, not an epoch
+  // permutation; the gather is the same index_select).
+  void step(StepTimes* times) {
+    const double t0 = now_s(), c0 = cpu_s();
+    const long f0 = minor_faults();
+    auto idx = torch::randint(0, data_.images.size(0), {batch_}, torch::kInt64);
+    auto x = data_.images.index_select(0, idx);
+    if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    auto y = data_.targets.index_select(0, idx);
+    model_->train();
+    optimizer_->zero_grad();
+    auto loss = nn::data_loss(lo_.loss(), model_->forward(x), y);
+    auto total = loss + model_->regularizer(lo_);
+    const double t1 = now_s();
+    total.backward();
+    const double t2 = now_s();
+    const double total_v = total.item<double>();
+    (void)loss.item<double>();
+    if (std::isfinite(total_v)) optimizer_->step();
+    const double t3 = now_s();
+    if (times) {
+      times->wall_ms.push_back(1e3 * (t3 - t0));
+      times->cpu_ms.push_back(1e3 * (cpu_s() - c0));
+      times->fwd_ms.push_back(1e3 * (t1 - t0));
+      times->bwd_ms.push_back(1e3 * (t2 - t1));
+      times->step_ms.push_back(1e3 * (t3 - t2));
+      times->faults.push_back(static_cast<double>(minor_faults() - f0));
+    }
+  }
+
+  // runner.cpp's predict(): model.eval(), chunks of `batch` images, NHWC input; mode "no_grad"
+  // (what the runner does), "grad" (autograd records the graph) or "inference"
+  // (c10::InferenceMode).
+  double evaluate_ms(std::int64_t images, std::int64_t batch, const std::string& mode,
+                     long* faults = nullptr) {
+    const double t0 = now_s();
+    const long f0 = minor_faults();
+    {
+      std::unique_ptr<torch::NoGradGuard> no_grad;
+      std::unique_ptr<c10::InferenceMode> inference;
+      if (mode == "no_grad") no_grad = std::make_unique<torch::NoGradGuard>();
+      if (mode == "inference") inference = std::make_unique<c10::InferenceMode>();
+      model_->eval();
+      std::vector<torch::Tensor> parts;
+      for (std::int64_t start = 0; start < images; start += batch) {
+        const std::int64_t end = std::min(images, start + batch);
+        auto x = data_.images.index_select(0, torch::arange(start, end, torch::kInt64));
+        if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+        parts.push_back(model_->forward(x));
+      }
+      auto pred = torch::cat(parts, 0);
+      (void)pred.sum().item<double>();
+    }
+    if (faults) *faults = minor_faults() - f0;
+    return 1e3 * (now_s() - t0);
+  }
+
+ private:
+  const Data& data_;
+  nn::TrainOptions to_;
+  nn::ModelOptions mo_;
+  nn::LossOptions lo_;
+  std::int64_t batch_;
+  nn::MaskCnn model_;
+  std::unique_ptr<torch::optim::Adam> optimizer_;
+};
+
+std::string gf(double flops) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", flops / 1e9);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"maskcnn training step vs the SGEMM FLOP floor (bench/train_step.md)"};
+  std::int64_t size = 50, neurons = 79, channels = 16, layers = 2, batch = 256, gemm = 2048;
+  int iters = 20, threads = 1, rounds = 1, warmup = 3;
+  std::int64_t eval_images = 1000;
+  std::string variants_arg, eval_batches_arg = "256,1000", params_arg = "{}";
+  bool as_json = false, smoke = false;
+  std::string profile;
+  app.add_option("--size", size, "image height = width");
+  app.add_option("--neurons", neurons, "neurons (readout outputs)");
+  app.add_option("--channels", channels, "conv channels");
+  app.add_option("--layers", layers, "conv layers");
+  app.add_option("--batch", batch, "training batch size");
+  app.add_option("--iters", iters, "timed training iterations per variant and round");
+  app.add_option("--warmup", warmup, "untimed iterations per variant before the first round");
+  app.add_option("--threads", threads, "intra-op threads (torch::set_num_threads)");
+  app.add_option("--gemm", gemm, "SGEMM matrix size n (n x n times n x n)");
+  app.add_option("--variants", variants_arg,
+                 "comma-separated extra configurations trained in the same run: nchw, relu, "
+                 "slow_conv0, affine_input_bn, no_reg, max_pool");
+  app.add_option("--rounds", rounds, "rounds over (defaults, variants...), interleaved");
+  app.add_option("--params", params_arg,
+                 "JSON object overriding family parameters of every configuration");
+  app.add_option("--eval-images", eval_images, "images per evaluation timing");
+  app.add_option("--eval-batches", eval_batches_arg,
+                 "comma-separated evaluation batch sizes (no-grad); '' skips evaluation");
+  app.add_flag("--json", as_json, "print one JSON object instead of the report");
+  app.add_option("--profile", profile,
+                 "write a chrome trace (legacy autograd profiler) of 3 more default iterations");
+  app.add_flag("--smoke", smoke, "tiny sizes, 2 iterations (for ctest)");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (smoke) {
+      size = 20, neurons = 5, channels = 4, layers = 2, batch = 8, gemm = 128;
+      iters = 2, warmup = 1, rounds = 1, eval_images = 20;
+      eval_batches_arg = "8,20";
+    }
+    at::set_num_interop_threads(1);
+    torch::set_num_threads(threads);
+    ns::models::tune_allocator();  // as the family does for its runners
+
+    // 1. SGEMM
+    const GemmResult g = measure_gemm(gemm, 2, 5);
+
+    // 2. Training
+    json base = nn::model_defaults();
+    base.update(nn::training_defaults());
+    base["channels"] = channels;
+    base["layers"] = layers;
+    base["batch_size"] = batch;
+    base.update(json::parse(params_arg));
+    std::vector<Variant> variants = {{"defaults", base}};
+    for (const auto& name : split_list(variants_arg)) {
+      json p = base;
+      p.update(variant_overrides(name));
+      variants.push_back({name, p});
+    }
+    const std::int64_t m = std::max<std::int64_t>(4 * batch, eval_images);
+    torch::manual_seed(1);
+    const Data data = make_data(m, size, neurons);
+    std::vector<std::unique_ptr<Trainer>> trainers;
+    for (const auto& v : variants)
+      trainers.push_back(std::make_unique<Trainer>(v.params, size, neurons, batch, data));
+    std::vector<StepTimes> times(variants.size());
+    for (auto& t : trainers)
+      for (int i = 0; i < warmup; ++i) t->step(nullptr);
+    for (int r = 0; r < rounds; ++r)
+      for (std::size_t v = 0; v < trainers.size(); ++v)
+        for (int i = 0; i < iters; ++i) trainers[v]->step(&times[v]);
+
+    // 3. FLOPs and the floor
+    const double rate = g.best_gflops * 1e9;  // FLOP/s
+
+    // 4. Evaluation with the default model
+    struct EvalRow {
+      std::string mode;
+      std::int64_t batch;
+      double min_ms, median_ms, faults;
+    };
+    std::vector<EvalRow> evals;
+    std::vector<std::pair<std::string, std::int64_t>> eval_cfgs;
+    for (const auto& b : split_list(eval_batches_arg)) eval_cfgs.push_back({"no_grad", std::stoll(b)});
+    if (!eval_cfgs.empty()) {  // the first batch size with autograd on, the last in InferenceMode
+      const std::int64_t first = eval_cfgs.front().second, last = eval_cfgs.back().second;
+      eval_cfgs.push_back({"grad", first});
+      eval_cfgs.push_back({"inference", last});
+    }
+    for (const auto& [mode, b] : eval_cfgs) {
+      trainers[0]->evaluate_ms(eval_images, b, mode);  // warm-up
+      std::vector<double> ms, faults;
+      for (int i = 0; i < (smoke ? 1 : 3); ++i) {
+        long fl = 0;
+        ms.push_back(trainers[0]->evaluate_ms(eval_images, b, mode, &fl));
+        faults.push_back(static_cast<double>(fl));
+      }
+      evals.push_back({mode, b, min_of(ms), median_of(ms), median_of(faults)});
+    }
+    if (!profile.empty()) {
+      torch::autograd::profiler::RecordProfile guard(profile);
+      for (int i = 0; i < 3; ++i) trainers[0]->step(nullptr);
+    }
+    const FlopCount f0 = flop_count(trainers[0]->model_options(), batch);
+    const double eval_flops = f0.forward() / static_cast<double>(batch) * eval_images;
+
+    json out = {{"threads", {{"intra_op", torch::get_num_threads()},
+                             {"inter_op", at::get_num_interop_threads()}}},
+                {"sizes", {{"size", size}, {"neurons", neurons}, {"channels", channels},
+                           {"layers", layers}, {"batch", batch}}},
+                {"sgemm", {{"n", g.n}, {"best_gflops", g.best_gflops},
+                           {"median_gflops", g.median_gflops}, {"best_ms", g.best_ms}}}};
+    json jv = json::array();
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      const FlopCount f = flop_count(trainers[v]->model_options(), batch);
+      const double floor_ms = 1e3 * f.total() / rate;
+      const StepTimes& t = times[v];
+      jv.push_back({{"name", variants[v].name},
+                    {"overrides", variants[v].name == "defaults"
+                                      ? json::object()
+                                      : variant_overrides(variants[v].name)},
+                    {"flops", f.total()},
+                    {"flops_breakdown", {{"conv_fwd", f.conv_fwd},
+                                         {"conv_bwd_input", f.conv_bwd_input},
+                                         {"conv_bwd_weight", f.conv_bwd_weight},
+                                         {"readout_fwd", f.readout_fwd},
+                                         {"readout_bwd", f.readout_bwd}}},
+                    {"floor_ms", floor_ms},
+                    {"iters", t.wall_ms.size()},
+                    {"ms_min", min_of(t.wall_ms)},
+                    {"ms_median", median_of(t.wall_ms)},
+                    {"cpu_ms_min", min_of(t.cpu_ms)},
+                    {"cpu_ms_median", median_of(t.cpu_ms)},
+                    {"forward_ms_median", median_of(t.fwd_ms)},
+                    {"backward_ms_median", median_of(t.bwd_ms)},
+                    {"step_ms_median", median_of(t.step_ms)},
+                    {"minor_faults_median", median_of(t.faults)},
+                    {"ratio_min", min_of(t.wall_ms) / floor_ms},
+                    {"ratio_median", median_of(t.wall_ms) / floor_ms}});
+    }
+    out["train"] = jv;
+    json je = json::array();
+    for (const auto& e : evals)
+      je.push_back({{"mode", e.mode}, {"batch", e.batch}, {"images", eval_images},
+                    {"ms_min", e.min_ms}, {"ms_median", e.median_ms},
+                    {"minor_faults_median", e.faults},
+                    {"floor_ms", 1e3 * eval_flops / rate}});
+    out["eval"] = je;
+
+    if (as_json) {
+      std::cout << out.dump() << std::endl;
+      return 0;
+    }
+    std::printf("threads        intra-op %d, inter-op %d\n", torch::get_num_threads(),
+                at::get_num_interop_threads());
+    std::printf("sizes          %lldx%lld input, %lld neurons, %lld channels, %lld layers, batch "
+                "%lld\n",
+                (long long)size, (long long)size, (long long)neurons, (long long)channels,
+                (long long)layers, (long long)batch);
+    std::printf("sgemm          n=%lld: best %.1f GFLOP/s (%.1f ms), median %.1f GFLOP/s "
+                "(5 reps; the floor uses the best)\n",
+                (long long)g.n, g.best_gflops, g.best_ms, g.median_gflops);
+    for (std::size_t v = 0; v < variants.size(); ++v) {
+      const json& r = jv[v];
+      const FlopCount f = flop_count(trainers[v]->model_options(), batch);
+      std::printf("train_step     [%s] %s\n", variants[v].name.c_str(),
+                  variants[v].name == "defaults" ? "(family defaults, runner's switches)"
+                                                 : r["overrides"].dump().c_str());
+      std::printf("  flops/iter   %s GFLOP (conv fwd %s, conv bwd input %s, conv bwd weight %s, "
+                  "readout fwd %s, bwd %s)\n",
+                  gf(f.total()).c_str(), gf(f.conv_fwd).c_str(), gf(f.conv_bwd_input).c_str(),
+                  gf(f.conv_bwd_weight).c_str(), gf(f.readout_fwd).c_str(),
+                  gf(f.readout_bwd).c_str());
+      std::printf("  floor        %.1f ms/iter at %.1f GFLOP/s\n", r["floor_ms"].get<double>(),
+                  g.best_gflops);
+      std::printf("  measured     %.1f min / %.1f median ms/iter wall (%zu iters), CPU %.1f / "
+                  "%.1f; median forward %.1f, backward %.1f, step %.1f; %.0f page faults\n",
+                  r["ms_min"].get<double>(), r["ms_median"].get<double>(), times[v].wall_ms.size(),
+                  r["cpu_ms_min"].get<double>(), r["cpu_ms_median"].get<double>(),
+                  r["forward_ms_median"].get<double>(), r["backward_ms_median"].get<double>(),
+                  r["step_ms_median"].get<double>(), r["minor_faults_median"].get<double>());
+      std::printf("  ratio        %.2fx (min) / %.2fx (median) of the floor\n",
+                  r["ratio_min"].get<double>(), r["ratio_median"].get<double>());
+    }
+    for (const auto& e : evals)
+      std::printf("eval           %lld images, %-9s batch %-5lld %.1f min / %.1f median ms "
+                  "(floor %.1f ms; %.0f page faults)\n",
+                  (long long)eval_images, e.mode.c_str(), (long long)e.batch, e.min_ms,
+                  e.median_ms, 1e3 * eval_flops / rate, e.faults);
+    return 0;
+  } catch (const std::exception& e) {
+    std::string what = e.what();
+    std::fprintf(stderr, "error: %s\n", what.substr(0, what.find("\nException raised from")).c_str());
+    return 1;
+  }
+}

@@ -96,7 +96,7 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::Trial
                               const PlanOptions& opt, const engine::FamilyRegistry& registry,
                               std::string* where) {
   const int n = opt.calibrate, threads = opt.threads;
-  const nlohmann::json overrides = parse_overrides(opt.calibrate_set, pending.front().params);
+  const nlohmann::json overrides = parse_overrides(opt.calibrate_set, p.trials.front().params);
   models::init_process();
   std::vector<double> costs;
   for (const auto& t : pending) costs.push_back(t.cost);
@@ -172,6 +172,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       opt.margin_s >= 0 ? opt.margin_s
                         : (job_s > 0 ? std::max(120.0, std::clamp(job_s / 10, 30.0, 300.0)) + 30 : 0);
   for (int w : opt.workers) NS_CHECK(w >= 1, "--workers: expected >= 1, got {}", w);
+  if (!p.trials.empty()) parse_overrides(opt.calibrate_set, p.trials.front().params);
 
   // Timings: a calibration run here, a results file, or this sweep's own finished trials.
   std::vector<Timing> timings;

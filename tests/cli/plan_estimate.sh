@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# plan's cost estimate: from a calibration run, from a results file (this sweep's or another's),
+# walltime chunks per allocation, the limit warnings, and bad options (exit 2, one line).
+source "$(dirname "$0")/lib.sh"
+one_line() { [ "$(wc -l <"$TMP/err")" -eq 1 ] || { cat "$TMP/err"; fail "expected one line of error"; }; }
+jq_py() { python3 -c "import json,sys; j=json.load(open('$TMP/out')); print($1)"; }
+
+cat >"$TMP/q.json" <<J
+{"family": "quadratic", "name": "q", "grid": {"sleep_s": [0.05, 0.1, 0.2, 0.4], "x": [0, 1, 2]},
+ "metric": "score", "mode": "max", "out": "$TMP/qout"}
+J
+# 1. Calibration: 3 trials spread over the cost range, in a scratch directory that goes away.
+before=$(ls -d /tmp/neurosweep-calibrate-* 2>/dev/null | wc -l)
+expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 3 --json
+[ "$(grep -c '^calibration' "$TMP/err")" -eq 3 ] || fail "expected 3 calibration lines: $(cat "$TMP/err")"
+[ "$(jq_py "j['trials'], j['estimate']['samples']")" = "12 3" ] || fail "$(cat "$TMP/out")"
+# True training time: 3 x (0.05 + 0.1 + 0.2 + 0.4) = 2.25 s; the estimate scales 3 of them.
+jq_py "1.8 <= j['estimate']['total_s'] <= 3.5" | grep -q True || fail "estimate off: $(jq_py "j['estimate']")"
+[ ! -e "$TMP/qout" ] || fail "calibration wrote into the sweep's output directory"
+after=$(ls -d /tmp/neurosweep-calibrate-* 2>/dev/null | wc -l)
+[ "$after" -eq "$before" ] || fail "calibration left its scratch directory behind"
+# A parameter changed for calibration only; the cost model scales it back (sleep 0.05 for all:
+# cost 0.06 each, so 0.06 s per trial -> about 1 s per unit of cost, as before).
+expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 2 --calibrate-set sleep_s=0.05 --json
+jq_py "1.5 <= j['estimate']['total_s'] <= 4.5" | grep -q True || fail "scaled estimate off: $(jq_py "j['estimate']")"
+
+# 2. Walltime chunks and warnings (text output). Jobs of 1 minute with 59.5 s lost at the end
+#    leave 0.5 s per job: 2.25 s of trials over 2 workers needs several jobs.
+expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 4 --workers 2 --time 1m --margin 59.5 --max-jobs 2 --queue-max-time 30s --list 0
+grep -q "12 trial(s) to run" "$TMP/out" || fail "$(cat "$TMP/out")"
+jobs=$(awk '$1 == 2 && NF >= 5 {print $NF}' "$TMP/out")
+[ -n "$jobs" ] && [ "$jobs" -ge 3 ] || fail "expected >= 3 jobs for 2 workers: $(cat "$TMP/out")"
+grep -q "warning (2 workers): needs $jobs jobs of 1 m 00 s, more than the limit of 2" "$TMP/out" || fail "$(cat "$TMP/out")"
+grep -q "exceeds the queue's limit of 30.0 s" "$TMP/out" || fail "$(cat "$TMP/out")"
+
+# 3. The sweep's own results: after a run, plan says nothing is left; a grown spec is estimated
+#    from the finished rows without --calibrate.
+"${MPIRUN[@]}" -np 3 "$NS" run "$TMP/q.json" 2>/dev/null
+expect_exit 0 "$NS" plan "$TMP/q.json"
+grep -q "12 already done" "$TMP/out" && grep -q "nothing left to run" "$TMP/out" || fail "$(cat "$TMP/out")"
+sed 's/"sleep_s": \[0.05, 0.1, 0.2, 0.4\]/"sleep_s": [0.05, 0.1, 0.2, 0.4, 0.8]/' "$TMP/q.json" >"$TMP/q5.json"
+expect_exit 0 "$NS" plan "$TMP/q5.json" --json
+[ "$(jq_py "j['done'], j['pending'], j['estimate']['samples']")" = "12 3 12" ] || fail "$(cat "$TMP/out")"
+# 3 new trials of 0.8 s: predicted from 1 s per unit of cost (0.81 each).
+jq_py "2.0 <= j['estimate']['total_s'] <= 3.5" | grep -q True || fail "$(jq_py "j['estimate']")"
+# Another sweep's results: matched by parameter columns.
+sed "s#$TMP/qout#$TMP/other#" "$TMP/q5.json" >"$TMP/other.json"
+expect_exit 0 "$NS" plan "$TMP/other.json" --timings "$TMP/qout/results.csv" --json
+[ "$(jq_py "j['pending'], j['estimate']['samples']")" = "15 12" ] || fail "$(cat "$TMP/out")"
+jq_py "4.0 <= j['estimate']['total_s'] <= 6.5" | grep -q True || fail "$(jq_py "j['estimate']")"
+
+# 4. The RIS grid (2880 trials): count, model checks, estimate and allocation advice, from a
+#    results file with two measured trials.
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+  printf 'trial_id,status,wall_s,filters,dense_units,batch_size\nx1,ok,120,16,64,32\nx2,ok,600,64,128,32\n' >"$TMP/ris.csv"
+  expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --workers 8,32 --list 0
+  grep -q "sweep 'ris_digits' (family convnet): 2880 trials" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -q "built once on CPU" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -q "estimate from 2 finished trial(s) in $TMP/ris.csv" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -q "2880 trial(s) to run" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -Eq "^ +8 .* [0-9]+$" "$TMP/out" && grep -Eq "^ +32 .* [0-9]+$" "$TMP/out" || fail "$(cat "$TMP/out")"
+fi
+
+# 5. Bad options: exit 2, one line, nothing written.
+expect_exit 2 "$NS" plan "$TMP/q.json" --time soon; one_line
+grep -q -- "--time 'soon': expected a duration" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect_exit 2 "$NS" plan "$TMP/q.json" --calibrate 1 --calibrate-set nosuch=1; one_line
+grep -q "'nosuch' is not a parameter of this sweep" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect_exit 2 "$NS" plan "$TMP/q.json" --timings "$TMP/none.csv"; one_line
+grep -q "no such file" "$TMP/err" || fail "$(cat "$TMP/err")"
+echo "a,b" >"$TMP/bad.csv"
+expect_exit 2 "$NS" plan "$TMP/q.json" --timings "$TMP/bad.csv"; one_line
+grep -q "bad.csv: no column 'trial_id'" "$TMP/err" || fail "$(cat "$TMP/err")"
+echo "plan_estimate: ok"

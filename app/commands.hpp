@@ -29,6 +29,9 @@ struct PlanOptions {
   std::string timings;        ///< a results.csv to estimate from
   int threads = 0;            ///< threads for the calibration trials (0 = all cores)
   std::vector<int> workers;   ///< training ranks to plan for (empty = 1, 2, 4, ... 128)
+  int nodes = 0;              ///< with gpus_per_node or ranks_per_node: workers = nodes x that
+  int gpus_per_node = 0;
+  int ranks_per_node = 0;
   std::string time;           ///< walltime per job ("" = unlimited)
   double margin_s = -1;       ///< lost per job (-1 = as the launch scripts)
   int max_jobs = 11;          ///< launch's default --max-resubmits 10, plus the first job

@@ -93,6 +93,14 @@ int main(int argc, char** argv) {
   plan_cmd->add_option("--workers", plan.workers,
                        "training ranks to plan for (repeatable; default 1, 2, 4, ... 128)")
       ->delimiter(',');
+  plan_cmd->add_option("--nodes", plan.nodes,
+                       "plan for this many nodes of --gpus-per-node or --ranks-per-node training "
+                       "ranks each, as `launch` counts them (instead of --workers)")
+      ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--gpus-per-node", plan.gpus_per_node, "with --nodes: one training rank per GPU")
+      ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--ranks-per-node", plan.ranks_per_node, "with --nodes: training ranks per node")
+      ->check(CLI::PositiveNumber);
   plan_cmd->add_option("--time", plan.time, "walltime of one job (4h, 90m, 1:30:00, 2-00:00:00)");
   plan_cmd->add_option("--margin", plan.margin_s,
                        "seconds lost at the end of each job (default: max(120, signal margin) + 30, "

@@ -171,7 +171,14 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   const double margin_s =
       opt.margin_s >= 0 ? opt.margin_s
                         : (job_s > 0 ? std::max(120.0, std::clamp(job_s / 10, 30.0, 300.0)) + 30 : 0);
-  for (int w : opt.workers) NS_CHECK(w >= 1, "--workers: expected >= 1, got {}", w);
+  std::vector<int> workers = opt.workers;
+  if (opt.nodes > 0) {
+    const int per_node = opt.ranks_per_node > 0 ? opt.ranks_per_node : opt.gpus_per_node;
+    NS_CHECK(per_node > 0, "--nodes {}: give --gpus-per-node or --ranks-per-node as well", opt.nodes);
+    NS_CHECK(workers.empty(), "--nodes and --workers: give one of them");
+    workers.push_back(opt.nodes * per_node);
+  }
+  for (int w : workers) NS_CHECK(w >= 1, "--workers: expected >= 1, got {}", w);
   if (!p.trials.empty()) parse_overrides(opt.calibrate_set, p.trials.front().params);
 
   // Timings: a calibration run here, a results file, or this sweep's own finished trials.
@@ -200,7 +207,6 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   for (const auto& t : pending) pending_costs.push_back(t.cost);
   if (!timings.empty()) est = engine::estimate_cost(timings, pending_costs);
 
-  std::vector<int> workers = opt.workers;
   if (workers.empty()) {
     for (int w : {1, 2, 4, 8, 16, 32, 64, 128}) {
       if (w == 1 || static_cast<size_t>(w / 2) < pending.size()) workers.push_back(w);

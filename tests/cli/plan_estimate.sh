@@ -59,6 +59,9 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   grep -q "estimate from 2 finished trial(s) in $TMP/ris.csv" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "2880 trial(s) to run" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -Eq "^ +8 .* [0-9]+$" "$TMP/out" && grep -Eq "^ +32 .* [0-9]+$" "$TMP/out" || fail "$(cat "$TMP/out")"
+  # The same allocation as launch counts it: 4 nodes x 4 GPUs = 16 training ranks.
+  expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --nodes 4 --gpus-per-node 4 --list 0
+  grep -Eq "^ +16 .* [0-9]+$" "$TMP/out" || fail "$(cat "$TMP/out")"
 fi
 
 # 5. Bad options: exit 2, one line, nothing written.
@@ -66,6 +69,8 @@ expect_exit 2 "$NS" plan "$TMP/q.json" --time soon; one_line
 grep -q -- "--time 'soon': expected a duration" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --calibrate 1 --calibrate-set nosuch=1; one_line
 grep -q "'nosuch' is not a parameter of this sweep" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect_exit 2 "$NS" plan "$TMP/q.json" --nodes 2; one_line
+grep -q -- "--nodes 2: give --gpus-per-node or --ranks-per-node" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --timings "$TMP/none.csv"; one_line
 grep -q "no such file" "$TMP/err" || fail "$(cat "$TMP/err")"
 echo "a,b" >"$TMP/bad.csv"

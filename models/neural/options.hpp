@@ -77,7 +77,11 @@ struct TrainOptions {
   TORCH_ARG(std::int64_t, eval_every) = 50;
   TORCH_ARG(std::int64_t, patience) = 10;       ///< evaluations without strict improvement
   TORCH_ARG(std::int64_t, max_iters_per_phase) = 5000;
-  TORCH_ARG(std::int64_t, eval_batch_size) = 1024;  ///< evaluation only; no effect on results
+  /// Evaluation only; no effect on results. 256, not larger: an activation above glibc's mmap
+  /// threshold (32 MiB, the most tune_allocator can set; 16 channels at 42x42 reach it at ~280
+  /// images) is a fresh zero-filled mmap per call. 1000 images at 50x50 took 340 ms at 256 and
+  /// 430-870 ms at 1024 (bench/train_step.md).
+  TORCH_ARG(std::int64_t, eval_batch_size) = 256;
   /// Activations in NHWC (speed only; oneDNN's preferred layout). The model keeps every
   /// activation and gradient in one format: mixing sends BatchNorm / softplus backward to slow
   /// kernels (bench/neural.md).

@@ -65,7 +65,9 @@ long minor_faults() {
   return u.ru_minflt;
 }
 
-double min_of(std::vector<double> v) { return v.empty() ? NAN : *std::min_element(v.begin(), v.end()); }
+double min_of(const std::vector<double>& v) {
+  return v.empty() ? NAN : *std::min_element(v.begin(), v.end());
+}
 
 double median_of(std::vector<double> v) {
   if (v.empty()) return NAN;
@@ -335,10 +337,7 @@ int main(int argc, char** argv) {
     torch::set_num_threads(threads);
     ns::models::tune_allocator();  // as the family does for its runners
 
-    // 1. SGEMM
-    const GemmResult g = measure_gemm(gemm, 2, 5);
-
-    // 2. Training
+    // The configurations (defaults + variants), checked before anything is timed
     json base = nn::model_defaults();
     base.update(nn::training_defaults());
     base["channels"] = channels;
@@ -351,6 +350,10 @@ int main(int argc, char** argv) {
       p.update(variant_overrides(name));
       variants.push_back({name, p});
     }
+
+    // 1. SGEMM, before any model exists
+    const GemmResult g = measure_gemm(gemm, 2, 5);
+    // 2. Training
     const std::int64_t m = std::max<std::int64_t>(4 * batch, eval_images);
     torch::manual_seed(1);
     const Data data = make_data(m, size, neurons);
@@ -375,7 +378,8 @@ int main(int argc, char** argv) {
     };
     std::vector<EvalRow> evals;
     std::vector<std::pair<std::string, std::int64_t>> eval_cfgs;
-    for (const auto& b : split_list(eval_batches_arg)) eval_cfgs.push_back({"no_grad", std::stoll(b)});
+    for (const auto& b : split_list(eval_batches_arg))
+      eval_cfgs.push_back({"no_grad", std::stoll(b)});
     if (!eval_cfgs.empty()) {  // the first batch size with autograd on, the last in InferenceMode
       const std::int64_t first = eval_cfgs.front().second, last = eval_cfgs.back().second;
       eval_cfgs.push_back({"grad", first});
@@ -484,7 +488,8 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const std::exception& e) {
     std::string what = e.what();
-    std::fprintf(stderr, "error: %s\n", what.substr(0, what.find("\nException raised from")).c_str());
+    what = what.substr(0, what.find("\nException raised from"));
+    std::fprintf(stderr, "error: %s\n", what.c_str());
     return 1;
   }
 }

@@ -26,6 +26,7 @@ struct PlanOptions {
   bool json = false;
   int calibrate = 0;          ///< trials to time here first (0 = none)
   std::vector<std::string> calibrate_set;  ///< KEY=VALUE overrides for the calibration trials
+  std::string save_timings;   ///< write the calibration trials' times here (CSV)
   std::string timings;        ///< a results.csv to estimate from
   int threads = 0;            ///< threads for the calibration trials (0 = all cores)
   std::vector<int> workers;   ///< training ranks to plan for (empty = 1, 2, 4, ... 128)

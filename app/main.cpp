@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   plan_cmd->add_option("--calibrate-set", plan.calibrate_set,
                        "KEY=VALUE: a parameter changed for the calibration trials only, e.g. "
                        "max_epochs=1 (the family's cost model scales the times back; repeatable)");
+  plan_cmd->add_option("--save-timings", plan.save_timings,
+                       "write the calibration trials' times (with their costs) to this CSV, for "
+                       "later `plan --timings`");
   plan_cmd->add_option("--timings", plan.timings,
                        "estimate from the finished rows of a results.csv (default: the sweep's own "
                        "results, if any)");

@@ -41,6 +41,10 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
     return static_cast<size_t>(it - t.header.begin());
   };
   const size_t id_col = col("trial_id"), status_col = col("status"), wall_col = col("wall_s");
+  // A file written by `plan --save-timings` carries each trial's cost as it was measured.
+  const auto cost_it = std::find(t.header.begin(), t.header.end(), "cost");
+  const bool has_cost = cost_it != t.header.end();
+  const size_t cost_col = static_cast<size_t>(cost_it - t.header.begin());
   std::map<std::string, const sweeps::Trial*> by_id;
   for (const auto& tr : p.trials) by_id[tr.id] = &tr;
   std::vector<Timing> out;
@@ -53,7 +57,13 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
       continue;
     }
     double cost = 1.0;
-    if (auto it = by_id.find(row[id_col]); it != by_id.end()) {
+    if (has_cost) {
+      try {
+        cost = std::stod(row[cost_col]);
+      } catch (const std::exception&) {
+        continue;
+      }
+    } else if (auto it = by_id.find(row[id_col]); it != by_id.end()) {
       cost = engine::trial_cost(*p.family, it->second->params);
     } else if (!p.trials.empty()) {
       nlohmann::json params = p.trials.front().params;
@@ -94,7 +104,7 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohm
 
 std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::TrialSpec>& pending,
                               const PlanOptions& opt, const engine::FamilyRegistry& registry,
-                              std::string* where) {
+                              std::string* where, std::string* csv) {
   const int n = opt.calibrate, threads = opt.threads;
   const nlohmann::json overrides = parse_overrides(opt.calibrate_set, p.trials.front().params);
   models::init_process();
@@ -133,6 +143,16 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::Trial
     log::info("calibration {}/{}: trial {} (#{}, relative cost {:.3g}): {} in {}", i + 1,
               pick.size(), a.trial.id, a.trial.index, a.trial.cost, row.status,
               engine::human_duration(row.wall_s));
+    if (csv->empty()) {
+      std::vector<std::string> h = {"trial_id", "status", "wall_s", "cost", "device", "threads"};
+      for (auto& [k, v] : a.trial.params.items()) h.push_back(k);
+      *csv = engine::csv_record(h);
+    }
+    std::vector<std::string> f = {a.trial.id, row.status, fmt::format("{}", row.wall_s),
+                                  fmt::format("{}", a.trial.cost), info.device,
+                                  std::to_string(info.threads)};
+    for (auto& [k, v] : a.trial.params.items()) f.push_back(engine::format_value(v));
+    *csv += engine::csv_record(f);
     if (row.status == "ok") {
       out.push_back({a.trial.cost, row.wall_s});
     } else if (first_error.empty()) {
@@ -180,13 +200,20 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   }
   for (int w : workers) NS_CHECK(w >= 1, "--workers: expected >= 1, got {}", w);
   if (!p.trials.empty()) parse_overrides(opt.calibrate_set, p.trials.front().params);
+  if (!opt.save_timings.empty()) {
+    NS_CHECK(opt.calibrate > 0, "--save-timings {}: only with --calibrate N", opt.save_timings);
+    const fs::path parent = fs::absolute(opt.save_timings).parent_path();
+    NS_CHECK(fs::is_directory(parent), "--save-timings {}: no directory {}", opt.save_timings,
+             parent.string());
+  }
 
   // Timings: a calibration run here, a results file, or this sweep's own finished trials.
   std::vector<Timing> timings;
   std::string source;
   if (opt.calibrate > 0 && !pending.empty()) {
-    std::string where;
-    timings = calibrate(p, pending, opt, registry, &where);
+    std::string where, csv;
+    timings = calibrate(p, pending, opt, registry, &where, &csv);
+    if (!opt.save_timings.empty()) engine::write_file_atomic(opt.save_timings, csv);
     source = fmt::format("{} calibration trial(s) run here on {}{}", timings.size(), where,
                          opt.calibrate_set.empty()
                              ? ""
@@ -236,7 +263,8 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     }
     if (est) {
       j["estimate"] = {{"source", source},       {"samples", est->samples},
-                       {"s_per_cost", est->s_per_cost}, {"total_s", est->total_s},
+                       {"s_fixed", est->s_fixed}, {"s_per_cost", est->s_per_cost},
+                       {"total_s", est->total_s},
                        {"min_s", est->min_s},    {"mean_s", est->mean_s},
                        {"max_s", est->max_s}};
       j["allocation"] = {{"job_s", job_s}, {"margin_s", margin_s}, {"max_jobs", opt.max_jobs},
@@ -277,10 +305,11 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     return 0;
   }
   std::cout << fmt::format(
-      "estimate from {}:\n  per trial {} .. {} (mean {}), scaled by each trial's relative cost; "
-      "{} trial(s) to run: {} of training on one worker\n",
+      "estimate from {}:\n  per trial {} .. {} (mean {}; {} fixed + {:.3g} s per unit of the "
+      "family's relative cost); {} trial(s) to run: {} of training on one worker\n",
       source, engine::human_duration(est->min_s), engine::human_duration(est->max_s),
-      engine::human_duration(est->mean_s), pending.size(), engine::human_duration(est->total_s));
+      engine::human_duration(est->mean_s), engine::human_duration(est->s_fixed), est->s_per_cost,
+      pending.size(), engine::human_duration(est->total_s));
   if (job_s > 0) {
     std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
                              "(--margin), at most {} jobs (--max-jobs)\n",
@@ -291,14 +320,21 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   }
   std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", "workers", "sweep time", "lower bound", "jobs");
   for (auto& [w, a] : plans) {
-    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", w, engine::human_duration(a.makespan_s),
-                             engine::human_duration(a.bound_s), a.jobs);
+    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", w, engine::human_duration(a.makespan_s),
+                             engine::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "");
   }
   std::set<std::string> warned;
   for (auto& [w, a] : plans) {
     for (auto& msg : a.warnings) {
+      if (a.over_max_jobs && msg == a.warnings.back() && plans.size() > 1) continue;  // footnote
       if (warned.insert(msg).second) std::cout << fmt::format("  warning ({} workers): {}\n", w, msg);
     }
+  }
+  if (plans.size() > 1 && std::any_of(plans.begin(), plans.end(), [](auto& x) { return x.second.over_max_jobs; })) {
+    std::cout << fmt::format("  warning: * needs more jobs than --max-jobs {} (the launch script's "
+                             "--max-resubmits + 1, or the site's limit on queued jobs or array "
+                             "size): ask for more workers or a longer --time\n",
+                             opt.max_jobs);
   }
   std::cout << "  (sweep time: the coordinator's schedule simulated with these predictions, "
                "trials longest first; ranks = workers + 1 coordinator)\n";

@@ -14,20 +14,38 @@ namespace ns::engine {
 
 CostEstimate estimate_cost(const std::vector<Timing>& measured,
                            const std::vector<double>& pending_costs) {
-  double wall = 0, cost = 0;
-  int n = 0;
+  std::vector<Timing> ok;
   for (const auto& t : measured) {
-    if (!(t.wall_s > 0) || !(t.cost > 0) || !std::isfinite(t.wall_s)) continue;
-    wall += t.wall_s;
-    cost += t.cost;
-    ++n;
+    if (t.wall_s > 0 && t.cost > 0 && std::isfinite(t.wall_s) && std::isfinite(t.cost)) ok.push_back(t);
   }
-  NS_CHECK(n > 0, "no measured trial to estimate from (need finished trials with a wall time)");
+  NS_CHECK(!ok.empty(), "no measured trial to estimate from (need finished trials with a wall time)");
+  const double n = static_cast<double>(ok.size());
+  double sw = 0, sc = 0;
+  for (const auto& t : ok) {
+    sw += t.wall_s;
+    sc += t.cost;
+  }
+  const double mw = sw / n, mc = sc / n;
+  double cov = 0, var = 0;
+  for (const auto& t : ok) {
+    cov += (t.cost - mc) * (t.wall_s - mw);
+    var += (t.cost - mc) * (t.cost - mc);
+  }
   CostEstimate e;
-  e.samples = n;
-  e.s_per_cost = wall / cost;
+  e.samples = static_cast<int>(ok.size());
+  e.s_per_cost = sw / sc;  // through the origin
+  if (var > 1e-12 * mc * mc * n) {
+    const double slope = cov / var, intercept = mw - slope * mc;
+    if (slope < 0) {
+      e.s_per_cost = 0;
+      e.s_fixed = mw;
+    } else if (intercept >= 0) {
+      e.s_per_cost = slope;
+      e.s_fixed = intercept;
+    }
+  }
   e.predicted_s.reserve(pending_costs.size());
-  for (double c : pending_costs) e.predicted_s.push_back(c * e.s_per_cost);
+  for (double c : pending_costs) e.predicted_s.push_back(e.s_fixed + c * e.s_per_cost);
   if (!e.predicted_s.empty()) {
     e.total_s = std::accumulate(e.predicted_s.begin(), e.predicted_s.end(), 0.0);
     auto [lo, hi] = std::minmax_element(e.predicted_s.begin(), e.predicted_s.end());
@@ -107,16 +125,17 @@ AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const All
     std::stable_sort(next.begin(), next.end(), std::greater<>());
     left = std::move(next);
   }
+  if (a.queue_max_s > 0 && a.job_s > a.queue_max_s) {
+    p.warnings.push_back(fmt::format("the job time {} exceeds the queue's limit of {}",
+                                     human_duration(a.job_s), human_duration(a.queue_max_s)));
+  }
   if (a.max_jobs > 0 && p.jobs > a.max_jobs) {
+    p.over_max_jobs = true;
     p.warnings.push_back(fmt::format(
         "needs {} jobs of {}, more than the limit of {} (--max-jobs: the launch script's "
         "--max-resubmits + 1, or the site's limit on queued jobs or array size); ask for more "
         "workers or a longer time",
         p.jobs, human_duration(a.job_s), a.max_jobs));
-  }
-  if (a.queue_max_s > 0 && a.job_s > a.queue_max_s) {
-    p.warnings.push_back(fmt::format("the job time {} exceeds the queue's limit of {}",
-                                     human_duration(a.job_s), human_duration(a.queue_max_s)));
   }
   return p;
 }

@@ -15,14 +15,17 @@ struct Timing {
 
 struct CostEstimate {
   int samples = 0;          ///< measured trials used
-  double s_per_cost = 0;    ///< sum(wall_s) / sum(cost) over the samples
-  std::vector<double> predicted_s;  ///< per pending trial: cost x s_per_cost
+  double s_fixed = 0;       ///< seconds every trial takes whatever its cost (start-up, data)
+  double s_per_cost = 0;    ///< seconds per unit of relative cost
+  std::vector<double> predicted_s;  ///< per pending trial: s_fixed + cost x s_per_cost
   double total_s = 0;       ///< sum of predicted_s: training time on one worker
   double min_s = 0, mean_s = 0, max_s = 0;
 };
 
-/// Scales the measured trials to the pending ones. Throws ns::Error when `measured` is empty
-/// or holds no positive wall time.
+/// Fits wall = s_fixed + s_per_cost x cost to the measured trials (least squares; with one
+/// sample, equal costs, or a negative intercept, the line through the origin
+/// sum(wall) / sum(cost); with a negative slope, their mean) and predicts the pending ones.
+/// Throws ns::Error when `measured` holds no positive wall time.
 CostEstimate estimate_cost(const std::vector<Timing>& measured,
                            const std::vector<double>& pending_costs);
 
@@ -43,6 +46,7 @@ struct AllocationPlan {
   double bound_s = 0;      ///< max(total / workers, longest trial)
   int jobs = 1;
   double usable_s = 0;     ///< per job: job_s - margin_s (0 = unlimited)
+  bool over_max_jobs = false;  ///< jobs > max_jobs (its warning comes last in `warnings`)
   std::vector<std::string> warnings;
 };
 

@@ -10,19 +10,25 @@ cat >"$TMP/q.json" <<J
  "metric": "score", "mode": "max", "out": "$TMP/qout"}
 J
 # 1. Calibration: 3 trials spread over the cost range, in a scratch directory that goes away.
-before=$(ls -d /tmp/neurosweep-calibrate-* 2>/dev/null | wc -l)
+before=$(find /tmp -maxdepth 1 -name 'neurosweep-calibrate-*' | wc -l)
 expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 3 --json
 [ "$(grep -c '^calibration' "$TMP/err")" -eq 3 ] || fail "expected 3 calibration lines: $(cat "$TMP/err")"
 [ "$(jq_py "j['trials'], j['estimate']['samples']")" = "12 3" ] || fail "$(cat "$TMP/out")"
 # True training time: 3 x (0.05 + 0.1 + 0.2 + 0.4) = 2.25 s; the estimate scales 3 of them.
 jq_py "1.8 <= j['estimate']['total_s'] <= 3.5" | grep -q True || fail "estimate off: $(jq_py "j['estimate']")"
 [ ! -e "$TMP/qout" ] || fail "calibration wrote into the sweep's output directory"
-after=$(ls -d /tmp/neurosweep-calibrate-* 2>/dev/null | wc -l)
+after=$(find /tmp -maxdepth 1 -name 'neurosweep-calibrate-*' | wc -l)
 [ "$after" -eq "$before" ] || fail "calibration left its scratch directory behind"
 # A parameter changed for calibration only; the cost model scales it back (sleep 0.05 for all:
 # cost 0.06 each, so 0.06 s per trial -> about 1 s per unit of cost, as before).
-expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 2 --calibrate-set sleep_s=0.05 --json
+expect_exit 0 "$NS" plan "$TMP/q.json" --calibrate 2 --calibrate-set sleep_s=0.05 --json --save-timings "$TMP/cal.csv"
 jq_py "1.5 <= j['estimate']['total_s'] <= 4.5" | grep -q True || fail "scaled estimate off: $(jq_py "j['estimate']")"
+total=$(jq_py "round(j['estimate']['total_s'], 6)")
+# The saved times (with the costs they were measured at) give the same estimate later.
+[ "$(head -1 "$TMP/cal.csv" | cut -d, -f1-4)" = "trial_id,status,wall_s,cost" ] || fail "$(cat "$TMP/cal.csv")"
+[ "$(wc -l <"$TMP/cal.csv")" -eq 3 ] || fail "$(cat "$TMP/cal.csv")"
+expect_exit 0 "$NS" plan "$TMP/q.json" --timings "$TMP/cal.csv" --json
+[ "$(jq_py "round(j['estimate']['total_s'], 6)")" = "$total" ] || fail "saved timings give another estimate"
 
 # 2. Walltime chunks and warnings (text output). Jobs of 1 minute with 59.5 s lost at the end
 #    leave 0.5 s per job: 2.25 s of trials over 2 workers needs several jobs.
@@ -58,10 +64,10 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   grep -q "built once on CPU" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "estimate from 2 finished trial(s) in $TMP/ris.csv" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "2880 trial(s) to run" "$TMP/out" || fail "$(cat "$TMP/out")"
-  grep -Eq "^ +8 .* [0-9]+$" "$TMP/out" && grep -Eq "^ +32 .* [0-9]+$" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -Eq "^ +8 .* [0-9]+( \*)?$" "$TMP/out" && grep -Eq "^ +32 .* [0-9]+( \*)?$" "$TMP/out" || fail "$(cat "$TMP/out")"
   # The same allocation as launch counts it: 4 nodes x 4 GPUs = 16 training ranks.
   expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --nodes 4 --gpus-per-node 4 --list 0
-  grep -Eq "^ +16 .* [0-9]+$" "$TMP/out" || fail "$(cat "$TMP/out")"
+  grep -Eq "^ +16 .* [0-9]+( \*)?$" "$TMP/out" || fail "$(cat "$TMP/out")"
 fi
 
 # 5. Bad options: exit 2, one line, nothing written.
@@ -69,6 +75,8 @@ expect_exit 2 "$NS" plan "$TMP/q.json" --time soon; one_line
 grep -q -- "--time 'soon': expected a duration" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --calibrate 1 --calibrate-set nosuch=1; one_line
 grep -q "'nosuch' is not a parameter of this sweep" "$TMP/err" || fail "$(cat "$TMP/err")"
+expect_exit 2 "$NS" plan "$TMP/q.json" --save-timings "$TMP/x.csv"; one_line
+grep -q "only with --calibrate" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --nodes 2; one_line
 grep -q -- "--nodes 2: give --gpus-per-node or --ranks-per-node" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --timings "$TMP/none.csv"; one_line

@@ -19,6 +19,23 @@ TEST_CASE("estimate: seconds per unit of cost from measured trials, scaled per p
   CHECK(e.mean_s == Approx(35));
 }
 
+TEST_CASE("estimate: a fixed part per trial when the times say so", "[estimate]") {
+  // 12 s at cost 1, 16 s at cost 3, 14 s at cost 2: 10 s fixed + 2 s per unit.
+  auto e = estimate_cost({{1, 12}, {3, 16}, {2, 14}}, {5, 0.5});
+  CHECK(e.s_fixed == Approx(10));
+  CHECK(e.s_per_cost == Approx(2));
+  CHECK(e.predicted_s[0] == Approx(20));
+  CHECK(e.predicted_s[1] == Approx(11));
+  // Dearer trials that ran faster (noise): no negative slope, the mean for every trial.
+  auto flat = estimate_cost({{1, 12}, {3, 10}}, {7});
+  CHECK(flat.s_per_cost == 0);
+  CHECK(flat.predicted_s[0] == Approx(11));
+  // Equal costs: through the origin.
+  auto same = estimate_cost({{2, 10}, {2, 14}}, {1});
+  CHECK(same.s_fixed == 0);
+  CHECK(same.predicted_s[0] == Approx(6));
+}
+
 TEST_CASE("estimate: unusable timings are skipped; none at all is an error", "[estimate]") {
   auto e = estimate_cost({{1, 0}, {1, 8}, {0, 5}}, {1});
   CHECK(e.samples == 1);
@@ -62,8 +79,9 @@ TEST_CASE("allocation: walltime chunks, and the limits it warns about", "[estima
   a.queue_max_s = 60;
   p = plan_allocation(d, a);
   REQUIRE(p.warnings.size() == 2);
-  CHECK_THAT(p.warnings[0], Catch::Contains("needs 2 jobs"));
-  CHECK_THAT(p.warnings[1], Catch::Contains("exceeds the queue's limit"));
+  CHECK_THAT(p.warnings[0], Catch::Contains("exceeds the queue's limit"));
+  CHECK_THAT(p.warnings[1], Catch::Contains("needs 2 jobs"));
+  CHECK(p.over_max_jobs);
 }
 
 TEST_CASE("allocation: a trial longer than a job continues in the next one, with a warning", "[estimate]") {

@@ -34,30 +34,32 @@ class Transport {
 ///
 /// Two sides that both back off must not wait for each other: if each reply arrives while the
 /// other side sleeps, every round trip runs up the whole ladder (measured: 2.9 ms per zero-cost
-/// trial with one worker). So the worker, which waits for an answer it knows is coming, spins
-/// longer (kReplySpinUs) than the coordinator, which waits for trials of unknown length.
+/// trial with one worker). So the worker, which waits for an answer it knows is coming, keeps to
+/// short sleeps (kShortUs) for its first kReplyWindowUs before doubling; sleeping rather than
+/// spinning leaves the core to the coordinator when ranks outnumber cores.
 class Backoff {
  public:
-  explicit Backoff(int spin_us = kSpinUs) : spin_us_(spin_us) {}
+  explicit Backoff(int spin_us = kSpinUs, int short_window_us = 0)
+      : spin_us_(spin_us), short_window_us_(short_window_us) {}
   void reset() { spinning_since_ = {}; step_us_ = kStartUs; }
   void pause();
 
   static constexpr int kSpinUs = 100;
-  static constexpr int kReplySpinUs = 2000;
+  static constexpr int kShortUs = 20;
+  static constexpr int kReplyWindowUs = 5000;
   static constexpr int kStartUs = 50;
   static constexpr int kCapUs = 1000;
 
  private:
-  int spin_us_;
+  int spin_us_, short_window_us_;
   std::chrono::steady_clock::time_point spinning_since_{};
   int step_us_ = kStartUs;
 };
 
-/// Waits for the next message with a Backoff that first spins `spin_us`. `give_up` is checked
-/// between polls; returns nothing if it fires first.
+/// Waits for the next message with `backoff`. `give_up` is checked between polls; returns
+/// nothing if it fires first.
 template <typename GiveUp>
-std::optional<Envelope> wait_message(Transport& t, GiveUp&& give_up, int spin_us = Backoff::kSpinUs) {
-  Backoff backoff(spin_us);
+std::optional<Envelope> wait_message(Transport& t, GiveUp&& give_up, Backoff backoff = Backoff()) {
   while (true) {
     if (auto e = t.poll()) return e;
     if (give_up()) return std::nullopt;

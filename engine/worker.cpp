@@ -11,8 +11,9 @@ void run_worker(Transport& transport, TrialExecutor& executor,
   transport.send(0, msg::wrap("ready", msg::Ready{info.rank, info.host, info.device}));
   bool drained = false;
   while (true) {
-    // The coordinator answers a Ready or Result at once: spin long enough to catch it.
-    auto env = wait_message(transport, [] { return false; }, Backoff::kReplySpinUs);
+    // The coordinator answers a Ready or Result at once: poll often enough to catch it.
+    auto env = wait_message(transport, [] { return false; },
+                            Backoff(Backoff::kSpinUs, Backoff::kReplyWindowUs));
     const std::string type = env->message.at("type").get<std::string>();
     if (type == "shutdown") return;
     if (type == "drain") {  // arrived between trials: nothing to stop

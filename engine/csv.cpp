@@ -28,64 +28,92 @@ std::string csv_record(const std::vector<std::string>& fields) {
   return line;
 }
 
-CsvTable parse_csv(const std::string& text, const std::string& source) {
-  CsvTable table;
-  std::vector<std::string> record;
-  std::string field;
-  bool in_quotes = false, field_started = false;
-  size_t line = 1, record_line = 1;
-  auto end_record = [&](size_t end_pos) {
-    record.push_back(field);
-    field.clear();
-    if (table.header.empty()) {
-      table.header = record;
-    } else if (!(record.size() == 1 && record[0].empty())) {  // skip blank lines
-      if (record.size() != table.header.size()) {
-        throw Error(fmt::format("{}: line {}: expected {} fields as in the header, found {}",
-                                source, record_line, table.header.size(), record.size()));
-      }
-      table.rows.push_back(record);
-    }
-    record.clear();
-    table.complete_bytes = end_pos;
-    record_line = line;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (in_quotes) {
-      if (c == '"') {
-        if (i + 1 < text.size() && text[i + 1] == '"') {
-          field += '"';
-          ++i;
-        } else {
-          in_quotes = false;
-        }
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
+CsvRecords parse_csv_records(std::string_view text) {
+  CsvRecords table;
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") i = 3;
+  std::size_t line = 1;
+  bool have_header = false;
+  table.complete_bytes = i;
+  while (i < n) {
+    if (text[i] == '\n' || (text[i] == '\r' && i + 1 < n && text[i + 1] == '\n')) {  // blank
+      i += text[i] == '\n' ? 1 : 2;
+      ++line;
+      table.complete_bytes = i;
       continue;
     }
-    if (c == '"' && field.empty() && !field_started) {
-      in_quotes = true;
-      field_started = true;
-    } else if (c == ',') {
-      record.push_back(field);
-      field.clear();
-      field_started = false;
-    } else if (c == '\n') {
-      ++line;
-      end_record(i + 1);
-      field_started = false;
-    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-      // CRLF: the LF ends the record
-    } else {
+    CsvRecord rec;
+    rec.line = line;
+    std::string field;
+    bool complete = false;  // the record ended with a newline
+    bool open_quote = false;
+    while (i < n) {
+      const char c = text[i];
+      if (c == '"' && field.empty()) {  // a quoted field runs to the quote that is not doubled
+        ++i;
+        open_quote = true;
+        while (i < n) {
+          if (text[i] == '"') {
+            if (i + 1 < n && text[i + 1] == '"') {
+              field += '"';
+              i += 2;
+              continue;
+            }
+            ++i;
+            open_quote = false;
+            break;
+          }
+          if (text[i] == '\n') ++line;
+          field += text[i++];
+        }
+        if (open_quote) break;
+        continue;
+      }
+      if (c == ',') {
+        rec.fields.push_back(std::move(field));
+        field.clear();
+        ++i;
+        continue;
+      }
+      if (c == '\n' || (c == '\r' && i + 1 < n && text[i + 1] == '\n')) {
+        i += c == '\n' ? 1 : 2;
+        ++line;
+        complete = true;
+        break;
+      }
       field += c;
-      field_started = true;
+      ++i;
+    }
+    if (!complete) {  // end of text inside the record: the writer was stopped mid-line
+      table.dropped_partial = true;
+      break;
+    }
+    rec.fields.push_back(std::move(field));
+    table.complete_bytes = i;
+    if (!have_header) {
+      table.header = std::move(rec.fields);
+      have_header = true;
+    } else {
+      table.records.push_back(std::move(rec));
     }
   }
-  // Whatever is left had no terminating newline: a partial write.
-  table.dropped_partial = !record.empty() || !field.empty() || in_quotes;
+  return table;
+}
+
+CsvTable parse_csv(const std::string& text, const std::string& source) {
+  CsvRecords r = parse_csv_records(text);
+  CsvTable table;
+  table.header = std::move(r.header);
+  table.dropped_partial = r.dropped_partial;
+  table.complete_bytes = r.complete_bytes;
+  for (auto& rec : r.records) {
+    if (rec.fields.size() != table.header.size()) {
+      throw Error(fmt::format("{}: line {}: expected {} fields as in the header, found {}",
+                              source, rec.line, table.header.size(), rec.fields.size()));
+    }
+    table.rows.push_back(std::move(rec.fields));
+  }
   return table;
 }
 

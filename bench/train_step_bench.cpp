@@ -180,12 +180,13 @@ json variant_overrides(const std::string& name) {
   if (name == "nchw") return {{"channels_last", false}};
   if (name == "relu") return {{"act", "relu"}};
   if (name == "slow_conv0") return {{"fast_conv0_grad", false}};
+  if (name == "aten_softplus") return {{"fast_softplus", false}};
   if (name == "affine_input_bn") return {{"input_bn_affine", true}};
   if (name == "no_reg") return {{"smoothness", 0.0}, {"readout_scale", 0.0}};
   if (name == "max_pool") return {{"pool", "max"}};
   throw std::runtime_error("unknown variant '" + name +
-                           "' (defaults, nchw, relu, slow_conv0, affine_input_bn, no_reg, "
-                           "max_pool)");
+                           "' (defaults, nchw, relu, slow_conv0, aten_softplus, "
+                           "affine_input_bn, no_reg, max_pool)");
 }
 
 struct StepTimes {
@@ -200,6 +201,7 @@ class Trainer {
         to_(nn::train_options_from_json(params)),
         mo_(nn::model_options_from_json(params, 1, size, size, neurons)
                 .fast_conv0_grad(to_.fast_conv0_grad())  // the runner: && device is CPU
+                .fast_softplus(to_.fast_softplus())
                 .channels_last(to_.channels_last())),
         lo_(nn::loss_options_from_json(params)),
         batch_(batch),
@@ -314,7 +316,7 @@ int main(int argc, char** argv) {
   app.add_option("--gemm", gemm, "SGEMM matrix size n (n x n times n x n)");
   app.add_option("--variants", variants_arg,
                  "comma-separated extra configurations trained in the same run: nchw, relu, "
-                 "slow_conv0, affine_input_bn, no_reg, max_pool");
+                 "slow_conv0, aten_softplus, affine_input_bn, no_reg, max_pool");
   app.add_option("--rounds", rounds, "rounds over (defaults, variants...), interleaved");
   app.add_option("--params", params_arg,
                  "JSON object overriding family parameters of every configuration");

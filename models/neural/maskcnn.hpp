@@ -52,6 +52,10 @@ TORCH_MODULE(MaskCnn);
 /// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);
 
+/// torch::softplus(x) (beta 1) through the vectorized loops of softplus_kernel.hpp for a dense
+/// float32 CPU tensor, with its own gradient; any other tensor goes to torch::softplus.
+torch::Tensor fast_softplus(const torch::Tensor& x);
+
 /// Poisson loss: mean over batch and neurons of (yhat - y * log(yhat + 1e-5)).
 torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target);
 /// The data term of `kind` (poisson or mse, both means over batch and neurons).

@@ -50,6 +50,9 @@ struct ModelOptions {
   /// Computation only (set from TrainOptions::fast_conv0_grad): conv0's weight gradient as a
   /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
   TORCH_ARG(bool, fast_conv0_grad) = true;
+  /// Computation only (set from TrainOptions::fast_softplus): softplus on CPU float32 through
+  /// the vectorized loops of softplus_kernel.hpp (fast_softplus in maskcnn.hpp).
+  TORCH_ARG(bool, fast_softplus) = true;
   /// Computation only (set from TrainOptions::channels_last): activations in NHWC. The caller
   /// converts 4-d parameters and inputs; the model keeps every activation in that format.
   TORCH_ARG(bool, channels_last) = false;
@@ -87,6 +90,7 @@ struct TrainOptions {
   /// kernels (bench/neural.md).
   TORCH_ARG(bool, channels_last) = true;
   TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad; CPU only
+  TORCH_ARG(bool, fast_softplus) = true;        ///< see ModelOptions::fast_softplus; CPU only
 };
 
 /// The family's parameter defaults as JSON objects (these also fix each parameter's JSON type).

@@ -168,6 +168,7 @@ class Trial {
                 // Measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is kept.
                 .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad() &&
                                  device_.is_cpu())
+                .fast_softplus(train_options_from_json(ctx.trial.params).fast_softplus())
                 .channels_last(train_options_from_json(ctx.trial.params).channels_last())),
         lo_(loss_options_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),

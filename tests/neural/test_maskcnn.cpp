@@ -258,3 +258,63 @@ TEST_CASE("channels_last and contiguous inputs give the same predictions and gra
   REQUIRE(torch::allclose(ga, gb, 1e-4, 1e-6));
   REQUIRE(torch::allclose(a->convs()[1]->weight.grad(), b->convs()[1]->weight.grad(), 1e-4, 1e-5));
 }
+
+TEST_CASE("fast_softplus equals torch::softplus, forward and gradient, in every layout",
+          "[maskcnn]") {
+  torch::manual_seed(2);
+  // Values across softplus's regimes: far negative (output ~exp(x)), around 0, past ATen's
+  // threshold of 20 (output x), and the special values.
+  auto x = torch::cat({torch::randn({2, 3, 5, 7}).flatten() * 4, torch::linspace(-90, 90, 61),
+                       torch::tensor({0.0f, 20.0f, 21.0f, -1e-4f, 1e-4f})});
+  auto xa = x.detach().requires_grad_(true);
+  auto xb = x.detach().requires_grad_(true);
+  auto ya = fast_softplus(xa);
+  auto yb = torch::softplus(xb);
+  REQUIRE(torch::allclose(ya, yb, 1e-6, 1e-6));
+  auto dy = torch::randn_like(x);
+  ya.backward(dy);
+  yb.backward(dy);
+  REQUIRE(torch::allclose(xa.grad(), xb.grad(), 1e-6, 1e-6));
+
+  auto special = torch::tensor({NAN, INFINITY, -INFINITY});
+  auto ys = fast_softplus(special);
+  CHECK(std::isnan(ys[0].item<float>()));
+  CHECK(std::isinf(ys[1].item<float>()));
+  CHECK(ys[2].item<float>() == 0.0f);
+
+  // A channels_last activation and a gradient in the other layout; a non-dense slice and a
+  // double tensor take torch::softplus.
+  auto a = (torch::randn({4, 3, 6, 5}) * 3).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto a1 = a.detach().requires_grad_(true);
+  auto a2 = a.detach().requires_grad_(true);
+  auto y1 = fast_softplus(a1);
+  REQUIRE(y1.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  auto g = torch::randn({4, 3, 6, 5});  // NCHW
+  y1.backward(g);
+  torch::softplus(a2).backward(g);
+  REQUIRE(torch::allclose(a1.grad(), a2.grad(), 1e-6, 1e-6));
+  auto strided = a.select(3, 1);
+  REQUIRE(torch::allclose(fast_softplus(strided), torch::softplus(strided), 1e-6, 1e-6));
+  auto d = a.to(torch::kDouble);
+  REQUIRE(torch::allclose(fast_softplus(d), torch::softplus(d), 1e-12, 1e-12));
+}
+
+TEST_CASE("the model's fast softplus gives the same predictions and gradients as ATen's",
+          "[maskcnn]") {
+  ModelOptions o(1, 18, 18, 4);
+  o.k1(5).channels(4);
+  torch::manual_seed(3);
+  MaskCnn fast(o);
+  torch::manual_seed(3);
+  MaskCnn aten(ModelOptions(o).fast_softplus(false));
+  auto x = torch::rand({5, 1, 18, 18}) * 255;
+  auto yf = fast->forward(x);
+  auto ya = aten->forward(x);
+  REQUIRE(torch::allclose(yf, ya, 1e-5, 1e-6));
+  yf.sum().backward();
+  ya.sum().backward();
+  REQUIRE(torch::allclose(fast->convs()[1]->weight.grad(), aten->convs()[1]->weight.grad(), 1e-4,
+                          1e-6));
+  REQUIRE(torch::allclose(fast->named_parameters()["readout_feature"].grad(),
+                          aten->named_parameters()["readout_feature"].grad(), 1e-4, 1e-6));
+}

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "engine/error.hpp"
-#include "models/neural/softplus_kernel.hpp"
+#include "models/neural/cpu_kernels.hpp"
 
 namespace ns::models::neural {
 namespace {
@@ -54,7 +54,7 @@ struct Conv0Function : public torch::autograd::Function<Conv0Function> {
   }
 };
 
-// Softplus on CPU float32 through softplus_kernel.cpp. ATen 1.13's CPU softplus takes ~4x longer
+// Softplus on CPU float32 through cpu_kernels.cpp. ATen 1.13's CPU softplus takes ~4x longer
 // forward (34.7 vs 8.3 ms for a 256x16x42x42 activation, 1 thread; bench/train_step.md), and
 // the mask CNN applies it to every conv layer's output. Backward uses the output alone:
 // sigmoid(x) = 1 - exp(-softplus(x)).
@@ -99,7 +99,153 @@ struct SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
   }
 };
 
+// Row chunks for per-thread partial sums: one per intra-op thread, at least 4096 rows each.
+std::int64_t row_chunks(std::int64_t rows) {
+  return std::max<std::int64_t>(1, std::min<std::int64_t>(at::get_num_threads(), rows / 4096));
+}
+
+// Runs chunk(index, first row, end row) for each of row_chunks(rows) chunks on ATen's threads.
+template <class Chunk>
+void parallel_rows(std::int64_t rows, const Chunk& chunk) {
+  const std::int64_t chunks = row_chunks(rows);
+  at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t k = b; k < e; ++k) chunk(k, rows * k / chunks, rows * (k + 1) / chunks);
+  });
+}
+
+// BatchNorm in training mode (batch statistics, running statistics updated) followed by softplus,
+// for channels-last float32 on CPU: [B, C, H, W] in memory is [B*H*W rows, C]. Forward reads x
+// twice (moments, then normalize + softplus) and writes y once; backward reads (dy, y, x) twice
+// and writes dx once, taking sigmoid(z) from y as SoftplusFunction does. ATen runs BatchNorm
+// and softplus as separate kernels, each with its own passes (bench/train_step.md).
+struct BnSoftplusFunction : public torch::autograd::Function<BnSoftplusFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, const torch::Tensor& bias,
+                               torch::Tensor running_mean, torch::Tensor running_var,
+                               double momentum, double eps) {
+    const std::int64_t C = x.size(1), rows = x.numel() / C;
+    const float* in = x.data_ptr<float>();
+    // Moments around the first row's values (less cancellation than raw sums of squares).
+    std::vector<float> shift(in, in + C);
+    const std::int64_t chunks = row_chunks(rows);
+    std::vector<double> part(static_cast<std::size_t>(chunks * 2 * C), 0.0);
+    parallel_rows(rows, [&](std::int64_t k, std::int64_t r0, std::int64_t r1) {
+      double* s = part.data() + k * 2 * C;
+      channel_moments(in + r0 * C, static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
+                      shift.data(), s, s + C);
+    });
+    auto stat = torch::empty({2, C}, x.options());  // mean, invstd
+    auto scale_offset = torch::empty({2, C}, x.options());
+    auto var_unbiased = torch::empty({C}, x.options());
+    const float* w = weight.data_ptr<float>();
+    const float* b = bias.data_ptr<float>();
+    float* mean = stat.data_ptr<float>();
+    float* invstd = mean + C;
+    float* scale = scale_offset.data_ptr<float>();
+    float* offset = scale + C;
+    for (std::int64_t c = 0; c < C; ++c) {
+      double s = 0, q = 0;
+      for (std::int64_t k = 0; k < chunks; ++k) {
+        s += part[k * 2 * C + c];
+        q += part[k * 2 * C + C + c];
+      }
+      const double m = s / rows;
+      const double var = std::max(q / rows - m * m, 0.0);  // biased, as BatchNorm normalizes
+      mean[c] = static_cast<float>(shift[c] + m);
+      invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+      scale[c] = w[c] * invstd[c];
+      offset[c] = b[c] - mean[c] * scale[c];
+      var_unbiased.data_ptr<float>()[c] =
+          static_cast<float>(rows > 1 ? var * rows / (rows - 1) : var);
+    }
+    {
+      torch::NoGradGuard no_grad;
+      running_mean.mul_(1 - momentum).add_(stat[0], momentum);
+      running_var.mul_(1 - momentum).add_(var_unbiased, momentum);
+    }
+    torch::Tensor y = torch::empty_like(x);  // same strides: channels-last
+    float* out = y.data_ptr<float>();
+    parallel_rows(rows, [&](std::int64_t, std::int64_t r0, std::int64_t r1) {
+      affine_softplus_forward(in + r0 * C, static_cast<std::size_t>(r1 - r0),
+                              static_cast<std::size_t>(C), scale, offset, out + r0 * C);
+    });
+    ctx->save_for_backward({x, y, weight, stat});
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &x = saved[0], &y = saved[1], &weight = saved[2], &stat = saved[3];
+    torch::Tensor dy = grads[0];
+    if (!dense_cpu_float(dy) || dy.strides() != y.strides()) dy = torch::empty_like(y).copy_(dy);
+    const std::int64_t C = x.size(1), rows = x.numel() / C;
+    const float *g = dy.data_ptr<float>(), *out = y.data_ptr<float>(), *in = x.data_ptr<float>();
+    const float* mean = stat.data_ptr<float>();
+    const float* invstd = mean + C;
+    const std::int64_t chunks = row_chunks(rows);
+    std::vector<double> part(static_cast<std::size_t>(chunks * 2 * C), 0.0);
+    parallel_rows(rows, [&](std::int64_t k, std::int64_t r0, std::int64_t r1) {
+      double* s = part.data() + k * 2 * C;
+      bn_softplus_backward_reduce(g + r0 * C, out + r0 * C, in + r0 * C,
+                                  static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
+                                  mean, invstd, s, s + C);
+    });
+    auto dweight = torch::empty({C}, weight.options());
+    auto dbias = torch::empty({C}, weight.options());
+    auto coef = torch::empty({3, C}, x.options());  // k, mean_g, mean_gx
+    float* k = coef.data_ptr<float>();
+    float* mean_g = k + C;
+    float* mean_gx = k + 2 * C;
+    const float* w = weight.data_ptr<float>();
+    for (std::int64_t c = 0; c < C; ++c) {
+      double sg = 0, sgx = 0;
+      for (std::int64_t j = 0; j < chunks; ++j) {
+        sg += part[j * 2 * C + c];
+        sgx += part[j * 2 * C + C + c];
+      }
+      dbias.data_ptr<float>()[c] = static_cast<float>(sg);
+      dweight.data_ptr<float>()[c] = static_cast<float>(sgx);
+      k[c] = w[c] * invstd[c];
+      mean_g[c] = static_cast<float>(sg / rows);
+      mean_gx[c] = static_cast<float>(sgx / rows);
+    }
+    torch::Tensor dx = torch::empty_like(y);
+    float* res = dx.data_ptr<float>();
+    parallel_rows(rows, [&](std::int64_t, std::int64_t r0, std::int64_t r1) {
+      bn_softplus_backward_apply(g + r0 * C, out + r0 * C, in + r0 * C,
+                                 static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
+                                 mean, invstd, k, mean_g, mean_gx, res + r0 * C);
+    });
+    return {dx, dweight, dbias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 }  // namespace
+
+bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn) {
+  const auto& o = bn->options;
+  return bn->is_training() && o.affine() && o.track_running_stats() && dense_cpu_float(x) &&
+         x.dim() == 4 && x.size(1) == o.num_features() && x.numel() > x.size(1) &&
+         x.is_contiguous(torch::MemoryFormat::ChannelsLast) && dense_cpu_float(bn->weight) &&
+         dense_cpu_float(bn->bias) && bn->weight.is_contiguous() && bn->bias.is_contiguous() &&
+         dense_cpu_float(bn->running_mean) && dense_cpu_float(bn->running_var);
+}
+
+torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn) {
+  NS_CHECK(bn_softplus_fusable(x, bn), "bn_softplus: needs a training-mode affine BatchNorm2d "
+                                       "and a channels-last float32 CPU input");
+  double momentum = 0;
+  {
+    torch::NoGradGuard no_grad;
+    bn->num_batches_tracked += 1;  // as BatchNorm2d::forward does in training mode
+    momentum = bn->options.momentum().has_value()
+                   ? *bn->options.momentum()
+                   : 1.0 / static_cast<double>(bn->num_batches_tracked.item<std::int64_t>());
+  }
+  return BnSoftplusFunction::apply(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                                   momentum, bn->options.eps());
+}
 
 torch::Tensor fast_softplus(const torch::Tensor& x) {
   return dense_cpu_float(x) ? SoftplusFunction::apply(x) : torch::softplus(x);
@@ -168,7 +314,12 @@ torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
     // With one input channel the input is both "contiguous" and "channels_last", and conv0
     // returns NCHW; convert once so BN / activation backward never mix memory formats.
     if (l == 0 && options_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-    x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
+    if (options_.bn_before_act() && options_.act() == Act::kSoftplus &&
+        options_.fast_softplus() && bn_softplus_fusable(x, bns_[l])) {
+      x = bn_softplus(x, bns_[l]);  // one kernel for BatchNorm + softplus (training, CPU)
+    } else {
+      x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
+    }
   }
   const std::int64_t p = options_.pool_size();
   switch (options_.pool()) {

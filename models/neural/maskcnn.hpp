@@ -52,9 +52,16 @@ TORCH_MODULE(MaskCnn);
 /// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);
 
-/// torch::softplus(x) (beta 1) through the vectorized loops of softplus_kernel.hpp for a dense
+/// torch::softplus(x) (beta 1) through the vectorized loops of cpu_kernels.hpp for a dense
 /// float32 CPU tensor, with its own gradient; any other tensor goes to torch::softplus.
 torch::Tensor fast_softplus(const torch::Tensor& x);
+
+/// True when bn_softplus(x, bn) applies: `bn` in training mode, affine, tracking running
+/// statistics, and `x` a channels-last float32 CPU tensor with bn's channel count.
+bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn);
+/// torch::softplus(bn(x)) in training mode, BatchNorm and softplus in one pass each way
+/// (cpu_kernels.hpp); updates bn's running statistics and batch count as bn(x) would.
+torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn);
 
 /// Poisson loss: mean over batch and neurons of (yhat - y * log(yhat + 1e-5)).
 torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target);

@@ -51,7 +51,7 @@ struct ModelOptions {
   /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
   TORCH_ARG(bool, fast_conv0_grad) = true;
   /// Computation only (set from TrainOptions::fast_softplus): softplus on CPU float32 through
-  /// the vectorized loops of softplus_kernel.hpp (fast_softplus in maskcnn.hpp).
+  /// the vectorized loops of cpu_kernels.hpp (fast_softplus in maskcnn.hpp).
   TORCH_ARG(bool, fast_softplus) = true;
   /// Computation only (set from TrainOptions::channels_last): activations in NHWC. The caller
   /// converts 4-d parameters and inputs; the model keeps every activation in that format.

@@ -318,3 +318,76 @@ TEST_CASE("the model's fast softplus gives the same predictions and gradients as
   REQUIRE(torch::allclose(fast->named_parameters()["readout_feature"].grad(),
                           aten->named_parameters()["readout_feature"].grad(), 1e-4, 1e-6));
 }
+
+TEST_CASE("bn_softplus equals BatchNorm2d then softplus in training mode", "[maskcnn]") {
+  for (const double offset : {0.0, 50.0}) {  // 50: mean >> std, where raw moments would cancel
+    CAPTURE(offset);
+    torch::manual_seed(4);
+    const auto o = torch::nn::BatchNorm2dOptions(6).eps(1e-3).momentum(0.1);
+    torch::nn::BatchNorm2d fused(o), ref(o);
+    {
+      torch::NoGradGuard no_grad;
+      auto w = torch::rand({6}) + 0.5, b = torch::randn({6});
+      fused->weight.copy_(w);
+      ref->weight.copy_(w);
+      fused->bias.copy_(b);
+      ref->bias.copy_(b);
+    }
+    auto x = (torch::randn({5, 6, 9, 11}) * 2 + offset).contiguous(torch::MemoryFormat::ChannelsLast);
+    REQUIRE(bn_softplus_fusable(x, fused));
+    auto x1 = x.detach().requires_grad_(true);
+    auto x2 = x.detach().requires_grad_(true);
+    auto y1 = bn_softplus(x1, fused);
+    auto y2 = torch::softplus(ref(x2));
+    REQUIRE(y1.is_contiguous(torch::MemoryFormat::ChannelsLast));
+    REQUIRE(torch::allclose(y1, y2, 1e-5, 1e-5));
+    auto dy = torch::randn_like(y2);
+    y1.backward(dy);
+    y2.backward(dy);
+    REQUIRE(torch::allclose(x1.grad(), x2.grad(), 1e-4, 1e-5));
+    REQUIRE(torch::allclose(fused->weight.grad(), ref->weight.grad(), 1e-4, 1e-4));
+    REQUIRE(torch::allclose(fused->bias.grad(), ref->bias.grad(), 1e-4, 1e-4));
+    REQUIRE(torch::allclose(fused->running_mean, ref->running_mean, 1e-5, 1e-5));
+    REQUIRE(torch::allclose(fused->running_var, ref->running_var, 1e-4, 1e-5));
+    REQUIRE(fused->num_batches_tracked.item<std::int64_t>() == 1);
+  }
+  // Not fusable: evaluation mode, NCHW, a channel count that differs, double.
+  torch::nn::BatchNorm2d bn(torch::nn::BatchNorm2dOptions(3));
+  auto cl = torch::randn({2, 3, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
+  CHECK(bn_softplus_fusable(cl, bn));
+  CHECK_FALSE(bn_softplus_fusable(torch::randn({2, 3, 4, 4}), bn));
+  CHECK_FALSE(bn_softplus_fusable(cl.to(torch::kDouble), bn));
+  CHECK_FALSE(bn_softplus_fusable(torch::randn({2, 4, 4, 4}).contiguous(
+                                      torch::MemoryFormat::ChannelsLast), bn));
+  bn->eval();
+  CHECK_FALSE(bn_softplus_fusable(cl, bn));
+  CHECK_THROWS_AS(bn_softplus(cl, bn), ns::Error);
+}
+
+TEST_CASE("a channels_last model trains the same with the fused and ATen paths", "[maskcnn]") {
+  ModelOptions o(1, 20, 20, 5);
+  o.k1(5).channels(4).channels_last(true);
+  torch::manual_seed(5);
+  MaskCnn fast(o);
+  torch::manual_seed(5);
+  MaskCnn aten(ModelOptions(o).fast_softplus(false));
+  for (auto* m : {&fast, &aten})
+    for (auto& p : (*m)->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  auto x = (torch::rand({7, 1, 20, 20}) * 255).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto yf = fast->forward(x);
+  auto ya = aten->forward(x);
+  REQUIRE(torch::allclose(yf, ya, 1e-4, 1e-6));
+  yf.sum().backward();
+  ya.sum().backward();
+  for (const auto& name : {"conv1.weight", "bn0.weight", "bn1.bias", "readout_spatial"}) {
+    CAPTURE(name);
+    REQUIRE(torch::allclose(fast->named_parameters()[name].grad(),
+                            aten->named_parameters()[name].grad(), 1e-3, 1e-5));
+  }
+  REQUIRE(torch::allclose(fast->named_buffers()["bn1.running_var"],
+                          aten->named_buffers()["bn1.running_var"], 1e-4, 1e-6));
+  fast->eval();
+  aten->eval();
+  REQUIRE(torch::allclose(fast->forward(x), aten->forward(x), 1e-4, 1e-6));
+}

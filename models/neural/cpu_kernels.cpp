@@ -1,0 +1,130 @@
+#include "models/neural/cpu_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+// Compiled with -O3 -fno-math-errno -fopenmp-simd (models/neural/CMakeLists.txt), without
+// fast-math (NaN must propagate: a diverged trial has to show as NaN, not as a finite loss).
+#if defined(NS_USE_LIBMVEC) && defined(__x86_64__)  // set by CMake when GCC links libmvec
+// glibc declares its vector variants (libmvec) only under -ffast-math; declaring them here lets
+// GCC vectorize the loops below with them without fast-math's other assumptions. libmvec's
+// float functions are accurate to 4 ulp and fall back to the scalar code for special inputs.
+extern "C" {
+float expf(float) noexcept __attribute__((simd("notinbranch")));
+float expm1f(float) noexcept __attribute__((simd("notinbranch")));
+float log1pf(float) noexcept __attribute__((simd("notinbranch")));
+}
+#define NS_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define NS_VECTOR_CLONES
+#endif
+
+namespace ns::models::neural {
+namespace {
+
+// Reductions accumulate in float over blocks of this many rows, then in double.
+constexpr std::size_t kBlockRows = 128;
+
+inline float softplus(float v) {
+  const float positive = v > 0.0f ? v : 0.0f;  // NaN -> 0 here, NaN below
+  return positive + log1pf(expf(-std::fabs(v)));
+}
+
+}  // namespace
+
+NS_VECTOR_CLONES void softplus_forward(const float* __restrict x, float* __restrict y,
+                                       std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = softplus(x[i]);
+}
+
+NS_VECTOR_CLONES void softplus_backward(const float* __restrict dy, const float* __restrict y,
+                                        float* __restrict dx, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) dx[i] = -dy[i] * expm1f(-y[i]);
+}
+
+NS_VECTOR_CLONES void channel_moments(const float* __restrict x, std::size_t rows,
+                                      std::size_t channels, const float* __restrict shift,
+                                      double* __restrict sum, double* __restrict sumsq) {
+  std::vector<float> s(channels), q(channels);
+  for (std::size_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+    const std::size_t r1 = std::min(rows, r0 + kBlockRows);
+    std::fill(s.begin(), s.end(), 0.0f);
+    std::fill(q.begin(), q.end(), 0.0f);
+    float* __restrict sp = s.data();
+    float* __restrict qp = q.data();
+    for (std::size_t r = r0; r < r1; ++r) {
+      const float* __restrict row = x + r * channels;
+#pragma omp simd
+      for (std::size_t c = 0; c < channels; ++c) {
+        const float d = row[c] - shift[c];
+        sp[c] += d;
+        qp[c] += d * d;
+      }
+    }
+    for (std::size_t c = 0; c < channels; ++c) {
+      sum[c] += sp[c];
+      sumsq[c] += qp[c];
+    }
+  }
+}
+
+NS_VECTOR_CLONES void affine_softplus_forward(const float* __restrict x, std::size_t rows,
+                                              std::size_t channels,
+                                              const float* __restrict scale,
+                                              const float* __restrict offset,
+                                              float* __restrict y) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* __restrict in = x + r * channels;
+    float* __restrict out = y + r * channels;
+#pragma omp simd
+    for (std::size_t c = 0; c < channels; ++c) out[c] = softplus(in[c] * scale[c] + offset[c]);
+  }
+}
+
+NS_VECTOR_CLONES void bn_softplus_backward_reduce(
+    const float* __restrict dy, const float* __restrict y, const float* __restrict x,
+    std::size_t rows, std::size_t channels, const float* __restrict mean,
+    const float* __restrict invstd, double* __restrict sum_g, double* __restrict sum_gx) {
+  std::vector<float> s(channels), q(channels);
+  for (std::size_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+    const std::size_t r1 = std::min(rows, r0 + kBlockRows);
+    std::fill(s.begin(), s.end(), 0.0f);
+    std::fill(q.begin(), q.end(), 0.0f);
+    float* __restrict sp = s.data();
+    float* __restrict qp = q.data();
+    for (std::size_t r = r0; r < r1; ++r) {
+      const std::size_t o = r * channels;
+#pragma omp simd
+      for (std::size_t c = 0; c < channels; ++c) {
+        const float g = -dy[o + c] * expm1f(-y[o + c]);
+        sp[c] += g;
+        qp[c] += g * (x[o + c] - mean[c]) * invstd[c];
+      }
+    }
+    for (std::size_t c = 0; c < channels; ++c) {
+      sum_g[c] += sp[c];
+      sum_gx[c] += qp[c];
+    }
+  }
+}
+
+NS_VECTOR_CLONES void bn_softplus_backward_apply(
+    const float* __restrict dy, const float* __restrict y, const float* __restrict x,
+    std::size_t rows, std::size_t channels, const float* __restrict mean,
+    const float* __restrict invstd, const float* __restrict k, const float* __restrict mean_g,
+    const float* __restrict mean_gx, float* __restrict dx) {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t o = r * channels;
+#pragma omp simd
+    for (std::size_t c = 0; c < channels; ++c) {
+      const float g = -dy[o + c] * expm1f(-y[o + c]);
+      const float xhat = (x[o + c] - mean[c]) * invstd[c];
+      dx[o + c] = k[c] * (g - mean_g[c] - xhat * mean_gx[c]);
+    }
+  }
+}
+
+}  // namespace ns::models::neural

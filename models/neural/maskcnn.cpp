@@ -301,8 +301,23 @@ torch::Tensor MaskCnnImpl::activation(const torch::Tensor& x) const {
   return options_.fast_softplus() ? fast_softplus(x) : torch::softplus(x);
 }
 
+namespace {
+
+// With one channel, NCHW and NHWC are the same bytes, but ATen gives such a tensor NCHW strides
+// (.contiguous(ChannelsLast) keeps them), so oneDNN returns conv0's output in NCHW and the model
+// pays a copy of the whole activation to convert it (~8 ms of the 50x50 step; conv0 itself
+// takes the same time either way, bench/train_step.md). NHWC strides on the same memory make
+// conv0 write NHWC directly.
+torch::Tensor one_channel_nhwc(const torch::Tensor& x) {
+  if (x.dim() != 4 || x.size(1) != 1 || !x.is_contiguous() || x.requires_grad()) return x;
+  return x.as_strided(x.sizes(), {x.stride(0), 1, x.stride(2), 1});
+}
+
+}  // namespace
+
 torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
   x = input_bn_(x);
+  if (options_.channels_last()) x = one_channel_nhwc(x);
   for (std::size_t l = 0; l < convs_.size(); ++l) {
     if (l == 0 && options_.fast_conv0_grad()) {
       const auto& c = convs_[0];
@@ -311,8 +326,8 @@ torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
     } else {
       x = convs_[l](x);
     }
-    // With one input channel the input is both "contiguous" and "channels_last", and conv0
-    // returns NCHW; convert once so BN / activation backward never mix memory formats.
+    // Convert conv0's output if it is NCHW (several input channels in NCHW, or an input BN with
+    // trainable parameters) so BN / activation backward never mix memory formats.
     if (l == 0 && options_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     if (options_.bn_before_act() && options_.act() == Act::kSoftplus &&
         options_.fast_softplus() && bn_softplus_fusable(x, bns_[l])) {

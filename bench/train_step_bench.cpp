@@ -180,13 +180,14 @@ json variant_overrides(const std::string& name) {
   if (name == "nchw") return {{"channels_last", false}};
   if (name == "relu") return {{"act", "relu"}};
   if (name == "slow_conv0") return {{"fast_conv0_grad", false}};
+  if (name == "fast_conv0") return {{"bench_force_fast_conv0", true}};
   if (name == "aten_softplus") return {{"fast_softplus", false}};
   if (name == "affine_input_bn") return {{"input_bn_affine", true}};
   if (name == "no_reg") return {{"smoothness", 0.0}, {"readout_scale", 0.0}};
   if (name == "max_pool") return {{"pool", "max"}};
   throw std::runtime_error("unknown variant '" + name +
-                           "' (defaults, nchw, relu, slow_conv0, aten_softplus, "
-                           "affine_input_bn, no_reg, max_pool)");
+                           "' (defaults, nchw, relu, slow_conv0, fast_conv0, "
+                           "aten_softplus, affine_input_bn, no_reg, max_pool)");
 }
 
 struct StepTimes {
@@ -200,7 +201,11 @@ class Trainer {
       : data_(data),
         to_(nn::train_options_from_json(params)),
         mo_(nn::model_options_from_json(params, 1, size, size, neurons)
-                .fast_conv0_grad(to_.fast_conv0_grad())  // the runner: && device is CPU
+                // as the runner on CPU; "bench_force_fast_conv0" (variant fast_conv0) skips
+                // the CPU check
+                .fast_conv0_grad(to_.fast_conv0_grad() &&
+                                 (nn::conv0_fast_grad_helps() ||
+                                  params.value("bench_force_fast_conv0", false)))
                 .fast_softplus(to_.fast_softplus())
                 .channels_last(to_.channels_last())),
         lo_(nn::loss_options_from_json(params)),
@@ -316,7 +321,8 @@ int main(int argc, char** argv) {
   app.add_option("--gemm", gemm, "SGEMM matrix size n (n x n times n x n)");
   app.add_option("--variants", variants_arg,
                  "comma-separated extra configurations trained in the same run: nchw, relu, "
-                 "slow_conv0, aten_softplus, affine_input_bn, no_reg, max_pool");
+                 "slow_conv0, fast_conv0, aten_softplus, affine_input_bn, no_reg, "
+                 "max_pool");
   app.add_option("--rounds", rounds, "rounds over (defaults, variants...), interleaved");
   app.add_option("--params", params_arg,
                  "JSON object overriding family parameters of every configuration");

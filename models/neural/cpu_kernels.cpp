@@ -71,60 +71,109 @@ NS_VECTOR_CLONES void channel_moments(const float* __restrict x, std::size_t row
   }
 }
 
-NS_VECTOR_CLONES void affine_softplus_forward(const float* __restrict x, std::size_t rows,
-                                              std::size_t channels,
-                                              const float* __restrict scale,
-                                              const float* __restrict offset,
-                                              float* __restrict y) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* __restrict in = x + r * channels;
-    float* __restrict out = y + r * channels;
+NS_VECTOR_CLONES void bn_softplus_pool_forward(const float* __restrict x,
+                                               const ChannelsLastShape& shape, std::size_t first,
+                                               std::size_t last, const float* __restrict scale,
+                                               const float* __restrict offset,
+                                               float* __restrict out) {
+  const std::size_t H = shape.height, W = shape.width, C = shape.channels, p = shape.pool;
+  const std::size_t Ho = H / p, Wo = W / p;
+  if (p == 1) {
+    for (std::size_t r = first * H * W; r < last * H * W; ++r) {
+      const float* __restrict in = x + r * C;
+      float* __restrict o = out + r * C;
 #pragma omp simd
-    for (std::size_t c = 0; c < channels; ++c) out[c] = softplus(in[c] * scale[c] + offset[c]);
+      for (std::size_t c = 0; c < C; ++c) o[c] = softplus(in[c] * scale[c] + offset[c]);
+    }
+    return;
   }
-}
-
-NS_VECTOR_CLONES void bn_softplus_backward_reduce(
-    const float* __restrict dy, const float* __restrict y, const float* __restrict x,
-    std::size_t rows, std::size_t channels, const float* __restrict mean,
-    const float* __restrict invstd, double* __restrict sum_g, double* __restrict sum_gx) {
-  std::vector<float> s(channels), q(channels);
-  for (std::size_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-    const std::size_t r1 = std::min(rows, r0 + kBlockRows);
-    std::fill(s.begin(), s.end(), 0.0f);
-    std::fill(q.begin(), q.end(), 0.0f);
-    float* __restrict sp = s.data();
-    float* __restrict qp = q.data();
-    for (std::size_t r = r0; r < r1; ++r) {
-      const std::size_t o = r * channels;
+  const float inv_area = 1.0f / static_cast<float>(p * p);
+  std::fill(out + first * Ho * Wo * C, out + last * Ho * Wo * C, 0.0f);
+  for (std::size_t b = first; b < last; ++b) {
+    for (std::size_t h = 0; h < H; ++h) {
+      float* __restrict orow = out + ((b * Ho + h / p) * Wo) * C;
+      for (std::size_t w = 0; w < W; ++w) {
+        const float* __restrict in = x + ((b * H + h) * W + w) * C;
+        float* __restrict o = orow + (w / p) * C;
 #pragma omp simd
-      for (std::size_t c = 0; c < channels; ++c) {
-        const float g = -dy[o + c] * expm1f(-y[o + c]);
-        sp[c] += g;
-        qp[c] += g * (x[o + c] - mean[c]) * invstd[c];
+        for (std::size_t c = 0; c < C; ++c)
+          o[c] += softplus(in[c] * scale[c] + offset[c]) * inv_area;
       }
     }
-    for (std::size_t c = 0; c < channels; ++c) {
-      sum_g[c] += sp[c];
-      sum_gx[c] += qp[c];
-    }
   }
 }
 
-NS_VECTOR_CLONES void bn_softplus_backward_apply(
-    const float* __restrict dy, const float* __restrict y, const float* __restrict x,
-    std::size_t rows, std::size_t channels, const float* __restrict mean,
-    const float* __restrict invstd, const float* __restrict k, const float* __restrict mean_g,
-    const float* __restrict mean_gx, float* __restrict dx) {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t o = r * channels;
+namespace {
+
+// Calls body(in, g_scale_row, out_index) per input row of images [first, last): `in` the row of
+// x, `dout_row` the row of dout its pooling window maps to.
+template <class Body>
+inline void for_each_row(const float* x, const float* dout, const ChannelsLastShape& shape,
+                         std::size_t first, std::size_t last, Body&& body) {
+  const std::size_t H = shape.height, W = shape.width, C = shape.channels, p = shape.pool;
+  const std::size_t Ho = H / p, Wo = W / p;
+  for (std::size_t b = first; b < last; ++b)
+    for (std::size_t h = 0; h < H; ++h)
+      for (std::size_t w = 0; w < W; ++w) {
+        const std::size_t r = (b * H + h) * W + w;
+        body(r, x + r * C, dout + ((b * Ho + h / p) * Wo + w / p) * C);
+      }
+}
+
+}  // namespace
+
+NS_VECTOR_CLONES void bn_softplus_pool_backward_reduce(
+    const float* __restrict dout, const float* __restrict x, const ChannelsLastShape& shape,
+    std::size_t first, std::size_t last, const float* __restrict scale,
+    const float* __restrict offset, const float* __restrict mean, const float* __restrict invstd,
+    double* __restrict sum_g, double* __restrict sum_gx) {
+  const std::size_t C = shape.channels;
+  const float inv_area = 1.0f / static_cast<float>(shape.pool * shape.pool);
+  std::vector<float> s(C, 0.0f), q(C, 0.0f);
+  float* __restrict sp = s.data();
+  float* __restrict qp = q.data();
+  std::size_t in_block = 0;
+  for_each_row(x, dout, shape, first, last, [&](std::size_t, const float* in, const float* d) {
 #pragma omp simd
-    for (std::size_t c = 0; c < channels; ++c) {
-      const float g = -dy[o + c] * expm1f(-y[o + c]);
-      const float xhat = (x[o + c] - mean[c]) * invstd[c];
-      dx[o + c] = k[c] * (g - mean_g[c] - xhat * mean_gx[c]);
+    for (std::size_t c = 0; c < C; ++c) {
+      const float z = in[c] * scale[c] + offset[c];
+      const float g = d[c] * inv_area / (1.0f + expf(-z));
+      sp[c] += g;
+      qp[c] += g * (in[c] - mean[c]) * invstd[c];
     }
+    if (++in_block == kBlockRows) {  // float within a block of rows, double across blocks
+      for (std::size_t c = 0; c < C; ++c) {
+        sum_g[c] += sp[c];
+        sum_gx[c] += qp[c];
+        sp[c] = qp[c] = 0.0f;
+      }
+      in_block = 0;
+    }
+  });
+  for (std::size_t c = 0; c < C; ++c) {
+    sum_g[c] += sp[c];
+    sum_gx[c] += qp[c];
   }
+}
+
+NS_VECTOR_CLONES void bn_softplus_pool_backward_apply(
+    const float* __restrict dout, const float* __restrict x, const ChannelsLastShape& shape,
+    std::size_t first, std::size_t last, const float* __restrict scale,
+    const float* __restrict offset, const float* __restrict mean, const float* __restrict invstd,
+    const float* __restrict k, const float* __restrict mean_g, const float* __restrict mean_gx,
+    float* __restrict dx) {
+  const std::size_t C = shape.channels;
+  const float inv_area = 1.0f / static_cast<float>(shape.pool * shape.pool);
+  for_each_row(x, dout, shape, first, last, [&](std::size_t r, const float* in, const float* d) {
+    float* __restrict o = dx + r * C;
+#pragma omp simd
+    for (std::size_t c = 0; c < C; ++c) {
+      const float z = in[c] * scale[c] + offset[c];
+      const float g = d[c] * inv_area / (1.0f + expf(-z));
+      const float xhat = (in[c] - mean[c]) * invstd[c];
+      o[c] = k[c] * (g - mean_g[c] - xhat * mean_gx[c]);
+    }
+  });
 }
 
 }  // namespace ns::models::neural

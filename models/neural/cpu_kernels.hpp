@@ -17,28 +17,39 @@ void softplus_forward(const float* x, float* y, std::size_t n);
 /// computed as -expm1(-y) (accurate where y is tiny).
 void softplus_backward(const float* dy, const float* y, float* dx, std::size_t n);
 
-// BatchNorm + softplus over `rows` rows of `channels` floats (channels-last: [B*H*W, C]).
-// Reductions add into double arrays of `channels` entries (the caller sums per-thread parts).
+// BatchNorm + softplus (+ average pooling) over channels-last data: x is [B, H, W, C] in memory,
+// the output [B, H/pool, W/pool, C] (pool 1: no pooling; pool > 1 divides H and W). Functions
+// taking [first, last) work on those images only. Reductions add into double arrays of C
+// entries (the caller sums per-thread parts).
+struct ChannelsLastShape {
+  std::size_t batch, height, width, channels, pool;
+};
 
-/// sum[c] += sum_r (x[r, c] - shift[c]); sumsq[c] += sum_r (x[r, c] - shift[c])^2.
+/// sum[c] += sum_r (x[r, c] - shift[c]); sumsq[c] += sum_r (x[r, c] - shift[c])^2, over `rows`
+/// rows of `channels` floats.
 void channel_moments(const float* x, std::size_t rows, std::size_t channels, const float* shift,
                      double* sum, double* sumsq);
 
-/// y[r, c] = softplus(x[r, c] * scale[c] + offset[c]).
-void affine_softplus_forward(const float* x, std::size_t rows, std::size_t channels,
-                             const float* scale, const float* offset, float* y);
+/// out = avg_pool(softplus(x * scale[c] + offset[c]), pool) for images [first, last).
+void bn_softplus_pool_forward(const float* x, const ChannelsLastShape& shape, std::size_t first,
+                              std::size_t last, const float* scale, const float* offset,
+                              float* out);
 
-/// With g = dy * sigmoid(z) (z the softplus input, from y as in softplus_backward) and
-/// xhat = (x - mean) * invstd: sum_g[c] += sum_r g; sum_gx[c] += sum_r g * xhat.
-void bn_softplus_backward_reduce(const float* dy, const float* y, const float* x,
-                                 std::size_t rows, std::size_t channels, const float* mean,
-                                 const float* invstd, double* sum_g, double* sum_gx);
+/// With z = x * scale + offset, g = (dout of x's pooling window) / pool^2 * sigmoid(z) and
+/// xhat = (x - mean) * invstd: sum_g[c] += sum g; sum_gx[c] += sum g * xhat (images
+/// [first, last)).
+void bn_softplus_pool_backward_reduce(const float* dout, const float* x,
+                                      const ChannelsLastShape& shape, std::size_t first,
+                                      std::size_t last, const float* scale, const float* offset,
+                                      const float* mean, const float* invstd, double* sum_g,
+                                      double* sum_gx);
 
-/// dx[r, c] = k[c] * (g - mean_g[c] - xhat * mean_gx[c]), g and xhat as above
-/// (k = weight * invstd; mean_g, mean_gx the reductions divided by the row count).
-void bn_softplus_backward_apply(const float* dy, const float* y, const float* x,
-                                std::size_t rows, std::size_t channels, const float* mean,
-                                const float* invstd, const float* k, const float* mean_g,
-                                const float* mean_gx, float* dx);
+/// dx = k[c] * (g - mean_g[c] - xhat * mean_gx[c]) with g and xhat as above (k = weight *
+/// invstd; mean_g, mean_gx the reductions divided by B * H * W).
+void bn_softplus_pool_backward_apply(const float* dout, const float* x,
+                                     const ChannelsLastShape& shape, std::size_t first,
+                                     std::size_t last, const float* scale, const float* offset,
+                                     const float* mean, const float* invstd, const float* k,
+                                     const float* mean_g, const float* mean_gx, float* dx);
 
 }  // namespace ns::models::neural

@@ -99,58 +99,63 @@ struct SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
   }
 };
 
-// Row chunks for per-thread partial sums: one per intra-op thread, at least 4096 rows each.
-std::int64_t row_chunks(std::int64_t rows) {
-  return std::max<std::int64_t>(1, std::min<std::int64_t>(at::get_num_threads(), rows / 4096));
-}
+// BatchNorm in training mode (batch statistics, running statistics updated), softplus and
+// optionally average pooling, for channels-last float32 on CPU ([B, H, W, C] in memory).
+// Forward reads x twice (moments; then normalize, softplus, pool) and writes only the (pooled)
+// output; backward reads (dout, x) twice and writes dx once, recomputing the softplus input from
+// x. ATen runs BatchNorm, softplus and pooling as separate kernels over full-size tensors, each
+// with its own passes, and the pooling's gradient as a full-size tensor (bench/train_step.md).
+struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolFunction> {
+  static ChannelsLastShape shape_of(const torch::Tensor& x, std::int64_t pool) {
+    return {static_cast<std::size_t>(x.size(0)), static_cast<std::size_t>(x.size(2)),
+            static_cast<std::size_t>(x.size(3)), static_cast<std::size_t>(x.size(1)),
+            static_cast<std::size_t>(pool)};
+  }
 
-// Runs chunk(index, first row, end row) for each of row_chunks(rows) chunks on ATen's threads.
-template <class Chunk>
-void parallel_rows(std::int64_t rows, const Chunk& chunk) {
-  const std::int64_t chunks = row_chunks(rows);
-  at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t k = b; k < e; ++k) chunk(k, rows * k / chunks, rows * (k + 1) / chunks);
-  });
-}
+  // Runs chunk(index, first image, end image) over one chunk of images per intra-op thread.
+  template <class Chunk>
+  static std::int64_t parallel_images(std::int64_t images, const Chunk& chunk) {
+    const std::int64_t chunks = std::max<std::int64_t>(
+        1, std::min<std::int64_t>(at::get_num_threads(), images));
+    at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t k = b; k < e; ++k)
+        chunk(k, images * k / chunks, images * (k + 1) / chunks);
+    });
+    return chunks;
+  }
 
-// BatchNorm in training mode (batch statistics, running statistics updated) followed by softplus,
-// for channels-last float32 on CPU: [B, C, H, W] in memory is [B*H*W rows, C]. Forward reads x
-// twice (moments, then normalize + softplus) and writes y once; backward reads (dy, y, x) twice
-// and writes dx once, taking sigmoid(z) from y as SoftplusFunction does. ATen runs BatchNorm
-// and softplus as separate kernels, each with its own passes (bench/train_step.md).
-struct BnSoftplusFunction : public torch::autograd::Function<BnSoftplusFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                torch::Tensor running_mean, torch::Tensor running_var,
-                               double momentum, double eps) {
-    const std::int64_t C = x.size(1), rows = x.numel() / C;
+                               double momentum, double eps, std::int64_t pool) {
+    const ChannelsLastShape shape = shape_of(x, pool);
+    const std::int64_t B = x.size(0), C = x.size(1), rows = x.numel() / C;
     const float* in = x.data_ptr<float>();
     // Moments around the first row's values (less cancellation than raw sums of squares).
     std::vector<float> shift(in, in + C);
-    const std::int64_t chunks = row_chunks(rows);
-    std::vector<double> part(static_cast<std::size_t>(chunks * 2 * C), 0.0);
-    parallel_rows(rows, [&](std::int64_t k, std::int64_t r0, std::int64_t r1) {
-      double* s = part.data() + k * 2 * C;
-      channel_moments(in + r0 * C, static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
-                      shift.data(), s, s + C);
-    });
-    auto stat = torch::empty({2, C}, x.options());  // mean, invstd
-    auto scale_offset = torch::empty({2, C}, x.options());
+    const std::int64_t max_chunks = std::max<std::int64_t>(1, at::get_num_threads());
+    std::vector<double> part(static_cast<std::size_t>(max_chunks * 2 * C), 0.0);
+    const std::int64_t chunks =
+        parallel_images(B, [&](std::int64_t k, std::int64_t b0, std::int64_t b1) {
+          double* sums = part.data() + k * 2 * C;
+          const std::int64_t per_image = rows / B;
+          channel_moments(in + b0 * per_image * C, static_cast<std::size_t>((b1 - b0) * per_image),
+                          static_cast<std::size_t>(C), shift.data(), sums, sums + C);
+        });
+    auto stat = torch::empty({4, C}, x.options());  // mean, invstd, scale, offset
     auto var_unbiased = torch::empty({C}, x.options());
     const float* w = weight.data_ptr<float>();
     const float* b = bias.data_ptr<float>();
     float* mean = stat.data_ptr<float>();
-    float* invstd = mean + C;
-    float* scale = scale_offset.data_ptr<float>();
-    float* offset = scale + C;
+    float *invstd = mean + C, *scale = mean + 2 * C, *offset = mean + 3 * C;
     for (std::int64_t c = 0; c < C; ++c) {
-      double s = 0, q = 0;
+      double sum = 0, sumsq = 0;
       for (std::int64_t k = 0; k < chunks; ++k) {
-        s += part[k * 2 * C + c];
-        q += part[k * 2 * C + C + c];
+        sum += part[k * 2 * C + c];
+        sumsq += part[k * 2 * C + C + c];
       }
-      const double m = s / rows;
-      const double var = std::max(q / rows - m * m, 0.0);  // biased, as BatchNorm normalizes
+      const double m = sum / rows;
+      const double var = std::max(sumsq / rows - m * m, 0.0);  // biased, as BatchNorm normalizes
       mean[c] = static_cast<float>(shift[c] + m);
       invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
       scale[c] = w[c] * invstd[c];
@@ -163,40 +168,44 @@ struct BnSoftplusFunction : public torch::autograd::Function<BnSoftplusFunction>
       running_mean.mul_(1 - momentum).add_(stat[0], momentum);
       running_var.mul_(1 - momentum).add_(var_unbiased, momentum);
     }
-    torch::Tensor y = torch::empty_like(x);  // same strides: channels-last
-    float* out = y.data_ptr<float>();
-    parallel_rows(rows, [&](std::int64_t, std::int64_t r0, std::int64_t r1) {
-      affine_softplus_forward(in + r0 * C, static_cast<std::size_t>(r1 - r0),
-                              static_cast<std::size_t>(C), scale, offset, out + r0 * C);
+    torch::Tensor out = torch::empty({B, C, x.size(2) / pool, x.size(3) / pool},
+                                     x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    float* o = out.data_ptr<float>();
+    parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
+      bn_softplus_pool_forward(in, shape, static_cast<std::size_t>(b0),
+                               static_cast<std::size_t>(b1), scale, offset, o);
     });
-    ctx->save_for_backward({x, y, weight, stat});
-    return y;
+    ctx->save_for_backward({x, weight, stat});
+    ctx->saved_data["pool"] = pool;
+    return out;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &x = saved[0], &y = saved[1], &weight = saved[2], &stat = saved[3];
-    torch::Tensor dy = grads[0];
-    if (!dense_cpu_float(dy) || dy.strides() != y.strides()) dy = torch::empty_like(y).copy_(dy);
-    const std::int64_t C = x.size(1), rows = x.numel() / C;
-    const float *g = dy.data_ptr<float>(), *out = y.data_ptr<float>(), *in = x.data_ptr<float>();
+    const torch::Tensor &x = saved[0], &weight = saved[1], &stat = saved[2];
+    const ChannelsLastShape shape = shape_of(x, ctx->saved_data["pool"].toInt());
+    const std::int64_t B = x.size(0), C = x.size(1), rows = x.numel() / C;
+    torch::Tensor dout = grads[0];
+    if (!dense_cpu_float(dout) || !dout.is_contiguous(torch::MemoryFormat::ChannelsLast))
+      dout = dout.to(torch::kFloat).contiguous(torch::MemoryFormat::ChannelsLast);
+    const float *g = dout.data_ptr<float>(), *in = x.data_ptr<float>();
     const float* mean = stat.data_ptr<float>();
-    const float* invstd = mean + C;
-    const std::int64_t chunks = row_chunks(rows);
-    std::vector<double> part(static_cast<std::size_t>(chunks * 2 * C), 0.0);
-    parallel_rows(rows, [&](std::int64_t k, std::int64_t r0, std::int64_t r1) {
-      double* s = part.data() + k * 2 * C;
-      bn_softplus_backward_reduce(g + r0 * C, out + r0 * C, in + r0 * C,
-                                  static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
-                                  mean, invstd, s, s + C);
-    });
+    const float *invstd = mean + C, *scale = mean + 2 * C, *offset = mean + 3 * C;
+    const std::int64_t max_chunks = std::max<std::int64_t>(1, at::get_num_threads());
+    std::vector<double> part(static_cast<std::size_t>(max_chunks * 2 * C), 0.0);
+    const std::int64_t chunks =
+        parallel_images(B, [&](std::int64_t k, std::int64_t b0, std::int64_t b1) {
+          double* sums = part.data() + k * 2 * C;
+          bn_softplus_pool_backward_reduce(g, in, shape, static_cast<std::size_t>(b0),
+                                           static_cast<std::size_t>(b1), scale, offset, mean,
+                                           invstd, sums, sums + C);
+        });
     auto dweight = torch::empty({C}, weight.options());
     auto dbias = torch::empty({C}, weight.options());
     auto coef = torch::empty({3, C}, x.options());  // k, mean_g, mean_gx
     float* k = coef.data_ptr<float>();
-    float* mean_g = k + C;
-    float* mean_gx = k + 2 * C;
+    float *mean_g = k + C, *mean_gx = k + 2 * C;
     const float* w = weight.data_ptr<float>();
     for (std::int64_t c = 0; c < C; ++c) {
       double sg = 0, sgx = 0;
@@ -210,31 +219,41 @@ struct BnSoftplusFunction : public torch::autograd::Function<BnSoftplusFunction>
       mean_g[c] = static_cast<float>(sg / rows);
       mean_gx[c] = static_cast<float>(sgx / rows);
     }
-    torch::Tensor dx = torch::empty_like(y);
+    torch::Tensor dx = torch::empty_like(x);  // channels-last like x
     float* res = dx.data_ptr<float>();
-    parallel_rows(rows, [&](std::int64_t, std::int64_t r0, std::int64_t r1) {
-      bn_softplus_backward_apply(g + r0 * C, out + r0 * C, in + r0 * C,
-                                 static_cast<std::size_t>(r1 - r0), static_cast<std::size_t>(C),
-                                 mean, invstd, k, mean_g, mean_gx, res + r0 * C);
+    parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
+      bn_softplus_pool_backward_apply(g, in, shape, static_cast<std::size_t>(b0),
+                                      static_cast<std::size_t>(b1), scale, offset, mean, invstd,
+                                      k, mean_g, mean_gx, res);
     });
-    return {dx, dweight, dbias, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {dx,
+            dweight,
+            dbias,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
 }  // namespace
 
-bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn) {
+bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn,
+                         std::int64_t pool) {
   const auto& o = bn->options;
   return bn->is_training() && o.affine() && o.track_running_stats() && dense_cpu_float(x) &&
-         x.dim() == 4 && x.size(1) == o.num_features() && x.numel() > x.size(1) &&
+         x.dim() == 4 && x.size(1) == o.num_features() && x.numel() > x.size(1) && pool >= 1 &&
+         x.size(2) % pool == 0 && x.size(3) % pool == 0 &&
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) && dense_cpu_float(bn->weight) &&
          dense_cpu_float(bn->bias) && bn->weight.is_contiguous() && bn->bias.is_contiguous() &&
          dense_cpu_float(bn->running_mean) && dense_cpu_float(bn->running_var);
 }
 
-torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn) {
-  NS_CHECK(bn_softplus_fusable(x, bn), "bn_softplus: needs a training-mode affine BatchNorm2d "
-                                       "and a channels-last float32 CPU input");
+torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, std::int64_t pool) {
+  NS_CHECK(bn_softplus_fusable(x, bn, pool),
+           "bn_softplus: needs a training-mode affine BatchNorm2d, a channels-last float32 CPU "
+           "input, and a pooling size that divides its height and width");
   double momentum = 0;
   {
     torch::NoGradGuard no_grad;
@@ -243,12 +262,21 @@ torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn) {
                    ? *bn->options.momentum()
                    : 1.0 / static_cast<double>(bn->num_batches_tracked.item<std::int64_t>());
   }
-  return BnSoftplusFunction::apply(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
-                                   momentum, bn->options.eps());
+  return BnSoftplusPoolFunction::apply(x, bn->weight, bn->bias, bn->running_mean,
+                                       bn->running_var, momentum, bn->options.eps(), pool);
 }
 
 torch::Tensor fast_softplus(const torch::Tensor& x) {
   return dense_cpu_float(x) ? SoftplusFunction::apply(x) : torch::softplus(x);
+}
+
+bool conv0_fast_grad_helps() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return !avx512;
+#else
+  return true;
+#endif
 }
 
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight) {
@@ -318,6 +346,8 @@ torch::Tensor one_channel_nhwc(const torch::Tensor& x) {
 torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
   x = input_bn_(x);
   if (options_.channels_last()) x = one_channel_nhwc(x);
+  const std::int64_t p = options_.pool_size();
+  bool pooled = false;
   for (std::size_t l = 0; l < convs_.size(); ++l) {
     if (l == 0 && options_.fast_conv0_grad()) {
       const auto& c = convs_[0];
@@ -329,14 +359,20 @@ torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
     // Convert conv0's output if it is NCHW (several input channels in NCHW, or an input BN with
     // trainable parameters) so BN / activation backward never mix memory formats.
     if (l == 0 && options_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    // BatchNorm + softplus (+ the average pooling after the last layer) in one function
+    // (training, CPU; BnSoftplusPoolFunction); otherwise ATen's modules.
+    const bool last = l + 1 == convs_.size();
+    const std::int64_t fused_pool =
+        last && options_.pool() == Pool::kAvg && bn_softplus_fusable(x, bns_[l], p) ? p : 1;
     if (options_.bn_before_act() && options_.act() == Act::kSoftplus &&
-        options_.fast_softplus() && bn_softplus_fusable(x, bns_[l])) {
-      x = bn_softplus(x, bns_[l]);  // one kernel for BatchNorm + softplus (training, CPU)
+        options_.fast_softplus() && bn_softplus_fusable(x, bns_[l], fused_pool)) {
+      x = bn_softplus(x, bns_[l], fused_pool);
+      pooled = fused_pool > 1;
     } else {
       x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
     }
   }
-  const std::int64_t p = options_.pool_size();
+  if (pooled) return x;
   switch (options_.pool()) {
     case Pool::kAvg:
       x = torch::avg_pool2d(x, {p, p}, {p, p}, {0, 0}, /*ceil_mode=*/true);

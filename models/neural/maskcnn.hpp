@@ -51,17 +51,26 @@ TORCH_MODULE(MaskCnn);
 /// conv2d(x, weight) (stride 1, no padding, no bias) whose weight gradient is computed as a
 /// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);
+/// Whether conv0_fast_grad beats oneDNN's own weight gradient on this CPU. Measured
+/// (bench/neural.md, bench/train_step.md): ~4x faster on an AVX2-only CPU; on AVX-512 CPUs
+/// oneDNN's own was faster (by 2-3 % on an AMD EPYC, ~25 ms of a ~220 ms step on a Xeon).
+/// So: true unless the CPU has AVX-512.
+bool conv0_fast_grad_helps();
 
 /// torch::softplus(x) (beta 1) through the vectorized loops of cpu_kernels.hpp for a dense
 /// float32 CPU tensor, with its own gradient; any other tensor goes to torch::softplus.
 torch::Tensor fast_softplus(const torch::Tensor& x);
 
-/// True when bn_softplus(x, bn) applies: `bn` in training mode, affine, tracking running
-/// statistics, and `x` a channels-last float32 CPU tensor with bn's channel count.
-bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn);
-/// torch::softplus(bn(x)) in training mode, BatchNorm and softplus in one pass each way
-/// (cpu_kernels.hpp); updates bn's running statistics and batch count as bn(x) would.
-torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn);
+/// True when bn_softplus(x, bn, pool) applies: `bn` in training mode, affine, tracking running
+/// statistics; `x` a channels-last float32 CPU tensor with bn's channel count whose height and
+/// width `pool` divides.
+bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn,
+                         std::int64_t pool = 1);
+/// avg_pool2d(torch::softplus(bn(x)), pool) in training mode (pool 1: no pooling), in one pass
+/// each way after the batch moments (cpu_kernels.hpp); updates bn's running statistics and
+/// batch count as bn(x) would. The output is channels-last.
+torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn,
+                          std::int64_t pool = 1);
 
 /// Poisson loss: mean over batch and neurons of (yhat - y * log(yhat + 1e-5)).
 torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& target);

@@ -89,7 +89,8 @@ struct TrainOptions {
   /// activation and gradient in one format: mixing sends BatchNorm / softplus backward to slow
   /// kernels (bench/neural.md).
   TORCH_ARG(bool, channels_last) = true;
-  TORCH_ARG(bool, fast_conv0_grad) = true;      ///< see ModelOptions::fast_conv0_grad; CPU only
+  /// See ModelOptions::fast_conv0_grad; used on CPUs where it helps (conv0_fast_grad_helps).
+  TORCH_ARG(bool, fast_conv0_grad) = true;
   TORCH_ARG(bool, fast_softplus) = true;        ///< see ModelOptions::fast_softplus; CPU only
 };
 

@@ -165,9 +165,10 @@ class Trial {
         device_(to_torch_device(ctx.device)),
         mo_(model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
                                     data.neurons)
-                // Measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is kept.
+                // Measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is kept, and
+                // on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
                 .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad() &&
-                                 device_.is_cpu())
+                                 device_.is_cpu() && conv0_fast_grad_helps())
                 .fast_softplus(train_options_from_json(ctx.trial.params).fast_softplus())
                 .channels_last(train_options_from_json(ctx.trial.params).channels_last())),
         lo_(loss_options_from_json(ctx.trial.params)),

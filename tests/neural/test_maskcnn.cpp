@@ -319,9 +319,11 @@ TEST_CASE("the model's fast softplus gives the same predictions and gradients as
                           aten->named_parameters()["readout_feature"].grad(), 1e-4, 1e-6));
 }
 
-TEST_CASE("bn_softplus equals BatchNorm2d then softplus in training mode", "[maskcnn]") {
-  for (const double offset : {0.0, 50.0}) {  // 50: mean >> std, where raw moments would cancel
-    CAPTURE(offset);
+TEST_CASE("bn_softplus equals BatchNorm2d, softplus and average pooling in training mode",
+          "[maskcnn]") {
+  for (const auto& [offset, pool] : {std::pair{0.0, 1}, {50.0, 1}, {0.0, 3}, {50.0, 3}}) {
+    // offset 50: mean >> std, where raw moments would cancel
+    CAPTURE(offset, pool);
     torch::manual_seed(4);
     const auto o = torch::nn::BatchNorm2dOptions(6).eps(1e-3).momentum(0.1);
     torch::nn::BatchNorm2d fused(o), ref(o);
@@ -333,12 +335,14 @@ TEST_CASE("bn_softplus equals BatchNorm2d then softplus in training mode", "[mas
       fused->bias.copy_(b);
       ref->bias.copy_(b);
     }
-    auto x = (torch::randn({5, 6, 9, 11}) * 2 + offset).contiguous(torch::MemoryFormat::ChannelsLast);
-    REQUIRE(bn_softplus_fusable(x, fused));
+    auto x = (torch::randn({5, 6, 9, 12}) * 2 + offset).contiguous(torch::MemoryFormat::ChannelsLast);
+    REQUIRE(bn_softplus_fusable(x, fused, pool));
     auto x1 = x.detach().requires_grad_(true);
     auto x2 = x.detach().requires_grad_(true);
-    auto y1 = bn_softplus(x1, fused);
-    auto y2 = torch::softplus(ref(x2));
+    auto y1 = bn_softplus(x1, fused, pool);
+    auto y2 = torch::avg_pool2d(torch::softplus(ref(x2)), {pool, pool}, {pool, pool}, {0, 0},
+                                /*ceil_mode=*/true);
+    REQUIRE(y1.sizes() == y2.sizes());
     REQUIRE(y1.is_contiguous(torch::MemoryFormat::ChannelsLast));
     REQUIRE(torch::allclose(y1, y2, 1e-5, 1e-5));
     auto dy = torch::randn_like(y2);
@@ -356,6 +360,8 @@ TEST_CASE("bn_softplus equals BatchNorm2d then softplus in training mode", "[mas
   auto cl = torch::randn({2, 3, 4, 4}).contiguous(torch::MemoryFormat::ChannelsLast);
   CHECK(bn_softplus_fusable(cl, bn));
   CHECK_FALSE(bn_softplus_fusable(torch::randn({2, 3, 4, 4}), bn));
+  CHECK(bn_softplus_fusable(cl, bn, 2));
+  CHECK_FALSE(bn_softplus_fusable(cl, bn, 3));  // 4 is not a multiple of 3
   CHECK_FALSE(bn_softplus_fusable(cl.to(torch::kDouble), bn));
   CHECK_FALSE(bn_softplus_fusable(torch::randn({2, 4, 4, 4}).contiguous(
                                       torch::MemoryFormat::ChannelsLast), bn));
@@ -365,7 +371,11 @@ TEST_CASE("bn_softplus equals BatchNorm2d then softplus in training mode", "[mas
 }
 
 TEST_CASE("a channels_last model trains the same with the fused and ATen paths", "[maskcnn]") {
-  ModelOptions o(1, 20, 20, 5);
+  // 19x19: conv0 gives 15x15, which the 3x3 pooling divides (pooling fused into the last
+  // layer); 20x20: 16x16, pooled by ATen after the fused BatchNorm + softplus.
+  const std::int64_t size = GENERATE(19, 20);
+  CAPTURE(size);
+  ModelOptions o(1, size, size, 5);
   o.k1(5).channels(4).channels_last(true);
   torch::manual_seed(5);
   MaskCnn fast(o);
@@ -374,7 +384,7 @@ TEST_CASE("a channels_last model trains the same with the fused and ATen paths",
   for (auto* m : {&fast, &aten})
     for (auto& p : (*m)->parameters())
       if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-  auto x = (torch::rand({7, 1, 20, 20}) * 255).contiguous(torch::MemoryFormat::ChannelsLast);
+  auto x = (torch::rand({7, 1, size, size}) * 255).contiguous(torch::MemoryFormat::ChannelsLast);
   auto yf = fast->forward(x);
   auto ya = aten->forward(x);
   REQUIRE(torch::allclose(yf, ya, 1e-4, 1e-6));

@@ -116,7 +116,8 @@ GemmResult measure_gemm(std::int64_t n, int warmup, int reps) {
 // 3. Analytic FLOPs of one training iteration (multiply-add = 2 FLOPs).
 // Counted: every convolution (forward; backward input gradient where autograd needs it; weight
 // gradient; the fast conv0 gradient is the same arithmetic as oneDNN's) and the readout's GEMMs
-// (forward [B*S, C] x [C, N], backward: its input gradient and the feature-weight gradient).
+// (forward [B*C, S] x [S, N], backward: its input gradient and the spatial-weight gradient;
+// the same multiply-adds as the [B*S, C] x [C, N] order).
 // Ignored (bandwidth-bound, no GEMM floor applies): input/hidden BatchNorm, the activation
 // (softplus/relu), pooling, the readout's elementwise product with the spatial mask and the sum
 // over positions (and their gradients, including the spatial-mask gradient), the loss, the
@@ -359,8 +360,16 @@ int main(int argc, char** argv) {
       variants.push_back({name, p});
     }
 
-    // 1. SGEMM, before any model exists
-    const GemmResult g = measure_gemm(gemm, 2, 5);
+    // 1. SGEMM, before any model exists, and again after every round: the floor uses the
+    // fastest rate seen in the run (the most conservative floor when other work on the
+    // machine slows the GEMM at times).
+    GemmResult g = measure_gemm(gemm, 2, 5);
+    int gemm_runs = 1;
+    auto remeasure_gemm = [&] {
+      const GemmResult again = measure_gemm(gemm, 1, 3);
+      ++gemm_runs;
+      if (again.best_gflops > g.best_gflops) g = again;
+    };
     // 2. Training
     const std::int64_t m = std::max<std::int64_t>(4 * batch, eval_images);
     torch::manual_seed(1);
@@ -371,9 +380,11 @@ int main(int argc, char** argv) {
     std::vector<StepTimes> times(variants.size());
     for (auto& t : trainers)
       for (int i = 0; i < warmup; ++i) t->step(nullptr);
-    for (int r = 0; r < rounds; ++r)
+    for (int r = 0; r < rounds; ++r) {
       for (std::size_t v = 0; v < trainers.size(); ++v)
         for (int i = 0; i < iters; ++i) trainers[v]->step(&times[v]);
+      remeasure_gemm();
+    }
 
     // 3. FLOPs and the floor
     const double rate = g.best_gflops * 1e9;  // FLOP/s
@@ -414,7 +425,7 @@ int main(int argc, char** argv) {
                              {"inter_op", at::get_num_interop_threads()}}},
                 {"sizes", {{"size", size}, {"neurons", neurons}, {"channels", channels},
                            {"layers", layers}, {"batch", batch}}},
-                {"sgemm", {{"n", g.n}, {"best_gflops", g.best_gflops},
+                {"sgemm", {{"n", g.n}, {"runs", gemm_runs}, {"best_gflops", g.best_gflops},
                            {"median_gflops", g.median_gflops}, {"best_ms", g.best_ms}}}};
     json jv = json::array();
     for (std::size_t v = 0; v < variants.size(); ++v) {
@@ -463,9 +474,10 @@ int main(int argc, char** argv) {
                 "%lld\n",
                 (long long)size, (long long)size, (long long)neurons, (long long)channels,
                 (long long)layers, (long long)batch);
-    std::printf("sgemm          n=%lld: best %.1f GFLOP/s (%.1f ms), median %.1f GFLOP/s "
-                "(5 reps; the floor uses the best)\n",
-                (long long)g.n, g.best_gflops, g.best_ms, g.median_gflops);
+    std::printf("sgemm          n=%lld: best %.1f GFLOP/s (%.1f ms), median %.1f GFLOP/s in its "
+                "run; fastest of %d runs (before training, after each round); the floor uses "
+                "it\n",
+                (long long)g.n, g.best_gflops, g.best_ms, g.median_gflops, gemm_runs);
     for (std::size_t v = 0; v < variants.size(); ++v) {
       const json& r = jv[v];
       const FlopCount f = flop_count(trainers[v]->model_options(), batch);

@@ -242,7 +242,9 @@ struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolF
 bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn,
                          std::int64_t pool) {
   const auto& o = bn->options;
-  return bn->is_training() && o.affine() && o.track_running_stats() && dense_cpu_float(x) &&
+  // Evaluation (running statistics) only without autograd: forward only.
+  const bool mode_ok = bn->is_training() || !(torch::GradMode::is_enabled() && x.requires_grad());
+  return mode_ok && o.affine() && o.track_running_stats() && dense_cpu_float(x) &&
          x.dim() == 4 && x.size(1) == o.num_features() && x.numel() > x.size(1) && pool >= 1 &&
          x.size(2) % pool == 0 && x.size(3) % pool == 0 &&
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) && dense_cpu_float(bn->weight) &&
@@ -252,8 +254,25 @@ bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& b
 
 torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, std::int64_t pool) {
   NS_CHECK(bn_softplus_fusable(x, bn, pool),
-           "bn_softplus: needs a training-mode affine BatchNorm2d, a channels-last float32 CPU "
-           "input, and a pooling size that divides its height and width");
+           "bn_softplus: needs an affine BatchNorm2d (in evaluation mode: no autograd), a "
+           "channels-last float32 CPU input, and a pooling size that divides its height and "
+           "width");
+  if (!bn->is_training()) {  // running statistics: one pass, no autograd
+    torch::NoGradGuard no_grad;
+    auto scale = (bn->weight / (bn->running_var + bn->options.eps()).sqrt()).contiguous();
+    auto offset = (bn->bias - bn->running_mean * scale).contiguous();
+    const std::int64_t B = x.size(0), C = x.size(1);
+    torch::Tensor out =
+        torch::empty({B, C, x.size(2) / pool, x.size(3) / pool},
+                     x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    const ChannelsLastShape shape = BnSoftplusPoolFunction::shape_of(x, pool);
+    BnSoftplusPoolFunction::parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
+      bn_softplus_pool_forward(x.data_ptr<float>(), shape, static_cast<std::size_t>(b0),
+                               static_cast<std::size_t>(b1), scale.data_ptr<float>(),
+                               offset.data_ptr<float>(), out.data_ptr<float>());
+    });
+    return out;
+  }
   double momentum = 0;
   {
     torch::NoGradGuard no_grad;

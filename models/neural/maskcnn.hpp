@@ -61,14 +61,15 @@ bool conv0_fast_grad_helps();
 /// float32 CPU tensor, with its own gradient; any other tensor goes to torch::softplus.
 torch::Tensor fast_softplus(const torch::Tensor& x);
 
-/// True when bn_softplus(x, bn, pool) applies: `bn` in training mode, affine, tracking running
-/// statistics; `x` a channels-last float32 CPU tensor with bn's channel count whose height and
-/// width `pool` divides.
+/// True when bn_softplus(x, bn, pool) applies: `bn` affine and tracking running statistics,
+/// in training mode or (evaluation) with no gradient to compute; `x` a channels-last float32
+/// CPU tensor with bn's channel count whose height and width `pool` divides.
 bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& bn,
                          std::int64_t pool = 1);
-/// avg_pool2d(torch::softplus(bn(x)), pool) in training mode (pool 1: no pooling), in one pass
-/// each way after the batch moments (cpu_kernels.hpp); updates bn's running statistics and
-/// batch count as bn(x) would. The output is channels-last.
+/// avg_pool2d(torch::softplus(bn(x)), pool) (pool 1: no pooling). In training mode one pass each
+/// way after the batch moments (cpu_kernels.hpp), updating bn's running statistics and batch
+/// count as bn(x) would; in evaluation mode one pass with the running statistics. The output
+/// is channels-last.
 torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn,
                           std::int64_t pool = 1);
 

@@ -365,9 +365,26 @@ TEST_CASE("bn_softplus equals BatchNorm2d, softplus and average pooling in train
   CHECK_FALSE(bn_softplus_fusable(cl.to(torch::kDouble), bn));
   CHECK_FALSE(bn_softplus_fusable(torch::randn({2, 4, 4, 4}).contiguous(
                                       torch::MemoryFormat::ChannelsLast), bn));
+  CHECK_THROWS_AS(bn_softplus(cl, bn, 3), ns::Error);
+  // Evaluation mode: the running statistics, forward only (no input that needs a gradient).
+  {
+    torch::NoGradGuard no_grad;
+    bn->running_mean.copy_(torch::tensor({0.5f, -1.0f, 2.0f}));
+    bn->running_var.copy_(torch::tensor({0.25f, 4.0f, 1.0f}));
+    bn->weight.copy_(torch::tensor({1.5f, 0.5f, -1.0f}));
+  }
   bn->eval();
-  CHECK_FALSE(bn_softplus_fusable(cl, bn));
-  CHECK_THROWS_AS(bn_softplus(cl, bn), ns::Error);
+  auto cl_grad = cl.detach().requires_grad_(true);
+  CHECK_FALSE(bn_softplus_fusable(cl_grad, bn));
+  CHECK_THROWS_AS(bn_softplus(cl_grad, bn), ns::Error);
+  for (const std::int64_t pool : {1, 2}) {
+    CAPTURE(pool);
+    torch::NoGradGuard no_grad;
+    REQUIRE(bn_softplus_fusable(cl_grad, bn, pool));
+    auto expect = torch::avg_pool2d(torch::softplus(bn(cl)), {pool, pool}, {pool, pool});
+    REQUIRE(torch::allclose(bn_softplus(cl, bn, pool), expect, 1e-5, 1e-6));
+  }
+  REQUIRE(bn->num_batches_tracked.item<std::int64_t>() == 0);  // evaluation counts nothing
 }
 
 TEST_CASE("a channels_last model trains the same with the fused and ATen paths", "[maskcnn]") {
@@ -399,5 +416,6 @@ TEST_CASE("a channels_last model trains the same with the fused and ATen paths",
                           aten->named_buffers()["bn1.running_var"], 1e-4, 1e-6));
   fast->eval();
   aten->eval();
+  torch::NoGradGuard no_grad;  // as the runner evaluates: the fused path in evaluation mode
   REQUIRE(torch::allclose(fast->forward(x), aten->forward(x), 1e-4, 1e-6));
 }

@@ -28,8 +28,15 @@ namespace {
 // a second one exits at once (results rows are single write(2) calls, so none is torn).
 std::atomic<int> g_signals{0};
 std::atomic<int> g_last_signal{0};
+// Once a rank's part is done (set just before run_command returns; -1 before), a signal ends
+// the process quietly with this status. mpirun terminates the ranks still in MPI_Finalize or
+// teardown when another rank exits non-zero (the coordinator's 3 after a drain): that is not
+// the user's second Ctrl-C, and the work is already saved.
+std::atomic<int> g_finish_status{-1};
 
 extern "C" void on_signal(int sig) {
+  const int finished = g_finish_status.load();
+  if (finished >= 0) ::_exit(finished);
   g_last_signal = sig;
   if (g_signals.fetch_add(1) >= 1) {
     const char msg[] = "neurosweep: second signal, exiting now (rerun the command to resume)\n";
@@ -140,7 +147,8 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   if (!coordinator) {
     auto transport = mpi.transport();
     engine::run_worker(*transport, executor, [] { return g_signals.load() > 0; });
-    return 0;
+    g_finish_status = kExitOk;
+    return kExitOk;
   }
 
   engine::CoordinatorOptions copt;
@@ -156,7 +164,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                                            ? coord.run_serial(std::move(pending), executor)
                                            : coord.run(std::move(pending));
   output->finish(summary);
-  return summary.complete() ? kExitOk : kExitInterrupted;
+  const int rc = summary.complete() ? kExitOk : kExitInterrupted;
+  g_finish_status = rc;
+  return rc;
 }
 
 }  // namespace ns::app

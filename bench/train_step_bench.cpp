@@ -182,7 +182,7 @@ json variant_overrides(const std::string& name) {
   if (name == "relu") return {{"act", "relu"}};
   if (name == "slow_conv0") return {{"fast_conv0_grad", false}};
   if (name == "fast_conv0") return {{"bench_force_fast_conv0", true}};
-  if (name == "aten_softplus") return {{"fast_softplus", false}};
+  if (name == "aten_softplus") return {{"bench_aten_softplus", true}};
   if (name == "affine_input_bn") return {{"input_bn_affine", true}};
   if (name == "no_reg") return {{"smoothness", 0.0}, {"readout_scale", 0.0}};
   if (name == "max_pool") return {{"pool", "max"}};
@@ -207,7 +207,7 @@ class Trainer {
                 .fast_conv0_grad(to_.fast_conv0_grad() &&
                                  (nn::conv0_fast_grad_helps() ||
                                   params.value("bench_force_fast_conv0", false)))
-                .fast_softplus(to_.fast_softplus())
+                .fast_softplus(!params.value("bench_aten_softplus", false))
                 .channels_last(to_.channels_last())),
         lo_(nn::loss_options_from_json(params)),
         batch_(batch),

@@ -140,8 +140,7 @@ json to_json(const TrainOptions& t) {
               {"max_iters_per_phase", t.max_iters_per_phase()},
               {"eval_batch_size", t.eval_batch_size()},
               {"channels_last", t.channels_last()},
-              {"fast_conv0_grad", t.fast_conv0_grad()},
-              {"fast_softplus", t.fast_softplus()}};
+              {"fast_conv0_grad", t.fast_conv0_grad()}};
 }
 
 ModelOptions model_options_from_json(const json& p, std::int64_t in_channels,
@@ -188,8 +187,7 @@ TrainOptions train_options_from_json(const json& p) {
       .max_iters_per_phase(get_int(p, "max_iters_per_phase", d.max_iters_per_phase(), 1))
       .eval_batch_size(get_int(p, "eval_batch_size", d.eval_batch_size(), 1))
       .channels_last(get_bool(p, "channels_last", d.channels_last()))
-      .fast_conv0_grad(get_bool(p, "fast_conv0_grad", d.fast_conv0_grad()))
-      .fast_softplus(get_bool(p, "fast_softplus", d.fast_softplus()));
+      .fast_conv0_grad(get_bool(p, "fast_conv0_grad", d.fast_conv0_grad()));
   return t;
 }
 

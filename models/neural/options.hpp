@@ -50,8 +50,10 @@ struct ModelOptions {
   /// Computation only (set from TrainOptions::fast_conv0_grad): conv0's weight gradient as a
   /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
   TORCH_ARG(bool, fast_conv0_grad) = true;
-  /// Computation only (set from TrainOptions::fast_softplus): softplus on CPU float32 through
-  /// the vectorized loops of cpu_kernels.hpp (fast_softplus in maskcnn.hpp).
+  /// Computation only: BatchNorm + softplus (+ pooling) and softplus on CPU float32 through the
+  /// loops of cpu_kernels.hpp (bn_softplus, fast_softplus in maskcnn.hpp); false: ATen's
+  /// modules. Not a sweep parameter: it would change every trial's identity (and seed) and
+  /// the results columns, so sweeps started before it existed could not resume.
   TORCH_ARG(bool, fast_softplus) = true;
   /// Computation only (set from TrainOptions::channels_last): activations in NHWC. The caller
   /// converts 4-d parameters and inputs; the model keeps every activation in that format.
@@ -91,7 +93,6 @@ struct TrainOptions {
   TORCH_ARG(bool, channels_last) = true;
   /// See ModelOptions::fast_conv0_grad; used on CPUs where it helps (conv0_fast_grad_helps).
   TORCH_ARG(bool, fast_conv0_grad) = true;
-  TORCH_ARG(bool, fast_softplus) = true;        ///< see ModelOptions::fast_softplus; CPU only
 };
 
 /// The family's parameter defaults as JSON objects (these also fix each parameter's JSON type).

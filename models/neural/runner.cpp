@@ -169,7 +169,6 @@ class Trial {
                 // on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
                 .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad() &&
                                  device_.is_cpu() && conv0_fast_grad_helps())
-                .fast_softplus(train_options_from_json(ctx.trial.params).fast_softplus())
                 .channels_last(train_options_from_json(ctx.trial.params).channels_last())),
         lo_(loss_options_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),

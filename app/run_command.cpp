@@ -34,6 +34,12 @@ std::atomic<int> g_last_signal{0};
 // the user's second Ctrl-C, and the work is already saved.
 std::atomic<int> g_finish_status{-1};
 
+// This rank's part is done: from here a signal ends it quietly with `status`.
+int finish(int status) {
+  g_finish_status = status;
+  return status;
+}
+
 extern "C" void on_signal(int sig) {
   const int finished = g_finish_status.load();
   if (finished >= 0) ::_exit(finished);
@@ -147,8 +153,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   if (!coordinator) {
     auto transport = mpi.transport();
     engine::run_worker(*transport, executor, [] { return g_signals.load() > 0; });
-    g_finish_status = kExitOk;
-    return kExitOk;
+    return finish(kExitOk);
   }
 
   engine::CoordinatorOptions copt;
@@ -164,9 +169,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                                            ? coord.run_serial(std::move(pending), executor)
                                            : coord.run(std::move(pending));
   output->finish(summary);
-  const int rc = summary.complete() ? kExitOk : kExitInterrupted;
-  g_finish_status = rc;
-  return rc;
+  return finish(summary.complete() ? kExitOk : kExitInterrupted);
 }
 
 }  // namespace ns::app

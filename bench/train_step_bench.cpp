@@ -191,6 +191,17 @@ json variant_overrides(const std::string& name) {
                            "aten_softplus, affine_input_bn, no_reg, max_pool)");
 }
 
+// The runner's model options on CPU, plus the bench-only keys of the variants fast_conv0 (the
+// batch-as-channels conv0 gradient even where conv0_fast_grad_helps() says no) and
+// aten_softplus (ATen's BatchNorm, softplus and pooling).
+nn::ModelOptions bench_model_options(const json& params, std::int64_t size, std::int64_t neurons,
+                                      const nn::TrainOptions& to) {
+  auto mo = nn::with_computation_switches(
+      nn::model_options_from_json(params, 1, size, size, neurons), to, /*cpu=*/true);
+  if (params.value("bench_force_fast_conv0", false)) mo.fast_conv0_grad(to.fast_conv0_grad());
+  return mo.fast_softplus(!params.value("bench_aten_softplus", false));
+}
+
 struct StepTimes {
   std::vector<double> wall_ms, cpu_ms, fwd_ms, bwd_ms, step_ms, faults;
 };
@@ -201,14 +212,7 @@ class Trainer {
           const Data& data)
       : data_(data),
         to_(nn::train_options_from_json(params)),
-        mo_(nn::model_options_from_json(params, 1, size, size, neurons)
-                // as the runner on CPU; "bench_force_fast_conv0" (variant fast_conv0) skips
-                // the CPU check
-                .fast_conv0_grad(to_.fast_conv0_grad() &&
-                                 (nn::conv0_fast_grad_helps() ||
-                                  params.value("bench_force_fast_conv0", false)))
-                .fast_softplus(!params.value("bench_aten_softplus", false))
-                .channels_last(to_.channels_last())),
+        mo_(bench_model_options(params, size, neurons, to_)),
         lo_(nn::loss_options_from_json(params)),
         batch_(batch),
         model_(nullptr) {
@@ -217,11 +221,7 @@ class Trainer {
     auto mean = data.targets.mean(0).to(torch::kFloat64).contiguous();
     model_->init_readout_bias(
         std::vector<double>(mean.data_ptr<double>(), mean.data_ptr<double>() + mean.numel()));
-    if (to_.channels_last()) {
-      torch::NoGradGuard no_grad;
-      for (auto& p : model_->parameters())
-        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
+    if (to_.channels_last()) nn::parameters_to_channels_last(*model_);
     optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
                                                       torch::optim::AdamOptions(to_.lr()));
   }

@@ -23,13 +23,48 @@ float log1pf(float) noexcept __attribute__((simd("notinbranch")));
 namespace ns::models::neural {
 namespace {
 
-// Reductions accumulate in float over blocks of this many rows, then in double.
-constexpr std::size_t kBlockRows = 128;
-
 inline float softplus(float v) {
   const float positive = v > 0.0f ? v : 0.0f;  // NaN -> 0 here, NaN below
   return positive + log1pf(expf(-std::fabs(v)));
 }
+
+// The gradient through softplus and the pooling: dout / pool^2 * sigmoid(z).
+inline float softplus_pool_grad(float dout, float inv_area, float z) {
+  return dout * inv_area / (1.0f + expf(-z));
+}
+
+// Two per-channel sums accumulated in float within blocks of rows and in double across blocks
+// (float sums over a whole activation, ~450k rows, would lose digits). Call row_done() after
+// each row's contributions to a() and b(); the destructor adds the last block.
+class BlockSums {
+ public:
+  BlockSums(std::size_t channels, double* out_a, double* out_b)
+      : a_(channels, 0.0f), b_(channels, 0.0f), out_a_(out_a), out_b_(out_b) {}
+  ~BlockSums() { flush(); }
+  BlockSums(const BlockSums&) = delete;
+  BlockSums& operator=(const BlockSums&) = delete;
+
+  float* a() { return a_.data(); }
+  float* b() { return b_.data(); }
+  void row_done() {
+    if (++rows_ == kBlockRows) flush();
+  }
+
+ private:
+  static constexpr std::size_t kBlockRows = 128;
+  void flush() {
+    for (std::size_t c = 0; c < a_.size(); ++c) {
+      out_a_[c] += a_[c];
+      out_b_[c] += b_[c];
+      a_[c] = b_[c] = 0.0f;
+    }
+    rows_ = 0;
+  }
+  std::vector<float> a_, b_;
+  double* out_a_;
+  double* out_b_;
+  std::size_t rows_ = 0;
+};
 
 }  // namespace
 
@@ -48,26 +83,18 @@ NS_VECTOR_CLONES void softplus_backward(const float* __restrict dy, const float*
 NS_VECTOR_CLONES void channel_moments(const float* __restrict x, std::size_t rows,
                                       std::size_t channels, const float* __restrict shift,
                                       double* __restrict sum, double* __restrict sumsq) {
-  std::vector<float> s(channels), q(channels);
-  for (std::size_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-    const std::size_t r1 = std::min(rows, r0 + kBlockRows);
-    std::fill(s.begin(), s.end(), 0.0f);
-    std::fill(q.begin(), q.end(), 0.0f);
-    float* __restrict sp = s.data();
-    float* __restrict qp = q.data();
-    for (std::size_t r = r0; r < r1; ++r) {
-      const float* __restrict row = x + r * channels;
+  BlockSums sums(channels, sum, sumsq);
+  float* __restrict sp = sums.a();
+  float* __restrict qp = sums.b();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* __restrict row = x + r * channels;
 #pragma omp simd
-      for (std::size_t c = 0; c < channels; ++c) {
-        const float d = row[c] - shift[c];
-        sp[c] += d;
-        qp[c] += d * d;
-      }
-    }
     for (std::size_t c = 0; c < channels; ++c) {
-      sum[c] += sp[c];
-      sumsq[c] += qp[c];
+      const float d = row[c] - shift[c];
+      sp[c] += d;
+      qp[c] += d * d;
     }
+    sums.row_done();
   }
 }
 
@@ -105,8 +132,8 @@ NS_VECTOR_CLONES void bn_softplus_pool_forward(const float* __restrict x,
 
 namespace {
 
-// Calls body(in, g_scale_row, out_index) per input row of images [first, last): `in` the row of
-// x, `dout_row` the row of dout its pooling window maps to.
+// Calls body(r, in, dout_row) per input row r of images [first, last): `in` the row of x,
+// `dout_row` the row of dout its pooling window maps to.
 template <class Body>
 inline void for_each_row(const float* x, const float* dout, const ChannelsLastShape& shape,
                          std::size_t first, std::size_t last, Body&& body) {
@@ -129,31 +156,18 @@ NS_VECTOR_CLONES void bn_softplus_pool_backward_reduce(
     double* __restrict sum_g, double* __restrict sum_gx) {
   const std::size_t C = shape.channels;
   const float inv_area = 1.0f / static_cast<float>(shape.pool * shape.pool);
-  std::vector<float> s(C, 0.0f), q(C, 0.0f);
-  float* __restrict sp = s.data();
-  float* __restrict qp = q.data();
-  std::size_t in_block = 0;
+  BlockSums sums(C, sum_g, sum_gx);
+  float* __restrict sp = sums.a();
+  float* __restrict qp = sums.b();
   for_each_row(x, dout, shape, first, last, [&](std::size_t, const float* in, const float* d) {
 #pragma omp simd
     for (std::size_t c = 0; c < C; ++c) {
-      const float z = in[c] * scale[c] + offset[c];
-      const float g = d[c] * inv_area / (1.0f + expf(-z));
+      const float g = softplus_pool_grad(d[c], inv_area, in[c] * scale[c] + offset[c]);
       sp[c] += g;
       qp[c] += g * (in[c] - mean[c]) * invstd[c];
     }
-    if (++in_block == kBlockRows) {  // float within a block of rows, double across blocks
-      for (std::size_t c = 0; c < C; ++c) {
-        sum_g[c] += sp[c];
-        sum_gx[c] += qp[c];
-        sp[c] = qp[c] = 0.0f;
-      }
-      in_block = 0;
-    }
+    sums.row_done();
   });
-  for (std::size_t c = 0; c < C; ++c) {
-    sum_g[c] += sp[c];
-    sum_gx[c] += qp[c];
-  }
 }
 
 NS_VECTOR_CLONES void bn_softplus_pool_backward_apply(
@@ -168,8 +182,7 @@ NS_VECTOR_CLONES void bn_softplus_pool_backward_apply(
     float* __restrict o = dx + r * C;
 #pragma omp simd
     for (std::size_t c = 0; c < C; ++c) {
-      const float z = in[c] * scale[c] + offset[c];
-      const float g = d[c] * inv_area / (1.0f + expf(-z));
+      const float g = softplus_pool_grad(d[c], inv_area, in[c] * scale[c] + offset[c]);
       const float xhat = (in[c] - mean[c]) * invstd[c];
       o[c] = k[c] * (g - mean_g[c] - xhat * mean_gx[c]);
     }

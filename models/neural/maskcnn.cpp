@@ -54,10 +54,7 @@ struct Conv0Function : public torch::autograd::Function<Conv0Function> {
   }
 };
 
-// Softplus on CPU float32 through cpu_kernels.cpp. ATen 1.13's CPU softplus takes ~4x longer
-// forward (34.7 vs 8.3 ms for a 256x16x42x42 activation, 1 thread; bench/train_step.md), and
-// the mask CNN applies it to every conv layer's output. Backward uses the output alone:
-// sigmoid(x) = 1 - exp(-softplus(x)).
+// The tensors the loops of cpu_kernels.hpp take: float32 on CPU, every element once in memory.
 bool dense_cpu_float(const torch::Tensor& t) {
   return t.device().is_cpu() && t.scalar_type() == torch::kFloat &&
          t.is_non_overlapping_and_dense();
@@ -71,6 +68,9 @@ void parallel_elementwise(std::int64_t n, const Kernel& kernel) {
   });
 }
 
+// Softplus on CPU float32 through cpu_kernels.cpp (ATen 1.13's CPU softplus is slower: the
+// `aten_softplus` variant of bench/train_step_bench). Backward uses the output alone:
+// sigmoid(x) = 1 - exp(-softplus(x)).
 struct SoftplusFunction : public torch::autograd::Function<SoftplusFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
     torch::Tensor y = torch::empty_like(x);  // same strides: x is dense
@@ -124,23 +124,54 @@ struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolF
     return chunks;
   }
 
+  // Two per-channel sums over all images: reduce(first image, end image, sums_a, sums_b) adds
+  // one chunk's part into its own arrays; returns the totals, [0, C) and [C, 2C).
+  template <class Reduce>
+  static std::vector<double> channel_sums(std::int64_t images, std::int64_t C,
+                                          const Reduce& reduce) {
+    const std::int64_t max_chunks = std::max<std::int64_t>(1, at::get_num_threads());
+    std::vector<double> part(static_cast<std::size_t>(max_chunks * 2 * C), 0.0);
+    const std::int64_t chunks =
+        parallel_images(images, [&](std::int64_t k, std::int64_t b0, std::int64_t b1) {
+          double* sums = part.data() + k * 2 * C;
+          reduce(b0, b1, sums, sums + C);
+        });
+    std::vector<double> total(static_cast<std::size_t>(2 * C), 0.0);
+    for (std::int64_t k = 0; k < chunks; ++k)
+      for (std::int64_t i = 0; i < 2 * C; ++i) total[i] += part[k * 2 * C + i];
+    return total;
+  }
+
+  // avg_pool2d(softplus(x * scale + offset), pool), channels-last, in one pass.
+  static torch::Tensor pooled_output(const torch::Tensor& x, std::int64_t pool, const float* scale,
+                                     const float* offset) {
+    const std::int64_t B = x.size(0);
+    torch::Tensor out =
+        torch::empty({B, x.size(1), x.size(2) / pool, x.size(3) / pool},
+                     x.options().memory_format(torch::MemoryFormat::ChannelsLast));
+    const ChannelsLastShape shape = shape_of(x, pool);
+    const float* in = x.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
+      bn_softplus_pool_forward(in, shape, static_cast<std::size_t>(b0),
+                               static_cast<std::size_t>(b1), scale, offset, o);
+    });
+    return out;
+  }
+
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, const torch::Tensor& bias,
                                torch::Tensor running_mean, torch::Tensor running_var,
                                double momentum, double eps, std::int64_t pool) {
-    const ChannelsLastShape shape = shape_of(x, pool);
     const std::int64_t B = x.size(0), C = x.size(1), rows = x.numel() / C;
+    const std::int64_t per_image = rows / B;
     const float* in = x.data_ptr<float>();
     // Moments around the first row's values (less cancellation than raw sums of squares).
     std::vector<float> shift(in, in + C);
-    const std::int64_t max_chunks = std::max<std::int64_t>(1, at::get_num_threads());
-    std::vector<double> part(static_cast<std::size_t>(max_chunks * 2 * C), 0.0);
-    const std::int64_t chunks =
-        parallel_images(B, [&](std::int64_t k, std::int64_t b0, std::int64_t b1) {
-          double* sums = part.data() + k * 2 * C;
-          const std::int64_t per_image = rows / B;
+    const std::vector<double> moments =
+        channel_sums(B, C, [&](std::int64_t b0, std::int64_t b1, double* sum, double* sumsq) {
           channel_moments(in + b0 * per_image * C, static_cast<std::size_t>((b1 - b0) * per_image),
-                          static_cast<std::size_t>(C), shift.data(), sums, sums + C);
+                          static_cast<std::size_t>(C), shift.data(), sum, sumsq);
         });
     auto stat = torch::empty({4, C}, x.options());  // mean, invstd, scale, offset
     auto var_unbiased = torch::empty({C}, x.options());
@@ -149,13 +180,9 @@ struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolF
     float* mean = stat.data_ptr<float>();
     float *invstd = mean + C, *scale = mean + 2 * C, *offset = mean + 3 * C;
     for (std::int64_t c = 0; c < C; ++c) {
-      double sum = 0, sumsq = 0;
-      for (std::int64_t k = 0; k < chunks; ++k) {
-        sum += part[k * 2 * C + c];
-        sumsq += part[k * 2 * C + C + c];
-      }
-      const double m = sum / rows;
-      const double var = std::max(sumsq / rows - m * m, 0.0);  // biased, as BatchNorm normalizes
+      const double m = moments[c] / rows;
+      // biased, as BatchNorm normalizes
+      const double var = std::max(moments[C + c] / rows - m * m, 0.0);
       mean[c] = static_cast<float>(shift[c] + m);
       invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
       scale[c] = w[c] * invstd[c];
@@ -168,13 +195,7 @@ struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolF
       running_mean.mul_(1 - momentum).add_(stat[0], momentum);
       running_var.mul_(1 - momentum).add_(var_unbiased, momentum);
     }
-    torch::Tensor out = torch::empty({B, C, x.size(2) / pool, x.size(3) / pool},
-                                     x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    float* o = out.data_ptr<float>();
-    parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
-      bn_softplus_pool_forward(in, shape, static_cast<std::size_t>(b0),
-                               static_cast<std::size_t>(b1), scale, offset, o);
-    });
+    torch::Tensor out = pooled_output(x, pool, scale, offset);
     ctx->save_for_backward({x, weight, stat});
     ctx->saved_data["pool"] = pool;
     return out;
@@ -192,39 +213,29 @@ struct BnSoftplusPoolFunction : public torch::autograd::Function<BnSoftplusPoolF
     const float *g = dout.data_ptr<float>(), *in = x.data_ptr<float>();
     const float* mean = stat.data_ptr<float>();
     const float *invstd = mean + C, *scale = mean + 2 * C, *offset = mean + 3 * C;
-    const std::int64_t max_chunks = std::max<std::int64_t>(1, at::get_num_threads());
-    std::vector<double> part(static_cast<std::size_t>(max_chunks * 2 * C), 0.0);
-    const std::int64_t chunks =
-        parallel_images(B, [&](std::int64_t k, std::int64_t b0, std::int64_t b1) {
-          double* sums = part.data() + k * 2 * C;
+    const std::vector<double> sums =
+        channel_sums(B, C, [&](std::int64_t b0, std::int64_t b1, double* sum_g, double* sum_gx) {
           bn_softplus_pool_backward_reduce(g, in, shape, static_cast<std::size_t>(b0),
                                            static_cast<std::size_t>(b1), scale, offset, mean,
-                                           invstd, sums, sums + C);
+                                           invstd, sum_g, sum_gx);
         });
     auto dweight = torch::empty({C}, weight.options());
     auto dbias = torch::empty({C}, weight.options());
-    auto coef = torch::empty({3, C}, x.options());  // k, mean_g, mean_gx
-    float* k = coef.data_ptr<float>();
-    float *mean_g = k + C, *mean_gx = k + 2 * C;
+    std::vector<float> k(C), mean_g(C), mean_gx(C);
     const float* w = weight.data_ptr<float>();
     for (std::int64_t c = 0; c < C; ++c) {
-      double sg = 0, sgx = 0;
-      for (std::int64_t j = 0; j < chunks; ++j) {
-        sg += part[j * 2 * C + c];
-        sgx += part[j * 2 * C + C + c];
-      }
-      dbias.data_ptr<float>()[c] = static_cast<float>(sg);
-      dweight.data_ptr<float>()[c] = static_cast<float>(sgx);
+      dbias.data_ptr<float>()[c] = static_cast<float>(sums[c]);
+      dweight.data_ptr<float>()[c] = static_cast<float>(sums[C + c]);
       k[c] = w[c] * invstd[c];
-      mean_g[c] = static_cast<float>(sg / rows);
-      mean_gx[c] = static_cast<float>(sgx / rows);
+      mean_g[c] = static_cast<float>(sums[c] / rows);
+      mean_gx[c] = static_cast<float>(sums[C + c] / rows);
     }
     torch::Tensor dx = torch::empty_like(x);  // channels-last like x
     float* res = dx.data_ptr<float>();
     parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
       bn_softplus_pool_backward_apply(g, in, shape, static_cast<std::size_t>(b0),
                                       static_cast<std::size_t>(b1), scale, offset, mean, invstd,
-                                      k, mean_g, mean_gx, res);
+                                      k.data(), mean_g.data(), mean_gx.data(), res);
     });
     return {dx,
             dweight,
@@ -248,8 +259,8 @@ bool bn_softplus_fusable(const torch::Tensor& x, const torch::nn::BatchNorm2d& b
          x.dim() == 4 && x.size(1) == o.num_features() && x.numel() > x.size(1) && pool >= 1 &&
          x.size(2) % pool == 0 && x.size(3) % pool == 0 &&
          x.is_contiguous(torch::MemoryFormat::ChannelsLast) && dense_cpu_float(bn->weight) &&
-         dense_cpu_float(bn->bias) && bn->weight.is_contiguous() && bn->bias.is_contiguous() &&
-         dense_cpu_float(bn->running_mean) && dense_cpu_float(bn->running_var);
+         dense_cpu_float(bn->bias) && dense_cpu_float(bn->running_mean) &&
+         dense_cpu_float(bn->running_var);
 }
 
 torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, std::int64_t pool) {
@@ -261,17 +272,8 @@ torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, st
     torch::NoGradGuard no_grad;
     auto scale = (bn->weight / (bn->running_var + bn->options.eps()).sqrt()).contiguous();
     auto offset = (bn->bias - bn->running_mean * scale).contiguous();
-    const std::int64_t B = x.size(0), C = x.size(1);
-    torch::Tensor out =
-        torch::empty({B, C, x.size(2) / pool, x.size(3) / pool},
-                     x.options().memory_format(torch::MemoryFormat::ChannelsLast));
-    const ChannelsLastShape shape = BnSoftplusPoolFunction::shape_of(x, pool);
-    BnSoftplusPoolFunction::parallel_images(B, [&](std::int64_t, std::int64_t b0, std::int64_t b1) {
-      bn_softplus_pool_forward(x.data_ptr<float>(), shape, static_cast<std::size_t>(b0),
-                               static_cast<std::size_t>(b1), scale.data_ptr<float>(),
-                               offset.data_ptr<float>(), out.data_ptr<float>());
-    });
-    return out;
+    return BnSoftplusPoolFunction::pooled_output(x, pool, scale.data_ptr<float>(),
+                                                 offset.data_ptr<float>());
   }
   double momentum = 0;
   {
@@ -287,6 +289,18 @@ torch::Tensor bn_softplus(const torch::Tensor& x, torch::nn::BatchNorm2d& bn, st
 
 torch::Tensor fast_softplus(const torch::Tensor& x) {
   return dense_cpu_float(x) ? SoftplusFunction::apply(x) : torch::softplus(x);
+}
+
+ModelOptions with_computation_switches(ModelOptions model_options, const TrainOptions& train,
+                                       bool cpu) {
+  return model_options.channels_last(train.channels_last())
+      .fast_conv0_grad(train.fast_conv0_grad() && cpu && conv0_fast_grad_helps());
+}
+
+void parameters_to_channels_last(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : module.parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
 }
 
 bool conv0_fast_grad_helps() {
@@ -352,9 +366,8 @@ namespace {
 
 // With one channel, NCHW and NHWC are the same bytes, but ATen gives such a tensor NCHW strides
 // (.contiguous(ChannelsLast) keeps them), so oneDNN returns conv0's output in NCHW and the model
-// pays a copy of the whole activation to convert it (~8 ms of the 50x50 step; conv0 itself
-// takes the same time either way, bench/train_step.md). NHWC strides on the same memory make
-// conv0 write NHWC directly.
+// pays a copy of the whole activation to convert it. NHWC strides on the same memory make conv0
+// write NHWC directly.
 torch::Tensor one_channel_nhwc(const torch::Tensor& x) {
   if (x.dim() != 4 || x.size(1) != 1 || !x.is_contiguous() || x.requires_grad()) return x;
   return x.as_strided(x.sizes(), {x.stride(0), 1, x.stride(2), 1});
@@ -429,8 +442,7 @@ torch::Tensor MaskCnnImpl::forward(torch::Tensor x) {
     // [B, h, w, C] in memory: xs is a view, and the gradient flowing back stays channels_last
     // too (mixed memory formats send BatchNorm and softplus backward to slow kernels). The
     // spatial sum first ([B, C, S] x [S, N]) keeps the intermediate at [B, C, N]; the feature
-    // sum first made a [B, S, N] one, 12x larger: 18 vs 39 ms forward + backward at 50x50,
-    // batch 256, 79 neurons (bench/train_step.md).
+    // sum first made a [B, S, N] one, S / C times larger (12x at 50x50 with 16 channels).
     auto xs = x.permute({0, 2, 3, 1}).reshape({B, S, C});
     auto spatial = torch::matmul(xs.transpose(1, 2), ws.t());  // [B, C, N]
     out = (spatial * wf.t().unsqueeze(0)).sum(1) + bias_;

@@ -51,6 +51,14 @@ TORCH_MODULE(MaskCnn);
 /// conv2d(x, weight) (stride 1, no padding, no bias) whose weight gradient is computed as a
 /// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);
+/// `model_options` with the computation switches the runner uses: channels_last from the
+/// training options; fast_conv0_grad where asked for, on CPU, and where it helps.
+ModelOptions with_computation_switches(ModelOptions model_options, const TrainOptions& train,
+                                       bool cpu);
+/// Puts the 4-d parameters (the convolution weights) of `module` in channels-last layout, as a
+/// channels_last model wants them.
+void parameters_to_channels_last(torch::nn::Module& module);
+
 /// Whether conv0_fast_grad beats oneDNN's own weight gradient on this CPU. Measured
 /// (bench/neural.md, bench/train_step.md): ~4x faster on an AVX2-only CPU; on AVX-512 CPUs
 /// oneDNN's own was faster (by 2-3 % on an AMD EPYC, ~25 ms of a ~220 ms step on a Xeon).

@@ -48,7 +48,7 @@ struct ModelOptions {
   /// Std of the N(0, std^2) initialization of conv and readout weights.
   TORCH_ARG(double, init_std) = 0.01;
   /// Computation only (set from TrainOptions::fast_conv0_grad): conv0's weight gradient as a
-  /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on CPU.
+  /// batch-as-channels convolution (maskcnn.cpp), ~4x faster than oneDNN's own on an AVX2 CPU.
   TORCH_ARG(bool, fast_conv0_grad) = true;
   /// Computation only: BatchNorm + softplus (+ pooling) and softplus on CPU float32 through the
   /// loops of cpu_kernels.hpp (bn_softplus, fast_softplus in maskcnn.hpp); false: ATen's

@@ -163,13 +163,12 @@ class Trial {
         data_(data),
         dd_(dd),
         device_(to_torch_device(ctx.device)),
-        mo_(model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
-                                    data.neurons)
-                // Measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is kept, and
-                // on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
-                .fast_conv0_grad(train_options_from_json(ctx.trial.params).fast_conv0_grad() &&
-                                 device_.is_cpu() && conv0_fast_grad_helps())
-                .channels_last(train_options_from_json(ctx.trial.params).channels_last())),
+        // fast_conv0_grad was measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is
+        // kept, and on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
+        mo_(with_computation_switches(
+            model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
+                                    data.neurons),
+            train_options_from_json(ctx.trial.params), device_.is_cpu())),
         lo_(loss_options_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),
         model_(nullptr),
@@ -191,11 +190,7 @@ class Trial {
     for (double& x : mean) x /= static_cast<double>(dd_.train.size());
     model_->init_readout_bias(mean);
     model_->to(device_);
-    if (to_.channels_last()) {
-      torch::NoGradGuard no_grad;
-      for (auto& p : model_->parameters())
-        if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
-    }
+    if (to_.channels_last()) parameters_to_channels_last(*model_);
     optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
                                                       torch::optim::AdamOptions(to_.lr()));
   }

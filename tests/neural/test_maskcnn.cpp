@@ -11,6 +11,24 @@
 using namespace ns::models::neural;
 using Catch::Contains;
 
+namespace {
+
+// Two models from `a` and `b` with the same initial weights (each built right after the same
+// seed); a channels_last model gets its conv weights in that layout, as the runner does.
+std::pair<MaskCnn, MaskCnn> twins(const ModelOptions& a, const ModelOptions& b,
+                                  std::uint64_t seed) {
+  auto make = [seed](const ModelOptions& o) {
+    torch::manual_seed(seed);
+    MaskCnn m(o);
+    if (o.channels_last()) parameters_to_channels_last(*m);
+    return m;
+  };
+  MaskCnn first = make(a);
+  return {first, make(b)};
+}
+
+}  // namespace
+
 TEST_CASE("50x50 input, k1 9, avg pool 3: a 14x14 map and a 16,827-parameter readout",
           "[maskcnn]") {
   ModelOptions o(1, 50, 50, 79);
@@ -226,10 +244,7 @@ TEST_CASE("conv0's fast weight gradient equals the native convolution gradient",
   // The model uses it by default and gives the same gradients as the plain path.
   ModelOptions o(1, 16, 16, 3);
   o.k1(5).channels(4);
-  torch::manual_seed(0);
-  MaskCnn fast(o);
-  torch::manual_seed(0);
-  MaskCnn slow(ModelOptions(o).fast_conv0_grad(false));
+  auto [fast, slow] = twins(o, ModelOptions(o).fast_conv0_grad(false), 0);
   auto x = torch::rand({6, 1, 16, 16}) * 255;
   fast->forward(x).sum().backward();
   slow->forward(x).sum().backward();
@@ -241,12 +256,7 @@ TEST_CASE("channels_last and contiguous inputs give the same predictions and gra
           "[maskcnn]") {
   ModelOptions o(1, 20, 20, 5);
   o.k1(5).channels(4);
-  torch::manual_seed(1);
-  MaskCnn a(o);
-  torch::manual_seed(1);
-  MaskCnn b(ModelOptions(o).channels_last(true));
-  for (auto& p : b->parameters())
-    if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  auto [a, b] = twins(o, ModelOptions(o).channels_last(true), 1);
   auto x = torch::rand({7, 1, 20, 20}) * 255;
   auto ya = a->forward(x);
   auto yb = b->forward(x.contiguous(torch::MemoryFormat::ChannelsLast));
@@ -303,10 +313,7 @@ TEST_CASE("the model's fast softplus gives the same predictions and gradients as
           "[maskcnn]") {
   ModelOptions o(1, 18, 18, 4);
   o.k1(5).channels(4);
-  torch::manual_seed(3);
-  MaskCnn fast(o);
-  torch::manual_seed(3);
-  MaskCnn aten(ModelOptions(o).fast_softplus(false));
+  auto [fast, aten] = twins(o, ModelOptions(o).fast_softplus(false), 3);
   auto x = torch::rand({5, 1, 18, 18}) * 255;
   auto yf = fast->forward(x);
   auto ya = aten->forward(x);
@@ -394,13 +401,7 @@ TEST_CASE("a channels_last model trains the same with the fused and ATen paths",
   CAPTURE(size);
   ModelOptions o(1, size, size, 5);
   o.k1(5).channels(4).channels_last(true);
-  torch::manual_seed(5);
-  MaskCnn fast(o);
-  torch::manual_seed(5);
-  MaskCnn aten(ModelOptions(o).fast_softplus(false));
-  for (auto* m : {&fast, &aten})
-    for (auto& p : (*m)->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(torch::MemoryFormat::ChannelsLast));
+  auto [fast, aten] = twins(o, ModelOptions(o).fast_softplus(false), 5);
   auto x = (torch::rand({7, 1, size, size}) * 255).contiguous(torch::MemoryFormat::ChannelsLast);
   auto yf = fast->forward(x);
   auto ya = aten->forward(x);

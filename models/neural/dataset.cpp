@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include "engine/error.hpp"
@@ -90,7 +91,7 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
   } else if (spec.kind == "simulated") {
     check_keys(block, jp, "simulated",
                {"kind", "seed", "images", "size", "neurons", "repeats", "complex_fraction",
-                "mean_rate", "missing", "ccnorm"});
+                "mean_rate", "missing", "missing_mode", "ccnorm"});
     SimOptions& s = spec.sim;
     s.seed = static_cast<std::uint64_t>(get_int(block, jp, "seed", 0, 0));
     s.images = get_int(block, jp, "images", s.images, 10);
@@ -100,10 +101,25 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
     s.complex_fraction = get_double(block, jp, "complex_fraction", s.complex_fraction, 0, 1);
     s.mean_rate = get_double(block, jp, "mean_rate", s.mean_rate, 1e-3, 1e4);
     s.missing = get_double(block, jp, "missing", s.missing, 0, 0.9);
+    if (block.contains("missing_mode")) {
+      const json& mm = block.at("missing_mode");
+      NS_CHECK(mm.is_string() && (mm == "cell" || mm == "trial" || mm == "repeat"),
+               "{}.missing_mode: expected \"cell\", \"trial\" or \"repeat\", got {}", jp,
+               mm.dump());
+      s.missing_mode = mm.get<std::string>();
+    }
     NS_CHECK(!spec.ccnorm || s.repeats >= 2,
              "{}.repeats: CCnorm needs at least 2 repeats, got {}; set \"repeats\" >= 2 or "
              "\"ccnorm\": false",
              jp, s.repeats);
+    // Expected present repeats per image: the kept ones plus the others with 1 - missing.
+    const double kept = s.missing_mode == "repeat" ? std::min<double>(2, s.repeats) : 1;
+    const double expected = kept + (static_cast<double>(s.repeats) - kept) * (1 - s.missing);
+    NS_CHECK(!spec.ccnorm || expected >= 2,
+             "{}.missing: with {} repeats and missing = {} per {} an image keeps {:.2f} repeats "
+             "on average; CCnorm needs at least 2; lower \"missing\", raise \"repeats\" or set "
+             "\"ccnorm\": false",
+             jp, s.repeats, s.missing, s.missing_mode, expected);
   } else {
     NS_FAIL_CODE(kExitBadInput, "{}.kind: unknown data kind \"{}\"; known kinds: hdf5, simulated",
                  jp, spec.kind);
@@ -113,8 +129,57 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
 
 NeuralData load_dataset(const DataSpec& spec) {
   if (spec.kind == "hdf5") return read_h5(spec.path, spec.split_seed, spec.ccnorm);
-  return simulate_v1(spec.sim);
+  NeuralData d = simulate_v1(spec.sim);
+  if (spec.ccnorm) check_effective_repeats(d, "the simulated data");
+  return d;
 }
+
+void check_effective_repeats(const NeuralData& d, const std::string& where) {
+  const std::int64_t M = d.images, N = d.neurons, MN = M * N;
+  std::int64_t low = 0, first = -1;
+  double lowest = 0;
+  for (std::int64_t n = 0; n < N; ++n) {
+    std::int64_t cells = 0, images = 0;
+    for (std::int64_t m = 0; m < M; ++m) {
+      std::int64_t k = 0;
+      for (std::int64_t r = 0; r < d.repeats; ++r) k += std::isnan(d.trials[r * MN + m * N + n]) ? 0 : 1;
+      cells += k;
+      images += k > 0 ? 1 : 0;
+    }
+    const double eff = images > 0 ? static_cast<double>(cells) / static_cast<double>(images) : 0;
+    if (eff < 2) {
+      if (low == 0 || eff < lowest) lowest = eff;
+      if (first < 0) first = n;
+      ++low;
+    }
+  }
+  NS_CHECK(low == 0,
+           "{}: dataset `trials`: {} of {} neurons have fewer than 2 present repeats per image on "
+           "average (neuron {} first; lowest {:.2f}); CCnorm needs at least 2 (its noise estimate "
+           "comes from repeats of one image); drop those neurons from the file or set "
+           "\"ccnorm\": false in the data block",
+           where, low, N, first, lowest);
+}
+
+namespace {
+
+std::optional<std::string> negative_warning(const std::vector<float>& values,
+                                            const std::string& where, const char* dataset) {
+  std::int64_t negative = 0, present = 0;
+  for (float v : values) {
+    if (std::isnan(v)) continue;
+    ++present;
+    negative += v < 0 ? 1 : 0;
+  }
+  if (negative == 0) return std::nullopt;
+  return fmt::format("{}: dataset `{}` has negative values ({:.2f} % of {}): fine for "
+                     "baseline-subtracted rates or dF/F, but the Poisson loss expects counts "
+                     "(\"loss\": \"mse\" fits such data)",
+                     where, dataset, 100.0 * static_cast<double>(negative) / static_cast<double>(present),
+                     present);
+}
+
+}  // namespace
 
 std::vector<std::int8_t> random_split(std::int64_t images, std::uint64_t seed) {
   const auto n_train = static_cast<std::int64_t>(std::floor(0.64 * images + 0.5));
@@ -272,6 +337,11 @@ NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_
       d.responses[i] = static_cast<float>(s / n);
     }
   }
+  if (need_ccnorm) check_effective_repeats(d, path);
+  if (has_trials)
+    if (auto w = negative_warning(d.trials, path, "trials")) d.warnings.push_back(*w);
+  if (has_responses)
+    if (auto w = negative_warning(d.responses, path, "responses")) d.warnings.push_back(*w);
   if (has_truth) {
     d.truth = f.read_float("truth");
     for (std::int64_t i = 0; i < MN; ++i) {

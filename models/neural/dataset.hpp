@@ -24,6 +24,7 @@ struct NeuralData {
   std::vector<float> responses;     ///< [images][neurons], trial-averaged
   std::vector<float> truth;         ///< [images][neurons] noise-free rates; may be empty
   std::vector<std::int8_t> split;   ///< [images], Part values
+  std::vector<std::string> warnings;  ///< one line each, for the user (e.g. negative responses)
 
   /// Image indices of one part, ascending.
   std::vector<std::int64_t> indices(Part part) const;
@@ -39,6 +40,11 @@ struct SimOptions {
   double complex_fraction = 0.5;    ///< share of complex (energy-model) cells
   double mean_rate = 2.0;           ///< average expected spike count per image
   double missing = 0.0;             ///< probability that a repeat is missing (NaN)
+  /// How repeats go missing: "cell" (each repeat of each image and neuron on its own, one kept
+  /// per image and neuron), "trial" (a whole presentation: repeat r of image m for every
+  /// neuron, one kept per image, as a dropped trial), "repeat" (all images of repeat r for one
+  /// neuron, two kept per neuron, as a unit lost for a block of the recording).
+  std::string missing_mode = "cell";
 };
 
 /// A parsed and checked data block.
@@ -58,6 +64,11 @@ NeuralData load_dataset(const DataSpec& spec);
 
 /// Reads an HDF5 file in the DATA.md format and checks shapes and values; errors name the file,
 /// the dataset and the shape or value that is wrong.
+/// With CCnorm asked for: throws ns::Error (exit 2) when any neuron has fewer than 2 present
+/// repeats per image on average (its effective repeat count), naming `where`, the dataset and
+/// how many neurons.
+void check_effective_repeats(const NeuralData& d, const std::string& where);
+
 NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_ccnorm);
 
 /// Writes `data` in the DATA.md format (images uint8 when every pixel is an integer in 0..255).

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "engine/error.hpp"
+#include "engine/log.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/options.hpp"
@@ -41,6 +42,7 @@ engine::ModelFamily maskcnn_family() {
     g.known = true;
     if (spec.kind == "hdf5") {
       const NeuralData d = read_h5(spec.path, spec.split_seed, spec.ccnorm);
+      for (const std::string& w : d.warnings) log::warn("{}", w);
       g.channels = d.channels;
       g.height = d.height;
       g.width = d.width;

@@ -1,6 +1,7 @@
 #include "models/neural/maskcnn.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "engine/error.hpp"
@@ -293,8 +294,14 @@ torch::Tensor fast_softplus(const torch::Tensor& x) {
 
 ModelOptions with_computation_switches(ModelOptions model_options, const TrainOptions& train,
                                        bool cpu) {
+  // NS_MASKCNN_ATEN_KERNELS=1 switches the fused CPU functions off for a whole process: the
+  // quality comparison of bench/neural.md trains with ATen's modules through it. It is not a
+  // sweep parameter (a new parameter would change every trial's id and seed).
+  const char* aten = std::getenv("NS_MASKCNN_ATEN_KERNELS");
+  const bool fused = aten == nullptr || std::string(aten).empty() || std::string(aten) == "0";
   return model_options.channels_last(train.channels_last())
-      .fast_conv0_grad(train.fast_conv0_grad() && cpu && conv0_fast_grad_helps());
+      .fast_conv0_grad(train.fast_conv0_grad() && cpu && conv0_fast_grad_helps())
+      .fast_softplus(fused);
 }
 
 void parameters_to_channels_last(torch::nn::Module& module) {

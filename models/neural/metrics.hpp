@@ -8,16 +8,40 @@
 namespace ns::models::neural {
 
 /// Pearson correlation with population (1/n) standard deviations; 0 when either standard
-/// deviation is <= 1e-5 (NEURAL_MODEL.md "Metrics").
+/// deviation is <= 1e-5 (models/neural/README.md, "Metrics").
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 
-/// CCmax of one neuron (Schoppe 2016, Eq. 29, with the signal power of Sahani & Linden 2003):
-///   SP = (Var(sum_r y_r) - sum_r Var(y_r)) / (R (R - 1))   [variances over images, ddof 1]
-///   CCmax = sqrt(SP / Var(ybar))                            [Var(ybar) with 1/M]
-/// `trials` is row-major [repeats][images]; NaN marks a missing repeat. Missing repeats: each
-/// image keeps its first R' present repeats (in repeat order), R' = the smallest number present
-/// for any image, so Eq. 29 runs on a complete R' x M table (repeats of one image are
-/// exchangeable). Returns NaN (neuron excluded) when R' < 2 or SP <= 0; never clipped at 1.
+/// One neuron's trials of one split, summarized: per image the number of present repeats and
+/// their mean ybar_m (NaN when none is present).
+struct TrialTable {
+  std::int64_t repeats = 0, images = 0;
+  std::vector<std::int64_t> present;  ///< n_m, present repeats per image
+  std::vector<double> mean;           ///< ybar_m, the mean of image m's present repeats
+  std::int64_t cells = 0;             ///< present (repeat, image) cells
+  std::int64_t images_present = 0;    ///< images with at least one present repeat
+};
+
+/// Summarizes `trials`, row-major [repeats][images], NaN = missing.
+TrialTable trial_table(const std::vector<double>& trials, std::int64_t repeats,
+                       std::int64_t images);
+
+/// Present repeats per image that has any: cells / images_present (R when nothing is missing;
+/// 0 when nothing is present). CCnorm asks for >= 2.
+double effective_repeats(const TrialTable& t);
+
+/// Signal power of one neuron (Sahani & Linden 2003; Schoppe et al. 2016 Eq. 29) for any
+/// pattern of missing repeats: the additive image + repeat model fitted to the present cells,
+/// SP = (SS_image|repeat - df_image * MS_resid) / (n - R) (Henderson's method III; derivation in
+/// models/neural/README.md). With nothing missing this is Eq. 29,
+///   SP = (Var(sum_r y_r) - sum_r Var(y_r)) / (R (R - 1))   [variances over images, ddof 1],
+/// exactly. `trials` is row-major [repeats][images], NaN = missing. NaN when the residual or
+/// the image term has no degrees of freedom (e.g. every image has one repeat).
+double signal_power(const std::vector<double>& trials, std::int64_t repeats,
+                    std::int64_t images);
+
+/// CCmax of one neuron: sqrt(SP / Var(ybar)), ybar_m the mean of image m's present repeats
+/// (the same response Pearson is computed against), Var with 1/M over the images with a
+/// present repeat. NaN (neuron excluded) when SP <= 0 or undefined; never clipped at 1.
 double cc_max(const std::vector<double>& trials, std::int64_t repeats, std::int64_t images);
 
 /// Fraction of explainable variance explained where the noise-free rate is known:
@@ -30,7 +54,7 @@ std::pair<double, std::int64_t> nan_mean(const std::vector<double>& v);
 /// Read-only view of a population's responses (row-major, whole dataset).
 struct PopulationView {
   std::int64_t images = 0, neurons = 0;
-  const float* responses = nullptr;  ///< [images][neurons], trial-averaged
+  const float* responses = nullptr;  ///< [images][neurons], trial-averaged (used without trials)
   const float* trials = nullptr;     ///< [repeats][images][neurons], NaN = missing; may be null
   std::int64_t repeats = 0;
   const float* truth = nullptr;      ///< [images][neurons] noise-free rates; may be null
@@ -46,9 +70,10 @@ struct SplitScores {
   double mean_fev = 0;                       ///< NaN without truth
 };
 
-/// Scores predictions `pred` ([index.size()][neurons], row-major) of the images `index` against
-/// the trial-averaged responses (Pearson), the trials (CCmax, CCnorm = Pearson / CCmax) and the
-/// truth (FEV).
+/// Scores predictions `pred` ([index.size()][neurons], row-major) of the images `index`. With
+/// trials, each image's mean of its present repeats is the response for Pearson and CCmax alike
+/// (CCnorm = Pearson / CCmax; images with no present repeat are left out for that neuron);
+/// without trials Pearson uses `responses`. FEV against the truth.
 SplitScores score_split(const std::vector<float>& pred, const std::vector<std::int64_t>& index,
                         const PopulationView& data);
 

@@ -94,14 +94,20 @@ Gabor make_gabor(std::int64_t n, double cx, double cy, double theta, double lamb
 }  // namespace
 
 NeuralData simulate_v1(const SimOptions& o) {
+  NS_CHECK(o.missing_mode == "cell" || o.missing_mode == "trial" || o.missing_mode == "repeat",
+           "simulated data: missing_mode must be \"cell\", \"trial\" or \"repeat\", got \"{}\"",
+           o.missing_mode);
   NS_CHECK(o.images >= 10 && o.size >= 8 && o.neurons >= 1 && o.repeats >= 1,
            "simulated data needs images >= 10, size >= 8, neurons >= 1, repeats >= 1 (got {}, "
            "{}, {}, {})",
            o.images, o.size, o.neurons, o.repeats);
   const std::int64_t n = o.size, M = o.images, N = o.neurons, R = o.repeats, P = n * n;
   NeuralData d;
-  d.source = fmt::format("simulated(seed={}, images={}, size={}, neurons={}, repeats={})",
-                         o.seed, M, n, N, R);
+  d.source = fmt::format("simulated(seed={}, images={}, size={}, neurons={}, repeats={}{})",
+                         o.seed, M, n, N, R,
+                         o.missing > 0 ? fmt::format(", missing={} per {}", o.missing,
+                                                     o.missing_mode)
+                                       : std::string());
   d.images = M;
   d.channels = 1;
   d.height = d.width = n;
@@ -164,11 +170,27 @@ NeuralData simulate_v1(const SimOptions& o) {
   for (std::int64_t r = 0; r < R; ++r)
     for (std::int64_t i = 0; i < M * N; ++i)
       d.trials[r * M * N + i] = static_cast<float>(noise_rng.poisson(rate[i]));
-  if (o.missing > 0) {
+  // The "cell" stream is the one sweeps made before the other modes existed (same data).
+  if (o.missing > 0 && o.missing_mode == "cell") {
     for (std::int64_t i = 0; i < M * N; ++i) {
       const std::int64_t keep = static_cast<std::int64_t>(miss_rng.below(R));
       for (std::int64_t r = 0; r < R; ++r)
         if (r != keep && miss_rng.uniform() < o.missing) d.trials[r * M * N + i] = std::nanf("");
+    }
+  } else if (o.missing > 0 && o.missing_mode == "trial") {
+    for (std::int64_t m = 0; m < M; ++m) {
+      const std::int64_t keep = static_cast<std::int64_t>(miss_rng.below(R));
+      for (std::int64_t r = 0; r < R; ++r)
+        if (r != keep && miss_rng.uniform() < o.missing)
+          for (std::int64_t c = 0; c < N; ++c) d.trials[(r * M + m) * N + c] = std::nanf("");
+    }
+  } else if (o.missing > 0 && o.missing_mode == "repeat") {
+    for (std::int64_t c = 0; c < N; ++c) {
+      const std::int64_t keep0 = static_cast<std::int64_t>(miss_rng.below(R));
+      const std::int64_t keep1 = (keep0 + 1) % R;
+      for (std::int64_t r = 0; r < R; ++r)
+        if (r != keep0 && r != keep1 && miss_rng.uniform() < o.missing)
+          for (std::int64_t m = 0; m < M; ++m) d.trials[(r * M + m) * N + c] = std::nanf("");
     }
   }
   d.responses.resize(M * N);

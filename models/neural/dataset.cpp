@@ -9,6 +9,7 @@
 
 #include "engine/error.hpp"
 #include "models/neural/h5.hpp"
+#include "models/neural/metrics.hpp"
 #include "models/neural/rng.hpp"
 
 namespace ns::models::neural {
@@ -135,18 +136,14 @@ NeuralData load_dataset(const DataSpec& spec) {
 }
 
 void check_effective_repeats(const NeuralData& d, const std::string& where) {
-  const std::int64_t M = d.images, N = d.neurons, MN = M * N;
+  const std::int64_t M = d.images, N = d.neurons, R = d.repeats, MN = M * N;
   std::int64_t low = 0, first = -1;
   double lowest = 0;
+  std::vector<double> y(R * M);
   for (std::int64_t n = 0; n < N; ++n) {
-    std::int64_t cells = 0, images = 0;
-    for (std::int64_t m = 0; m < M; ++m) {
-      std::int64_t k = 0;
-      for (std::int64_t r = 0; r < d.repeats; ++r) k += std::isnan(d.trials[r * MN + m * N + n]) ? 0 : 1;
-      cells += k;
-      images += k > 0 ? 1 : 0;
-    }
-    const double eff = images > 0 ? static_cast<double>(cells) / static_cast<double>(images) : 0;
+    for (std::int64_t r = 0; r < R; ++r)
+      for (std::int64_t m = 0; m < M; ++m) y[r * M + m] = d.trials[r * MN + m * N + n];
+    const double eff = effective_repeats(trial_table(y, R, M));
     if (eff < 2) {
       if (low == 0 || eff < lowest) lowest = eff;
       if (first < 0) first = n;
@@ -154,10 +151,10 @@ void check_effective_repeats(const NeuralData& d, const std::string& where) {
     }
   }
   NS_CHECK(low == 0,
-           "{}: dataset `trials`: {} of {} neurons have fewer than 2 present repeats per image on "
-           "average (neuron {} first; lowest {:.2f}); CCnorm needs at least 2 (its noise estimate "
-           "comes from repeats of one image); drop those neurons from the file or set "
-           "\"ccnorm\": false in the data block",
+           "{}: dataset `trials`: {} of {} neurons have fewer than 2 effective repeats (the "
+           "median number of present repeats per image; neuron {} first, lowest {:g}); CCnorm "
+           "needs at least 2 (its noise estimate comes from repeats of one image); drop those "
+           "neurons from the file or set \"ccnorm\": false in the data block",
            where, low, N, first, lowest);
 }
 

@@ -64,9 +64,9 @@ NeuralData load_dataset(const DataSpec& spec);
 
 /// Reads an HDF5 file in the DATA.md format and checks shapes and values; errors name the file,
 /// the dataset and the shape or value that is wrong.
-/// With CCnorm asked for: throws ns::Error (exit 2) when any neuron has fewer than 2 present
-/// repeats per image on average (its effective repeat count), naming `where`, the dataset and
-/// how many neurons.
+/// With CCnorm asked for: throws ns::Error (exit 2) when any neuron's effective repeat count
+/// (metrics.hpp effective_repeats: the median of present repeats per image) is below 2, naming
+/// `where`, the dataset and how many neurons.
 void check_effective_repeats(const NeuralData& d, const std::string& where);
 
 NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_ccnorm);

@@ -91,12 +91,29 @@ DatasetInfo File::info(const std::string& name) const {
   const int rank = H5Sget_simple_extent_ndims(space.id);
   std::vector<hsize_t> dims(std::max(rank, 0));
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  NS_CHECK(rank >= 0, "{}: dataset `{}` has an unreadable shape (is the file damaged?)", path_,
+           name);
   for (hsize_t d : dims) info.dims.push_back(static_cast<std::int64_t>(d));
   const H5T_class_t cls = H5Tget_class(type.id);
   info.type = cls == H5T_INTEGER ? TypeClass::kInteger
               : cls == H5T_FLOAT ? TypeClass::kFloat
                                  : TypeClass::kOther;
   info.type_size = H5Tget_size(type.id);
+  // A damaged header can claim any shape: refuse one whose values could not be stored in the
+  // file (gzip, HDF5's strongest standard filter, stays under ~1000:1), before allocating.
+  constexpr std::int64_t kMaxValues = std::int64_t{1} << 40;
+  info.values = 1;
+  for (std::int64_t d : info.dims) {
+    NS_CHECK(d >= 0 && (d == 0 || info.values <= kMaxValues / d),
+             "{}: dataset `{}` claims shape {}, too large to be real (is the file damaged?)",
+             path_, name, info.shape());
+    info.values *= d;
+  }
+  const auto stored = static_cast<double>(H5Dget_storage_size(ds.id));
+  NS_CHECK(static_cast<double>(info.values) * 4.0 <= 1000.0 * stored + (1 << 20),
+           "{}: dataset `{}` claims shape {} ({} values) but the file stores only {} bytes of "
+           "it; the file is damaged or truncated",
+           path_, name, info.shape(), info.values, static_cast<std::int64_t>(stored));
   return info;
 }
 
@@ -110,9 +127,8 @@ void File::read_raw(const std::string& name, long long mem_type, void* out) cons
 std::vector<float> File::read_float(const std::string& name) const {
   const DatasetInfo i = info(name);
   NS_CHECK(i.type != TypeClass::kOther, "{}: dataset `{}` is not numeric", path_, name);
-  std::int64_t n = 1;
-  for (auto d : i.dims) n *= d;
-  std::vector<float> out(n);
+  std::vector<float> out(i.values);
+  const std::int64_t n = i.values;
   if (n > 0) read_raw(name, H5T_NATIVE_FLOAT, out.data());
   return out;
 }
@@ -120,9 +136,8 @@ std::vector<float> File::read_float(const std::string& name) const {
 std::vector<std::int32_t> File::read_int(const std::string& name) const {
   const DatasetInfo i = info(name);
   NS_CHECK(i.type == TypeClass::kInteger, "{}: dataset `{}` must hold integers", path_, name);
-  std::int64_t n = 1;
-  for (auto d : i.dims) n *= d;
-  std::vector<std::int32_t> out(n);
+  std::vector<std::int32_t> out(i.values);
+  const std::int64_t n = i.values;
   if (n > 0) read_raw(name, H5T_NATIVE_INT32, out.data());
   return out;
 }

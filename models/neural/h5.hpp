@@ -13,6 +13,7 @@ struct DatasetInfo {
   std::vector<std::int64_t> dims;
   TypeClass type = TypeClass::kOther;
   std::size_t type_size = 0;  ///< bytes per element in the file
+  std::int64_t values = 0;    ///< product of dims (checked against overflow and the storage)
   std::string shape() const;  ///< "[8000, 50, 50]"
 };
 

@@ -74,9 +74,13 @@ TrialTable trial_table(const std::vector<double>& trials, std::int64_t repeats,
 }
 
 double effective_repeats(const TrialTable& t) {
-  return t.images_present > 0
-             ? static_cast<double>(t.cells) / static_cast<double>(t.images_present)
-             : 0.0;
+  std::vector<std::int64_t> n;
+  for (std::int64_t k : t.present)
+    if (k > 0) n.push_back(k);
+  if (n.empty()) return 0.0;
+  std::sort(n.begin(), n.end());
+  const std::size_t h = n.size() / 2;
+  return n.size() % 2 ? static_cast<double>(n[h]) : 0.5 * static_cast<double>(n[h - 1] + n[h]);
 }
 
 namespace {

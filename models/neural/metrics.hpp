@@ -25,8 +25,9 @@ struct TrialTable {
 TrialTable trial_table(const std::vector<double>& trials, std::int64_t repeats,
                        std::int64_t images);
 
-/// Present repeats per image that has any: cells / images_present (R when nothing is missing;
-/// 0 when nothing is present). CCnorm asks for >= 2.
+/// The effective repeat count: the median over the images that have any of their number of
+/// present repeats (R when nothing is missing; 0 when nothing is present). CCnorm asks for
+/// >= 2: a dropped trial here and there keeps it, one repeat for most images does not.
 double effective_repeats(const TrialTable& t);
 
 /// Signal power of one neuron (Sahani & Linden 2003; Schoppe et al. 2016 Eq. 29) for any

@@ -1,6 +1,6 @@
 // libFuzzer harness for the parsers that read user files: the sweep spec (JSON -> validation ->
-// enumeration), results.csv (the resume reader) and IDX dataset files. The first input byte picks
-// the target. Any exception other than ns::Error (or nlohmann's parse errors, which the program
+// enumeration), results.csv (the resume reader), IDX dataset files and the neural HDF5 dataset
+// reader (with and without CCnorm asked for). The first input byte picks the target. Any exception other than ns::Error (or nlohmann's parse errors, which the program
 // turns into ns::Error) is a finding, as is any sanitizer report. See tests/fuzz/README.md.
 #include <unistd.h>
 
@@ -11,6 +11,7 @@
 #include "engine/csv.hpp"
 #include "engine/error.hpp"
 #include "models/classifier/idx.hpp"
+#include "models/neural/dataset.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 
@@ -19,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   static const auto family = ns::models::quadratic_family();
   try {
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
       case 0: {
         auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (j.is_discarded()) return 0;
@@ -36,6 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         static const std::string path = "/tmp/ns_fuzz_" + std::to_string(::getpid()) + ".idx";
         { std::ofstream(path, std::ios::binary) << text; }
         ns::models::classifier::read_idx(path, text.size() % 2 ? 3 : 1, 1000);
+        break;
+      }
+      case 3: {
+        // HDF5 opens files by name: each input is written to a file of this process first.
+        static const std::string path = "/tmp/ns_fuzz_" + std::to_string(::getpid()) + ".h5";
+        { std::ofstream(path, std::ios::binary) << text; }
+        ns::models::neural::read_h5(path, 0, (data[0] / 4) % 2 == 0);
         break;
       }
     }

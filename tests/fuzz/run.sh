@@ -6,9 +6,24 @@ cd "$(dirname "$0")/../.."
 out=${FUZZ_DIR:-/tmp/ns_fuzz}; mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
   tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp engine/log.cpp models/quadratic.cpp \
-  models/classifier/idx.cpp -lfmt -lz -o "$out/fuzz_inputs"
+  models/classifier/idx.cpp models/neural/dataset.cpp models/neural/h5.cpp \
+  models/neural/simulate.cpp $(pkg-config --cflags --libs hdf5) -lfmt -lz -o "$out/fuzz_inputs"
 # Seeds: the example specs, a results.csv and a tiny IDX header.
 i=0; for f in examples/*.json sweeps/*.json; do printf '\0' >"$out/corpus/spec$i"; cat "$f" >>"$out/corpus/spec$i"; i=$((i+1)); done
 printf '\1trial_id,status,x\na,ok,1\n"b,c",failed,"q""x"\n' >"$out/corpus/csv0"
 printf '\2\0\0\x08\x01\0\0\0\x02\x05\x07' >"$out/corpus/idx0"
-"$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=4096 -print_final_stats=1 "$out/corpus" 2>&1 | tail -15
+# HDF5 seeds: tiny simulated datasets written by the program itself, one complete and one with
+# missing repeats, each under target byte 3 (CCnorm asked for) and 7 (CCnorm off).
+sim=${NS_BIN:-build/app/neurosweep}
+if [ -x "$sim" ]; then
+  k=0
+  for block in '{"images":10,"size":8,"neurons":2,"repeats":2}' \
+               '{"images":12,"size":8,"neurons":3,"repeats":3,"missing":0.3}'; do
+    "$sim" simulate --data "$block" --out "$out/seed$k.h5" >/dev/null
+    for b in 3 7; do printf "\\$(printf '%03o' $b)" >"$out/corpus/h5_${k}_$b"; cat "$out/seed$k.h5" >>"$out/corpus/h5_${k}_$b"; done
+    k=$((k+1))
+  done
+else
+  echo "run.sh: $sim not built: no HDF5 seeds (build it first for a useful HDF5 run)"
+fi
+"$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 "$out/corpus" 2>&1 | tail -15

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 
@@ -297,4 +298,111 @@ TEST_CASE("the family's check_data opens the file before any training", "[datase
   });
   REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
                       Catch::Contains("`trials` has 9 images"));
+}
+
+TEST_CASE("CCnorm asked for: neurons with fewer than 2 repeats per image are rejected",
+          "[dataset]") {
+  TempDir dir;
+  using Catch::Contains;
+  // 2 repeats x 10 images x 3 neurons; neuron 1 has its second repeat only for image 0, so
+  // the median image has 1 repeat (effectively R = 1).
+  auto sparse = [](h5::File& f) {
+    good_images(f);
+    auto t = filled(60);
+    for (int m = 1; m < 10; ++m) t[30 + m * 3 + 1] = std::nanf("");
+    f.write("trials", {2, 10, 3}, t.data());
+  };
+  const std::string path = write_file(dir, "sparse.h5", sparse);
+  REQUIRE_THROWS_WITH(read_h5(path, 0, true),
+                      Contains(path) && Contains("dataset `trials`: 1 of 3 neurons have fewer "
+                                                 "than 2 effective repeats") &&
+                          Contains("neuron 1 first, lowest 1)") &&
+                          Contains("\"ccnorm\": false"));
+  try {
+    read_h5(path, 0, true);
+  } catch (const ns::Error& e) {
+    REQUIRE(e.exit_code() == ns::kExitBadInput);
+  }
+  // Without CCnorm the file is fine; one image with a single repeat is fine too.
+  REQUIRE_NOTHROW(read_h5(path, 0, false));
+  const std::string one = write_file(dir, "one.h5", [](h5::File& f) {
+    good_images(f);
+    auto t = filled(60);
+    t[30 + 4 * 3 + 2] = std::nanf("");
+    f.write("trials", {2, 10, 3}, t.data());
+  });
+  REQUIRE_NOTHROW(read_h5(one, 0, true));
+  // The family rejects it before any training, with exit 2.
+  const auto family = maskcnn_family();
+  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
+                      Contains("1 of 3 neurons"));
+}
+
+TEST_CASE("negative responses are accepted with one warning naming the dataset", "[dataset]") {
+  TempDir dir;
+  const std::string path = write_file(dir, "dff.h5", [](h5::File& f) {
+    good_images(f);
+    auto t = filled(60, -1.0f);  // values -1 .. 5: -1 is 1 in 7 of the cycle
+    f.write("trials", {2, 10, 3}, t.data());
+  });
+  const NeuralData d = read_h5(path, 0, true);
+  REQUIRE(d.warnings.size() == 1);
+  REQUIRE_THAT(d.warnings[0], Catch::Contains(path) &&
+                                  Catch::Contains("dataset `trials` has negative values (15.00 % "
+                                                  "of 60)"));
+  const std::string pos = write_file(dir, "pos.h5", [](h5::File& f) {
+    good_images(f);
+    good_trials(f);
+  });
+  REQUIRE(read_h5(pos, 0, true).warnings.empty());
+}
+
+TEST_CASE("a damaged HDF5 header claiming a huge shape is a clear error", "[dataset]") {
+  // Found by tests/fuzz (the HDF5 target): a dataset whose dimensions multiply past 2^63.
+  const std::string path =
+      std::string(std::getenv("NS_SOURCE_DIR") ? std::getenv("NS_SOURCE_DIR") : ".") +
+      "/tests/data/h5_damaged_shape.h5";
+  REQUIRE_THROWS_WITH(read_h5(path, 0, true), Catch::Contains("the file is damaged") ||
+                                                  Catch::Contains("is the file damaged"));
+}
+
+TEST_CASE("the simulation's missing modes", "[dataset]") {
+  SimOptions o = tiny_sim();
+  o.repeats = 4;
+  o.missing = 0.5;
+  auto count = [](const NeuralData& d, std::int64_t r, std::int64_t m, std::int64_t n) {
+    return std::isnan(d.trials[(r * d.images + m) * d.neurons + n]);
+  };
+  o.missing_mode = "trial";  // a (repeat, image) is missing for every neuron or for none
+  NeuralData t = simulate_v1(o);
+  std::int64_t missing = 0;
+  for (std::int64_t r = 0; r < 4; ++r)
+    for (std::int64_t m = 0; m < t.images; ++m) {
+      for (std::int64_t n = 1; n < t.neurons; ++n) REQUIRE(count(t, r, m, n) == count(t, r, m, 0));
+      missing += count(t, r, m, 0);
+    }
+  REQUIRE(missing > 0);
+  o.missing_mode = "repeat";  // a repeat is missing for all images of a neuron or for none
+  NeuralData w = simulate_v1(o);
+  missing = 0;
+  for (std::int64_t n = 0; n < w.neurons; ++n) {
+    std::int64_t kept = 0;
+    for (std::int64_t r = 0; r < 4; ++r) {
+      for (std::int64_t m = 1; m < w.images; ++m) REQUIRE(count(w, r, m, n) == count(w, r, 0, n));
+      kept += count(w, r, 0, n) ? 0 : 1;
+      missing += count(w, r, 0, n);
+    }
+    REQUIRE(kept >= 2);
+  }
+  REQUIRE(missing > 0);
+  using Catch::Contains;
+  REQUIRE_THROWS_WITH(
+      parse_data_spec({{"kind", "simulated"}, {"missing_mode", "image"}}, "$.data"),
+      Contains("$.data.missing_mode: expected \"cell\", \"trial\" or \"repeat\", got \"image\""));
+  REQUIRE_THROWS_WITH(
+      parse_data_spec({{"kind", "simulated"}, {"repeats", 2}, {"missing", 0.2}}, "$.data"),
+      Contains("$.data.missing: with 2 repeats and missing = 0.2 per cell an image keeps 1.80 "
+               "repeats on average; CCnorm needs at least 2"));
+  REQUIRE_NOTHROW(parse_data_spec(
+      {{"kind", "simulated"}, {"repeats", 2}, {"missing", 0.2}, {"ccnorm", false}}, "$.data"));
 }

@@ -158,7 +158,9 @@ TEST_CASE("Signal power with missing repeats: hand-worked case", "[metrics]") {
   const TrialTable t = trial_table(y, 2, 3);
   REQUIRE(t.present == std::vector<std::int64_t>{2, 1, 2});
   REQUIRE(t.mean[1] == 2.0);
-  REQUIRE(effective_repeats(t) == Approx(5.0 / 3.0));
+  REQUIRE(effective_repeats(t) == 2.0);  // median of (2, 1, 2)
+  REQUIRE(effective_repeats(trial_table({1, 2, 3, kNaN, kNaN, 6}, 2, 3)) == 1.0);
+  REQUIRE(effective_repeats(trial_table({1, 2, 3, 4, kNaN, kNaN, 7, 8}, 2, 4)) == 1.5);
 }
 
 TEST_CASE("Signal power with unequal repeats matches the projection definition",

@@ -125,7 +125,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
-          engine::OutputPlan{prep.spec, prep.family->schema.metrics, prep.spec.out, opt.force_new},
+          engine::OutputPlan{prep.spec, prep.family->schema.metrics, prep.spec.out, opt.force_new,
+                             prep.family->schema.metric_definitions,
+                             prep.family->schema.legacy_metric_definitions},
           prov, static_cast<int>(prep.trials.size()));
       pending = to_trial_specs(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",

@@ -13,6 +13,7 @@
 
 #include "engine/error.hpp"
 #include "engine/log.hpp"
+#include "engine/metric_definitions.hpp"
 
 namespace ns::engine {
 namespace fs = std::filesystem;
@@ -119,6 +120,25 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       log::info("--force-new: moved the previous results.csv, sweep.json and best.json aside ({})", suffix);
     }
   }
+  // The sweep.json of an earlier run, read before it is replaced (metric definitions).
+  nlohmann::json previous;
+  if (const auto old = fs::path(dir_) / "sweep.json"; fs::exists(old)) {
+    try {
+      previous = sweeps::read_json_file(old.string());
+    } catch (const Error&) {
+      // unreadable: check_output_dir already refused what cannot be resumed
+    }
+  }
+  table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
+  std::vector<std::string> row_ids;
+  for (auto& row : table_->open()) {
+    finished_.insert(row.at("trial_id"));
+    row_ids.push_back(row.at("trial_id"));
+    best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
+  }
+  const MetricDefinitionRecord defs = reconcile_metric_definitions(
+      previous, plan.metric_definitions, plan.legacy_metric_definitions, row_ids);
+  if (!defs.warning.empty()) log::warn("{}: {}", dir_, defs.warning);
   nlohmann::json sweep = {{"spec", plan.spec.raw},
                           {"family", plan.spec.family},
                           {"name", plan.spec.name},
@@ -130,14 +150,10 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
                           {"metrics", plan.metrics},
                           {"trials", total_trials},
                           {"provenance", provenance}};
+  sweep.update(defs.fields);
   write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
   write_file_atomic((fs::path(dir_) / "state.json").string(),
                     nlohmann::json{{"state", "running"}, {"trials", total_trials}}.dump(2) + "\n");
-  table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
-  for (auto& row : table_->open()) {
-    finished_.insert(row.at("trial_id"));
-    best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
-  }
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
   done_before_ = static_cast<int>(finished_.size());
   done_ = done_before_;

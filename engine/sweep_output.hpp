@@ -20,6 +20,8 @@ struct OutputPlan {
   std::vector<std::string> metrics;  ///< the family's metric columns
   std::string dir;                   ///< output directory
   bool force_new = false;            ///< move an incompatible results.csv aside instead of refusing
+  nlohmann::json metric_definitions = nlohmann::json::object();         ///< FamilySchema's
+  nlohmann::json legacy_metric_definitions = nlohmann::json::object();  ///< FamilySchema's
 };
 
 /// Checks the output directory without writing anything: not a file, an existing results.csv

@@ -262,6 +262,7 @@ json html_data(const Results& r, const Analysis& a, int top) {
                        {"sem", finite_or_null(c.sem)},
                        {"n", c.trials.size()},
                        {"best_id", c.best->id},
+                       {"best_marked", !c.best->earlier_definition.empty()},
                        {"best_value", finite_or_null(c.best->metric(metric))}});
   }
   d["configs"] = configs;

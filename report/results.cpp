@@ -72,6 +72,19 @@ SweepInfo read_sweep_json(const fs::path& path) {
   }
   if (j.contains("metrics"))
     info.metrics = string_list(j["metrics"], path.string() + ": $.metrics");
+  if (j.contains("rows_by_earlier_metric_definitions") &&
+      j["rows_by_earlier_metric_definitions"].is_array()) {
+    for (const json& e : j["rows_by_earlier_metric_definitions"]) {
+      if (!e.is_object() || !e.contains("trial_ids") || !e["trial_ids"].is_array()) continue;
+      std::string what;
+      if (e.contains("metric_definitions") && e["metric_definitions"].is_object())
+        for (auto it = e["metric_definitions"].begin(); it != e["metric_definitions"].end(); ++it)
+          what += (what.empty() ? "" : "; ") + it.key() + ": " +
+                  (it.value().is_string() ? it.value().get<std::string>() : it.value().dump());
+      for (const json& id : e["trial_ids"])
+        if (id.is_string()) info.earlier_definitions[id.get<std::string>()] = what;
+    }
+  }
   if (j.contains("spec") && j["spec"].is_object()) {
     const json& spec = j["spec"];
     if (info.name.empty() && spec.contains("name") && spec["name"].is_string())
@@ -222,6 +235,20 @@ Results load_results(const fs::path& dir) {
       for (auto& tr : r.trials) seen.insert(tr.cell(p));
       if (seen.size() > 1) r.varied.push_back(p);
     }
+  }
+  if (!r.sweep.earlier_definitions.empty()) {
+    std::map<std::string, int> by_definition;
+    for (Trial& t : r.trials) {
+      const auto it = r.sweep.earlier_definitions.find(t.id);
+      if (it == r.sweep.earlier_definitions.end()) continue;
+      t.earlier_definition = it->second;
+      ++by_definition[it->second];
+    }
+    for (const auto& [what, n] : by_definition)
+      r.warnings.push_back(fmt::format(
+          "{} trial(s) marked * were scored with an earlier metric definition ({}); their "
+          "metrics are not comparable with the other rows",
+          n, what));
   }
   return r;
 }

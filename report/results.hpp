@@ -23,6 +23,10 @@ struct SweepInfo {
   std::vector<std::string> metrics;  ///< metric columns, when sweep.json names them
   std::vector<std::string>
       spec_params;  ///< parameter names the spec writes (fixed/training/grid/random)
+  /// Trial id -> the earlier metric definitions its row was scored with, as "k: definition"
+  /// (sweep.json "rows_by_earlier_metric_definitions", written when a sweep resumed across a
+  /// change of definition).
+  std::map<std::string, std::string> earlier_definitions;
 };
 
 /// One trial: its final row in results.csv (a retried trial keeps its last attempt).
@@ -33,6 +37,7 @@ struct Trial {
   std::size_t line = 0;                      ///< line of results.csv where the row starts
   std::map<std::string, std::string> cells;  ///< column -> cell as written
   std::map<std::string, double> metrics;     ///< metric columns; NaN when missing
+  std::string earlier_definition;  ///< non-empty: scored under an earlier metric definition
 
   /// The cell of `column`, or "" when the table has no such column.
   const std::string& cell(const std::string& column) const;

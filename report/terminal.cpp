@@ -98,7 +98,7 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
       row.push_back(format_metric(c.sem));
       row.push_back(std::to_string(c.trials.size()));
       row.push_back(format_metric(c.best->metric(metric)));
-      row.push_back(c.best->id);
+      row.push_back(c.best->id + (c.best->earlier_definition.empty() ? "" : " *"));
       rows.push_back(std::move(row));
     }
     out += table(header, rows, right, "  ");

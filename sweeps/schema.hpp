@@ -16,6 +16,11 @@ struct FamilySchema {
   /// Parameters whose value may be JSON null (e.g. an optional limit); others must match the
   /// type of their default (number/integer/string/bool).
   std::vector<std::string> nullable;
+  /// Definitions of metrics that changed between versions ({"ccnorm": "<estimator>"}), written
+  /// to sweep.json so that rows scored under another definition can be told apart on resume.
+  nlohmann::json metric_definitions = nlohmann::json::object();
+  /// What a sweep.json without "metric_definitions" (from before they were recorded) used.
+  nlohmann::json legacy_metric_definitions = nlohmann::json::object();
 };
 
 }  // namespace ns::sweeps

@@ -57,7 +57,7 @@
     const header = ['rank'].concat(D.varied, ['mean ' + M, '± SEM', 'n', 'best', 'best trial']);
     const numeric = [true].concat(D.varied.map(() => false), [true, true, true, true, false]);
     const rows = D.configs.map((c, i) => [String(i + 1)].concat(c.values,
-      [num(c.mean), num(c.sem), String(c.n), num(c.best_value), c.best_id]));
+      [num(c.mean), num(c.sem), String(c.n), num(c.best_value), c.best_id + (c.best_marked ? ' *' : '')]));
     table(lb, header, rows, numeric);
   }
   const pb = document.getElementById('problems');

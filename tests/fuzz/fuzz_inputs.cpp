@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -15,8 +17,22 @@
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 
+namespace {
+
+// Executions per target, printed at exit (tests/fuzz/README.md reports them).
+std::size_t g_runs[4] = {0, 0, 0, 0};
+void print_runs() {
+  std::fprintf(stderr, "runs per target: spec %zu, csv %zu, idx %zu, hdf5 %zu\n", g_runs[0],
+               g_runs[1], g_runs[2], g_runs[3]);
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static const bool registered = (std::atexit(print_runs), true);
+  (void)registered;
   if (size < 1) return 0;
+  ++g_runs[data[0] % 4];
   const std::string text(reinterpret_cast<const char*>(data + 1), size - 1);
   static const auto family = ns::models::quadratic_family();
   try {

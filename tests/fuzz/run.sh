@@ -26,4 +26,4 @@ if [ -x "$sim" ]; then
 else
   echo "run.sh: $sim not built: no HDF5 seeds (build it first for a useful HDF5 run)"
 fi
-"$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 "$out/corpus" 2>&1 | tail -15
+"$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1 ${FUZZ_ARGS:-} "$out/corpus" 2>&1 | tail -16

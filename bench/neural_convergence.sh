@@ -9,7 +9,9 @@
 # Then prints mean and SEM over seeds of test Pearson, CCnorm, CCnorm^2, FEV and iterations.
 #
 #   bash bench/neural_convergence.sh [SEEDS=3] [JOBS=2] [OUT=runs/neural_convergence]
-# Runs that finished (result.json present) are not run again, so a cut run resumes.
+# Runs that finished (result.json present) are not run again, so a cut run resumes; a run that
+# another invocation is still training (its pid alive) is skipped. NS_BENCH_JOBS (lines of
+# "variant seed") replaces the default order (every variant of seed 0, then seed 1, ...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-3}
@@ -20,17 +22,23 @@ BIN=build/models/neural/ns_neural_trial
 mkdir -p "$OUT"
 PARAMS='{"channels":16,"smoothness":5e-6,"readout_scale":0.001'
 jobs=()
-for seed in $(seq 0 $((SEEDS - 1))); do
-  for v in defaults affine_bn aten_kernels; do jobs+=("$v $seed"); done
-done
+if [ -n "${NS_BENCH_JOBS:-}" ]; then
+  mapfile -t jobs <<<"$NS_BENCH_JOBS"
+else
+  for seed in $(seq 0 $((SEEDS - 1))); do
+    for v in defaults affine_bn aten_kernels; do jobs+=("$v $seed"); done
+  done
+fi
 run_one() {
   local v=$1 seed=$2 dir="$OUT/$1_s$2" p="$PARAMS}" env=()
   [ -f "$dir/result.json" ] && return 0
+  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then return 0; fi
   case $v in
     affine_bn) p="$PARAMS,\"input_bn_affine\":true}" ;;
     aten_kernels) env=(NS_MASKCNN_ATEN_KERNELS=1) ;;
   esac
   mkdir -p "$dir"
+  echo $$ >"$dir/pid"
   env "${env[@]}" "$BIN" --threads 1 --seed "$seed" --params "$p" --out "$dir/trial" \
     > "$dir/result.tmp" 2> "$dir/stderr.log"
   mv "$dir/result.tmp" "$dir/result.json"

@@ -9,6 +9,7 @@
 #include "engine/log.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/maskcnn.hpp"
+#include "models/neural/metrics.hpp"
 #include "models/neural/options.hpp"
 #include "models/neural/runner.hpp"
 #include "models/torch_common.hpp"
@@ -31,6 +32,8 @@ engine::ModelFamily maskcnn_family() {
   f.schema.model_defaults = model_defaults();
   f.schema.training_defaults = training_defaults();
   f.schema.metrics = maskcnn_metrics();
+  f.schema.metric_definitions = {{"ccnorm", kCcnormEstimator}};
+  f.schema.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
   f.description =
       "mask CNN of neural population responses (Klindt et al. 2017; Lee-lab maskcnn_polished): "
       "input BN, conv stack, pooling, factorized readout; Lee-lab training protocol; Pearson, "

@@ -124,9 +124,9 @@ std::pair<double, std::int64_t> psd_solve_dot(std::vector<double> c, std::vector
 
 }  // namespace
 
-double signal_power(const std::vector<double>& trials, std::int64_t repeats,
-                    std::int64_t images) {
-  const TrialTable t = trial_table(trials, repeats, images);
+// signal_power and cc_max given the summary of the same trials (built once per neuron).
+double signal_power(const std::vector<double>& trials, const TrialTable& t) {
+  const std::int64_t repeats = t.repeats, images = t.images;
   // Repeats (levels of the second factor) with at least one present cell.
   std::vector<std::int64_t> rep_index;
   std::vector<std::int64_t> n_r;
@@ -192,10 +192,9 @@ double signal_power(const std::vector<double>& trials, std::int64_t repeats,
   return (ss_image - df_image * ms_resid) / static_cast<double>(n - R);
 }
 
-double cc_max(const std::vector<double>& trials, std::int64_t repeats, std::int64_t images) {
-  const TrialTable t = trial_table(trials, repeats, images);
+double cc_max(const std::vector<double>& trials, const TrialTable& t) {
   if (t.images_present < 2) return kNaN;
-  const double sp = signal_power(trials, repeats, images);
+  const double sp = signal_power(trials, t);
   // Var(ybar) over the images with a present repeat, 1/M, with the same trial means as Pearson.
   std::vector<double> ybar;
   for (double v : t.mean)
@@ -203,6 +202,15 @@ double cc_max(const std::vector<double>& trials, std::int64_t repeats, std::int6
   const double var_ybar = variance(ybar, 0);
   if (!(sp > 0) || !(var_ybar > 0)) return kNaN;
   return std::sqrt(sp / var_ybar);
+}
+
+double signal_power(const std::vector<double>& trials, std::int64_t repeats,
+                    std::int64_t images) {
+  return signal_power(trials, trial_table(trials, repeats, images));
+}
+
+double cc_max(const std::vector<double>& trials, std::int64_t repeats, std::int64_t images) {
+  return cc_max(trials, trial_table(trials, repeats, images));
 }
 
 double fev(const std::vector<double>& pred, const std::vector<double>& truth) {
@@ -259,7 +267,7 @@ SplitScores score_split(const std::vector<float>& pred, const std::vector<std::i
         y.push_back(table.mean[i]);
       }
       if (!p.empty()) s.pearson[n] = pearson(p, y);
-      s.ccmax[n] = cc_max(tr, data.repeats, M);
+      s.ccmax[n] = cc_max(tr, table);
       s.ccnorm[n] = s.pearson[n] / s.ccmax[n];  // NaN when CCmax is
     } else {
       for (std::int64_t i = 0; i < M; ++i) {

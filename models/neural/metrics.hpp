@@ -7,6 +7,15 @@
 
 namespace ns::models::neural {
 
+/// The CCmax/CCnorm estimator, as sweep.json names it ("metric_definitions"). The one before
+/// it (sweeps without the record) computed CCmax on each image's first R' present repeats, R'
+/// the fewest present, while Pearson used all of them; both equal Eq. 29 on complete data.
+inline constexpr const char* kCcnormEstimator =
+    "schoppe-eq29-two-way-anova: one trial mean per image; signal power of the additive "
+    "image + repeat model on every present repeat (Henderson III)";
+inline constexpr const char* kCcnormLegacyEstimator =
+    "schoppe-eq29-complete-subset: CCmax on each image's first R' present repeats";
+
 /// Pearson correlation with population (1/n) standard deviations; 0 when either standard
 /// deviation is <= 1e-5 (models/neural/README.md, "Metrics").
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
@@ -44,6 +53,10 @@ double signal_power(const std::vector<double>& trials, std::int64_t repeats,
 /// (the same response Pearson is computed against), Var with 1/M over the images with a
 /// present repeat. NaN (neuron excluded) when SP <= 0 or undefined; never clipped at 1.
 double cc_max(const std::vector<double>& trials, std::int64_t repeats, std::int64_t images);
+
+/// signal_power and cc_max given `table` = trial_table(trials, repeats, images), built once.
+double signal_power(const std::vector<double>& trials, const TrialTable& table);
+double cc_max(const std::vector<double>& trials, const TrialTable& table);
 
 /// Fraction of explainable variance explained where the noise-free rate is known:
 /// 1 - mean((pred - truth)^2) / Var(truth) (1/M); NaN when Var(truth) <= 1e-12.

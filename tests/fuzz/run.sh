@@ -7,7 +7,7 @@ out=${FUZZ_DIR:-/tmp/ns_fuzz}; mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
   tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp engine/log.cpp models/quadratic.cpp \
   models/classifier/idx.cpp models/neural/dataset.cpp models/neural/h5.cpp \
-  models/neural/simulate.cpp $(pkg-config --cflags --libs hdf5) -lfmt -lz -o "$out/fuzz_inputs"
+  models/neural/simulate.cpp models/neural/metrics.cpp $(pkg-config --cflags --libs hdf5) -lfmt -lz -o "$out/fuzz_inputs"
 # Seeds: the example specs, a results.csv and a tiny IDX header.
 i=0; for f in examples/*.json sweeps/*.json; do printf '\0' >"$out/corpus/spec$i"; cat "$f" >>"$out/corpus/spec$i"; i=$((i+1)); done
 printf '\1trial_id,status,x\na,ok,1\n"b,c",failed,"q""x"\n' >"$out/corpus/csv0"

@@ -39,10 +39,13 @@ run_one() {
   esac
   mkdir -p "$dir"
   echo $$ >"$dir/pid"
-  env "${env[@]}" "$BIN" --threads 1 --seed "$seed" --params "$p" --out "$dir/trial" \
-    > "$dir/result.tmp" 2> "$dir/stderr.log"
-  mv "$dir/result.tmp" "$dir/result.json"
-  echo "done: $v seed $seed"
+  if env "${env[@]}" "$BIN" --threads 1 --seed "$seed" --params "$p" --out "$dir/trial" \
+    > "$dir/result.tmp" 2> "$dir/stderr.log"; then
+    mv "$dir/result.tmp" "$dir/result.json"
+    echo "done: $v seed $seed"
+  else
+    echo "failed: $v seed $seed (see $dir/stderr.log)"
+  fi
 }
 export -f run_one
 export OUT PARAMS BIN

@@ -109,7 +109,11 @@ DatasetInfo File::info(const std::string& name) const {
              path_, name, info.shape());
     info.values *= d;
   }
-  const auto stored = static_cast<double>(H5Dget_storage_size(ds.id));
+  // The storage size is also read from the file: no more than the file itself holds.
+  std::error_code ec;
+  const auto file_bytes = static_cast<double>(std::filesystem::file_size(path_, ec));
+  const double stored = std::min(static_cast<double>(H5Dget_storage_size(ds.id)),
+                                 ec ? 0.0 : file_bytes);
   NS_CHECK(static_cast<double>(info.values) * 4.0 <= 1000.0 * stored + (1 << 20),
            "{}: dataset `{}` claims shape {} ({} values) but the file stores only {} bytes of "
            "it; the file is damaged or truncated",

@@ -8,7 +8,7 @@
 namespace ns::models::neural {
 
 /// Pearson correlation with population (1/n) standard deviations; 0 when either standard
-/// deviation is <= 1e-5 (NEURAL_MODEL.md "Metrics").
+/// deviation is <= 1e-5 (models/neural/README.md "The published model", metrics).
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 
 /// CCmax of one neuron (Schoppe 2016, Eq. 29, with the signal power of Sahani & Linden 2003):

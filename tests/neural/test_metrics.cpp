@@ -10,7 +10,7 @@ namespace {
 const double kNaN = std::nan("");
 }
 
-TEST_CASE("CCmax matches the worked case of NEURAL_MODEL.md", "[metrics]") {
+TEST_CASE("CCmax matches the worked case of the published recipe", "[metrics]") {
   // 2 repeats x 4 images: y = [[1,2,3,4],[2,2,4,4]] -> 8 / sqrt(51)
   const std::vector<double> y = {1, 2, 3, 4, 2, 2, 4, 4};
   REQUIRE(cc_max(y, 2, 4) == Approx(8.0 / std::sqrt(51.0)).epsilon(1e-12));

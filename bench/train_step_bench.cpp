@@ -1,8 +1,13 @@
 // The mask CNN's training step against a FLOP floor (issue: "within 2x of the SGEMM floor").
 // In ONE process run, on `--threads` intra-op threads (1 inter-op thread):
-//   1. SGEMM: torch::mm of two float32 [n, n] matrices (n = --gemm), 2 warm-ups then 5 timed
-//      repetitions; the BEST repetition's GFLOP/s is the machine's rate (the floor is then the
-//      lowest, i.e. most demanding, bound); the median is printed too.
+//   1. GEMM: float32 [n, n] x [n, n] (n = --gemm), 2 warm-ups then 5 timed repetitions, by
+//      every path the machine has: torch::mm (the BLAS LibTorch links, OpenBLAS on Debian, with
+//      OPENBLAS_CORETYPE as the environment sets it), oneDNN (the same product as a 1x1
+//      convolution, at::mkldnn_convolution), and OpenBLAS in child processes with
+//      OPENBLAS_CORETYPE empty and unset (its core detection can pick a kernel 4-5x slower than
+//      the CPU allows, docs/performance.md). The BEST repetition of the FASTEST kernel is the
+//      machine's rate (the floor is then the lowest, i.e. most demanding, bound); the kernel is
+//      named in the output. A step faster than that floor prints no ratio: the floor is not one.
 //   2. One training iteration of the maskcnn family as the runner does it (runner.cpp
 //      Trial::train_step): index_select of a random minibatch from a dataset tensor, NHWC
 //      conversion, forward, data loss + regularizers, backward, item() of the losses, Adam step.
@@ -22,7 +27,9 @@
 //       [--rounds 1] [--eval-batches 256,1000] [--json] [--smoke]
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <dlfcn.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -34,6 +41,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -86,30 +94,92 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// 1. SGEMM
+// 1. GEMM, by every path available
 struct GemmResult {
+  std::string kernel;  // e.g. "torch::mm (OpenBLAS core Haswell)", "oneDNN 1x1 convolution"
   std::int64_t n = 0;
   double best_gflops = 0, median_gflops = 0, best_ms = 0;
 };
 
-GemmResult measure_gemm(std::int64_t n, int warmup, int reps) {
-  torch::NoGradGuard no_grad;
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  auto c = torch::empty({n, n});
-  for (int i = 0; i < warmup; ++i) torch::mm_out(c, a, b);
+// OpenBLAS's name for the core whose kernels it runs ("Haswell", "Prescott", ...); looked up at
+// run time because LibTorch reaches OpenBLAS through libblas.so.3, which may be another BLAS.
+std::string blas_core() {
+  using Fn = char* (*)();
+  auto fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  return fn ? std::string("OpenBLAS core ") + fn() : "BLAS other than OpenBLAS";
+}
+
+template <class F>
+GemmResult time_gemm(std::string kernel, std::int64_t n, int warmup, int reps, F&& product) {
+  for (int i = 0; i < warmup; ++i) product();
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) {
     const double t0 = now_s();
-    torch::mm_out(c, a, b);
+    product();
     ms.push_back(1e3 * (now_s() - t0));
   }
   const double flops = 2.0 * static_cast<double>(n) * n * n;
   GemmResult r;
+  r.kernel = std::move(kernel);
   r.n = n;
   r.best_ms = min_of(ms);
   r.best_gflops = flops / (r.best_ms * 1e-3) / 1e9;
   r.median_gflops = flops / (median_of(ms) * 1e-3) / 1e9;
   return r;
+}
+
+// torch::mm: the BLAS LibTorch links, with the environment's OPENBLAS_CORETYPE.
+GemmResult measure_blas_gemm(std::int64_t n, int warmup, int reps) {
+  torch::NoGradGuard no_grad;
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  auto c = torch::empty({n, n});
+  return time_gemm("torch::mm (" + blas_core() + ")", n, warmup, reps,
+                   [&] { torch::mm_out(c, a, b); });
+}
+
+// oneDNN's GEMM: [n, n] weights times [n, 16 * h * w] inputs as a 1x1 convolution over a batch
+// of 16 (h * w = n / 16), the same 2 n^3 FLOPs; empty when n is not a multiple of 16 or LibTorch
+// was built without oneDNN.
+std::vector<GemmResult> measure_onednn_gemm(std::int64_t n, int warmup, int reps) {
+  if (n % 16 != 0 || !at::hasMKLDNN()) return {};
+  torch::NoGradGuard no_grad;
+  const std::int64_t hw = n / 16;
+  auto x = torch::randn({16, n, hw, 1}), w = torch::randn({n, n, 1, 1});
+  const std::vector<std::int64_t> pad = {0, 0}, one = {1, 1};
+  return {time_gemm("oneDNN (1x1 convolution)", n, warmup, reps, [&] {
+    at::mkldnn_convolution(x, w, c10::nullopt, pad, one, one, 1);
+  })};
+}
+
+// OpenBLAS in a child process (this binary with --gemm-only) under another OPENBLAS_CORETYPE:
+// the core is chosen once per process, so it cannot change here. `env_prefix` is the shell
+// prefix that sets the variable (e.g. "OPENBLAS_CORETYPE= " or "env -u OPENBLAS_CORETYPE ").
+std::vector<GemmResult> measure_child_gemm(const std::string& env_prefix, const std::string& what,
+                                           std::int64_t n, int threads) {
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) return {};
+  self[len] = 0;
+  const std::string cmd = env_prefix + "'" + self + "' --gemm-only --gemm " + std::to_string(n) +
+                          " --threads " + std::to_string(threads) + " 2>/dev/null";
+  std::string text;
+  if (FILE* p = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, p)) text += buf;
+    if (::pclose(p) != 0) return {};
+  }
+  try {
+    const json j = json::parse(text);
+    GemmResult r;
+    r.kernel = "torch::mm (" + j.at("kernel").get<std::string>() + ", " + what + ", child process)";
+    r.n = j.at("n").get<std::int64_t>();
+    r.best_gflops = j.at("best_gflops").get<double>();
+    r.median_gflops = j.at("median_gflops").get<double>();
+    r.best_ms = j.at("best_ms").get<double>();
+    return {r};
+  } catch (const std::exception&) {
+    return {};
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,6 +404,9 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile,
                  "write a chrome trace (legacy autograd profiler) of 3 more default iterations");
   app.add_flag("--smoke", smoke, "tiny sizes, 2 iterations (for ctest)");
+  bool gemm_only = false;
+  app.add_flag("--gemm-only", gemm_only,
+               "only time torch::mm, print JSON (what the OPENBLAS_CORETYPE children run)");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -344,6 +417,14 @@ int main(int argc, char** argv) {
     }
     at::set_num_interop_threads(1);
     torch::set_num_threads(threads);
+    if (gemm_only) {
+      const GemmResult g = measure_blas_gemm(gemm, 2, 5);
+      std::cout << json{{"kernel", blas_core()}, {"n", g.n}, {"best_gflops", g.best_gflops},
+                        {"median_gflops", g.median_gflops}, {"best_ms", g.best_ms}}
+                       .dump()
+                << std::endl;
+      return 0;
+    }
     ns::models::tune_allocator();  // as the family does for its runners
 
     // The configurations (defaults + variants), checked before anything is timed
@@ -360,15 +441,29 @@ int main(int argc, char** argv) {
       variants.push_back({name, p});
     }
 
-    // 1. SGEMM, before any model exists, and again after every round: the floor uses the
-    // fastest rate seen in the run (the most conservative floor when other work on the
-    // machine slows the GEMM at times).
-    GemmResult g = measure_gemm(gemm, 2, 5);
+    // 1. GEMM by every path, before any model exists; the in-process ones again after every
+    // round. The floor uses the fastest rate seen in the run (the most conservative floor when
+    // other work on the machine slows the GEMM at times, or when BLAS runs a slow kernel).
+    std::vector<GemmResult> kernels = {measure_blas_gemm(gemm, 2, 5)};
+    for (auto& r : measure_onednn_gemm(gemm, 2, 5)) kernels.push_back(r);
+    const bool have_onednn = kernels.size() > 1;  // kernels[1] then
+    const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    if (!coretype || *coretype)
+      for (auto& r : measure_child_gemm("OPENBLAS_CORETYPE= ", "OPENBLAS_CORETYPE empty", gemm,
+                                        threads))
+        kernels.push_back(r);
+    if (coretype)
+      for (auto& r : measure_child_gemm("env -u OPENBLAS_CORETYPE ", "OPENBLAS_CORETYPE unset",
+                                        gemm, threads))
+        kernels.push_back(r);
     int gemm_runs = 1;
     auto remeasure_gemm = [&] {
-      const GemmResult again = measure_gemm(gemm, 1, 3);
       ++gemm_runs;
-      if (again.best_gflops > g.best_gflops) g = again;
+      const GemmResult blas = measure_blas_gemm(gemm, 1, 3);
+      if (blas.best_gflops > kernels[0].best_gflops) kernels[0] = blas;
+      if (have_onednn)
+        for (auto& r : measure_onednn_gemm(gemm, 1, 3))
+          if (r.best_gflops > kernels[1].best_gflops) kernels[1] = r;
     };
     // 2. Training
     const std::int64_t m = std::max<std::int64_t>(4 * batch, eval_images);
@@ -386,7 +481,10 @@ int main(int argc, char** argv) {
       remeasure_gemm();
     }
 
-    // 3. FLOPs and the floor
+    // 3. FLOPs and the floor, at the fastest kernel's rate
+    const GemmResult g = *std::max_element(
+        kernels.begin(), kernels.end(),
+        [](const GemmResult& a, const GemmResult& b) { return a.best_gflops < b.best_gflops; });
     const double rate = g.best_gflops * 1e9;  // FLOP/s
 
     // 4. Evaluation with the default model
@@ -425,8 +523,19 @@ int main(int argc, char** argv) {
                              {"inter_op", at::get_num_interop_threads()}}},
                 {"sizes", {{"size", size}, {"neurons", neurons}, {"channels", channels},
                            {"layers", layers}, {"batch", batch}}},
-                {"sgemm", {{"n", g.n}, {"runs", gemm_runs}, {"best_gflops", g.best_gflops},
-                           {"median_gflops", g.median_gflops}, {"best_ms", g.best_ms}}}};
+                {"sgemm", {{"n", g.n}, {"runs", gemm_runs}, {"kernel", g.kernel},
+                           {"best_gflops", g.best_gflops}, {"median_gflops", g.median_gflops},
+                           {"best_ms", g.best_ms}}}};
+    json jk = json::array();
+    for (const auto& k : kernels)
+      jk.push_back({{"kernel", k.kernel}, {"best_gflops", k.best_gflops},
+                    {"median_gflops", k.median_gflops}, {"best_ms", k.best_ms}});
+    out["sgemm"]["kernels"] = jk;
+    // A ratio below 1 means the step beat the "floor": it is then no floor (a faster GEMM
+    // exists than any measured here), and no ratio is reported.
+    auto ratio = [](double ms, double floor_ms) {
+      return ms / floor_ms >= 1 ? json(ms / floor_ms) : json(nullptr);
+    };
     json jv = json::array();
     for (std::size_t v = 0; v < variants.size(); ++v) {
       const FlopCount f = flop_count(trainers[v]->model_options(), batch);
@@ -452,8 +561,9 @@ int main(int argc, char** argv) {
                     {"backward_ms_median", median_of(t.bwd_ms)},
                     {"step_ms_median", median_of(t.step_ms)},
                     {"minor_faults_median", median_of(t.faults)},
-                    {"ratio_min", min_of(t.wall_ms) / floor_ms},
-                    {"ratio_median", median_of(t.wall_ms) / floor_ms}});
+                    {"floor_is_a_floor", min_of(t.wall_ms) >= floor_ms},
+                    {"ratio_min", ratio(min_of(t.wall_ms), floor_ms)},
+                    {"ratio_median", ratio(median_of(t.wall_ms), floor_ms)}});
     }
     out["train"] = jv;
     json je = json::array();
@@ -474,10 +584,12 @@ int main(int argc, char** argv) {
                 "%lld\n",
                 (long long)size, (long long)size, (long long)neurons, (long long)channels,
                 (long long)layers, (long long)batch);
-    std::printf("sgemm          n=%lld: best %.1f GFLOP/s (%.1f ms), median %.1f GFLOP/s in its "
-                "run; fastest of %d runs (before training, after each round); the floor uses "
-                "it\n",
-                (long long)g.n, g.best_gflops, g.best_ms, g.median_gflops, gemm_runs);
+    for (const auto& k : kernels)
+      std::printf("sgemm          n=%lld, %s: best %.1f GFLOP/s (%.1f ms), median %.1f\n",
+                  (long long)k.n, k.kernel.c_str(), k.best_gflops, k.best_ms, k.median_gflops);
+    std::printf("  fastest      %s, %.1f GFLOP/s (in-process kernels: fastest of %d runs, before "
+                "training and after each round); the floor uses it\n",
+                g.kernel.c_str(), g.best_gflops, gemm_runs);
     for (std::size_t v = 0; v < variants.size(); ++v) {
       const json& r = jv[v];
       const FlopCount f = flop_count(trainers[v]->model_options(), batch);
@@ -489,16 +601,20 @@ int main(int argc, char** argv) {
                   gf(f.total()).c_str(), gf(f.conv_fwd).c_str(), gf(f.conv_bwd_input).c_str(),
                   gf(f.conv_bwd_weight).c_str(), gf(f.readout_fwd).c_str(),
                   gf(f.readout_bwd).c_str());
-      std::printf("  floor        %.1f ms/iter at %.1f GFLOP/s\n", r["floor_ms"].get<double>(),
-                  g.best_gflops);
+      std::printf("  floor        %.1f ms/iter at %.1f GFLOP/s (%s)\n",
+                  r["floor_ms"].get<double>(), g.best_gflops, g.kernel.c_str());
       std::printf("  measured     %.1f min / %.1f median ms/iter wall (%zu iters), CPU %.1f / "
                   "%.1f; median forward %.1f, backward %.1f, step %.1f; %.0f page faults\n",
                   r["ms_min"].get<double>(), r["ms_median"].get<double>(), times[v].wall_ms.size(),
                   r["cpu_ms_min"].get<double>(), r["cpu_ms_median"].get<double>(),
                   r["forward_ms_median"].get<double>(), r["backward_ms_median"].get<double>(),
                   r["step_ms_median"].get<double>(), r["minor_faults_median"].get<double>());
-      std::printf("  ratio        %.2fx (min) / %.2fx (median) of the floor\n",
-                  r["ratio_min"].get<double>(), r["ratio_median"].get<double>());
+      if (!r["floor_is_a_floor"].get<bool>())
+        std::printf("  ratio        none: the step (min) beat the floor, so the floor is not a "
+                    "floor (a faster GEMM exists than those measured here)\n");
+      else
+        std::printf("  ratio        %.2fx (min) / %.2fx (median) of the floor\n",
+                    r["ratio_min"].get<double>(), r["ratio_median"].get<double>());
     }
     for (const auto& e : evals)
       std::printf("eval           %lld images, %-9s batch %-5lld %.1f min / %.1f median ms "

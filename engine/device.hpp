@@ -23,7 +23,7 @@ int local_workers(const NodePlacement& p);
 std::string choose_device(const NodePlacement& p, int visible_gpus);
 
 /// Intra-op threads: `requested` if > 0, else max(1, cores_per_node / training ranks on the node)
-/// (PERF_NOTES: one thread per rank beats two threads in one rank for these models).
+/// (docs/performance.md: one thread per rank beats two threads in one rank for these models).
 int choose_threads(const NodePlacement& p, int cores_per_node, int requested);
 
 /// Number of entries in a CUDA_VISIBLE_DEVICES value ("" hides every GPU; unset = -1, meaning

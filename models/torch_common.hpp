@@ -17,7 +17,7 @@ void seed_torch(std::uint64_t seed);
 void set_torch_threads(int threads);
 
 /// Raises glibc's mmap/trim thresholds so activation buffers are not returned to the kernel and
-/// faulted back every step (PERF_NOTES.md: ~26 % less CPU time). Call once at start-up.
+/// faulted back every step (docs/performance.md: ~26 % less CPU time). Call once at start-up.
 void tune_allocator();
 
 /// True if every element of `t` is finite.

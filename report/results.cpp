@@ -19,7 +19,8 @@ using nlohmann::json;
 
 namespace {
 
-// Columns every results.csv has besides the parameters and metrics (DATA.md "Results").
+// Columns every results.csv has besides the parameters and metrics (docs/formats.md, "Results
+// directory").
 const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed", "repeat", "attempt",
                                             "wall_s",   "rank",   "host", "device", "error"};
 

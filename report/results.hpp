@@ -1,6 +1,6 @@
 #pragma once
 // Loads a sweep's output directory as the report sees it: results.csv (possibly still growing),
-// sweep.json when present. Column roles follow the results format (README / DATA.md):
+// sweep.json when present. Column roles follow the results format (docs/formats.md):
 // trial_id, status, every parameter, every metric, seed, repeat, attempt, wall_s, rank, host,
 // device, error.
 #include <cstddef>

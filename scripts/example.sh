@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The README's main job: installs what is missing, builds, and runs the example sweep on the
-# built-in simulated V1 dataset under mpirun (a coordinator and two workers).
+# The README's main job: installs what is missing, builds the `neurosweep` app only (the tests
+# and benchmarks are built by scripts/test.sh), and runs the example sweep on the built-in
+# simulated V1 dataset under mpirun (a coordinator and two workers).
 #   NS_EXAMPLE  spec to run (default examples/simulated_v1.json)
 #   NS_RANKS    MPI ranks (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh neurosweep
 spec=${NS_EXAMPLE:-examples/simulated_v1.json}
 [ -f "$spec" ] || spec=examples/quadratic_grid.json
 mpi_flags=(--oversubscribe)

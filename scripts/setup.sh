@@ -2,8 +2,10 @@
 # neurosweep setup: installs what is missing from Debian's archive (idempotent,
 # non-interactive, works as root without sudo) and builds into ./build.
 #
-#   scripts/setup.sh            install + build
-#   scripts/setup.sh --deps     install only
+#   scripts/setup.sh                 install + build everything (tests and benchmarks too)
+#   scripts/setup.sh TARGET...       install + build only these CMake targets (and what they need),
+#                                    e.g. scripts/setup.sh neurosweep
+#   scripts/setup.sh --deps          install only
 #
 # Environment: BUILD_DIR (default build), CMAKE_PREFIX_PATH (e.g. a CUDA LibTorch),
 #              NS_JOBS (parallel build jobs, default nproc).
@@ -42,4 +44,6 @@ fi
 
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release ${CMAKE_PREFIX_PATH:+-DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH"} >/dev/null
-cmake --build "$BUILD_DIR" -j "${NS_JOBS:-$(nproc)}"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$BUILD_DIR" -j "${NS_JOBS:-$(nproc)}" "${targets[@]}"

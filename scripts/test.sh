@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, and runs the whole test suite.
+# The README's test command: installs what is missing, builds every target (tests, benchmarks,
+# the app), and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -37,7 +37,7 @@ struct TrainOptions {
   std::int64_t augment_shift = 0;    ///< random translations by up to this many pixels
   std::int64_t eval_batch_size = 1000;  ///< batch for validation/test passes (no gradients)
   /// NHWC memory format. Off by default: for this 1-channel 28x28 net it measured no faster
-  /// (bench/classifier.md), unlike the mask CNN's 50x50 inputs (PERF_NOTES.md).
+  /// (bench/classifier.md), unlike the mask CNN's 50x50 inputs (docs/performance.md).
   bool channels_last = false;
 
   nlohmann::json to_json() const;

@@ -315,7 +315,7 @@ NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_
                fmt_value(d.responses[i]), i / d.neurons, i % d.neurons);
     }
   } else {
-    // nanmean over the repeats present (DATA.md).
+    // nanmean over the repeats present (docs/formats.md).
     d.responses.assign(MN, 0.0f);
     for (std::int64_t i = 0; i < MN; ++i) {
       double s = 0;

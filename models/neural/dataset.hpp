@@ -1,5 +1,5 @@
 #pragma once
-// Neural response datasets (DATA.md): the HDF5 format and the built-in simulated V1 population,
+// Neural response datasets (docs/formats.md): HDF5 files and the built-in simulated V1 population,
 // loaded into plain host vectors (torch-free). A data block of a sweep spec names one of them:
 //   {"kind": "hdf5", "path": "data/8k.h5", "split_seed": 0, "ccnorm": true}
 //   {"kind": "simulated", "seed": 0, "images": 4000, "size": 32, "neurons": 60, "repeats": 6, ...}
@@ -11,7 +11,7 @@
 
 namespace ns::models::neural {
 
-/// Image-split labels (DATA.md `split`).
+/// Image-split labels (docs/formats.md, `split`).
 enum Part : std::int8_t { kTrain = 0, kVal = 1, kTest = 2 };
 
 /// One dataset in memory. Every array is row-major.
@@ -62,7 +62,7 @@ DataSpec parse_data_spec(const nlohmann::json& block, const std::string& json_pa
 /// Loads (HDF5) or generates (simulated) the dataset and checks it (see check_dataset).
 NeuralData load_dataset(const DataSpec& spec);
 
-/// Reads an HDF5 file in the DATA.md format and checks shapes and values; errors name the file,
+/// Reads an HDF5 file (docs/formats.md) and checks shapes and values; errors name the file,
 /// the dataset and the shape or value that is wrong.
 /// With CCnorm asked for: throws ns::Error (exit 2) when any neuron's effective repeat count
 /// (metrics.hpp effective_repeats: the median of present repeats per image) is below 2, naming
@@ -71,7 +71,7 @@ void check_effective_repeats(const NeuralData& d, const std::string& where);
 
 NeuralData read_h5(const std::string& path, std::uint64_t split_seed, bool need_ccnorm);
 
-/// Writes `data` in the DATA.md format (images uint8 when every pixel is an integer in 0..255).
+/// Writes `data` as docs/formats.md says (images uint8 when every pixel is an integer in 0..255).
 void write_h5(const NeuralData& data, const std::string& path);
 
 /// The seeded random 64/16/20 train/val/test split used when a file has no `split`.

@@ -17,7 +17,7 @@ namespace ns::models::neural {
 engine::ModelFamily maskcnn_family();
 
 /// Generates the simulated V1 population described by `data_block` (the "simulated" data block
-/// of a spec; "kind" may be omitted) and writes it to `path` in the HDF5 format of DATA.md.
+/// of a spec; "kind" may be omitted) and writes it to `path` in the HDF5 format of docs/formats.md.
 void write_simulated_h5(const nlohmann::json& data_block, const std::string& path);
 
 }  // namespace ns::models::neural

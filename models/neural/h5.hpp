@@ -1,5 +1,5 @@
 #pragma once
-// Minimal RAII wrapper over the HDF5 C API for root-level datasets (DATA.md). Errors are
+// Minimal RAII wrapper over the HDF5 C API for root-level datasets (docs/formats.md). Errors are
 // ns::Error naming the file and the dataset; HDF5's own error printing is switched off.
 #include <cstdint>
 #include <string>

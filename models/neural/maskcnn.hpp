@@ -1,6 +1,7 @@
 #pragma once
-// The mask CNN (Klindt et al. 2017; Lee-lab "maskcnn_polished"), NEURAL_MODEL.md
-// "Architecture", with its losses and regularizers. LibTorch: include from models/ only.
+// The mask CNN (Klindt et al. 2017; Lee-lab "maskcnn_polished"), models/neural/README.md
+// "The published model": the architecture, with its losses and regularizers. LibTorch: include
+// from models/ only.
 #include <torch/torch.h>
 
 #include <vector>
@@ -29,8 +30,8 @@ class MaskCnnImpl : public torch::nn::Module {
   torch::Tensor spatial_weights() const;
   torch::Tensor feature_weights() const;
 
-  /// Weighted sum of the regularizers of NEURAL_MODEL.md "Loss" (smoothness on conv0, readout
-  /// sparsity, group sparsity on conv layers >= 2).
+  /// Weighted sum of the regularizers of the published loss (models/neural/README.md;
+  /// smoothness on conv0, readout sparsity, group sparsity on conv layers >= 2).
   torch::Tensor regularizer(const LossOptions& loss) const;
 
   const ModelOptions& options() const { return options_; }
@@ -86,7 +87,7 @@ torch::Tensor poisson_loss(const torch::Tensor& pred, const torch::Tensor& targe
 /// The data term of `kind` (poisson or mse, both means over batch and neurons).
 torch::Tensor data_loss(LossKind kind, const torch::Tensor& pred, const torch::Tensor& target);
 /// Smoothness of a conv weight [out, in, k, k]: sum over (out, in) slices of
-/// ||conv2d(W_slice, L, pad 1)||^2 / ||W_slice||^2, L the 3x3 Laplacian of NEURAL_MODEL.md.
+/// ||conv2d(W_slice, L, pad 1)||^2 / ||W_slice||^2, L the 3x3 Laplacian of models/neural/README.md.
 torch::Tensor laplacian_penalty(const torch::Tensor& weight);
 /// Group sparsity of a conv weight: sum over (out, in) of sqrt(sum_{h,w} W^2).
 torch::Tensor group_penalty(const torch::Tensor& weight);

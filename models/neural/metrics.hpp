@@ -17,7 +17,7 @@ inline constexpr const char* kCcnormLegacyEstimator =
     "schoppe-eq29-complete-subset: CCmax on each image's first R' present repeats";
 
 /// Pearson correlation with population (1/n) standard deviations; 0 when either standard
-/// deviation is <= 1e-5 (models/neural/README.md, "Metrics").
+/// deviation is <= 1e-5 (models/neural/README.md "The published model", metrics).
 double pearson(const std::vector<double>& x, const std::vector<double>& y);
 
 /// One neuron's trials of one split, summarized: per image the number of present repeats and

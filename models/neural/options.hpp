@@ -22,7 +22,7 @@ std::string to_string(Pool v);
 std::string to_string(Positive v);
 std::string to_string(LossKind v);
 
-/// Architecture of the mask CNN (NEURAL_MODEL.md "Architecture"; Lee-lab defaults).
+/// Architecture of the mask CNN (models/neural/README.md "The published model"; Lee-lab defaults).
 /// The input geometry and the neuron count come from the dataset, hence the constructor.
 struct ModelOptions {
   ModelOptions(std::int64_t in_channels, std::int64_t height, std::int64_t width,
@@ -43,7 +43,7 @@ struct ModelOptions {
   TORCH_ARG(Positive, readout_positive) = Positive::kNone;
   /// Trainable scale/shift in the input BatchNorm. Default false: the BN after the bias-free
   /// conv0 cancels the shift exactly and the scale up to eps, and without trainable input
-  /// parameters conv0's slow input gradient is never computed (PERF_NOTES.md).
+  /// parameters conv0's slow input gradient is never computed (docs/performance.md).
   TORCH_ARG(bool, input_bn_affine) = false;
   /// Std of the N(0, std^2) initialization of conv and readout weights.
   TORCH_ARG(double, init_std) = 0.01;
@@ -65,7 +65,7 @@ struct ModelOptions {
   std::pair<std::int64_t, std::int64_t> map_size() const;
 };
 
-/// Loss and regularizers (NEURAL_MODEL.md "Loss").
+/// Loss and regularizers (models/neural/README.md "The published model", loss).
 struct LossOptions {
   TORCH_ARG(LossKind, loss) = LossKind::kPoisson;
   TORCH_ARG(double, smoothness) = 5e-6;      ///< Laplacian penalty on conv0
@@ -73,7 +73,7 @@ struct LossOptions {
   TORCH_ARG(double, group_sparsity) = 0.0;   ///< group lasso on conv layers >= 2
 };
 
-/// The training protocol (NEURAL_MODEL.md "Training protocol").
+/// The training protocol (models/neural/README.md "The published model", training).
 struct TrainOptions {
   TORCH_ARG(double, lr) = 1e-3;
   TORCH_ARG(std::int64_t, phases) = 3;

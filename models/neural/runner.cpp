@@ -182,7 +182,8 @@ class Trial {
              to_.batch_size(), dd_.train.size(), data_.source);
     seed_torch(ctx.trial.seed);
     model_ = MaskCnn(mo_);
-    // Readout bias from each neuron's mean training response (NEURAL_MODEL.md "Init").
+    // Readout bias from each neuron's mean training response (models/neural/README.md, "The
+    // published model").
     std::vector<double> mean(data_.neurons, 0.0);
     for (auto m : dd_.train)
       for (std::int64_t n = 0; n < data_.neurons; ++n)

@@ -1,6 +1,6 @@
 #pragma once
-// The Lee-lab training protocol as a torch-free state machine (NEURAL_MODEL.md "Training
-// protocol"): phases with a decaying learning rate, evaluations every `eval_every` iterations
+// The Lee-lab training protocol as a torch-free state machine (models/neural/README.md, "The
+// published model"): phases with a decaying learning rate, evaluations every `eval_every` steps
 // (and at 0), strict-improvement checkpoints, patience, and restore-the-best at every phase end.
 // Unit-tested by scripted validation losses (tests/neural/test_schedule.cpp).
 #include <nlohmann/json.hpp>

@@ -68,6 +68,10 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then
   # The same allocation as launch counts it: 4 nodes x 4 GPUs = 16 training ranks.
   expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --nodes 4 --gpus-per-node 4 --list 0
   grep -Eq "^ +16 .* [0-9]+( \*)?$" "$TMP/out" || fail "$(cat "$TMP/out")"
+else
+  echo "plan_estimate: SKIPPED section 4 (the RIS grid): /usr/share/datasets/fashion-mnist is" \
+       "missing, and plan checks the convnet family against that data (install the Debian package" \
+       "dataset-fashion-mnist, as scripts/setup.sh does)" >&2
 fi
 
 # 5. Bad options: exit 2, one line, nothing written.

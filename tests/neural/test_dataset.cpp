@@ -95,7 +95,7 @@ TEST_CASE("missing repeats in the simulation are NaN, one repeat always kept", "
   REQUIRE(nan > 0);
 }
 
-TEST_CASE("write_h5 / read_h5 round trip; write_simulated_h5 writes the DATA.md format",
+TEST_CASE("write_h5 / read_h5 round trip; write_simulated_h5 writes the documented format",
           "[dataset]") {
   TempDir dir;
   const NeuralData a = simulate_v1(tiny_sim());

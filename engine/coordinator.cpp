@@ -4,7 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace ns::engine {
 
@@ -69,33 +70,70 @@ bool Coordinator::may_start(double cost) {
   return true;
 }
 
-double Coordinator::next_cost_for(int worker) const {
-  if (opt_.schedule == "static") return static_queues_.at(worker).front().trial.cost;
-  return pending_.front().trial.cost;
+TrialQueue::TrialQueue(Schedule schedule, std::vector<int> workers)
+    : schedule_(schedule), workers_(std::move(workers)) {
+  NS_CHECK(schedule_ != Schedule::kInvalid, "internal: no schedule");
+  NS_CHECK(!workers_.empty(), "internal: a trial queue needs at least one worker");
 }
 
-bool Coordinator::has_next_for(int worker) const {
-  if (opt_.schedule == "static") {
-    auto it = static_queues_.find(worker);
-    return it != static_queues_.end() && !it->second.empty();
-  }
-  return !pending_.empty();
+std::deque<msg::Assign>& TrialQueue::queue_for(int worker) {
+  return queues_[schedule_ == Schedule::kStatic ? worker : -1];
 }
 
-msg::Assign Coordinator::next_for(int worker) {
-  auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
+const std::deque<msg::Assign>* TrialQueue::find(int worker) const {
+  auto it = queues_.find(schedule_ == Schedule::kStatic ? worker : -1);
+  return it == queues_.end() ? nullptr : &it->second;
+}
+
+void TrialQueue::push_back(msg::Assign a) {
+  const auto n = static_cast<std::int64_t>(workers_.size());
+  const int worker = workers_[static_cast<std::size_t>(((a.trial.index % n) + n) % n)];
+  queue_for(worker).push_back(std::move(a));
+}
+
+void TrialQueue::push_front(int worker, msg::Assign a) { queue_for(worker).push_front(std::move(a)); }
+
+bool TrialQueue::has_next(int worker) const {
+  const auto* q = find(worker);
+  return q && !q->empty();
+}
+
+const msg::Assign& TrialQueue::peek(int worker) const {
+  NS_CHECK(has_next(worker), "internal: no trial queued for rank {}", worker);
+  return find(worker)->front();
+}
+
+msg::Assign TrialQueue::pop(int worker) {
+  NS_CHECK(has_next(worker), "internal: no trial queued for rank {}", worker);
+  auto& q = queue_for(worker);
   msg::Assign a = std::move(q.front());
   q.pop_front();
   return a;
 }
 
+int TrialQueue::size() const {
+  std::size_t n = 0;
+  for (const auto& [w, q] : queues_) n += q.size();
+  return static_cast<int>(n);
+}
+
+void Coordinator::fill(std::vector<TrialSpec> trials, std::vector<int> workers) {
+  if (opt_.schedule == Schedule::kDynamic && opt_.longest_first) order_longest_first(trials);
+  pending_.emplace(opt_.schedule, std::move(workers));
+  for (auto& t : trials) {
+    msg::Assign a;
+    a.trial = std::move(t);
+    pending_->push_back(std::move(a));
+  }
+}
+
 void Coordinator::reply(int worker) {
-  if (has_next_for(worker) && may_start(next_cost_for(worker))) {
-    msg::Assign a = next_for(worker);
+  if (pending_->has_next(worker) && may_start(pending_->peek(worker).trial.cost)) {
+    msg::Assign a = pending_->pop(worker);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[worker] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
-    transport_.send(worker, msg::wrap("assign", a));
+    transport_.send(worker, msg::wrap(MessageKind::kAssign, a));
   } else {
     transport_.send(worker, msg::shutdown());
     ++shut_down_;
@@ -111,24 +149,23 @@ void Coordinator::on_result(int worker, msg::Result result) {
     busy_.erase(it);
   }
   ResultRow& row = result.row;
-  if (row.status == "interrupted") {
+  if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
     // A worker stops a trial on its own only when it got a signal itself: the job is ending.
     begin_drain(fmt::format("rank {} was interrupted", worker));
     return;
   }
-  if (row.status == "failed" && row.attempt <= opt_.retries && !draining_) {
+  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining_) {
     ++summary_.retried;
     log::info("trial {} failed (attempt {}): {}; retrying", row.trial_id, row.attempt, row.error);
     assign.attempt = row.attempt + 1;
-    auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
-    q.push_front(assign);
+    pending_->push_front(worker, assign);
     return;
   }
-  if (row.status == "ok") {
+  if (row.status == TrialStatus::kOk) {
     ++summary_.ok;
     durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
-  } else if (row.status == "timeout") {
+  } else if (row.status == TrialStatus::kTimeout) {
     ++summary_.timeout;
   } else {
     ++summary_.failed;
@@ -139,29 +176,23 @@ void Coordinator::on_result(int worker, msg::Result result) {
 }
 
 void Coordinator::handle(const Envelope& env) {
-  const std::string type = env.message.at("type").get<std::string>();
-  if (type == "ready") {
+  const MessageKind kind = msg::kind_of(env.message);
+  if (kind == MessageKind::kReady) {
     reply(env.source);
-  } else if (type == "result") {
+  } else if (kind == MessageKind::kResult) {
     on_result(env.source, env.message.at("body").get<msg::Result>());
     reply(env.source);
   } else {
-    log::warn("coordinator: unexpected message '{}' from rank {}", type, env.source);
+    log::warn("coordinator: unexpected message '{}' from rank {}", env.message.at("type").dump(),
+              env.source);
   }
 }
 
 CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
   const int workers = transport_.size() - 1;
-  if (opt_.schedule != "static" && opt_.longest_first) order_longest_first(trials);
-  for (auto& t : trials) {
-    msg::Assign a;
-    a.trial = std::move(t);
-    if (opt_.schedule == "static") {
-      static_queues_[1 + a.trial.index % workers].push_back(a);
-    } else {
-      pending_.push_back(std::move(a));
-    }
-  }
+  std::vector<int> ranks;
+  for (int w = 1; w <= workers; ++w) ranks.push_back(w);
+  fill(std::move(trials), std::move(ranks));
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -177,24 +208,18 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
     }
     backoff.pause();
   }
-  summary_.not_started = static_cast<int>(pending_.size());
-  for (auto& [w, q] : static_queues_) summary_.not_started += static_cast<int>(q.size());
+  summary_.not_started = pending_->size();
   sink_.tick(0, true);
   return summary_;
 }
 
 CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
                                            TrialExecutor& executor) {
-  if (opt_.longest_first) order_longest_first(trials);
-  for (auto& t : trials) {
-    msg::Assign a;
-    a.trial = std::move(t);
-    pending_.push_back(std::move(a));
-  }
-  while (!pending_.empty()) {
+  fill(std::move(trials), {0});
+  while (pending_->has_next(0)) {
     check_drain();
-    if (!may_start(pending_.front().trial.cost)) break;
-    msg::Assign a = next_for(0);
+    if (!may_start(pending_->peek(0).trial.cost)) break;
+    msg::Assign a = pending_->pop(0);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[0] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
@@ -206,7 +231,7 @@ CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
     msg::Result r{executor.execute(a, stop)};
     on_result(0, std::move(r));
   }
-  summary_.not_started = static_cast<int>(pending_.size());
+  summary_.not_started = pending_->size();
   sink_.tick(0, true);
   return summary_;
 }

@@ -13,6 +13,7 @@
 
 #include "engine/executor.hpp"
 #include "engine/protocol.hpp"
+#include "engine/status.hpp"
 #include "engine/transport.hpp"
 
 namespace ns::engine {
@@ -33,8 +34,8 @@ struct CoordinatorOptions {
   /// deadline - margin are not started, and running ones are drained at deadline - margin.
   std::optional<std::chrono::system_clock::time_point> deadline;
   double deadline_margin_s = 60;
-  /// "static" splits trials round-robin by rank up front (for benchmarks); default "dynamic".
-  std::string schedule = "dynamic";
+  /// kStatic splits trials round-robin by rank up front (for benchmarks); default kDynamic.
+  Schedule schedule = Schedule::kDynamic;
   /// Dynamic schedule only: hand out trials in decreasing TrialSpec::cost (ties keep the sweep's
   /// order), so the long ones do not come last and leave the other workers idle at the end.
   bool longest_first = true;
@@ -66,6 +67,35 @@ double expected_duration(const std::vector<double>& seen);
 /// The order of the dynamic schedule: decreasing cost, ties in the given order.
 void order_longest_first(std::vector<TrialSpec>& trials);
 
+/// The trials not yet handed out, as both Coordinator::run and run_serial take them: one queue
+/// for the dynamic schedule, or one per worker rank for the static one (trial index modulo the
+/// number of workers picks the rank).
+class TrialQueue {
+ public:
+  /// `workers`: the ranks that take trials (1..N-1 under MPI, {0} on one rank).
+  TrialQueue(Schedule schedule, std::vector<int> workers);
+  /// Appends a trial at the back of its queue.
+  void push_back(msg::Assign a);
+  /// Puts a trial back at the front of `worker`'s queue (a retry runs next, on the same rank).
+  void push_front(int worker, msg::Assign a);
+  /// True if `worker` has a trial to take.
+  bool has_next(int worker) const;
+  /// The trial `worker` would take next; has_next(worker) must hold.
+  const msg::Assign& peek(int worker) const;
+  /// Takes the trial `worker` would take next; has_next(worker) must hold.
+  msg::Assign pop(int worker);
+  /// Trials left in all queues.
+  int size() const;
+
+ private:
+  std::deque<msg::Assign>& queue_for(int worker);
+  const std::deque<msg::Assign>* find(int worker) const;
+
+  Schedule schedule_;
+  std::vector<int> workers_;
+  std::map<int, std::deque<msg::Assign>> queues_;  ///< key -1: the shared dynamic queue
+};
+
 class Coordinator {
  public:
   /// `drain_requested` is polled in the loop (signals); it returns a reason or "".
@@ -90,16 +120,13 @@ class Coordinator {
   void check_drain();
   void begin_drain(const std::string& reason);
   bool may_start(double cost);
-  msg::Assign next_for(int worker);
-  bool has_next_for(int worker) const;
-  double next_cost_for(int worker) const;
+  void fill(std::vector<TrialSpec> trials, std::vector<int> workers);
 
   Transport& transport_;
   ResultSink& sink_;
   CoordinatorOptions opt_;
   std::function<std::string()> drain_requested_;
-  std::deque<msg::Assign> pending_;
-  std::map<int, std::deque<msg::Assign>> static_queues_;
+  std::optional<TrialQueue> pending_;
   std::map<int, InFlight> busy_;
   std::vector<double> durations_;
   CoordinatorSummary summary_;

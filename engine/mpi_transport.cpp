@@ -7,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 namespace {

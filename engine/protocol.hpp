@@ -17,6 +17,7 @@
 #include <string>
 
 #include "engine/results.hpp"
+#include "engine/status.hpp"
 #include "engine/trial_runner.hpp"
 
 namespace ns::engine::msg {
@@ -47,12 +48,16 @@ void from_json(const nlohmann::json& j, Assign& m);
 void to_json(nlohmann::json& j, const Result& m);
 void from_json(const nlohmann::json& j, Result& m);
 
-/// Wraps a message as {"type": name, "body": ...}.
+/// Wraps a message as {"type": kind, "body": ...}.
 template <typename T>
-nlohmann::json wrap(const char* type, const T& body) {
-  return nlohmann::json{{"type", type}, {"body", body}};
+nlohmann::json wrap(MessageKind kind, const T& body) {
+  return nlohmann::json{{"type", kind}, {"body", body}};
 }
-inline nlohmann::json drain() { return {{"type", "drain"}}; }
-inline nlohmann::json shutdown() { return {{"type", "shutdown"}}; }
+inline nlohmann::json drain() { return {{"type", MessageKind::kDrain}}; }
+inline nlohmann::json shutdown() { return {{"type", MessageKind::kShutdown}}; }
+/// The kind of a wrapped message; kInvalid for an unknown "type".
+inline MessageKind kind_of(const nlohmann::json& message) {
+  return message.at("type").get<MessageKind>();
+}
 
 }  // namespace ns::engine::msg

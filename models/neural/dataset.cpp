@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/rng.hpp"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <memory>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/options.hpp"

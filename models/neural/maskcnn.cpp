@@ -3,7 +3,7 @@
 #include <cmath>
 #include <string>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/cpu_kernels.hpp"
 
 namespace ns::models::neural {

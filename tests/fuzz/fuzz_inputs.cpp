@@ -9,7 +9,7 @@
 #include <string>
 
 #include "engine/csv.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"

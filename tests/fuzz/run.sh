@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${FUZZ_DIR:-/tmp/ns_fuzz}; mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
-  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp engine/log.cpp models/quadratic.cpp \
+  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp core/log.cpp models/quadratic.cpp \
   models/classifier/idx.cpp -lfmt -lz -o "$out/fuzz_inputs"
 # Seeds: the example specs, a results.csv and a tiny IDX header.
 i=0; for f in examples/*.json sweeps/*.json; do printf '\0' >"$out/corpus/spec$i"; cat "$f" >>"$out/corpus/spec$i"; i=$((i+1)); done

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <numeric>
 
-#include "core/error.hpp"
 #include "core/log.hpp"
 
 namespace ns::engine {
@@ -25,11 +24,6 @@ double expected_duration(const std::vector<double>& seen) {
   double var = 0;
   for (double d : seen) var += (d - mean) * (d - mean);
   return mean + std::sqrt(var / n);
-}
-
-void order_longest_first(std::vector<TrialSpec>& trials) {
-  std::stable_sort(trials.begin(), trials.end(),
-                   [](const TrialSpec& a, const TrialSpec& b) { return a.cost > b.cost; });
 }
 
 Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
@@ -70,66 +64,10 @@ bool Coordinator::may_start(double cost) {
   return true;
 }
 
-TrialQueue::TrialQueue(Schedule schedule, std::vector<int> workers)
-    : schedule_(schedule), workers_(std::move(workers)) {
-  NS_CHECK(schedule_ != Schedule::kInvalid, "internal: no schedule");
-  NS_CHECK(!workers_.empty(), "internal: a trial queue needs at least one worker");
-}
-
-std::deque<msg::Assign>& TrialQueue::queue_for(int worker) {
-  return queues_[schedule_ == Schedule::kStatic ? worker : -1];
-}
-
-const std::deque<msg::Assign>* TrialQueue::find(int worker) const {
-  auto it = queues_.find(schedule_ == Schedule::kStatic ? worker : -1);
-  return it == queues_.end() ? nullptr : &it->second;
-}
-
-void TrialQueue::push_back(msg::Assign a) {
-  const auto n = static_cast<std::int64_t>(workers_.size());
-  const int worker = workers_[static_cast<std::size_t>(((a.trial.index % n) + n) % n)];
-  queue_for(worker).push_back(std::move(a));
-}
-
-void TrialQueue::push_front(int worker, msg::Assign a) { queue_for(worker).push_front(std::move(a)); }
-
-bool TrialQueue::has_next(int worker) const {
-  const auto* q = find(worker);
-  return q && !q->empty();
-}
-
-const msg::Assign& TrialQueue::peek(int worker) const {
-  NS_CHECK(has_next(worker), "internal: no trial queued for rank {}", worker);
-  return find(worker)->front();
-}
-
-msg::Assign TrialQueue::pop(int worker) {
-  NS_CHECK(has_next(worker), "internal: no trial queued for rank {}", worker);
-  auto& q = queue_for(worker);
-  msg::Assign a = std::move(q.front());
-  q.pop_front();
-  return a;
-}
-
-int TrialQueue::size() const {
-  std::size_t n = 0;
-  for (const auto& [w, q] : queues_) n += q.size();
-  return static_cast<int>(n);
-}
-
-void Coordinator::fill(std::vector<TrialSpec> trials, std::vector<int> workers) {
-  if (opt_.schedule == Schedule::kDynamic && opt_.longest_first) order_longest_first(trials);
-  pending_.emplace(opt_.schedule, std::move(workers));
-  for (auto& t : trials) {
-    msg::Assign a;
-    a.trial = std::move(t);
-    pending_->push_back(std::move(a));
-  }
-}
-
 void Coordinator::reply(int worker) {
-  if (pending_->has_next(worker) && may_start(pending_->peek(worker).trial.cost)) {
-    msg::Assign a = pending_->pop(worker);
+  const msg::Assign* next = scheduler_->next(worker);
+  if (next && may_start(next->trial.cost)) {
+    msg::Assign a = scheduler_->take(worker);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[worker] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
@@ -155,11 +93,10 @@ void Coordinator::on_result(int worker, msg::Result result) {
     begin_drain(fmt::format("rank {} was interrupted", worker));
     return;
   }
-  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining_) {
+  if (scheduler_->on_result(worker, assign, row, draining_) == Verdict::kRetry) {
     ++summary_.retried;
-    log::info("trial {} failed (attempt {}): {}; retrying", row.trial_id, row.attempt, row.error);
-    assign.attempt = row.attempt + 1;
-    pending_->push_front(worker, assign);
+    log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
+              row.attempt, row.error);
     return;
   }
   if (row.status == TrialStatus::kOk) {
@@ -189,10 +126,22 @@ void Coordinator::handle(const Envelope& env) {
 }
 
 CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
-  const int workers = transport_.size() - 1;
   std::vector<int> ranks;
-  for (int w = 1; w <= workers; ++w) ranks.push_back(w);
-  fill(std::move(trials), std::move(ranks));
+  for (int w = 1; w < transport_.size(); ++w) ranks.push_back(w);
+  ListScheduler s(std::move(trials), std::move(ranks), opt_.schedule, opt_.longest_first,
+                  opt_.retries);
+  return run(s);
+}
+
+CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
+                                           TrialExecutor& executor) {
+  ListScheduler s(std::move(trials), {0}, opt_.schedule, opt_.longest_first, opt_.retries);
+  return run_serial(s, executor);
+}
+
+CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
+  scheduler_ = &scheduler;
+  const int workers = transport_.size() - 1;
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -208,18 +157,18 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
     }
     backoff.pause();
   }
-  summary_.not_started = pending_->size();
+  summary_.not_started = scheduler.pending();
+  scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;
 }
 
-CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
-                                           TrialExecutor& executor) {
-  fill(std::move(trials), {0});
-  while (pending_->has_next(0)) {
+CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
+  scheduler_ = &scheduler;
+  while (const msg::Assign* next = scheduler.next(0)) {
     check_drain();
-    if (!may_start(pending_->peek(0).trial.cost)) break;
-    msg::Assign a = pending_->pop(0);
+    if (!may_start(next->trial.cost)) break;
+    msg::Assign a = scheduler.take(0);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[0] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
@@ -231,7 +180,8 @@ CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
     msg::Result r{executor.execute(a, stop)};
     on_result(0, std::move(r));
   }
-  summary_.not_started = pending_->size();
+  summary_.not_started = scheduler.pending();
+  scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;
 }

@@ -338,3 +338,69 @@ TEST_CASE("trial queue: static by rank, dynamic shared, retries go first", "[coo
   dyn.push_front(2, assign(7));
   CHECK(dyn.pop(1).trial.index == 7);
 }
+
+namespace {
+/// A scheduler that hands out trials from a script and retries every trial once, whatever its
+/// status: the coordinator must follow it, not its own idea of the sweep.
+class FakeScheduler final : public Scheduler {
+ public:
+  explicit FakeScheduler(int n) {
+    for (int i = 0; i < n; ++i) {
+      msg::Assign a;
+      a.trial = TrialSpec{"f" + std::to_string(i), i, 0, 0, json{{"x", i}}};
+      queue.push_back(a);
+    }
+  }
+  const msg::Assign* next(int worker) const override {
+    asked.push_back(worker);
+    return queue.empty() ? nullptr : &queue.front();
+  }
+  msg::Assign take(int) override {
+    msg::Assign a = queue.front();
+    queue.pop_front();
+    return a;
+  }
+  Verdict on_result(int, const msg::Assign& a, const ResultRow& row, bool) override {
+    results.push_back(row.trial_id);
+    if (a.attempt > 1) return Verdict::kRecord;
+    msg::Assign again = a;
+    again.attempt = 2;
+    queue.push_back(again);
+    return Verdict::kRetry;
+  }
+  int pending() const override { return static_cast<int>(queue.size()); }
+
+  std::deque<msg::Assign> queue;
+  mutable std::vector<int> asked;
+  std::vector<std::string> results;
+};
+}  // namespace
+
+TEST_CASE("the coordinator asks its scheduler what to run and what a result means", "[coordinator]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  FakeScheduler s(3);
+  auto summary = Coordinator(t, sink, {}, no_drain).run(s);
+  // Every trial ran twice (the scheduler retried each once, even though each was ok).
+  CHECK(s.results.size() == 6);
+  CHECK(summary.retried == 3);
+  CHECK(summary.recorded == 3);
+  REQUIRE(sink.rows.size() == 3);
+  for (const auto& r : sink.rows) CHECK(r.attempt == 2);
+  CHECK(summary.not_started == 0);
+  CHECK(std::set<int>(s.asked.begin(), s.asked.end()) == std::set<int>{1, 2});
+}
+
+TEST_CASE("a deadline stops the coordinator, not the scheduler: unstarted trials stay pending",
+          "[coordinator]") {
+  FakeTransport t(2, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  FakeScheduler s(4);
+  CoordinatorOptions o;
+  o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
+  o.deadline_margin_s = 60;
+  auto summary = Coordinator(t, sink, o, no_drain).run(s);
+  CHECK(summary.recorded == 0);
+  CHECK(summary.not_started == 4);
+  CHECK(s.pending() == 4);
+}

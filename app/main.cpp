@@ -1,6 +1,6 @@
 // neurosweep: hyperparameter sweeps of LibTorch models over MPI. One binary, one main:
 // parse the command line, then run the chosen subcommand (run: rank 0 coordinates, the others
-// train). Exit codes: see engine/error.hpp (README "Exit codes").
+// train). Exit codes: see core/error.hpp (README "Exit codes").
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
@@ -8,8 +8,8 @@
 #include <iostream>
 
 #include "app/commands.hpp"
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 #include "models/registry.hpp"
 #ifdef HAVE_NS_LAUNCH
 #include "launch/launch.hpp"

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -12,12 +13,14 @@
 
 #include "app/commands.hpp"
 #include "app/prepare.hpp"
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
 #include "engine/csv.hpp"
 #include "engine/deadline.hpp"
-#include "engine/error.hpp"
 #include "engine/estimate.hpp"
 #include "engine/executor.hpp"
-#include "engine/log.hpp"
+#include "core/log.hpp"
 #include "engine/results.hpp"
 #include "engine/sweep_output.hpp"
 #include "models/registry.hpp"
@@ -49,7 +52,7 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
   for (const auto& tr : p.trials) by_id[tr.id] = &tr;
   std::vector<Timing> out;
   for (const auto& row : t.rows) {
-    if (row[status_col] != "ok") continue;
+    if (engine::parse_trial_status(row[status_col]) != engine::TrialStatus::kOk) continue;
     double wall = 0;
     try {
       wall = std::stod(row[wall_col]);
@@ -141,19 +144,19 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::Trial
     }
     const engine::ResultRow row = exec.execute(a, [] { return false; });
     log::info("calibration {}/{}: trial {} (#{}, relative cost {:.3g}): {} in {}", i + 1,
-              pick.size(), a.trial.id, a.trial.index, a.trial.cost, row.status,
-              engine::human_duration(row.wall_s));
+              pick.size(), a.trial.id, a.trial.index, a.trial.cost, engine::to_string(row.status),
+              core::human_duration(row.wall_s));
     if (csv->empty()) {
       std::vector<std::string> h = {"trial_id", "status", "wall_s", "cost", "device", "threads"};
       for (auto& [k, v] : a.trial.params.items()) h.push_back(k);
       *csv = engine::csv_record(h);
     }
-    std::vector<std::string> f = {a.trial.id, row.status, fmt::format("{}", row.wall_s),
+    std::vector<std::string> f = {a.trial.id, engine::to_string(row.status), fmt::format("{}", row.wall_s),
                                   fmt::format("{}", a.trial.cost), info.device,
                                   std::to_string(info.threads)};
     for (auto& [k, v] : a.trial.params.items()) f.push_back(engine::format_value(v));
     *csv += engine::csv_record(f);
-    if (row.status == "ok") {
+    if (row.status == engine::TrialStatus::kOk) {
       out.push_back({a.trial.cost, row.wall_s});
     } else if (first_error.empty()) {
       first_error = row.error;
@@ -164,12 +167,6 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::Trial
   return out;
 }
 
-double parse_time_option(const std::string& text, const std::string& what) {
-  const auto s = engine::parse_duration(text);
-  NS_CHECK(s && *s > 0,
-                "{} '{}': expected a duration such as 4h, 90m, 1:30:00 or 2-00:00:00", what, text);
-  return *s;
-}
 
 }  // namespace
 
@@ -185,12 +182,11 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   const std::vector<engine::TrialSpec> pending = to_trial_specs(p, done);
 
   // Options of the estimate, checked before anything slow runs.
-  const double job_s = opt.time.empty() ? 0 : parse_time_option(opt.time, "--time");
+  const double job_s = opt.time.empty() ? 0 : core::parse_duration_s(opt.time, "--time");
   const double queue_max_s =
-      opt.queue_max_time.empty() ? 0 : parse_time_option(opt.queue_max_time, "--queue-max-time");
+      opt.queue_max_time.empty() ? 0 : core::parse_duration_s(opt.queue_max_time, "--queue-max-time");
   const double margin_s =
-      opt.margin_s >= 0 ? opt.margin_s
-                        : (job_s > 0 ? std::max(120.0, std::clamp(job_s / 10, 30.0, 300.0)) + 30 : 0);
+      opt.margin_s >= 0 ? opt.margin_s : core::job_loss_s(static_cast<long>(std::ceil(job_s)));
   std::vector<int> workers = opt.workers;
   if (opt.nodes > 0) {
     const int per_node = opt.ranks_per_node > 0 ? opt.ranks_per_node : opt.gpus_per_node;
@@ -213,7 +209,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   if (opt.calibrate > 0 && !pending.empty()) {
     std::string where, csv;
     timings = calibrate(p, pending, opt, registry, &where, &csv);
-    if (!opt.save_timings.empty()) engine::write_file_atomic(opt.save_timings, csv);
+    if (!opt.save_timings.empty()) core::write_file_atomic(opt.save_timings, csv);
     source = fmt::format("{} calibration trial(s) run here on {}{}", timings.size(), where,
                          opt.calibrate_set.empty()
                              ? ""
@@ -307,21 +303,21 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::cout << fmt::format(
       "estimate from {}:\n  per trial {} .. {} (mean {}; {} fixed + {:.3g} s per unit of the "
       "family's relative cost); {} trial(s) to run: {} of training on one worker\n",
-      source, engine::human_duration(est->min_s), engine::human_duration(est->max_s),
-      engine::human_duration(est->mean_s), engine::human_duration(est->s_fixed), est->s_per_cost,
-      pending.size(), engine::human_duration(est->total_s));
+      source, core::human_duration(est->min_s), core::human_duration(est->max_s),
+      core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
+      pending.size(), core::human_duration(est->total_s));
   if (job_s > 0) {
     std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
                              "(--margin), at most {} jobs (--max-jobs)\n",
-                             engine::human_duration(job_s), engine::human_duration(margin_s),
+                             core::human_duration(job_s), core::human_duration(margin_s),
                              opt.max_jobs);
   } else {
     std::cout << "allocation: one job without a time limit (--time for walltime chunks)\n";
   }
   std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", "workers", "sweep time", "lower bound", "jobs");
   for (auto& [w, a] : plans) {
-    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", w, engine::human_duration(a.makespan_s),
-                             engine::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "");
+    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", w, core::human_duration(a.makespan_s),
+                             core::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "");
   }
   std::set<std::string> warned;
   for (auto& [w, a] : plans) {

@@ -13,8 +13,8 @@
 #include "app/prepare.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/deadline.hpp"
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 #include "engine/mpi_transport.hpp"
 #include "engine/sweep_output.hpp"
 #include "engine/worker.hpp"
@@ -163,7 +163,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.trial_timeout_s = prep.spec.trial_timeout_s;
   copt.deadline = deadline;
   copt.deadline_margin_s = opt.deadline_margin_s;
-  copt.schedule = opt.schedule;
+  copt.schedule = engine::parse_schedule(opt.schedule);
   copt.longest_first = opt.order == "cost";
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "engine/log.hpp"
+#include "core/log.hpp"
 
 namespace ns::engine {
 
@@ -24,11 +24,6 @@ double expected_duration(const std::vector<double>& seen) {
   double var = 0;
   for (double d : seen) var += (d - mean) * (d - mean);
   return mean + std::sqrt(var / n);
-}
-
-void order_longest_first(std::vector<TrialSpec>& trials) {
-  std::stable_sort(trials.begin(), trials.end(),
-                   [](const TrialSpec& a, const TrialSpec& b) { return a.cost > b.cost; });
 }
 
 Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
@@ -69,33 +64,14 @@ bool Coordinator::may_start(double cost) {
   return true;
 }
 
-double Coordinator::next_cost_for(int worker) const {
-  if (opt_.schedule == "static") return static_queues_.at(worker).front().trial.cost;
-  return pending_.front().trial.cost;
-}
-
-bool Coordinator::has_next_for(int worker) const {
-  if (opt_.schedule == "static") {
-    auto it = static_queues_.find(worker);
-    return it != static_queues_.end() && !it->second.empty();
-  }
-  return !pending_.empty();
-}
-
-msg::Assign Coordinator::next_for(int worker) {
-  auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
-  msg::Assign a = std::move(q.front());
-  q.pop_front();
-  return a;
-}
-
 void Coordinator::reply(int worker) {
-  if (has_next_for(worker) && may_start(next_cost_for(worker))) {
-    msg::Assign a = next_for(worker);
+  const msg::Assign* next = scheduler_->next(worker);
+  if (next && may_start(next->trial.cost)) {
+    msg::Assign a = scheduler_->take(worker);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[worker] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
-    transport_.send(worker, msg::wrap("assign", a));
+    transport_.send(worker, msg::wrap(MessageKind::kAssign, a));
   } else {
     transport_.send(worker, msg::shutdown());
     ++shut_down_;
@@ -111,24 +87,22 @@ void Coordinator::on_result(int worker, msg::Result result) {
     busy_.erase(it);
   }
   ResultRow& row = result.row;
-  if (row.status == "interrupted") {
+  if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
     // A worker stops a trial on its own only when it got a signal itself: the job is ending.
     begin_drain(fmt::format("rank {} was interrupted", worker));
     return;
   }
-  if (row.status == "failed" && row.attempt <= opt_.retries && !draining_) {
+  if (scheduler_->on_result(worker, assign, row, draining_) == Verdict::kRetry) {
     ++summary_.retried;
-    log::info("trial {} failed (attempt {}): {}; retrying", row.trial_id, row.attempt, row.error);
-    assign.attempt = row.attempt + 1;
-    auto& q = opt_.schedule == "static" ? static_queues_[worker] : pending_;
-    q.push_front(assign);
+    log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
+              row.attempt, row.error);
     return;
   }
-  if (row.status == "ok") {
+  if (row.status == TrialStatus::kOk) {
     ++summary_.ok;
     durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
-  } else if (row.status == "timeout") {
+  } else if (row.status == TrialStatus::kTimeout) {
     ++summary_.timeout;
   } else {
     ++summary_.failed;
@@ -139,29 +113,35 @@ void Coordinator::on_result(int worker, msg::Result result) {
 }
 
 void Coordinator::handle(const Envelope& env) {
-  const std::string type = env.message.at("type").get<std::string>();
-  if (type == "ready") {
+  const MessageKind kind = msg::kind_of(env.message);
+  if (kind == MessageKind::kReady) {
     reply(env.source);
-  } else if (type == "result") {
+  } else if (kind == MessageKind::kResult) {
     on_result(env.source, env.message.at("body").get<msg::Result>());
     reply(env.source);
   } else {
-    log::warn("coordinator: unexpected message '{}' from rank {}", type, env.source);
+    log::warn("coordinator: unexpected message '{}' from rank {}", env.message.at("type").dump(),
+              env.source);
   }
 }
 
 CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
+  std::vector<int> ranks;
+  for (int w = 1; w < transport_.size(); ++w) ranks.push_back(w);
+  ListScheduler s(std::move(trials), std::move(ranks), opt_.schedule, opt_.longest_first,
+                  opt_.retries);
+  return run(s);
+}
+
+CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
+                                           TrialExecutor& executor) {
+  ListScheduler s(std::move(trials), {0}, opt_.schedule, opt_.longest_first, opt_.retries);
+  return run_serial(s, executor);
+}
+
+CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
+  scheduler_ = &scheduler;
   const int workers = transport_.size() - 1;
-  if (opt_.schedule != "static" && opt_.longest_first) order_longest_first(trials);
-  for (auto& t : trials) {
-    msg::Assign a;
-    a.trial = std::move(t);
-    if (opt_.schedule == "static") {
-      static_queues_[1 + a.trial.index % workers].push_back(a);
-    } else {
-      pending_.push_back(std::move(a));
-    }
-  }
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -177,24 +157,18 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
     }
     backoff.pause();
   }
-  summary_.not_started = static_cast<int>(pending_.size());
-  for (auto& [w, q] : static_queues_) summary_.not_started += static_cast<int>(q.size());
+  summary_.not_started = scheduler.pending();
+  scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;
 }
 
-CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
-                                           TrialExecutor& executor) {
-  if (opt_.longest_first) order_longest_first(trials);
-  for (auto& t : trials) {
-    msg::Assign a;
-    a.trial = std::move(t);
-    pending_.push_back(std::move(a));
-  }
-  while (!pending_.empty()) {
+CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
+  scheduler_ = &scheduler;
+  while (const msg::Assign* next = scheduler.next(0)) {
     check_drain();
-    if (!may_start(pending_.front().trial.cost)) break;
-    msg::Assign a = next_for(0);
+    if (!may_start(next->trial.cost)) break;
+    msg::Assign a = scheduler.take(0);
     a.time_limit_s = opt_.trial_timeout_s;
     busy_[0] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
@@ -206,7 +180,8 @@ CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
     msg::Result r{executor.execute(a, stop)};
     on_result(0, std::move(r));
   }
-  summary_.not_started = static_cast<int>(pending_.size());
+  summary_.not_started = scheduler.pending();
+  scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;
 }

@@ -1,8 +1,10 @@
 #pragma once
 // The coordinator (rank 0). The protocol it speaks is written out step by step in
 // engine/protocol.hpp. In short: workers pull trials one at a time (Ready/Result -> Assign),
-// results are written as they arrive, and at the end every worker gets Shutdown. With one rank
-// the coordinator runs the trials itself through a TrialExecutor.
+// a Scheduler chooses each trial and says what each result means, results are written as they
+// arrive, and at the end every worker gets Shutdown. The coordinator owns the MPI loop, the
+// drain and the deadline; schedulers own the choice. With one rank the coordinator runs the
+// trials itself through a TrialExecutor.
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -13,6 +15,8 @@
 
 #include "engine/executor.hpp"
 #include "engine/protocol.hpp"
+#include "engine/scheduler.hpp"
+#include "engine/status.hpp"
 #include "engine/transport.hpp"
 
 namespace ns::engine {
@@ -27,14 +31,14 @@ class ResultSink {
 };
 
 struct CoordinatorOptions {
-  int retries = 0;              ///< re-runs of a failed trial
+  int retries = 0;              ///< re-runs of a failed trial (ListScheduler)
   double trial_timeout_s = 0;   ///< per-trial limit sent with each assignment (0 = none)
   /// Wall-clock end of the allocation; trials that would not finish before
   /// deadline - margin are not started, and running ones are drained at deadline - margin.
   std::optional<std::chrono::system_clock::time_point> deadline;
   double deadline_margin_s = 60;
-  /// "static" splits trials round-robin by rank up front (for benchmarks); default "dynamic".
-  std::string schedule = "dynamic";
+  /// kStatic splits trials round-robin by rank up front (for benchmarks); default kDynamic.
+  Schedule schedule = Schedule::kDynamic;
   /// Dynamic schedule only: hand out trials in decreasing TrialSpec::cost (ties keep the sweep's
   /// order), so the long ones do not come last and leave the other workers idle at the end.
   bool longest_first = true;
@@ -63,19 +67,21 @@ bool fits_before_deadline(std::chrono::system_clock::time_point now,
 /// trial's cost (with no cost model every cost is 1).
 double expected_duration(const std::vector<double>& seen);
 
-/// The order of the dynamic schedule: decreasing cost, ties in the given order.
-void order_longest_first(std::vector<TrialSpec>& trials);
-
 class Coordinator {
  public:
   /// `drain_requested` is polled in the loop (signals); it returns a reason or "".
   Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
               std::function<std::string()> drain_requested);
 
-  /// Runs the sweep over `trials` with the workers reachable through the transport.
-  CoordinatorSummary run(std::vector<TrialSpec> trials);
+  /// Runs the sweep with the workers reachable through the transport, asking `scheduler` what
+  /// each free worker runs next.
+  CoordinatorSummary run(Scheduler& scheduler);
+  /// Runs the sweep on this rank alone (mpirun -np 1); the scheduler sees one worker, rank 0.
+  CoordinatorSummary run_serial(Scheduler& scheduler, TrialExecutor& executor);
 
-  /// Runs the sweep on this rank alone (mpirun -np 1).
+  /// run() and run_serial() with today's ListScheduler over `trials` (options' schedule,
+  /// longest_first and retries).
+  CoordinatorSummary run(std::vector<TrialSpec> trials);
   CoordinatorSummary run_serial(std::vector<TrialSpec> trials, TrialExecutor& executor);
 
  private:
@@ -90,16 +96,12 @@ class Coordinator {
   void check_drain();
   void begin_drain(const std::string& reason);
   bool may_start(double cost);
-  msg::Assign next_for(int worker);
-  bool has_next_for(int worker) const;
-  double next_cost_for(int worker) const;
 
   Transport& transport_;
   ResultSink& sink_;
   CoordinatorOptions opt_;
   std::function<std::string()> drain_requested_;
-  std::deque<msg::Assign> pending_;
-  std::map<int, std::deque<msg::Assign>> static_queues_;
+  Scheduler* scheduler_ = nullptr;  ///< set for the duration of run() / run_serial()
   std::map<int, InFlight> busy_;
   std::vector<double> durations_;
   CoordinatorSummary summary_;

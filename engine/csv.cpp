@@ -3,7 +3,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 

@@ -5,8 +5,9 @@
 #include <ctime>
 #include <regex>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/duration.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace ns::engine {
 namespace {
@@ -51,32 +52,15 @@ std::string run_capture(const std::string& cmd) {
 
 }  // namespace
 
-std::optional<double> parse_duration(const std::string& s) {
-  std::smatch m;
-  static const std::regex units(R"((?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?)");
-  static const std::regex colon(R"((?:(\d+)-)?(\d+):(\d{2}):(\d{2}))");
-  if (s.empty()) return std::nullopt;
-  if (std::regex_match(s, m, colon)) {
-    double d = m[1].matched ? std::stod(m[1]) : 0;
-    return d * 86400 + std::stod(m[2]) * 3600 + std::stod(m[3]) * 60 + std::stod(m[4]);
-  }
-  if (std::regex_match(s, m, units) && m.length(0) > 0) {
-    double v = 0;
-    if (m[1].matched) v += std::stod(m[1]) * 86400;
-    if (m[2].matched) v += std::stod(m[2]) * 3600;
-    if (m[3].matched) v += std::stod(m[3]) * 60;
-    if (m[4].matched) v += std::stod(m[4]);
-    return v;
-  }
-  return std::nullopt;
-}
-
 WallTime parse_deadline(const std::string& text, WallTime now, const std::string& what) {
-  if (auto d = parse_duration(text)) {
+  // "18:30" and "2026-11-22T18:30" are clock times; every other form is a duration.
+  static const std::regex clock_form(R"(\d{1,2}:\d{2}|\d{4}-\d{2}-\d{2}[T ].*)");
+  if (std::regex_match(text, clock_form)) {
+    if (auto c = parse_clock(text, now)) return *c;
+  } else if (auto d = core::parse_duration(text)) {
     return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(
                      std::chrono::duration<double>(*d));
   }
-  if (auto c = parse_clock(text, now)) return *c;
   throw Error(fmt::format("{}: cannot read '{}'; expected a duration (90s, 30m, 2h, 1h30m, "
                           "1:30:00) or a clock time (18:30, 2026-11-22T18:30)", what, text));
 }

@@ -1,5 +1,7 @@
 #include "engine/estimate.hpp"
 
+#include "core/duration.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,7 +10,7 @@
 #include <numeric>
 #include <queue>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 
@@ -83,7 +85,7 @@ AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const All
   if (limited && p.usable_s <= 0) {
     p.warnings.push_back(fmt::format(
         "the job time ({}) is not longer than the margin lost at its end ({}): nothing can run",
-        human_duration(a.job_s), human_duration(a.margin_s)));
+        core::human_duration(a.job_s), core::human_duration(a.margin_s)));
     p.jobs = 0;
     return p;
   }
@@ -91,7 +93,7 @@ AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const All
     p.warnings.push_back(fmt::format(
         "the longest trial (about {}) is longer than a job's usable time ({}): it finishes only "
         "if its family checkpoints at the drain and resumes in the next job",
-        human_duration(left.front()), human_duration(p.usable_s)));
+        core::human_duration(left.front()), core::human_duration(p.usable_s)));
   }
   p.jobs = 0;
   const int kJobCap = 100000;
@@ -127,7 +129,7 @@ AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const All
   }
   if (a.queue_max_s > 0 && a.job_s > a.queue_max_s) {
     p.warnings.push_back(fmt::format("the job time {} exceeds the queue's limit of {}",
-                                     human_duration(a.job_s), human_duration(a.queue_max_s)));
+                                     core::human_duration(a.job_s), core::human_duration(a.queue_max_s)));
   }
   if (a.max_jobs > 0 && p.jobs > a.max_jobs) {
     p.over_max_jobs = true;
@@ -135,18 +137,10 @@ AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const All
         "needs {} jobs of {}, more than the limit of {} (--max-jobs: the launch script's "
         "--max-resubmits + 1, or the site's limit on queued jobs or array size); ask for more "
         "workers or a longer time",
-        p.jobs, human_duration(a.job_s), a.max_jobs));
+        p.jobs, core::human_duration(a.job_s), a.max_jobs));
   }
   return p;
 }
 
-std::string human_duration(double s) {
-  if (!std::isfinite(s)) return "?";
-  if (s < 60) return fmt::format("{:.1f} s", s);
-  const long t = std::lround(s);
-  if (t < 3600) return fmt::format("{} m {:02} s", t / 60, t % 60);
-  if (t < 86400) return fmt::format("{} h {:02} m", t / 3600, (t % 3600) / 60);
-  return fmt::format("{} d {} h", t / 86400, (t % 86400) / 3600);
-}
 
 }  // namespace ns::engine

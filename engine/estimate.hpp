@@ -56,7 +56,5 @@ struct AllocationPlan {
 /// usable time runs to the drain and continues in the next job (families that checkpoint).
 AllocationPlan plan_allocation(const std::vector<double>& predicted_s, const Allocation& a);
 
-/// "3 d 4 h", "2 h 05 m", "4 m 10 s", "12.5 s".
-std::string human_duration(double seconds);
 
 }  // namespace ns::engine

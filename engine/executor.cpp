@@ -41,21 +41,21 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     if (family.wants_trial_dir) std::filesystem::create_directories(dir);
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested};
     TrialOutcome out = runner_->run(ctx);
-    row.status = out.status;
+    row.status = parse_trial_status(out.status);
     row.metrics = std::move(out.metrics);
     row.error = std::move(out.error);
-    if (row.status == "interrupted" && timed_out) {
-      row.status = "timeout";
+    if (row.status == TrialStatus::kInterrupted && timed_out) {
+      row.status = TrialStatus::kTimeout;
       row.error = fmt::format("exceeded the trial time limit of {} s", assign.time_limit_s);
     }
   } catch (const std::exception& e) {
-    row.status = timed_out ? "timeout" : "failed";
+    row.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
     row.error = e.what();
     // LibTorch appends a C++ backtrace to its messages; the first part is the useful one.
     auto cut = row.error.find("\nException raised from");
     if (cut != std::string::npos) row.error.resize(cut);
   } catch (...) {
-    row.status = "failed";
+    row.status = TrialStatus::kFailed;
     row.error = "unknown exception";
   }
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();

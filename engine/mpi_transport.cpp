@@ -5,14 +5,27 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 namespace {
 
 constexpr int kTag = 7;
+
+// Communicators use MPI_ERRORS_RETURN, so a failing call returns here instead of aborting the
+// job: it becomes ns::Error (internal, exit code 1) naming the call, the rank and MPI's text.
+int g_rank = -1;  // this process's world rank once known (one MPI session per process)
+
+void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING] = {0};
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) std::snprintf(text, sizeof(text), "code %d", rc);
+  NS_FAIL_CODE(kExitInternal, "{} failed on rank {}: {}", call, g_rank, text);
+}
 
 class MpiTransport final : public Transport {
  public:
@@ -24,18 +37,22 @@ class MpiTransport final : public Transport {
     const std::string bytes = message.dump();
     // Messages are small (a trial's config or result); MPI_Send completes eagerly for them and
     // the receiver always posts a matching receive promptly.
-    MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_CHAR, dest, kTag, MPI_COMM_WORLD);
+    check(MPI_Send(bytes.data(), static_cast<int>(bytes.size()), MPI_CHAR, dest, kTag,
+                   MPI_COMM_WORLD),
+          "MPI_Send");
   }
 
   std::optional<Envelope> poll() override {
     int flag = 0;
     MPI_Status st;
-    MPI_Iprobe(MPI_ANY_SOURCE, kTag, MPI_COMM_WORLD, &flag, &st);
+    check(MPI_Iprobe(MPI_ANY_SOURCE, kTag, MPI_COMM_WORLD, &flag, &st), "MPI_Iprobe");
     if (!flag) return std::nullopt;
     int count = 0;
-    MPI_Get_count(&st, MPI_CHAR, &count);
+    check(MPI_Get_count(&st, MPI_CHAR, &count), "MPI_Get_count");
     std::string buf(static_cast<size_t>(count), '\0');
-    MPI_Recv(buf.data(), count, MPI_CHAR, st.MPI_SOURCE, kTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    check(MPI_Recv(buf.data(), count, MPI_CHAR, st.MPI_SOURCE, kTag, MPI_COMM_WORLD,
+                   MPI_STATUS_IGNORE),
+          "MPI_Recv");
     return Envelope{st.MPI_SOURCE, nlohmann::json::parse(buf)};
   }
 
@@ -47,16 +64,20 @@ class MpiTransport final : public Transport {
 
 MpiSession::MpiSession(int* argc, char*** argv) {
   int provided = 0;
-  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
-  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+  check(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
+  g_rank = rank_;
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size_), "MPI_Comm_size");
   MPI_Comm node;
-  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
-  MPI_Comm_rank(node, &placement_.local_rank);
-  MPI_Comm_size(node, &placement_.local_size);
+  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
+        "MPI_Comm_split_type");
+  check(MPI_Comm_set_errhandler(node, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  check(MPI_Comm_rank(node, &placement_.local_rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(node, &placement_.local_size), "MPI_Comm_size");
   int is_root = rank_ == 0 ? 1 : 0, node_has_root = 0;
-  MPI_Allreduce(&is_root, &node_has_root, 1, MPI_INT, MPI_MAX, node);
-  MPI_Comm_free(&node);
+  check(MPI_Allreduce(&is_root, &node_has_root, 1, MPI_INT, MPI_MAX, node), "MPI_Allreduce");
+  check(MPI_Comm_free(&node), "MPI_Comm_free");
   placement_.has_coordinator = node_has_root != 0;
   placement_.world_size = size_;
 }
@@ -77,10 +98,10 @@ std::string MpiSession::hostname() const {
   return buf;
 }
 
-void MpiSession::barrier() { MPI_Barrier(MPI_COMM_WORLD); }
+void MpiSession::barrier() { check(MPI_Barrier(MPI_COMM_WORLD), "MPI_Barrier"); }
 
 int MpiSession::broadcast_int(int value) {
-  MPI_Bcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  check(MPI_Bcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Bcast");
   return value;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // The MPI side of the engine: the RAII session (init/finalize, node placement) and the
 // Transport over MPI point-to-point messages. No MPI types leak out of this header.
+// The communicators use MPI_ERRORS_RETURN: a failing MPI call throws ns::Error (exit code 1)
+// naming the call and the rank, e.g. "MPI_Send failed on rank 2: <MPI's message>".
 #include <memory>
 #include <string>
 

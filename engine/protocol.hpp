@@ -4,10 +4,12 @@
 // moves the bytes. The exchange, step by step:
 //
 //   1. A worker that is free sends Ready {rank, host, device}.
-//   2. The coordinator answers Assign {trial, attempt, time_limit_s} with the next pending trial,
-//      or Shutdown when nothing is left to start (or the sweep is draining).
-//   3. The worker runs the trial and sends Result {row}; a Result also means "ready for more",
-//      so the coordinator answers it as in step 2.
+//   2. The coordinator asks its Scheduler (engine/scheduler.hpp) which trial that worker runs
+//      next and answers Assign {trial, attempt, time_limit_s}, or Shutdown when the scheduler
+//      has none for it, the deadline leaves no time for it, or the sweep is draining.
+//   3. The worker runs the trial and sends Result {row}. The scheduler says what it means:
+//      record the row, or retry (the trial is pending again). A Result also means "ready for
+//      more", so the coordinator answers it as in step 2.
 //   4. While a trial runs, the coordinator may send Drain: the worker asks the runner to stop at
 //      its next safe point (the runner checkpoints), and reports Result with status
 //      "interrupted". Interrupted trials get no row; a later run resumes them.
@@ -17,6 +19,7 @@
 #include <string>
 
 #include "engine/results.hpp"
+#include "engine/status.hpp"
 #include "engine/trial_runner.hpp"
 
 namespace ns::engine::msg {
@@ -47,12 +50,16 @@ void from_json(const nlohmann::json& j, Assign& m);
 void to_json(nlohmann::json& j, const Result& m);
 void from_json(const nlohmann::json& j, Result& m);
 
-/// Wraps a message as {"type": name, "body": ...}.
+/// Wraps a message as {"type": kind, "body": ...}.
 template <typename T>
-nlohmann::json wrap(const char* type, const T& body) {
-  return nlohmann::json{{"type", type}, {"body", body}};
+nlohmann::json wrap(MessageKind kind, const T& body) {
+  return nlohmann::json{{"type", kind}, {"body", body}};
 }
-inline nlohmann::json drain() { return {{"type", "drain"}}; }
-inline nlohmann::json shutdown() { return {{"type", "shutdown"}}; }
+inline nlohmann::json drain() { return {{"type", MessageKind::kDrain}}; }
+inline nlohmann::json shutdown() { return {{"type", MessageKind::kShutdown}}; }
+/// The kind of a wrapped message; kInvalid for an unknown "type".
+inline MessageKind kind_of(const nlohmann::json& message) {
+  return message.at("type").get<MessageKind>();
+}
 
 }  // namespace ns::engine::msg

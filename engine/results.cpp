@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "engine/csv.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 
@@ -79,7 +79,7 @@ std::vector<std::map<std::string, std::string>> ResultsTable::open(bool check_on
 }
 
 std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
-  std::vector<std::string> c = {row.trial_id, row.status};
+  std::vector<std::string> c = {row.trial_id, to_string(row.status)};
   for (auto& p : params_) c.push_back(row.params.contains(p) ? format_value(row.params.at(p)) : "");
   for (auto& m : metrics_) {
     auto it = row.metrics.find(m);
@@ -115,20 +115,8 @@ void ResultsTable::append(const ResultRow& row) {
   }
 }
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(fmt::format("{}: cannot write: {}", tmp, std::strerror(errno)), kExitInternal);
-    out << text;
-    out.flush();
-    if (!out) throw Error(fmt::format("{}: write failed", tmp), kExitInternal);
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 bool BestTracker::offer(const ResultRow& row) {
-  if (row.status != "ok") return false;
+  if (row.status != TrialStatus::kOk) return false;
   auto it = row.metrics.find(metric_);
   if (it == row.metrics.end() || !std::isfinite(it->second)) return false;
   const double v = it->second;
@@ -148,7 +136,7 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
                               const std::vector<std::string>& metric_names) {
   ResultRow row;
   row.trial_id = cells.at("trial_id");
-  row.status = cells.at("status");
+  row.status = parse_trial_status(cells.at("status"));
   for (auto& p : param_names) {
     const std::string& s = cells.at(p);
     try {

@@ -11,12 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "engine/status.hpp"
+
 namespace ns::engine {
 
 /// One finished trial.
 struct ResultRow {
   std::string trial_id;
-  std::string status;                      ///< ok | failed | timeout
+  TrialStatus status = TrialStatus::kInvalid;  ///< ok | failed | timeout (| interrupted)
   nlohmann::json params;                   ///< flat resolved configuration
   std::map<std::string, double> metrics;   ///< missing metrics are written as nan
   std::uint64_t seed = 0;
@@ -67,8 +69,6 @@ class ResultsTable {
   std::chrono::steady_clock::time_point last_sync_{};
 };
 
-/// Writes `text` to `path` atomically (temporary file in the same directory, then rename).
-void write_file_atomic(const std::string& path, const std::string& text);
 
 /// Tracks the best ok row under (metric, mode); rows with a non-finite metric never win.
 class BestTracker {

@@ -11,8 +11,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/log.hpp"
 #include "engine/metric_definitions.hpp"
 
 namespace ns::engine {
@@ -151,8 +152,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
                           {"trials", total_trials},
                           {"provenance", provenance}};
   sweep.update(defs.fields);
-  write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
-  write_file_atomic((fs::path(dir_) / "state.json").string(),
+  core::write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
+  core::write_file_atomic((fs::path(dir_) / "state.json").string(),
                     nlohmann::json{{"state", "running"}, {"trials", total_trials}}.dump(2) + "\n");
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
   done_before_ = static_cast<int>(finished_.size());
@@ -164,19 +165,19 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
 
 void SweepOutput::write_best() {
   if (!best_.has_best()) return;
-  write_file_atomic((fs::path(dir_) / "best.json").string(), best_.to_json().dump(2) + "\n");
+  core::write_file_atomic((fs::path(dir_) / "best.json").string(), best_.to_json().dump(2) + "\n");
 }
 
 void SweepOutput::record(const ResultRow& row) {
   table_->append(row);
   finished_.insert(row.trial_id);
   ++done_;
-  if (row.status != "ok") {
+  if (row.status != TrialStatus::kOk) {
     ++failed_;
     std::string msg = row.error.substr(0, row.error.find('\n'));
     if (msg.size() > 120) msg = msg.substr(0, 117) + "...";
-    ++failure_messages_[row.status + ": " + msg];
-    if (!tty_) log::info("trial {} {}: {}", row.trial_id, row.status, msg);
+    ++failure_messages_[to_string(row.status) + ": " + msg];
+    if (!tty_) log::info("trial {} {}: {}", row.trial_id, to_string(row.status), msg);
   }
   if (best_.offer(row)) write_best();
   tick(running_, false);
@@ -231,7 +232,7 @@ void SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"not_started", s.not_started},
                           {"makespan_s", s.makespan_s},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
-  write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
+  core::write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
 }
 
 }  // namespace ns::engine

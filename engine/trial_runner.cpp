@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::engine {
 

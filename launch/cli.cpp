@@ -8,8 +8,9 @@
 #include <fstream>
 #include <memory>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/log.hpp"
 #include "launch/launch.hpp"
 
 namespace fs = std::filesystem;
@@ -55,18 +56,11 @@ std::string self_binary() {
 
 void write_script(const Job& job) {
   const fs::path path(job.script_path);
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    NS_CHECK(out.good(), "cannot write the job script '{}'; choose another place with --script",
-             path.string());
-    out << job.text;
-    out.close();
-    NS_CHECK(out.good(), "writing the job script '{}' failed (disk full?)", path.string());
-  }
-  fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                           fs::perms::others_read | fs::perms::others_exec);
-  fs::rename(tmp, path);
+  NS_CHECK(!path.parent_path().empty() && fs::is_directory(path.parent_path()),
+           "cannot write the job script '{}'; choose another place with --script", path.string());
+  core::write_file_atomic(path, job.text, kExitBadInput,
+                          fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
 }
 
 int run(CliState& st) {

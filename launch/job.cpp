@@ -7,7 +7,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/duration.hpp"
+#include "core/error.hpp"
 #include "launch/launch.hpp"
 
 namespace ns::launch {
@@ -227,7 +228,7 @@ Rendered slurm_vars(const JobOptions& o, const Layout& l, long time_s) {
            "option); use --launcher srun, or an Apptainer image (--container apptainer)");
   NS_CHECK(kind != "docker", "--container docker is not available under Slurm; use pyxis "
                              "(--container-image) or apptainer");
-  int margin = o.signal_margin_s >= 0 ? o.signal_margin_s : default_margin(time_s);
+  int margin = o.signal_margin_s >= 0 ? o.signal_margin_s : core::signal_margin_s(time_s);
   NS_CHECK(margin >= 1 && margin <= 65535,
            "--signal-margin must be between 1 and 65535 seconds (Slurm's limit), got {}", margin);
   NS_CHECK(time_s == 0 || margin < time_s,
@@ -446,71 +447,6 @@ std::string render(const std::string& text, const std::map<std::string, std::str
   return out;
 }
 
-long parse_duration_s(const std::string& text, const std::string& what) {
-  auto fail = [&]() -> long {
-    NS_FAIL_CODE(kExitBadInput,
-                 "{} '{}' is not a duration; write e.g. 90s, 45m, 4h, 2d, 1h30m, or Slurm's "
-                 "MM, MM:SS, HH:MM:SS, D-HH:MM:SS",
-                 what, text);
-  };
-  if (text.empty()) return fail();
-  auto all_digits = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(c); });
-  };
-  auto num = [&](const std::string& s) -> long {
-    if (!all_digits(s) || s.size() > 9) fail();
-    return std::stol(s);
-  };
-  long total = 0;
-  if (std::isalpha(static_cast<unsigned char>(text.back()))) {
-    // 1d12h30m15s style
-    size_t i = 0;
-    while (i < text.size()) {
-      size_t j = i;
-      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
-      if (j == i || j == text.size()) return fail();
-      long v = num(text.substr(i, j - i));
-      switch (text[j]) {
-        case 'd': total += v * 86400; break;
-        case 'h': total += v * 3600; break;
-        case 'm': total += v * 60; break;
-        case 's': total += v; break;
-        default: return fail();
-      }
-      i = j + 1;
-    }
-  } else {
-    std::string rest = text;
-    long days = 0;
-    auto dash = rest.find('-');
-    if (dash != std::string::npos) {
-      days = num(rest.substr(0, dash));
-      rest = rest.substr(dash + 1);
-    }
-    std::vector<std::string> parts;
-    std::stringstream ss(rest);
-    std::string part;
-    while (std::getline(ss, part, ':')) parts.push_back(part);
-    if (!rest.empty() && rest.back() == ':') return fail();
-    if (parts.empty() || parts.size() > 3) return fail();
-    std::vector<long> v;
-    for (const auto& s : parts) v.push_back(num(s));
-    if (dash != std::string::npos) {
-      // D-HH, D-HH:MM, D-HH:MM:SS
-      total = days * 86400 + v[0] * 3600 + (v.size() > 1 ? v[1] * 60 : 0) +
-              (v.size() > 2 ? v[2] : 0);
-    } else if (v.size() == 1) {
-      total = v[0] * 60;  // Slurm: a bare number is minutes
-    } else if (v.size() == 2) {
-      total = v[0] * 60 + v[1];
-    } else {
-      total = v[0] * 3600 + v[1] * 60 + v[2];
-    }
-  }
-  NS_CHECK(total > 0, "{} '{}' is zero; give a positive duration", what, text);
-  return total;
-}
-
 long parse_size_mb(const std::string& text, const std::string& what) {
   size_t i = 0;
   while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
@@ -539,12 +475,6 @@ std::string lsf_time(long s) {
   return fmt::format("{}:{:02}", minutes / 60, minutes % 60);
 }
 
-int default_margin(long t) {
-  if (t <= 0) return 300;
-  if (t < 60) return static_cast<int>(std::max(1L, t / 2));
-  return static_cast<int>(std::clamp(t / 10, 30L, 300L));
-}
-
 Job make_job(const JobOptions& o, const std::string& template_text) {
   for (const auto* p : {&o.spec, &o.out, &o.script}) {
     NS_CHECK(is_abs(*p), "internal: launch paths must be absolute, got '{}'", *p);
@@ -562,7 +492,8 @@ Job make_job(const JobOptions& o, const std::string& template_text) {
     NS_CHECK(s.find('\n') == std::string::npos,
              "--setup '{}' spans several lines; repeat --setup once per line", s);
   }
-  const long time_s = o.time.empty() ? 0 : parse_duration_s(o.time, "--time");
+  const long time_s =
+      o.time.empty() ? 0 : static_cast<long>(std::ceil(core::parse_duration_s(o.time, "--time")));
   const Layout l = layout_of(o);
 
   Rendered r;

@@ -49,7 +49,7 @@ struct JobOptions {
   std::vector<std::string> setup;   ///< shell lines run before the launch (module load, ...)
   std::vector<std::string> run_args;  ///< appended to `neurosweep run SPEC --out OUT`
   std::string launcher = "srun";  ///< Slurm only: srun (--mpi=pmix) or mpirun
-  int signal_margin_s = -1;  ///< Slurm USR1 warning before the time limit; -1: default_margin()
+  int signal_margin_s = -1;  ///< Slurm USR1 warning before the time limit; -1: core::signal_margin_s()
   int max_resubmits = 10;    ///< follow-up jobs after drains at the time limit
 };
 
@@ -74,18 +74,12 @@ std::string load_template(Scheduler s, const std::string& template_file = "");
 std::string render(const std::string& text, const std::map<std::string, std::string>& vars,
                    const std::string& where);
 
-/// Seconds in a duration: "90s", "15m", "4h", "2d", "1h30m", or Slurm's forms
-/// "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS". Throws ns::Error for others.
-long parse_duration_s(const std::string& text, const std::string& what);
 /// Megabytes in a size: "512M", "4G", "4GB", "1T", bare numbers are MB. Throws ns::Error.
 long parse_size_mb(const std::string& text, const std::string& what);
 /// Slurm time limit text, "[D-]HH:MM:SS".
 std::string slurm_time(long seconds);
 /// LSF -W text, "H:MM" (rounded up to a minute).
 std::string lsf_time(long seconds);
-/// The USR1 warning margin used when none is given: a tenth of the limit, at least 30 s and at
-/// most 300 s, and below half of limits under a minute; 300 s when the limit is unknown (0).
-int default_margin(long time_limit_s);
 
 /// Quotes a word for bash (unchanged when it needs no quoting).
 std::string shell_quote(const std::string& word);

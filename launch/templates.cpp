@@ -2,7 +2,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "launch/launch.hpp"
 
 namespace ns::launch {

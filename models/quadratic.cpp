@@ -6,7 +6,7 @@
 #include <random>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models {
 namespace {

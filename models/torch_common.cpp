@@ -3,7 +3,7 @@
 
 #include <malloc.h>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models {
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <stdexcept>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "report/csv.hpp"
 
 namespace ns::report {

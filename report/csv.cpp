@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::report {
 

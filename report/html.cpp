@@ -10,7 +10,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "report/csv.hpp"
 
 #ifndef NS_PLOTLY_JS_DEFAULT

@@ -7,8 +7,9 @@
 #include <iostream>
 #include <memory>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/log.hpp"
 #include "report/analysis.hpp"
 #include "report/html.hpp"
 #include "report/results.hpp"
@@ -16,29 +17,6 @@
 
 namespace ns::report {
 namespace fs = std::filesystem;
-
-namespace {
-
-// Same directory, then rename: a reader never sees half a file (STYLE: no half-written output).
-void write_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    NS_CHECK(out.good(), "{}: cannot write (does its directory exist and is it writable?)",
-             tmp.string());
-    out << text;
-    out.flush();
-    NS_CHECK(out.good(), "{}: write failed (disk full?)", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp);
-    NS_FAIL_CODE(kExitBadInput, "{}: cannot replace it: {}", path.string(), ec.message());
-  }
-}
-
-}  // namespace
 
 void run_report(const ReportOptions& o, std::ostream& out) {
   NS_CHECK(o.top >= 1, "--top: expected a positive number of configurations, found {}", o.top);
@@ -59,12 +37,12 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   if (o.write_best) {
     const nlohmann::json best = best_json(results, analysis);
     if (!best.is_null()) {
-      write_atomic(o.out_dir / "best.json", best.dump(2) + "\n");
+      core::write_file_atomic(o.out_dir / "best.json", best.dump(2) + "\n", kExitBadInput);
       out << "wrote " << (o.out_dir / "best.json").string() << "\n";
     }
   }
   if (!o.html.empty()) {
-    write_atomic(o.html, render_html(results, analysis, o.top, plotly));
+    core::write_file_atomic(o.html, render_html(results, analysis, o.top, plotly), kExitBadInput);
     out << "wrote " << o.html.string() << "\n";
   }
 }

@@ -9,7 +9,8 @@
 #include <set>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
+#include "core/hash.hpp"
 
 namespace ns::sweeps {
 namespace {
@@ -291,25 +292,13 @@ class Parser {
   json defaults_ = json::object();
 };
 
-std::uint64_t fnv1a(const std::string& s, std::uint64_t h = 1469598103934665603ULL) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
+using core::fnv1a;
+using core::splitmix64;
 
 /// A uniform double in [0, 1) that is the same on every platform and standard library.
 double unit_draw(std::uint64_t seed, int grid_index, int sample, const std::string& name) {
   std::uint64_t h = fnv1a(fmt::format("{}/{}/{}/{}", seed, grid_index, sample, name));
-  return static_cast<double>(splitmix64(h) >> 11) * 0x1.0p-53;
+  return core::unit_double(splitmix64(h));
 }
 
 json draw(const Distribution& d, double u) {

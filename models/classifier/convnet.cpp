@@ -1,6 +1,6 @@
 #include "models/classifier/convnet.hpp"
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/params.hpp"
 
 namespace ns::models::classifier {

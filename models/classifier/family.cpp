@@ -5,7 +5,7 @@
 #include <mutex>
 #include <set>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/classifier/runner.hpp"

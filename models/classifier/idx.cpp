@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::classifier {
 namespace fs = std::filesystem;

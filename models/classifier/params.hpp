@@ -8,7 +8,7 @@
 #include <initializer_list>
 #include <string>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::classifier {
 

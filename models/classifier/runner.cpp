@@ -8,7 +8,9 @@
 #include <fstream>
 #include <optional>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/hash.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/params.hpp"
 #include "models/torch_common.hpp"
@@ -62,28 +64,8 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// SplitMix64 (Steele, Lea & Flood 2014): decorrelates the per-epoch shuffle seeds.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 torch::Generator cpu_generator(std::uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
-}
-
-// Writes via a temporary file and a rename, so a reader never sees half a file.
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    NS_CHECK(f.good(), "cannot write {}", tmp.string());
-    f << text;
-    NS_CHECK(f.good(), "cannot write {}", tmp.string());
-  }
-  fs::rename(tmp, path);
 }
 
 struct CurveRow {
@@ -226,9 +208,7 @@ void save_resume(const fs::path& path, ConvNet& model, torch::optim::Optimizer& 
   // repeat the uninterrupted one exactly.
   ar.write("rng", at::detail::getDefaultCPUGenerator().get_state());
   ar.write("progress", c10::IValue(progress.to_json().dump()));
-  const fs::path tmp = path.string() + ".tmp";
-  ar.save_to(tmp.string());
-  fs::rename(tmp, path);
+  core::write_atomic_with(path, [&](const fs::path& tmp) { ar.save_to(tmp.string()); });
 }
 
 Progress load_resume(const fs::path& path, ConvNet& model, torch::optim::Optimizer& opt,
@@ -258,9 +238,7 @@ Progress load_resume(const fs::path& path, ConvNet& model, torch::optim::Optimiz
 }
 
 void save_model_atomic(ConvNet& model, const fs::path& path) {
-  const fs::path tmp = path.string() + ".tmp";
-  torch::save(model, tmp.string());
-  fs::rename(tmp, path);
+  core::write_atomic_with(path, [&](const fs::path& tmp) { torch::save(model, tmp.string()); });
 }
 
 double epoch_lr(const TrainOptions& t, std::int64_t epoch) {
@@ -379,7 +357,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
                  {"device", ctx.device},
                  {"threads", ctx.threads},
                  {"torch_version", TORCH_VERSION}};
-  write_text_atomic(dir / "config.json", config.dump(2) + "\n");
+  core::write_file_atomic(dir / "config.json", config.dump(2) + "\n");
 
   Progress pr;
   if (fs::exists(resume_path)) {
@@ -411,7 +389,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
     const double lr = epoch_lr(t, pr.epoch);
     set_lr(*opt, lr);
     // The shuffle depends only on (trial seed, epoch), so a resumed epoch replays the same order.
-    const auto order = torch::randperm(n_tr, cpu_generator(mix(ctx.trial.seed ^ mix(pr.epoch))),
+    const auto order = torch::randperm(n_tr, cpu_generator(core::splitmix64(ctx.trial.seed ^ core::splitmix64(pr.epoch))),
                                        torch::TensorOptions().dtype(torch::kInt64))
                            .to(device);
     model->train();
@@ -452,7 +430,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
     if (!std::isfinite(val.loss)) return diverged("validation loss", -1);
 
     pr.curve.push_back({pr.epoch + 1, lr, train_loss, val.loss, val.accuracy});
-    write_text_atomic(dir / "curve.csv", curve_csv(pr.curve));
+    core::write_file_atomic(dir / "curve.csv", curve_csv(pr.curve));
     if (val.loss < pr.best_val_loss) {
       pr.best_val_loss = val.loss;
       pr.best_epoch = pr.epoch + 1;
@@ -474,7 +452,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   if (t.channels_last) to_memory_format(model, fmt);
   const EvalResult val = evaluate(model, x_val, y_val, eval_batch, fmt, false);
   const EvalResult test = evaluate(model, data->test_x, data->test_y, eval_batch, fmt, true);
-  write_text_atomic(dir / "confusion.csv", confusion_csv(test.pred, data->test_y, kClasses));
+  core::write_file_atomic(dir / "confusion.csv", confusion_csv(test.pred, data->test_y, kClasses));
   fs::remove(resume_path);
 
   const auto epochs = static_cast<double>(pr.curve.size());

@@ -7,7 +7,7 @@
 #include <optional>
 #include <set>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/metrics.hpp"
 #include "models/neural/rng.hpp"

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <memory>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/metrics.hpp"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::neural::h5 {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/cpu_kernels.hpp"
 
 namespace ns::models::neural {

@@ -5,7 +5,7 @@
 #include <limits>
 #include <tuple>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::neural {
 namespace {

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::neural {
 namespace {

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/hash.hpp"
+
 namespace ns::models::neural {
 
 /// Deterministic random stream (STYLE.md: every stream has an explicit, recorded seed).
@@ -93,11 +95,6 @@ class Rng {
 };
 
 /// Mixes a seed with a stream number (splitmix64), so sub-streams of one seed are independent.
-inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ull * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
+using ns::core::mix_seed;
 
 }  // namespace ns::models::neural

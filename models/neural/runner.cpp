@@ -21,8 +21,9 @@
 #include <map>
 #include <sstream>
 
-#include "engine/error.hpp"
-#include "engine/log.hpp"
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/log.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/maskcnn.hpp"
@@ -39,16 +40,8 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// Writes a file atomically (temporary + rename), so a killed trial never leaves half a file.
 void write_file(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    NS_CHECK(out.good(), "cannot write '{}'", tmp.string());
-    out << content;
-    NS_CHECK(out.good(), "cannot write '{}'", tmp.string());
-  }
-  fs::rename(tmp, path);
+  core::write_file_atomic(path, content, kExitBadInput);
 }
 
 std::string read_file(const fs::path& path) {
@@ -486,13 +479,11 @@ engine::TrialOutcome Trial::finish() {
   write_file(file("neurons.csv"), csv);
 
   {
-    const fs::path tmp = file("predictions.h5.tmp");
-    {
+    core::write_atomic_with(file("predictions.h5"), [&](const fs::path& tmp) {
       h5::File f = h5::File::create(tmp.string());
       f.write("pred", {static_cast<std::int64_t>(dd_.test.size()), N}, test_host.data());
       f.write("index", {static_cast<std::int64_t>(dd_.test.size())}, dd_.test.data());
-    }
-    fs::rename(tmp, file("predictions.h5"));
+    });
   }
 
   const torch::Tensor masks = model_->spatial_weights().detach().to(torch::kCPU).contiguous();

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 namespace ns::models::neural {
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <complex>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/rng.hpp"
 

@@ -2,7 +2,7 @@
 #include <torch/torch.h>
 #include <catch2/catch.hpp>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/family.hpp"
 #include "models/classifier/runner.hpp"

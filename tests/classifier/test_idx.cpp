@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/idx.hpp"
 
 namespace fs = std::filesystem;

@@ -76,7 +76,7 @@ fi
 
 # 5. Bad options: exit 2, one line, nothing written.
 expect_exit 2 "$NS" plan "$TMP/q.json" --time soon; one_line
-grep -q -- "--time 'soon': expected a duration" "$TMP/err" || fail "$(cat "$TMP/err")"
+grep -q -- "--time 'soon' is not a duration" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --calibrate 1 --calibrate-set nosuch=1; one_line
 grep -q "'nosuch' is not a parameter of this sweep" "$TMP/err" || fail "$(cat "$TMP/err")"
 expect_exit 2 "$NS" plan "$TMP/q.json" --save-timings "$TMP/x.csv"; one_line

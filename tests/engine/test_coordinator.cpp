@@ -23,7 +23,7 @@ using Behaviour = std::function<std::optional<ResultRow>(int rank, const msg::As
 class FakeTransport final : public Transport {
  public:
   FakeTransport(int size, Behaviour b) : size_(size), behave_(std::move(b)) {
-    for (int w = 1; w < size; ++w) inbox_.push_back({w, msg::wrap("ready", msg::Ready{w, "h", "cpu"})});
+    for (int w = 1; w < size; ++w) inbox_.push_back({w, msg::wrap(MessageKind::kReady, msg::Ready{w, "h", "cpu"})});
   }
   int rank() const override { return 0; }
   int size() const override { return size_; }
@@ -34,16 +34,16 @@ class FakeTransport final : public Transport {
       auto a = m.at("body").get<msg::Assign>();
       assigned[dest].push_back(a.trial.index);
       if (auto row = behave_(dest, a)) {
-        inbox_.push_back({dest, msg::wrap("result", msg::Result{*row})});
+        inbox_.push_back({dest, msg::wrap(MessageKind::kResult, msg::Result{*row})});
       } else {
         held[dest] = a;
       }
     } else if (type == "drain" && held.count(dest)) {
       ResultRow r;
       r.trial_id = held[dest].trial.id;
-      r.status = "interrupted";
+      r.status = TrialStatus::kInterrupted;
       held.erase(dest);
-      inbox_.push_back({dest, msg::wrap("result", msg::Result{r})});
+      inbox_.push_back({dest, msg::wrap(MessageKind::kResult, msg::Result{r})});
     }
   }
   std::optional<Envelope> poll() override {
@@ -78,7 +78,7 @@ std::vector<TrialSpec> trials(int n) {
 ResultRow ok_row(const msg::Assign& a, int rank) {
   ResultRow r;
   r.trial_id = a.trial.id;
-  r.status = "ok";
+  r.status = TrialStatus::kOk;
   r.attempt = a.attempt;
   r.rank = rank;
   r.wall_s = 1;
@@ -136,11 +136,11 @@ TEST_CASE("a failed trial is retried up to `retries` times, then recorded", "[co
   FakeTransport t(3, [](int rank, const msg::Assign& a) {
     ResultRow r = ok_row(a, rank);
     if (a.trial.index == 2 && a.attempt < 3) {
-      r.status = "failed";
+      r.status = TrialStatus::kFailed;
       r.error = "transient";
     }
     if (a.trial.index == 4) {
-      r.status = "failed";
+      r.status = TrialStatus::kFailed;
       r.error = "always";
     }
     return r;
@@ -179,7 +179,7 @@ TEST_CASE("drain: no new trials, running ones stop, nothing is recorded for them
   CHECK(s.interrupted >= 1);
   CHECK(s.not_started == 20 - 4 - s.interrupted);
   CHECK(s.drain_reason == "received Terminated");
-  for (auto& r : sink.rows) CHECK(r.status == "ok");
+  for (auto& r : sink.rows) CHECK(r.status == TrialStatus::kOk);
 }
 
 TEST_CASE("a deadline inside the margin starts nothing", "[coordinator]") {
@@ -199,7 +199,7 @@ TEST_CASE("static schedule splits by index modulo workers", "[coordinator]") {
   FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
   FakeSink sink;
   CoordinatorOptions o;
-  o.schedule = "static";
+  o.schedule = Schedule::kStatic;
   Coordinator c(t, sink, o, no_drain);
   c.run(trials(6));
   CHECK(t.assigned[1] == std::vector<int>{0, 2, 4});
@@ -233,7 +233,7 @@ TEST_CASE("longest_first off, or the static schedule, keeps the sweep order", "[
     FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
     FakeSink sink;
     CoordinatorOptions o;
-    o.schedule = "static";
+    o.schedule = Schedule::kStatic;
     Coordinator(t, sink, o, no_drain).run(v);
     CHECK(t.assigned[1] == std::vector<int>{0, 2});
     CHECK(t.assigned[2] == std::vector<int>{1, 3});
@@ -274,17 +274,133 @@ TEST_CASE("executor: exceptions and time limits become rows, the worker goes on"
   a.trial.params["fail_first_n"] = 1;
   auto never = [] { return false; };
   auto r1 = ex.execute(a, never);
-  CHECK(r1.status == "failed");
+  CHECK(r1.status == TrialStatus::kFailed);
   CHECK(r1.error == "induced failure (attempt 1 of the first 1)");
   auto r2 = ex.execute(a, never);  // second attempt succeeds
-  CHECK(r2.status == "ok");
+  CHECK(r2.status == TrialStatus::kOk);
   CHECK(r2.metrics.at("score") == Approx(ns::models::quadratic_score(0, 0, 0)));
   msg::Assign slow;
   slow.trial = TrialSpec{"s1", 1, 0, 1, params};
   slow.trial.params["sleep_s"] = 5.0;
   slow.time_limit_s = 0.05;
   auto r3 = ex.execute(slow, never);
-  CHECK(r3.status == "timeout");
+  CHECK(r3.status == TrialStatus::kTimeout);
   CHECK(r3.error == "exceeded the trial time limit of 0.05 s");
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("run --schedule static on one rank runs every trial (run_serial)", "[coordinator]") {
+  // Once the static schedule filled per-rank queues while run_serial took from the dynamic one.
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  auto dir = std::filesystem::temp_directory_path() / ("ns_serial_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family().schema.model_defaults;
+  params.update(ns::models::quadratic_family().schema.training_defaults);
+  std::vector<TrialSpec> v;
+  for (int i = 0; i < 5; ++i) v.push_back(TrialSpec{"s" + std::to_string(i), i, 0, 1, params});
+  FakeTransport t(1, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  for (Schedule schedule : {Schedule::kStatic, Schedule::kDynamic}) {
+    INFO(to_string(schedule));
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.schedule = schedule;
+    auto s = Coordinator(t, sink, o, no_drain).run_serial(v, ex);
+    CHECK(s.recorded == 5);
+    CHECK(s.ok == 5);
+    CHECK(s.complete());
+    REQUIRE(sink.rows.size() == 5);
+    for (int i = 0; i < 5; ++i) CHECK(sink.rows[i].trial_id == "s" + std::to_string(i));
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("trial queue: static by rank, dynamic shared, retries go first", "[coordinator]") {
+  auto assign = [](int index) {
+    msg::Assign a;
+    a.trial.index = index;
+    return a;
+  };
+  TrialQueue st(Schedule::kStatic, {1, 2});
+  for (int i = 0; i < 5; ++i) st.push_back(assign(i));
+  CHECK(st.size() == 5);
+  CHECK(st.pop(2).trial.index == 1);
+  CHECK(st.pop(2).trial.index == 3);
+  CHECK_FALSE(st.has_next(2));
+  CHECK_THROWS_WITH(st.pop(2), "internal: no trial queued for rank 2");
+  st.push_front(1, assign(9));
+  CHECK(st.peek(1).trial.index == 9);
+  TrialQueue dyn(Schedule::kDynamic, {1, 2});
+  for (int i = 0; i < 3; ++i) dyn.push_back(assign(i));
+  CHECK(dyn.pop(2).trial.index == 0);
+  CHECK(dyn.pop(1).trial.index == 1);
+  dyn.push_front(2, assign(7));
+  CHECK(dyn.pop(1).trial.index == 7);
+}
+
+namespace {
+/// A scheduler that hands out trials from a script and retries every trial once, whatever its
+/// status: the coordinator must follow it, not its own idea of the sweep.
+class FakeScheduler final : public Scheduler {
+ public:
+  explicit FakeScheduler(int n) {
+    for (int i = 0; i < n; ++i) {
+      msg::Assign a;
+      a.trial = TrialSpec{"f" + std::to_string(i), i, 0, 0, json{{"x", i}}};
+      queue.push_back(a);
+    }
+  }
+  const msg::Assign* next(int worker) const override {
+    asked.push_back(worker);
+    return queue.empty() ? nullptr : &queue.front();
+  }
+  msg::Assign take(int) override {
+    msg::Assign a = queue.front();
+    queue.pop_front();
+    return a;
+  }
+  Verdict on_result(int, const msg::Assign& a, const ResultRow& row, bool) override {
+    results.push_back(row.trial_id);
+    if (a.attempt > 1) return Verdict::kRecord;
+    msg::Assign again = a;
+    again.attempt = 2;
+    queue.push_back(again);
+    return Verdict::kRetry;
+  }
+  int pending() const override { return static_cast<int>(queue.size()); }
+
+  std::deque<msg::Assign> queue;
+  mutable std::vector<int> asked;
+  std::vector<std::string> results;
+};
+}  // namespace
+
+TEST_CASE("the coordinator asks its scheduler what to run and what a result means", "[coordinator]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  FakeScheduler s(3);
+  auto summary = Coordinator(t, sink, {}, no_drain).run(s);
+  // Every trial ran twice (the scheduler retried each once, even though each was ok).
+  CHECK(s.results.size() == 6);
+  CHECK(summary.retried == 3);
+  CHECK(summary.recorded == 3);
+  REQUIRE(sink.rows.size() == 3);
+  for (const auto& r : sink.rows) CHECK(r.attempt == 2);
+  CHECK(summary.not_started == 0);
+  CHECK(std::set<int>(s.asked.begin(), s.asked.end()) == std::set<int>{1, 2});
+}
+
+TEST_CASE("a deadline stops the coordinator, not the scheduler: unstarted trials stay pending",
+          "[coordinator]") {
+  FakeTransport t(2, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  FakeScheduler s(4);
+  CoordinatorOptions o;
+  o.deadline = std::chrono::system_clock::now() + std::chrono::seconds(30);
+  o.deadline_margin_s = 60;
+  auto summary = Coordinator(t, sink, o, no_drain).run(s);
+  CHECK(summary.recorded == 0);
+  CHECK(summary.not_started == 4);
+  CHECK(s.pending() == 4);
 }

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "engine/csv.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 using namespace ns::engine;
 

@@ -1,10 +1,12 @@
 #include <catch2/catch.hpp>
 
 #include "engine/coordinator.hpp"
+#include "core/duration.hpp"
 #include "engine/deadline.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 
 using namespace ns::engine;
+using ns::core::parse_duration;
 using namespace std::chrono;
 
 TEST_CASE("durations in the forms schedulers use", "[deadline]") {
@@ -13,8 +15,11 @@ TEST_CASE("durations in the forms schedulers use", "[deadline]") {
   CHECK(*parse_duration("1h30m") == 5400);
   CHECK(*parse_duration("1:30:00") == 5400);
   CHECK(*parse_duration("2-00:00:00") == 172800);
+  CHECK(*parse_duration("45") == 2700);  // a bare number is minutes, as in Slurm
+  CHECK(*parse_duration("1:30") == 90);  // Slurm's MM:SS
+  CHECK(*parse_duration("1.5s") == 1.5);
   CHECK_FALSE(parse_duration("soon"));
-  CHECK_FALSE(parse_duration("45"));
+  CHECK_FALSE(parse_duration("1:2:3:4"));
 }
 
 TEST_CASE("deadlines: durations, clock times, and bad input", "[deadline]") {
@@ -25,6 +30,8 @@ TEST_CASE("deadlines: durations, clock times, and bad input", "[deadline]") {
   auto hm = parse_deadline("00:01", now);
   CHECK(hm > now);
   CHECK(hm - now <= hours(24));
+  CHECK(duration_cast<seconds>(parse_deadline("30", now) - now).count() == 1800);
+  CHECK(duration_cast<seconds>(parse_deadline("1:30:00", now) - now).count() == 5400);
   CHECK_THROWS_WITH(parse_deadline("tomorrow", now),
                     "--deadline: cannot read 'tomorrow'; expected a duration (90s, 30m, 2h, 1h30m, 1:30:00) or a clock time (18:30, 2026-11-22T18:30)");
 }

@@ -1,10 +1,12 @@
 // plan's cost estimate and allocation advice (engine/estimate.hpp).
 #include <catch2/catch.hpp>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
+#include "core/duration.hpp"
 #include "engine/estimate.hpp"
 
 using namespace ns::engine;
+using ns::core::human_duration;
 
 TEST_CASE("estimate: seconds per unit of cost from measured trials, scaled per pending trial", "[estimate]") {
   // Two measured trials: cost 1 took 10 s, cost 3 took 50 s -> 60 s / 4 units = 15 s per unit.

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "engine/csv.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "engine/results.hpp"
 
 using namespace ns::engine;
@@ -22,7 +22,7 @@ fs::path temp_dir(const std::string& name) {
 ResultRow row(const std::string& id, double score) {
   ResultRow r;
   r.trial_id = id;
-  r.status = "ok";
+  r.status = TrialStatus::kOk;
   r.params = {{"lr", 0.001}, {"act", "relu, softplus"}};
   r.metrics = {{"score", score}};
   r.host = "h";
@@ -39,7 +39,7 @@ TEST_CASE("rows are appended under a fixed header and read back", "[results]") {
     CHECK(t.open().empty());
     t.append(row("a", 1.5));
     auto r = row("b", NAN);
-    r.status = "failed";
+    r.status = TrialStatus::kFailed;
     r.error = "boom, \"quoted\"\nsecond line";
     t.append(r);
   }
@@ -95,7 +95,7 @@ TEST_CASE("best tracking honours the mode and ignores failures and NaN", "[resul
   CHECK_FALSE(best.offer(row("b", 0.5)));
   CHECK_FALSE(best.offer(row("c", NAN)));
   auto f = row("d", 9);
-  f.status = "failed";
+  f.status = TrialStatus::kFailed;
   CHECK_FALSE(best.offer(f));
   CHECK(best.offer(row("e", 2)));
   CHECK(best.to_json()["trial_id"] == "e");

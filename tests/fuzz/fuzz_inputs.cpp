@@ -11,7 +11,7 @@
 #include <string>
 
 #include "engine/csv.hpp"
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/quadratic.hpp"

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${FUZZ_DIR:-/tmp/ns_fuzz}; mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
-  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp engine/log.cpp models/quadratic.cpp \
+  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp core/log.cpp models/quadratic.cpp \
   models/classifier/idx.cpp models/neural/dataset.cpp models/neural/h5.cpp \
   models/neural/simulate.cpp models/neural/metrics.cpp $(pkg-config --cflags --libs hdf5) -lfmt -lz -o "$out/fuzz_inputs"
 # Seeds: the example specs, a results.csv and a tiny IDX header.

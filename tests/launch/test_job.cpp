@@ -8,11 +8,15 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/duration.hpp"
+#include "core/error.hpp"
 #include "launch/launch.hpp"
 
 namespace fs = std::filesystem;
 using namespace ns::launch;
+using ns::core::parse_duration_s;
+using default_margin_fn = int (*)(long);
+static const default_margin_fn default_margin = ns::core::signal_margin_s;
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <functional>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/family.hpp"
 #include "models/neural/h5.hpp"
 #include "temp_dir.hpp"

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/family.hpp"
 #include "models/neural/options.hpp"
 

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "report/analysis.hpp"
 #include "test_util.hpp"
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "report/csv.hpp"
 #include "test_util.hpp"
 

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "report/report.hpp"
 #include "test_util.hpp"
 

@@ -1,7 +1,7 @@
 // Spec parsing: every malformed spec gets an exact message naming the JSON path.
 #include <catch2/catch.hpp>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 

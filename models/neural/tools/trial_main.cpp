@@ -13,7 +13,7 @@
 #include <iostream>
 #include <string>
 
-#include "engine/error.hpp"
+#include "core/error.hpp"
 #include "models/neural/family.hpp"
 
 namespace {

@@ -1,0 +1,88 @@
+#pragma once
+// The scheduler seam: the coordinator asks a Scheduler which trial a free worker runs next and
+// what a finished trial means; it keeps the MPI loop, the drain and the deadline to itself.
+// ListScheduler (the trials of the spec, dearest first or static by rank) is the first one;
+// adaptive searchers implement the same interface.
+#include <deque>
+#include <map>
+#include <vector>
+
+#include "engine/protocol.hpp"
+#include "engine/status.hpp"
+#include "engine/trial_runner.hpp"
+
+namespace ns::engine {
+
+/// What a finished trial means to the scheduler.
+enum class Verdict {
+  kRecord,  ///< write its row (ok, failed or timeout)
+  kRetry,   ///< no row: the scheduler queued the trial again (a failed attempt with retries left)
+};
+
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  /// The trial `worker` would run next, or nullptr when it has none (it is then shut down).
+  /// The coordinator looks before it takes: the deadline check needs the trial's cost.
+  virtual const msg::Assign* next(int worker) const = 0;
+  /// Takes the trial next(worker) showed; it is no longer pending.
+  virtual msg::Assign take(int worker) = 0;
+  /// A trial `worker` ran came back (never "interrupted": a drained trial is simply pending in
+  /// the next run). `draining`: no new trial will start in this run.
+  virtual Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                            bool draining) = 0;
+  /// Trials not handed out, counted as not started when the run ends.
+  virtual int pending() const = 0;
+};
+
+/// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank
+/// for the static one (trial index modulo the number of workers picks the rank).
+class TrialQueue {
+ public:
+  /// `workers`: the ranks that take trials (1..N-1 under MPI, {0} on one rank).
+  TrialQueue(Schedule schedule, std::vector<int> workers);
+  /// Appends a trial at the back of its queue.
+  void push_back(msg::Assign a);
+  /// Puts a trial back at the front of `worker`'s queue (a retry runs next, on the same rank).
+  void push_front(int worker, msg::Assign a);
+  /// True if `worker` has a trial to take.
+  bool has_next(int worker) const;
+  /// The trial `worker` would take next; has_next(worker) must hold.
+  const msg::Assign& peek(int worker) const;
+  /// Takes the trial `worker` would take next; has_next(worker) must hold.
+  msg::Assign pop(int worker);
+  /// Trials left in all queues.
+  int size() const;
+
+ private:
+  std::deque<msg::Assign>& queue_for(int worker);
+  const std::deque<msg::Assign>* find(int worker) const;
+
+  Schedule schedule_;
+  std::vector<int> workers_;
+  std::map<int, std::deque<msg::Assign>> queues_;  ///< key -1: the shared dynamic queue
+};
+
+/// The order of the dynamic schedule: decreasing cost, ties in the given order.
+void order_longest_first(std::vector<TrialSpec>& trials);
+
+/// Today's scheduler: a fixed list of trials. Dynamic: workers pull from one queue, dearest
+/// first when `longest_first` (ties in sweep order). Static: split round-robin by rank up front.
+/// A failed trial is retried (next, on the same rank) while its attempt <= `retries` and the
+/// run is not draining.
+class ListScheduler final : public Scheduler {
+ public:
+  ListScheduler(std::vector<TrialSpec> trials, std::vector<int> workers, Schedule schedule,
+                bool longest_first, int retries);
+  const msg::Assign* next(int worker) const override;
+  msg::Assign take(int worker) override;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                    bool draining) override;
+  int pending() const override { return queue_.size(); }
+
+ private:
+  TrialQueue queue_;
+  int retries_;
+};
+
+}  // namespace ns::engine

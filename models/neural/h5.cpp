@@ -99,6 +99,26 @@ DatasetInfo File::info(const std::string& name) const {
               : cls == H5T_FLOAT ? TypeClass::kFloat
                                  : TypeClass::kOther;
   info.type_size = H5Tget_size(type.id);
+  if (info.type != TypeClass::kOther) {
+    // libhdf5 converts what the header says without checking it (a bit field past the type's
+    // size overflows its conversion buffers, found by tests/fuzz): only whole standard sizes
+    // with their bits inside them are read.
+    const std::size_t bits = 8 * info.type_size, precision = H5Tget_precision(type.id);
+    const int offset = H5Tget_offset(type.id);
+    bool sane = (info.type_size == 1 || info.type_size == 2 || info.type_size == 4 ||
+                 info.type_size == 8) &&
+                precision > 0 && offset >= 0 && precision + static_cast<std::size_t>(offset) <= bits;
+    if (sane && info.type == TypeClass::kFloat) {
+      std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+      sane = H5Tget_fields(type.id, &spos, &epos, &esize, &mpos, &msize) >= 0 &&
+             spos < precision && epos + esize <= precision && mpos + msize <= precision &&
+             esize > 0 && esize < 64 && msize > 0;
+    }
+    NS_CHECK(sane,
+             "{}: dataset `{}` has a number type that is not a standard integer or float ({} "
+             "bytes); the file is damaged",
+             path_, name, info.type_size);
+  }
   // A damaged header can claim any shape: refuse one whose values could not be stored in the
   // file (gzip, HDF5's strongest standard filter, stays under ~1000:1), before allocating.
   constexpr std::int64_t kMaxValues = std::int64_t{1} << 40;

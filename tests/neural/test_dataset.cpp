@@ -357,13 +357,18 @@ TEST_CASE("negative responses are accepted with one warning naming the dataset",
   REQUIRE(read_h5(pos, 0, true).warnings.empty());
 }
 
-TEST_CASE("a damaged HDF5 header claiming a huge shape is a clear error", "[dataset]") {
+TEST_CASE("damaged HDF5 headers (huge shapes, bogus number types) are clear errors", "[dataset]") {
   // Found by tests/fuzz (the HDF5 target): a dataset whose dimensions multiply past 2^63.
   const std::string path =
       std::string(std::getenv("NS_SOURCE_DIR") ? std::getenv("NS_SOURCE_DIR") : ".") +
       "/tests/data/h5_damaged_shape.h5";
   REQUIRE_THROWS_WITH(read_h5(path, 0, true), Catch::Contains("the file is damaged") ||
                                                   Catch::Contains("is the file damaged"));
+  // A number type whose bits lie outside its bytes (libhdf5's conversion overflowed on it).
+  const std::string type_path =
+      std::string(std::getenv("NS_SOURCE_DIR") ? std::getenv("NS_SOURCE_DIR") : ".") +
+      "/tests/data/h5_damaged_type.h5";
+  REQUIRE_THROWS_WITH(read_h5(type_path, 0, true), Catch::Contains("the file is damaged"));
 }
 
 TEST_CASE("the simulation's missing modes", "[dataset]") {

@@ -8,7 +8,10 @@
 #   aten_kernels  ATen's BatchNorm2d / softplus / avg_pool2d instead of the fused CPU functions
 # Then prints mean and SEM over seeds of test Pearson, CCnorm, CCnorm^2, FEV and iterations.
 #
-#   bash bench/neural_convergence.sh [SEEDS=3] [JOBS=2] [OUT=runs/neural_convergence]
+#   bash bench/neural_convergence.sh [SEEDS=3] [JOBS=2] [OUT=bench/results/neural_convergence]
+#   NS_BENCH_SUMMARY=1 bash bench/neural_convergence.sh   # only the table of the finished runs
+# OUT keeps each run's result.json and curve.csv in git (bench/results/.gitignore), so a later
+# session resumes where this one stopped.
 # Runs that finished (result.json present) are not run again, so a cut run resumes; a run that
 # another invocation is still training (its pid alive) is skipped. NS_BENCH_JOBS (lines of
 # "variant seed") replaces the default order (every variant of seed 0, then seed 1, ...).
@@ -16,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${1:-3}
 JOBS=${2:-2}
-OUT=${3:-runs/neural_convergence}
+OUT=${3:-bench/results/neural_convergence}
 BIN=build/models/neural/ns_neural_trial
 [ -x "$BIN" ] || cmake --build build --target ns_neural_trial
 mkdir -p "$OUT"
@@ -49,12 +52,14 @@ run_one() {
 }
 export -f run_one
 export OUT PARAMS BIN
-printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run_one $0 $1'
+if [ -z "${NS_BENCH_SUMMARY:-}" ]; then
+  printf '%s\n' "${jobs[@]}" | xargs -P "$JOBS" -L 1 bash -c 'run_one $0 $1'
+fi
 python3 - "$OUT" <<'PY'
 import json, math, pathlib, sys
 out = pathlib.Path(sys.argv[1])
 rows = {}
-for f in sorted(out.glob("*_s*/result.json")):
+for f in sorted(out.glob("*_s*/result.json")):  # finished runs only
     v = f.parent.name.rsplit("_s", 1)[0]
     m = json.loads(f.read_text())["metrics"]
     rows.setdefault(v, []).append(m)

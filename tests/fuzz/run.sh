@@ -28,4 +28,4 @@ else
 fi
 # libhdf5 mallocs what a damaged header says (its metadata cache): let malloc fail as it would
 # without the sanitizer, so HDF5 reports an error instead of ASan aborting.
-ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=0} "$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1 -detect_leaks=0 ${FUZZ_ARGS:-} "$out/corpus" 2>&1 | tail -16
+ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=0} "$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1 -detect_leaks=0 -artifact_prefix="$out/" ${FUZZ_ARGS:-} "$out/corpus" 2>&1 | tail -16

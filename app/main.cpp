@@ -122,10 +122,10 @@ int main(int argc, char** argv) {
     action = [&] {
       for (const auto& name : registry.names()) {
         const auto& f = registry.get(name);
-        std::cout << name << ": " << f.description << "\n  model parameters (defaults): "
-                  << f.schema.model_defaults.dump() << "\n  training settings (defaults): "
-                  << f.schema.training_defaults.dump() << "\n  metrics: "
-                  << nlohmann::json(f.schema.metrics).dump() << "\n";
+        std::cout << name << ": " << f.description() << "\n  model parameters (defaults): "
+                  << f.schema().model_defaults.dump() << "\n  training settings (defaults): "
+                  << f.schema().training_defaults.dump() << "\n  metrics: "
+                  << nlohmann::json(f.schema().metrics).dump() << "\n";
       }
       return 0;
     };

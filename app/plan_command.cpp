@@ -67,7 +67,7 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
         continue;
       }
     } else if (auto it = by_id.find(row[id_col]); it != by_id.end()) {
-      cost = engine::trial_cost(*p.family, it->second->params);
+      cost = cost_of(p, it->second->params);
     } else if (!p.trials.empty()) {
       nlohmann::json params = p.trials.front().params;
       for (size_t c = 0; c < t.header.size(); ++c) {
@@ -76,7 +76,7 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
         params[t.header[c]] = v.is_discarded() ? nlohmann::json(row[c]) : v;
       }
       try {
-        cost = engine::trial_cost(*p.family, params);
+        cost = cost_of(p, params);
       } catch (const std::exception&) {
         cost = 1.0;
       }
@@ -105,7 +105,7 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohm
   return out;
 }
 
-std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::TrialSpec>& pending,
+std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial>& pending,
                               const PlanOptions& opt, const engine::FamilyRegistry& registry,
                               std::string* where, std::string* csv) {
   const int n = opt.calibrate, threads = opt.threads;
@@ -136,11 +136,11 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<engine::Trial
     if (!overrides.empty()) {
       a.trial.params.update(overrides);
       try {
-        p.family->check_params(a.trial.params);
+        p.family->check_params(a.trial.params, p.data);
       } catch (const Error& e) {
         throw Error(fmt::format("--calibrate-set: trial {} with the overrides: {}", a.trial.id, e.what()));
       }
-      a.trial.cost = engine::trial_cost(*p.family, a.trial.params);
+      a.trial.cost = cost_of(p, a.trial.params);
     }
     const engine::ResultRow row = exec.execute(a, [] { return false; });
     log::info("calibration {}/{}: trial {} (#{}, relative cost {:.3g}): {} in {}", i + 1,
@@ -175,11 +175,11 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::set<std::string> done;
   const auto results = fs::path(p.spec.out) / "results.csv";
   if (fs::exists(results)) {
-    engine::check_output_dir({p.spec, p.family->schema.metrics, p.spec.out, false});
-    engine::ResultsTable t(results.string(), p.spec.param_names(), p.family->schema.metrics);
+    engine::check_output_dir({p.spec, p.family->schema().metrics, p.spec.out, false});
+    engine::ResultsTable t(results.string(), p.spec.param_names(), p.family->schema().metrics);
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
   }
-  const std::vector<engine::TrialSpec> pending = to_trial_specs(p, done);
+  const std::vector<sweeps::Trial> pending = pending_trials(p, done);
 
   // Options of the estimate, checked before anything slow runs.
   const double job_s = opt.time.empty() ? 0 : core::parse_duration_s(opt.time, "--time");
@@ -254,7 +254,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       nlohmann::json v;
       for (auto& k : varied) v[k] = t.params.at(k);
       j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
-                           {"cost", engine::trial_cost(*p.family, t.params)},
+                           {"cost", cost_of(p, t.params)},
                            {"done", done.count(t.id) > 0}});
     }
     if (est) {
@@ -280,7 +280,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
                            p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
   std::cout << fmt::format("checked the data and {} distinct configuration(s) with the family's "
                            "checks ({})\n",
-                           p.configurations_checked, p.family->validation);
+                           p.configurations_checked, p.family->validation());
   const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
   for (size_t i = 0; i < n; ++i) {
     const auto& t = p.trials[i];

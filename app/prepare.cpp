@@ -16,14 +16,14 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   } catch (const Error& e) {
     throw Error(fmt::format("{}: $.family: {}", path, e.what()));
   }
-  p.spec = sweeps::parse_spec_with(j, path, p.family->schema);
+  p.spec = sweeps::parse_spec_with(j, path, p.family->schema());
   if (!out_override.empty()) p.spec.out = out_override;
   p.trials = sweeps::enumerate(p.spec);
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).
   try {
-    p.family->check_data(p.spec.data, "$.data");
+    p.data = p.family->check_data(p.spec.data, "$.data");
   } catch (const Error& e) {
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
@@ -33,7 +33,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   for (const auto& t : p.trials) {
     if (!seen.insert(t.params.dump()).second) continue;
     try {
-      p.family->check_params(t.params);
+      p.family->check_params(t.params, p.data);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
     }
@@ -42,14 +42,18 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   return p;
 }
 
-std::vector<engine::TrialSpec> to_trial_specs(const Prepared& p, const std::set<std::string>& skip) {
-  std::vector<engine::TrialSpec> out;
+std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip) {
+  std::vector<sweeps::Trial> out;
   for (const auto& t : p.trials) {
     if (skip.count(t.id)) continue;
-    out.push_back(engine::TrialSpec{t.id, t.index, t.repeat, t.seed, t.params,
-                                    engine::trial_cost(*p.family, t.params)});
+    out.push_back(t);
+    out.back().cost = cost_of(p, t.params);
   }
   return out;
+}
+
+double cost_of(const Prepared& p, const nlohmann::json& params) {
+  return engine::trial_cost(*p.family, params, p.data);
 }
 
 }  // namespace ns::app

@@ -14,6 +14,7 @@ struct Prepared {
   sweeps::SweepSpec spec;
   std::vector<sweeps::Trial> trials;
   const engine::ModelFamily* family = nullptr;
+  engine::DataFacts data;          ///< what the family's check_data returned (deep checks only)
   int configurations_checked = 0;  ///< distinct parameter sets passed to check_params
 };
 
@@ -24,6 +25,9 @@ Prepared prepare(const std::string& path, const std::string& out_override,
                  const engine::FamilyRegistry& registry, bool deep_checks);
 
 /// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
-std::vector<engine::TrialSpec> to_trial_specs(const Prepared& p, const std::set<std::string>& skip);
+std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip);
+
+/// `engine::trial_cost` of `params` with the prepared family and data facts.
+double cost_of(const Prepared& p, const nlohmann::json& params);
 
 }  // namespace ns::app

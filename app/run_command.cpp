@@ -95,7 +95,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   try {
     prep = prepare(opt.spec_path, opt.out, registry, coordinator);
     if (coordinator) {
-      engine::check_output_dir({prep.spec, prep.family->schema.metrics, prep.spec.out, opt.force_new});
+      engine::check_output_dir({prep.spec, prep.family->schema().metrics, prep.spec.out, opt.force_new});
       const auto now = std::chrono::system_clock::now();
       if (!opt.deadline.empty()) {
         deadline = engine::parse_deadline(opt.deadline, now);
@@ -112,7 +112,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
 
   // Step 2: rank 0 takes the output directory and finds what is already done.
   std::unique_ptr<engine::SweepOutput> output;
-  std::vector<engine::TrialSpec> pending;
+  std::vector<sweeps::Trial> pending;
   if (coordinator) {
     try {
       nlohmann::json prov = {{"program", "neurosweep"},
@@ -125,11 +125,11 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
-          engine::OutputPlan{prep.spec, prep.family->schema.metrics, prep.spec.out, opt.force_new,
-                             prep.family->schema.metric_definitions,
-                             prep.family->schema.legacy_metric_definitions},
+          engine::OutputPlan{prep.spec, prep.family->schema().metrics, prep.spec.out, opt.force_new,
+                             prep.family->schema().metric_definitions,
+                             prep.family->schema().legacy_metric_definitions},
           prov, static_cast<int>(prep.trials.size()));
-      pending = to_trial_specs(prep, output->finished());
+      pending = pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
                 prep.spec.name, prep.trials.size(), output->finished().size(), pending.size(),
                 mpi.size(), prep.spec.out);

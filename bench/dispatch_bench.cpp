@@ -23,21 +23,33 @@ namespace {
 class NullRunner final : public ns::engine::TrialRunner {
  public:
   ns::engine::TrialOutcome run(const ns::engine::TrialContext& ctx) override {
-    return {"ok", {{"score", ctx.trial.params.at("x").get<double>()}}, ""};
+    return {ns::engine::TrialStatus::kOk, {{"score", ctx.trial.params.at("x").get<double>()}}, ""};
   }
 };
 
-ns::engine::ModelFamily null_family(bool trial_dirs) {
-  ns::engine::ModelFamily f;
-  f.schema.name = "null";
-  f.schema.model_defaults = {{"x", 0.0}};
-  f.schema.training_defaults = nlohmann::json::object();
-  f.schema.metrics = {"score"};
-  f.check_data = [](const nlohmann::json&, const std::string&) {};
-  f.make_runner = [] { return std::make_unique<NullRunner>(); };
-  f.wants_trial_dir = trial_dirs;
-  return f;
-}
+class NullFamily final : public ns::engine::ModelFamily {
+ public:
+  explicit NullFamily(bool trial_dirs) : ModelFamily(make_schema()), trial_dirs_(trial_dirs) {}
+  std::string description() const override { return "a runner that does nothing"; }
+  ns::engine::DataFacts check_data(const nlohmann::json&, const std::string&) const override {
+    return {};
+  }
+  bool wants_trial_dir() const override { return trial_dirs_; }
+  std::unique_ptr<ns::engine::TrialRunner> make_runner() const override {
+    return std::make_unique<NullRunner>();
+  }
+
+ private:
+  static ns::sweeps::FamilySchema make_schema() {
+    ns::sweeps::FamilySchema s;
+    s.name = "null";
+    s.model_defaults = {{"x", 0.0}};
+    s.training_defaults = nlohmann::json::object();
+    s.metrics = {"score"};
+    return s;
+  }
+  bool trial_dirs_;
+};
 
 class QuietSink final : public ns::engine::ResultSink {
  public:
@@ -62,12 +74,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
   }
   ns::engine::FamilyRegistry reg;
-  reg.add(null_family(trial_dirs));
+  reg.add(std::make_unique<NullFamily>(trial_dirs));
   const auto& fam = reg.get("null");
   nlohmann::json j = {{"family", "null"},
                       {"random", {{"count", trials}, {"params", {{"x", {{"dist", "uniform"}, {"low", 0}, {"high", 1}}}}}}},
                       {"metric", "score"}, {"mode", "max"}};
-  auto spec = ns::sweeps::parse_spec_with(j, "bench", fam.schema);
+  auto spec = ns::sweeps::parse_spec_with(j, "bench", fam.schema());
   ns::engine::TrialExecutor ex(reg, "null", nlohmann::json::object(), out,
                                ns::engine::RankInfo{mpi.rank(), mpi.hostname(), "cpu", 1});
   auto transport = mpi.transport();
@@ -76,9 +88,8 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   if (mpi.rank() == 0) {
     auto list = ns::sweeps::enumerate(spec);
-    std::vector<ns::engine::TrialSpec> specs;
-    for (auto& t : list) specs.push_back({t.id, t.index, t.repeat, t.seed, t.params});
-    ns::engine::SweepOutput output({spec, fam.schema.metrics, out, false}, nlohmann::json::object(), trials);
+    std::vector<ns::sweeps::Trial> specs = list;
+    ns::engine::SweepOutput output({spec, fam.schema().metrics, out, false}, nlohmann::json::object(), trials);
     QuietSink sink(output);
     ns::engine::Coordinator c(*transport, sink, {}, [] { return std::string(); });
     auto s = mpi.size() == 1 ? c.run_serial(specs, ex) : c.run(specs);

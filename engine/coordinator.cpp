@@ -125,7 +125,7 @@ void Coordinator::handle(const Envelope& env) {
   }
 }
 
-CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
+CoordinatorSummary Coordinator::run(std::vector<sweeps::Trial> trials) {
   std::vector<int> ranks;
   for (int w = 1; w < transport_.size(); ++w) ranks.push_back(w);
   ListScheduler s(std::move(trials), std::move(ranks), opt_.schedule, opt_.longest_first,
@@ -133,7 +133,7 @@ CoordinatorSummary Coordinator::run(std::vector<TrialSpec> trials) {
   return run(s);
 }
 
-CoordinatorSummary Coordinator::run_serial(std::vector<TrialSpec> trials,
+CoordinatorSummary Coordinator::run_serial(std::vector<sweeps::Trial> trials,
                                            TrialExecutor& executor) {
   ListScheduler s(std::move(trials), {0}, opt_.schedule, opt_.longest_first, opt_.retries);
   return run_serial(s, executor);

@@ -39,7 +39,7 @@ struct CoordinatorOptions {
   double deadline_margin_s = 60;
   /// kStatic splits trials round-robin by rank up front (for benchmarks); default kDynamic.
   Schedule schedule = Schedule::kDynamic;
-  /// Dynamic schedule only: hand out trials in decreasing TrialSpec::cost (ties keep the sweep's
+  /// Dynamic schedule only: hand out trials in decreasing sweeps::Trial::cost (ties keep the sweep's
   /// order), so the long ones do not come last and leave the other workers idle at the end.
   bool longest_first = true;
 };
@@ -81,8 +81,8 @@ class Coordinator {
 
   /// run() and run_serial() with today's ListScheduler over `trials` (options' schedule,
   /// longest_first and retries).
-  CoordinatorSummary run(std::vector<TrialSpec> trials);
-  CoordinatorSummary run_serial(std::vector<TrialSpec> trials, TrialExecutor& executor);
+  CoordinatorSummary run(std::vector<sweeps::Trial> trials);
+  CoordinatorSummary run_serial(std::vector<sweeps::Trial> trials, TrialExecutor& executor);
 
  private:
   struct InFlight {

@@ -38,12 +38,19 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     const ModelFamily& family = registry_.get(family_);
     if (!runner_) runner_ = family.make_runner();
     const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
-    if (family.wants_trial_dir) std::filesystem::create_directories(dir);
+    if (family.wants_trial_dir()) std::filesystem::create_directories(dir);
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested};
     TrialOutcome out = runner_->run(ctx);
-    row.status = parse_trial_status(out.status);
+    row.status = out.status;
     row.metrics = std::move(out.metrics);
     row.error = std::move(out.error);
+    if (row.status == TrialStatus::kInvalid || row.status == TrialStatus::kTimeout) {
+      row.error = fmt::format("the {} runner returned status \"{}\" (expected ok, failed or "
+                              "interrupted){}{}",
+                              family_, to_string(row.status), row.error.empty() ? "" : ": ",
+                              row.error);
+      row.status = TrialStatus::kFailed;
+    }
     if (row.status == TrialStatus::kInterrupted && timed_out) {
       row.status = TrialStatus::kTimeout;
       row.error = fmt::format("exceeded the trial time limit of {} s", assign.time_limit_s);

@@ -31,7 +31,7 @@ struct Ready {
 };
 
 struct Assign {
-  TrialSpec trial;
+  sweeps::Trial trial;
   int attempt = 1;
   double time_limit_s = 0;  ///< 0 = none
 };

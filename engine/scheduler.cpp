@@ -6,9 +6,9 @@
 
 namespace ns::engine {
 
-void order_longest_first(std::vector<TrialSpec>& trials) {
+void order_longest_first(std::vector<sweeps::Trial>& trials) {
   std::stable_sort(trials.begin(), trials.end(),
-                   [](const TrialSpec& a, const TrialSpec& b) { return a.cost > b.cost; });
+                   [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.cost > b.cost; });
 }
 
 TrialQueue::TrialQueue(Schedule schedule, std::vector<int> workers)
@@ -58,7 +58,7 @@ int TrialQueue::size() const {
   return static_cast<int>(n);
 }
 
-ListScheduler::ListScheduler(std::vector<TrialSpec> trials, std::vector<int> workers,
+ListScheduler::ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers,
                              Schedule schedule, bool longest_first, int retries)
     : queue_(schedule, std::move(workers)), retries_(retries) {
   if (schedule == Schedule::kDynamic && longest_first) order_longest_first(trials);

@@ -64,7 +64,7 @@ class TrialQueue {
 };
 
 /// The order of the dynamic schedule: decreasing cost, ties in the given order.
-void order_longest_first(std::vector<TrialSpec>& trials);
+void order_longest_first(std::vector<sweeps::Trial>& trials);
 
 /// Today's scheduler: a fixed list of trials. Dynamic: workers pull from one queue, dearest
 /// first when `longest_first` (ties in sweep order). Static: split round-robin by rank up front.
@@ -72,7 +72,7 @@ void order_longest_first(std::vector<TrialSpec>& trials);
 /// run is not draining.
 class ListScheduler final : public Scheduler {
  public:
-  ListScheduler(std::vector<TrialSpec> trials, std::vector<int> workers, Schedule schedule,
+  ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers, Schedule schedule,
                 bool longest_first, int retries);
   const msg::Assign* next(int worker) const override;
   msg::Assign take(int worker) override;

@@ -9,8 +9,33 @@
 
 namespace ns::engine {
 
-void FamilyRegistry::add(ModelFamily family) {
-  const std::string name = family.schema.name;
+std::string DataFacts::describe() const {
+  if (!checked) return "data not checked";
+  std::string s = source.empty() ? "data" : source;
+  std::vector<std::string> parts;
+  if (examples > 0) {
+    parts.push_back(height > 0 ? fmt::format("{} images of {}x{}x{}", examples, channels, height,
+                                             width)
+                               : fmt::format("{} examples", examples));
+  }
+  if (outputs > 0) parts.push_back(fmt::format("{} {}", outputs, output_name));
+  if (repeats > 0) parts.push_back(fmt::format("{} repeats", repeats));
+  if (train > 0) parts.push_back(fmt::format("{} for training", train));
+  return parts.empty() ? s : fmt::format("{}: {}", s, fmt::join(parts, ", "));
+}
+
+void ModelFamily::check_params(const nlohmann::json&, const DataFacts&) const {}
+
+double ModelFamily::relative_cost(const nlohmann::json&, const DataFacts&) const { return 1.0; }
+
+double trial_cost(const ModelFamily& family, const nlohmann::json& params, const DataFacts& data) {
+  const double c = family.relative_cost(params, data);
+  return std::isfinite(c) && c > 0 ? c : 1.0;
+}
+
+void FamilyRegistry::add(std::unique_ptr<ModelFamily> family) {
+  NS_CHECK(family != nullptr, "FamilyRegistry::add: no family");
+  const std::string name = family->schema().name;
   families_[name] = std::move(family);
 }
 
@@ -19,13 +44,7 @@ const ModelFamily& FamilyRegistry::get(const std::string& name) const {
   if (it == families_.end()) {
     throw Error(fmt::format("unknown model family '{}'; known: {}", name, fmt::join(names(), ", ")));
   }
-  return it->second;
-}
-
-double trial_cost(const ModelFamily& family, const nlohmann::json& params) {
-  if (!family.relative_cost) return 1.0;
-  const double c = family.relative_cost(params);
-  return std::isfinite(c) && c > 0 ? c : 1.0;
+  return *it->second;
 }
 
 std::vector<std::string> FamilyRegistry::names() const {

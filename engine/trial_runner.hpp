@@ -11,39 +11,28 @@
 #include <string>
 #include <vector>
 
+#include "engine/status.hpp"
 #include "sweeps/schema.hpp"
+#include "sweeps/spec.hpp"
 
 namespace ns::engine {
 
-/// One trial as the coordinator hands it out.
-struct TrialSpec {
-  std::string id;          ///< stable hash of (family, data, resolved params, repeat)
-  int index = 0;           ///< position in the sweep's deterministic order
-  int repeat = 0;          ///< repeat index (0..repeats-1)
-  std::uint64_t seed = 0;  ///< derived from (sweep seed, id); seeds every random stream
-  nlohmann::json params;   ///< flat, fully resolved: defaults <- fixed <- training <- varied
-  /// Expected duration relative to the sweep's other trials (ModelFamily::relative_cost; 1 when
-  /// the family has no cost model). Stays on the coordinator: it orders the dynamic schedule
-  /// (longest first) and scales the deadline check. Not sent to workers.
-  double cost = 1.0;
-};
-
 /// Everything a runner gets for one trial.
 struct TrialContext {
-  const TrialSpec& trial;
+  const sweeps::Trial& trial;
   const nlohmann::json& data;        ///< the spec's "data" block, as written
   std::filesystem::path trial_dir;   ///< <out>/trials/<id>/, already created; write outputs here
   std::string device = "cpu";        ///< "cpu" or "cuda:N" (see engine/device.hpp)
   int threads = 1;                   ///< intra-op threads for this rank
   /// True once the trial must stop at its next safe point: the sweep is draining or the trial's
   /// time limit passed. The runner then saves a checkpoint in trial_dir and returns status
-  /// "interrupted"; a later run with the same trial_dir resumes from that checkpoint.
+  /// kInterrupted; a later run with the same trial_dir resumes from that checkpoint.
   std::function<bool()> stop_requested = [] { return false; };
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.
 struct TrialOutcome {
-  std::string status = "ok";                ///< ok | failed | interrupted
+  TrialStatus status = TrialStatus::kOk;    ///< kOk, kFailed or kInterrupted
   std::map<std::string, double> metrics;    ///< names from FamilySchema::metrics; missing = NaN
   std::string error;                        ///< message when not ok
 };
@@ -55,41 +44,75 @@ class TrialRunner {
   virtual TrialOutcome run(const TrialContext& ctx) = 0;
 };
 
-/// A model family as registered at start-up (models/registry.cpp).
-struct ModelFamily {
-  sweeps::FamilySchema schema;
-  std::string description;
-  /// Checks the spec's data block before any training starts: opens the files, checks shapes and
-  /// values; throws ns::Error naming file and dataset. `json_path` is e.g. "$.data".
-  std::function<void(const nlohmann::json& data, const std::string& json_path)> check_data;
-  /// Cross-field checks of one resolved parameter set (e.g. kernel larger than the image).
-  std::function<void(const nlohmann::json& params)> check_params = [](const nlohmann::json&) {};
-  /// What check_params does, in a few words, for `plan` ("types and ranges", "builds ...").
-  std::string validation = "parameter types and ranges";
-  std::function<std::unique_ptr<TrialRunner>()> make_runner;
-  /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
-  /// microseconds on some filesystems; a family that writes nothing may opt out).
-  bool wants_trial_dir = true;
-  /// Expected duration of a resolved parameter set relative to others of the same sweep (same
-  /// data), e.g. iterations x FLOPs per iteration; empty = all trials alike. Only ratios matter.
-  /// The coordinator starts expensive trials first (longest-processing-time-first list
-  /// scheduling), and `plan` turns measured seconds into an estimate per trial with it.
-  std::function<double(const nlohmann::json& params)> relative_cost;
+/// What a family's check_data learned about a spec's data block. check_params and relative_cost
+/// take it as an argument, so no check depends on an earlier call having filled some state.
+/// A zero means "not known" or "not applicable" (a family without data, a check that was skipped).
+struct DataFacts {
+  bool checked = false;         ///< check_data ran on this spec's data block
+  std::string source;           ///< what was checked: a file or directory, "simulated data", ...
+  std::int64_t examples = 0;    ///< images (or examples) in the whole data set
+  std::int64_t train = 0;       ///< of them in the training split
+  std::int64_t channels = 0;    ///< image geometry
+  std::int64_t height = 0;
+  std::int64_t width = 0;
+  std::int64_t outputs = 0;     ///< what a model predicts per example: neurons or classes
+  std::string output_name = "outputs";  ///< their name in describe(): "neurons", "classes"
+  std::int64_t repeats = 0;     ///< repeats per image (neural data; the most any image has)
+  /// One line for `plan`: "data/v1.h5: 6000 images of 1x32x32, 60 neurons, 6 repeats, 3840 train".
+  std::string describe() const;
 };
 
-/// `family.relative_cost(params)` when it is set and gives a finite positive number, else 1.
-double trial_cost(const ModelFamily& family, const nlohmann::json& params);
+/// A model family as registered at start-up (models/registry.cpp). A family implements this
+/// interface; the engine and the CLI call it in this order: check_data once per sweep, then
+/// check_params for each distinct configuration and relative_cost for each trial, both with the
+/// facts check_data returned, then make_runner once per worker.
+class ModelFamily {
+ public:
+  explicit ModelFamily(sweeps::FamilySchema schema) : schema_(std::move(schema)) {}
+  virtual ~ModelFamily() = default;
+  ModelFamily(const ModelFamily&) = delete;
+  ModelFamily& operator=(const ModelFamily&) = delete;
+
+  /// Name, parameters with their defaults, metrics.
+  const sweeps::FamilySchema& schema() const { return schema_; }
+  /// One paragraph for `neurosweep families`.
+  virtual std::string description() const = 0;
+  /// Checks the spec's data block before any training starts: opens the files, checks shapes and
+  /// values; throws ns::Error naming file and dataset. `json_path` is e.g. "$.data".
+  virtual DataFacts check_data(const nlohmann::json& data, const std::string& json_path) const = 0;
+  /// Cross-field checks of one resolved parameter set against the data (e.g. a kernel larger than
+  /// the image). With unchecked facts (`!data.checked`) only the parameters themselves.
+  virtual void check_params(const nlohmann::json& params, const DataFacts& data) const;
+  /// What check_params does, in a few words, for `plan` ("types and ranges", "builds ...").
+  virtual std::string validation() const { return "parameter types and ranges"; }
+  /// Expected duration of a resolved parameter set relative to others of the same sweep (same
+  /// data), e.g. iterations x FLOPs per iteration; 1 = all trials alike. Only ratios matter.
+  /// The coordinator starts expensive trials first (longest-processing-time-first list
+  /// scheduling), and `plan` turns measured seconds into an estimate per trial with it.
+  virtual double relative_cost(const nlohmann::json& params, const DataFacts& data) const;
+  /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
+  /// microseconds on some filesystems; a family that writes nothing may opt out).
+  virtual bool wants_trial_dir() const { return true; }
+  /// The runner a worker keeps across its trials (it may cache data sets between them).
+  virtual std::unique_ptr<TrialRunner> make_runner() const = 0;
+
+ private:
+  sweeps::FamilySchema schema_;
+};
+
+/// `family.relative_cost(params, data)` when it is a finite positive number, else 1.
+double trial_cost(const ModelFamily& family, const nlohmann::json& params, const DataFacts& data);
 
 /// String-keyed registry of families, filled by one explicit call at start-up.
 class FamilyRegistry {
  public:
-  void add(ModelFamily family);
+  void add(std::unique_ptr<ModelFamily> family);
   /// Throws ns::Error listing the known names when `name` is unknown.
   const ModelFamily& get(const std::string& name) const;
   std::vector<std::string> names() const;
 
  private:
-  std::map<std::string, ModelFamily> families_;
+  std::map<std::string, std::unique_ptr<ModelFamily>> families_;
 };
 
 }  // namespace ns::engine

@@ -56,7 +56,7 @@ class QuadraticRunner final : public engine::TrialRunner {
     while (done < sleep_s) {
       if (ctx.stop_requested()) {
         std::ofstream(ckpt) << json{{"slept_s", done}}.dump();
-        return {"interrupted", {}, "stopped at a safe point"};
+        return {engine::TrialStatus::kInterrupted, {}, "stopped at a safe point"};
       }
       const double step = std::min(chunk, sleep_s - done);
       std::this_thread::sleep_for(std::chrono::duration<double>(step));
@@ -68,10 +68,10 @@ class QuadraticRunner final : public engine::TrialRunner {
     score += p.at("noise").get<double>() * seeded_normal(seed, 3);
     if (p.at("shape").get<std::string>() == "nan") score = NAN;
     if (!std::isfinite(score)) {
-      return {"failed", {{"score", score}, {"loss", -score}}, "non-finite objective"};
+      return {engine::TrialStatus::kFailed, {{"score", score}, {"loss", -score}}, "non-finite objective"};
     }
     std::ofstream(ctx.trial_dir / "result.json") << json{{"score", score}}.dump();
-    return {"ok", {{"score", score}, {"loss", -score}, {"slept_s", sleep_s}}, ""};
+    return {engine::TrialStatus::kOk, {{"score", score}, {"loss", -score}, {"slept_s", sleep_s}}, ""};
   }
 };
 
@@ -81,27 +81,50 @@ double quadratic_score(double x, double y, long k) {
   return -((x - 1) * (x - 1) + (y + 2) * (y + 2)) + 0.1 * static_cast<double>(k);
 }
 
-engine::ModelFamily quadratic_family() {
-  engine::ModelFamily f;
-  f.schema.name = "quadratic";
-  f.schema.model_defaults = {{"x", 0.0}, {"y", 0.0}, {"k", 0}, {"shape", "bowl"}};
-  f.schema.training_defaults = {{"sleep_s", 0.0},    {"sleep_sigma", 0.0}, {"noise", 0.0},
-                                {"fail_prob", 0.0},  {"fail_first_n", 0}};
-  f.schema.metrics = {"score", "loss", "slept_s"};
-  f.description = "known test objective with optional sleeps and induced failures";
-  f.check_data = [](const json& data, const std::string& path) {
+namespace {
+
+class QuadraticFamily final : public engine::ModelFamily {
+ public:
+  QuadraticFamily() : ModelFamily(make_schema()) {}
+
+  std::string description() const override {
+    return "known test objective with optional sleeps and induced failures";
+  }
+  engine::DataFacts check_data(const json& data, const std::string& path) const override {
     NS_CHECK(data.empty(), "{}: the quadratic family takes no data; remove the block", path);
-  };
-  f.check_params = [](const json& p) {
+    engine::DataFacts facts;
+    facts.checked = true;
+    facts.source = "no data";
+    return facts;
+  }
+  void check_params(const json& p, const engine::DataFacts&) const override {
     const std::string shape = p.at("shape").get<std::string>();
     NS_CHECK(shape == "bowl" || shape == "nan", "shape: expected \"bowl\" or \"nan\", got \"{}\"", shape);
     NS_CHECK(p.at("sleep_s").get<double>() >= 0, "sleep_s: expected >= 0, got {}", p.at("sleep_s").get<double>());
-  };
+  }
   // The sleep is the trial's length, up to its seeded lognormal factor (sleep_sigma), which the
   // coordinator does not know in advance; 10 ms stands for the rest of a trial.
-  f.relative_cost = [](const json& p) { return p.at("sleep_s").get<double>() + 0.01; };
-  f.make_runner = [] { return std::make_unique<QuadraticRunner>(); };
-  return f;
-}
+  double relative_cost(const json& p, const engine::DataFacts&) const override {
+    return p.at("sleep_s").get<double>() + 0.01;
+  }
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    return std::make_unique<QuadraticRunner>();
+  }
+
+ private:
+  static sweeps::FamilySchema make_schema() {
+    sweeps::FamilySchema s;
+    s.name = "quadratic";
+    s.model_defaults = {{"x", 0.0}, {"y", 0.0}, {"k", 0}, {"shape", "bowl"}};
+    s.training_defaults = {{"sleep_s", 0.0},   {"sleep_sigma", 0.0}, {"noise", 0.0},
+                           {"fail_prob", 0.0}, {"fail_first_n", 0}};
+    s.metrics = {"score", "loss", "slept_s"};
+    return s;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<engine::ModelFamily> quadratic_family() { return std::make_unique<QuadraticFamily>(); }
 
 }  // namespace ns::models

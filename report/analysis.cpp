@@ -208,7 +208,7 @@ Analysis analyze(const Results& results, const Selection& selection) {
   return a;
 }
 
-json best_json(const Results& results, const Analysis& analysis) {
+json best_config_json(const Results& results, const Analysis& analysis) {
   if (analysis.configs.empty()) return nullptr;
   const ConfigStats& c = analysis.configs.front();
   const Trial& t = *c.best;

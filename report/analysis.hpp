@@ -72,10 +72,10 @@ Analysis analyze(const Results& results, const Selection& selection);
 /// One-line summary of a message for grouping: first line, trimmed, at most 120 characters.
 std::string summarize_message(const std::string& message);
 
-/// best.json from the aggregated view: the best configuration's best repeat as in the results
-/// format ({"trial_id","metric","mode","value","params","metrics"}) plus the configuration's
-/// "mean", "sem" and "n". Null when no ok trial has a finite metric.
-nlohmann::json best_json(const Results& results, const Analysis& analysis);
+/// `report --best-config`: the best configuration (ranked by its mean over repeats) as its best
+/// repeat in best.json's shape ({"trial_id","metric","mode","value","params","metrics"}) plus the
+/// configuration's "mean", "sem" and "n". Null when no ok trial has a finite metric.
+nlohmann::json best_config_json(const Results& results, const Analysis& analysis);
 
 /// Orders parameter values: numerically when both parse as numbers, else as strings.
 bool value_less(const std::string& a, const std::string& b);

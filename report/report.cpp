@@ -24,22 +24,29 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   const Selection selection = choose_selection(results, o.metric, o.mode);
   // Check the HTML's prerequisites before writing anything, so bad input leaves no output.
   std::string plotly;
-  if (!o.html.empty()) {
-    const fs::path parent = o.html.has_parent_path() ? o.html.parent_path() : fs::path(".");
-    NS_CHECK(fs::is_directory(parent), "--html {}: no directory {}; create it or write elsewhere",
-             o.html.string(), parent.string());
-    plotly = load_plotly_js();
+  const std::pair<const char*, const fs::path*> outputs[] = {{"--html", &o.html},
+                                                             {"--best-config", &o.best_config}};
+  for (const auto& [flag, file] : outputs) {
+    if (file->empty()) continue;
+    const fs::path parent = file->has_parent_path() ? file->parent_path() : fs::path(".");
+    NS_CHECK(fs::is_directory(parent), "{} {}: no directory {}; create it or write elsewhere",
+             flag, file->string(), parent.string());
+    NS_CHECK(fs::weakly_canonical(*file) != fs::weakly_canonical(o.out_dir / "best.json"),
+             "{} {}: best.json in the sweep's directory is the engine's (the best single trial); "
+             "write the best configuration elsewhere",
+             flag, file->string());
   }
+  if (!o.html.empty()) plotly = load_plotly_js();
   const Analysis analysis = analyze(results, selection);
 
   out << render_terminal(results, analysis, o.top);
   out.flush();
-  if (o.write_best) {
-    const nlohmann::json best = best_json(results, analysis);
-    if (!best.is_null()) {
-      core::write_file_atomic(o.out_dir / "best.json", best.dump(2) + "\n", kExitBadInput);
-      out << "wrote " << (o.out_dir / "best.json").string() << "\n";
-    }
+  if (!o.best_config.empty()) {
+    // Written even when no configuration has a finite metric (then null), so a script that asked
+    // for the file always finds it.
+    const nlohmann::json best = best_config_json(results, analysis);
+    core::write_file_atomic(o.best_config, best.dump(2) + "\n", kExitBadInput);
+    out << "wrote " << o.best_config.string() << "\n";
   }
   if (!o.html.empty()) {
     core::write_file_atomic(o.html, render_html(results, analysis, o.top, plotly), kExitBadInput);
@@ -53,7 +60,8 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
   CLI::App* cmd =
       root.add_subcommand("report",
                           "Summarize a sweep's output directory: leaderboard, failures, marginals, "
-                          "best.json, optional HTML page (works while the sweep runs)");
+                          "optional HTML page and best configuration (works while the sweep "
+                          "runs; writes nothing into the directory)");
   cmd->add_option("OUT_DIR", opts->out_dir, "the sweep's output directory (holds results.csv)")
       ->required();
   cmd->add_option("--metric", opts->metric, "metric to rank by (default: the sweep's)");
@@ -64,6 +72,9 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--html", opts->html, "also write a self-contained HTML report to FILE");
+  cmd->add_option("--best-config", opts->best_config,
+                  "also write the best configuration (by mean over repeats) and its best repeat "
+                  "as JSON to FILE");
   cmd->callback([opts, &action] {
     action = [opts] {
       try {

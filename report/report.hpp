@@ -1,7 +1,9 @@
 #pragma once
-// `neurosweep report OUT_DIR [--metric M] [--mode max|min] [--top K] [--html FILE]`: reads a
-// sweep's output directory (finished, running or interrupted), prints the leaderboard, failures
-// and marginals, rewrites best.json from the aggregated view, and optionally writes an HTML page.
+// `neurosweep report OUT_DIR [--metric M] [--mode max|min] [--top K] [--html FILE]
+//  [--best-config FILE]`: reads a sweep's output directory (finished, running or interrupted),
+// prints the leaderboard, failures and marginals, and optionally writes an HTML page and the best
+// configuration (by mean over repeats) as JSON. It never writes into the sweep's directory:
+// best.json there is the engine's (the best single trial; docs/formats.md).
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
@@ -21,7 +23,7 @@ struct ReportOptions {
   std::string mode;            ///< "" = the sweep's mode or inferred from the metric's name
   int top = 10;                ///< configurations in the leaderboard
   std::filesystem::path html;  ///< empty = no HTML page
-  bool write_best = true;      ///< rewrite <out_dir>/best.json from the aggregated view
+  std::filesystem::path best_config;  ///< empty = none; else the best configuration as JSON
 
   ReportOptions& with_metric(std::string m) {
     metric = std::move(m);
@@ -39,10 +41,15 @@ struct ReportOptions {
     html = std::move(p);
     return *this;
   }
+  ReportOptions& with_best_config(std::filesystem::path p) {
+    best_config = std::move(p);
+    return *this;
+  }
 };
 
 /// Runs the report, printing the terminal report to `out`. Throws ns::Error on bad input (no
-/// directory, no results.csv, unknown metric, missing Plotly for --html); writes nothing then.
+/// directory, no results.csv, unknown metric, missing Plotly for --html, no directory for an
+/// output file); writes nothing then.
 void run_report(const ReportOptions& options, std::ostream& out);
 
 /// Adds the `report` subcommand to `root`; when it is chosen, its callback sets `action` to a

@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/json.hpp"
 
 namespace ns::sweeps {
 namespace {
@@ -25,11 +26,6 @@ const char* type_name(const json& v) {
   if (v.is_array()) return "an array";
   if (v.is_object()) return "an object";
   return "null";
-}
-
-std::string short_dump(const json& v) {
-  std::string s = v.dump();
-  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
 }
 
 /// What a parameter's default says about the values it accepts.
@@ -87,60 +83,40 @@ class Parser {
       fail(path, fmt::format("expected {} for '{}', got null", expected_type(def), name));
     }
     if (def.is_boolean()) {
-      if (!v.is_boolean()) fail(path, fmt::format("expected a boolean (true/false) for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      if (!v.is_boolean()) fail(path, fmt::format("expected a boolean (true/false) for '{}', got {}", name, core::shown(v)));
       return v;
     }
     if (def.is_number_integer() || def.is_number_unsigned()) {
       if (!v.is_number() || !is_integral_number(v))
-        fail(path, fmt::format("expected an integer for '{}', got {} {}", name, type_name(v), short_dump(v)));
+        fail(path, fmt::format("expected an integer for '{}', got {}", name, core::shown(v)));
       return json(static_cast<std::int64_t>(v.get<double>()));
     }
     if (def.is_number() || (def.is_null() && v.is_number())) {
-      if (!v.is_number()) fail(path, fmt::format("expected a number for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      if (!v.is_number()) fail(path, fmt::format("expected a number for '{}', got {}", name, core::shown(v)));
       double d = v.get<double>();
       if (!std::isfinite(d)) fail(path, fmt::format("expected a finite number for '{}'", name));
       return json(d);
     }
     if (def.is_string()) {
-      if (!v.is_string()) fail(path, fmt::format("expected a string for '{}', got {} {}", name, type_name(v), short_dump(v)));
+      if (!v.is_string()) fail(path, fmt::format("expected a string for '{}', got {}", name, core::shown(v)));
       return v;
     }
     return v;  // a null default (nullable) with a non-number value: the family checks it
   }
 
-  template <typename T>
-  T get_int(const json& j, const std::string& key, T min_value, T fallback) const {
-    if (!j.contains(key)) return fallback;
-    const json& v = j.at(key);
-    if (!v.is_number() || !is_integral_number(v))
-      fail("$." + key, fmt::format("expected an integer >= {}, got {} {}", min_value, type_name(v), short_dump(v)));
-    double d = v.get<double>();
-    if (d < static_cast<double>(min_value))
-      fail("$." + key, fmt::format("expected an integer >= {}, got {}", min_value, short_dump(v)));
-    return static_cast<T>(d);
+  /// The spec's top-level members, named "<file>: $.<key>" in messages.
+  core::JsonFields top(const json& j) const { return core::JsonFields(j, src_ + ": $"); }
+
+  std::string required_string(const json& j, const std::string& key, const std::string& hint) const {
+    if (!j.contains(key)) fail("$." + key, fmt::format("required key is missing; {}", hint));
+    return top(j).string(key, "", /*non_empty=*/true);
   }
 
-  std::string get_string(const json& j, const std::string& key, bool required,
-                         const std::string& hint) const {
-    if (!j.contains(key)) {
-      if (required) fail("$." + key, fmt::format("required key is missing; {}", hint));
-      return "";
-    }
-    const json& v = j.at(key);
-    if (!v.is_string()) fail("$." + key, fmt::format("expected a string, got {} {}", type_name(v), short_dump(v)));
-    if (v.get<std::string>().empty()) fail("$." + key, fmt::format("must not be empty; {}", hint));
-    return v.get<std::string>();
-  }
-
-  const json& object_at(const json& j, const std::string& key) const {
-    const json& v = j.at(key);
-    if (!v.is_object()) fail("$." + key, fmt::format("expected an object, got {} {}", type_name(v), short_dump(v)));
-    return v;
-  }
+  const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
   Distribution parse_dist(const std::string& path, const std::string& name, const json& d) const {
     if (!d.is_object())
-      fail(path, fmt::format("expected an object like {{\"dist\": \"uniform\", \"low\": 0, \"high\": 1}}, got {} {}", type_name(d), short_dump(d)));
+      fail(path, fmt::format("expected an object like {{\"dist\": \"uniform\", \"low\": 0, \"high\": 1}}, got {}", core::shown(d)));
     static const std::vector<std::string> kinds = {"uniform", "log_uniform", "int", "choice"};
     if (!d.contains("dist") || !d.at("dist").is_string())
       fail(path + ".dist", fmt::format("required string; one of {}", fmt::join(kinds, ", ")));
@@ -195,8 +171,9 @@ class Parser {
     SweepSpec s;
     s.source = src_;
     s.raw = j;
-    s.family = get_string(j, "family", true, "name a model family");
-    s.name = get_string(j, "name", false, "");
+    const core::JsonFields f = top(j);
+    s.family = required_string(j, "family", "name a model family");
+    s.name = f.string("name", "");
     if (s.name.empty()) {
       std::string stem = src_.substr(src_.find_last_of('/') + 1);
       s.name = stem.substr(0, stem.rfind('.'));
@@ -230,13 +207,13 @@ class Parser {
         const std::string path = "$.grid." + k;
         require_param(path, k);
         if (fixed_names.count(k)) fail(path, "also set in $.fixed or $.training; a parameter is either fixed or searched");
-        if (!v.is_array()) fail(path, fmt::format("expected a non-empty array of values, got {} {}", type_name(v), short_dump(v)));
+        if (!v.is_array()) fail(path, fmt::format("expected a non-empty array of values, got {}", core::shown(v)));
         if (v.empty()) fail(path, "expected a non-empty array of values, got []");
         std::vector<json> values;
         for (size_t i = 0; i < v.size(); ++i) {
           json val = check_value(fmt::format("{}[{}]", path, i), k, v[i]);
           if (std::find(values.begin(), values.end(), val) != values.end())
-            fail(fmt::format("{}[{}]", path, i), fmt::format("duplicate value {}", short_dump(val)));
+            fail(fmt::format("{}[{}]", path, i), fmt::format("duplicate value {}", core::shown(val)));
           values.push_back(val);
         }
         s.grid.emplace_back(k, std::move(values));
@@ -248,10 +225,8 @@ class Parser {
       for (auto& [k, v] : r.items())
         if (k != "count" && k != "params") fail("$.random." + k, "unknown key; allowed: count, params");
       if (!r.contains("count")) fail("$.random.count", "required: the number of random samples (an integer >= 1)");
-      const json& c = r.at("count");
-      if (!c.is_number() || !is_integral_number(c) || c.get<double>() < 1)
-        fail("$.random.count", fmt::format("expected an integer >= 1, got {}", short_dump(c)));
-      s.random_count = static_cast<int>(c.get<double>());
+      s.random_count = static_cast<int>(core::JsonFields(r, src_ + ": $.random")
+                                            .integer("count", 1, core::Interval::closed(1, kMaxTrials)));
       if (!r.contains("params") || !r.at("params").is_object() || r.at("params").empty())
         fail("$.random.params", "expected a non-empty object of parameter -> distribution");
       for (auto& [k, d] : r.at("params").items()) {
@@ -262,26 +237,21 @@ class Parser {
         s.random.emplace_back(k, parse_dist(path, k, d));
       }
     }
-    s.repeats = get_int<int>(j, "repeats", 1, 1);
-    s.seed = get_int<std::uint64_t>(j, "seed", 0, 0);
-    s.retries = get_int<int>(j, "retries", 0, 0);
-    if (j.contains("trial_timeout_s")) {
-      const json& t = j.at("trial_timeout_s");
-      if (!t.is_number() || t.get<double>() < 0)
-        fail("$.trial_timeout_s", fmt::format("expected a number of seconds >= 0 (0 = no limit), got {}", short_dump(t)));
-      s.trial_timeout_s = t.get<double>();
-    }
-    s.metric = get_string(j, "metric", true, fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
+    s.repeats = static_cast<int>(f.integer("repeats", 1, core::Interval::closed(1, kMaxTrials)));
+    s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
+    s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
+    s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
+    s.metric = required_string(j, "metric", fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
     if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())
       fail("$.metric", fmt::format("unknown metric '{}' of family '{}'; allowed: {}", s.metric, schema_.name, fmt::join(schema_.metrics, ", ")));
-    std::string mode = get_string(j, "mode", true, "\"max\" or \"min\"");
-    if (mode != "max" && mode != "min") fail("$.mode", fmt::format("expected \"max\" or \"min\", got \"{}\"", mode));
+    if (!j.contains("mode")) fail("$.mode", "required key is missing; \"max\" or \"min\"");
+    const std::string mode = f.choice("mode", "", {"max", "min"});
     s.mode = mode == "max" ? Mode::kMax : Mode::kMin;
     double total = s.repeats * static_cast<double>(s.random.empty() ? 1 : s.random_count);
     for (auto& g : s.grid) total *= static_cast<double>(g.second.size());
     if (total > kMaxTrials)
       fail("$", fmt::format("the sweep has {:.0f} trials; at most {} are allowed in one spec (split it)", total, kMaxTrials));
-    s.out = get_string(j, "out", false, "");
+    s.out = f.string("out", "");
     if (s.out.empty()) s.out = "runs/" + s.name;
     return s;
   }
@@ -338,9 +308,7 @@ std::vector<std::string> SweepSpec::param_names() const {
 std::string spec_family(const nlohmann::json& j, const std::string& source) {
   if (!j.is_object()) throw Error(fmt::format("{}: $: the spec must be a JSON object, got {}", source, type_name(j)));
   if (!j.contains("family")) throw Error(fmt::format("{}: $.family: required key is missing; name a model family", source));
-  if (!j.at("family").is_string())
-    throw Error(fmt::format("{}: $.family: expected a string, got {} {}", source, type_name(j.at("family")), short_dump(j.at("family"))));
-  return j.at("family").get<std::string>();
+  return core::JsonFields(j, source + ": $").string("family", "", /*non_empty=*/true);
 }
 
 SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,

@@ -47,13 +47,18 @@ struct SweepSpec {
   bool better(double a, double b) const { return mode == Mode::kMax ? a > b : a < b; }
 };
 
-/// One enumerated trial before it is handed out.
+/// One trial of a sweep: enumerated here, handed out by the coordinator, run by a worker (the
+/// one trial type of the engine; the params travel in msg::Assign, the cost stays on rank 0).
 struct Trial {
-  std::string id;
-  int index = 0;
-  int repeat = 0;
-  std::uint64_t seed = 0;
-  nlohmann::json params;   ///< flat resolved configuration
+  std::string id;          ///< stable hash of (family, data, resolved params, repeat)
+  int index = 0;           ///< position in the sweep's deterministic order
+  int repeat = 0;          ///< repeat index (0..repeats-1)
+  std::uint64_t seed = 0;  ///< derived from (sweep seed, id); seeds every random stream
+  nlohmann::json params;   ///< flat, fully resolved: defaults <- fixed <- training <- varied
+  /// Expected duration relative to the sweep's other trials (ModelFamily::relative_cost, set by
+  /// the coordinator's rank after the data check; 1 = all alike). Orders the dynamic schedule
+  /// (longest first) and scales the deadline check; not sent to workers.
+  double cost = 1.0;
 };
 
 /// Returns the keys a spec may contain, in documentation order.

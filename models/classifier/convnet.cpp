@@ -1,7 +1,7 @@
 #include "models/classifier/convnet.hpp"
 
 #include "core/error.hpp"
-#include "models/classifier/params.hpp"
+#include "core/json.hpp"
 
 namespace ns::models::classifier {
 namespace nn = torch::nn;
@@ -21,17 +21,18 @@ nlohmann::json ConvNetOptions::to_json() const {
 }
 
 ConvNetOptions& ConvNetOptions::update_from_json(const nlohmann::json& p) {
-  blocks_ = int_param(p, "blocks", blocks_, 1, 16);
-  convs_per_block_ = int_param(p, "convs_per_block", convs_per_block_, 1, 8);
-  filters_ = int_param(p, "filters", filters_, 1, 4096);
-  filter_growth_ = choice_param(p, "filter_growth", filter_growth_, {"double", "constant"});
-  kernel_size_ = int_param(p, "kernel_size", kernel_size_, 1, 31);
-  batch_norm_ = bool_param(p, "batch_norm", batch_norm_);
-  activation_ = choice_param(p, "activation", activation_, {"relu", "elu", "gelu", "tanh", "silu"});
-  pool_ = choice_param(p, "pool", pool_, {"max", "avg", "none"});
-  dense_units_ = int_param(p, "dense_units", dense_units_, 0, 1 << 16);
-  dropout_ = num_param(p, "dropout", dropout_, 0.0, 1.0, false, true);
-  conv_dropout_ = num_param(p, "conv_dropout", conv_dropout_, 0.0, 1.0, false, true);
+  const core::JsonFields f(p, "convnet parameter", core::Naming::kLabel);
+  blocks_ = f.integer("blocks", blocks_, core::Interval::closed(1, 16));
+  convs_per_block_ = f.integer("convs_per_block", convs_per_block_, core::Interval::closed(1, 8));
+  filters_ = f.integer("filters", filters_, core::Interval::closed(1, 4096));
+  filter_growth_ = f.choice("filter_growth", filter_growth_, {"double", "constant"});
+  kernel_size_ = f.integer("kernel_size", kernel_size_, core::Interval::closed(1, 31));
+  batch_norm_ = f.boolean("batch_norm", batch_norm_);
+  activation_ = f.choice("activation", activation_, {"relu", "elu", "gelu", "tanh", "silu"});
+  pool_ = f.choice("pool", pool_, {"max", "avg", "none"});
+  dense_units_ = f.integer("dense_units", dense_units_, core::Interval::closed(0, 1 << 16));
+  dropout_ = f.number("dropout", dropout_, {0.0, 1.0, false, true});
+  conv_dropout_ = f.number("conv_dropout", conv_dropout_, {0.0, 1.0, false, true});
   return *this;
 }
 

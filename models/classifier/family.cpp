@@ -14,42 +14,60 @@ namespace ns::models::classifier {
 
 namespace {
 
-// check_params builds each distinct architecture once (a grid repeats the same one for every
-// learning rate and batch size); the set lives in the family object, not in a global.
-struct ArchitectureCheck {
-  std::mutex mu;
-  std::set<std::string> ok;
-
-  void check(const nlohmann::json& params) {
-    ConvNetOptions mo(1, 28, 28, 10);
+// The image geometry check_params builds at: the checked data's, else Fashion-MNIST's.
+struct Geometry {
+  std::int64_t channels = 1, height = 28, width = 28, classes = 10;
+  explicit Geometry(const engine::DataFacts& d) {
+    if (!d.checked) return;
+    channels = d.channels;
+    height = d.height;
+    width = d.width;
+    classes = d.outputs;
+  }
+  ConvNetOptions options(const nlohmann::json& params) const {
+    ConvNetOptions mo(channels, height, width, classes);
     mo.update_from_json(params);
+    return mo;
+  }
+};
+
+// check_params builds each distinct architecture once per geometry (a grid repeats the same one
+// for every learning rate and batch size); the set lives in the family object, not in a global.
+class ArchitectureCheck {
+ public:
+  void check(const nlohmann::json& params, const Geometry& g) {
+    const ConvNetOptions mo = g.options(params);
     TrainOptions().update_from_json(params);
     const std::string key = mo.to_json().dump();
     {
-      std::lock_guard<std::mutex> lock(mu);
-      if (ok.count(key)) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ok_.count(key)) return;
     }
     mo.feature_shape();  // a clear message for too many pooling blocks, before any allocation
     try {
       torch::NoGradGuard no_grad;
       ConvNet model(mo);
       model->eval();
-      const auto y = model->forward(torch::zeros({2, 1, 28, 28}));
-      NS_CHECK(y.sizes() == torch::IntArrayRef({2, 10}),
-               "convnet: the model maps a 28x28 image to {} outputs, expected [2, 10]",
-               fmt::join(y.sizes(), "x"));
+      const auto y = model->forward(torch::zeros({2, g.channels, g.height, g.width}));
+      NS_CHECK(y.sizes() == torch::IntArrayRef({2, g.classes}),
+               "convnet: the model maps a {}x{} image to {} outputs, expected [2, {}]", g.height,
+               g.width, fmt::join(y.sizes(), "x"), g.classes);
     } catch (const c10::Error& e) {
       NS_FAIL_CODE(kExitBadInput,
                    "convnet: the parameters {} give a model that cannot run on a "
-                   "28x28 image: {}",
-                   mo.to_json().dump(), e.what_without_backtrace());
+                   "{}x{} image: {}",
+                   mo.to_json().dump(), g.height, g.width, e.what_without_backtrace());
     }
-    std::lock_guard<std::mutex> lock(mu);
-    ok.insert(key);
+    std::lock_guard<std::mutex> lock(mu_);
+    ok_.insert(key);
   }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> ok_;
 };
 
-/// Multiply-adds of one 28x28 image's forward pass (convolutions and dense layers; BN, pooling
+/// Multiply-adds of one image's forward pass (convolutions and dense layers; BN, pooling
 /// and activations ignored): the per-image part of a trial's cost.
 double forward_macs(const ConvNetOptions& o) {
   double macs = 0, h = static_cast<double>(o.height()), w = static_cast<double>(o.width());
@@ -72,37 +90,65 @@ double forward_macs(const ConvNetOptions& o) {
   return macs;
 }
 
-}  // namespace
+class ConvNetFamily final : public engine::ModelFamily {
+ public:
+  ConvNetFamily() : ModelFamily(make_schema()) {}
 
-engine::ModelFamily convnet_family() {
-  engine::ModelFamily f;
-  f.schema.name = "convnet";
-  f.schema.model_defaults = ConvNetOptions(1, 28, 28, 10).to_json();
-  f.schema.training_defaults = TrainOptions().to_json();
-  f.schema.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
-                      "epochs",       "best_epoch", "s_per_epoch"};
-  f.description =
-      "convnet: CNN image classifier (conv blocks with optional batch norm and pooling, dense "
-      "head) on IDX images such as Fashion-MNIST; data {\"kind\": \"idx\", \"dir\": ...}";
-  f.check_data = [](const nlohmann::json& data, const std::string& json_path) {
-    load_idx_dir(IdxDataOptions::from_json(data, json_path));
-  };
-  auto arch = std::make_shared<ArchitectureCheck>();
-  f.check_params = [arch](const nlohmann::json& params) { arch->check(params); };
-  f.validation = "each distinct architecture built once on CPU and run on a 2-image batch";
+  std::string description() const override {
+    return "convnet: CNN image classifier (conv blocks with optional batch norm and pooling, "
+           "dense head) on IDX images such as Fashion-MNIST; data {\"kind\": \"idx\", \"dir\": ...}";
+  }
+  engine::DataFacts check_data(const nlohmann::json& data,
+                               const std::string& json_path) const override {
+    const IdxDataOptions opts = IdxDataOptions::from_json(data, json_path);
+    const IdxDataset d = load_idx_dir(opts, kClasses);
+    engine::DataFacts f;
+    f.checked = true;
+    f.source = opts.dir;
+    f.examples = d.train.count() + d.test.count();
+    f.train = d.train.count();
+    f.channels = 1;
+    f.height = d.train.rows();
+    f.width = d.train.cols();
+    f.outputs = kClasses;
+    f.output_name = "classes";
+    return f;
+  }
+  void check_params(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    arch_.check(params, Geometry(data));
+  }
+  std::string validation() const override {
+    return "each distinct architecture built once on CPU and run on a 2-image batch";
+  }
   // Epoch budget x training images per epoch x (forward + backward ~ 3x forward) per image, plus
   // a per-batch overhead of about 50k multiply-adds' worth per image at batch 1 (optimizer step,
   // dispatch). Early stopping makes real trials shorter; only ratios matter.
-  f.relative_cost = [](const nlohmann::json& params) {
-    ConvNetOptions mo(1, 28, 28, 10);
-    mo.update_from_json(params);
+  double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    const ConvNetOptions mo = Geometry(data).options(params);
     TrainOptions t;
     t.update_from_json(params);
     const double per_image = 3 * forward_macs(mo) + 5e4 / static_cast<double>(t.batch_size);
     return static_cast<double>(t.max_epochs) * (1 - t.val_split) * per_image;
-  };
-  f.make_runner = [] { return std::make_unique<ConvNetRunner>(); };
-  return f;
-}
+  }
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    return std::make_unique<ConvNetRunner>();
+  }
+
+ private:
+  static sweeps::FamilySchema make_schema() {
+    sweeps::FamilySchema s;
+    s.name = "convnet";
+    s.model_defaults = ConvNetOptions(1, 28, 28, kClasses).to_json();
+    s.training_defaults = TrainOptions().to_json();
+    s.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
+                 "epochs",       "best_epoch", "s_per_epoch"};
+    return s;
+  }
+  mutable ArchitectureCheck arch_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::ModelFamily> convnet_family() { return std::make_unique<ConvNetFamily>(); }
 
 }  // namespace ns::models::classifier

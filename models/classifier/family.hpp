@@ -1,6 +1,8 @@
 #pragma once
 // The `convnet` image-classifier family as the engine sees it. Torch-free on purpose: the engine
 // and the registry include this header without pulling in LibTorch (STYLE.md).
+#include <memory>
+
 #include "engine/trial_runner.hpp"
 
 namespace ns::models::classifier {
@@ -11,6 +13,6 @@ namespace ns::models::classifier {
 /// models/classifier/runner.hpp (training). Metrics: val_accuracy, val_loss, test_accuracy,
 /// test_loss, epochs, best_epoch, s_per_epoch (all of the best epoch's weights; the test set is
 /// only reported, never used for selection or early stopping).
-engine::ModelFamily convnet_family();
+std::unique_ptr<engine::ModelFamily> convnet_family();
 
 }  // namespace ns::models::classifier

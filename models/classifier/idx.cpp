@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 
 namespace ns::models::classifier {
 namespace fs = std::filesystem;
@@ -47,13 +48,12 @@ std::uint32_t be32(const std::uint8_t* p) {
 
 std::string kind_name(int dims) { return dims == 1 ? "labels" : dims == 3 ? "images" : "array"; }
 
-std::int64_t read_limit(const nlohmann::json& data, const char* key, const std::string& json_path) {
+// null or absent = every image (-1).
+std::int64_t read_limit(const core::JsonFields& f, const nlohmann::json& data, const char* key) {
   if (!data.contains(key) || data.at(key).is_null()) return -1;
-  const auto& v = data.at(key);
-  NS_CHECK(v.is_number_integer() && v.get<std::int64_t>() > 0,
-           "{}.{}: expected null (all images) or a positive integer, got {}", json_path, key,
-           v.dump());
-  return v.get<std::int64_t>();
+  if (!data.at(key).is_number() || data.at(key).get<double>() < 1)
+    f.fail(key, "null (all images) or a positive integer");
+  return f.integer(key, -1, core::Interval::at_least(1));
 }
 
 IdxSplit load_split(const fs::path& dir, const std::string& prefix, std::int64_t limit,
@@ -198,15 +198,14 @@ IdxDataOptions IdxDataOptions::from_json(const nlohmann::json& data, const std::
   NS_CHECK(data.contains("kind") && data.at("kind") == "idx",
            "{}.kind: the convnet family reads IDX image files: expected \"idx\", got {}", json_path,
            data.contains("kind") ? data.at("kind").dump() : std::string("nothing"));
-  NS_CHECK(data.contains("dir") && data.at("dir").is_string() &&
-               !data.at("dir").get<std::string>().empty(),
-           "{}.dir: expected the directory holding the IDX files (e.g. "
-           "\"/usr/share/datasets/fashion-mnist\"), got {}",
-           json_path, data.contains("dir") ? data.at("dir").dump() : std::string("nothing"));
+  const core::JsonFields f(data, json_path);
+  const auto& dir = data.contains("dir") ? data.at("dir") : nlohmann::json();
+  if (!dir.is_string() || dir.get<std::string>().empty())
+    f.fail("dir", "the directory holding the IDX files (e.g. \"/usr/share/datasets/fashion-mnist\")");
   IdxDataOptions o;
-  o.dir = data.at("dir").get<std::string>();
-  o.limit = read_limit(data, "limit", json_path);
-  o.test_limit = read_limit(data, "test_limit", json_path);
+  o.dir = dir.get<std::string>();
+  o.limit = read_limit(f, data, "limit");
+  o.test_limit = read_limit(f, data, "test_limit");
   NS_CHECK(fs::is_directory(o.dir), "{}.dir: \"{}\" is not a directory", json_path, o.dir);
   return o;
 }

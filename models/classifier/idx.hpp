@@ -12,6 +12,9 @@
 
 namespace ns::models::classifier {
 
+/// Classes of the IDX data sets this family reads (MNIST, Fashion-MNIST: labels 0..9).
+inline constexpr int kClasses = 10;
+
 /// One IDX array of unsigned bytes as read from `path`.
 struct IdxArray {
   std::string path;                 ///< file it was read from (for error messages)
@@ -66,6 +69,6 @@ struct IdxDataset {
 /// Reads both splits of `opts.dir` (first `limit` / `test_limit` items). Checks that each images
 /// file and its labels file hold the same number of items, labels lie in [0, num_classes), and the
 /// test images have the training images' size. Errors name the file(s).
-IdxDataset load_idx_dir(const IdxDataOptions& opts, int num_classes = 10);
+IdxDataset load_idx_dir(const IdxDataOptions& opts, int num_classes = kClasses);
 
 }  // namespace ns::models::classifier

@@ -12,7 +12,7 @@
 #include "core/file.hpp"
 #include "core/hash.hpp"
 #include "models/classifier/convnet.hpp"
-#include "models/classifier/params.hpp"
+#include "core/json.hpp"
 #include "models/torch_common.hpp"
 
 namespace ns::models::classifier {
@@ -37,20 +37,21 @@ nlohmann::json TrainOptions::to_json() const {
 }
 
 TrainOptions& TrainOptions::update_from_json(const nlohmann::json& p) {
-  optimizer = choice_param(p, "optimizer", optimizer, {"adam", "sgd"});
-  lr = num_param(p, "lr", lr, 0.0, 1e12, true);
-  momentum = num_param(p, "momentum", momentum, 0.0, 1.0, false, true);
-  weight_decay = num_param(p, "weight_decay", weight_decay, 0.0, 1e6);
-  batch_size = int_param(p, "batch_size", batch_size, 1, 1 << 20);
-  max_epochs = int_param(p, "max_epochs", max_epochs, 1, 1 << 20);
-  patience = int_param(p, "patience", patience, 0, 1 << 20);
-  val_split = num_param(p, "val_split", val_split, 0.0, 1.0, true, true);
-  split_seed = int_param(p, "split_seed", split_seed, 0, std::numeric_limits<std::int64_t>::max());
-  lr_schedule = choice_param(p, "lr_schedule", lr_schedule, {"none", "cosine"});
-  augment_flip = bool_param(p, "augment_flip", augment_flip);
-  augment_shift = int_param(p, "augment_shift", augment_shift, 0, 64);
-  eval_batch_size = int_param(p, "eval_batch_size", eval_batch_size, 1, 1 << 20);
-  channels_last = bool_param(p, "channels_last", channels_last);
+  const core::JsonFields f(p, "convnet parameter", core::Naming::kLabel);
+  optimizer = f.choice("optimizer", optimizer, {"adam", "sgd"});
+  lr = f.number("lr", lr, {0.0, 1e12, true});
+  momentum = f.number("momentum", momentum, {0.0, 1.0, false, true});
+  weight_decay = f.number("weight_decay", weight_decay, {0.0, 1e6});
+  batch_size = f.integer("batch_size", batch_size, core::Interval::closed(1, 1 << 20));
+  max_epochs = f.integer("max_epochs", max_epochs, core::Interval::closed(1, 1 << 20));
+  patience = f.integer("patience", patience, core::Interval::closed(0, 1 << 20));
+  val_split = f.number("val_split", val_split, {0.0, 1.0, true, true});
+  split_seed = f.integer("split_seed", split_seed, core::Interval::at_least(0));
+  lr_schedule = f.choice("lr_schedule", lr_schedule, {"none", "cosine"});
+  augment_flip = f.boolean("augment_flip", augment_flip);
+  augment_shift = f.integer("augment_shift", augment_shift, core::Interval::closed(0, 64));
+  eval_batch_size = f.integer("eval_batch_size", eval_batch_size, core::Interval::closed(1, 1 << 20));
+  channels_last = f.boolean("channels_last", channels_last);
   return *this;
 }
 
@@ -292,7 +293,6 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   set_torch_threads(ctx.threads);
   const torch::Device device = to_torch_device(ctx.device);
   const auto data = cache_.get(IdxDataOptions::from_json(ctx.data, "$.data"), device);
-  constexpr std::int64_t kClasses = 10;
 
   ConvNetOptions mo(data->channels(), data->height(), data->width(), kClasses);
   mo.update_from_json(params);
@@ -369,7 +369,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   engine::TrialOutcome out;
   auto fail = [&](std::string msg) {
     fs::remove(resume_path);
-    out.status = "failed";
+    out.status = engine::TrialStatus::kFailed;
     out.error = std::move(msg);
     out.metrics["epochs"] = static_cast<double>(pr.curve.size());
     out.metrics["best_epoch"] = static_cast<double>(pr.best_epoch);
@@ -400,7 +400,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
         pr.loss_sum = loss_sum.item<double>();
         pr.train_seconds += seconds_since(t0);
         save_resume(resume_path, model, *opt, pr);
-        out.status = "interrupted";
+        out.status = engine::TrialStatus::kInterrupted;
         out.error = fmt::format("stopped in epoch {} at batch {} of {}; resume.pt saved",
                                 pr.epoch + 1, pr.batch + 1, n_batches);
         return out;

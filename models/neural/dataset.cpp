@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/metrics.hpp"
 #include "models/neural/rng.hpp"
@@ -25,31 +26,6 @@ void check_keys(const json& block, const std::string& json_path, const std::stri
     NS_CHECK(known.count(key) > 0, "{}.{}: unknown key for a \"{}\" data block; known keys: {}",
              json_path, key, kind, fmt::join(known, ", "));
   }
-}
-
-std::int64_t get_int(const json& b, const std::string& jp, const char* key, std::int64_t def,
-                     std::int64_t lo) {
-  if (!b.contains(key)) return def;
-  const json& v = b.at(key);
-  NS_CHECK(v.is_number_integer() && v.get<std::int64_t>() >= lo,
-           "{}.{}: expected an integer >= {}, got {}", jp, key, lo, v.dump());
-  return v.get<std::int64_t>();
-}
-
-double get_double(const json& b, const std::string& jp, const char* key, double def, double lo,
-                  double hi) {
-  if (!b.contains(key)) return def;
-  const json& v = b.at(key);
-  NS_CHECK(v.is_number() && v.get<double>() >= lo && v.get<double>() <= hi,
-           "{}.{}: expected a number in [{}, {}], got {}", jp, key, lo, hi, v.dump());
-  return v.get<double>();
-}
-
-bool get_bool(const json& b, const std::string& jp, const char* key, bool def) {
-  if (!b.contains(key)) return def;
-  const json& v = b.at(key);
-  NS_CHECK(v.is_boolean(), "{}.{}: expected true or false, got {}", jp, key, v.dump());
-  return v.get<bool>();
 }
 
 // Every part of the split needs at least one image.
@@ -80,35 +56,28 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
            "{}: expected an object with \"kind\": \"simulated\" or \"hdf5\", got {}", jp,
            block.dump());
   DataSpec spec;
+  const core::JsonFields f(block, jp);
   spec.kind = block.at("kind").get<std::string>();
-  spec.ccnorm = get_bool(block, jp, "ccnorm", true);
+  spec.ccnorm = f.boolean("ccnorm", true);
   if (spec.kind == "hdf5") {
     check_keys(block, jp, "hdf5", {"kind", "path", "split_seed", "ccnorm"});
-    NS_CHECK(block.contains("path") && block.at("path").is_string() &&
-                 !block.at("path").get<std::string>().empty(),
-             "{}.path: an hdf5 data block needs \"path\": \"FILE.h5\"", jp);
-    spec.path = block.at("path").get<std::string>();
-    spec.split_seed = static_cast<std::uint64_t>(get_int(block, jp, "split_seed", 0, 0));
+    if (!f.has("path")) f.fail_with("path", "an hdf5 data block needs \"path\": \"FILE.h5\"");
+    spec.path = f.string("path", "", /*non_empty=*/true);
+    spec.split_seed = static_cast<std::uint64_t>(f.integer("split_seed", 0, core::Interval::at_least(0)));
   } else if (spec.kind == "simulated") {
     check_keys(block, jp, "simulated",
                {"kind", "seed", "images", "size", "neurons", "repeats", "complex_fraction",
                 "mean_rate", "missing", "missing_mode", "ccnorm"});
     SimOptions& s = spec.sim;
-    s.seed = static_cast<std::uint64_t>(get_int(block, jp, "seed", 0, 0));
-    s.images = get_int(block, jp, "images", s.images, 10);
-    s.size = get_int(block, jp, "size", s.size, 8);
-    s.neurons = get_int(block, jp, "neurons", s.neurons, 1);
-    s.repeats = get_int(block, jp, "repeats", s.repeats, 1);
-    s.complex_fraction = get_double(block, jp, "complex_fraction", s.complex_fraction, 0, 1);
-    s.mean_rate = get_double(block, jp, "mean_rate", s.mean_rate, 1e-3, 1e4);
-    s.missing = get_double(block, jp, "missing", s.missing, 0, 0.9);
-    if (block.contains("missing_mode")) {
-      const json& mm = block.at("missing_mode");
-      NS_CHECK(mm.is_string() && (mm == "cell" || mm == "trial" || mm == "repeat"),
-               "{}.missing_mode: expected \"cell\", \"trial\" or \"repeat\", got {}", jp,
-               mm.dump());
-      s.missing_mode = mm.get<std::string>();
-    }
+    s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
+    s.images = f.integer("images", s.images, core::Interval::at_least(10));
+    s.size = f.integer("size", s.size, core::Interval::at_least(8));
+    s.neurons = f.integer("neurons", s.neurons, core::Interval::at_least(1));
+    s.repeats = f.integer("repeats", s.repeats, core::Interval::at_least(1));
+    s.complex_fraction = f.number("complex_fraction", s.complex_fraction, core::Interval::closed(0, 1));
+    s.mean_rate = f.number("mean_rate", s.mean_rate, core::Interval::closed(1e-3, 1e4));
+    s.missing = f.number("missing", s.missing, core::Interval::closed(0, 0.9));
+    s.missing_mode = f.choice("missing_mode", s.missing_mode, {"cell", "trial", "repeat"});
     NS_CHECK(!spec.ccnorm || s.repeats >= 2,
              "{}.repeats: CCnorm needs at least 2 repeats, got {}; set \"repeats\" >= 2 or "
              "\"ccnorm\": false",

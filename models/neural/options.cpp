@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 
 namespace ns::models::neural {
 namespace {
@@ -13,69 +14,24 @@ namespace {
 using nlohmann::json;
 
 template <typename E>
-struct Choice {
-  const char* name;
-  E value;
-};
-const std::vector<Choice<Act>> kActs = {{"softplus", Act::kSoftplus}, {"relu", Act::kRelu}};
-const std::vector<Choice<Pool>> kPools = {{"avg", Pool::kAvg}, {"max", Pool::kMax},
-                                          {"none", Pool::kNone}};
-const std::vector<Choice<Positive>> kPositive = {{"none", Positive::kNone},
-                                                 {"abs", Positive::kAbs}};
-const std::vector<Choice<LossKind>> kLosses = {{"poisson", LossKind::kPoisson},
-                                               {"mse", LossKind::kMse}};
+using Choices = std::vector<std::pair<std::string, E>>;
+const Choices<Act> kActs = {{"softplus", Act::kSoftplus}, {"relu", Act::kRelu}};
+const Choices<Pool> kPools = {{"avg", Pool::kAvg}, {"max", Pool::kMax}, {"none", Pool::kNone}};
+const Choices<Positive> kPositive = {{"none", Positive::kNone}, {"abs", Positive::kAbs}};
+const Choices<LossKind> kLosses = {{"poisson", LossKind::kPoisson}, {"mse", LossKind::kMse}};
 
 template <typename E>
-std::string name_of(const std::vector<Choice<E>>& choices, E v) {
+std::string name_of(const Choices<E>& choices, E v) {
   for (const auto& c : choices)
-    if (c.value == v) return c.name;
+    if (c.second == v) return c.first;
   return "?";
 }
 
-template <typename E>
-E get_choice(const json& p, const char* key, E def, const std::vector<Choice<E>>& choices) {
-  if (!p.contains(key)) return def;
-  std::vector<std::string> names;
-  for (const auto& c : choices) names.push_back(fmt::format("\"{}\"", c.name));
-  const json& v = p.at(key);
-  NS_CHECK(v.is_string(), "parameter '{}' must be one of {}, got {}", key,
-           fmt::join(names, ", "), v.dump());
-  for (const auto& c : choices)
-    if (v.get<std::string>() == c.name) return c.value;
-  NS_FAIL_CODE(kExitBadInput, "parameter '{}' must be one of {}, got {}", key,
-               fmt::join(names, ", "), v.dump());
-}
+/// The parameters of one trial, as messages name them ("parameter 'k1': expected ...").
+core::JsonFields fields(const json& p) { return core::JsonFields(p, "maskcnn parameter", core::Naming::kLabel); }
 
-std::int64_t get_int(const json& p, const char* key, std::int64_t def, std::int64_t lo) {
-  if (!p.contains(key)) return def;
-  const json& v = p.at(key);
-  bool integral = v.is_number_integer() ||
-                  (v.is_number_float() && std::floor(v.get<double>()) == v.get<double>());
-  NS_CHECK(integral, "parameter '{}' must be an integer >= {}, got {}", key, lo, v.dump());
-  const auto x = v.is_number_integer() ? v.get<std::int64_t>()
-                                       : static_cast<std::int64_t>(v.get<double>());
-  NS_CHECK(x >= lo, "parameter '{}' must be an integer >= {}, got {}", key, lo, x);
-  return x;
-}
-
-double get_double(const json& p, const char* key, double def, double lo, bool lo_open) {
-  if (!p.contains(key)) return def;
-  const json& v = p.at(key);
-  NS_CHECK(v.is_number(), "parameter '{}' must be a number {} {}, got {}", key,
-           lo_open ? ">" : ">=", lo, v.dump());
-  double x = v.get<double>();
-  NS_CHECK(std::isfinite(x) && (lo_open ? x > lo : x >= lo),
-           "parameter '{}' must be a finite number {} {}, got {}", key, lo_open ? ">" : ">=",
-           lo, x);
-  return x;
-}
-
-bool get_bool(const json& p, const char* key, bool def) {
-  if (!p.contains(key)) return def;
-  const json& v = p.at(key);
-  NS_CHECK(v.is_boolean(), "parameter '{}' must be true or false, got {}", key, v.dump());
-  return v.get<bool>();
-}
+constexpr auto at_least = core::Interval::at_least;
+constexpr auto above = core::Interval::above;
 
 }  // namespace
 
@@ -148,46 +104,48 @@ ModelOptions model_options_from_json(const json& p, std::int64_t in_channels,
                                      std::int64_t neurons) {
   ModelOptions d(in_channels, height, width, neurons);
   ModelOptions m(in_channels, height, width, neurons);
-  m.channels(get_int(p, "channels", d.channels(), 1))
-      .layers(get_int(p, "layers", d.layers(), 1))
-      .k1(get_int(p, "k1", d.k1(), 1))
-      .k_later(get_int(p, "k_later", d.k_later(), 1))
-      .act(get_choice(p, "act", d.act(), kActs))
-      .bn_before_act(get_bool(p, "bn_before_act", d.bn_before_act()))
-      .pool(get_choice(p, "pool", d.pool(), kPools))
-      .pool_size(get_int(p, "pool_size", d.pool_size(), 1))
-      .readout_positive(get_choice(p, "readout_positive", d.readout_positive(), kPositive))
-      .input_bn_affine(get_bool(p, "input_bn_affine", d.input_bn_affine()))
-      .init_std(get_double(p, "init_std", d.init_std(), 0.0, true));
-  NS_CHECK(m.k_later() % 2 == 1,
-           "parameter 'k_later' must be odd (later convolutions use 'same' padding k/2), got {}",
-           m.k_later());
+  const core::JsonFields f = fields(p);
+  m.channels(f.integer("channels", d.channels(), at_least(1)))
+      .layers(f.integer("layers", d.layers(), at_least(1)))
+      .k1(f.integer("k1", d.k1(), at_least(1)))
+      .k_later(f.integer("k_later", d.k_later(), at_least(1)))
+      .act(f.choice_of("act", d.act(), kActs))
+      .bn_before_act(f.boolean("bn_before_act", d.bn_before_act()))
+      .pool(f.choice_of("pool", d.pool(), kPools))
+      .pool_size(f.integer("pool_size", d.pool_size(), at_least(1)))
+      .readout_positive(f.choice_of("readout_positive", d.readout_positive(), kPositive))
+      .input_bn_affine(f.boolean("input_bn_affine", d.input_bn_affine()))
+      .init_std(f.number("init_std", d.init_std(), above(0)));
+  if (m.k_later() % 2 != 1)
+    f.fail("k_later", "an odd number (later convolutions use 'same' padding k/2)");
   return m;
 }
 
 LossOptions loss_options_from_json(const json& p) {
   LossOptions d;
   LossOptions l;
-  l.loss(get_choice(p, "loss", d.loss(), kLosses))
-      .smoothness(get_double(p, "smoothness", d.smoothness(), 0.0, false))
-      .readout_scale(get_double(p, "readout_scale", d.readout_scale(), 0.0, false))
-      .group_sparsity(get_double(p, "group_sparsity", d.group_sparsity(), 0.0, false));
+  const core::JsonFields f = fields(p);
+  l.loss(f.choice_of("loss", d.loss(), kLosses))
+      .smoothness(f.number("smoothness", d.smoothness(), at_least(0)))
+      .readout_scale(f.number("readout_scale", d.readout_scale(), at_least(0)))
+      .group_sparsity(f.number("group_sparsity", d.group_sparsity(), at_least(0)));
   return l;
 }
 
 TrainOptions train_options_from_json(const json& p) {
   TrainOptions d;
   TrainOptions t;
-  t.lr(get_double(p, "lr", d.lr(), 0.0, true))
-      .phases(get_int(p, "phases", d.phases(), 1))
-      .lr_decay(get_double(p, "lr_decay", d.lr_decay(), 0.0, true))
-      .batch_size(get_int(p, "batch_size", d.batch_size(), 1))
-      .eval_every(get_int(p, "eval_every", d.eval_every(), 1))
-      .patience(get_int(p, "patience", d.patience(), 1))
-      .max_iters_per_phase(get_int(p, "max_iters_per_phase", d.max_iters_per_phase(), 1))
-      .eval_batch_size(get_int(p, "eval_batch_size", d.eval_batch_size(), 1))
-      .channels_last(get_bool(p, "channels_last", d.channels_last()))
-      .fast_conv0_grad(get_bool(p, "fast_conv0_grad", d.fast_conv0_grad()));
+  const core::JsonFields f = fields(p);
+  t.lr(f.number("lr", d.lr(), above(0)))
+      .phases(f.integer("phases", d.phases(), at_least(1)))
+      .lr_decay(f.number("lr_decay", d.lr_decay(), above(0)))
+      .batch_size(f.integer("batch_size", d.batch_size(), at_least(1)))
+      .eval_every(f.integer("eval_every", d.eval_every(), at_least(1)))
+      .patience(f.integer("patience", d.patience(), at_least(1)))
+      .max_iters_per_phase(f.integer("max_iters_per_phase", d.max_iters_per_phase(), at_least(1)))
+      .eval_batch_size(f.integer("eval_batch_size", d.eval_batch_size(), at_least(1)))
+      .channels_last(f.boolean("channels_last", d.channels_last()))
+      .fast_conv0_grad(f.boolean("fast_conv0_grad", d.fast_conv0_grad()));
   return t;
 }
 

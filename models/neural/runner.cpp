@@ -412,12 +412,12 @@ engine::TrialOutcome Trial::run() {
   switch (result.status) {
     case ProtocolResult::Status::kInterrupted:
       save_resume();
-      outcome.status = "interrupted";
+      outcome.status = engine::TrialStatus::kInterrupted;
       outcome.error = fmt::format("stopped at iteration {}; resume.pt saved in {}",
                                   schedule_.iteration(), ctx_.trial_dir.string());
       return outcome;
     case ProtocolResult::Status::kFailed:
-      outcome.status = "failed";
+      outcome.status = engine::TrialStatus::kFailed;
       outcome.error = result.error;
       fs::remove(file("resume.pt"));
       return outcome;

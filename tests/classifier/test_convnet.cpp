@@ -79,42 +79,43 @@ TEST_CASE("too many pooling blocks fail before training, with the largest count 
       ConvNet(opts28({{"blocks", 5}})),
       Contains("5 pooling blocks do not fit a 28x28 image") && Contains("use at most 4 blocks"));
   const auto fam = ns::models::classifier::convnet_family();
-  REQUIRE_THROWS_AS(fam.check_params({{"blocks", 5}}), ns::Error);
-  REQUIRE_THROWS_WITH(fam.check_params({{"blocks", 6}, {"filters", 4}}),
+  REQUIRE_THROWS_AS(fam->check_params({{"blocks", 5}}, {}), ns::Error);
+  REQUIRE_THROWS_WITH(fam->check_params({{"blocks", 6}, {"filters", 4}}, {}),
                       Contains("6 pooling blocks do not fit"));
-  CHECK_NOTHROW(fam.check_params({{"blocks", 4}, {"filters", 4}}));
-  CHECK_NOTHROW(fam.check_params({{"blocks", 6},
+  CHECK_NOTHROW(fam->check_params({{"blocks", 4}, {"filters", 4}}, {}));
+  CHECK_NOTHROW(fam->check_params({{"blocks", 6},
                                   {"filters", 2},
                                   {"pool", "none"},
                                   {"filter_growth", "constant"},
-                                  {"dense_units", 4}}));
+                                  {"dense_units", 4}}, {}));
 }
 
 TEST_CASE("convnet parameter values are checked with the parameter's name", "[convnet][errors]") {
   const auto fam = ns::models::classifier::convnet_family();
-  REQUIRE_THROWS_WITH(fam.check_params({{"activation", "sigmoidish"}}),
-                      Contains("'activation'") && Contains("relu, elu, gelu, tanh, silu") &&
-                          Contains("\"sigmoidish\""));
-  REQUIRE_THROWS_WITH(fam.check_params({{"kernel_size", 4}}),
+  REQUIRE_THROWS_WITH(fam->check_params({{"activation", "sigmoidish"}}, {}),
+                      Catch::Equals("convnet parameter 'activation': expected one of \"relu\", \"elu\", "
+                                    "\"gelu\", \"tanh\", \"silu\", got \"sigmoidish\""));
+  REQUIRE_THROWS_WITH(fam->check_params({{"kernel_size", 4}}, {}),
                       Contains("'kernel_size'") && Contains("odd"));
-  REQUIRE_THROWS_WITH(fam.check_params({{"dropout", 1.0}}), Contains("'dropout'"));
-  REQUIRE_THROWS_WITH(fam.check_params({{"optimizer", "rmsprop"}}),
-                      Contains("'optimizer'") && Contains("adam, sgd"));
-  REQUIRE_THROWS_WITH(fam.check_params({{"val_split", 0.0}}),
+  REQUIRE_THROWS_WITH(fam->check_params({{"dropout", 1.0}}, {}),
+                      Catch::Equals("convnet parameter 'dropout': expected a finite number in [0, 1), got 1.0"));
+  REQUIRE_THROWS_WITH(fam->check_params({{"optimizer", "rmsprop"}}, {}),
+                      Contains("'optimizer'") && Contains("\"adam\", \"sgd\""));
+  REQUIRE_THROWS_WITH(fam->check_params({{"val_split", 0.0}}, {}),
                       Contains("'val_split'") && Contains("(0, 1)"));
-  REQUIRE_THROWS_WITH(fam.check_params({{"batch_size", 0}}), Contains("'batch_size'"));
-  REQUIRE_THROWS_WITH(fam.check_params({{"filters", 3.5}}),
+  REQUIRE_THROWS_WITH(fam->check_params({{"batch_size", 0}}, {}), Contains("'batch_size'"));
+  REQUIRE_THROWS_WITH(fam->check_params({{"filters", 3.5}}, {}),
                       Contains("'filters'") && Contains("integer"));
 }
 
 TEST_CASE("the convnet schema lists every parameter with a typed default", "[convnet]") {
   const auto fam = ns::models::classifier::convnet_family();
-  CHECK(fam.schema.name == "convnet");
-  CHECK(fam.schema.metrics == std::vector<std::string>{"val_accuracy", "val_loss", "test_accuracy",
+  CHECK(fam->schema().name == "convnet");
+  CHECK(fam->schema().metrics == std::vector<std::string>{"val_accuracy", "val_loss", "test_accuracy",
                                                        "test_loss", "epochs", "best_epoch",
                                                        "s_per_epoch"});
-  const auto& m = fam.schema.model_defaults;
-  const auto& t = fam.schema.training_defaults;
+  const auto& m = fam->schema().model_defaults;
+  const auto& t = fam->schema().training_defaults;
   CHECK(m.at("filters").is_number_integer());
   CHECK(m.at("dropout").is_number_float());
   CHECK(m.at("batch_norm").is_boolean());
@@ -131,5 +132,5 @@ TEST_CASE("the convnet schema lists every parameter with a typed default", "[con
   CHECK(ns::models::classifier::TrainOptions().update_from_json(t).to_json() == t);
   json all = m;
   all.update(t);
-  CHECK_NOTHROW(fam.check_params(all));
+  CHECK_NOTHROW(fam->check_params(all, {}));
 }

@@ -15,7 +15,7 @@ using Catch::Matchers::Contains;
 using nlohmann::json;
 using ns::engine::TrialContext;
 using ns::engine::TrialOutcome;
-using ns::engine::TrialSpec;
+using ns::sweeps::Trial;
 
 namespace {
 
@@ -40,8 +40,8 @@ json tiny_data() {
 // Family defaults <- overrides, as the spec parser resolves a trial's parameters.
 json params_with(const json& overrides) {
   const auto fam = ns::models::classifier::convnet_family();
-  json p = fam.schema.model_defaults;
-  p.update(fam.schema.training_defaults);
+  json p = fam->schema().model_defaults;
+  p.update(fam->schema().training_defaults);
   p.update({{"filters", 8}, {"dense_units", 32}, {"max_epochs", 2}, {"val_split", 0.25}});
   p.update(overrides);
   return p;
@@ -50,7 +50,7 @@ json params_with(const json& overrides) {
 TrialOutcome run_trial(
     ns::engine::TrialRunner& runner, const json& params, const json& data, const fs::path& dir,
     std::function<bool()> stop = [] { return false; }) {
-  TrialSpec spec;
+  ns::sweeps::Trial spec;
   spec.id = "t0";
   spec.seed = 1234;
   spec.params = params;
@@ -70,11 +70,11 @@ std::vector<std::string> lines(const fs::path& p) {
 
 TEST_CASE("a tiny convnet trial trains, scores and writes its files", "[runner]") {
   TempDir d("tiny");
-  auto runner = ns::models::classifier::convnet_family().make_runner();
+  auto runner = ns::models::classifier::convnet_family()->make_runner();
   const json data = tiny_data();
   const auto out = run_trial(*runner, params_with({{"patience", 5}}), data, d.path);
   INFO(out.error);
-  REQUIRE(out.status == "ok");
+  REQUIRE(out.status == ns::engine::TrialStatus::kOk);
   for (const char* m : {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs",
                         "best_epoch", "s_per_epoch"}) {
     INFO(m);
@@ -124,7 +124,7 @@ TEST_CASE("a tiny convnet trial trains, scores and writes its files", "[runner]"
   // A second trial on the same runner reuses the cached dataset.
   TempDir d2("tiny2");
   const auto out2 = run_trial(*runner, params_with({{"max_epochs", 1}}), data, d2.path);
-  CHECK(out2.status == "ok");
+  CHECK(out2.status == ns::engine::TrialStatus::kOk);
   const auto* cr = dynamic_cast<ns::models::classifier::ConvNetRunner*>(runner.get());
   REQUIRE(cr != nullptr);
   CHECK(cr->cache().loads() == 1);
@@ -132,11 +132,11 @@ TEST_CASE("a tiny convnet trial trains, scores and writes its files", "[runner]"
 
 TEST_CASE("a learning rate that diverges gives a failed trial, not a crash", "[runner]") {
   TempDir d("nan");
-  auto runner = ns::models::classifier::convnet_family().make_runner();
+  auto runner = ns::models::classifier::convnet_family()->make_runner();
   const auto out =
       run_trial(*runner, params_with({{"optimizer", "sgd"}, {"lr", 1e6}, {"batch_norm", false}}),
                 tiny_data(), d.path);
-  CHECK(out.status == "failed");
+  CHECK(out.status == ns::engine::TrialStatus::kFailed);
   CHECK_THAT(out.error, Contains("training diverged") && Contains("lower the learning rate"));
   CHECK_FALSE(fs::exists(d.path / "resume.pt"));
 }
@@ -151,9 +151,9 @@ TEST_CASE("a stopped trial saves a checkpoint and resumes to the uninterrupted r
                                    {"augment_flip", true},
                                    {"augment_shift", 2}});
   TempDir ref_dir("ref"), dir("resume");
-  auto runner = ns::models::classifier::convnet_family().make_runner();
+  auto runner = ns::models::classifier::convnet_family()->make_runner();
   const auto ref = run_trial(*runner, params, data, ref_dir.path);
-  REQUIRE(ref.status == "ok");
+  REQUIRE(ref.status == ns::engine::TrialStatus::kOk);
 
   // 384 training images in batches of 64: 6 batches per epoch. Stop in epoch 2, batch 3, and
   // then again in epoch 3, with a fresh runner each time as a restarted worker would have.
@@ -162,21 +162,21 @@ TEST_CASE("a stopped trial saves a checkpoint and resumes to the uninterrupted r
     calls = 0;
     return [&calls, n] { return ++calls > n; };
   };
-  auto r1 = ns::models::classifier::convnet_family().make_runner();
+  auto r1 = ns::models::classifier::convnet_family()->make_runner();
   const auto first = run_trial(*r1, params, data, dir.path, stop_at(8));
-  CHECK(first.status == "interrupted");
+  CHECK(first.status == ns::engine::TrialStatus::kInterrupted);
   CHECK_THAT(first.error, Contains("epoch 2"));
   CHECK(fs::exists(dir.path / "resume.pt"));
   CHECK(lines(dir.path / "curve.csv").size() == 2);  // header + epoch 1
 
-  auto r2 = ns::models::classifier::convnet_family().make_runner();
+  auto r2 = ns::models::classifier::convnet_family()->make_runner();
   const auto second = run_trial(*r2, params, data, dir.path, stop_at(6));
-  CHECK(second.status == "interrupted");
+  CHECK(second.status == ns::engine::TrialStatus::kInterrupted);
   CHECK_THAT(second.error, Contains("epoch 3"));
 
-  auto r3 = ns::models::classifier::convnet_family().make_runner();
+  auto r3 = ns::models::classifier::convnet_family()->make_runner();
   const auto done = run_trial(*r3, params, data, dir.path);
-  REQUIRE(done.status == "ok");
+  REQUIRE(done.status == ns::engine::TrialStatus::kOk);
   CHECK_FALSE(fs::exists(dir.path / "resume.pt"));
   CHECK(lines(dir.path / "curve.csv") == lines(ref_dir.path / "curve.csv"));
   for (const char* m :
@@ -188,10 +188,10 @@ TEST_CASE("a stopped trial saves a checkpoint and resumes to the uninterrupted r
 
 TEST_CASE("check_data reports a bad data block before any training", "[runner][errors]") {
   const auto fam = ns::models::classifier::convnet_family();
-  CHECK_NOTHROW(fam.check_data(tiny_data(), "$.data"));
+  CHECK_NOTHROW(fam->check_data(tiny_data(), "$.data"));
   TempDir d("empty");
   REQUIRE_THROWS_WITH(
-      fam.check_data({{"kind", "idx"}, {"dir", d.path.string()}}, "$.data"),
+      fam->check_data({{"kind", "idx"}, {"dir", d.path.string()}}, "$.data"),
       Contains("IDX file not found") && Contains((d.path / "train-images-idx3-ubyte.gz").string()));
-  REQUIRE_THROWS_WITH(fam.check_data({{"kind", "simulated"}}, "$.data"), Contains("$.data.kind"));
+  REQUIRE_THROWS_WITH(fam->check_data({{"kind", "simulated"}}, "$.data"), Contains("$.data.kind"));
 }

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/hash.hpp"
+#include "core/json.hpp"
 
 namespace fs = std::filesystem;
 using namespace ns::core;
@@ -64,4 +65,49 @@ TEST_CASE("atomic writes leave the whole file or none, and no temporary", "[core
   CHECK(files == 1);
   CHECK_THROWS_AS(write_file_atomic(dir / "no" / "c.txt", "x"), ns::Error);
   fs::remove_all(dir);
+}
+
+TEST_CASE("core::JsonFields: one message style, by path or by label", "[core][json]") {
+  using ns::core::Interval;
+  using ns::core::JsonFields;
+  using ns::core::Naming;
+  const nlohmann::json block = {{"size", 2.5}, {"n", 64.0}, {"big", 3}, {"name", ""},
+                                {"mode", "cell"}, {"flag", "yes"}, {"rate", -1.0}};
+  const JsonFields path(block, "$.data");
+  const JsonFields label(block, "maskcnn parameter", Naming::kLabel);
+  CHECK(path.name("size") == "$.data.size");
+  CHECK(label.name("size") == "maskcnn parameter 'size'");
+  // Absent members give the fallback, whatever their range.
+  CHECK(path.integer("absent", -7, Interval::at_least(1)) == -7);
+  CHECK(path.string("absent", "x", true) == "x");
+  // Integers: an integral float counts; others do not.
+  CHECK(path.integer("n", 0, Interval::at_least(1)) == 64);
+  REQUIRE_THROWS_WITH(path.integer("size", 0, Interval::at_least(8)),
+                      "$.data.size: expected an integer >= 8, got 2.5");
+  REQUIRE_THROWS_WITH(label.integer("big", 0, Interval::closed(0, 2)),
+                      "maskcnn parameter 'big': expected an integer in [0, 2], got 3");
+  REQUIRE_THROWS_WITH(path.number("rate", 0, Interval::above(0)),
+                      "$.data.rate: expected a finite number > 0, got -1.0");
+  REQUIRE_THROWS_WITH(path.number("rate", 0, Interval::open(0, 1)),
+                      "$.data.rate: expected a finite number in (0, 1), got -1.0");
+  REQUIRE_THROWS_WITH(path.boolean("flag", false), "$.data.flag: expected true or false, got \"yes\"");
+  REQUIRE_THROWS_WITH(path.string("name", "", true), "$.data.name: expected a non-empty string, got \"\"");
+  CHECK(path.choice("mode", "", {"cell", "trial"}) == "cell");
+  REQUIRE_THROWS_WITH(path.choice("flag", "", {"cell", "trial"}),
+                      "$.data.flag: expected one of \"cell\", \"trial\", got \"yes\"");
+  enum class Mode { kCell, kTrial };
+  CHECK(path.choice_of("mode", Mode::kTrial, {{"cell", Mode::kCell}, {"trial", Mode::kTrial}}) ==
+        Mode::kCell);
+  CHECK(path.choice_of("absent", Mode::kTrial, {{"cell", Mode::kCell}}) == Mode::kTrial);
+  // Every error is bad input (exit code 2).
+  try {
+    path.integer("size", 0);
+    FAIL("no error");
+  } catch (const ns::Error& e) {
+    CHECK(e.exit_code() == ns::kExitBadInput);
+  }
+  // A huge unsigned value is refused, not wrapped.
+  const nlohmann::json huge = {{"seed", 18446744073709551615ULL}};
+  REQUIRE_THROWS_WITH(JsonFields(huge, "$").integer("seed", 0, Interval::at_least(0)),
+                      "$.seed: expected an integer >= 0, got 18446744073709551615");
 }

@@ -69,9 +69,9 @@ struct FakeSink final : ResultSink {
   void record(const ResultRow& r) override { rows.push_back(r); }
 };
 
-std::vector<TrialSpec> trials(int n) {
-  std::vector<TrialSpec> v;
-  for (int i = 0; i < n; ++i) v.push_back(TrialSpec{"t" + std::to_string(i), i, 0, 0, json{{"x", i}}});
+std::vector<ns::sweeps::Trial> trials(int n) {
+  std::vector<ns::sweeps::Trial> v;
+  for (int i = 0; i < n; ++i) v.push_back(ns::sweeps::Trial{"t" + std::to_string(i), i, 0, 0, json{{"x", i}}});
   return v;
 }
 
@@ -267,10 +267,10 @@ TEST_CASE("executor: exceptions and time limits become rows, the worker goes on"
   auto dir = std::filesystem::temp_directory_path() / ("ns_exec_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
-  auto params = ns::models::quadratic_family().schema.model_defaults;
-  params.update(ns::models::quadratic_family().schema.training_defaults);
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
   msg::Assign a;
-  a.trial = TrialSpec{"f1", 0, 0, 1, params};
+  a.trial = ns::sweeps::Trial{"f1", 0, 0, 1, params};
   a.trial.params["fail_first_n"] = 1;
   auto never = [] { return false; };
   auto r1 = ex.execute(a, never);
@@ -280,7 +280,7 @@ TEST_CASE("executor: exceptions and time limits become rows, the worker goes on"
   CHECK(r2.status == TrialStatus::kOk);
   CHECK(r2.metrics.at("score") == Approx(ns::models::quadratic_score(0, 0, 0)));
   msg::Assign slow;
-  slow.trial = TrialSpec{"s1", 1, 0, 1, params};
+  slow.trial = ns::sweeps::Trial{"s1", 1, 0, 1, params};
   slow.trial.params["sleep_s"] = 5.0;
   slow.time_limit_s = 0.05;
   auto r3 = ex.execute(slow, never);
@@ -296,10 +296,10 @@ TEST_CASE("run --schedule static on one rank runs every trial (run_serial)", "[c
   auto dir = std::filesystem::temp_directory_path() / ("ns_serial_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
-  auto params = ns::models::quadratic_family().schema.model_defaults;
-  params.update(ns::models::quadratic_family().schema.training_defaults);
-  std::vector<TrialSpec> v;
-  for (int i = 0; i < 5; ++i) v.push_back(TrialSpec{"s" + std::to_string(i), i, 0, 1, params});
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
+  std::vector<ns::sweeps::Trial> v;
+  for (int i = 0; i < 5; ++i) v.push_back(ns::sweeps::Trial{"s" + std::to_string(i), i, 0, 1, params});
   FakeTransport t(1, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
   for (Schedule schedule : {Schedule::kStatic, Schedule::kDynamic}) {
     INFO(to_string(schedule));
@@ -347,7 +347,7 @@ class FakeScheduler final : public Scheduler {
   explicit FakeScheduler(int n) {
     for (int i = 0; i < n; ++i) {
       msg::Assign a;
-      a.trial = TrialSpec{"f" + std::to_string(i), i, 0, 0, json{{"x", i}}};
+      a.trial = ns::sweeps::Trial{"f" + std::to_string(i), i, 0, 0, json{{"x", i}}};
       queue.push_back(a);
     }
   }

@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
             {"training", {{"sleep_s", 0.002}}},
             {"metric", "score"},
             {"mode", "max"}};
-  auto spec = ns::sweeps::parse_spec_with(j, "mpi.json", fam.schema);
+  auto spec = ns::sweeps::parse_spec_with(j, "mpi.json", fam.schema());
   auto trials = ns::sweeps::enumerate(spec);
   g_trials = static_cast<int>(trials.size());
   g_out = fs::temp_directory_path() / ("ns_mpi_test_" + std::to_string(mpi.broadcast_int(::getpid())));
@@ -67,9 +67,8 @@ int main(int argc, char** argv) {
   auto transport = mpi.transport();
   if (mpi.rank() == 0) {
     fs::remove_all(g_out);
-    ns::engine::SweepOutput out({spec, fam.schema.metrics, g_out.string(), false}, json::object(), g_trials);
-    std::vector<ns::engine::TrialSpec> specs;
-    for (auto& t : trials) specs.push_back({t.id, t.index, t.repeat, t.seed, t.params});
+    ns::engine::SweepOutput out({spec, fam.schema().metrics, g_out.string(), false}, json::object(), g_trials);
+    std::vector<ns::sweeps::Trial> specs = trials;
     ns::engine::Coordinator c(*transport, out, {}, [] { return std::string(); });
     c.run(specs);
   } else {

@@ -289,14 +289,14 @@ TEST_CASE("data blocks are checked with JSON paths", "[dataset]") {
 TEST_CASE("the family's check_data opens the file before any training", "[dataset]") {
   TempDir dir;
   const auto family = maskcnn_family();
-  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", dir.file("none.h5")}},
+  REQUIRE_THROWS_WITH(family->check_data({{"kind", "hdf5"}, {"path", dir.file("none.h5")}},
                                         "$.data"),
                       Catch::Contains("none.h5' does not exist"));
   const std::string path = write_file(dir, "bad.h5", [](h5::File& f) {
     good_images(f);
     f.write("trials", {2, 9, 3}, filled(54).data());
   });
-  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
+  REQUIRE_THROWS_WITH(family->check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
                       Catch::Contains("`trials` has 9 images"));
 }
 
@@ -334,7 +334,7 @@ TEST_CASE("CCnorm asked for: neurons with fewer than 2 repeats per image are rej
   REQUIRE_NOTHROW(read_h5(one, 0, true));
   // The family rejects it before any training, with exit 2.
   const auto family = maskcnn_family();
-  REQUIRE_THROWS_WITH(family.check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
+  REQUIRE_THROWS_WITH(family->check_data({{"kind", "hdf5"}, {"path", path}}, "$.data"),
                       Contains("1 of 3 neurons"));
 }
 
@@ -403,7 +403,7 @@ TEST_CASE("the simulation's missing modes", "[dataset]") {
   using Catch::Contains;
   REQUIRE_THROWS_WITH(
       parse_data_spec({{"kind", "simulated"}, {"missing_mode", "image"}}, "$.data"),
-      Contains("$.data.missing_mode: expected \"cell\", \"trial\" or \"repeat\", got \"image\""));
+      Contains("$.data.missing_mode: expected one of \"cell\", \"trial\", \"repeat\", got \"image\""));
   REQUIRE_THROWS_WITH(
       parse_data_spec({{"kind", "simulated"}, {"repeats", 2}, {"missing", 0.2}}, "$.data"),
       Contains("$.data.missing: with 2 repeats and missing = 0.2 per cell an image keeps 1.80 "

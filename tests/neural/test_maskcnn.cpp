@@ -10,6 +10,7 @@
 
 using namespace ns::models::neural;
 using Catch::Contains;
+using Catch::Equals;
 
 namespace {
 
@@ -172,20 +173,24 @@ TEST_CASE("options map 1:1 to JSON and reject bad values", "[maskcnn]") {
   REQUIRE(back.at("smoothness") == 0.1);
   REQUIRE(back.size() == model_defaults().size());
   REQUIRE_THROWS_WITH(model_options_from_json({{"act", "tanh"}}, 1, 32, 32, 10),
-                      Contains("parameter 'act' must be one of \"softplus\", \"relu\", got "
-                               "\"tanh\""));
+                      Equals("maskcnn parameter 'act': expected one of \"softplus\", "
+                             "\"relu\", got \"tanh\""));
   REQUIRE_THROWS_WITH(model_options_from_json({{"k_later", 4}}, 1, 32, 32, 10),
-                      Contains("'k_later' must be odd"));
+                      Contains("'k_later': expected an odd number") && Contains("got 4"));
   REQUIRE_THROWS_WITH(train_options_from_json({{"lr", -1.0}}),
-                      Contains("parameter 'lr' must be a finite number > 0, got -1"));
+                      Equals("maskcnn parameter 'lr': expected a finite number > 0, got -1.0"));
   REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 0}}),
-                      Contains("'batch_size' must be an integer >= 1, got 0"));
+                      Equals("maskcnn parameter 'batch_size': expected an integer >= 1, got 0"));
+  // An integral float is an integer (a random search may sample 64.0); 2.5 is not.
+  CHECK(train_options_from_json({{"batch_size", 64.0}}).batch_size() == 64);
+  REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 2.5}}),
+                      Equals("maskcnn parameter 'batch_size': expected an integer >= 1, got 2.5"));
 }
 
 TEST_CASE("the family schema: defaults fix JSON types, metrics are fixed", "[maskcnn]") {
   const auto f = maskcnn_family();
-  REQUIRE(f.schema.name == "maskcnn");
-  const auto& md = f.schema.model_defaults;
+  REQUIRE(f->schema().name == "maskcnn");
+  const auto& md = f->schema().model_defaults;
   REQUIRE(md.at("channels").is_number_integer());
   REQUIRE(md.at("smoothness").is_number_float());
   REQUIRE(md.at("readout_scale").get<double>() == 0.01);
@@ -194,28 +199,36 @@ TEST_CASE("the family schema: defaults fix JSON types, metrics are fixed", "[mas
   REQUIRE(md.at("bn_before_act") == true);
   REQUIRE(md.at("input_bn_affine") == false);
   REQUIRE(md.at("group_sparsity").is_number_float());
-  const auto& td = f.schema.training_defaults;
+  const auto& td = f->schema().training_defaults;
   REQUIRE(td.at("lr").get<double>() == 0.001);
   REQUIRE(td.at("lr_decay").is_number_float());
   REQUIRE(td.at("batch_size") == 256);
   REQUIRE(td.at("eval_every") == 50);
   REQUIRE(td.at("patience") == 10);
   REQUIRE(td.at("phases") == 3);
-  REQUIRE(f.schema.metrics.front() == "val_loss");
-  REQUIRE(f.schema.metrics.size() == 17);
-  REQUIRE(f.schema.metrics.back() == "cpu_ms_per_iter");
+  REQUIRE(f->schema().metrics.front() == "val_loss");
+  REQUIRE(f->schema().metrics.size() == 17);
+  REQUIRE(f->schema().metrics.back() == "cpu_ms_per_iter");
 }
 
 TEST_CASE("check_params builds the model at the checked data's image size", "[maskcnn]") {
   const auto f = maskcnn_family();
   // Before any data block is checked: types and choices only.
-  REQUIRE_NOTHROW(f.check_params({{"k1", 40}}));
-  REQUIRE_THROWS_WITH(f.check_params({{"pool", "median"}}), Contains("parameter 'pool'"));
-  f.check_data({{"kind", "simulated"}, {"size", 16}, {"images", 100}}, "$.data");
-  REQUIRE_NOTHROW(f.check_params({{"k1", 9}, {"batch_size", 64}}));
-  REQUIRE_THROWS_WITH(f.check_params({{"k1", 17}, {"batch_size", 64}}),
+  REQUIRE_NOTHROW(f->check_params({{"k1", 40}}, {}));
+  REQUIRE_THROWS_WITH(f->check_params({{"pool", "median"}}, {}), Contains("parameter 'pool'"));
+  const auto facts = f->check_data({{"kind", "simulated"}, {"size", 16}, {"images", 100}}, "$.data");
+  CHECK(facts.checked);
+  CHECK(facts.height == 16);
+  CHECK(facts.width == 16);
+  CHECK(facts.train == 64);
+  CHECK(facts.outputs == 60);
+  CHECK(facts.describe() == "simulated data: 100 images of 1x16x16, 60 neurons, 6 repeats, 64 for training");
+  REQUIRE_NOTHROW(f->check_params({{"k1", 9}, {"batch_size", 64}}, facts));
+  REQUIRE_THROWS_WITH(f->check_params({{"k1", 17}, {"batch_size", 64}}, facts),
                       Contains("k1 = 17 is larger than the images (16x16)"));
-  REQUIRE_THROWS_WITH(f.check_params({{"batch_size", 256}}),
+  // The facts are a value: the same family still checks parameters alone without them.
+  REQUIRE_NOTHROW(f->check_params({{"k1", 17}, {"batch_size", 64}}, {}));
+  REQUIRE_THROWS_WITH(f->check_params({{"batch_size", 256}}, facts),
                       Contains("batch_size 256 is larger than the training set of simulated "
                                "data (64 images)"));
 }

@@ -22,8 +22,8 @@ const nlohmann::json kData = {{"kind", "simulated"}, {"seed", 3},   {"images", 2
                               {"size", 16},          {"neurons", 6}, {"repeats", 4}};
 
 nlohmann::json tiny_params() {
-  nlohmann::json p = ns::models::neural::maskcnn_family().schema.model_defaults;
-  p.update(maskcnn_family().schema.training_defaults);
+  nlohmann::json p = ns::models::neural::maskcnn_family()->schema().model_defaults;
+  p.update(maskcnn_family()->schema().training_defaults);
   p.update({{"channels", 4},
             {"k1", 5},
             {"pool_size", 2},
@@ -40,7 +40,7 @@ ns::engine::TrialOutcome run_trial(ns::engine::TrialRunner& runner, const fs::pa
                                    const nlohmann::json& params, const nlohmann::json& data,
                                    std::function<bool()> stop = [] { return false; },
                                    std::uint64_t seed = 11) {
-  ns::engine::TrialSpec spec;
+  ns::sweeps::Trial spec;
   spec.id = "t" + std::to_string(seed);
   spec.seed = seed;
   spec.params = params;
@@ -81,10 +81,10 @@ void require_same_metrics(const ns::engine::TrialOutcome& a, const ns::engine::T
 
 TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "[runner]") {
   TempDir dir;
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   const auto out = run_trial(*runner, dir.path(), tiny_params(), kData);
   INFO(out.error);
-  REQUIRE(out.status == "ok");
+  REQUIRE(out.status == ns::engine::TrialStatus::kOk);
   for (const auto& name : maskcnn_metrics()) REQUIRE(out.metrics.count(name) == 1);
   REQUIRE(out.metrics.size() == maskcnn_metrics().size());
   REQUIRE(out.metrics.at("iterations") > 0);
@@ -137,11 +137,11 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
 
 TEST_CASE("a trial is reproducible: same seed, same metrics to 1e-6", "[runner]") {
   TempDir dir;
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   const auto a = run_trial(*runner, dir.path() / "a", tiny_params(), kData);
-  auto other_runner = maskcnn_family().make_runner();  // fresh cache, same result
+  auto other_runner = maskcnn_family()->make_runner();  // fresh cache, same result
   const auto b = run_trial(*other_runner, dir.path() / "b", tiny_params(), kData);
-  REQUIRE(a.status == "ok");
+  REQUIRE(a.status == ns::engine::TrialStatus::kOk);
   require_same_metrics(a, b);
   const auto c =
       run_trial(*runner, dir.path() / "c", tiny_params(), kData, [] { return false; }, 12);
@@ -151,20 +151,20 @@ TEST_CASE("a trial is reproducible: same seed, same metrics to 1e-6", "[runner]"
 TEST_CASE("stop_requested interrupts with a checkpoint; the next run resumes exactly",
           "[runner]") {
   TempDir dir;
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
-  REQUIRE(whole.status == "ok");
+  REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
 
   int calls = 0;
   const fs::path d = dir.path() / "split";
   const auto first = run_trial(*runner, d, tiny_params(), kData, [&] { return ++calls > 17; });
-  REQUIRE(first.status == "interrupted");
+  REQUIRE(first.status == ns::engine::TrialStatus::kInterrupted);
   REQUIRE_THAT(first.error, Catch::Contains("stopped at iteration 17"));
   REQUIRE(fs::exists(d / "resume.pt"));
   REQUIRE(fs::exists(d / "model.pt"));  // the best so far is on disk
   const auto resumed = run_trial(*runner, d, tiny_params(), kData);
   INFO(resumed.error);
-  REQUIRE(resumed.status == "ok");
+  REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
   REQUIRE_FALSE(fs::exists(d / "resume.pt"));
   require_same_metrics(whole, resumed);
   REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
@@ -173,17 +173,17 @@ TEST_CASE("stop_requested interrupts with a checkpoint; the next run resumes exa
 TEST_CASE("an HDF5 data block trains like the simulation it was written from", "[runner]") {
   TempDir dir;
   write_simulated_h5(kData, dir.file("sim.h5"));
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   const auto from_sim = run_trial(*runner, dir.path() / "sim", tiny_params(), kData);
   const nlohmann::json file = {{"kind", "hdf5"}, {"path", dir.file("sim.h5")}};
   const auto from_file = run_trial(*runner, dir.path() / "file", tiny_params(), file);
-  REQUIRE(from_file.status == "ok");
+  REQUIRE(from_file.status == ns::engine::TrialStatus::kOk);
   require_same_metrics(from_sim, from_file);
 }
 
 TEST_CASE("bad parameters fail before training with a clear message", "[runner]") {
   TempDir dir;
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   auto p = tiny_params();
   p["batch_size"] = 1000;
   REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), p, kData),
@@ -198,7 +198,7 @@ TEST_CASE("bad parameters fail before training with a clear message", "[runner]"
 TEST_CASE("a damaged resume checkpoint is an error that says how to recover", "[runner]") {
   TempDir dir;
   { std::ofstream(dir.path() / "resume.pt") << "not a checkpoint"; }
-  auto runner = maskcnn_family().make_runner();
+  auto runner = maskcnn_family()->make_runner();
   REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), tiny_params(), kData),
                       Catch::Contains("cannot resume from") &&
                           Catch::Contains("delete it to rerun the trial from the start"));

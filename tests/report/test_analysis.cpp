@@ -1,4 +1,4 @@
-// report/analysis: configurations, SEM, failures, marginals and best.json, checked against
+// report/analysis: configurations, SEM, failures, marginals and the best configuration, checked against
 // values computed by hand from tests/report/data/maskcnn_sweep/results.csv.
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -138,9 +138,9 @@ TEST_CASE("analysis: lower-is-better metrics rank the other way") {
   CHECK(a.configs.back().values == std::vector<std::string>{"8", "0.0003"});
 }
 
-TEST_CASE("analysis: best.json holds the best configuration's best repeat and its mean") {
+TEST_CASE("analysis: --best-config holds the best configuration's best repeat and its mean") {
   const Results& r = maskcnn();
-  const auto j = best_json(r, analyze(r, choose_selection(r, "", "")));
+  const auto j = best_config_json(r, analyze(r, choose_selection(r, "", "")));
   CHECK(j["trial_id"] == "e5b61c83");
   CHECK(j["metric"] == "val_ccnorm");
   CHECK(j["mode"] == "max");
@@ -158,7 +158,7 @@ TEST_CASE("analysis: best.json holds the best configuration's best repeat and it
   CHECK(j["repeat"] == 0);
 }
 
-TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and no best.json") {
+TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and a null best configuration") {
   test::TempDir tmp;
   test::write_text(tmp.path / "results.csv",
                    "trial_id,status,lr,val_loss,seed,repeat,error\nt1,failed,0.1,nan,1,0,boom\n");
@@ -166,7 +166,7 @@ TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and no best.json
   const Analysis a = analyze(r, choose_selection(r, "", ""));
   CHECK(a.configs.empty());
   CHECK(a.problems.size() == 1);
-  CHECK(best_json(r, a).is_null());
+  CHECK(best_config_json(r, a).is_null());
 }
 
 TEST_CASE("analysis: summarize_message keeps the first non-empty line, bounded") {

@@ -1,7 +1,9 @@
-// report/report: the command end to end (best.json, exit codes, nothing written on bad input).
+// report/report: the command end to end (--best-config, exit codes, nothing written on bad
+// input, nothing ever written into the sweep directory).
 #include <CLI/CLI.hpp>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -25,31 +27,53 @@ int run_cli(std::vector<std::string> args) {
 }
 }  // namespace
 
-TEST_CASE("report: writes best.json from the aggregated view, atomically") {
+// Every file under `dir` with its contents, to show that the report changed nothing there.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().string()] = test::read_text(e.path());
+  return files;
+}
+
+TEST_CASE("report: --best-config writes the aggregated best, atomically, outside the sweep") {
   test::TempDir tmp;
   const fs::path dir = test::copy_fixture("maskcnn_sweep", tmp.path);
+  const auto before = snapshot(dir);
   std::ostringstream out;
-  run_report(ReportOptions(dir), out);
-  CHECK(out.str().find("wrote " + (dir / "best.json").string()) != std::string::npos);
-  const auto best = nlohmann::json::parse(test::read_text(dir / "best.json"));
+  run_report(ReportOptions(dir).with_best_config(tmp.path / "best_config.json"), out);
+  CHECK(out.str().find("wrote " + (tmp.path / "best_config.json").string()) != std::string::npos);
+  const auto best = nlohmann::json::parse(test::read_text(tmp.path / "best_config.json"));
   CHECK(best["trial_id"] == "e5b61c83");
   CHECK(best["n"] == 2);
-  // No temporary file left behind.
-  for (auto& e : fs::directory_iterator(dir))
+  // The sweep directory is the engine's: its best.json (if any) and every other file unchanged.
+  CHECK(snapshot(dir) == before);
+  for (auto& e : fs::directory_iterator(tmp.path))
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  // The engine's best.json is never the target.
+  REQUIRE_THROWS_WITH(run_report(ReportOptions(dir).with_best_config(dir / "best.json"), out),
+                      Catch::Contains("best.json in the sweep's directory is the engine's"));
 }
 
 TEST_CASE("report: the CLI returns 0, or 2 with nothing written on bad input") {
   test::TempDir tmp;
   const fs::path dir = test::copy_fixture("maskcnn_sweep", tmp.path);
+  const auto before = snapshot(dir);
+  const std::string best = (tmp.path / "b.json").string();
   CHECK(run_cli({"report", dir.string(), "--top", "2"}) == 0);
-  CHECK(fs::exists(dir / "best.json"));
-  fs::remove(dir / "best.json");
-  CHECK(run_cli({"report", dir.string(), "--metric", "val_acc"}) == ns::kExitBadInput);
-  CHECK(run_cli({"report", (tmp.path / "missing").string()}) == ns::kExitBadInput);
-  CHECK(run_cli({"report", dir.string(), "--html", (tmp.path / "no/such/dir/r.html").string()}) ==
+  CHECK(snapshot(dir) == before);
+  CHECK(run_cli({"report", dir.string(), "--best-config", best}) == 0);
+  CHECK(fs::exists(best));
+  fs::remove(best);
+  CHECK(run_cli({"report", dir.string(), "--metric", "val_acc", "--best-config", best}) ==
         ns::kExitBadInput);
-  CHECK_FALSE(fs::exists(dir / "best.json"));
+  CHECK(run_cli({"report", (tmp.path / "missing").string(), "--best-config", best}) ==
+        ns::kExitBadInput);
+  CHECK(run_cli({"report", dir.string(), "--html", (tmp.path / "no/such/dir/r.html").string(),
+                 "--best-config", best}) == ns::kExitBadInput);
+  CHECK(run_cli({"report", dir.string(), "--best-config",
+                 (tmp.path / "no/such/dir/b.json").string()}) == ns::kExitBadInput);
+  CHECK_FALSE(fs::exists(best));
+  CHECK(snapshot(dir) == before);
   REQUIRE_THROWS_AS(run_cli({"report", dir.string(), "--top", "0"}), CLI::ValidationError);
   REQUIRE_THROWS_AS(run_cli({"report", dir.string(), "--mode", "up"}), CLI::ValidationError);
 }
@@ -68,6 +92,5 @@ TEST_CASE("report: a missing Plotly bundle is a clear error before anything is w
                           Catch::Contains("NS_PLOTLY_JS"));
   ::unsetenv("NS_PLOTLY_JS");
   CHECK(out.str().empty());
-  CHECK_FALSE(fs::exists(dir / "best.json"));
   CHECK_FALSE(fs::exists(tmp.path / "r.html"));
 }

@@ -20,7 +20,6 @@ std::string report_text(const std::string& fixture, const std::string& metric, i
   std::ostringstream out;
   ReportOptions o(dir);
   o.with_metric(metric).with_top(top);
-  o.write_best = false;
   run_report(o, out);
   std::string text = out.str();
   for (std::size_t p; (p = text.find(dir.string())) != std::string::npos;)

@@ -34,7 +34,7 @@ struct TempDir {
   TempDir& operator=(const TempDir&) = delete;
 };
 
-/// Copies fixture `name` into `dir`/<name> (the report writes best.json into it).
+/// Copies fixture `name` into `dir`/<name> (so a test may write into it).
 inline std::filesystem::path copy_fixture(const std::string& name,
                                           const std::filesystem::path& dir) {
   const auto to = dir / name;

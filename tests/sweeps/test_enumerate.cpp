@@ -12,7 +12,7 @@ using nlohmann::json;
 namespace {
 ns::sweeps::SweepSpec parse(const std::string& text) {
   static const auto f = ns::models::quadratic_family();
-  return ns::sweeps::parse_spec_with(json::parse(text), "t.json", f.schema);
+  return ns::sweeps::parse_spec_with(json::parse(text), "t.json", f->schema());
 }
 }  // namespace
 

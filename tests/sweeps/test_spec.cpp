@@ -12,7 +12,7 @@ namespace {
 
 const ns::sweeps::FamilySchema& schema() {
   static const auto f = ns::models::quadratic_family();
-  return f.schema;
+  return f->schema();
 }
 
 json good() {
@@ -55,11 +55,11 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
       {"empty grid list", [](json& j) { j["grid"]["x"] = json::array(); },
        "s.json: $.grid.x: expected a non-empty array of values, got []"},
       {"grid value not a list", [](json& j) { j["grid"]["x"] = 1.0; },
-       "s.json: $.grid.x: expected a non-empty array of values, got a number 1.0"},
+       "s.json: $.grid.x: expected a non-empty array of values, got 1.0"},
       {"wrong type in grid", [](json& j) { j["grid"]["x"] = {0.0, "one"}; },
-       "s.json: $.grid.x[1]: expected a number for 'x', got a string \"one\""},
+       "s.json: $.grid.x[1]: expected a number for 'x', got \"one\""},
       {"non-integer for an integer parameter", [](json& j) { j["grid"]["k"] = {1, 2.5}; },
-       "s.json: $.grid.k[1]: expected an integer for 'k', got a number 2.5"},
+       "s.json: $.grid.k[1]: expected an integer for 'k', got 2.5"},
       {"negative repeats", [](json& j) { j["repeats"] = -1; },
        "s.json: $.repeats: expected an integer >= 1, got -1"},
       {"missing metric", [](json& j) { j.erase("metric"); },
@@ -67,7 +67,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
       {"unknown metric", [](json& j) { j["metric"] = "acc"; },
        "s.json: $.metric: unknown metric 'acc' of family 'quadratic'; allowed: score, loss, slept_s"},
       {"bad mode", [](json& j) { j["mode"] = "maximum"; },
-       "s.json: $.mode: expected \"max\" or \"min\", got \"maximum\""},
+       "s.json: $.mode: expected one of \"max\", \"min\", got \"maximum\""},
       {"fixed and searched", [](json& j) { j["fixed"] = {{"x", 2.0}}; },
        "s.json: $.grid.x: also set in $.fixed or $.training; a parameter is either fixed or searched"},
       {"unknown training setting", [](json& j) { j["training"] = {{"x", 2.0}}; },
@@ -85,9 +85,9 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
       {"duplicate grid value", [](json& j) { j["grid"]["x"] = {1.0, 1}; },
        "s.json: $.grid.x[1]: duplicate value 1.0"},
       {"family not a string", [](json& j) { j["family"] = 3; },
-       "s.json: $.family: expected a string, got an integer 3"},
+       "s.json: $.family: expected a non-empty string, got 3"},
       {"negative timeout", [](json& j) { j["trial_timeout_s"] = -5; },
-       "s.json: $.trial_timeout_s: expected a number of seconds >= 0 (0 = no limit), got -5"},
+       "s.json: $.trial_timeout_s: expected a finite number >= 0, got -5"},
   };
   for (const auto& c : cases) {
     INFO(c.what);

@@ -48,12 +48,12 @@ int main(int argc, char** argv) {
   }
   try {
     auto family = ns::models::neural::maskcnn_family();
-    nlohmann::json p = family.schema.model_defaults;
-    p.update(family.schema.training_defaults);
+    nlohmann::json p = family->schema().model_defaults;
+    p.update(family->schema().training_defaults);
     p.update(params);
-    family.check_data(data, "$.data");
-    family.check_params(p);
-    ns::engine::TrialSpec spec;
+    const auto facts = family->check_data(data, "$.data");
+    family->check_params(p, facts);
+    ns::sweeps::Trial spec;
     spec.id = "manual";
     spec.seed = seed;
     spec.params = p;
@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     ns::engine::TrialContext ctx{spec, data, out};
     ctx.threads = threads;
     ctx.device = device;
-    auto runner = family.make_runner();
+    auto runner = family->make_runner();
     const auto wall0 = std::chrono::steady_clock::now();
     const double cpu0 = cpu_seconds();
     const auto outcome = runner->run(ctx);
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
     j["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     j["cpu_s"] = cpu_seconds() - cpu0;
     std::cout << j.dump(2) << std::endl;
-    return outcome.status == "ok" ? 0 : 1;
+    return outcome.status == ns::engine::TrialStatus::kOk ? 0 : 1;
   } catch (const ns::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return e.exit_code();

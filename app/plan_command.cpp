@@ -249,6 +249,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
                         {"trials", p.trials.size()}, {"done", done.size()},
                         {"pending", pending.size()},
                         {"configurations_checked", p.configurations_checked},
+                        {"data", p.data.describe()},
                         {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()}};
     for (auto& t : p.trials) {
       nlohmann::json v;
@@ -278,9 +279,9 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   if (!done.empty()) std::cout << fmt::format(", {} already done in {}", done.size(), p.spec.out);
   std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
                            p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
-  std::cout << fmt::format("checked the data and {} distinct configuration(s) with the family's "
-                           "checks ({})\n",
-                           p.configurations_checked, p.family->validation());
+  std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
+                           "family's checks ({})\n",
+                           p.data.describe(), p.configurations_checked, p.family->validation());
   const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
   for (size_t i = 0; i < n; ++i) {
     const auto& t = p.trials[i];

@@ -404,3 +404,77 @@ TEST_CASE("a deadline stops the coordinator, not the scheduler: unstarted trials
   CHECK(summary.not_started == 4);
   CHECK(s.pending() == 4);
 }
+
+namespace {
+// A family whose runner returns whatever status it is told to, and whose cost model reads the
+// data facts it is given (to show that facts arrive as a value).
+class StatusFamily final : public ModelFamily {
+ public:
+  explicit StatusFamily(TrialStatus status) : ModelFamily(schema_of()), status_(status) {}
+  std::string description() const override { return "test"; }
+  DataFacts check_data(const json& data, const std::string&) const override {
+    DataFacts f;
+    f.checked = true;
+    f.source = "test data";
+    f.examples = data.value("examples", 0);
+    return f;
+  }
+  double relative_cost(const json& p, const DataFacts& d) const override {
+    return static_cast<double>(d.examples) * p.value("x", 1.0);
+  }
+  bool wants_trial_dir() const override { return false; }
+  std::unique_ptr<TrialRunner> make_runner() const override {
+    class Runner final : public TrialRunner {
+     public:
+      explicit Runner(TrialStatus s) : s_(s) {}
+      TrialOutcome run(const TrialContext&) override { return {s_, {{"score", 1.0}}, ""}; }
+      TrialStatus s_;
+    };
+    return std::make_unique<Runner>(status_);
+  }
+
+ private:
+  static ns::sweeps::FamilySchema schema_of() {
+    ns::sweeps::FamilySchema s;
+    s.name = "status";
+    s.model_defaults = {{"x", 1.0}};
+    s.metrics = {"score"};
+    return s;
+  }
+  TrialStatus status_;
+};
+}  // namespace
+
+TEST_CASE("model families: data facts are a value; costs and statuses are checked at the seam",
+          "[family]") {
+  const StatusFamily fam(TrialStatus::kOk);
+  const DataFacts none;
+  CHECK_FALSE(none.checked);
+  CHECK(none.describe() == "data not checked");
+  const DataFacts facts = fam.check_data({{"examples", 10}}, "$.data");
+  CHECK(facts.describe() == "test data: 10 examples");
+  CHECK(trial_cost(fam, {{"x", 2.0}}, facts) == 20.0);
+  // A cost that is not a finite positive number counts as 1.
+  CHECK(trial_cost(fam, {{"x", 2.0}}, none) == 1.0);
+  CHECK(trial_cost(fam, {{"x", -1.0}}, facts) == 1.0);
+  DataFacts image = facts;
+  image.channels = 3;
+  image.height = image.width = 8;
+  image.outputs = 5;
+  image.output_name = "classes";
+  image.train = 7;
+  CHECK(image.describe() == "test data: 10 images of 3x8x8, 5 classes, 7 for training");
+
+  // A runner that returns a status it may not (invalid, or the executor's own timeout) is a
+  // failed row that says so.
+  for (TrialStatus s : {TrialStatus::kInvalid, TrialStatus::kTimeout}) {
+    FamilyRegistry reg;
+    reg.add(std::make_unique<StatusFamily>(s));
+    TrialExecutor ex(reg, "status", json::object(), "/nonexistent", RankInfo{1, "h", "cpu", 1});
+    msg::Assign a;
+    a.trial = ns::sweeps::Trial{"t", 0, 0, 1, json{{"x", 1.0}}};
+    const ResultRow row = ex.execute(a, [] { return false; });
+    CHECK(row.status == TrialStatus::kFailed);
+    CHECK_THAT(row.error, Catch::Contains("the status runner returned status \"" + to_string(s) + "\""));
+  }
+}

@@ -433,3 +433,21 @@ TEST_CASE("a channels_last model trains the same with the fused and ATen paths",
   torch::NoGradGuard no_grad;  // as the runner evaluates: the fused path in evaluation mode
   REQUIRE(torch::allclose(fast->forward(x), aten->forward(x), 1e-4, 1e-6));
 }
+
+TEST_CASE("maskcnn relative_cost takes the image size from the data facts, never a guess",
+          "[maskcnn]") {
+  const auto f = maskcnn_family();
+  nlohmann::json p = f->schema().model_defaults;
+  p.update(f->schema().training_defaults);
+  // Without checked data there is no image size: an internal error, not a silent 32x32.
+  try {
+    f->relative_cost(p, {});
+    FAIL("no error");
+  } catch (const ns::Error& e) {
+    CHECK(e.exit_code() == ns::kExitInternal);
+  }
+  const auto small = f->check_data({{"kind", "simulated"}, {"size", 16}}, "$.data");
+  const auto large = f->check_data({{"kind", "simulated"}, {"size", 32}}, "$.data");
+  // Convolutions at the input size: 4x the pixels, 4x the cost.
+  CHECK(f->relative_cost(p, large) == Approx(4 * f->relative_cost(p, small)));
+}

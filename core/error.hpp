@@ -1,5 +1,5 @@
 #pragma once
-// One error type and one check macro for the whole project (STYLE.md: "Errors and logs").
+// One error type and one check macro for the whole project.
 #include <fmt/format.h>
 
 #include <stdexcept>

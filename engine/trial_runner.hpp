@@ -1,6 +1,5 @@
 #pragma once
-// The one interface between the engine and the model families (STYLE.md: "the shape of the
-// house"). The engine knows nothing of LibTorch; models/ implements TrialRunner.
+// The one interface between the engine and the model families. The engine knows nothing of LibTorch; models/ implements TrialRunner.
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 #pragma once
 // The `convnet` image-classifier family as the engine sees it. Torch-free on purpose: the engine
-// and the registry include this header without pulling in LibTorch (STYLE.md).
+// and the registry include this header without pulling in LibTorch (torch stays out of the engine's headers).
 #include <memory>
 
 #include "engine/trial_runner.hpp"

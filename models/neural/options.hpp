@@ -1,7 +1,6 @@
 #pragma once
-// Options of the mask CNN family, each mapping 1:1 to a block of the sweep JSON (STYLE.md
-// "Declaring things"): ModelOptions and LossOptions are the model parameters ("fixed", grid),
-// TrainOptions the "training" block. Torch-free, so the schema and tests use them cheaply.
+// Options of the mask CNN family, each mapping 1:1 to a block of the sweep JSON: ModelOptions
+// and LossOptions are the model parameters ("fixed", grid), TrainOptions the "training" block. Torch-free, so the schema and tests use them cheaply.
 #include <torch/arg.h>
 
 #include <nlohmann/json.hpp>

@@ -12,7 +12,7 @@
 
 namespace ns::models::neural {
 
-/// Deterministic random stream (STYLE.md: every stream has an explicit, recorded seed).
+/// Deterministic random stream (every stream has an explicit, recorded seed).
 class Rng {
  public:
   explicit Rng(std::uint64_t seed) : gen_(seed) {}

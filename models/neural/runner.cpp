@@ -2,7 +2,7 @@
 //   config.json          resolved parameters, data block, dataset geometry, seed, device
 //   curve.csv            iteration,phase,lr,train_loss,val_loss (one row per evaluation)
 //   model.pt             best model (LibTorch archive; torch::load(model, "model.pt"))
-//   optimizer.pt         Adam state at the best model;  best.json: its iteration and val loss
+//   optimizer.pt         Adam state at the best model;  best_checkpoint.json: its iteration, val loss
 //   neurons.csv          per-neuron Pearson, CCmax, CCnorm, FEV on val and test
 //   predictions.h5       `pred` [M_test, N] float32 and `index` [M_test] image indices
 //   readout_masks.json   {"shape": [N, h, w], "values": [...]} spatial readout masks
@@ -307,7 +307,7 @@ void Trial::write_best() const {
   json best = {{"iteration", schedule_.best_iteration()},
                {"val_loss", schedule_.best_loss()},
                {"phase", schedule_.best_phase()}};
-  write_file(file("best.json"), best.dump(2) + "\n");
+  write_file(file("best_checkpoint.json"), best.dump(2) + "\n");
 }
 
 void Trial::write_curve() const {

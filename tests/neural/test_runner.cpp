@@ -96,7 +96,7 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   REQUIRE(out.metrics.at("ms_per_iter") > 0);
   REQUIRE(out.metrics.at("cpu_ms_per_iter") > 0);
 
-  for (const char* f : {"config.json", "curve.csv", "model.pt", "optimizer.pt", "best.json",
+  for (const char* f : {"config.json", "curve.csv", "model.pt", "optimizer.pt", "best_checkpoint.json",
                         "neurons.csv", "predictions.h5", "readout_masks.json"})
     REQUIRE(fs::exists(dir.path() / f));
   REQUIRE_FALSE(fs::exists(dir.path() / "resume.pt"));
@@ -113,7 +113,7 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   REQUIRE(slurp(dir.path() / "neurons.csv").rfind("neuron,val_pearson,val_ccmax,", 0) == 0);
 
   // The best checkpoint's val loss is the reported one.
-  const auto best = nlohmann::json::parse(slurp(dir.path() / "best.json"));
+  const auto best = nlohmann::json::parse(slurp(dir.path() / "best_checkpoint.json"));
   REQUIRE(best.at("val_loss").get<double>() == Approx(out.metrics.at("val_loss")).epsilon(1e-5));
   REQUIRE(best.at("iteration").get<double>() == out.metrics.at("best_iteration"));
   REQUIRE(best.at("phase").get<int>() >= 1);

@@ -222,8 +222,13 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     timings.insert(timings.end(), more.begin(), more.end());
   }
   if (timings.empty() && !done.empty()) {
-    timings = timings_from_results(results.string(), p);
-    if (!timings.empty()) source = fmt::format("{} finished trial(s) in {}", timings.size(), results.string());
+    // The sweep's own rows, when any has a measurable wall time (results.csv keeps milliseconds:
+    // trials that all took less than 0.5 ms give no estimate, not an error).
+    auto own = timings_from_results(results.string(), p);
+    if (std::any_of(own.begin(), own.end(), [](const Timing& t) { return t.wall_s > 0; })) {
+      timings = std::move(own);
+      source = fmt::format("{} finished trial(s) in {}", timings.size(), results.string());
+    }
   }
   std::optional<engine::CostEstimate> est;
   std::vector<double> pending_costs;

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "launch/launch.hpp"
@@ -42,10 +43,7 @@ nlohmann::json read_spec(const std::string& path) {
 }
 
 std::string string_field(const nlohmann::json& j, const char* key, const std::string& path) {
-  if (!j.contains(key)) return "";
-  NS_CHECK(j[key].is_string() && !j[key].get<std::string>().empty(),
-           "sweep spec '{}': $.{} must be a non-empty string, found {}", path, key, j[key].dump());
-  return j[key].get<std::string>();
+  return core::JsonFields(j, path + ": $").string(key, "", /*non_empty=*/true);
 }
 
 std::string self_binary() {

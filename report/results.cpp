@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "report/csv.hpp"
 
 namespace ns::report {
@@ -55,18 +56,14 @@ SweepInfo read_sweep_json(const fs::path& path) {
   }
   NS_CHECK(j.is_object(), "{}: expected a JSON object, found {}", path.string(), j.type_name());
   info.present = true;
+  const core::JsonFields f(j, path.string() + ": $");
   auto str = [&](const char* key, std::string& out) {
-    if (!j.contains(key) || j[key].is_null()) return;
-    NS_CHECK(j[key].is_string(), "{}: $.{} should be a string, found {}", path.string(), key,
-             j[key].dump());
-    out = j[key].get<std::string>();
+    if (j.contains(key) && !j[key].is_null()) out = f.string(key, out);
   };
   str("name", info.name);
   str("family", info.family);
   str("metric", info.metric);
-  str("mode", info.mode);
-  NS_CHECK(info.mode.empty() || info.mode == "max" || info.mode == "min",
-           "{}: $.mode should be \"max\" or \"min\", found \"{}\"", path.string(), info.mode);
+  if (j.contains("mode") && !j["mode"].is_null()) info.mode = f.choice("mode", "", {"max", "min"});
   if (j.contains("varied")) {
     info.varied = string_list(j["varied"], path.string() + ": $.varied");
     info.has_varied = true;

@@ -94,7 +94,7 @@ TEST_CASE("results: bad input names the path and the fix") {
   REQUIRE_THROWS_WITH(load_results(tmp.path), Catch::Contains("sweep.json: not valid JSON"));
   test::write_text(tmp.path / "sweep.json", "{\"mode\": \"maximum\"}");
   REQUIRE_THROWS_WITH(load_results(tmp.path),
-                      Catch::Contains("$.mode should be \"max\" or \"min\", found \"maximum\""));
+                      Catch::Contains("$.mode: expected one of \"max\", \"min\", got \"maximum\""));
 }
 
 TEST_CASE("results: a sweep that has only written its header loads empty") {

@@ -1,7 +1,8 @@
 // libFuzzer harness for the parsers that read user files: the sweep spec (JSON -> validation ->
 // enumeration), results.csv (the resume reader), IDX dataset files and the neural HDF5 dataset
-// reader (with and without CCnorm asked for). The first input byte picks the target. Any exception other than ns::Error (or nlohmann's parse errors, which the program
-// turns into ns::Error) is a finding, as is any sanitizer report. See tests/fuzz/README.md.
+// reader (with and without CCnorm asked for). The first input byte picks the target. Any
+// exception other than ns::Error (or nlohmann's parse errors, which the program turns into
+// ns::Error) is a finding, as is any sanitizer report. See tests/fuzz/README.md.
 #include <unistd.h>
 
 #include <cstdint>
@@ -19,11 +20,19 @@
 
 namespace {
 
-// Executions per target, printed at exit (tests/fuzz/README.md reports them).
+// Executions per target, printed at exit (tests/fuzz/README.md reports them) and, when
+// NS_FUZZ_COUNTS names a file, appended to it as one line "spec csv idx hdf5": in fork mode every
+// job adds its line, and run.sh sums them (a job that crashed adds none, so the sum is a floor).
 std::size_t g_runs[4] = {0, 0, 0, 0};
 void print_runs() {
   std::fprintf(stderr, "runs per target: spec %zu, csv %zu, idx %zu, hdf5 %zu\n", g_runs[0],
                g_runs[1], g_runs[2], g_runs[3]);
+  if (const char* path = std::getenv("NS_FUZZ_COUNTS")) {
+    if (FILE* f = std::fopen(path, "a")) {
+      std::fprintf(f, "%zu %zu %zu %zu\n", g_runs[0], g_runs[1], g_runs[2], g_runs[3]);
+      std::fclose(f);
+    }
+  }
 }
 
 }  // namespace

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harness with clang (ASan + UBSan) and runs it.
 #   bash tests/fuzz/run.sh [SECONDS=60]
+# Prints libFuzzer's final lines and the executions per target summed over every process (in
+# fork mode, one per job).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${FUZZ_DIR:-/tmp/ns_fuzz}; mkdir -p "$out/corpus"
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -I. \
-  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp core/log.cpp models/quadratic.cpp \
+  tests/fuzz/fuzz_inputs.cpp sweeps/spec.cpp engine/csv.cpp engine/trial_runner.cpp core/log.cpp \
+  core/json.cpp models/quadratic.cpp \
   models/classifier/idx.cpp models/neural/dataset.cpp models/neural/h5.cpp \
   models/neural/simulate.cpp models/neural/metrics.cpp $(pkg-config --cflags --libs hdf5) -lfmt -lz -o "$out/fuzz_inputs"
 # Seeds: the example specs, a results.csv and a tiny IDX header.
@@ -28,4 +31,8 @@ else
 fi
 # libhdf5 mallocs what a damaged header says (its metadata cache): let malloc fail as it would
 # without the sanitizer, so HDF5 reports an error instead of ASan aborting.
-ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=0} "$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1 -detect_leaks=0 -artifact_prefix="$out/" ${FUZZ_ARGS:-} "$out/corpus" 2>&1 | tail -16
+counts="$out/counts.txt"; : >"$counts"
+NS_FUZZ_COUNTS="$counts" \
+ASAN_OPTIONS=${ASAN_OPTIONS:-allocator_may_return_null=1:detect_leaks=0} "$out/fuzz_inputs" -max_total_time="${1:-60}" -max_len=${FUZZ_MAX_LEN:-16384} -rss_limit_mb=4096 -malloc_limit_mb=4096 -print_final_stats=1 -detect_leaks=0 -artifact_prefix="$out/" ${FUZZ_ARGS:-} "$out/corpus" >"$out/log.txt" 2>&1 || true
+grep -v "^runs per target" "$out/log.txt" | tail -16
+awk '{s+=$1; c+=$2; i+=$3; h+=$4; n++} END {printf "executions over %d process(es): spec %d, csv %d, idx %d, hdf5 %d, total %d\n", n, s, c, i, h, s+c+i+h}' "$counts"

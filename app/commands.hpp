@@ -17,6 +17,8 @@ struct RunOptions {
   std::string schedule = "dynamic";
   bool no_scheduler_deadline = false;
   std::string order = "cost";  ///< dynamic schedule: "cost" (longest first) or "sweep"
+  int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
+  double unhealthy_window_s = 120;
 };
 
 struct PlanOptions {

@@ -70,6 +70,13 @@ int main(int argc, char** argv) {
                       "dynamic schedule: cost (the family's expected duration, longest first) or "
                       "sweep (the spec's order)")
       ->capture_default_str()->check(CLI::IsMember({"cost", "sweep"}));
+  run_cmd->add_option("--unhealthy-after", run.unhealthy_after,
+                      "take a rank out of the sweep after this many failed trials in a row "
+                      "(within --unhealthy-window); 0 = never")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  run_cmd->add_option("--unhealthy-window", run.unhealthy_window_s,
+                      "seconds from the first to the last of those failures")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
 
   app::PlanOptions plan;

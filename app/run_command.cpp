@@ -165,6 +165,8 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.deadline_margin_s = opt.deadline_margin_s;
   copt.schedule = engine::parse_schedule(opt.schedule);
   copt.longest_first = opt.order == "cost";
+  copt.unhealthy_after = opt.unhealthy_after;
+  copt.unhealthy_window_s = opt.unhealthy_window_s;
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);
   engine::CoordinatorSummary summary = mpi.size() == 1

@@ -64,8 +64,36 @@ bool Coordinator::may_start(double cost) {
   return true;
 }
 
+bool Coordinator::update_health(int worker, const ResultRow& row) {
+  if (opt_.unhealthy_after <= 0 || unhealthy_.count(worker)) return false;
+  auto& streak = failure_times_[worker];
+  if (row.status != TrialStatus::kFailed) {
+    if (row.status == TrialStatus::kOk) streak.clear();
+    return false;
+  }
+  streak.push_back(std::chrono::duration<double>(Steady::now().time_since_epoch()).count());
+  while (static_cast<int>(streak.size()) > opt_.unhealthy_after) streak.pop_front();
+  const double within = streak.back() - streak.front();
+  if (static_cast<int>(streak.size()) < opt_.unhealthy_after || within > opt_.unhealthy_window_s)
+    return false;
+  unhealthy_.insert(worker);
+  summary_.unhealthy.push_back(
+      UnhealthyRank{worker, row.host, opt_.unhealthy_after, within, row.error});
+  log::warn("rank {} ({}) failed its last {} trials within {:.1f} s (last: {}); it takes no more "
+            "trials{}",
+            worker, row.host.empty() ? "?" : row.host, opt_.unhealthy_after, within, row.error,
+            workers_alive_ > 1 ? ", and what it would have run goes to the other ranks"
+                               : "; no rank is left, so the rest waits for the next run");
+  // The last rank alive keeps its queue: the coordinator stops it instead (reply / run_serial).
+  if (workers_alive_ > 1) scheduler_->on_worker_lost(worker);
+  --workers_alive_;
+  return true;
+}
+
 void Coordinator::reply(int worker) {
-  const msg::Assign* next = scheduler_->next(worker);
+  const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
+  if (workers_alive_ <= 0 && summary_.drain_reason.empty())
+    summary_.drain_reason = "every worker rank was taken out as unhealthy";
   if (next && may_start(next->trial.cost)) {
     msg::Assign a = scheduler_->take(worker);
     a.time_limit_s = opt_.trial_timeout_s;
@@ -93,7 +121,9 @@ void Coordinator::on_result(int worker, msg::Result result) {
     begin_drain(fmt::format("rank {} was interrupted", worker));
     return;
   }
-  if (scheduler_->on_result(worker, assign, row, draining_) == Verdict::kRetry) {
+  const Verdict verdict = scheduler_->on_result(worker, assign, row, draining_);
+  update_health(worker, row);
+  if (verdict == Verdict::kRetry) {
     ++summary_.retried;
     log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
               row.attempt, row.error);
@@ -142,6 +172,7 @@ CoordinatorSummary Coordinator::run_serial(std::vector<sweeps::Trial> trials,
 CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
   scheduler_ = &scheduler;
   const int workers = transport_.size() - 1;
+  workers_alive_ = workers;
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -165,7 +196,12 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
 
 CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
   scheduler_ = &scheduler;
+  workers_alive_ = 1;
   while (const msg::Assign* next = scheduler.next(0)) {
+    if (unhealthy_.count(0)) {
+      if (summary_.drain_reason.empty()) summary_.drain_reason = "rank 0 was taken out as unhealthy";
+      break;
+    }
     check_drain();
     if (!may_start(next->trial.cost)) break;
     msg::Assign a = scheduler.take(0);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,21 @@ struct CoordinatorOptions {
   /// Dynamic schedule only: hand out trials in decreasing sweeps::Trial::cost (ties keep the sweep's
   /// order), so the long ones do not come last and leave the other workers idle at the end.
   bool longest_first = true;
+  /// A rank whose last `unhealthy_after` trials all failed, within `unhealthy_window_s` seconds
+  /// from the first failure to the last, is taken out: it gets Shutdown instead of a trial, and
+  /// what it would have run goes to the others (a broken GPU fails every trial in milliseconds,
+  /// and because workers pull it would otherwise take most of the sweep). 0 = never.
+  int unhealthy_after = 5;
+  double unhealthy_window_s = 120;
+};
+
+/// A rank the coordinator took out of the sweep.
+struct UnhealthyRank {
+  int rank = 0;
+  std::string host;
+  int failures = 0;           ///< consecutive failed trials that took it out
+  double within_s = 0;        ///< from the first of them to the last
+  std::string last_error;     ///< the last failure's message
 };
 
 /// How a coordinator run ended.
@@ -53,6 +69,7 @@ struct CoordinatorSummary {
   int retried = 0;
   std::string drain_reason;  ///< empty if the sweep ran to the end
   double makespan_s = 0;     ///< first assignment to last result
+  std::vector<UnhealthyRank> unhealthy;  ///< ranks taken out, in the order it happened
   bool complete() const { return interrupted == 0 && not_started == 0; }
 };
 
@@ -96,6 +113,8 @@ class Coordinator {
   void check_drain();
   void begin_drain(const std::string& reason);
   bool may_start(double cost);
+  /// Counts `row` toward `worker`'s failure streak; true when the worker is now taken out.
+  bool update_health(int worker, const ResultRow& row);
 
   Transport& transport_;
   ResultSink& sink_;
@@ -109,6 +128,9 @@ class Coordinator {
   bool draining_ = false;
   bool stopped_starting_ = false;
   int shut_down_ = 0;
+  std::map<int, std::deque<double>> failure_times_;  ///< per worker: its current streak (s)
+  std::set<int> unhealthy_;
+  int workers_alive_ = 0;
 };
 
 }  // namespace ns::engine

@@ -39,7 +39,8 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     if (!runner_) runner_ = family.make_runner();
     const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
     if (family.wants_trial_dir()) std::filesystem::create_directories(dir);
-    TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested};
+    TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested,
+                     info_.rank};
     TrialOutcome out = runner_->run(ctx);
     row.status = out.status;
     row.metrics = std::move(out.metrics);

@@ -9,7 +9,9 @@
 //      has none for it, the deadline leaves no time for it, or the sweep is draining.
 //   3. The worker runs the trial and sends Result {row}. The scheduler says what it means:
 //      record the row, or retry (the trial is pending again). A Result also means "ready for
-//      more", so the coordinator answers it as in step 2.
+//      more", so the coordinator answers it as in step 2, except to a rank whose last trials
+//      all failed within a short time (CoordinatorOptions::unhealthy_after): that rank gets
+//      Shutdown, and the scheduler hands what it would have run to the others.
 //   4. While a trial runs, the coordinator may send Drain: the worker asks the runner to stop at
 //      its next safe point (the runner checkpoints), and reports Result with status
 //      "interrupted". Interrupted trials get no row; a later run resumes them.

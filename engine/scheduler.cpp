@@ -52,6 +52,40 @@ msg::Assign TrialQueue::pop(int worker) {
   return a;
 }
 
+const msg::Assign* TrialQueue::peek_preferring(
+    int worker, const std::function<bool(const msg::Assign&)>& usable) const {
+  const auto* q = find(worker);
+  if (!q || q->empty()) return nullptr;
+  for (const auto& a : *q)
+    if (usable(a)) return &a;
+  return &q->front();
+}
+
+msg::Assign TrialQueue::pop_preferring(int worker,
+                                       const std::function<bool(const msg::Assign&)>& usable) {
+  NS_CHECK(has_next(worker), "internal: no trial queued for rank {}", worker);
+  auto& q = queue_for(worker);
+  auto it = std::find_if(q.begin(), q.end(), usable);
+  if (it == q.end()) it = q.begin();
+  msg::Assign a = std::move(*it);
+  q.erase(it);
+  return a;
+}
+
+void TrialQueue::remove_worker(int worker) {
+  auto w = std::find(workers_.begin(), workers_.end(), worker);
+  if (w == workers_.end()) return;
+  workers_.erase(w);
+  NS_CHECK(!workers_.empty(), "internal: the last worker cannot leave its trial queue");
+  if (schedule_ != Schedule::kStatic) return;
+  auto it = queues_.find(worker);
+  if (it == queues_.end()) return;
+  std::deque<msg::Assign> orphans = std::move(it->second);
+  queues_.erase(it);
+  std::size_t i = 0;
+  for (auto& a : orphans) queues_[workers_[i++ % workers_.size()]].push_back(std::move(a));
+}
+
 int TrialQueue::size() const {
   std::size_t n = 0;
   for (const auto& [w, q] : queues_) n += q.size();
@@ -69,20 +103,32 @@ ListScheduler::ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int>
   }
 }
 
-const msg::Assign* ListScheduler::next(int worker) const {
-  return queue_.has_next(worker) ? &queue_.peek(worker) : nullptr;
+bool ListScheduler::fresh_for(int worker, const msg::Assign& a) const {
+  auto it = failed_on_.find(a.trial.id);
+  return it == failed_on_.end() ||
+         std::find(it->second.begin(), it->second.end(), worker) == it->second.end();
 }
 
-msg::Assign ListScheduler::take(int worker) { return queue_.pop(worker); }
+const msg::Assign* ListScheduler::next(int worker) const {
+  return queue_.peek_preferring(worker, [&](const msg::Assign& a) { return fresh_for(worker, a); });
+}
+
+msg::Assign ListScheduler::take(int worker) {
+  return queue_.pop_preferring(worker, [&](const msg::Assign& a) { return fresh_for(worker, a); });
+}
+
+void ListScheduler::on_worker_lost(int worker) { queue_.remove_worker(worker); }
 
 Verdict ListScheduler::on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                                  bool draining) {
   if (row.status == TrialStatus::kFailed && row.attempt <= retries_ && !draining) {
     msg::Assign again = assign;
     again.attempt = row.attempt + 1;
+    failed_on_[assign.trial.id].push_back(worker);
     queue_.push_front(worker, std::move(again));
     return Verdict::kRetry;
   }
+  failed_on_.erase(assign.trial.id);
   return Verdict::kRecord;
 }
 

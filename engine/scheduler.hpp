@@ -4,6 +4,7 @@
 // ListScheduler (the trials of the spec, dearest first or static by rank) is the first one;
 // adaptive searchers implement the same interface.
 #include <deque>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -33,6 +34,9 @@ class Scheduler {
                             bool draining) = 0;
   /// Trials not handed out, counted as not started when the run ends.
   virtual int pending() const = 0;
+  /// `worker` takes no more trials (the coordinator took it out as unhealthy): what it would
+  /// have run must reach the others. Called once per worker, never for the last one alive.
+  virtual void on_worker_lost(int worker) = 0;
 };
 
 /// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank
@@ -53,6 +57,15 @@ class TrialQueue {
   msg::Assign pop(int worker);
   /// Trials left in all queues.
   int size() const;
+  /// The first trial of `worker`'s queue that `usable` accepts, or, when it accepts none, the
+  /// front (a worker is never left idle by a preference); nullptr when the queue is empty.
+  const msg::Assign* peek_preferring(int worker,
+                                     const std::function<bool(const msg::Assign&)>& usable) const;
+  /// Takes what peek_preferring(worker, usable) shows.
+  msg::Assign pop_preferring(int worker, const std::function<bool(const msg::Assign&)>& usable);
+  /// Static schedule: `worker` leaves; its queued trials go round-robin to the others (in
+  /// order, behind theirs). Dynamic: nothing to move.
+  void remove_worker(int worker);
 
  private:
   std::deque<msg::Assign>& queue_for(int worker);
@@ -68,8 +81,9 @@ void order_longest_first(std::vector<sweeps::Trial>& trials);
 
 /// Today's scheduler: a fixed list of trials. Dynamic: workers pull from one queue, dearest
 /// first when `longest_first` (ties in sweep order). Static: split round-robin by rank up front.
-/// A failed trial is retried (next, on the same rank) while its attempt <= `retries` and the
-/// run is not draining.
+/// A failed trial is retried while its attempt <= `retries` and the run is not draining: first
+/// in line, and under the dynamic schedule on a rank where it has not failed yet when one asks
+/// (so a broken rank does not spend a trial's retries); static retries stay on their rank.
 class ListScheduler final : public Scheduler {
  public:
   ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers, Schedule schedule,
@@ -79,10 +93,15 @@ class ListScheduler final : public Scheduler {
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
   int pending() const override { return queue_.size(); }
+  void on_worker_lost(int worker) override;
 
  private:
+  /// True if `a` has not failed on `worker` (the preference for retries).
+  bool fresh_for(int worker, const msg::Assign& a) const;
+
   TrialQueue queue_;
   int retries_;
+  std::map<std::string, std::vector<int>> failed_on_;  ///< trial id -> ranks it failed on
 };
 
 }  // namespace ns::engine

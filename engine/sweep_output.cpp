@@ -203,6 +203,16 @@ void SweepOutput::tick(int running, bool force) {
   }
 }
 
+namespace {
+nlohmann::json unhealthy_json(const std::vector<UnhealthyRank>& ranks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& u : ranks)
+    out.push_back({{"rank", u.rank}, {"host", u.host}, {"failures", u.failures},
+                   {"within_s", u.within_s}, {"last_error", u.last_error}});
+  return out;
+}
+}  // namespace
+
 void SweepOutput::finish(const CoordinatorSummary& s) const {
   log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{})", done_,
             total_, s.recorded, s.ok, s.failed, s.timeout,
@@ -219,6 +229,11 @@ void SweepOutput::finish(const CoordinatorSummary& s) const {
     log::info("best: trial {} {} = {:.6g} ({}/best.json)", b.at("trial_id").get<std::string>(),
               b.at("metric").get<std::string>(), b.at("value").get<double>(), dir_);
   }
+  for (const auto& u : s.unhealthy) {
+    log::warn("rank {} on {} was taken out of the sweep: its last {} trials failed within {:.1f} s "
+              "(last: {})",
+              u.rank, u.host.empty() ? "?" : u.host, u.failures, u.within_s, u.last_error);
+  }
   if (!s.complete()) {
     log::info("interrupted ({}): {} trial(s) stopped, {} not started; rerun the same command to "
               "resume", s.drain_reason.empty() ? "stopped" : s.drain_reason, s.interrupted, s.not_started);
@@ -231,6 +246,7 @@ void SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"interrupted", s.interrupted},
                           {"not_started", s.not_started},
                           {"makespan_s", s.makespan_s},
+                          {"unhealthy_ranks", unhealthy_json(s.unhealthy)},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
   core::write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
 }

@@ -27,6 +27,7 @@ struct TrialContext {
   /// time limit passed. The runner then saves a checkpoint in trial_dir and returns status
   /// kInterrupted; a later run with the same trial_dir resumes from that checkpoint.
   std::function<bool()> stop_requested = [] { return false; };
+  int rank = 0;                      ///< MPI rank running the trial (logs, induced failures)
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.

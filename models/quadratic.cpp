@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <thread>
@@ -37,6 +38,12 @@ class QuadraticRunner final : public engine::TrialRunner {
       if (in) in >> previous;
     }
     std::ofstream(attempts_file) << previous + 1;
+    // A broken rank, for the engine's tests: NS_QUADRATIC_FAIL_RANK=R fails every trial on rank
+    // R (an environment setting, not a parameter, so trial ids do not change).
+    if (const char* bad = std::getenv("NS_QUADRATIC_FAIL_RANK");
+        bad && *bad && std::atoi(bad) == ctx.rank) {
+      throw Error(fmt::format("induced failure: rank {} is broken (NS_QUADRATIC_FAIL_RANK)", ctx.rank));
+    }
     if (previous < p.at("fail_first_n").get<int>()) {
       throw Error(fmt::format("induced failure (attempt {} of the first {})", previous + 1,
                               p.at("fail_first_n").get<int>()));

@@ -369,8 +369,10 @@ class FakeScheduler final : public Scheduler {
     return Verdict::kRetry;
   }
   int pending() const override { return static_cast<int>(queue.size()); }
+  void on_worker_lost(int worker) override { lost.push_back(worker); }
 
   std::deque<msg::Assign> queue;
+  std::vector<int> lost;
   mutable std::vector<int> asked;
   std::vector<std::string> results;
 };
@@ -477,4 +479,129 @@ TEST_CASE("model families: data facts are a value; costs and statuses are checke
     CHECK(row.status == TrialStatus::kFailed);
     CHECK_THAT(row.error, Catch::Contains("the status runner returned status \"" + to_string(s) + "\""));
   }
+}
+
+namespace {
+// Rank `bad` fails every trial at once; the others run them.
+Behaviour broken_rank(int bad) {
+  return [bad](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+    ResultRow r = ok_row(a, rank);
+    r.host = "node" + std::to_string(rank);
+    if (rank == bad) {
+      r.status = TrialStatus::kFailed;
+      r.error = "CUDA error: an illegal memory access was encountered";
+    }
+    return r;
+  };
+}
+}  // namespace
+
+TEST_CASE("a rank that fails trial after trial is taken out; its failures run elsewhere",
+          "[coordinator][health]") {
+  for (Schedule schedule : {Schedule::kDynamic, Schedule::kStatic}) {
+    INFO(to_string(schedule));
+    FakeTransport t(4, broken_rank(2));
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.retries = 1;
+    o.unhealthy_after = 3;
+    o.schedule = schedule;
+    auto s = Coordinator(t, sink, o, no_drain).run(trials(12));
+    // Every trial ends ok: each failure on rank 2 was retried on a healthy rank.
+    CHECK(s.recorded == 12);
+    CHECK(s.ok == 12);
+    CHECK(s.complete());
+    for (const auto& r : sink.rows) CHECK(r.rank != 2);
+    // Rank 2 ran exactly 3 trials (the streak), then got Shutdown instead of a fourth.
+    CHECK(t.assigned[2].size() == 3);
+    CHECK(count_type(t.sent[2], "shutdown") == 1);
+    REQUIRE(s.unhealthy.size() == 1);
+    CHECK(s.unhealthy[0].rank == 2);
+    CHECK(s.unhealthy[0].host == "node2");
+    CHECK(s.unhealthy[0].failures == 3);
+    CHECK_THAT(s.unhealthy[0].last_error, Catch::Contains("illegal memory access"));
+  }
+}
+
+TEST_CASE("rank health: without retries the failures are rows; ok resets the streak; 0 = off",
+          "[coordinator][health]") {
+  {
+    FakeTransport t(3, broken_rank(1));
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.unhealthy_after = 2;
+    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    CHECK(s.recorded == 8);
+    CHECK(s.failed == 2);  // the streak that took rank 1 out, recorded as its rows
+    CHECK(t.assigned[1].size() == 2);
+    CHECK(s.unhealthy.size() == 1);
+  }
+  {
+    // Alternating failures never make a streak of 2.
+    FakeTransport t(2, [](int rank, const msg::Assign& a) {
+      ResultRow r = ok_row(a, rank);
+      if (a.trial.index % 2) r.status = TrialStatus::kFailed;
+      return r;
+    });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.unhealthy_after = 2;
+    o.longest_first = false;
+    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    CHECK(s.recorded == 8);
+    CHECK(s.unhealthy.empty());
+  }
+  {
+    FakeTransport t(3, broken_rank(1));
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.unhealthy_after = 0;
+    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    CHECK(s.unhealthy.empty());
+    CHECK(t.assigned[1].size() + t.assigned[2].size() == 8);
+  }
+  {
+    // The window: failures further apart than it do not count as one streak.
+    FakeTransport t(3, broken_rank(1));
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.unhealthy_after = 2;
+    o.unhealthy_window_s = -1;  // no two failures are ever "within" it
+    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    CHECK(s.unhealthy.empty());
+  }
+}
+
+TEST_CASE("rank health: when every rank is out, the rest stays pending for the next run",
+          "[coordinator][health]") {
+  FakeTransport t(2, broken_rank(1));
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.unhealthy_after = 3;
+  auto s = Coordinator(t, sink, o, no_drain).run(trials(10));
+  CHECK(s.recorded == 3);
+  CHECK(s.not_started == 7);
+  CHECK_FALSE(s.complete());
+  CHECK(s.drain_reason == "every worker rank was taken out as unhealthy");
+
+  // One rank alone (run_serial) stops the same way.
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  auto dir = std::filesystem::temp_directory_path() / ("ns_health_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ::setenv("NS_QUADRATIC_FAIL_RANK", "0", 1);
+  TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
+  std::vector<ns::sweeps::Trial> v;
+  for (int i = 0; i < 6; ++i) v.push_back(ns::sweeps::Trial{"h" + std::to_string(i), i, 0, 1, params});
+  FakeTransport none(1, broken_rank(0));
+  FakeSink serial_sink;
+  auto s1 = Coordinator(none, serial_sink, o, no_drain).run_serial(v, ex);
+  ::unsetenv("NS_QUADRATIC_FAIL_RANK");
+  std::filesystem::remove_all(dir);
+  CHECK(s1.recorded == 3);
+  CHECK(s1.not_started == 3);
+  CHECK(s1.drain_reason == "rank 0 was taken out as unhealthy");
+  CHECK_THAT(serial_sink.rows.at(0).error, Catch::Contains("rank 0 is broken"));
 }

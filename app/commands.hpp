@@ -17,6 +17,7 @@ struct RunOptions {
   std::string schedule = "dynamic";
   bool no_scheduler_deadline = false;
   std::string order = "cost";  ///< dynamic schedule: "cost" (longest first) or "sweep"
+  std::string device = "auto";  ///< auto | cpu | cuda (engine::resolve_device)
   int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
   double unhealthy_window_s = 120;
 };

@@ -70,6 +70,10 @@ int main(int argc, char** argv) {
                       "dynamic schedule: cost (the family's expected duration, longest first) or "
                       "sweep (the spec's order)")
       ->capture_default_str()->check(CLI::IsMember({"cost", "sweep"}));
+  run_cmd->add_option("--device", run.device,
+                      "auto (CUDA when a GPU is visible; an error when the job asked for GPUs "
+                      "this build cannot use), cpu, or cuda (a GPU or an error)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   run_cmd->add_option("--unhealthy-after", run.unhealthy_after,
                       "take a rank out of the sweep after this many failed trials in a row "
                       "(within --unhealthy-window); 0 = never")

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -110,6 +111,25 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   status = mpi.broadcast_int(status);
   if (status != 0) return status;
 
+  // Step 1b: every rank resolves its device (run --device). A rank that cannot use what was
+  // asked for (a GPU job, a CPU-only LibTorch) stops the run before anything is written; rank 0
+  // speaks for all when it fails too, so the message appears once.
+  const auto& place = mpi.placement();
+  std::string device;
+  std::string device_error;
+  try {
+    device = engine::resolve_device(opt.device, place, models::cuda_device_count(),
+                                    engine::gpu_request(std::getenv), models::torch_build(),
+                                    mpi.rank());
+  } catch (const Error& e) {
+    device_error = e.what();
+    status = e.exit_code();
+  }
+  const int coordinator_status = mpi.broadcast_int(status);
+  if (!device_error.empty() && (coordinator || coordinator_status == 0)) log::error("{}", device_error);
+  status = mpi.max_int(status);
+  if (status != 0) return status;
+
   // Step 2: rank 0 takes the output directory and finds what is already done.
   std::unique_ptr<engine::SweepOutput> output;
   std::vector<sweeps::Trial> pending;
@@ -143,11 +163,10 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   if (status != 0) return status;
 
   // Step 3: device and threads for this rank.
-  const auto& place = mpi.placement();
   engine::RankInfo info;
   info.rank = mpi.rank();
   info.host = mpi.hostname();
-  info.device = engine::choose_device(place, models::cuda_device_count());
+  info.device = device;
   info.threads = engine::choose_threads(
       place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
   engine::TrialExecutor executor(registry, prep.spec.family, prep.spec.data, prep.spec.out, info);

@@ -1,5 +1,6 @@
 #pragma once
 // Per-rank device and thread choice: pure functions, unit-tested (tests/engine/test_device.cpp).
+#include <functional>
 #include <string>
 
 namespace ns::engine {
@@ -21,6 +22,21 @@ int local_workers(const NodePlacement& p);
 /// "cuda:<local worker index mod visible GPUs>" when GPUs are visible, else "cpu". `visible_gpus`
 /// is the count the CUDA runtime reports, which already honours CUDA_VISIBLE_DEVICES.
 std::string choose_device(const NodePlacement& p, int visible_gpus);
+
+/// What in the environment says the job asked for GPUs, as "NAME=value", or "" when nothing
+/// does: NS_GPUS_PER_NODE (> 0), SLURM_GPUS_ON_NODE (> 0), SLURM_JOB_GPUS, SLURM_STEP_GPUS,
+/// SLURM_GPUS_PER_NODE, SLURM_GPUS, or CUDA_VISIBLE_DEVICES naming a device (Slurm and LSF set it
+/// for GPU jobs; "", "-1" and "NoDevFiles" name none). `env` reads a variable (std::getenv).
+std::string gpu_request(const std::function<const char*(const char*)>& env);
+
+/// `run --device POLICY` for one rank: "cpu" is cpu; "cuda" is choose_device's cuda:N, or an
+/// error (exit 2) when no CUDA device is visible; "auto" is cuda:N when one is visible, else cpu,
+/// except when `gpu_request` is not empty: the job asked for GPUs this binary cannot use, which
+/// is an error naming the request and `torch_build` (e.g. "LibTorch 1.13.1, CPU only") and the
+/// ways out (a CUDA build, or --device cpu). `rank` only names the rank in messages.
+std::string resolve_device(const std::string& policy, const NodePlacement& p, int visible_gpus,
+                           const std::string& gpu_request, const std::string& torch_build,
+                           int rank);
 
 /// Intra-op threads: `requested` if > 0, else max(1, cores_per_node / training ranks on the node)
 /// (docs/performance.md: one thread per rank beats two threads in one rank for these models).

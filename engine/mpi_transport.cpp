@@ -105,6 +105,12 @@ int MpiSession::broadcast_int(int value) {
   return value;
 }
 
+int MpiSession::max_int(int value) {
+  int out = value;
+  check(MPI_Allreduce(&value, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");
+  return out;
+}
+
 void MpiSession::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);

@@ -31,6 +31,8 @@ class MpiSession {
   void barrier();
   /// Broadcasts an int from rank 0 (used to agree on start-up success).
   int broadcast_int(int value);
+  /// The largest of every rank's `value` (used to agree that no rank failed its checks).
+  int max_int(int value);
   /// MPI_Abort: only main may call this.
   [[noreturn]] void abort(int code);
 

@@ -9,6 +9,10 @@ void register_all(engine::FamilyRegistry& registry);
 /// Number of CUDA devices LibTorch sees (honours CUDA_VISIBLE_DEVICES); 0 on a CPU build.
 int cuda_device_count();
 
+/// The LibTorch this binary was built with, for messages: "LibTorch 1.13.1, CPU only" or
+/// "LibTorch 2.6.0 with CUDA 12.4 / cuDNN 9.1".
+std::string torch_build();
+
 /// Versions of LibTorch, HDF5 and the JSON/format libraries, for sweep.json's provenance.
 nlohmann::json library_versions();
 

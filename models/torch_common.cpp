@@ -34,6 +34,8 @@ bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<b
 
 }  // namespace ns::models
 
+#include <ATen/Context.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <H5public.h>
 #include <torch/version.h>
 
@@ -43,11 +45,44 @@ int cuda_device_count() {
   return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
 }
 
+namespace {
+// CUDA runtime and cuDNN versions of a CUDA build (e.g. 12040 -> "12.4"); null on a CPU build.
+nlohmann::json cuda_version() {
+  if (!at::hasCUDA()) return nullptr;
+  try {
+    const long v = at::detail::getCUDAHooks().versionCUDART();
+    return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+nlohmann::json cudnn_version() {
+  if (!at::hasCUDA()) return nullptr;
+  try {
+    const long v = at::detail::getCUDAHooks().versionCuDNN();
+    return std::to_string(v);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+}  // namespace
+
+std::string torch_build() {
+  if (!at::hasCUDA()) return fmt::format("LibTorch {}, CPU only", TORCH_VERSION);
+  const auto cuda = cuda_version(), cudnn = cudnn_version();
+  return fmt::format("LibTorch {} with CUDA {} / cuDNN {}", TORCH_VERSION,
+                     cuda.is_null() ? "?" : cuda.get<std::string>(),
+                     cudnn.is_null() ? "?" : cudnn.get<std::string>());
+}
+
 nlohmann::json library_versions() {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   return {{"torch", TORCH_VERSION},
+          {"torch_build", torch_build()},
           {"torch_cuda", torch::cuda::is_available()},
+          {"cuda", cuda_version()},
+          {"cudnn", cudnn_version()},
           {"hdf5", fmt::format("{}.{}.{}", maj, min, rel)},
           {"fmt", FMT_VERSION},
           {"nlohmann_json", fmt::format("{}.{}.{}", NLOHMANN_JSON_VERSION_MAJOR,

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
+#include "core/error.hpp"
 #include "engine/device.hpp"
 
 using namespace ns::engine;
@@ -38,4 +41,51 @@ TEST_CASE("CUDA_VISIBLE_DEVICES counting", "[device]") {
   CHECK(count_visible_devices("") == 0);
   CHECK(count_visible_devices("3") == 1);
   CHECK(count_visible_devices("0,2,5") == 3);
+}
+
+TEST_CASE("gpu_request: what says the job asked for GPUs", "[device]") {
+  auto env_of = [](std::map<std::string, std::string> vars) {
+    return [vars](const char* name) -> const char* {
+      auto it = vars.find(name);
+      return it == vars.end() ? nullptr : it->second.c_str();
+    };
+  };
+  CHECK(gpu_request(env_of({})) == "");
+  CHECK(gpu_request(env_of({{"CUDA_VISIBLE_DEVICES", ""}})) == "");
+  CHECK(gpu_request(env_of({{"CUDA_VISIBLE_DEVICES", "-1"}})) == "");
+  CHECK(gpu_request(env_of({{"CUDA_VISIBLE_DEVICES", "NoDevFiles"}})) == "");
+  CHECK(gpu_request(env_of({{"CUDA_VISIBLE_DEVICES", "0,1"}})) == "CUDA_VISIBLE_DEVICES=0,1");
+  CHECK(gpu_request(env_of({{"SLURM_GPUS_ON_NODE", "0"}})) == "");
+  CHECK(gpu_request(env_of({{"SLURM_GPUS_ON_NODE", "4"}})) == "SLURM_GPUS_ON_NODE=4");
+  CHECK(gpu_request(env_of({{"SLURM_JOB_GPUS", "2,3"}})) == "SLURM_JOB_GPUS=2,3");
+  CHECK(gpu_request(env_of({{"SLURM_GPUS_PER_NODE", "a100:2"}})) == "SLURM_GPUS_PER_NODE=a100:2");
+  CHECK(gpu_request(env_of({{"NS_GPUS_PER_NODE", "2"}, {"CUDA_VISIBLE_DEVICES", "0"}})) ==
+        "NS_GPUS_PER_NODE=2");
+}
+
+TEST_CASE("run --device: auto, cpu and cuda, and the no-CUDA error", "[device]") {
+  const NodePlacement worker{1, 3, true, 3};
+  const std::string cpu_build = "LibTorch 1.13.1, CPU only";
+  // With GPUs: auto and cuda pick the worker's GPU; cpu stays on the CPU.
+  CHECK(resolve_device("auto", worker, 2, "", cpu_build, 1) == "cuda:0");
+  CHECK(resolve_device("cuda", worker, 2, "SLURM_GPUS_ON_NODE=2", cpu_build, 1) == "cuda:0");
+  CHECK(resolve_device("cpu", worker, 2, "", cpu_build, 1) == "cpu");
+  // Without GPUs and without a request: auto is the CPU, as on a workstation.
+  CHECK(resolve_device("auto", worker, 0, "", cpu_build, 1) == "cpu");
+  // A GPU job with a CPU-only build: auto refuses, naming the request and the build; cpu runs.
+  REQUIRE_THROWS_WITH(resolve_device("auto", worker, 0, "CUDA_VISIBLE_DEVICES=0", cpu_build, 1),
+                      Catch::Contains("the job asked for GPUs (CUDA_VISIBLE_DEVICES=0)") &&
+                          Catch::Contains("rank 1 can use none") &&
+                          Catch::Contains("LibTorch 1.13.1, CPU only") &&
+                          Catch::Contains("--device cpu"));
+  CHECK(resolve_device("cpu", worker, 0, "CUDA_VISIBLE_DEVICES=0", cpu_build, 1) == "cpu");
+  // cuda without a visible GPU is an error even without a request.
+  REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", cpu_build, 3),
+                      Catch::Contains("--device cuda: rank 3 sees no CUDA device"));
+  try {
+    resolve_device("auto", worker, 0, "SLURM_GPUS_ON_NODE=1", cpu_build, 1);
+    FAIL("no error");
+  } catch (const ns::Error& e) {
+    CHECK(e.exit_code() == ns::kExitBadInput);
+  }
 }

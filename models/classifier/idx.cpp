@@ -1,5 +1,6 @@
 #include "models/classifier/idx.hpp"
 
+#include <fmt/ranges.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -126,11 +127,24 @@ IdxArray read_idx(const fs::path& path, int expected_dims, std::int64_t max_item
   out.dims = read_header(f.get(), path, expected_dims);
   out.declared_items = out.dims[0];
 
-  std::size_t item = 1;
-  for (int d = 1; d < expected_dims; ++d) item *= out.dims[d];
+  // Sizes from a damaged header can be anything: multiply in 128 bits, and allocate no more than
+  // the file can hold (deflate expands at most ~1032:1, so a .gz file of S bytes holds at most
+  // about 1032 S bytes of data; a plain file S - header).
+  unsigned __int128 item_wide = 1;
+  for (int d = 1; d < expected_dims; ++d) item_wide *= out.dims[d];
   const std::int64_t declared = out.dims[0];
   const std::int64_t items = max_items < 0 ? declared : std::min(declared, max_items);
-  const std::size_t want = item * static_cast<std::size_t>(items);
+  const unsigned __int128 want_wide = item_wide * static_cast<unsigned __int128>(items);
+  std::error_code ec;
+  const auto file_bytes = static_cast<unsigned __int128>(fs::file_size(path, ec));
+  const unsigned __int128 can_hold = ec ? want_wide : file_bytes * 1032 + (1u << 20);
+  NS_CHECK(want_wide <= can_hold,
+           "{}: damaged IDX header: its sizes {} ({}) declare more data than a file of {} bytes "
+           "can hold; fetch the file again",
+           path.string(), fmt::join(out.dims, "x"), kind_name(expected_dims),
+           static_cast<std::uint64_t>(file_bytes));
+  const std::size_t item = static_cast<std::size_t>(item_wide);
+  const std::size_t want = static_cast<std::size_t>(want_wide);
   out.data.resize(want);
   const std::size_t got = read_bytes(f.get(), out.data.data(), want, path);
   if (got != want) {

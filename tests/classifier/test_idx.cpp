@@ -165,6 +165,25 @@ TEST_CASE("a truncated IDX file is an error naming the file", "[idx][errors]") {
   }
 }
 
+TEST_CASE("a header declaring more data than the file can hold is refused before allocating",
+          "[idx][errors]") {
+  // Found by the fuzzer (tests/fuzz/README.md): sizes of 2^32 - 1 x 65535 x 65535 made
+  // std::vector throw length_error, which is not a clear error.
+  TempDir d("huge");
+  const fs::path f = d.path / "train-images-idx3-ubyte";
+  {
+    std::ofstream out(f, std::ios::binary);
+    const unsigned char head[] = {0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0, 0xff, 0xff};
+    out.write(reinterpret_cast<const char*>(head), sizeof head);
+    out << std::string(100, 'p');
+  }
+  REQUIRE_THROWS_WITH(read_idx(f, 3), Contains(f.string()) && Contains("damaged IDX header") &&
+                                          Contains("4294967295x65535x65535") &&
+                                          Contains("a file of 116 bytes"));
+  // The same sizes with a limit of 0 items ask for nothing and read fine.
+  CHECK(read_idx(f, 3, 0).data.empty());
+}
+
 TEST_CASE("a wrong magic number is an error naming the file", "[idx][errors]") {
   TempDir d("magic");
   write_dir(d.path, true);

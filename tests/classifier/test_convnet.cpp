@@ -1,13 +1,13 @@
 // Tests for models/classifier/convnet.* and the family's parameter checks (family.cpp).
 #include <torch/torch.h>
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "core/error.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/family.hpp"
 #include "models/classifier/runner.hpp"
 
-using Catch::Matchers::Contains;
+using Catch::Contains;
 using nlohmann::json;
 using ns::models::classifier::ConvNet;
 using ns::models::classifier::ConvNetOptions;

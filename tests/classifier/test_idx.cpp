@@ -1,7 +1,7 @@
 // Tests for models/classifier/idx.*: the IDX reader on tiny generated files, gzip and plain, and
 // every error it must report with the file's name.
 #include <unistd.h>
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -10,7 +10,7 @@
 #include "models/classifier/idx.hpp"
 
 namespace fs = std::filesystem;
-using Catch::Matchers::Contains;
+using Catch::Contains;
 using ns::models::classifier::find_idx_file;
 using ns::models::classifier::IdxDataOptions;
 using ns::models::classifier::load_idx_dir;

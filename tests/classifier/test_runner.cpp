@@ -1,7 +1,7 @@
 // Tests for models/classifier/runner.*: tiny trials on the first images of Fashion-MNIST (installed
 // by scripts/setup.sh as Debian's dataset-fashion-mnist), run through the TrialRunner interface.
 #include <unistd.h>
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -11,7 +11,7 @@
 #include "models/classifier/runner.hpp"
 
 namespace fs = std::filesystem;
-using Catch::Matchers::Contains;
+using Catch::Contains;
 using nlohmann::json;
 using ns::engine::TrialContext;
 using ns::engine::TrialOutcome;

@@ -1,6 +1,6 @@
 // core/: durations, atomic writes, and hash values pinned to the formulas trial ids and seeds
 // were built with before core/ existed (a change here would stop old sweeps resuming).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <unistd.h>
 
 #include <filesystem>

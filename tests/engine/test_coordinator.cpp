@@ -1,6 +1,6 @@
 // Coordinator logic in-process, through a fake transport: pull scheduling, retries, drain,
 // deadline and the static split. Also the executor's failure isolation.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <deque>
 #include <filesystem>

@@ -1,5 +1,5 @@
 // plan's cost estimate and allocation advice (engine/estimate.hpp).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "core/error.hpp"
 #include "core/duration.hpp"

@@ -1,6 +1,6 @@
 #include "engine/metric_definitions.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 using ns::engine::reconcile_metric_definitions;
 using nlohmann::json;

@@ -1,6 +1,6 @@
 // engine/status.hpp: every enum value survives a round trip through its word, and an unknown
 // word reads as kInvalid (or throws where it is parsed).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "core/error.hpp"
 #include "engine/status.hpp"

@@ -1,5 +1,5 @@
 // `neurosweep launch ...` as the command line sees it: spec fields, defaults, files written.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // The container recipes (Dockerfile, neurosweep.def) install with the README's setup command and
 // copy every source folder the build needs. Docker and Apptainer cannot run here, so these read
 // the recipes; the images themselves are built where an engine is available.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cstdlib>
 #include <fstream>

@@ -1,7 +1,7 @@
 // Golden-file tests of the generated job scripts, and the validation of launch options.
 // Regenerate the goldens after an intended template change:
 //   NS_UPDATE_GOLDEN=1 ctest --test-dir build -R test_launch    (then review `git diff`)
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cstdlib>
 #include <filesystem>

@@ -3,7 +3,7 @@
 // scheduling) and that best.json names the known optimum. All ranks take part in the sweep and
 // in the final broadcast of the verdict, so a failed check cannot hang the job.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <filesystem>
 #include <fstream>

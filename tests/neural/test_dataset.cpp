@@ -1,6 +1,6 @@
 #include "models/neural/dataset.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cmath>
 #include <cstdlib>

@@ -2,7 +2,7 @@
 
 #include "models/neural/dataset.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cmath>
 #include <random>

@@ -1,6 +1,6 @@
 #include "models/neural/runner.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cmath>
 #include <fstream>

@@ -1,6 +1,6 @@
 #include "models/neural/schedule.hpp"
 
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cmath>
 #include <vector>

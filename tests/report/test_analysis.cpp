@@ -1,6 +1,6 @@
 // report/analysis: configurations, SEM, failures, marginals and the best configuration, checked against
 // values computed by hand from tests/report/data/maskcnn_sweep/results.csv.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <cmath>
 
 #include "core/error.hpp"

@@ -1,5 +1,5 @@
 // report/csv: RFC 4180 reading of files that may still be written to.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <cmath>
 
 #include "core/error.hpp"

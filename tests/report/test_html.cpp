@@ -1,6 +1,6 @@
 // report/html: the data the page draws, and the page's self-containment (no browser here; see
 // test_report_browser.cpp for the rendered page).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "report/html.hpp"
 #include "test_util.hpp"

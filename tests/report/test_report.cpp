@@ -1,7 +1,7 @@
 // report/report: the command end to end (--best-config, exit codes, nothing written on bad
 // input, nothing ever written into the sweep directory).
 #include <CLI/CLI.hpp>
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <nlohmann/json.hpp>
 #include <map>
 #include <sstream>

@@ -1,6 +1,6 @@
 // The HTML report in headless Chromium: Plotly draws every chart offline, the table is filled,
 // and a screenshot is saved next to the test (label: browser).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <sstream>
 
 #include "report/report.hpp"

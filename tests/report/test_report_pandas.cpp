@@ -1,6 +1,6 @@
 // results.csv loads in pandas with numeric columns typed as numbers, and pandas reads every
 // complete record exactly as the report's RFC 4180 reader does (label: python).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <nlohmann/json.hpp>
 
 #include "report/csv.hpp"

@@ -1,5 +1,5 @@
 // report/results: loading a sweep directory (column roles, retries, partial lines).
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <cmath>
 
 #include "core/error.hpp"

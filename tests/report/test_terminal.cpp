@@ -1,7 +1,7 @@
 // report/terminal: golden tests of the terminal report on the committed fixtures.
 // To regenerate after an intended change: NS_UPDATE_GOLDEN=1 ctest -R test_report, then review
 // the diff of tests/report/golden/ by hand.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 #include <sstream>
 
 #include "report/report.hpp"

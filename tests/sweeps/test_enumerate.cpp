@@ -1,5 +1,5 @@
 // Enumeration order, random draws, repeats and stable ids.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include <cmath>
 #include <set>

@@ -1,5 +1,5 @@
 // Spec parsing: every malformed spec gets an exact message naming the JSON path.
-#include <catch2/catch.hpp>
+#include "catch.hpp"
 
 #include "core/error.hpp"
 #include "models/quadratic.hpp"

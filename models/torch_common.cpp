@@ -41,6 +41,21 @@ bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<b
 
 namespace ns::models {
 
+void save_module_on_cpu(const torch::nn::Module& module, torch::serialize::OutputArchive& archive) {
+  // A leaf on the CPU with the parameter's requires_grad, as Module::load expects.
+  for (const auto& p : module.named_parameters(/*recurse=*/false))
+    archive.write(p.key(),
+                  p.value().detach().to(torch::kCPU).set_requires_grad(p.value().requires_grad()));
+  for (const auto& b : module.named_buffers(/*recurse=*/false))
+    archive.write(b.key(), b.value().detach().to(torch::kCPU), /*is_buffer=*/true);
+  for (const auto& c : module.named_children()) {
+    if (!c.value()->is_serializable()) continue;
+    torch::serialize::OutputArchive child(archive.compilation_unit());
+    save_module_on_cpu(*c.value(), child);
+    archive.write(c.key(), child);
+  }
+}
+
 int cuda_device_count() {
   return torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
 }

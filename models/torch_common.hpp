@@ -20,6 +20,11 @@ void set_torch_threads(int threads);
 /// faulted back every step (docs/performance.md: ~26 % less CPU time). Call once at start-up.
 void tune_allocator();
 
+/// Writes `module` as torch::nn::Module::save does (parameters, buffers, each child as a nested
+/// archive), but every tensor copied to the CPU first, so the file carries no CUDA device tags
+/// and the documented `torch::load(model, "model.pt")` works on a machine without a GPU.
+void save_module_on_cpu(const torch::nn::Module& module, torch::serialize::OutputArchive& archive);
+
 /// True if every element of `t` is finite.
 bool all_finite(const torch::Tensor& t);
 

@@ -239,7 +239,12 @@ Progress load_resume(const fs::path& path, ConvNet& model, torch::optim::Optimiz
 }
 
 void save_model_atomic(ConvNet& model, const fs::path& path) {
-  core::write_atomic_with(path, [&](const fs::path& tmp) { torch::save(model, tmp.string()); });
+  // From CPU copies: the file carries no CUDA device tags and loads on a machine without a GPU.
+  core::write_atomic_with(path, [&](const fs::path& tmp) {
+    torch::serialize::OutputArchive archive;
+    save_module_on_cpu(*model, archive);
+    archive.save_to(tmp.string());
+  });
 }
 
 double epoch_lr(const TrainOptions& t, std::int64_t epoch) {

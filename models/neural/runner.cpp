@@ -62,6 +62,16 @@ std::string save_blob(T& object) {
   return os.str();
 }
 
+// A model's blob is written from CPU copies (save_module_on_cpu): model.pt carries no CUDA device
+// tags, so `torch::load(model, "model.pt")` works on a machine without a GPU.
+std::string save_model_blob(const torch::nn::Module& model) {
+  torch::serialize::OutputArchive archive;
+  save_module_on_cpu(model, archive);
+  std::ostringstream os;
+  archive.save_to(os);
+  return os.str();
+}
+
 template <typename T>
 void load_blob(T& object, const std::string& blob, const torch::Device& device) {
   torch::serialize::InputArchive archive;
@@ -330,7 +340,7 @@ void Trial::save_resume() const {
                 {"timed_steps", timed_steps_}};
   torch::serialize::OutputArchive archive;
   archive.write("state", bytes_tensor(state.dump()));
-  archive.write("model", bytes_tensor(save_blob(*model_)));
+  archive.write("model", bytes_tensor(save_model_blob(*model_)));
   archive.write("optimizer", bytes_tensor(save_blob(*optimizer_)));
   archive.write("best_model", bytes_tensor(best_model_));
   archive.write("best_optimizer", bytes_tensor(best_optimizer_));
@@ -392,7 +402,7 @@ engine::TrialOutcome Trial::run() {
   hooks.train_step = [&] { return train_step(); };
   hooks.evaluate = [&] { return loss_on(dd_.val, predict(dd_.val)); };
   hooks.save_best = [&] {
-    best_model_ = save_blob(*model_);
+    best_model_ = save_model_blob(*model_);
     best_optimizer_ = save_blob(*optimizer_);
     write_best();
   };

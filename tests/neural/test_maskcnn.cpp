@@ -7,6 +7,8 @@
 #include "core/error.hpp"
 #include "models/neural/family.hpp"
 #include "models/neural/options.hpp"
+#include "models/torch_common.hpp"
+#include "temp_dir.hpp"
 
 using namespace ns::models::neural;
 using Catch::Contains;
@@ -450,4 +452,35 @@ TEST_CASE("maskcnn relative_cost takes the image size from the data facts, never
   const auto large = f->check_data({{"kind", "simulated"}, {"size", 32}}, "$.data");
   // Convolutions at the input size: 4x the pixels, 4x the cost.
   CHECK(f->relative_cost(p, large) == Approx(4 * f->relative_cost(p, small)));
+}
+
+TEST_CASE("model checkpoints are written from CPU copies and load with plain torch::load",
+          "[maskcnn][checkpoint]") {
+  // save_module_on_cpu writes what Module::save writes, each tensor copied to the CPU first (on a
+  // GPU run the file then carries no CUDA tags; scripts/gpu_check.sh loads a GPU checkpoint on
+  // the CPU). Here: the archive round-trips through the documented load line.
+  torch::manual_seed(1);
+  ns::models::neural::ModelOptions o(1, 16, 16, 5);
+  ns::models::neural::MaskCnn saved(o);
+  {
+    torch::NoGradGuard g;
+    saved->forward(torch::randn({4, 1, 16, 16}));  // BatchNorm running statistics move
+  }
+  ns::test::TempDir dir;
+  const std::string path = dir.file("model.pt");
+  torch::serialize::OutputArchive archive;
+  ns::models::save_module_on_cpu(*saved, archive);
+  archive.save_to(path);
+  torch::manual_seed(2);
+  ns::models::neural::MaskCnn loaded(o);
+  torch::load(loaded, path);
+  auto a = saved->named_parameters(), b = loaded->named_parameters();
+  REQUIRE(a.size() == b.size());
+  for (const auto& p : a) {
+    CHECK(torch::equal(p.value(), b[p.key()]));
+    CHECK(b[p.key()].requires_grad() == p.value().requires_grad());
+  }
+  auto ab = saved->named_buffers(), bb = loaded->named_buffers();
+  REQUIRE(ab.size() == bb.size());
+  for (const auto& x : ab) CHECK(torch::equal(x.value(), bb[x.key()]));
 }

@@ -18,6 +18,8 @@ struct RunOptions {
   bool no_scheduler_deadline = false;
   std::string order = "cost";  ///< dynamic schedule: "cost" (longest first) or "sweep"
   std::string device = "auto";  ///< auto | cpu | cuda (engine::resolve_device)
+  bool tf32 = false;           ///< CUDA: TF32 matmuls and convolutions
+  bool deterministic = false;  ///< CUDA: cuDNN deterministic, benchmark off
   int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
   double unhealthy_window_s = 120;
 };

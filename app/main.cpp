@@ -74,6 +74,12 @@ int main(int argc, char** argv) {
                       "auto (CUDA when a GPU is visible; an error when the job asked for GPUs "
                       "this build cannot use), cpu, or cuda (a GPU or an error)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  run_cmd->add_flag("--tf32", run.tf32,
+                    "CUDA: allow TF32 in matmuls and convolutions (faster on Ampere and later, "
+                    "about 3 decimal digits); off by default, recorded in sweep.json");
+  run_cmd->add_flag("--deterministic", run.deterministic,
+                    "CUDA: cuDNN's deterministic algorithms, benchmark mode off (default: "
+                    "benchmark mode on for training)");
   run_cmd->add_option("--unhealthy-after", run.unhealthy_after,
                       "take a rank out of the sweep after this many failed trials in a row "
                       "(within --unhealthy-window); 0 = never")

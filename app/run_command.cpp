@@ -129,6 +129,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   if (!device_error.empty() && (coordinator || coordinator_status == 0)) log::error("{}", device_error);
   status = mpi.max_int(status);
   if (status != 0) return status;
+  models::configure_device(device, {opt.tf32, opt.deterministic});
 
   // Step 2: rank 0 takes the output directory and finds what is already done.
   std::unique_ptr<engine::SweepOutput> output;
@@ -139,6 +140,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"version", NS_VERSION},
                              {"git_revision", NS_GIT_REV},
                              {"libraries", models::library_versions()},
+                             {"device_settings", models::device_settings()},
                              {"host", mpi.hostname()},
                              {"ranks", mpi.size()},
                              {"start_time", now_iso()},

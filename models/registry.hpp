@@ -19,4 +19,18 @@ nlohmann::json library_versions();
 /// Process-wide LibTorch set-up done once per rank (allocator thresholds).
 void init_process();
 
+/// How CUDA computes, set once per rank (`run --tf32`, `--deterministic`) and recorded in
+/// sweep.json. TF32 off by default: matmuls and convolutions in full float32, as on the CPU.
+struct GpuSettings {
+  bool tf32 = false;           ///< TF32 for cuBLAS matmuls and cuDNN convolutions
+  bool deterministic = false;  ///< cuDNN deterministic algorithms, benchmark mode off
+};
+
+/// Applies `settings` (cuDNN benchmark mode is on unless deterministic) and, for a "cuda:N"
+/// device, makes N this rank's current CUDA device. Harmless on a CPU build.
+void configure_device(const std::string& device, const GpuSettings& settings);
+
+/// What configure_device set, for sweep.json: {"tf32", "cudnn_benchmark", "cudnn_deterministic"}.
+nlohmann::json device_settings();
+
 }  // namespace ns::models

@@ -35,6 +35,7 @@ bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<b
 }  // namespace ns::models
 
 #include <ATen/Context.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <H5public.h>
 #include <torch/version.h>
@@ -108,4 +109,21 @@ nlohmann::json library_versions() {
 
 namespace ns::models {
 void init_process() { tune_allocator(); }
+
+void configure_device(const std::string& device, const GpuSettings& settings) {
+  auto& ctx = at::globalContext();
+  ctx.setAllowTF32CuBLAS(settings.tf32);
+  ctx.setAllowTF32CuDNN(settings.tf32);
+  ctx.setDeterministicCuDNN(settings.deterministic);
+  ctx.setBenchmarkCuDNN(!settings.deterministic);
+  const torch::Device d = to_torch_device(device);
+  if (d.is_cuda()) c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(d);
+}
+
+nlohmann::json device_settings() {
+  auto& ctx = at::globalContext();
+  return {{"tf32", ctx.allowTF32CuBLAS() && ctx.allowTF32CuDNN()},
+          {"cudnn_benchmark", ctx.benchmarkCuDNN()},
+          {"cudnn_deterministic", ctx.deterministicCuDNN()}};
+}
 }  // namespace ns::models

@@ -64,10 +64,13 @@ File::~File() {
 
 bool File::has(const std::string& name) const {
   if (H5Lexists(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT) <= 0) return false;
-  H5O_info_t info;
-  if (H5Oget_info_by_name(static_cast<hid_t>(id_), name.c_str(), &info, H5P_DEFAULT) < 0)
-    return false;
-  return info.type == H5O_TYPE_DATASET;
+  // H5Oopen + H5Iget_type: the same call in HDF5 1.10 (Debian 12) and 1.14 (Debian 13), where
+  // H5Oget_info_by_name changed its signature.
+  const hid_t obj = H5Oopen(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT);
+  if (obj < 0) return false;
+  const bool dataset = H5Iget_type(obj) == H5I_DATASET;
+  H5Oclose(obj);
+  return dataset;
 }
 
 std::vector<std::string> File::names() const {

@@ -29,6 +29,7 @@ bind() {  # bind SOURCE TARGET
   mountpoint -q "$2" || { mount --bind "$1" "$2"; mounts+=("$2"); }
 }
 mountpoint -q "$ROOT/proc" || { mount -t proc proc "$ROOT/proc"; mounts+=("$ROOT/proc"); }
+bind /sys "$ROOT/sys"  # hwloc (Open MPI) and slurmd read the CPU topology there
 bind /dev "$ROOT/dev"
 bind /dev/pts "$ROOT/dev/pts"
 bind /dev/shm "$ROOT/dev/shm"

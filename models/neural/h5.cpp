@@ -67,7 +67,10 @@ bool File::has(const std::string& name) const {
   // H5Oopen + H5Iget_type: the same call in HDF5 1.10 (Debian 12) and 1.14 (Debian 13), where
   // H5Oget_info_by_name changed its signature.
   const hid_t obj = H5Oopen(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT);
-  if (obj < 0) return false;
+  // The name is there but its object header cannot be read (HDF5 1.14 refuses a damaged header
+  // here, 1.10 only when the data is read).
+  NS_CHECK(obj >= 0, "{}: `{}` is in the file but its header cannot be read; is the file damaged?",
+           path_, name);
   const bool dataset = H5Iget_type(obj) == H5I_DATASET;
   H5Oclose(obj);
   return dataset;

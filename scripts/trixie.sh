@@ -29,7 +29,9 @@ bind() {  # bind SOURCE TARGET
   mountpoint -q "$2" || { mount --bind "$1" "$2"; mounts+=("$2"); }
 }
 mountpoint -q "$ROOT/proc" || { mount -t proc proc "$ROOT/proc"; mounts+=("$ROOT/proc"); }
-bind /sys "$ROOT/sys"  # hwloc (Open MPI) and slurmd read the CPU topology there
+# hwloc (Open MPI) reads the CPU topology in /sys, slurmd its cgroups (a recursive bind).
+mkdir -p "$ROOT/sys"
+mountpoint -q "$ROOT/sys" || { mount --rbind /sys "$ROOT/sys"; mount --make-rslave "$ROOT/sys"; mounts+=("$ROOT/sys"); }
 bind /dev "$ROOT/dev"
 bind /dev/pts "$ROOT/dev/pts"
 bind /dev/shm "$ROOT/dev/shm"

@@ -69,7 +69,7 @@ bool File::has(const std::string& name) const {
   const hid_t obj = H5Oopen(static_cast<hid_t>(id_), name.c_str(), H5P_DEFAULT);
   // The name is there but its object header cannot be read (HDF5 1.14 refuses a damaged header
   // here, 1.10 only when the data is read).
-  NS_CHECK(obj >= 0, "{}: `{}` is in the file but its header cannot be read; is the file damaged?",
+  NS_CHECK(obj >= 0, "{}: `{}` is in the file but its header cannot be read: the file is damaged",
            path_, name);
   const bool dataset = H5Iget_type(obj) == H5I_DATASET;
   H5Oclose(obj);

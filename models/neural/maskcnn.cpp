@@ -1,6 +1,7 @@
 #include "models/neural/maskcnn.hpp"
 
 #include <cmath>
+#include <map>
 #include <cstdlib>
 #include <string>
 
@@ -501,9 +502,18 @@ torch::Tensor data_loss(LossKind kind, const torch::Tensor& pred, const torch::T
 torch::Tensor laplacian_penalty(const torch::Tensor& weight) {
   const auto k = weight.size(2);
   auto w = weight.reshape({weight.size(0) * weight.size(1), 1, k, weight.size(3)});
-  auto lap = torch::tensor({0.25f, 0.5f, 0.25f, 0.5f, -3.0f, 0.5f, 0.25f, 0.5f, 0.25f},
-                           weight.options())
-                 .view({1, 1, 3, 3});
+  // The kernel is a constant: built once per device and type, not copied from the host each step.
+  thread_local std::map<std::pair<std::string, int>, torch::Tensor> kernels;
+  const auto key = std::make_pair(weight.device().str(), static_cast<int>(weight.scalar_type()));
+  auto it = kernels.find(key);
+  if (it == kernels.end()) {
+    auto k3 = torch::tensor({0.25f, 0.5f, 0.25f, 0.5f, -3.0f, 0.5f, 0.25f, 0.5f, 0.25f},
+                            torch::TensorOptions().dtype(weight.scalar_type()))
+                  .view({1, 1, 3, 3})
+                  .to(weight.device());
+    it = kernels.emplace(key, k3).first;
+  }
+  const torch::Tensor& lap = it->second;
   auto out = torch::conv2d(w.contiguous(), lap, {}, 1, 1);
   // The tiny floor only guards an all-zero slice (0/0); it never binds for trained weights.
   return (out.pow(2).sum({1, 2, 3}) / w.pow(2).sum({1, 2, 3}).clamp_min(1e-30)).sum();

@@ -226,6 +226,9 @@ class Trial {
   Rng rng_;                         // minibatch order
   std::vector<std::int64_t> order_; // current epoch's permutation of the training images
   std::size_t pos_ = 0;             // next position in order_
+  // order_ on the device, copied once per epoch (or resume): a step slices it instead of copying
+  // its batch's indices from the host (one host-to-device copy per step on CUDA).
+  torch::Tensor order_device_;
   std::string best_model_, best_optimizer_;
   double train_seconds_ = 0;        // wall time in training steps (for ms_per_iter)
   double train_cpu_seconds_ = 0;    // process CPU time in training steps (cpu_ms_per_iter)
@@ -268,11 +271,11 @@ double Trial::train_step() {
     order_ = dd_.train;
     rng_.shuffle(order_);
     pos_ = 0;
+    order_device_ = torch::Tensor();
   }
-  std::vector<std::int64_t> batch(order_.begin() + static_cast<std::ptrdiff_t>(pos_),
-                                  order_.begin() + static_cast<std::ptrdiff_t>(pos_ + bs));
+  if (!order_device_.defined()) order_device_ = index_tensor(order_, device_);
+  auto idx = order_device_.narrow(0, static_cast<std::int64_t>(pos_), static_cast<std::int64_t>(bs));
   pos_ += bs;
-  auto idx = index_tensor(batch, device_);
   auto x = dd_.images.index_select(0, idx);
   if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   auto y = dd_.targets.index_select(0, idx);

@@ -32,8 +32,15 @@ for i in 1 2 3 4; do
   setsid "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/kill" >/dev/null 2>&1 &
   pid=$!
   before=$(rows)
-  for _ in $(seq 1 600); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  sleep "0.$((RANDOM % 10))"
+  # The first kill comes after a row was written (rows must survive a kill); every kill comes
+  # while a trial is training (it wrote files in this run and has no row yet), within 0.2 s of
+  # seeing it. (A fixed delay after a new row missed on an idle machine: the few trials left,
+  # resumed from their checkpoints, had finished.)
+  if [ "$i" -eq 1 ]; then
+    for _ in $(seq 1 600); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  for _ in $(seq 1 200); do [ -n "$(running_at_kill)" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  sleep "0.$((RANDOM % 3))"
   kill -KILL -- -"$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do pgrep -f -- "--out $TMP/kill" >/dev/null || break; sleep 0.1; done

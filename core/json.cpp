@@ -33,6 +33,13 @@ std::string Interval::describe() const {
   return "";
 }
 
+bool is_integral(const nlohmann::json& v) {
+  if (v.is_number_integer()) return true;
+  if (!v.is_number_float()) return false;
+  const double d = v.get<double>();
+  return std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9.007199254740992e15;
+}
+
 std::string quoted_list(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words) out += (out.empty() ? "\"" : ", \"") + w + "\"";
@@ -80,11 +87,9 @@ std::int64_t JsonFields::integer(const std::string& key, std::int64_t fallback,
     if (!range.contains(static_cast<double>(x))) fail(key, what);
     return x;
   }
-  if (!v.is_number_float()) fail(key, what);
+  if (!is_integral(v)) fail(key, what);
   const double d = v.get<double>();
-  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.007199254740992e15 ||
-      !range.contains(d))
-    fail(key, what);
+  if (!range.contains(d)) fail(key, what);
   return static_cast<std::int64_t>(d);
 }
 

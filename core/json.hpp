@@ -85,6 +85,10 @@ class JsonFields {
   Naming naming_;
 };
 
+/// True for a JSON integer, or a float with an integral value of at most 2^53 (exactly
+/// representable), such as 64.0 from a random search.
+bool is_integral(const nlohmann::json& value);
+
 /// `"a", "b", "c"`: a list of choices as a message shows it.
 std::string quoted_list(const std::vector<std::string>& words);
 

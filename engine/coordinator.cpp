@@ -64,36 +64,39 @@ bool Coordinator::may_start(double cost) {
   return true;
 }
 
-bool Coordinator::update_health(int worker, const ResultRow& row) {
-  if (opt_.unhealthy_after <= 0 || unhealthy_.count(worker)) return false;
+void Coordinator::update_health(int worker, const ResultRow& row) {
+  if (opt_.unhealthy_after <= 0 || unhealthy_.count(worker)) return;
   auto& streak = failure_times_[worker];
   if (row.status != TrialStatus::kFailed) {
     if (row.status == TrialStatus::kOk) streak.clear();
-    return false;
+    return;
   }
   streak.push_back(std::chrono::duration<double>(Steady::now().time_since_epoch()).count());
   while (static_cast<int>(streak.size()) > opt_.unhealthy_after) streak.pop_front();
   const double within = streak.back() - streak.front();
   if (static_cast<int>(streak.size()) < opt_.unhealthy_after || within > opt_.unhealthy_window_s)
-    return false;
+    return;
   unhealthy_.insert(worker);
+  const bool last = static_cast<int>(unhealthy_.size()) == workers_;
   summary_.unhealthy.push_back(
       UnhealthyRank{worker, row.host, opt_.unhealthy_after, within, row.error});
   log::warn("rank {} ({}) failed its last {} trials within {:.1f} s (last: {}); it takes no more "
             "trials{}",
             worker, row.host.empty() ? "?" : row.host, opt_.unhealthy_after, within, row.error,
-            workers_alive_ > 1 ? ", and what it would have run goes to the other ranks"
-                               : "; no rank is left, so the rest waits for the next run");
+            last ? "; no rank is left, so the rest waits for the next run"
+                 : ", and what it would have run goes to the other ranks");
   // The last rank alive keeps its queue: the coordinator stops it instead (reply / run_serial).
-  if (workers_alive_ > 1) scheduler_->on_worker_lost(worker);
-  --workers_alive_;
-  return true;
+  if (!last) {
+    scheduler_->on_worker_lost(worker);
+  } else if (summary_.drain_reason.empty()) {
+    summary_.drain_reason = transport_.size() == 1  // run_serial: rank 0 trains itself
+                                ? "rank 0 was taken out as unhealthy"
+                                : "every worker rank was taken out as unhealthy";
+  }
 }
 
 void Coordinator::reply(int worker) {
   const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
-  if (workers_alive_ <= 0 && summary_.drain_reason.empty())
-    summary_.drain_reason = "every worker rank was taken out as unhealthy";
   if (next && may_start(next->trial.cost)) {
     msg::Assign a = scheduler_->take(worker);
     a.time_limit_s = opt_.trial_timeout_s;
@@ -172,7 +175,7 @@ CoordinatorSummary Coordinator::run_serial(std::vector<sweeps::Trial> trials,
 CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
   scheduler_ = &scheduler;
   const int workers = transport_.size() - 1;
-  workers_alive_ = workers;
+  workers_ = workers;
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -196,12 +199,9 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
 
 CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
   scheduler_ = &scheduler;
-  workers_alive_ = 1;
+  workers_ = 1;
   while (const msg::Assign* next = scheduler.next(0)) {
-    if (unhealthy_.count(0)) {
-      if (summary_.drain_reason.empty()) summary_.drain_reason = "rank 0 was taken out as unhealthy";
-      break;
-    }
+    if (unhealthy_.count(0)) break;
     check_drain();
     if (!may_start(next->trial.cost)) break;
     msg::Assign a = scheduler.take(0);

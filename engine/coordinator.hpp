@@ -113,8 +113,9 @@ class Coordinator {
   void check_drain();
   void begin_drain(const std::string& reason);
   bool may_start(double cost);
-  /// Counts `row` toward `worker`'s failure streak; true when the worker is now taken out.
-  bool update_health(int worker, const ResultRow& row);
+  /// Counts `row` toward `worker`'s failure streak and takes the worker out when it is long
+  /// and quick enough (CoordinatorOptions::unhealthy_after).
+  void update_health(int worker, const ResultRow& row);
 
   Transport& transport_;
   ResultSink& sink_;
@@ -130,7 +131,7 @@ class Coordinator {
   int shut_down_ = 0;
   std::map<int, std::deque<double>> failure_times_;  ///< per worker: its current streak (s)
   std::set<int> unhealthy_;
-  int workers_alive_ = 0;
+  int workers_ = 0;  ///< ranks that take trials in this run (those alive: minus unhealthy_)
 };
 
 }  // namespace ns::engine

@@ -37,14 +37,6 @@ const char* expected_type(const json& def) {
   return "any JSON value";
 }
 
-bool is_integral_number(const json& v) {
-  if (v.is_number_integer() || v.is_number_unsigned()) return true;
-  if (v.is_number_float()) {
-    double d = v.get<double>();
-    return std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15;
-  }
-  return false;
-}
 
 constexpr double kMaxTrials = 10'000'000;
 
@@ -87,7 +79,7 @@ class Parser {
       return v;
     }
     if (def.is_number_integer() || def.is_number_unsigned()) {
-      if (!v.is_number() || !is_integral_number(v))
+      if (!v.is_number() || !core::is_integral(v))
         fail(path, fmt::format("expected an integer for '{}', got {}", name, core::shown(v)));
       return json(static_cast<std::int64_t>(v.get<double>()));
     }
@@ -148,7 +140,7 @@ class Parser {
     if (out.kind == "log_uniform" && out.low <= 0)
       fail(path + ".low", fmt::format("log_uniform needs low > 0, got {}", out.low));
     if (out.kind == "int") {
-      if (!is_integral_number(d.at("low")) || !is_integral_number(d.at("high")))
+      if (!core::is_integral(d.at("low")) || !core::is_integral(d.at("high")))
         fail(path, "int needs integer low and high");
     }
     // The sampled value's type must suit the parameter.

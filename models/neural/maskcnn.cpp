@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <cstdlib>
 #include <string>
 
@@ -503,8 +504,11 @@ torch::Tensor laplacian_penalty(const torch::Tensor& weight) {
   const auto k = weight.size(2);
   auto w = weight.reshape({weight.size(0) * weight.size(1), 1, k, weight.size(3)});
   // The kernel is a constant: built once per device and type, not copied from the host each step.
-  thread_local std::map<std::pair<std::string, int>, torch::Tensor> kernels;
-  const auto key = std::make_pair(weight.device().str(), static_cast<int>(weight.scalar_type()));
+  // Keyed by (device type, index, dtype): no string is built on the training step.
+  thread_local std::map<std::tuple<int, int, int>, torch::Tensor> kernels;
+  const auto key = std::make_tuple(static_cast<int>(weight.device().type()),
+                                   static_cast<int>(weight.device().index()),
+                                   static_cast<int>(weight.scalar_type()));
   auto it = kernels.find(key);
   if (it == kernels.end()) {
     auto k3 = torch::tensor({0.25f, 0.5f, 0.25f, 0.5f, -3.0f, 0.5f, 0.25f, 0.5f, 0.25f},

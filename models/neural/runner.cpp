@@ -53,13 +53,17 @@ std::string read_file(const fs::path& path) {
 }
 
 // LibTorch archives as byte strings: in-memory snapshots of the best model / optimizer state.
+std::string archive_bytes(torch::serialize::OutputArchive& archive) {
+  std::ostringstream os;
+  archive.save_to(os);
+  return os.str();
+}
+
 template <typename T>
 std::string save_blob(T& object) {
   torch::serialize::OutputArchive archive;
   object.save(archive);
-  std::ostringstream os;
-  archive.save_to(os);
-  return os.str();
+  return archive_bytes(archive);
 }
 
 // A model's blob is written from CPU copies (save_module_on_cpu): model.pt carries no CUDA device
@@ -67,9 +71,7 @@ std::string save_blob(T& object) {
 std::string save_model_blob(const torch::nn::Module& model) {
   torch::serialize::OutputArchive archive;
   save_module_on_cpu(model, archive);
-  std::ostringstream os;
-  archive.save_to(os);
-  return os.str();
+  return archive_bytes(archive);
 }
 
 template <typename T>
@@ -347,9 +349,7 @@ void Trial::save_resume() const {
   archive.write("optimizer", bytes_tensor(save_blob(*optimizer_)));
   archive.write("best_model", bytes_tensor(best_model_));
   archive.write("best_optimizer", bytes_tensor(best_optimizer_));
-  std::ostringstream os;
-  archive.save_to(os);
-  write_file(file("resume.pt"), os.str());
+  write_file(file("resume.pt"), archive_bytes(archive));
 }
 
 bool Trial::try_resume() {

@@ -523,14 +523,23 @@ TEST_CASE("a rank that fails trial after trial is taken out; its failures run el
   }
 }
 
+namespace {
+// `n` trials on `t`, without retries, with the health options given.
+CoordinatorSummary run_health(FakeTransport& t, int n, int unhealthy_after,
+                              double unhealthy_window_s = 120) {
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.unhealthy_after = unhealthy_after;
+  o.unhealthy_window_s = unhealthy_window_s;
+  return Coordinator(t, sink, o, no_drain).run(trials(n));
+}
+}  // namespace
+
 TEST_CASE("rank health: without retries the failures are rows; ok resets the streak; 0 = off",
           "[coordinator][health]") {
   {
     FakeTransport t(3, broken_rank(1));
-    FakeSink sink;
-    CoordinatorOptions o;
-    o.unhealthy_after = 2;
-    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    auto s = run_health(t, 8, 2);
     CHECK(s.recorded == 8);
     CHECK(s.failed == 2);  // the streak that took rank 1 out, recorded as its rows
     CHECK(t.assigned[1].size() == 2);
@@ -553,21 +562,14 @@ TEST_CASE("rank health: without retries the failures are rows; ok resets the str
   }
   {
     FakeTransport t(3, broken_rank(1));
-    FakeSink sink;
-    CoordinatorOptions o;
-    o.unhealthy_after = 0;
-    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    auto s = run_health(t, 8, 0);
     CHECK(s.unhealthy.empty());
     CHECK(t.assigned[1].size() + t.assigned[2].size() == 8);
   }
   {
     // The window: failures further apart than it do not count as one streak.
     FakeTransport t(3, broken_rank(1));
-    FakeSink sink;
-    CoordinatorOptions o;
-    o.unhealthy_after = 2;
-    o.unhealthy_window_s = -1;  // no two failures are ever "within" it
-    auto s = Coordinator(t, sink, o, no_drain).run(trials(8));
+    auto s = run_health(t, 8, 2, -1);  // no two failures are ever "within" a window of -1 s
     CHECK(s.unhealthy.empty());
   }
 }
@@ -575,10 +577,7 @@ TEST_CASE("rank health: without retries the failures are rows; ok resets the str
 TEST_CASE("rank health: when every rank is out, the rest stays pending for the next run",
           "[coordinator][health]") {
   FakeTransport t(2, broken_rank(1));
-  FakeSink sink;
-  CoordinatorOptions o;
-  o.unhealthy_after = 3;
-  auto s = Coordinator(t, sink, o, no_drain).run(trials(10));
+  auto s = run_health(t, 10, 3);
   CHECK(s.recorded == 3);
   CHECK(s.not_started == 7);
   CHECK_FALSE(s.complete());
@@ -597,6 +596,8 @@ TEST_CASE("rank health: when every rank is out, the rest stays pending for the n
   for (int i = 0; i < 6; ++i) v.push_back(ns::sweeps::Trial{"h" + std::to_string(i), i, 0, 1, params});
   FakeTransport none(1, broken_rank(0));
   FakeSink serial_sink;
+  CoordinatorOptions o;
+  o.unhealthy_after = 3;
   auto s1 = Coordinator(none, serial_sink, o, no_drain).run_serial(v, ex);
   ::unsetenv("NS_QUADRATIC_FAIL_RANK");
   std::filesystem::remove_all(dir);

@@ -81,6 +81,8 @@ int run(CliState& st) {
 
   const std::string tmpl = st.template_file.empty() ? "" : load_template(o.scheduler, st.template_file);
   const Job job = make_job(o, tmpl);
+  // Valid input, but most likely not what the user meant: warn once, write the job anyway.
+  if (const std::string w = gpu_image_warning(o); !w.empty()) ns::log::warn("{}", w);
 
   // The scheduler opens the log files before the script runs, so their folder must exist now.
   std::error_code ec;

@@ -409,6 +409,46 @@ const char* scheduler_name(Scheduler s) {
   return "?";
 }
 
+bool is_cpu_image(const std::string& image) {
+  // "registry:5000/lab/neurosweep:0.1@sha256:..." -> name "neurosweep", tag "0.1".
+  std::string ref = image.substr(0, image.find('@'));
+  std::string last = ref.substr(ref.find_last_of('/') == std::string::npos
+                                    ? 0
+                                    : ref.find_last_of('/') + 1);
+  std::string name = last, tag;
+  if (ends_with(last, ".sif")) {
+    name = last.substr(0, last.size() - 4);
+  } else if (const auto colon = last.find(':'); colon != std::string::npos) {
+    name = last.substr(0, colon);
+    tag = last.substr(colon + 1);
+  }
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    return s;
+  };
+  name = lower(name);
+  tag = lower(tag);
+  auto gpu_marker = [](const std::string& s) {
+    if (s.find("gpu") != std::string::npos || s.find("cuda") != std::string::npos) return true;
+    for (size_t i = s.find("cu"); i != std::string::npos; i = s.find("cu", i + 1)) {
+      if (i + 2 < s.size() && std::isdigit(static_cast<unsigned char>(s[i + 2]))) return true;
+    }
+    return false;
+  };
+  return name.find("neurosweep") != std::string::npos && !gpu_marker(name) && !gpu_marker(tag);
+}
+
+std::string gpu_image_warning(const JobOptions& o) {
+  if (o.gpus_per_node <= 0 || o.image.empty() || !is_cpu_image(o.image)) return "";
+  return fmt::format(
+      "--gpus-per-node {} with --image {}, which looks like the CPU image (Debian's CPU-only "
+      "LibTorch: its ranks stop with exit 2 on a GPU allocation, or run on the CPUs with "
+      "-- --device cpu); for GPUs build Dockerfile.gpu or neurosweep-gpu.def (launch/README.md, "
+      "\"GPU images\") and pass that image, e.g. --image neurosweep-gpu:0.1",
+      o.gpus_per_node, o.image);
+}
+
 std::string shell_quote(const std::string& word) {
   if (word.empty()) return "''";
   bool plain = std::all_of(word.begin(), word.end(), [](char c) {

@@ -81,6 +81,18 @@ std::string slurm_time(long seconds);
 /// LSF -W text, "H:MM" (rounded up to a minute).
 std::string lsf_time(long seconds);
 
+/// Whether a container image reference looks like neurosweep's CPU image (Dockerfile,
+/// neurosweep.def: Debian's CPU-only LibTorch). The name is the last path component of the
+/// reference without registry, folders, tag or digest ("ghcr.io/lab/neurosweep:0.1" ->
+/// "neurosweep", "/images/neurosweep.sif" -> "neurosweep"); it is the CPU image when that name
+/// contains "neurosweep" and neither the name nor the tag has a GPU marker: "gpu", "cuda", or "cu"
+/// followed by a digit ("cu124"), case-insensitive. Images of other names are not judged.
+bool is_cpu_image(const std::string& image);
+
+/// The one-line warning for a job that asks for GPUs (--gpus-per-node > 0) in the CPU image
+/// (is_cpu_image), or "" when there is nothing to say. Not an error: the job is still written.
+std::string gpu_image_warning(const JobOptions& o);
+
 /// Quotes a word for bash (unchanged when it needs no quoting).
 std::string shell_quote(const std::string& word);
 

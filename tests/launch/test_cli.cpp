@@ -2,6 +2,10 @@
 #include "catch.hpp"
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +48,39 @@ int run_cli(std::vector<std::string> args) {
 }
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+
+// Runs `fn` with stderr (fd 2) going to a file; returns what was written there.
+template <typename Fn>
+std::string capture_stderr(Fn fn) {
+  TempDir t;
+  const fs::path file = t.path / "stderr";
+  std::fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  REQUIRE(saved >= 0);
+  REQUIRE(fd >= 0);
+  dup2(fd, STDERR_FILENO);
+  close(fd);
+  try {
+    fn();
+  } catch (...) {
+    std::fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    throw;
+  }
+  std::fflush(stderr);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  return slurp(file);
+}
+
+int count_lines_with(const std::string& text, const std::string& needle) {
+  std::istringstream in(text);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
 
 }  // namespace
 
@@ -143,4 +180,82 @@ TEST_CASE("launch: NS_LAUNCH_TEMPLATES and --template replace the built-in templ
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--template",
                  (t.path / "one.sh.in").string()}) == 0);
   CHECK(slurp(t.path / "o" / "job-slurm.sh").find("# one-off\n") != std::string::npos);
+}
+
+TEST_CASE("launch: GPUs with the CPU image warn on one stderr line; the job is written anyway",
+          "[launch][cli]") {
+  TempDir t;
+  write(t.path / "ok.json", R"({"name": "ok", "out": ")" + (t.path / "o").string() + R"("})");
+  const std::string spec = (t.path / "ok.json").string();
+  const std::string needle = "looks like the CPU image";
+  int rc = -1;
+
+  // The README's CPU image names, on each scheduler and container form: a warning, exit 0.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "4", "--image",
+                                 "ghcr.io/lab/neurosweep:0.1"},
+        std::vector<std::string>{"launch", "lsf", spec, "--gpus-per-node", "1", "--image",
+                                 "lab/neurosweep:0.1"},
+        std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "2", "--image",
+                                 "/images/neurosweep.sif"},
+        std::vector<std::string>{"launch", "local", spec, "--gpus-per-node", "1", "--image",
+                                 "neurosweep"}}) {
+    INFO(args[1] << " " << args.back());
+    const std::string err = capture_stderr([&] { rc = run_cli(args); });
+    CHECK(rc == 0);
+    CHECK(count_lines_with(err, needle) == 1);
+    CHECK(err.find("Dockerfile.gpu") != std::string::npos);
+    CHECK(err.find("--gpus-per-node " + args[4] + " with --image " + args.back()) !=
+          std::string::npos);
+  }
+  CHECK(fs::exists(t.path / "o" / "job-slurm.sh"));
+
+  // No warning: a GPU image, a .sif named *gpu*, CUDA in the tag, no GPUs asked for, no image,
+  // an image of another name (not judged).
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "4", "--image",
+                                 "ghcr.io/lab/neurosweep-gpu:0.1"},
+        std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "4", "--image",
+                                 "/images/neurosweep-gpu.sif"},
+        std::vector<std::string>{"launch", "lsf", spec, "--gpus-per-node", "1", "--image",
+                                 "lab/neurosweep:0.1-cuda12.6"},
+        std::vector<std::string>{"launch", "slurm", spec, "--ranks-per-node", "2", "--image",
+                                 "ghcr.io/lab/neurosweep:0.1"},
+        std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "4"},
+        std::vector<std::string>{"launch", "slurm", spec, "--gpus-per-node", "4", "--image",
+                                 "nvcr.io/nvidia/pytorch:24.12-py3"}}) {
+    INFO(args[1] << " " << args.back());
+    const std::string err = capture_stderr([&] { rc = run_cli(args); });
+    CHECK(rc == 0);
+    CHECK(count_lines_with(err, needle) == 0);
+  }
+
+  // Bad input is still exit 2, with the error and no warning before it.
+  const std::string err = capture_stderr([&] {
+    rc = run_cli({"launch", "slurm", spec, "--gpus-per-node", "4", "--image", "neurosweep:0.1",
+                  "--time", "forever"});
+  });
+  CHECK(rc == 2);
+  CHECK(count_lines_with(err, needle) == 0);
+}
+
+TEST_CASE("is_cpu_image: neurosweep images without a GPU marker in name or tag", "[launch][cli]") {
+  using ns::launch::is_cpu_image;
+  CHECK(is_cpu_image("neurosweep"));
+  CHECK(is_cpu_image("neurosweep:latest"));
+  CHECK(is_cpu_image("ghcr.io/lab/neurosweep:0.1"));
+  CHECK(is_cpu_image("registry.gpu-cluster.org:5000/lab/neurosweep:0.1"));  // host not judged
+  CHECK(is_cpu_image("lab/neurosweep@sha256:0123abcd"));
+  CHECK(is_cpu_image("docker://ghcr.io/lab/NeuroSweep:0.1"));
+  CHECK(is_cpu_image("/images/neurosweep.sif"));
+  CHECK(is_cpu_image("neurosweep-cpu.sif"));
+  CHECK_FALSE(is_cpu_image("neurosweep-gpu"));
+  CHECK_FALSE(is_cpu_image("ghcr.io/lab/neurosweep-gpu:0.1"));
+  CHECK_FALSE(is_cpu_image("ghcr.io/lab/neurosweep:0.1-gpu"));
+  CHECK_FALSE(is_cpu_image("lab/neurosweep:cu126"));
+  CHECK_FALSE(is_cpu_image("lab/neurosweep_CUDA:0.1"));
+  CHECK_FALSE(is_cpu_image("/images/neurosweep-gpu.sif"));
+  CHECK_FALSE(is_cpu_image("/images/gpu/neurosweep-cuda12.sif"));
+  CHECK_FALSE(is_cpu_image("nvcr.io/nvidia/pytorch:24.12-py3"));  // another name: not judged
+  CHECK_FALSE(is_cpu_image("lab/sweeper:0.1"));
 }

@@ -22,6 +22,7 @@ struct RunOptions {
   bool deterministic = false;  ///< CUDA: cuDNN deterministic, benchmark off
   int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
   double unhealthy_window_s = 120;
+  int pack = 0;                ///< trials trained together per worker; 0 = the spec's "pack"
 };
 
 struct PlanOptions {
@@ -38,6 +39,7 @@ struct PlanOptions {
   int nodes = 0;              ///< with gpus_per_node or ranks_per_node: workers = nodes x that
   int gpus_per_node = 0;
   int ranks_per_node = 0;
+  int pack = 0;               ///< 0 = the spec's "pack"
   std::string time;           ///< walltime per job ("" = unlimited)
   double margin_s = -1;       ///< lost per job (-1 = as the launch scripts)
   int max_jobs = 11;          ///< launch's default --max-resubmits 10, plus the first job

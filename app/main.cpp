@@ -87,6 +87,10 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--unhealthy-window", run.unhealthy_window_s,
                       "seconds from the first to the last of those failures")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--pack", run.pack,
+                      "train up to K trials of equal shapes together on each worker (maskcnn; "
+                      "for GPUs); default: the spec's \"pack\" (1)")
+      ->check(CLI::Range(1, 256));
   run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
 
   app::PlanOptions plan;
@@ -121,6 +125,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   plan_cmd->add_option("--ranks-per-node", plan.ranks_per_node, "with --nodes: training ranks per node")
       ->check(CLI::PositiveNumber);
+  plan_cmd->add_option("--pack", plan.pack,
+                       "show packs of up to K trials per worker (default: the spec's \"pack\")")
+      ->check(CLI::Range(1, 256));
   plan_cmd->add_option("--time", plan.time, "walltime of one job (4h, 90m, 1:30:00, 2-00:00:00)");
   plan_cmd->add_option("--margin", plan.margin_s,
                        "seconds lost at the end of each job (default: max(120, signal margin) + 30, "

@@ -248,6 +248,9 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     }
   }
 
+  const int pack = opt.pack > 0 ? opt.pack : p.spec.pack;
+  const PackGroups groups = pack_groups(pending);
+  const int assignments = pack_count(pending, pack);
   const auto varied = p.spec.varied();
   if (opt.json) {
     nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
@@ -255,7 +258,9 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
                         {"pending", pending.size()},
                         {"configurations_checked", p.configurations_checked},
                         {"data", p.data.describe()},
-                        {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()}};
+                        {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()},
+                        {"packing", {{"pack", pack}, {"packable", groups.packable},
+                                     {"groups", groups.groups}, {"assignments", assignments}}}};
     for (auto& t : p.trials) {
       nlohmann::json v;
       for (auto& k : varied) v[k] = t.params.at(k);
@@ -287,6 +292,16 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
                            "family's checks ({})\n",
                            p.data.describe(), p.configurations_checked, p.family->validation());
+  if (pack > 1) {
+    std::cout << fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "
+                             "share shapes in {} group(s); {} assignment(s) instead of {}\n",
+                             pack, groups.packable, pending.size(), groups.groups, assignments,
+                             pending.size());
+  } else if (groups.packable > 1) {
+    std::cout << fmt::format("packing off (\"pack\": 1): {} trial(s) to run share shapes in {} "
+                             "group(s) and could train together on a GPU (\"pack\": K)\n",
+                             groups.packable, groups.groups);
+  }
   const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
   for (size_t i = 0; i < n; ++i) {
     const auto& t = p.trials[i];

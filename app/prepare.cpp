@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "core/error.hpp"
 
 namespace ns::app {
@@ -48,8 +50,34 @@ std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std:
     if (skip.count(t.id)) continue;
     out.push_back(t);
     out.back().cost = cost_of(p, t.params);
+    out.back().pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
   }
   return out;
+}
+
+PackGroups pack_groups(const std::vector<sweeps::Trial>& trials) {
+  std::map<std::string, int> size;
+  for (const auto& t : trials)
+    if (!t.pack_key.empty()) ++size[t.pack_key];
+  PackGroups g;
+  g.groups = static_cast<int>(size.size());
+  for (const auto& [key, n] : size) g.packable += n;
+  return g;
+}
+
+int pack_count(const std::vector<sweeps::Trial>& trials, int pack) {
+  std::map<std::string, int> size;
+  int alone = 0;
+  for (const auto& t : trials) {
+    if (t.pack_key.empty() || pack <= 1) {
+      ++alone;
+    } else {
+      ++size[t.pack_key];
+    }
+  }
+  int packs = alone;
+  for (const auto& [key, n] : size) packs += (n + pack - 1) / pack;
+  return packs;
 }
 
 double cost_of(const Prepared& p, const nlohmann::json& params) {

@@ -27,6 +27,16 @@ Prepared prepare(const std::string& path, const std::string& out_override,
 /// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip);
 
+/// How many of `trials` the family can pack (a non-empty pack_key), in how many groups of
+/// equal shapes.
+struct PackGroups {
+  int packable = 0;
+  int groups = 0;
+};
+PackGroups pack_groups(const std::vector<sweeps::Trial>& trials);
+/// The assignments `trials` need with up to `pack` trials in each (one per trial without a key).
+int pack_count(const std::vector<sweeps::Trial>& trials, int pack);
+
 /// `engine::trial_cost` of `params` with the prepared family and data facts.
 double cost_of(const Prepared& p, const nlohmann::json& params);
 

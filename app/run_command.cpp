@@ -130,6 +130,13 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   status = mpi.max_int(status);
   if (status != 0) return status;
   models::configure_device(device, {opt.tf32, opt.deterministic});
+  // Each rank's device, by name, for sweep.json (one gather; rank 0's own entry included).
+  const std::vector<std::string> rank_devices = mpi.gather_strings(
+      nlohmann::json{{"rank", mpi.rank()},
+                     {"host", mpi.hostname()},
+                     {"device", device},
+                     {"name", models::device_name(device)}}
+          .dump());
 
   // Step 2: rank 0 takes the output directory and finds what is already done.
   std::unique_ptr<engine::SweepOutput> output;
@@ -141,6 +148,11 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"git_revision", NS_GIT_REV},
                              {"libraries", models::library_versions()},
                              {"device_settings", models::device_settings()},
+                             {"rank_devices", [&] {
+                                auto a = nlohmann::json::array();
+                                for (const auto& s : rank_devices) a.push_back(nlohmann::json::parse(s));
+                                return a;
+                              }()},
                              {"host", mpi.hostname()},
                              {"ranks", mpi.size()},
                              {"start_time", now_iso()},
@@ -188,6 +200,13 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.longest_first = opt.order == "cost";
   copt.unhealthy_after = opt.unhealthy_after;
   copt.unhealthy_window_s = opt.unhealthy_window_s;
+  copt.pack = opt.pack > 0 ? opt.pack : prep.spec.pack;
+  if (copt.pack > 1) {
+    const auto groups = pack_groups(pending);
+    log::info("packing up to {} trials per worker: {} of the {} trials to run can share a pack "
+              "({} group(s) of equal shapes)",
+              copt.pack, groups.packable, pending.size(), groups.groups);
+  }
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);
   engine::CoordinatorSummary summary = mpi.size() == 1

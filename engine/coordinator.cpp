@@ -95,11 +95,26 @@ void Coordinator::update_health(int worker, const ResultRow& row) {
   }
 }
 
+void Coordinator::fill_pack(int worker, msg::Assign& a) {
+  if (opt_.pack <= 1 || a.trial.pack_key.empty()) return;
+  const std::string key = a.trial.pack_key;
+  a.pack = scheduler_->take_more(
+      worker, [&](const msg::Assign& b) { return b.trial.pack_key == key; }, opt_.pack - 1);
+  for (auto& m : a.pack) m.time_limit_s = opt_.trial_timeout_s;
+}
+
+int Coordinator::running() const {
+  int n = 0;
+  for (const auto& [w, f] : busy_) n += 1 + static_cast<int>(f.assign.pack.size());
+  return n;
+}
+
 void Coordinator::reply(int worker) {
   const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
   if (next && may_start(next->trial.cost)) {
     msg::Assign a = scheduler_->take(worker);
     a.time_limit_s = opt_.trial_timeout_s;
+    fill_pack(worker, a);
     busy_[worker] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
     transport_.send(worker, msg::wrap(MessageKind::kAssign, a));
@@ -107,30 +122,22 @@ void Coordinator::reply(int worker) {
     transport_.send(worker, msg::shutdown());
     ++shut_down_;
   }
-  sink_.tick(static_cast<int>(busy_.size()), false);
+  sink_.tick(running(), false);
 }
 
-void Coordinator::on_result(int worker, msg::Result result) {
-  auto it = busy_.find(worker);
-  msg::Assign assign;
-  if (it != busy_.end()) {
-    assign = it->second.assign;
-    busy_.erase(it);
-  }
-  ResultRow& row = result.row;
+bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) {
   if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
     // A worker stops a trial on its own only when it got a signal itself: the job is ending.
     begin_drain(fmt::format("rank {} was interrupted", worker));
-    return;
+    return false;
   }
   const Verdict verdict = scheduler_->on_result(worker, assign, row, draining_);
-  update_health(worker, row);
   if (verdict == Verdict::kRetry) {
     ++summary_.retried;
     log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
               row.attempt, row.error);
-    return;
+    return true;
   }
   if (row.status == TrialStatus::kOk) {
     ++summary_.ok;
@@ -143,6 +150,44 @@ void Coordinator::on_result(int worker, msg::Result result) {
   ++summary_.recorded;
   if (first_assign_) summary_.makespan_s = std::chrono::duration<double>(Steady::now() - *first_assign_).count();
   sink_.record(row);
+  return true;
+}
+
+void Coordinator::on_result(int worker, msg::Result result) {
+  auto it = busy_.find(worker);
+  msg::Assign assign;
+  if (it != busy_.end()) {
+    assign = std::move(it->second.assign);
+    busy_.erase(it);
+  }
+  std::vector<msg::Assign> members = std::move(assign.pack);
+  assign.pack.clear();
+  std::vector<ResultRow> rows;
+  rows.reserve(1 + result.pack.size());
+  rows.push_back(std::move(result.row));
+  for (auto& r : result.pack) rows.push_back(std::move(r));
+  // For the breaker a Result is one event: healthy when one of its trials succeeded, else a
+  // failure when one failed (a pack that ran out of memory is one failure, not K).
+  const ResultRow* health = nullptr;
+  auto rank_of = [](const ResultRow& r) {
+    return r.status == TrialStatus::kOk ? 2 : r.status == TrialStatus::kFailed ? 1 : 0;
+  };
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    ResultRow& row = rows[i];
+    const msg::Assign* a = &assign;
+    if (i > 0) {
+      auto m = std::find_if(members.begin(), members.end(),
+                            [&](const msg::Assign& x) { return x.trial.id == row.trial_id; });
+      if (m == members.end()) {
+        log::warn("coordinator: rank {} sent a row for trial {}, which it was not given",
+                  worker, row.trial_id);
+        continue;
+      }
+      a = &*m;
+    }
+    if (settle(worker, *a, row) && (!health || rank_of(row) > rank_of(*health))) health = &row;
+  }
+  if (health) update_health(worker, *health);
 }
 
 void Coordinator::handle(const Envelope& env) {
@@ -186,7 +231,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
       continue;
     }
     if (Steady::now() - last_tick > std::chrono::seconds(1)) {
-      sink_.tick(static_cast<int>(busy_.size()), false);
+      sink_.tick(running(), false);
       last_tick = Steady::now();
     }
     backoff.pause();
@@ -206,14 +251,15 @@ CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& 
     if (!may_start(next->trial.cost)) break;
     msg::Assign a = scheduler.take(0);
     a.time_limit_s = opt_.trial_timeout_s;
+    fill_pack(0, a);
     busy_[0] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
-    sink_.tick(1, false);
+    sink_.tick(running(), false);
     auto stop = [this]() {
       check_drain();
       return draining_;
     };
-    msg::Result r{executor.execute(a, stop)};
+    msg::Result r = executor.run(a, stop);
     on_result(0, std::move(r));
   }
   summary_.not_started = scheduler.pending();

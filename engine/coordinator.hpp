@@ -49,6 +49,10 @@ struct CoordinatorOptions {
   /// and because workers pull it would otherwise take most of the sweep). 0 = never.
   int unhealthy_after = 5;
   double unhealthy_window_s = 120;
+  /// Up to this many trials of equal shapes (sweeps::Trial::pack_key) go to a worker in one
+  /// Assign and train together (`pack: K`); 1 = one at a time. For the breaker, a pack whose
+  /// trials all failed counts as one failure.
+  int pack = 1;
 };
 
 /// A rank the coordinator took out of the sweep.
@@ -116,6 +120,12 @@ class Coordinator {
   /// Counts `row` toward `worker`'s failure streak and takes the worker out when it is long
   /// and quick enough (CoordinatorOptions::unhealthy_after).
   void update_health(int worker, const ResultRow& row);
+  /// Records (or retries) one trial's row; false when it was interrupted.
+  bool settle(int worker, const msg::Assign& assign, ResultRow& row);
+  /// Adds to `a` (just taken for `worker`) up to pack - 1 pending trials of its pack_key.
+  void fill_pack(int worker, msg::Assign& a);
+  /// Trials running now (a pack counts each of its trials).
+  int running() const;
 
   Transport& transport_;
   ResultSink& sink_;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/error.hpp"
+
 namespace ns::engine {
 
 TrialExecutor::TrialExecutor(const FamilyRegistry& registry, std::string family,
@@ -13,9 +15,57 @@ TrialExecutor::TrialExecutor(const FamilyRegistry& registry, std::string family,
     : registry_(registry), family_(std::move(family)), data_(std::move(data)),
       out_dir_(std::move(out_dir)), info_(std::move(info)) {}
 
-ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<bool()>& stop) {
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The runner's outcome as the row's status, metrics and error: a status a runner may not
+// return is a failure, an interruption the time limit caused is a timeout.
+void apply_outcome(ResultRow& row, TrialOutcome out, const std::string& family, bool timed_out,
+                   double time_limit_s) {
+  row.status = out.status;
+  row.metrics = std::move(out.metrics);
+  row.error = std::move(out.error);
+  if (row.status == TrialStatus::kInvalid || row.status == TrialStatus::kTimeout) {
+    row.error = fmt::format("the {} runner returned status \"{}\" (expected ok, failed or "
+                            "interrupted){}{}",
+                            family, to_string(row.status), row.error.empty() ? "" : ": ",
+                            row.error);
+    row.status = TrialStatus::kFailed;
+  }
+  if (row.status == TrialStatus::kInterrupted && timed_out) {
+    row.status = TrialStatus::kTimeout;
+    row.error = fmt::format("exceeded the trial time limit of {} s", time_limit_s);
+  }
+  // LibTorch appends a C++ backtrace to its messages; the first part is the useful one.
+  auto cut = row.error.find("\nException raised from");
+  if (cut != std::string::npos) row.error.resize(cut);
+}
+
+void apply_exception(ResultRow& row, const std::string& what, bool timed_out) {
+  row.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
+  row.error = what;
+  auto cut = row.error.find("\nException raised from");
+  if (cut != std::string::npos) row.error.resize(cut);
+}
+
+// `stop`, and true once the assignment's time limit (from `start`) has passed, which also sets
+// `timed_out`.
+std::function<bool()> with_time_limit(const msg::Assign& assign, Clock::time_point start,
+                                      const std::function<bool()>& stop, bool& timed_out) {
+  const double limit = assign.time_limit_s;
+  return [limit, start, &stop, &timed_out]() {
+    if (limit > 0 && std::chrono::duration<double>(Clock::now() - start).count() > limit) {
+      timed_out = true;
+      return true;
+    }
+    return stop();
+  };
+}
+
+}  // namespace
+
+ResultRow TrialExecutor::start_row(const msg::Assign& assign) const {
   ResultRow row;
   row.trial_id = assign.trial.id;
   row.params = assign.trial.params;
@@ -25,49 +75,72 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
   row.rank = info_.rank;
   row.host = info_.host;
   row.device = info_.device;
+  return row;
+}
+
+const ModelFamily& TrialExecutor::prepare(const msg::Assign& assign) {
+  const ModelFamily& family = registry_.get(family_);
+  if (!runner_) runner_ = family.make_runner();
+  if (family.wants_trial_dir())
+    std::filesystem::create_directories(std::filesystem::path(out_dir_) / "trials" / assign.trial.id);
+  return family;
+}
+
+ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<bool()>& stop) {
+  const auto start = Clock::now();
+  ResultRow row = start_row(assign);
   bool timed_out = false;
-  auto stop_requested = [&]() {
-    if (assign.time_limit_s > 0 &&
-        std::chrono::duration<double>(Clock::now() - start).count() > assign.time_limit_s) {
-      timed_out = true;
-      return true;
-    }
-    return stop();
-  };
+  const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
   try {
-    const ModelFamily& family = registry_.get(family_);
-    if (!runner_) runner_ = family.make_runner();
+    prepare(assign);
     const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
-    if (family.wants_trial_dir()) std::filesystem::create_directories(dir);
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested,
                      info_.rank};
-    TrialOutcome out = runner_->run(ctx);
-    row.status = out.status;
-    row.metrics = std::move(out.metrics);
-    row.error = std::move(out.error);
-    if (row.status == TrialStatus::kInvalid || row.status == TrialStatus::kTimeout) {
-      row.error = fmt::format("the {} runner returned status \"{}\" (expected ok, failed or "
-                              "interrupted){}{}",
-                              family_, to_string(row.status), row.error.empty() ? "" : ": ",
-                              row.error);
-      row.status = TrialStatus::kFailed;
-    }
-    if (row.status == TrialStatus::kInterrupted && timed_out) {
-      row.status = TrialStatus::kTimeout;
-      row.error = fmt::format("exceeded the trial time limit of {} s", assign.time_limit_s);
-    }
+    TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
+    apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
-    row.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
-    row.error = e.what();
-    // LibTorch appends a C++ backtrace to its messages; the first part is the useful one.
-    auto cut = row.error.find("\nException raised from");
-    if (cut != std::string::npos) row.error.resize(cut);
+    apply_exception(row, e.what(), timed_out);
   } catch (...) {
     row.status = TrialStatus::kFailed;
     row.error = "unknown exception";
   }
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   return row;
+}
+
+msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bool()>& stop) {
+  if (assign.pack.empty()) return msg::Result{execute(assign, stop), {}};
+  const auto start = Clock::now();
+  std::vector<const msg::Assign*> members = {&assign};
+  for (const auto& m : assign.pack) members.push_back(&m);
+  std::vector<ResultRow> rows;
+  for (const auto* m : members) rows.push_back(start_row(*m));
+  bool timed_out = false;
+  const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
+  try {
+    std::vector<TrialContext> contexts;
+    for (const auto* m : members) {
+      prepare(*m);
+      contexts.push_back(TrialContext{m->trial, data_,
+                                      std::filesystem::path(out_dir_) / "trials" / m->trial.id,
+                                      info_.device, info_.threads, stop_requested, info_.rank});
+    }
+    std::vector<TrialOutcome> outcomes = runner_->run_pack(contexts);
+    NS_CHECK(outcomes.size() == members.size(), "the {} runner returned {} outcomes for a pack "
+                                                "of {} trials",
+             family_, outcomes.size(), members.size());
+    for (std::size_t k = 0; k < rows.size(); ++k)
+      apply_outcome(rows[k], std::move(outcomes[k]), family_, timed_out, assign.time_limit_s);
+  } catch (const std::exception& e) {
+    for (auto& row : rows) apply_exception(row, e.what(), timed_out);
+  } catch (...) {
+    for (auto& row : rows) apply_exception(row, "unknown exception", false);
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& row : rows) row.wall_s = wall;
+  msg::Result result{std::move(rows[0]), {}};
+  for (std::size_t k = 1; k < rows.size(); ++k) result.pack.push_back(std::move(rows[k]));
+  return result;
 }
 
 }  // namespace ns::engine

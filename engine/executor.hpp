@@ -26,6 +26,9 @@ class TrialExecutor {
   /// Runs the trial. `stop` is polled by the runner (through TrialContext::stop_requested);
   /// the executor adds the trial's own time limit. Never throws: failures are data.
   ResultRow execute(const msg::Assign& assign, const std::function<bool()>& stop);
+  /// execute() for a trial alone; for a pack (assign.pack), all its trials through the runner's
+  /// run_pack, one row each, under the first trial's time limit. Never throws.
+  msg::Result run(const msg::Assign& assign, const std::function<bool()>& stop);
 
   const RankInfo& info() const { return info_; }
 
@@ -34,6 +37,10 @@ class TrialExecutor {
   std::string family_;
   nlohmann::json data_;
   std::string out_dir_;
+  /// A row for `assign` with everything but the outcome filled in.
+  ResultRow start_row(const msg::Assign& assign) const;
+  /// The family and its runner (made on first use); the trial's directory created.
+  const ModelFamily& prepare(const msg::Assign& assign);
   RankInfo info_;
   std::unique_ptr<TrialRunner> runner_;  // lives across trials (dataset caches)
 };

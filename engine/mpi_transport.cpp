@@ -111,6 +111,26 @@ int MpiSession::max_int(int value) {
   return out;
 }
 
+std::vector<std::string> MpiSession::gather_strings(const std::string& value) {
+  int len = static_cast<int>(value.size());
+  std::vector<int> lens(rank_ == 0 ? size_ : 0);
+  check(MPI_Gather(&len, 1, MPI_INT, lens.data(), 1, MPI_INT, 0, MPI_COMM_WORLD), "MPI_Gather");
+  std::vector<int> offsets(lens.size());
+  int total = 0;
+  for (std::size_t i = 0; i < lens.size(); ++i) {
+    offsets[i] = total;
+    total += lens[i];
+  }
+  std::vector<char> buf(static_cast<std::size_t>(total));
+  check(MPI_Gatherv(value.data(), len, MPI_CHAR, buf.data(), lens.data(), offsets.data(), MPI_CHAR,
+                    0, MPI_COMM_WORLD),
+        "MPI_Gatherv");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < lens.size(); ++i)
+    out.emplace_back(buf.data() + offsets[i], static_cast<std::size_t>(lens[i]));
+  return out;
+}
+
 void MpiSession::abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::_Exit(code);

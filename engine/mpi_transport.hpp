@@ -5,6 +5,7 @@
 // naming the call and the rank, e.g. "MPI_Send failed on rank 2: <MPI's message>".
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/device.hpp"
 #include "engine/transport.hpp"
@@ -33,6 +34,8 @@ class MpiSession {
   int broadcast_int(int value);
   /// The largest of every rank's `value` (used to agree that no rank failed its checks).
   int max_int(int value);
+  /// Every rank's `value`, in rank order, on rank 0 (empty elsewhere). Collective.
+  std::vector<std::string> gather_strings(const std::string& value);
   /// MPI_Abort: only main may call this.
   [[noreturn]] void abort(int code);
 

@@ -15,6 +15,7 @@ void to_json(nlohmann::json& j, const Assign& m) {
   j = {{"id", m.trial.id},         {"index", m.trial.index},   {"repeat", m.trial.repeat},
        {"seed", m.trial.seed},     {"params", m.trial.params}, {"attempt", m.attempt},
        {"time_limit_s", m.time_limit_s}};
+  if (!m.pack.empty()) j["pack"] = m.pack;
 }
 void from_json(const nlohmann::json& j, Assign& m) {
   j.at("id").get_to(m.trial.id);
@@ -24,20 +25,24 @@ void from_json(const nlohmann::json& j, Assign& m) {
   m.trial.params = j.at("params");
   j.at("attempt").get_to(m.attempt);
   j.at("time_limit_s").get_to(m.time_limit_s);
+  m.pack.clear();
+  if (j.contains("pack")) j.at("pack").get_to(m.pack);
 }
 
-void to_json(nlohmann::json& j, const Result& m) {
-  const ResultRow& r = m.row;
+namespace {
+
+nlohmann::json row_json(const ResultRow& r) {
   nlohmann::json metrics = nlohmann::json::object();
   // JSON has no NaN: non-finite metrics travel as strings.
   for (auto& [k, v] : r.metrics) metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
-  j = {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
-       {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
-       {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
-       {"host", r.host},         {"device", r.device}, {"error", r.error}};
+  return {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
+          {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
+          {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
+          {"host", r.host},         {"device", r.device}, {"error", r.error}};
 }
-void from_json(const nlohmann::json& j, Result& m) {
-  ResultRow& r = m.row;
+
+ResultRow row_from_json(const nlohmann::json& j) {
+  ResultRow r;
   j.at("trial_id").get_to(r.trial_id);
   j.at("status").get_to(r.status);
   r.params = j.at("params");
@@ -52,6 +57,24 @@ void from_json(const nlohmann::json& j, Result& m) {
   j.at("host").get_to(r.host);
   j.at("device").get_to(r.device);
   j.at("error").get_to(r.error);
+  return r;
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const Result& m) {
+  j = row_json(m.row);
+  if (!m.pack.empty()) {
+    j["pack"] = nlohmann::json::array();
+    for (const ResultRow& r : m.pack) j["pack"].push_back(row_json(r));
+  }
+}
+
+void from_json(const nlohmann::json& j, Result& m) {
+  m.row = row_from_json(j);
+  m.pack.clear();
+  if (j.contains("pack"))
+    for (const auto& r : j.at("pack")) m.pack.push_back(row_from_json(r));
 }
 
 }  // namespace ns::engine::msg

@@ -7,6 +7,9 @@
 //   2. The coordinator asks its Scheduler (engine/scheduler.hpp) which trial that worker runs
 //      next and answers Assign {trial, attempt, time_limit_s}, or Shutdown when the scheduler
 //      has none for it, the deadline leaves no time for it, or the sweep is draining.
+//      With `pack: K` an Assign may carry up to K-1 more trials of the same shapes, which the
+//      worker trains together with the first (TrialRunner::run_pack); its Result then carries
+//      one row for each.
 //   3. The worker runs the trial and sends Result {row}. The scheduler says what it means:
 //      record the row, or retry (the trial is pending again). A Result also means "ready for
 //      more", so the coordinator answers it as in step 2, except to a rank whose last trials
@@ -19,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
 
 #include "engine/results.hpp"
 #include "engine/status.hpp"
@@ -35,11 +39,15 @@ struct Ready {
 struct Assign {
   sweeps::Trial trial;
   int attempt = 1;
-  double time_limit_s = 0;  ///< 0 = none
+  double time_limit_s = 0;  ///< 0 = none (a pack's limit is its first trial's)
+  /// More trials trained together with `trial` on the same worker as one pack (`pack: K`,
+  /// ModelFamily::pack_key), each with its own attempt; empty for a trial alone.
+  std::vector<Assign> pack;
 };
 
 struct Result {
   ResultRow row;  ///< row.status may be "interrupted" (no row is written for it)
+  std::vector<ResultRow> pack;  ///< the rows of Assign::pack's trials, in their order
 };
 
 struct Drain {};

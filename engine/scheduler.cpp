@@ -72,6 +72,22 @@ msg::Assign TrialQueue::pop_preferring(int worker,
   return a;
 }
 
+std::vector<msg::Assign> TrialQueue::pop_matching(
+    int worker, const std::function<bool(const msg::Assign&)>& fits, int max) {
+  std::vector<msg::Assign> out;
+  if (!has_next(worker)) return out;
+  auto& q = queue_for(worker);
+  for (auto it = q.begin(); it != q.end() && static_cast<int>(out.size()) < max;) {
+    if (fits(*it)) {
+      out.push_back(std::move(*it));
+      it = q.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
 void TrialQueue::remove_worker(int worker) {
   auto w = std::find(workers_.begin(), workers_.end(), worker);
   if (w == workers_.end()) return;
@@ -118,6 +134,17 @@ msg::Assign ListScheduler::take(int worker) {
 }
 
 void ListScheduler::on_worker_lost(int worker) { queue_.remove_worker(worker); }
+
+std::vector<msg::Assign> Scheduler::take_more(int, const std::function<bool(const msg::Assign&)>&,
+                                              int) {
+  return {};
+}
+
+std::vector<msg::Assign> ListScheduler::take_more(
+    int worker, const std::function<bool(const msg::Assign&)>& fits, int max) {
+  return queue_.pop_matching(
+      worker, [&](const msg::Assign& a) { return fresh_for(worker, a) && fits(a); }, max);
+}
 
 Verdict ListScheduler::on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                                  bool draining) {

@@ -37,6 +37,12 @@ class Scheduler {
   /// `worker` takes no more trials (the coordinator took it out as unhealthy): what it would
   /// have run must reach the others. Called once per worker, never for the last one alive.
   virtual void on_worker_lost(int worker) = 0;
+  /// Right after take(worker): up to `max` more pending trials for `worker` that `fits` accepts,
+  /// trained in one pack with the one taken (`pack: K`); they are no longer pending. A scheduler
+  /// that does not pack keeps this default: none.
+  virtual std::vector<msg::Assign> take_more(int worker,
+                                             const std::function<bool(const msg::Assign&)>& fits,
+                                             int max);
 };
 
 /// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank
@@ -63,6 +69,10 @@ class TrialQueue {
                                      const std::function<bool(const msg::Assign&)>& usable) const;
   /// Takes what peek_preferring(worker, usable) shows.
   msg::Assign pop_preferring(int worker, const std::function<bool(const msg::Assign&)>& usable);
+  /// Takes, in queue order, up to `max` trials of `worker`'s queue that `fits` accepts.
+  std::vector<msg::Assign> pop_matching(int worker,
+                                        const std::function<bool(const msg::Assign&)>& fits,
+                                        int max);
   /// Static schedule: `worker` leaves; its queued trials go round-robin to the others (in
   /// order, behind theirs). Dynamic: nothing to move.
   void remove_worker(int worker);
@@ -94,6 +104,10 @@ class ListScheduler final : public Scheduler {
                     bool draining) override;
   int pending() const override { return queue_.size(); }
   void on_worker_lost(int worker) override;
+  /// Pending trials in queue order; a retry only on a rank it has not failed on.
+  std::vector<msg::Assign> take_more(int worker,
+                                     const std::function<bool(const msg::Assign&)>& fits,
+                                     int max) override;
 
  private:
   /// True if `a` has not failed on `worker` (the preference for retries).

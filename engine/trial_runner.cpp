@@ -28,6 +28,23 @@ void ModelFamily::check_params(const nlohmann::json&, const DataFacts&) const {}
 
 double ModelFamily::relative_cost(const nlohmann::json&, const DataFacts&) const { return 1.0; }
 
+std::string ModelFamily::pack_key(const nlohmann::json&, const DataFacts&) const { return ""; }
+
+std::vector<TrialOutcome> TrialRunner::run_pack(const std::vector<TrialContext>& members) {
+  std::vector<TrialOutcome> out;
+  for (const TrialContext& ctx : members) {
+    try {
+      out.push_back(run(ctx));
+    } catch (const std::exception& e) {
+      TrialOutcome failed;
+      failed.status = TrialStatus::kFailed;
+      failed.error = e.what();
+      out.push_back(std::move(failed));
+    }
+  }
+  return out;
+}
+
 double trial_cost(const ModelFamily& family, const nlohmann::json& params, const DataFacts& data) {
   const double c = family.relative_cost(params, data);
   return std::isfinite(c) && c > 0 ? c : 1.0;

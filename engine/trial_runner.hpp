@@ -42,6 +42,11 @@ class TrialRunner {
  public:
   virtual ~TrialRunner() = default;
   virtual TrialOutcome run(const TrialContext& ctx) = 0;
+  /// Trains the trials of `members` together (a pack: ModelFamily::pack_key says which trials
+  /// may share one); one outcome per member, in their order. Each member's stop_requested is the
+  /// pack's. Every member's outputs are those of a separate trial. This default, for runners that
+  /// pack nothing, runs the members one after the other (an exception fails that member only).
+  virtual std::vector<TrialOutcome> run_pack(const std::vector<TrialContext>& members);
 };
 
 /// What a family's check_data learned about a spec's data block. check_params and relative_cost
@@ -90,6 +95,9 @@ class ModelFamily {
   /// The coordinator starts expensive trials first (longest-processing-time-first list
   /// scheduling), and `plan` turns measured seconds into an estimate per trial with it.
   virtual double relative_cost(const nlohmann::json& params, const DataFacts& data) const;
+  /// Trials whose keys are equal and not empty may be trained together as one pack on one worker
+  /// (`pack: K`, the runner's run_pack): their shapes agree. "" (the default): never packed.
+  virtual std::string pack_key(const nlohmann::json& params, const DataFacts& data) const;
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   virtual bool wants_trial_dir() const { return true; }

@@ -29,7 +29,7 @@ void run_worker(Transport& transport, TrialExecutor& executor,
       }
       return drained;
     };
-    msg::Result result{executor.execute(assign, stop)};
+    msg::Result result = executor.run(assign, stop);
     transport.send(0, msg::wrap(MessageKind::kResult, result));
   }
 }

@@ -32,5 +32,9 @@ void configure_device(const std::string& device, const GpuSettings& settings);
 
 /// What configure_device set, for sweep.json: {"tf32", "cudnn_benchmark", "cudnn_deterministic"}.
 nlohmann::json device_settings();
+/// What `device` is, for sweep.json: a GPU's name from the CUDA driver ("NVIDIA H200"; the
+/// driver's device numbers follow CUDA_VISIBLE_DEVICES as LibTorch's do), the CPU's model
+/// name from /proc/cpuinfo; "unknown" when neither can be read.
+std::string device_name(const std::string& device);
 
 }  // namespace ns::models

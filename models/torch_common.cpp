@@ -1,7 +1,10 @@
 #include "models/torch_common.hpp"
 #include "models/registry.hpp"
 
+#include <dlfcn.h>
 #include <malloc.h>
+
+#include <fstream>
 
 #include "core/error.hpp"
 
@@ -126,4 +129,57 @@ nlohmann::json device_settings() {
           {"cudnn_benchmark", ctx.benchmarkCuDNN()},
           {"cudnn_deterministic", ctx.deterministicCuDNN()}};
 }
+}  // namespace ns::models
+
+namespace ns::models {
+namespace {
+
+// The GPU's name through the CUDA driver API (libcuda.so.1 comes with every NVIDIA driver; its
+// C ABI is stable), so no CUDA header is needed at build time and a CPU build compiles the same.
+std::string cuda_device_name(int ordinal) {
+  void* lib = ::dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+  if (lib == nullptr) return "";
+  using InitFn = int (*)(unsigned);
+  using GetFn = int (*)(int*, int);
+  using NameFn = int (*)(char*, int, int);
+  auto init = reinterpret_cast<InitFn>(::dlsym(lib, "cuInit"));
+  auto get = reinterpret_cast<GetFn>(::dlsym(lib, "cuDeviceGet"));
+  auto name = reinterpret_cast<NameFn>(::dlsym(lib, "cuDeviceGetName"));
+  std::string out;
+  int dev = 0;
+  char buf[256] = {0};
+  if (init && get && name && init(0) == 0 && get(&dev, ordinal) == 0 &&
+      name(buf, sizeof(buf) - 1, dev) == 0) {
+    out = buf;
+  }
+  ::dlclose(lib);
+  return out;
+}
+
+std::string cpu_model_name() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) != 0) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string v = line.substr(colon + 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    return v;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string device_name(const std::string& device) {
+  std::string name;
+  if (device.rfind("cuda", 0) == 0) {
+    const auto colon = device.find(':');
+    name = cuda_device_name(colon == std::string::npos ? 0 : std::stoi(device.substr(colon + 1)));
+  } else {
+    name = cpu_model_name();
+  }
+  return name.empty() ? "unknown" : name;
+}
+
 }  // namespace ns::models

@@ -233,6 +233,7 @@ class Parser {
     s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
     s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
+    s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
     s.metric = required_string(j, "metric", fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
     if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())
       fail("$.metric", fmt::format("unknown metric '{}' of family '{}'; allowed: {}", s.metric, schema_.name, fmt::join(schema_.metrics, ", ")));
@@ -279,7 +280,7 @@ json draw(const Distribution& d, double u) {
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
       "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
-      "seed", "metric", "mode", "out", "retries", "trial_timeout_s"};
+      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack"};
   return keys;
 }
 

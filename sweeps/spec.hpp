@@ -39,6 +39,9 @@ struct SweepSpec {
   std::string out;               ///< output directory ("" = runs/<name>)
   int retries = 0;               ///< re-runs of a failed trial
   double trial_timeout_s = 0;    ///< per-trial wall limit, 0 = none
+  /// Trials of equal shapes trained together on one worker (HFTA packing; families that
+  /// support it: maskcnn). 1 = one trial per worker. Not part of any trial's identity.
+  int pack = 1;
 
   /// Names of the parameters the search varies (grid, then random), sorted.
   std::vector<std::string> varied() const;
@@ -59,6 +62,9 @@ struct Trial {
   /// the coordinator's rank after the data check; 1 = all alike). Orders the dynamic schedule
   /// (longest first) and scales the deadline check; not sent to workers.
   double cost = 1.0;
+  /// ModelFamily::pack_key: trials with the same non-empty key may be trained together as one
+  /// pack (`pack: K`). Set with `cost`; not sent to workers.
+  std::string pack_key;
 };
 
 /// Returns the keys a spec may contain, in documentation order.

@@ -11,6 +11,7 @@
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/metrics.hpp"
 #include "models/neural/options.hpp"
+#include "models/neural/packed.hpp"
 #include "models/neural/runner.hpp"
 #include "models/torch_common.hpp"
 
@@ -94,6 +95,16 @@ class MaskCnnFamily final : public engine::ModelFamily {
     const double macs = static_cast<double>(g.height * g.width) *
                         (k1 * k1 * c + static_cast<double>(m.layers() - 1) * k * k * c * c);
     return static_cast<double>(t.phases() * t.max_iters_per_phase() * t.batch_size()) * 3 * macs;
+  }
+
+  // Trials whose fused step has the same shapes (models/neural/packed.hpp): architecture, input,
+  // neurons and batch size. Learning rates, regularizer weights, loss, schedule and seeds may
+  // differ between members.
+  std::string pack_key(const nlohmann::json& params, const engine::DataFacts& g) const override {
+    if (!g.checked) return "";
+    return pack_shape_key(
+        model_options_from_json(params, g.channels, g.height, g.width, g.outputs),
+        train_options_from_json(params));
   }
 
   std::unique_ptr<engine::TrialRunner> make_runner() const override {

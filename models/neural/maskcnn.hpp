@@ -36,10 +36,13 @@ class MaskCnnImpl : public torch::nn::Module {
 
   const ModelOptions& options() const { return options_; }
   const std::vector<torch::nn::Conv2d>& convs() const { return convs_; }
+  const std::vector<torch::nn::BatchNorm2d>& bns() const { return bns_; }
+  const torch::nn::BatchNorm2d& input_bn() const { return input_bn_; }
   torch::Tensor readout_bias() const { return bias_; }
+  /// The activation of the model (softplus or relu), as forward() applies it.
+  torch::Tensor activation(const torch::Tensor& x) const;
 
  private:
-  torch::Tensor activation(const torch::Tensor& x) const;
   ModelOptions options_;
   torch::nn::BatchNorm2d input_bn_{nullptr};
   std::vector<torch::nn::Conv2d> convs_;

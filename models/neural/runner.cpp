@@ -19,6 +19,7 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -29,6 +30,7 @@
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/metrics.hpp"
 #include "models/neural/options.hpp"
+#include "models/neural/packed.hpp"
 #include "models/neural/rng.hpp"
 #include "models/neural/schedule.hpp"
 #include "models/torch_common.hpp"
@@ -39,6 +41,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+
+// Training losses are read from the device every this many steps (and before every
+// evaluation): one host sync per 16 steps, as the convnet's finiteness check.
+constexpr int kReadLossEvery = 16;
 
 void write_file(const fs::path& path, const std::string& content) {
   core::write_file_atomic(path, content, kExitBadInput);
@@ -95,6 +101,12 @@ std::string tensor_bytes(const torch::Tensor& t) {
 
 std::string num(double x) { return fmt::format("{:.9g}", x); }
 
+// An exception's message without the C++ backtrace LibTorch appends.
+std::string short_error(const std::exception& e) {
+  std::string what = e.what();
+  return what.substr(0, what.find("\nException raised from"));
+}
+
 // CPU time of the whole process (all threads): robust to other processes sharing the cores.
 double process_cpu_seconds() {
   timespec ts{};
@@ -117,6 +129,8 @@ torch::Tensor index_tensor(const std::vector<std::int64_t>& idx, const torch::De
 class MaskCnnRunner : public engine::TrialRunner {
  public:
   engine::TrialOutcome run(const engine::TrialContext& ctx) override;
+  std::vector<engine::TrialOutcome> run_pack(
+      const std::vector<engine::TrialContext>& members) override;
 
  private:
   std::shared_ptr<const NeuralData> dataset(const json& block);
@@ -201,16 +215,44 @@ class Trial {
                                                       torch::optim::AdamOptions(to_.lr()));
   }
 
+  /// Trains alone, start to end (or to a stop).
   engine::TrialOutcome run();
+
+  // A packed trial (MaskCnnRunner::run_pack) goes through the same steps, with the training
+  // steps taken for all members at once: begin(); then per step next_batch(), the fused
+  // forward and backward, optimizer().step(), add_loss(), driver().stepped(), supply_losses()
+  // when the driver wants them; end() with the driver's result.
+  /// prepare(), then starts the protocol (its initial evaluation) under driver().
+  void begin();
+  ProtocolDriver& driver() { return *driver_; }
+  /// The next minibatch's image indices (on the device), in this trial's own order.
+  torch::Tensor next_batch();
+  MaskCnn& model() { return model_; }
+  torch::optim::Adam& optimizer() { return *optimizer_; }
+  const LossOptions& loss_options() const { return lo_; }
+  /// Queues a step's data loss (read later, with read_losses): the data loss when `total` is
+  /// finite, else `total`, so a non-finite step fails the trial.
+  void add_loss(const torch::Tensor& data, const torch::Tensor& total);
+  /// The queued losses as one device tensor [n] (undefined when none); clear_losses() after
+  /// they were read.
+  torch::Tensor queued_losses() const;
+  void clear_losses() { unread_.clear(); }
+  /// Adds a step's wall and CPU time (for ms_per_iter); a packed step counts whole for each.
+  void add_step_time(double wall_s, double cpu_s);
+  /// Outputs of the run as `result` says it ended (checkpoint, or the best model's scores).
+  engine::TrialOutcome end(const ProtocolResult& result);
 
  private:
   fs::path file(const char* name) const { return ctx_.trial_dir / name; }
+  /// Writes config.json, resumes from resume.pt when there is one, sets up the protocol's hooks.
+  void prepare();
   void write_config() const;
   bool try_resume();
   void save_resume() const;
   void write_curve() const;
   void write_best() const;
-  double train_step();
+  void train_step();
+  std::vector<double> read_losses();
   torch::Tensor predict(const std::vector<std::int64_t>& idx);
   double loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred);
   engine::TrialOutcome finish();
@@ -232,6 +274,9 @@ class Trial {
   // its batch's indices from the host (one host-to-device copy per step on CUDA).
   torch::Tensor order_device_;
   std::string best_model_, best_optimizer_;
+  std::vector<torch::Tensor> unread_;  // losses of the steps not read yet (on the device)
+  ProtocolHooks hooks_;
+  std::optional<ProtocolDriver> driver_;
   double train_seconds_ = 0;        // wall time in training steps (for ms_per_iter)
   double train_cpu_seconds_ = 0;    // process CPU time in training steps (cpu_ms_per_iter)
   std::int64_t timed_steps_ = 0;
@@ -265,9 +310,7 @@ void Trial::write_config() const {
   write_file(file("config.json"), cfg.dump(2) + "\n");
 }
 
-double Trial::train_step() {
-  const auto t0 = Clock::now();
-  const double cpu0 = process_cpu_seconds();
+torch::Tensor Trial::next_batch() {
   const auto bs = static_cast<std::size_t>(to_.batch_size());
   if (pos_ + bs > order_.size()) {  // new epoch: shuffle, drop the last partial batch
     order_ = dd_.train;
@@ -278,6 +321,32 @@ double Trial::train_step() {
   if (!order_device_.defined()) order_device_ = index_tensor(order_, device_);
   auto idx = order_device_.narrow(0, static_cast<std::int64_t>(pos_), static_cast<std::int64_t>(bs));
   pos_ += bs;
+  return idx;
+}
+
+void Trial::add_loss(const torch::Tensor& data, const torch::Tensor& total) {
+  torch::NoGradGuard no_grad;
+  unread_.push_back(torch::where(torch::isfinite(total), data, total).detach().reshape({1}));
+}
+
+torch::Tensor Trial::queued_losses() const {
+  return unread_.empty() ? torch::Tensor() : torch::cat(unread_, 0);
+}
+
+void Trial::add_step_time(double wall_s, double cpu_s) {
+  train_seconds_ += wall_s;
+  train_cpu_seconds_ += cpu_s;
+  ++timed_steps_;
+}
+
+// No host sync: the indices are a slice of the epoch's order already on the device, the
+// regularizer's constants are built once, and the loss stays on the device until read_losses.
+// The optimizer steps whatever the loss; a non-finite one fails the trial when it is read, at
+// most `read_every` steps later, before any evaluation (so no checkpoint holds its weights).
+void Trial::train_step() {
+  const auto t0 = Clock::now();
+  const double cpu0 = process_cpu_seconds();
+  auto idx = next_batch();
   auto x = dd_.images.index_select(0, idx);
   if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   auto y = dd_.targets.index_select(0, idx);
@@ -286,13 +355,18 @@ double Trial::train_step() {
   auto loss = data_loss(lo_.loss(), model_->forward(x), y);
   auto total = loss + model_->regularizer(lo_);
   total.backward();
-  const double total_v = total.item<double>();
-  const double loss_v = loss.item<double>();
-  if (std::isfinite(total_v)) optimizer_->step();
-  train_seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
-  train_cpu_seconds_ += process_cpu_seconds() - cpu0;
-  ++timed_steps_;
-  return std::isfinite(total_v) ? loss_v : total_v;
+  optimizer_->step();
+  add_loss(loss, total);
+  add_step_time(std::chrono::duration<double>(Clock::now() - t0).count(),
+                process_cpu_seconds() - cpu0);
+}
+
+std::vector<double> Trial::read_losses() {
+  const torch::Tensor all = queued_losses();
+  unread_.clear();
+  if (!all.defined()) return {};
+  const torch::Tensor host = all.to(torch::kCPU).to(torch::kDouble).contiguous();
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
 }
 
 torch::Tensor Trial::predict(const std::vector<std::int64_t>& idx) {
@@ -383,43 +457,55 @@ bool Trial::try_resume() {
   return true;
 }
 
-engine::TrialOutcome Trial::run() {
+void Trial::prepare() {
   write_config();
   bool resumed = false;
   try {
     resumed = try_resume();
   } catch (const std::exception& e) {
     // The model may be half loaded: never continue from a checkpoint that did not load whole.
-    std::string what = e.what();
-    what = what.substr(0, what.find("\nException raised from"));
     NS_FAIL_CODE(kExitBadInput, "cannot resume from {}: {}; delete it to rerun the trial from "
                                "the start",
-                 file("resume.pt").string(), what);
+                 file("resume.pt").string(), short_error(e));
   }
   if (resumed) {
     log::debug("trial {}: resuming at iteration {} (phase {})", ctx_.trial.id,
                schedule_.iteration(), schedule_.phase() + 1);
   }
-  ProtocolHooks hooks;
-  hooks.stop_requested = [&] { return ctx_.stop_requested && ctx_.stop_requested(); };
-  hooks.train_step = [&] { return train_step(); };
-  hooks.evaluate = [&] { return loss_on(dd_.val, predict(dd_.val)); };
-  hooks.save_best = [&] {
+  hooks_.stop_requested = [this] { return ctx_.stop_requested && ctx_.stop_requested(); };
+  hooks_.train_step = [this] { train_step(); };
+  hooks_.read_losses = [this] { return read_losses(); };
+  hooks_.read_every = kReadLossEvery;
+  hooks_.evaluate = [this] { return loss_on(dd_.val, predict(dd_.val)); };
+  hooks_.save_best = [this] {
     best_model_ = save_model_blob(*model_);
     best_optimizer_ = save_blob(*optimizer_);
     write_best();
   };
-  hooks.restore_best = [&] {
+  hooks_.restore_best = [this] {
     load_blob(*model_, best_model_, device_);
     load_blob(*optimizer_, best_optimizer_, device_);
   };
-  hooks.on_phase_end = [&] { write_best(); };
-  hooks.after_eval = [&] { write_curve(); };  // so the curve can be watched while it trains
-  hooks.set_lr = [&](double lr) {
+  hooks_.on_phase_end = [this] { write_best(); };
+  hooks_.after_eval = [this] { write_curve(); };  // so the curve can be watched while it trains
+  hooks_.set_lr = [this](double lr) {
     for (auto& group : optimizer_->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
   };
-  const ProtocolResult result = run_protocol(schedule_, hooks);
+}
+
+void Trial::begin() {
+  prepare();
+  driver_.emplace(schedule_, hooks_);
+  driver_->start();
+}
+
+engine::TrialOutcome Trial::run() {
+  prepare();
+  return end(run_protocol(schedule_, hooks_));
+}
+
+engine::TrialOutcome Trial::end(const ProtocolResult& result) {
   write_curve();
   engine::TrialOutcome outcome;
   switch (result.status) {
@@ -515,6 +601,144 @@ engine::TrialOutcome MaskCnnRunner::run(const engine::TrialContext& ctx) {
   auto dd = device_data(ctx.data, *data, device);
   Trial trial(ctx, *data, *dd);
   return trial.run();
+}
+
+// One fused training step of the members in `active` (same shapes): each member's own batch,
+// one forward and backward through packed_forward, each member's own loss, regularizers and
+// Adam step. The loss summed over members has, for each member's parameters, the gradient of
+// that member's own loss.
+void packed_step(const std::vector<Trial*>& active, const DeviceData& dd) {
+  const auto t0 = Clock::now();
+  const double cpu0 = process_cpu_seconds();
+  std::vector<torch::Tensor> xs, ys;
+  std::vector<MaskCnn> models;
+  for (Trial* t : active) {
+    auto idx = t->next_batch();
+    xs.push_back(dd.images.index_select(0, idx));
+    ys.push_back(dd.targets.index_select(0, idx));
+    models.push_back(t->model());
+    t->model()->train();
+    t->optimizer().zero_grad();
+  }
+  const torch::Tensor pred = packed_forward(models, torch::stack(xs, 0));
+  std::vector<torch::Tensor> data(active.size()), totals(active.size());
+  torch::Tensor sum;
+  for (std::size_t k = 0; k < active.size(); ++k) {
+    const LossOptions& lo = active[k]->loss_options();
+    data[k] = data_loss(lo.loss(), pred[static_cast<std::int64_t>(k)], ys[k]);
+    totals[k] = data[k] + active[k]->model()->regularizer(lo);
+    sum = sum.defined() ? sum + totals[k] : totals[k];
+  }
+  sum.backward();
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = process_cpu_seconds() - cpu0;
+  for (std::size_t k = 0; k < active.size(); ++k) {
+    active[k]->optimizer().step();
+    active[k]->add_loss(data[k], totals[k]);
+    active[k]->add_step_time(wall, cpu);
+  }
+}
+
+// Reads the queued losses of every member in one transfer and hands each its own.
+void supply_all(const std::vector<Trial*>& members) {
+  std::vector<torch::Tensor> parts;
+  std::vector<std::int64_t> counts;
+  for (Trial* t : members) {
+    torch::Tensor q = t->queued_losses();
+    counts.push_back(q.defined() ? q.numel() : 0);
+    if (q.defined()) parts.push_back(q);
+  }
+  if (parts.empty()) return;
+  const torch::Tensor host = torch::cat(parts, 0).to(torch::kCPU).to(torch::kDouble).contiguous();
+  const double* v = host.data_ptr<double>();
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    members[k]->clear_losses();
+    members[k]->driver().supply(std::vector<double>(v, v + counts[k]));
+    v += counts[k];
+  }
+}
+
+std::vector<engine::TrialOutcome> MaskCnnRunner::run_pack(
+    const std::vector<engine::TrialContext>& members) {
+  NS_CHECK(!members.empty(), "run_pack: no members");
+  if (members.size() == 1) return {run(members[0])};
+  set_torch_threads(members[0].threads);
+  const torch::Device device = to_torch_device(members[0].device);
+  auto data = dataset(members[0].data);
+  auto dd = device_data(members[0].data, *data, device);
+  const std::size_t K = members.size();
+  std::vector<engine::TrialOutcome> outcomes(K);
+  std::vector<std::unique_ptr<Trial>> trials(K);
+  std::vector<bool> open(K, false);  // member k still trains in the pack
+  auto fail = [&](std::size_t k, const std::string& error) {
+    outcomes[k].status = engine::TrialStatus::kFailed;
+    outcomes[k].error = error;
+    open[k] = false;
+  };
+  std::string shape;
+  for (std::size_t k = 0; k < K; ++k) {
+    try {
+      // Built one after the other: each seeds LibTorch's generator with its own seed first.
+      trials[k] = std::make_unique<Trial>(members[k], *data, *dd);
+      const TrainOptions to = train_options_from_json(members[k].trial.params);
+      const std::string key = pack_shape_key(trials[k]->model()->options(), to);
+      if (shape.empty()) shape = key;
+      NS_CHECK(key == shape, "trial {} cannot share a pack with trial {}: their shapes differ "
+                             "({} vs {})",
+               members[k].trial.id, members[0].trial.id, key, shape);
+      trials[k]->begin();
+      open[k] = true;
+    } catch (const std::exception& e) {
+      fail(k, short_error(e));
+    }
+  }
+  auto finish_done = [&] {
+    for (std::size_t k = 0; k < K; ++k) {
+      if (open[k] && trials[k]->driver().done()) {
+        outcomes[k] = trials[k]->end(trials[k]->driver().result());
+        open[k] = false;
+      }
+    }
+  };
+  auto active = [&] {
+    std::vector<Trial*> a;
+    for (std::size_t k = 0; k < K; ++k)
+      if (open[k]) a.push_back(trials[k].get());
+    return a;
+  };
+  try {
+    finish_done();
+    const auto& stop = members[0].stop_requested;
+    while (true) {
+      const std::vector<Trial*> train = active();
+      if (train.empty()) break;
+      if (stop && stop()) {
+        supply_all(train);  // the checkpoints hold the pending losses
+        for (std::size_t k = 0; k < K; ++k) {
+          if (!open[k]) continue;
+          const bool failed = trials[k]->driver().done();
+          outcomes[k] = trials[k]->end(trials[k]->driver().result(/*interrupted=*/!failed));
+          open[k] = false;
+        }
+        break;
+      }
+      packed_step(train, *dd);
+      bool read = false;
+      for (Trial* t : train) {
+        t->driver().stepped();
+        read = read || t->driver().wants_losses();
+      }
+      if (read) supply_all(train);
+      finish_done();
+    }
+  } catch (const std::exception& e) {
+    // A failure of the fused step (out of memory, a broken device) fails every member still in
+    // the pack; members that already finished keep their results.
+    const std::string error = short_error(e);
+    for (std::size_t k = 0; k < K; ++k)
+      if (open[k]) fail(k, "packed training step: " + error);
+  }
+  return outcomes;
 }
 
 }  // namespace

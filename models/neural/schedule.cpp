@@ -27,9 +27,12 @@ bool PhaseSchedule::eval_due() const {
          (in_phase_ % options_.eval_every == 0 || in_phase_ >= options_.max_iters_per_phase);
 }
 
-void PhaseSchedule::step(double train_loss) {
+void PhaseSchedule::count_step() {
   ++iteration_;
   ++in_phase_;
+}
+
+void PhaseSchedule::add_train_loss(double train_loss) {
   train_sum_ += train_loss;
   ++train_count_;
 }
@@ -95,46 +98,96 @@ void PhaseSchedule::set_state(const nlohmann::json& s) {
                       num(r.at(3)), num(r.at(4))});
 }
 
-ProtocolResult run_protocol(PhaseSchedule& schedule, const ProtocolHooks& hooks) {
-  ProtocolResult result;
-  auto handle = [&](double val_loss) {
-    EvalDecision d = schedule.report(val_loss);
-    if (d.improved) hooks.save_best();
-    if (d.end_phase) {
-      if (schedule.best_iteration() >= 0) {
-        hooks.restore_best();
-        hooks.on_phase_end();
-      }
-      if (!d.finished) hooks.set_lr(schedule.lr());
+ProtocolDriver::ProtocolDriver(PhaseSchedule& schedule, const ProtocolHooks& hooks)
+    : schedule_(schedule), hooks_(hooks) {
+  NS_CHECK(hooks_.read_every >= 1, "ProtocolHooks::read_every must be >= 1, got {}",
+           hooks_.read_every);
+}
+
+void ProtocolDriver::evaluate() {
+  EvalDecision d = schedule_.report(hooks_.evaluate());
+  if (d.improved) hooks_.save_best();
+  if (d.end_phase) {
+    if (schedule_.best_iteration() >= 0) {
+      hooks_.restore_best();
+      hooks_.on_phase_end();
     }
-    hooks.after_eval();
-  };
-  if (!schedule.finished()) hooks.set_lr(schedule.lr());
-  if (schedule.needs_initial_eval()) handle(hooks.evaluate());
-  while (!schedule.finished()) {
-    if (hooks.stop_requested()) {
-      result.status = ProtocolResult::Status::kInterrupted;
-      return result;
-    }
-    const double loss = hooks.train_step();
+    if (!d.finished) hooks_.set_lr(schedule_.lr());
+  }
+  hooks_.after_eval();
+}
+
+void ProtocolDriver::start() {
+  if (!schedule_.finished()) hooks_.set_lr(schedule_.lr());
+  if (schedule_.needs_initial_eval()) evaluate();
+}
+
+void ProtocolDriver::stepped() {
+  NS_CHECK(!done() && !eval_due_, "ProtocolDriver: a step was taken {}",
+           done() ? "after training ended" : "before the due evaluation ran (supply the losses)");
+  schedule_.count_step();
+  ++pending_;
+  eval_due_ = schedule_.eval_due();
+}
+
+bool ProtocolDriver::wants_losses() const {
+  return pending_ > 0 && (eval_due_ || pending_ >= hooks_.read_every);
+}
+
+void ProtocolDriver::supply(const std::vector<double>& losses) {
+  NS_CHECK(static_cast<std::int64_t>(losses.size()) <= pending_,
+           "ProtocolDriver: {} losses supplied for {} pending steps", losses.size(), pending_);
+  if (failed_) return;
+  // The first pending step is iteration (iteration() - pending + 1).
+  const std::int64_t first = schedule_.iteration() - pending_ + 1;
+  for (std::size_t i = 0; i < losses.size(); ++i) {
+    const double loss = losses[i];
     if (!std::isfinite(loss)) {
-      result.status = ProtocolResult::Status::kFailed;
-      result.error = fmt::format(
+      failed_ = true;
+      error_ = fmt::format(
           "training loss is not finite ({}) at iteration {} (phase {}, lr {:g}); "
           "lower lr or the regularizer weights",
-          loss, schedule.iteration() + 1, schedule.phase() + 1, schedule.lr());
-      return result;
+          loss, first + static_cast<std::int64_t>(i), schedule_.phase() + 1, schedule_.lr());
+      return;
     }
-    schedule.step(loss);
-    if (schedule.eval_due()) handle(hooks.evaluate());
+    schedule_.add_train_loss(loss);
   }
-  if (schedule.best_iteration() < 0) {
+  pending_ -= static_cast<std::int64_t>(losses.size());
+  if (pending_ == 0 && eval_due_) {
+    eval_due_ = false;
+    evaluate();
+  }
+}
+
+ProtocolResult ProtocolDriver::result(bool interrupted) const {
+  ProtocolResult result;
+  if (failed_) {
+    result.status = ProtocolResult::Status::kFailed;
+    result.error = error_;
+  } else if (interrupted && !schedule_.finished()) {
+    result.status = ProtocolResult::Status::kInterrupted;
+  } else if (schedule_.best_iteration() < 0) {
     result.status = ProtocolResult::Status::kFailed;
     result.error = fmt::format("the validation loss was never finite ({} evaluations); check "
                                "the data and lower lr",
-                               schedule.curve().size());
+                               schedule_.curve().size());
   }
   return result;
+}
+
+ProtocolResult run_protocol(PhaseSchedule& schedule, const ProtocolHooks& hooks) {
+  ProtocolDriver driver(schedule, hooks);
+  driver.start();
+  while (!driver.done()) {
+    if (hooks.stop_requested()) {
+      if (driver.pending() > 0) driver.supply(hooks.read_losses());  // the checkpoint holds them
+      return driver.result(/*interrupted=*/!driver.done());
+    }
+    hooks.train_step();
+    driver.stepped();
+    if (driver.wants_losses()) driver.supply(hooks.read_losses());
+  }
+  return driver.result();
 }
 
 }  // namespace ns::models::neural

@@ -59,7 +59,14 @@ class PhaseSchedule {
   const std::vector<CurveRow>& curve() const { return curve_; }
 
   /// Counts one training iteration with its (data) loss.
-  void step(double train_loss);
+  void step(double train_loss) {
+    count_step();
+    add_train_loss(train_loss);
+  }
+  /// step() in two parts, for a loss read later: counts the iteration now...
+  void count_step();
+  /// ...and adds its loss to the next curve row (before that row's report()).
+  void add_train_loss(double train_loss);
   /// Records an evaluation at the current iteration and says what to do.
   EvalDecision report(double val_loss);
 
@@ -82,7 +89,14 @@ class PhaseSchedule {
 /// The model-side operations the protocol drives.
 struct ProtocolHooks {
   std::function<bool()> stop_requested;       ///< checked before every iteration
-  std::function<double()> train_step;         ///< one minibatch step; returns its data loss
+  /// One minibatch step. Its data loss (not finite when the step's total loss was not) comes
+  /// back through read_losses, so a GPU need not wait for the host at every step.
+  std::function<void()> train_step;
+  /// The data losses of the steps since the previous call, in order: one host read for all.
+  std::function<std::vector<double>()> read_losses;
+  /// Steps between two reads (>= 1); every evaluation reads first. A non-finite loss fails the
+  /// trial at most this many steps after the step that produced it.
+  int read_every = 1;
   std::function<double()> evaluate;           ///< validation loss without regularizers
   std::function<void()> save_best;            ///< after a strict improvement
   std::function<void()> restore_best;         ///< at every phase end
@@ -94,6 +108,44 @@ struct ProtocolHooks {
 struct ProtocolResult {
   enum class Status { kFinished, kInterrupted, kFailed } status = Status::kFinished;
   std::string error;  ///< set when kFailed
+};
+
+/// The protocol of one model, advanced one step at a time by its caller: run_protocol drives
+/// one model; the packed trainer (models/neural/packed.hpp) steps several models together and
+/// drives one ProtocolDriver each. The caller's loop:
+///   start(); while (!done()) { [stop?] take a step; stepped(); if (wants_losses()) supply(...); }
+class ProtocolDriver {
+ public:
+  /// `hooks.train_step`, `read_losses` and `stop_requested` are the caller's to call; the driver
+  /// calls the others.
+  ProtocolDriver(PhaseSchedule& schedule, const ProtocolHooks& hooks);
+
+  /// Sets the current phase's learning rate and runs the initial evaluation when it is due.
+  void start();
+  /// True when training is over (finished or failed): take no more steps.
+  bool done() const { return failed_ || schedule_.finished(); }
+  /// Counts one training step the caller took; its loss comes with a later supply().
+  void stepped();
+  /// Steps counted whose losses were not supplied yet.
+  std::int64_t pending() const { return pending_; }
+  /// True when the pending losses are needed now: an evaluation is due, or read_every steps wait.
+  bool wants_losses() const;
+  /// The losses of the oldest pending steps, in order (at most pending()). A non-finite one
+  /// fails the run; when none is left pending and an evaluation is due, it runs.
+  void supply(const std::vector<double>& losses);
+  /// How the run ended, once done() (or kInterrupted when the caller stopped it before: supply
+  /// the pending losses first, so a checkpoint holds them).
+  ProtocolResult result(bool interrupted = false) const;
+
+ private:
+  void evaluate();
+
+  PhaseSchedule& schedule_;
+  const ProtocolHooks& hooks_;
+  std::int64_t pending_ = 0;
+  bool eval_due_ = false;  ///< the last counted step is followed by an evaluation
+  bool failed_ = false;
+  std::string error_;
 };
 
 /// Runs (or continues, when `schedule` was restored from a checkpoint) the protocol until it

@@ -33,8 +33,14 @@ class FakeTransport final : public Transport {
     if (type == "assign") {
       auto a = m.at("body").get<msg::Assign>();
       assigned[dest].push_back(a.trial.index);
+      packs[dest].push_back(1 + static_cast<int>(a.pack.size()));
       if (auto row = behave_(dest, a)) {
-        inbox_.push_back({dest, msg::wrap(MessageKind::kResult, msg::Result{*row})});
+        msg::Result result{*row, {}};
+        for (const auto& member : a.pack) {
+          assigned[dest].push_back(member.trial.index);
+          if (auto r = behave_(dest, member)) result.pack.push_back(*r);
+        }
+        inbox_.push_back({dest, msg::wrap(MessageKind::kResult, result)});
       } else {
         held[dest] = a;
       }
@@ -55,6 +61,7 @@ class FakeTransport final : public Transport {
   }
   std::map<int, std::vector<json>> sent;
   std::map<int, std::vector<int>> assigned;
+  std::map<int, std::vector<int>> packs;  ///< per worker: trials in each Assign
   std::map<int, msg::Assign> held;
   int polls = 0;
 
@@ -286,6 +293,117 @@ TEST_CASE("executor: exceptions and time limits become rows, the worker goes on"
   auto r3 = ex.execute(slow, never);
   CHECK(r3.status == TrialStatus::kTimeout);
   CHECK(r3.error == "exceeded the trial time limit of 0.05 s");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("packing: trials of one pack key go out together, up to `pack`; each gets its row",
+          "[coordinator][pack]") {
+  // 7 trials of shape "a", 3 of "b", 2 that cannot pack; pack 3 on two workers.
+  std::vector<ns::sweeps::Trial> v = trials(12);
+  for (int i = 0; i < 12; ++i) v[i].pack_key = i < 7 ? "a" : i < 10 ? "b" : "";
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.pack = 3;
+  o.longest_first = false;
+  auto s = Coordinator(t, sink, o, no_drain).run(v);
+  CHECK(s.recorded == 12);
+  CHECK(s.ok == 12);
+  std::set<std::string> ids;
+  for (auto& r : sink.rows) ids.insert(r.trial_id);
+  CHECK(ids.size() == 12);
+  std::multiset<int> sizes;
+  for (auto& [w, p] : t.packs) sizes.insert(p.begin(), p.end());
+  // a: 3 + 3 + 1, b: 3, and the two alone.
+  CHECK(sizes == std::multiset<int>{1, 1, 1, 3, 3, 3});
+  // pack 1 (the default): one trial per Assign.
+  FakeTransport one(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FakeSink sink1;
+  Coordinator(one, sink1, {}, no_drain).run(v);
+  for (auto& [w, p] : one.packs)
+    for (int n : p) CHECK(n == 1);
+  CHECK(sink1.rows.size() == 12);
+}
+
+TEST_CASE("packing: a failed member is retried alone; a pack that fails whole is one failure "
+          "for the breaker", "[coordinator][pack]") {
+  std::vector<ns::sweeps::Trial> v = trials(6);
+  for (auto& x : v) x.pack_key = "a";
+  SECTION("retry") {
+    FakeTransport t(2, [](int rank, const msg::Assign& a) {
+      ResultRow r = ok_row(a, rank);
+      if (a.trial.id == "t1" && a.attempt == 1) r.status = TrialStatus::kFailed;
+      return r;
+    });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.pack = 3;
+    o.retries = 1;
+    o.longest_first = false;
+    auto s = Coordinator(t, sink, o, no_drain).run(v);
+    CHECK(s.recorded == 6);
+    CHECK(s.ok == 6);
+    CHECK(s.retried == 1);
+  }
+  SECTION("breaker") {
+    // Every trial fails: with pack 3 and unhealthy_after 2, the rank goes after two packs
+    // (6 failures), not after its first pack's 3 rows.
+    FakeTransport t(3, [](int rank, const msg::Assign& a) {
+      ResultRow r = ok_row(a, rank);
+      if (rank == 1) r.status = TrialStatus::kFailed;
+      return r;
+    });
+    std::vector<ns::sweeps::Trial> w = trials(30);
+    for (auto& x : w) x.pack_key = "a";
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.pack = 3;
+    o.unhealthy_after = 2;
+    o.longest_first = false;
+    auto s = Coordinator(t, sink, o, no_drain).run(w);
+    REQUIRE(s.unhealthy.size() == 1);
+    CHECK(s.unhealthy[0].rank == 1);
+    CHECK(t.packs[1].size() == 2);
+    CHECK(s.failed == 6);
+    CHECK(s.recorded == 30);
+  }
+}
+
+TEST_CASE("executor: a pack runs through run_pack, one row per member in order",
+          "[executor][pack]") {
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  auto dir = std::filesystem::temp_directory_path() / ("ns_pack_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
+  msg::Assign a;
+  a.trial = ns::sweeps::Trial{"p0", 0, 0, 1, params};
+  for (int i = 1; i < 3; ++i) {
+    msg::Assign m;
+    m.trial = ns::sweeps::Trial{"p" + std::to_string(i), i, 0, 1, params};
+    m.attempt = i;
+    if (i == 2) m.trial.params["fail_first_n"] = 5;  // fails; the others do not
+    a.pack.push_back(m);
+  }
+  // The pack survives the wire.
+  const auto back = json(msg::wrap(MessageKind::kAssign, a)).at("body").get<msg::Assign>();
+  REQUIRE(back.pack.size() == 2);
+  CHECK(back.pack[1].attempt == 2);
+  const msg::Result r = ex.run(back, [] { return false; });
+  CHECK(r.row.trial_id == "p0");
+  CHECK(r.row.status == TrialStatus::kOk);
+  REQUIRE(r.pack.size() == 2);
+  CHECK(r.pack[0].trial_id == "p1");
+  CHECK(r.pack[0].status == TrialStatus::kOk);
+  CHECK(r.pack[0].attempt == 1);
+  CHECK(r.pack[1].trial_id == "p2");
+  CHECK(r.pack[1].status == TrialStatus::kFailed);
+  CHECK(r.pack[1].attempt == 2);
+  const auto wire = json(msg::wrap(MessageKind::kResult, r)).at("body").get<msg::Result>();
+  REQUIRE(wire.pack.size() == 2);
+  CHECK(wire.pack[1].error == r.pack[1].error);
   std::filesystem::remove_all(dir);
 }
 

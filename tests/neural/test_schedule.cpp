@@ -20,6 +20,9 @@ struct FakeTraining {
   int stop_after = -1;         // stop_requested() true once this many steps were taken
   int steps = 0;
   double train_loss = 0.5;
+  int read_every = 1;
+  std::vector<double> unread;  // losses of steps not read yet
+  int reads = 0;
 
   ProtocolHooks hooks() {
     ProtocolHooks h;
@@ -27,8 +30,15 @@ struct FakeTraining {
     h.train_step = [this] {
       ++version;
       ++steps;
-      return train_loss;
+      unread.push_back(train_loss);
     };
+    h.read_losses = [this] {
+      ++reads;
+      std::vector<double> out;
+      out.swap(unread);
+      return out;
+    };
+    h.read_every = read_every;
     h.evaluate = [this] {
       REQUIRE(next < losses.size());
       return losses[next++];
@@ -173,6 +183,78 @@ TEST_CASE("an interrupted schedule continues from its saved state exactly", "[sc
     REQUIRE(second.curve()[i].val_loss == ref.curve()[i].val_loss);
     REQUIRE(second.curve()[i].lr == ref.curve()[i].lr);
   }
+}
+
+TEST_CASE("losses read every k steps give the same run as losses read every step",
+          "[schedule]") {
+  const std::vector<double> losses = {10, 8, 9, 9, 7, 7, 8, 7.5, 7.2};
+  ScheduleOptions o = small_options();
+  o.eval_every = 5;  // reads at k = 3 fall between evaluations
+  FakeTraining every;
+  every.losses = losses;
+  PhaseSchedule a(o);
+  REQUIRE(run_protocol(a, every.hooks()).status == ProtocolResult::Status::kFinished);
+  FakeTraining batched;
+  batched.losses = losses;
+  batched.read_every = 3;
+  PhaseSchedule b(o);
+  REQUIRE(run_protocol(b, batched.hooks()).status == ProtocolResult::Status::kFinished);
+  REQUIRE(a.state() == b.state());  // curve, train-loss sums, best: all equal
+  REQUIRE(every.reads == a.iteration());
+  // One read per 3 steps, plus one before each evaluation that ends a partial group.
+  REQUIRE(batched.reads < every.reads / 2);
+  REQUIRE(batched.unread.empty());
+}
+
+TEST_CASE("a non-finite loss read late fails the run within read_every steps, naming its "
+          "iteration", "[schedule]") {
+  ScheduleOptions o = small_options();
+  o.eval_every = 100;
+  FakeTraining t;
+  t.losses = {1, 1};
+  t.read_every = 4;
+  PhaseSchedule s(o);
+  ProtocolHooks h = t.hooks();
+  h.train_step = [&] {
+    ++t.steps;
+    t.unread.push_back(t.steps == 6 ? std::nan("") : 0.5);
+  };
+  const ProtocolResult r = run_protocol(s, h);
+  REQUIRE(r.status == ProtocolResult::Status::kFailed);
+  REQUIRE_THAT(r.error, Catch::Contains("not finite (nan) at iteration 6"));
+  REQUIRE(t.steps == 8);  // read at steps 4 and 8: found 2 steps after it happened
+}
+
+TEST_CASE("an interrupt reads the pending losses before it returns, so the saved state holds "
+          "them", "[schedule]") {
+  ScheduleOptions o = small_options();
+  o.eval_every = 10;
+  FakeTraining t;
+  t.losses = {1, 1, 1};
+  t.read_every = 4;
+  t.stop_after = 6;
+  PhaseSchedule s(o);
+  REQUIRE(run_protocol(s, t.hooks()).status == ProtocolResult::Status::kInterrupted);
+  REQUIRE(t.unread.empty());
+  REQUIRE(s.state().at("train_count") == 6);
+}
+
+TEST_CASE("the driver refuses a step before the due evaluation ran", "[schedule]") {
+  ScheduleOptions o = small_options();
+  FakeTraining t;
+  t.losses = {1, 1};
+  t.read_every = 100;
+  PhaseSchedule s(o);
+  ProtocolHooks h = t.hooks();
+  ProtocolDriver d(s, h);
+  d.start();
+  d.stepped();
+  d.stepped();  // eval_every 2: an evaluation is due
+  REQUIRE(d.wants_losses());
+  REQUIRE_THROWS_WITH(d.stepped(), Catch::Contains("before the due evaluation"));
+  d.supply({0.5, 0.5});
+  REQUIRE(t.next == 2);
+  REQUIRE(s.curve().back().train_loss == 0.5);
 }
 
 TEST_CASE("invalid schedule options are rejected", "[schedule]") {

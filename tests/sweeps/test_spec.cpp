@@ -49,7 +49,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
   };
   const std::vector<Case> cases = {
       {"unknown top-level key", [](json& j) { j["grdi"] = json::object(); },
-       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s"},
+       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s, pack"},
       {"unknown parameter in grid", [](json& j) { j["grid"]["z"] = {1.0}; },
        "s.json: $.grid.z: unknown parameter 'z' of family 'quadratic'; allowed: fail_first_n, fail_prob, k, noise, shape, sleep_s, sleep_sigma, x, y"},
       {"empty grid list", [](json& j) { j["grid"]["x"] = json::array(); },
@@ -88,6 +88,8 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
        "s.json: $.family: expected a non-empty string, got 3"},
       {"negative timeout", [](json& j) { j["trial_timeout_s"] = -5; },
        "s.json: $.trial_timeout_s: expected a finite number >= 0, got -5"},
+      {"pack of 0", [](json& j) { j["pack"] = 0; },
+       "s.json: $.pack: expected an integer in [1, 256], got 0"},
   };
   for (const auto& c : cases) {
     INFO(c.what);

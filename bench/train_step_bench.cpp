@@ -49,6 +49,7 @@
 
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/options.hpp"
+#include "models/neural/packed.hpp"
 #include "models/torch_common.hpp"
 
 namespace {
@@ -371,6 +372,84 @@ std::string gf(double flops) {
   return buf;
 }
 
+// The throughput mode (--device, --packs): training steps as the runner takes them, without a
+// host sync per step (a GPU queues them), timed over `iters` steps between two device syncs;
+// for each K of `packs`, K members of the default configuration trained as one pack
+// (packed_forward), each with its own batch and Adam. Prints one JSON object.
+void sync_device(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+json throughput(const json& params, std::int64_t size, std::int64_t neurons, std::int64_t batch,
+                int iters, int warmup, const std::vector<std::int64_t>& packs,
+                const torch::Device& device) {
+  const nn::TrainOptions to = nn::train_options_from_json(params);
+  const nn::LossOptions lo = nn::loss_options_from_json(params);
+  const nn::ModelOptions mo = nn::with_computation_switches(
+      nn::model_options_from_json(params, 1, size, size, neurons), to, device.is_cpu());
+  torch::manual_seed(1);
+  const std::int64_t m = 4 * batch;
+  const auto images = (torch::randint(0, 256, {m, 1, size, size}, torch::kFloat32)).to(device);
+  const auto targets = torch::poisson(torch::rand({m, neurons}) * 3.0 + 0.5).to(device);
+  json rows = json::array();
+  for (std::int64_t K : packs) {
+    std::vector<nn::MaskCnn> models;
+    std::vector<std::unique_ptr<torch::optim::Adam>> opts;
+    for (std::int64_t k = 0; k < K; ++k) {
+      torch::manual_seed(10 + k);
+      models.push_back(nn::MaskCnn(mo));
+      models.back()->to(device);
+      if (to.channels_last()) nn::parameters_to_channels_last(*models.back());
+      models.back()->train();
+      opts.push_back(std::make_unique<torch::optim::Adam>(models.back()->parameters(),
+                                                          torch::optim::AdamOptions(to.lr())));
+    }
+    std::vector<torch::Tensor> losses;
+    auto step = [&] {
+      for (auto& o : opts) o->zero_grad();
+      torch::Tensor sum;
+      if (K == 1) {  // the runner's own step for a trial alone
+        auto idx = torch::randint(0, m, {batch}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+        auto x = images.index_select(0, idx);
+        if (to.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+        auto loss = nn::data_loss(lo.loss(), models[0]->forward(x), targets.index_select(0, idx));
+        sum = loss + models[0]->regularizer(lo);
+        losses.push_back(loss.detach());
+      } else {
+        std::vector<torch::Tensor> xs, ys;
+        for (std::int64_t k = 0; k < K; ++k) {
+          auto idx = torch::randint(0, m, {batch}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+          xs.push_back(images.index_select(0, idx));
+          ys.push_back(targets.index_select(0, idx));
+        }
+        const auto pred = nn::packed_forward(models, torch::stack(xs, 0));
+        for (std::int64_t k = 0; k < K; ++k) {
+          auto loss = nn::data_loss(lo.loss(), pred[k], ys[static_cast<std::size_t>(k)]);
+          auto total = loss + models[static_cast<std::size_t>(k)]->regularizer(lo);
+          sum = sum.defined() ? sum + total : total;
+          losses.push_back(loss.detach());
+        }
+      }
+      sum.backward();
+      for (auto& o : opts) o->step();
+    };
+    for (int i = 0; i < warmup; ++i) step();
+    sync_device(device);
+    const double t0 = now_s(), c0 = cpu_s();
+    for (int i = 0; i < iters; ++i) step();
+    const double mean_loss = torch::stack(losses).mean().item<double>();  // syncs
+    sync_device(device);
+    const double wall = now_s() - t0, cpu = cpu_s() - c0;
+    rows.push_back({{"pack", K},
+                    {"iters", iters},
+                    {"ms_per_step", 1e3 * wall / iters},
+                    {"cpu_ms_per_step", 1e3 * cpu / iters},
+                    {"member_steps_per_s", static_cast<double>(K * iters) / wall},
+                    {"mean_loss", mean_loss}});
+  }
+  return rows;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -404,6 +483,12 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile,
                  "write a chrome trace (legacy autograd profiler) of 3 more default iterations");
   app.add_flag("--smoke", smoke, "tiny sizes, 2 iterations (for ctest)");
+  std::string device_arg = "cpu", packs_arg;
+  app.add_option("--device", device_arg,
+                 "cpu (default: the FLOP-floor report) or cuda / cuda:N (the throughput mode)");
+  app.add_option("--packs", packs_arg,
+                 "throughput mode: comma-separated pack sizes K (1 = the runner's own step), "
+                 "e.g. 1,4,16; on a CPU too");
   bool gemm_only = false;
   app.add_flag("--gemm-only", gemm_only,
                "only time torch::mm, print JSON (what the OPENBLAS_CORETYPE children run)");
@@ -426,6 +511,24 @@ int main(int argc, char** argv) {
       return 0;
     }
     ns::models::tune_allocator();  // as the family does for its runners
+    const torch::Device device(device_arg);
+    if (!device.is_cpu() || !packs_arg.empty()) {
+      json p = nn::model_defaults();
+      p.update(nn::training_defaults());
+      p["channels"] = channels;
+      p["layers"] = layers;
+      p["batch_size"] = batch;
+      p.update(json::parse(params_arg));
+      std::vector<std::int64_t> packs;
+      for (const auto& k : split_list(packs_arg.empty() ? "1" : packs_arg)) packs.push_back(std::stoll(k));
+      const json out = {{"device", device.str()},
+                        {"threads", torch::get_num_threads()},
+                        {"sizes", {{"size", size}, {"neurons", neurons}, {"channels", channels},
+                                   {"layers", layers}, {"batch", batch}}},
+                        {"throughput", throughput(p, size, neurons, batch, iters, warmup, packs, device)}};
+      std::cout << out.dump(as_json ? -1 : 2) << std::endl;
+      return 0;
+    }
 
     // The configurations (defaults + variants), checked before anything is timed
     json base = nn::model_defaults();

@@ -154,6 +154,11 @@ std::string ranks_block(const JobOptions& o, const Layout& l) {
     b += fmt::format("export OMP_NUM_THREADS={}  # threads per rank = --cpus-per-rank\n",
                      o.cpus_per_rank);
   }
+  if (o.gpus_per_node > 0) {
+    b += fmt::format("export NS_GPUS_PER_NODE={}  # --gpus-per-node: `run --device auto` stops if "
+                     "the binary cannot use GPUs\n",
+                     o.gpus_per_node);
+  }
   return b;
 }
 
@@ -197,9 +202,11 @@ std::vector<std::string> apptainer_words(const JobOptions& o) {
 }
 
 // Ranks are not pinned: each runs intra-op threads of its own (OMP_NUM_THREADS, --threads).
-std::vector<std::string> mpirun_words(const std::string& container) {
+std::vector<std::string> mpirun_words(const std::string& container, const JobOptions& o) {
   std::vector<std::string> w{"mpirun", "\"${ns_mpi[@]}\"", "-np", "\"$ns_ntasks\"", "--bind-to",
                              "none"};
+  // Open MPI passes a variable to ranks on other hosts only when asked.
+  if (o.gpus_per_node > 0) w.insert(w.end(), {"-x", "NS_GPUS_PER_NODE"});
   if (container == "docker") {
     // Docker's default seccomp profile forbids the cross-memory attach vader uses.
     w.insert(w.end(), {"--mca", "btl_vader_single_copy_mechanism", "none"});
@@ -275,7 +282,7 @@ Rendered slurm_vars(const JobOptions& o, const Layout& l, long time_s) {
     cmd.push_back(s);
   } else {
     ranks += "ns_mpi=()\n[ \"$(id -u)\" = 0 ] && ns_mpi+=(--allow-run-as-root)\n";
-    cmd.push_back(mpirun_words(kind));
+    cmd.push_back(mpirun_words(kind, o));
   }
   if (kind == "pyxis") {
     cmd.push_back({shell_quote("--container-image=" + o.image),
@@ -344,7 +351,7 @@ Rendered lsf_vars(const JobOptions& o, const Layout& l, long time_s) {
         "MPI).\nexport LSF_DOCKER_NETWORK=host LSF_DOCKER_IPC=host\nexport LSF_DOCKER_VOLUMES={}\n",
         shell_quote(join(vols, " ")));
   }
-  std::vector<std::vector<std::string>> cmd{mpirun_words(kind)};
+  std::vector<std::vector<std::string>> cmd{mpirun_words(kind, o)};
   if (kind == "apptainer") cmd.push_back(apptainer_words(o));
   cmd.push_back(run_words(o));
 
@@ -371,7 +378,7 @@ Rendered local_vars(const JobOptions& o, const Layout& l) {
   if (kind == "docker") {
     std::vector<std::string> dk{"docker", "run", "--rm", "--network=host", "--ipc=host",
                                 "--user", "\"$(id -u):$(id -g)\""};
-    if (o.gpus_per_node > 0) dk.push_back("--gpus=all");
+    if (o.gpus_per_node > 0) dk.insert(dk.end(), {"--gpus=all", "-e", "NS_GPUS_PER_NODE"});
     for (const auto& m : container_mounts(o)) {
       dk.push_back("-v");
       dk.push_back(shell_quote(m));
@@ -382,7 +389,7 @@ Rendered local_vars(const JobOptions& o, const Layout& l) {
     auto a = apptainer_words(o);
     head.insert(head.end(), a.begin(), a.end());
   }
-  auto mpi = mpirun_words(kind);
+  auto mpi = mpirun_words(kind, o);
   if (head.size() == 1) {
     head.insert(head.end(), mpi.begin(), mpi.end());
     cmd.push_back(head);

@@ -19,6 +19,7 @@ ns_cores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
 [ "${ns_cores:-0}" -gt 0 ] || ns_cores=$(nproc)
 # 3 ranks: the coordinator (rank 0) and 2 worker(s), one per GPU.
 ns_ntasks=3
+export NS_GPUS_PER_NODE=2  # --gpus-per-node: `run --device auto` stops if the binary cannot use GPUs
 ns_mpi=()
 [ "$ns_ntasks" -gt "$ns_cores" ] && ns_mpi+=(--oversubscribe)
 [ "$(id -u)" = 0 ] && ns_mpi+=(--allow-run-as-root)
@@ -26,7 +27,7 @@ ns_mpi=()
 ns_step=""
 trap '[ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null' INT TERM USR1
 
-setsid mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none \
+setsid mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none -x NS_GPUS_PER_NODE \
     /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --deadline 3h &
 ns_step=$!
 # `wait` returns early whenever a trap runs: wait again until the step has really ended.

@@ -37,6 +37,7 @@ ns_note() {
 
 # 2 ranks: the coordinator (rank 0, first node) and 1 worker(s) per node, one per GPU.
 ns_ntasks=2
+export NS_GPUS_PER_NODE=1  # --gpus-per-node: `run --device auto` stops if the binary cannot use GPUs
 
 # Open MPI has no LSF support in Debian's build: give it the job's hosts and let it start remote
 # ranks through blaunch when LSF provides it (else ssh).
@@ -50,7 +51,7 @@ ns_signalled=0
 trap 'ns_signalled=1' INT TERM USR1 USR2
 
 ns_note "start: attempt $ns_attempt, $ns_ntasks ranks"
-mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none --mca btl_vader_single_copy_mechanism none \
+mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none -x NS_GPUS_PER_NODE --mca btl_vader_single_copy_mechanism none \
     neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
 ns_step=$!
 # `wait` returns early whenever a trap runs: wait again until the step has really ended.

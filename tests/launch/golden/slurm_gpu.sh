@@ -44,6 +44,7 @@ module load openmpi/4.1
 # 9 ranks: the coordinator (rank 0, first node) and 4 worker(s) per node, one per GPU.
 ns_ntasks=9
 export OMP_NUM_THREADS=8  # threads per rank = --cpus-per-rank
+export NS_GPUS_PER_NODE=4  # --gpus-per-node: `run --device auto` stops if the binary cannot use GPUs
 
 ns_step=""
 ns_usr1=0

@@ -36,6 +36,7 @@ ns_note() {
 
 # 2 ranks: the coordinator (rank 0, first node) and 1 worker(s) per node, one per GPU.
 ns_ntasks=2
+export NS_GPUS_PER_NODE=1  # --gpus-per-node: `run --device auto` stops if the binary cannot use GPUs
 
 ns_step=""
 ns_usr1=0

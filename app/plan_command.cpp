@@ -175,8 +175,8 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::set<std::string> done;
   const auto results = fs::path(p.spec.out) / "results.csv";
   if (fs::exists(results)) {
-    engine::check_output_dir({p.spec, p.family->schema().metrics, p.spec.out, false});
-    engine::ResultsTable t(results.string(), p.spec.param_names(), p.family->schema().metrics);
+    engine::check_output_dir({p.spec, p.metrics, p.spec.out, false});
+    engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics);
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
   }
   const std::vector<sweeps::Trial> pending = pending_trials(p, done);

@@ -20,6 +20,19 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   }
   p.spec = sweeps::parse_spec_with(j, path, p.family->schema());
   if (!out_override.empty()) p.spec.out = out_override;
+  p.metrics = p.family->schema().metrics;
+  if (p.spec.scheduler) {
+    const std::string unit = p.family->resource();
+    if (unit.empty())
+      throw Error(fmt::format("{}: $.scheduler: the {} family cannot stop trials early (it reports "
+                              "no resource)", path, fam));
+    if (p.spec.scheduler->resource != unit)
+      throw Error(fmt::format("{}: $.scheduler.resource: expected \"{}\" (the {} family's "
+                              "resource), got \"{}\"",
+                              path, unit, fam, p.spec.scheduler->resource));
+    p.metrics.push_back("rung");
+    p.metrics.push_back("resource");
+  }
   p.trials = sweeps::enumerate(p.spec);
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel

@@ -16,6 +16,9 @@ struct Prepared {
   const engine::ModelFamily* family = nullptr;
   engine::DataFacts data;          ///< what the family's check_data returned (deep checks only)
   int configurations_checked = 0;  ///< distinct parameter sets passed to check_params
+  /// The columns after the parameters in results.csv: the family's metrics, and with a
+  /// "scheduler" block also `rung` and `resource` (where a trial ended, in the family's units).
+  std::vector<std::string> metrics;
 };
 
 /// Parses and enumerates `path`. With `deep_checks` also checks the data block and every

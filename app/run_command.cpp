@@ -1,5 +1,7 @@
 #include <unistd.h>
 
+#include <fmt/ranges.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 
 #include "app/commands.hpp"
 #include "app/prepare.hpp"
+#include "engine/asha.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/deadline.hpp"
 #include "core/error.hpp"
@@ -96,7 +99,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   try {
     prep = prepare(opt.spec_path, opt.out, registry, coordinator);
     if (coordinator) {
-      engine::check_output_dir({prep.spec, prep.family->schema().metrics, prep.spec.out, opt.force_new});
+      engine::check_output_dir({prep.spec, prep.metrics, prep.spec.out, opt.force_new});
       const auto now = std::chrono::system_clock::now();
       if (!opt.deadline.empty()) {
         deadline = engine::parse_deadline(opt.deadline, now);
@@ -159,7 +162,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
-          engine::OutputPlan{prep.spec, prep.family->schema().metrics, prep.spec.out, opt.force_new,
+          engine::OutputPlan{prep.spec, prep.metrics, prep.spec.out, opt.force_new,
                              prep.family->schema().metric_definitions,
                              prep.family->schema().legacy_metric_definitions},
           prov, static_cast<int>(prep.trials.size()));
@@ -209,9 +212,31 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   }
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);
-  engine::CoordinatorSummary summary = mpi.size() == 1
-                                           ? coord.run_serial(std::move(pending), executor)
-                                           : coord.run(std::move(pending));
+  engine::CoordinatorSummary summary;
+  if (prep.spec.scheduler) {
+    // Early stopping: the scheduler sees every trial of the spec (those with a row are over) and
+    // rebuilds its rungs from the journal of earlier runs (reports.jsonl).
+    const sweeps::SchedulerSpec& sc = *prep.spec.scheduler;
+    engine::AshaOptions ao;
+    ao.min = sc.min;
+    ao.max = sc.max;
+    ao.eta = sc.eta;
+    ao.promotion = sc.promotion;
+    ao.synchronous = sc.synchronous;
+    ao.metric = prep.spec.metric;
+    ao.maximize = prep.spec.mode == sweeps::Mode::kMax;
+    ao.retries = prep.spec.retries;
+    engine::AshaScheduler asha(pending_trials(prep, {}), ao,
+                               [&](const nlohmann::json& e) { output->journal(e); });
+    asha.restore(engine::read_journal(prep.spec.out), output->finished());
+    log::info("scheduler: ASHA ({}{}), eta {}, rungs at {} {}", sc.promotion ? "promotion" : "stopping",
+              sc.synchronous ? ", synchronous" : "", sc.eta, fmt::join(asha.rungs(), ", "),
+              sc.resource);
+    summary = mpi.size() == 1 ? coord.run_serial(asha, executor) : coord.run(asha);
+  } else {
+    summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)
+                              : coord.run(std::move(pending));
+  }
   output->finish(summary);
   return finish(summary.complete() ? kExitOk : kExitInterrupted);
 }

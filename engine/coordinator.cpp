@@ -38,6 +38,23 @@ void Coordinator::begin_drain(const std::string& reason) {
   log::info("draining ({}): no new trials; {} running trial(s) asked to checkpoint and stop",
             reason, busy_.size());
   for (auto& [worker, f] : busy_) transport_.send(worker, msg::drain());
+  wake_parked();  // they get Shutdown now
+}
+
+void Coordinator::wake_parked() {
+  if (scheduler_ == nullptr) return;
+  std::set<int> parked;
+  parked.swap(parked_);
+  for (int w : parked) reply(w);
+}
+
+void Coordinator::record_final_rows() {
+  if (draining_ || stopped_starting_ || scheduler_->pending() > 0) return;
+  for (ResultRow& row : scheduler_->final_rows()) {
+    if (row.status == TrialStatus::kStopped) ++summary_.stopped;
+    ++summary_.recorded;
+    sink_.record(row);
+  }
 }
 
 void Coordinator::check_drain() {
@@ -97,6 +114,7 @@ void Coordinator::update_health(int worker, const ResultRow& row) {
 
 void Coordinator::fill_pack(int worker, msg::Assign& a) {
   if (opt_.pack <= 1 || a.trial.pack_key.empty()) return;
+  if (a.resource_limit > 0 || !a.rungs.empty()) return;  // early stopping: one trial at a time
   const std::string key = a.trial.pack_key;
   a.pack = scheduler_->take_more(
       worker, [&](const msg::Assign& b) { return b.trial.pack_key == key; }, opt_.pack - 1);
@@ -118,6 +136,9 @@ void Coordinator::reply(int worker) {
     busy_[worker] = InFlight{a, Steady::now()};
     if (!first_assign_) first_assign_ = Steady::now();
     transport_.send(worker, msg::wrap(MessageKind::kAssign, a));
+  } else if (!next && !draining_ && !stopped_starting_ && !unhealthy_.count(worker) &&
+             scheduler_->may_have_more()) {
+    parked_.insert(worker);  // a result still to come may give it work (a promotion)
   } else {
     transport_.send(worker, msg::shutdown());
     ++shut_down_;
@@ -133,6 +154,10 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
     return false;
   }
   const Verdict verdict = scheduler_->on_result(worker, assign, row, draining_);
+  if (verdict == Verdict::kHold) {
+    ++summary_.paused;
+    return true;
+  }
   if (verdict == Verdict::kRetry) {
     ++summary_.retried;
     log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
@@ -144,10 +169,13 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
     durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
   } else if (row.status == TrialStatus::kTimeout) {
     ++summary_.timeout;
+  } else if (row.status == TrialStatus::kStopped) {
+    ++summary_.stopped;
   } else {
     ++summary_.failed;
   }
   ++summary_.recorded;
+  scheduler_->annotate(assign, row);
   if (first_assign_) summary_.makespan_s = std::chrono::duration<double>(Steady::now() - *first_assign_).count();
   sink_.record(row);
   return true;
@@ -197,6 +225,11 @@ void Coordinator::handle(const Envelope& env) {
   } else if (kind == MessageKind::kResult) {
     on_result(env.source, env.message.at("body").get<msg::Result>());
     reply(env.source);
+    wake_parked();
+  } else if (kind == MessageKind::kReport) {
+    const auto report = env.message.at("body").get<msg::Report>();
+    const Decision d = scheduler_->on_report(env.source, report);
+    transport_.send(env.source, msg::wrap(MessageKind::kDecision, msg::DecisionMsg{d}));
   } else {
     log::warn("coordinator: unexpected message '{}' from rank {}", env.message.at("type").dump(),
               env.source);
@@ -236,6 +269,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
     }
     backoff.pause();
   }
+  record_final_rows();
   summary_.not_started = scheduler.pending();
   scheduler_ = nullptr;
   sink_.tick(0, true);
@@ -245,6 +279,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
 CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
   scheduler_ = &scheduler;
   workers_ = 1;
+  executor.set_reporter([&](const msg::Report& r) { return scheduler.on_report(0, r); });
   while (const msg::Assign* next = scheduler.next(0)) {
     if (unhealthy_.count(0)) break;
     check_drain();
@@ -262,6 +297,8 @@ CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& 
     msg::Result r = executor.run(a, stop);
     on_result(0, std::move(r));
   }
+  executor.set_reporter({});
+  record_final_rows();
   summary_.not_started = scheduler.pending();
   scheduler_ = nullptr;
   sink_.tick(0, true);

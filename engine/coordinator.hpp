@@ -29,6 +29,9 @@ class ResultSink {
   virtual void record(const ResultRow& row) = 0;
   /// Called about once a second and at state changes, for progress display.
   virtual void tick(int running, bool force) { (void)running; (void)force; }
+  /// One decision of an early-stopping scheduler, for the journal (reports.jsonl) that lets a
+  /// resumed sweep rebuild the scheduler's state.
+  virtual void journal(const nlohmann::json& event) { (void)event; }
 };
 
 struct CoordinatorOptions {
@@ -69,6 +72,8 @@ struct CoordinatorSummary {
   int recorded = 0;      ///< rows written
   int ok = 0, failed = 0, timeout = 0;
   int interrupted = 0;   ///< trials stopped by a drain (resumable)
+  int stopped = 0;       ///< rows with status "stopped" (an early-stopping scheduler ended them)
+  int paused = 0;        ///< times a trial paused at a rung (ASHA promotion; no row)
   int not_started = 0;   ///< trials left pending (drain or deadline)
   int retried = 0;
   std::string drain_reason;  ///< empty if the sweep ran to the end
@@ -126,6 +131,10 @@ class Coordinator {
   void fill_pack(int worker, msg::Assign& a);
   /// Trials running now (a pack counts each of its trials).
   int running() const;
+  /// Answers the workers waiting for work (the scheduler may have some now, or the sweep ended).
+  void wake_parked();
+  /// The scheduler's rows for what it still holds, once the run ends with nothing pending.
+  void record_final_rows();
 
   Transport& transport_;
   ResultSink& sink_;
@@ -141,6 +150,7 @@ class Coordinator {
   int shut_down_ = 0;
   std::map<int, std::deque<double>> failure_times_;  ///< per worker: its current streak (s)
   std::set<int> unhealthy_;
+  std::set<int> parked_;  ///< free workers waiting: the scheduler may have work after a result
   int workers_ = 0;  ///< ranks that take trials in this run (those alive: minus unhealthy_)
 };
 

@@ -86,6 +86,19 @@ const ModelFamily& TrialExecutor::prepare(const msg::Assign& assign) {
   return family;
 }
 
+std::function<Decision(double, const std::map<std::string, double>&)> TrialExecutor::reporter_for(
+    const msg::Assign& assign, std::shared_ptr<std::size_t> next_rung) const {
+  return [this, &assign, next_rung](double resource, const std::map<std::string, double>& m) {
+    bool crossed = false;
+    while (*next_rung < assign.rungs.size() && resource >= assign.rungs[*next_rung]) {
+      crossed = true;
+      ++*next_rung;
+    }
+    if (!crossed || !reporter_) return Decision::kContinue;
+    return reporter_(msg::Report{assign.trial.id, resource, m});
+  };
+}
+
 ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<bool()>& stop) {
   const auto start = Clock::now();
   ResultRow row = start_row(assign);
@@ -96,6 +109,9 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested,
                      info_.rank};
+    ctx.resource_limit = assign.resource_limit;
+    ctx.final_rung = assign.final_rung;
+    ctx.report = reporter_for(assign, std::make_shared<std::size_t>(0));
     TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
     apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {

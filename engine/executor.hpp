@@ -31,6 +31,11 @@ class TrialExecutor {
   msg::Result run(const msg::Assign& assign, const std::function<bool()>& stop);
 
   const RankInfo& info() const { return info_; }
+  /// How a trial's Report at one of its rungs reaches the scheduler and its Decision comes back
+  /// (the worker's round trip to rank 0; the scheduler itself on one rank).
+  void set_reporter(std::function<Decision(const msg::Report&)> reporter) {
+    reporter_ = std::move(reporter);
+  }
 
  private:
   const FamilyRegistry& registry_;
@@ -41,7 +46,12 @@ class TrialExecutor {
   ResultRow start_row(const msg::Assign& assign) const;
   /// The family and its runner (made on first use); the trial's directory created.
   const ModelFamily& prepare(const msg::Assign& assign);
+  /// TrialContext::report for `assign`: a Report goes up only when a rung of assign.rungs was
+  /// crossed since the last one.
+  std::function<Decision(double, const std::map<std::string, double>&)> reporter_for(
+      const msg::Assign& assign, std::shared_ptr<std::size_t> next_rung) const;
   RankInfo info_;
+  std::function<Decision(const msg::Report&)> reporter_;
   std::unique_ptr<TrialRunner> runner_;  // lives across trials (dataset caches)
 };
 

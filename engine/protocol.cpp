@@ -16,6 +16,11 @@ void to_json(nlohmann::json& j, const Assign& m) {
        {"seed", m.trial.seed},     {"params", m.trial.params}, {"attempt", m.attempt},
        {"time_limit_s", m.time_limit_s}};
   if (!m.pack.empty()) j["pack"] = m.pack;
+  if (m.resource_limit > 0) {
+    j["resource_limit"] = m.resource_limit;
+    j["final_rung"] = m.final_rung;
+  }
+  if (!m.rungs.empty()) j["rungs"] = m.rungs;
 }
 void from_json(const nlohmann::json& j, Assign& m) {
   j.at("id").get_to(m.trial.id);
@@ -27,14 +32,28 @@ void from_json(const nlohmann::json& j, Assign& m) {
   j.at("time_limit_s").get_to(m.time_limit_s);
   m.pack.clear();
   if (j.contains("pack")) j.at("pack").get_to(m.pack);
+  m.resource_limit = j.value("resource_limit", 0.0);
+  m.final_rung = j.value("final_rung", false);
+  m.rungs = j.value("rungs", std::vector<double>{});
+}
+
+// JSON has no NaN: non-finite metrics travel as strings.
+nlohmann::json metrics_json(const std::map<std::string, double>& m) {
+  nlohmann::json metrics = nlohmann::json::object();
+  for (auto& [k, v] : m) metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
+  return metrics;
+}
+
+std::map<std::string, double> metrics_from_json(const nlohmann::json& j) {
+  std::map<std::string, double> m;
+  for (auto& [k, v] : j.items()) m[k] = v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
+  return m;
 }
 
 namespace {
 
 nlohmann::json row_json(const ResultRow& r) {
-  nlohmann::json metrics = nlohmann::json::object();
-  // JSON has no NaN: non-finite metrics travel as strings.
-  for (auto& [k, v] : r.metrics) metrics[k] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
+  const nlohmann::json metrics = metrics_json(r.metrics);
   return {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
           {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
           {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
@@ -46,9 +65,7 @@ ResultRow row_from_json(const nlohmann::json& j) {
   j.at("trial_id").get_to(r.trial_id);
   j.at("status").get_to(r.status);
   r.params = j.at("params");
-  for (auto& [k, v] : j.at("metrics").items()) {
-    r.metrics[k] = v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
-  }
+  r.metrics = metrics_from_json(j.at("metrics"));
   j.at("seed").get_to(r.seed);
   j.at("repeat").get_to(r.repeat);
   j.at("attempt").get_to(r.attempt);
@@ -76,5 +93,16 @@ void from_json(const nlohmann::json& j, Result& m) {
   if (j.contains("pack"))
     for (const auto& r : j.at("pack")) m.pack.push_back(row_from_json(r));
 }
+
+void to_json(nlohmann::json& j, const Report& m) {
+  j = {{"trial_id", m.trial_id}, {"resource", m.resource}, {"metrics", metrics_json(m.metrics)}};
+}
+void from_json(const nlohmann::json& j, Report& m) {
+  j.at("trial_id").get_to(m.trial_id);
+  j.at("resource").get_to(m.resource);
+  m.metrics = metrics_from_json(j.at("metrics"));
+}
+void to_json(nlohmann::json& j, const DecisionMsg& m) { j = {{"decision", m.decision}}; }
+void from_json(const nlohmann::json& j, DecisionMsg& m) { j.at("decision").get_to(m.decision); }
 
 }  // namespace ns::engine::msg

@@ -15,12 +15,17 @@
 //      more", so the coordinator answers it as in step 2, except to a rank whose last trials
 //      all failed within a short time (CoordinatorOptions::unhealthy_after): that rank gets
 //      Shutdown, and the scheduler hands what it would have run to the others.
+//      With an early-stopping scheduler (engine/asha.hpp) the Assign may carry rungs: when the
+//      trial reaches one it sends Report {trial_id, resource, metrics} and waits for Decision
+//      {continue | stop}; or a resource_limit, at which it pauses (checkpoints, Result with
+//      status "paused", no row) until the scheduler promotes it.
 //   4. While a trial runs, the coordinator may send Drain: the worker asks the runner to stop at
 //      its next safe point (the runner checkpoints), and reports Result with status
 //      "interrupted". Interrupted trials get no row; a later run resumes them.
 //   5. The coordinator ends when every worker has received Shutdown.
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +48,26 @@ struct Assign {
   /// More trials trained together with `trial` on the same worker as one pack (`pack: K`,
   /// ModelFamily::pack_key), each with its own attempt; empty for a trial alone.
   std::vector<Assign> pack;
+  /// Early stopping (engine/asha.hpp), in the family's resource units (0 = none): train until
+  /// this much resource is used, then pause (checkpoint; status "paused") or, with
+  /// `final_rung`, end as finished.
+  double resource_limit = 0;
+  bool final_rung = false;
+  /// Resources at which the trial reports and waits for the scheduler's Decision (the stopping
+  /// variant); empty = it reports nothing on the way.
+  std::vector<double> rungs;
+};
+
+/// A running trial reached one of Assign::rungs: its resource used so far and its metrics.
+struct Report {
+  std::string trial_id;
+  double resource = 0;
+  std::map<std::string, double> metrics;
+};
+
+/// The scheduler's answer to a Report.
+struct DecisionMsg {
+  Decision decision = Decision::kContinue;
 };
 
 struct Result {
@@ -59,6 +84,14 @@ void to_json(nlohmann::json& j, const Assign& m);
 void from_json(const nlohmann::json& j, Assign& m);
 void to_json(nlohmann::json& j, const Result& m);
 void from_json(const nlohmann::json& j, Result& m);
+void to_json(nlohmann::json& j, const Report& m);
+void from_json(const nlohmann::json& j, Report& m);
+void to_json(nlohmann::json& j, const DecisionMsg& m);
+void from_json(const nlohmann::json& j, DecisionMsg& m);
+
+/// Metrics as JSON (non-finite values as strings: JSON has no NaN) and back.
+nlohmann::json metrics_json(const std::map<std::string, double>& m);
+std::map<std::string, double> metrics_from_json(const nlohmann::json& j);
 
 /// Wraps a message as {"type": kind, "body": ...}.
 template <typename T>

@@ -140,6 +140,8 @@ std::vector<msg::Assign> Scheduler::take_more(int, const std::function<bool(cons
   return {};
 }
 
+Decision Scheduler::on_report(int, const msg::Report&) { return Decision::kContinue; }
+
 std::vector<msg::Assign> ListScheduler::take_more(
     int worker, const std::function<bool(const msg::Assign&)>& fits, int max) {
   return queue_.pop_matching(

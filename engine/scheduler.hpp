@@ -16,8 +16,9 @@ namespace ns::engine {
 
 /// What a finished trial means to the scheduler.
 enum class Verdict {
-  kRecord,  ///< write its row (ok, failed or timeout)
+  kRecord,  ///< write its row (ok, failed, timeout or stopped)
   kRetry,   ///< no row: the scheduler queued the trial again (a failed attempt with retries left)
+  kHold,    ///< no row: the trial paused at a rung and waits for a promotion
 };
 
 class Scheduler {
@@ -43,6 +44,19 @@ class Scheduler {
   virtual std::vector<msg::Assign> take_more(int worker,
                                              const std::function<bool(const msg::Assign&)>& fits,
                                              int max);
+  /// A running trial reached one of its Assign::rungs: continue or stop. Default: continue.
+  virtual Decision on_report(int worker, const msg::Report& report);
+  /// True when next() has nothing now but a result still to come may give work (a promotion):
+  /// the coordinator then lets a free worker wait instead of shutting it down. Default: false.
+  virtual bool may_have_more() const { return false; }
+  /// Adds what the scheduler knows to a row about to be written (ASHA: `rung`, `resource`).
+  virtual void annotate(const msg::Assign& assign, ResultRow& row) const {
+    (void)assign;
+    (void)row;
+  }
+  /// Called once when the run ends with nothing pending: rows for trials the scheduler still
+  /// holds (ASHA: paused trials never promoted, as "stopped"). Default: none.
+  virtual std::vector<ResultRow> final_rows() { return {}; }
 };
 
 /// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank

@@ -9,22 +9,35 @@
 namespace ns::engine {
 
 /// How a trial ended. The results.csv `status` column holds the words: "ok", "failed",
-/// "timeout"; "interrupted" trials (drained, resumable) get no row.
-enum class TrialStatus { kInvalid, kOk, kFailed, kTimeout, kInterrupted };
+/// "timeout", "stopped" (an early-stopping scheduler ended it at a rung); "interrupted" trials
+/// (drained, resumable) and "paused" ones (ASHA's promotion variant: checkpointed at a rung,
+/// waiting for a promotion) get no row.
+enum class TrialStatus { kInvalid, kOk, kFailed, kTimeout, kInterrupted, kStopped, kPaused };
 NLOHMANN_JSON_SERIALIZE_ENUM(TrialStatus, {{TrialStatus::kInvalid, nullptr},
                                            {TrialStatus::kOk, "ok"},
                                            {TrialStatus::kFailed, "failed"},
                                            {TrialStatus::kTimeout, "timeout"},
-                                           {TrialStatus::kInterrupted, "interrupted"}})
+                                           {TrialStatus::kInterrupted, "interrupted"},
+                                           {TrialStatus::kStopped, "stopped"},
+                                           {TrialStatus::kPaused, "paused"}})
+
+/// What the scheduler answers a running trial's report at a rung (engine/protocol.hpp).
+enum class Decision { kInvalid, kContinue, kStop, kPause };
+NLOHMANN_JSON_SERIALIZE_ENUM(Decision, {{Decision::kInvalid, nullptr},
+                                        {Decision::kContinue, "continue"},
+                                        {Decision::kStop, "stop"},
+                                        {Decision::kPause, "pause"}})
 
 /// The kind of a protocol message (engine/protocol.hpp), its "type" on the wire.
-enum class MessageKind { kInvalid, kReady, kAssign, kResult, kDrain, kShutdown };
+enum class MessageKind { kInvalid, kReady, kAssign, kResult, kDrain, kShutdown, kReport, kDecision };
 NLOHMANN_JSON_SERIALIZE_ENUM(MessageKind, {{MessageKind::kInvalid, nullptr},
                                            {MessageKind::kReady, "ready"},
                                            {MessageKind::kAssign, "assign"},
                                            {MessageKind::kResult, "result"},
                                            {MessageKind::kDrain, "drain"},
-                                           {MessageKind::kShutdown, "shutdown"}})
+                                           {MessageKind::kShutdown, "shutdown"},
+                                           {MessageKind::kReport, "report"},
+                                           {MessageKind::kDecision, "decision"}})
 
 /// `run --schedule`: "dynamic" (workers pull the next trial) or "static" (trials split
 /// round-robin by rank up front, for benchmarks).

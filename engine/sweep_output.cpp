@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -114,11 +116,12 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     }
     if (!old.empty() || header_differs) {
       const std::string suffix = ".old-" + stamp();
-      for (const char* f : {"results.csv", "sweep.json", "best.json"}) {
+      for (const char* f : {"results.csv", "sweep.json", "best.json", "reports.jsonl"}) {
         const auto p = fs::path(dir_) / f;
         if (fs::exists(p)) fs::rename(p, p.string() + suffix);
       }
-      log::info("--force-new: moved the previous results.csv, sweep.json and best.json aside ({})", suffix);
+      log::info("--force-new: moved the previous results.csv, sweep.json, best.json and "
+                "reports.jsonl aside ({})", suffix);
     }
   }
   // The sweep.json of an earlier run, read before it is replaced (metric definitions).
@@ -168,11 +171,41 @@ void SweepOutput::write_best() {
   core::write_file_atomic((fs::path(dir_) / "best.json").string(), best_.to_json().dump(2) + "\n");
 }
 
+void SweepOutput::journal(const nlohmann::json& event) {
+  const std::string line = event.dump() + "\n";
+  const auto path = std::filesystem::path(dir_) / "reports.jsonl";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  NS_CHECK(fd >= 0, "cannot open {} for appending: {}", path.string(), std::strerror(errno));
+  const ssize_t n = ::write(fd, line.data(), line.size());
+  const int err = errno;
+  ::close(fd);
+  NS_CHECK(n == static_cast<ssize_t>(line.size()), "cannot append to {}: {}", path.string(),
+           std::strerror(err));
+}
+
+std::vector<nlohmann::json> read_journal(const std::string& dir) {
+  std::vector<nlohmann::json> events;
+  std::ifstream in(std::filesystem::path(dir) / "reports.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      if (in.peek() == EOF) break;  // torn by a kill mid-write: the last line only
+      NS_FAIL_CODE(kExitBadInput, "{}/reports.jsonl: a line that is not JSON before the last: {}",
+                   dir, line.substr(0, 80));
+    }
+    events.push_back(std::move(j));
+  }
+  return events;
+}
+
 void SweepOutput::record(const ResultRow& row) {
   table_->append(row);
   finished_.insert(row.trial_id);
   ++done_;
-  if (row.status != TrialStatus::kOk) {
+  if (row.status == TrialStatus::kStopped) {
+    ++stopped_;
+  } else if (row.status != TrialStatus::kOk) {
     ++failed_;
     std::string msg = row.error.substr(0, row.error.find('\n'));
     if (msg.size() > 120) msg = msg.substr(0, 117) + "...";
@@ -214,8 +247,11 @@ nlohmann::json unhealthy_json(const std::vector<UnhealthyRank>& ranks) {
 }  // namespace
 
 void SweepOutput::finish(const CoordinatorSummary& s) const {
-  log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{})", done_,
+  log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{}{})", done_,
             total_, s.recorded, s.ok, s.failed, s.timeout,
+            s.stopped || s.paused
+                ? fmt::format(", {} stopped early; {} pauses at rungs", s.stopped, s.paused)
+                : "",
             s.retried ? fmt::format(", {} retries", s.retried) : "");
   if (!failure_messages_.empty()) {
     std::vector<std::pair<int, std::string>> v;

@@ -54,6 +54,8 @@ class SweepOutput final : public ResultSink {
 
   void record(const ResultRow& row) override;
   void tick(int running, bool force) override;
+  /// Appends `event` as one line of <dir>/reports.jsonl (one write(2), flushed to the kernel).
+  void journal(const nlohmann::json& event) override;
 
   /// Prints the end-of-sweep summary (counts, failures by message, best) and writes
   /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...}
@@ -69,9 +71,13 @@ class SweepOutput final : public ResultSink {
   BestTracker best_;
   std::set<std::string> finished_;
   std::map<std::string, int> failure_messages_;
-  int total_ = 0, done_ = 0, failed_ = 0, done_before_ = 0, running_ = 0;
+  int total_ = 0, done_ = 0, failed_ = 0, stopped_ = 0, done_before_ = 0, running_ = 0;
   bool tty_ = false;
   std::chrono::steady_clock::time_point start_, last_line_;
 };
+
+/// The events of <dir>/reports.jsonl in order; a torn last line (a kill mid-write) is skipped.
+/// No file: none.
+std::vector<nlohmann::json> read_journal(const std::string& dir);
 
 }  // namespace ns::engine

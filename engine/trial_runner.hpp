@@ -28,11 +28,21 @@ struct TrialContext {
   /// kInterrupted; a later run with the same trial_dir resumes from that checkpoint.
   std::function<bool()> stop_requested = [] { return false; };
   int rank = 0;                      ///< MPI rank running the trial (logs, induced failures)
+  /// Early stopping (engine/asha.hpp), in the family's resource units: once this much resource
+  /// is used, pause (save the checkpoint as for a stop, return kPaused with the metrics so far)
+  /// or, with `final_rung`, end as finished. 0 = no limit: train to the end.
+  double resource_limit = 0;
+  bool final_rung = false;
+  /// Call at each evaluation with the resource used so far and the metrics; kStop means end now
+  /// with status kStopped and these metrics (the scheduler ended it at a rung). Costs nothing
+  /// between the rungs the scheduler asked about.
+  std::function<Decision(double resource, const std::map<std::string, double>& metrics)> report =
+      [](double, const std::map<std::string, double>&) { return Decision::kContinue; };
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.
 struct TrialOutcome {
-  TrialStatus status = TrialStatus::kOk;    ///< kOk, kFailed or kInterrupted
+  TrialStatus status = TrialStatus::kOk;    ///< kOk, kFailed, kInterrupted, kStopped or kPaused
   std::map<std::string, double> metrics;    ///< names from FamilySchema::metrics; missing = NaN
   std::string error;                        ///< message when not ok
 };
@@ -98,6 +108,9 @@ class ModelFamily {
   /// Trials whose keys are equal and not empty may be trained together as one pack on one worker
   /// (`pack: K`, the runner's run_pack): their shapes agree. "" (the default): never packed.
   virtual std::string pack_key(const nlohmann::json& params, const DataFacts& data) const;
+  /// The unit of TrialContext::resource_limit and of its reports (early stopping): "iterations",
+  /// "epochs", "steps"; "" = the family cannot stop early.
+  virtual std::string resource() const { return ""; }
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   virtual bool wants_trial_dir() const { return true; }

@@ -10,12 +10,27 @@ void run_worker(Transport& transport, TrialExecutor& executor,
   const RankInfo& info = executor.info();
   transport.send(0, msg::wrap(MessageKind::kReady, msg::Ready{info.rank, info.host, info.device}));
   bool drained = false;
+  // A Report at a rung waits for its Decision; a Drain may come first.
+  executor.set_reporter([&](const msg::Report& report) {
+    transport.send(0, msg::wrap(MessageKind::kReport, report));
+    while (true) {
+      auto env = wait_message(transport, [] { return false; },
+                              Backoff(Backoff::kSpinUs, Backoff::kReplyWindowUs));
+      const MessageKind kind = msg::kind_of(env->message);
+      if (kind == MessageKind::kDecision)
+        return env->message.at("body").get<msg::DecisionMsg>().decision;
+      if (kind == MessageKind::kDrain) drained = true;
+    }
+  });
   while (true) {
     // The coordinator answers a Ready or Result at once: poll often enough to catch it.
     auto env = wait_message(transport, [] { return false; },
                             Backoff(Backoff::kSpinUs, Backoff::kReplyWindowUs));
     const MessageKind kind = msg::kind_of(env->message);
-    if (kind == MessageKind::kShutdown) return;
+    if (kind == MessageKind::kShutdown) {
+      executor.set_reporter({});  // it refers to this function's locals
+      return;
+    }
     if (kind == MessageKind::kDrain) {  // arrived between trials: nothing to stop
       drained = true;
       continue;

@@ -51,6 +51,7 @@ class QuadraticRunner final : public engine::TrialRunner {
     if (seeded_uniform(seed, 1) < p.at("fail_prob").get<double>()) {
       throw Error("induced failure (fail_prob)");
     }
+    if (ctx.resource_limit > 0) return learning_curve(ctx);
     // The "training": a sleep that checkpoints its progress, so a drained trial resumes.
     double sleep_s = p.at("sleep_s").get<double>();
     const double sigma = p.at("sleep_sigma").get<double>();
@@ -79,6 +80,53 @@ class QuadraticRunner final : public engine::TrialRunner {
     }
     std::ofstream(ctx.trial_dir / "result.json") << json{{"score", score}}.dump();
     return {engine::TrialStatus::kOk, {{"score", score}, {"loss", -score}, {"slept_s", sleep_s}}, ""};
+  }
+
+ private:
+  // Under an early-stopping scheduler (a resource limit): a synthetic learning curve in steps,
+  // score(t) = final - 5 exp(-t / tau) + noise * N(0, 1), tau = 5 + 20 u (u, N from the trial
+  // seed: slow learners look worse early, as in real sweeps); each step sleeps sleep_s / 100.
+  // It reports every step, pauses at the limit (checkpoint: curve.json) or, at the final rung,
+  // ends there as finished.
+  engine::TrialOutcome learning_curve(const engine::TrialContext& ctx) {
+    const json& p = ctx.trial.params;
+    const auto seed = ctx.trial.seed;
+    const double final_score =
+        quadratic_score(p.at("x").get<double>(), p.at("y").get<double>(), p.at("k").get<long>());
+    const double tau = 5 + 20 * seeded_uniform(seed, 4);
+    const double noise = p.at("noise").get<double>();
+    const double step_s = p.at("sleep_s").get<double>() / 100;
+    const auto ckpt = ctx.trial_dir / "curve.json";
+    long t = 0;
+    if (std::ifstream in{ckpt}) t = json::parse(in).at("step").get<long>();
+    const auto limit = static_cast<long>(std::ceil(ctx.resource_limit));
+    auto metrics = [&](long step) {
+      double v = final_score - 5 * std::exp(-static_cast<double>(step) / tau);
+      if (noise > 0) v += noise * seeded_normal(seed, 100 + static_cast<std::uint64_t>(step));
+      return std::map<std::string, double>{{"score", v}, {"loss", -v},
+                                           {"slept_s", step_s * static_cast<double>(step)}};
+    };
+    auto save = [&] { std::ofstream(ckpt) << json{{"step", t}}.dump(); };
+    while (t < limit) {
+      if (ctx.stop_requested()) {
+        save();
+        return {engine::TrialStatus::kInterrupted, {}, "stopped at a safe point"};
+      }
+      if (step_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(step_s));
+      ++t;
+      const auto m = metrics(t);
+      if (ctx.report(static_cast<double>(t), m) == engine::Decision::kStop) {
+        save();
+        return {engine::TrialStatus::kStopped, m, fmt::format("stopped by the scheduler at step {}", t)};
+      }
+    }
+    const auto m = metrics(t);
+    if (!ctx.final_rung) {
+      save();
+      return {engine::TrialStatus::kPaused, m, ""};
+    }
+    std::ofstream(ctx.trial_dir / "result.json") << json{{"score", m.at("score")}, {"step", t}}.dump();
+    return {engine::TrialStatus::kOk, m, ""};
   }
 };
 
@@ -117,6 +165,7 @@ class QuadraticFamily final : public engine::ModelFamily {
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<QuadraticRunner>();
   }
+  std::string resource() const override { return "steps"; }
 
  private:
   static sweeps::FamilySchema make_schema() {

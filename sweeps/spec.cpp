@@ -106,6 +106,32 @@ class Parser {
 
   const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
+  SchedulerSpec parse_scheduler(const json& b) const {
+    static const std::vector<std::string> keys = {"kind", "resource", "min", "max", "eta",
+                                                  "variant", "synchronous"};
+    for (auto& [k, v] : b.items())
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        fail("$.scheduler." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
+    const core::JsonFields f(b, src_ + ": $.scheduler");
+    SchedulerSpec s;
+    if (!f.has("kind")) fail("$.scheduler.kind", "required key is missing; \"asha\"");
+    s.kind = f.choice("kind", "", {"asha"});
+    if (!f.has("resource"))
+      fail("$.scheduler.resource", "required key is missing; the family's resource (maskcnn: \"iterations\", convnet: \"epochs\", quadratic: \"steps\")");
+    s.resource = f.string("resource", "", /*non_empty=*/true);
+    for (const char* k : {"min", "max"})
+      if (!f.has(k)) fail(std::string("$.scheduler.") + k, "required key is missing; a resource amount > 0");
+    s.min = f.number("min", 0, core::Interval::above(0));
+    s.max = f.number("max", 0, core::Interval::above(0));
+    if (s.max < s.min) f.fail_with("max", fmt::format("must be >= min ({})", s.min));
+    s.eta = f.number("eta", 3, core::Interval::above(1));
+    s.promotion = f.choice("variant", "promotion", {"promotion", "stopping"}) == "promotion";
+    s.synchronous = f.boolean("synchronous", false);
+    if (s.synchronous && !s.promotion)
+      f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
+    return s;
+  }
+
   Distribution parse_dist(const std::string& path, const std::string& name, const json& d) const {
     if (!d.is_object())
       fail(path, fmt::format("expected an object like {{\"dist\": \"uniform\", \"low\": 0, \"high\": 1}}, got {}", core::shown(d)));
@@ -234,6 +260,7 @@ class Parser {
     s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
     s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
+    if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
     s.metric = required_string(j, "metric", fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
     if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())
       fail("$.metric", fmt::format("unknown metric '{}' of family '{}'; allowed: {}", s.metric, schema_.name, fmt::join(schema_.metrics, ", ")));
@@ -280,7 +307,7 @@ json draw(const Distribution& d, double u) {
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
       "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
-      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack"};
+      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler"};
   return keys;
 }
 

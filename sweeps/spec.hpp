@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,15 @@ struct Distribution {
 };
 
 enum class Mode { kMax, kMin };
+
+/// The spec's "scheduler" block: early stopping (engine/asha.hpp).
+struct SchedulerSpec {
+  std::string kind;      ///< "asha"
+  std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
+  double min = 0, max = 0, eta = 3;
+  bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
+  bool synchronous = false;
+};
 
 /// A parsed, validated sweep spec.
 struct SweepSpec {
@@ -42,6 +52,8 @@ struct SweepSpec {
   /// Trials of equal shapes trained together on one worker (HFTA packing; families that
   /// support it: maskcnn). 1 = one trial per worker. Not part of any trial's identity.
   int pack = 1;
+  /// Early stopping; absent = every trial trains to its end.
+  std::optional<SchedulerSpec> scheduler;
 
   /// Names of the parameters the search varies (grid, then random), sorted.
   std::vector<std::string> varied() const;

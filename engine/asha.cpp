@@ -1,0 +1,314 @@
+#include "engine/asha.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace ns::engine {
+
+std::vector<double> asha_rungs(const AshaOptions& o) {
+  NS_CHECK(o.min > 0 && std::isfinite(o.min), "scheduler: min must be > 0, got {}", o.min);
+  NS_CHECK(o.max >= o.min && std::isfinite(o.max),
+           "scheduler: max must be >= min ({}), got {}", o.min, o.max);
+  NS_CHECK(o.eta > 1 && std::isfinite(o.eta), "scheduler: eta must be > 1, got {}", o.eta);
+  // K = floor(log_eta(max / min)), with a little slack so that exact powers are not lost to
+  // rounding (min 1, max 27, eta 3: K = 3).
+  const int K = static_cast<int>(std::floor(std::log(o.max / o.min) / std::log(o.eta) + 1e-9));
+  std::vector<double> r;
+  for (int k = 0; k < K; ++k) r.push_back(o.min * std::pow(o.eta, k));
+  r.push_back(o.max);
+  return r;
+}
+
+std::optional<double> asha_cutoff(std::vector<double> values, double eta) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return std::isnan(v); }),
+               values.end());
+  if (values.empty()) return std::nullopt;
+  std::sort(values.begin(), values.end());
+  const double q = 1.0 - 1.0 / eta;
+  const double pos = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<std::size_t>(std::floor(pos));
+  const auto hi = static_cast<std::size_t>(std::ceil(pos));
+  return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
+}
+
+AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
+                             std::function<void(const nlohmann::json&)> journal)
+    : opt_(std::move(options)), rungs_(asha_rungs(opt_)), journal_(std::move(journal)) {
+  NS_CHECK(opt_.promotion || !opt_.synchronous,
+           "scheduler: synchronous successive halving needs the promotion variant");
+  std::stable_sort(trials.begin(), trials.end(),
+                   [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.index < b.index; });
+  for (auto& t : trials) entries_.push_back(Entry{std::move(t)});
+  recorded_.resize(rungs_.size());
+  promoted_.resize(rungs_.size());
+}
+
+double AshaScheduler::score(double v) const {
+  if (std::isnan(v)) return -std::numeric_limits<double>::infinity();
+  return opt_.maximize ? v : -v;
+}
+
+bool AshaScheduler::better(int a, int b, int rung) const {
+  const double sa = score(entries_[a].values.at(rung)), sb = score(entries_[b].values.at(rung));
+  if (sa != sb) return sa > sb;
+  return entries_[a].trial.index < entries_[b].trial.index;
+}
+
+std::vector<std::pair<std::string, double>> AshaScheduler::rung_table(int k) const {
+  std::vector<int> order = recorded_.at(k);
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return better(a, b, k); });
+  std::vector<std::pair<std::string, double>> out;
+  for (int i : order) out.emplace_back(entries_[i].trial.id, entries_[i].values.at(k));
+  return out;
+}
+
+std::set<std::string> AshaScheduler::paused() const {
+  std::set<std::string> out;
+  for (const auto& e : entries_)
+    if (e.state == State::kPaused) out.insert(e.trial.id);
+  return out;
+}
+
+bool AshaScheduler::rung_complete(int k) const {
+  for (const auto& e : entries_) {
+    if (k == 0 && e.state == State::kNew) return false;
+    if (e.state == State::kRunning && e.target <= k) return false;
+  }
+  for (int j : again_)
+    if (entries_[j].target <= k) return false;
+  return k == 0 || (rung_complete(k - 1) && promotable(k - 1) < 0);
+}
+
+int AshaScheduler::promotable(int k) const {
+  std::vector<int> order = recorded_[k];
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return better(a, b, k); });
+  const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(order.size()) / opt_.eta));
+  for (std::size_t n = 0; n < top && n < order.size(); ++n) {
+    const int i = order[n];
+    if (!promoted_[k].count(i) && entries_[i].state == State::kPaused) return i;
+  }
+  return -1;
+}
+
+std::optional<std::pair<int, int>> AshaScheduler::job() const {
+  if (!again_.empty()) return std::make_pair(again_.front(), entries_[again_.front()].target);
+  const int top = static_cast<int>(rungs_.size()) - 1;
+  if (opt_.promotion) {
+    for (int k = top - 1; k >= 0; --k) {
+      if (opt_.synchronous && !rung_complete(k)) continue;
+      const int i = promotable(k);
+      if (i >= 0) return std::make_pair(i, k + 1);
+    }
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].state == State::kNew)
+      return std::make_pair(static_cast<int>(i), opt_.promotion ? 0 : top);
+  return std::nullopt;
+}
+
+msg::Assign AshaScheduler::assign_for(int i, int target) const {
+  msg::Assign a;
+  a.trial = entries_[i].trial;
+  a.attempt = entries_[i].attempt;
+  const int top = static_cast<int>(rungs_.size()) - 1;
+  a.resource_limit = rungs_[target];
+  a.final_rung = target == top;
+  if (!opt_.promotion) a.rungs.assign(rungs_.begin(), rungs_.end() - 1);
+  return a;
+}
+
+const msg::Assign* AshaScheduler::next(int) const {
+  const auto j = job();
+  if (!j) return nullptr;
+  shown_ = assign_for(j->first, j->second);
+  return &*shown_;
+}
+
+msg::Assign AshaScheduler::take(int) {
+  const auto j = job();
+  NS_CHECK(j.has_value(), "internal: AshaScheduler::take without a job");
+  const auto [i, target] = *j;
+  if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
+  Entry& e = entries_[i];
+  if (target > 0 && e.state == State::kPaused) promoted_[target - 1].insert(i);
+  e.state = State::kRunning;
+  e.target = target;
+  log({{"event", "start"}, {"trial", e.trial.id}, {"rung", target}, {"attempt", e.attempt}});
+  shown_.reset();
+  return assign_for(i, target);
+}
+
+void AshaScheduler::log(nlohmann::json event) {
+  if (journal_) journal_(event);
+}
+
+int AshaScheduler::index_of(const std::string& id) const {
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].trial.id == id) return static_cast<int>(i);
+  return -1;
+}
+
+void AshaScheduler::record(int i, int rung, double value) {
+  Entry& e = entries_[i];
+  if (!e.values.count(rung)) recorded_[rung].push_back(i);
+  e.values[rung] = value;
+  e.rung = std::max(e.rung, rung);
+}
+
+namespace {
+double metric_of(const std::map<std::string, double>& m, const std::string& name) {
+  auto it = m.find(name);
+  return it == m.end() ? std::nan("") : it->second;
+}
+nlohmann::json value_json(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v));
+}
+double value_from(const nlohmann::json& j) {
+  return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>();
+}
+}  // namespace
+
+void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
+                            const std::set<std::string>& finished) {
+  for (const auto& ev : events) {
+    const int i = index_of(ev.value("trial", std::string()));
+    if (i < 0) continue;  // not a trial of this spec
+    Entry& e = entries_[i];
+    const std::string kind = ev.value("event", std::string());
+    if (kind == "start") {
+      const int t = ev.at("rung").get<int>();
+      if (t > 0 && e.state == State::kPaused) promoted_[t - 1].insert(i);
+      e.state = State::kRunning;
+      e.target = t;
+      e.attempt = ev.value("attempt", 1);
+    } else if (kind == "rung") {
+      record(i, ev.at("rung").get<int>(), value_from(ev.at("value")));
+      if (ev.at("decision") == "pause") {
+        e.state = State::kPaused;
+        e.last = ResultRow{};
+        e.last.metrics = msg::metrics_from_json(ev.at("metrics"));
+        e.last.wall_s = ev.value("wall_s", 0.0);
+        e.last.rank = ev.value("rank", 0);
+        e.last.host = ev.value("host", std::string());
+        e.last.device = ev.value("device", std::string());
+      }
+    }  // "final": the rows below decide
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (finished.count(e.trial.id)) {
+      e.state = State::kDone;
+      for (const auto& [k, v] : e.values) promoted_[k].insert(static_cast<int>(i));
+    } else if (e.state == State::kRunning) {
+      again_.push_back(static_cast<int>(i));  // it was training when the run ended
+    }
+  }
+}
+
+Decision AshaScheduler::on_report(int, const msg::Report& report) {
+  const int i = index_of(report.trial_id);
+  if (i < 0 || opt_.promotion) return Decision::kContinue;
+  Entry& e = entries_[i];
+  // The highest rung below the top whose resource the trial reached and where it has no value.
+  int k = -1;
+  for (int r = static_cast<int>(rungs_.size()) - 2; r >= 0; --r) {
+    if (report.resource >= rungs_[r] && !e.values.count(r)) {
+      k = r;
+      break;
+    }
+  }
+  if (k < 0) return Decision::kContinue;
+  const double v = metric_of(report.metrics, opt_.metric);
+  std::vector<double> before;
+  for (int j : recorded_[k]) before.push_back(score(entries_[j].values.at(k)));
+  const auto cutoff = asha_cutoff(before, opt_.eta);
+  const Decision d = cutoff && score(v) < *cutoff ? Decision::kStop : Decision::kContinue;
+  record(i, k, v);
+  log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", k}, {"resource", report.resource},
+       {"value", value_json(v)}, {"decision", d}});
+  return d;
+}
+
+Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
+                                 bool draining) {
+  const int i = index_of(assign.trial.id);
+  NS_CHECK(i >= 0, "internal: AshaScheduler got a result for unknown trial {}", assign.trial.id);
+  Entry& e = entries_[i];
+  const double v = metric_of(row.metrics, opt_.metric);
+  if (row.status == TrialStatus::kPaused) {
+    record(i, e.target, v);
+    e.state = State::kPaused;
+    e.last = row;
+    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
+         {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", Decision::kPause},
+         {"metrics", msg::metrics_json(row.metrics)}, {"wall_s", row.wall_s},
+         {"rank", row.rank}, {"host", row.host}, {"device", row.device}});
+    return Verdict::kHold;
+  }
+  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
+    e.attempt = row.attempt + 1;
+    e.state = State::kRunning;  // until taken again
+    again_.insert(again_.begin(), i);
+    return Verdict::kRetry;
+  }
+  // Ended: finished (at the top rung, or its own training ended sooner), stopped, failed.
+  if (row.status == TrialStatus::kOk) {
+    record(i, e.target, v);
+    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target}, {"value", value_json(v)},
+         {"decision", "end"}});
+  }
+  e.state = State::kDone;
+  for (int k = 0; k <= e.target && k < static_cast<int>(promoted_.size()); ++k)
+    if (e.values.count(k)) promoted_[k].insert(i);  // it goes no further: its slot is used
+  return Verdict::kRecord;
+}
+
+int AshaScheduler::pending() const {
+  int n = static_cast<int>(again_.size());
+  for (const auto& e : entries_)
+    if (e.state == State::kNew || (e.state == State::kPaused && !opt_.promotion)) ++n;
+  return n;
+}
+
+bool AshaScheduler::may_have_more() const {
+  for (const auto& e : entries_)
+    if (e.state == State::kRunning) return true;
+  return false;
+}
+
+void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
+  const int i = index_of(assign.trial.id);
+  if (i < 0) return;
+  const Entry& e = entries_[i];
+  const int rung = e.rung >= 0 ? e.rung : e.target;
+  row.metrics["rung"] = rung;
+  row.metrics["resource"] = rungs_[rung];
+}
+
+std::vector<ResultRow> AshaScheduler::final_rows() {
+  std::vector<ResultRow> rows;
+  for (auto& e : entries_) {
+    if (e.state != State::kPaused) continue;
+    ResultRow r = e.last;
+    r.trial_id = e.trial.id;
+    r.params = e.trial.params;
+    r.seed = e.trial.seed;
+    r.repeat = e.trial.repeat;
+    r.status = TrialStatus::kStopped;
+    r.metrics["rung"] = e.rung;
+    r.metrics["resource"] = rungs_[e.rung];
+    r.error = fmt::format("stopped at rung {} of {} (resource {}): not among the top 1/{} there",
+                          e.rung, rungs_.size() - 1, rungs_[e.rung], opt_.eta);
+    e.state = State::kDone;
+    log({{"event", "final"}, {"trial", e.trial.id}, {"rung", e.rung}});
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+}  // namespace ns::engine

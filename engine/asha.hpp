@@ -1,0 +1,121 @@
+#pragma once
+// Asynchronous successive halving (ASHA: Li et al., "A System for Massively Parallel
+// Hyperparameter Tuning", MLSys 2020) behind the coordinator's scheduler seam.
+//
+// Rungs: resources r_k = min * eta^k for k = 0 .. K-1, where K = floor(log_eta(max / min)), and
+// the top rung r_K = max (so a configuration that survives every rung trains to the full budget).
+// Every configuration of the spec starts at rung 0; the sweep's metric, as recorded when a trial
+// reaches a rung's resource, ranks it there.
+//
+// * promotion (the paper's Algorithm 2): a trial that reaches its rung's resource pauses there (it
+//   checkpoints). A free worker gets, scanning the rungs from the top-but-one down, the best
+//   paused trial of rung k that is among the top floor(n_k / eta) of the n_k trials recorded at k
+//   and not yet promoted, to train on to rung k+1; when there is none, a new configuration to
+//   rung 0. When there is no new configuration either and trials are still running, the worker
+//   waits (a later result may make a promotion possible). At the end, paused trials that were
+//   never promoted get their row with status "stopped".
+// * stopping (as Ray Tune's ASHA): a trial trains toward `max`; when it reaches a rung's resource
+//   it continues if its value is at least the (1 - 1/eta) quantile (linear interpolation, as
+//   numpy's percentile) of the values recorded at that rung before it, else it stops (row
+//   "stopped"). The first trial at a rung always continues; ties continue.
+// * synchronous (successive halving rung by rung, promotion variant only): a rung's promotions
+//   wait until every trial that entered it has reported or ended; then its top floor(n / eta)
+//   go on. The trials, decisions and metrics then depend on neither the number of ranks nor the
+//   order results arrive in.
+// Ranking: better value first (the spec's mode), NaN last, ties by sweep index.
+// Exact resume: every decision goes to the journal (reports.jsonl, through the ResultSink), and
+// restore() rebuilds the rung tables from it and from the finished rows.
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.hpp"
+
+namespace ns::engine {
+
+struct AshaOptions {
+  double min = 1;        ///< resource of rung 0
+  double max = 1;        ///< resource of the top rung (the full budget)
+  double eta = 3;        ///< reduction factor (> 1)
+  bool promotion = true; ///< false: the stopping variant
+  bool synchronous = false;
+  std::string metric;    ///< the sweep's metric
+  bool maximize = true;
+  int retries = 0;       ///< re-runs of a failed trial (first in line)
+};
+
+/// The rung resources for `o` (see above); throws ns::Error for min <= 0, max < min, eta <= 1.
+std::vector<double> asha_rungs(const AshaOptions& o);
+
+/// The (1 - 1/eta) quantile of `values` with linear interpolation between order statistics
+/// (numpy.percentile's default); NaN values are ignored; nullopt when none is left.
+std::optional<double> asha_cutoff(std::vector<double> values, double eta);
+
+class AshaScheduler final : public Scheduler {
+ public:
+  /// `trials` in sweep order (index order); `journal` receives every decision as a JSON event
+  /// (the coordinator's sink appends it to reports.jsonl); it may be empty.
+  AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
+                std::function<void(const nlohmann::json&)> journal = {});
+
+  /// Rebuilds the state of an earlier run from `events` as the journal wrote them, in order, and
+  /// the ids that have a row in results.csv (those trials are over, whatever the journal says
+  /// after their last rung: a kill between the journal line and the row loses neither). Trials
+  /// that were running when that run ended are handed out again first, to the same rung.
+  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
+
+  const msg::Assign* next(int worker) const override;
+  msg::Assign take(int worker) override;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                    bool draining) override;
+  int pending() const override;
+  void on_worker_lost(int) override {}
+  Decision on_report(int worker, const msg::Report& report) override;
+  bool may_have_more() const override;
+  std::vector<ResultRow> final_rows() override;
+  void annotate(const msg::Assign& assign, ResultRow& row) const override;
+
+  const std::vector<double>& rungs() const { return rungs_; }
+  /// Trials recorded at rung k, with their values, best first (for tests and the report).
+  std::vector<std::pair<std::string, double>> rung_table(int k) const;
+  /// Trials paused at a rung and not promoted, by id.
+  std::set<std::string> paused() const;
+
+ private:
+  enum class State { kNew, kRunning, kPaused, kDone };
+  struct Entry {
+    sweeps::Trial trial;
+    State state = State::kNew;
+    int rung = -1;            ///< highest rung recorded (-1: none)
+    int target = 0;           ///< rung it trains toward while running
+    int attempt = 1;
+    std::map<int, double> values;  ///< rung -> value recorded there
+    ResultRow last;           ///< the row it paused with (its metrics at the rung)
+  };
+
+  /// Ranking value: larger is better; NaN -> -inf.
+  double score(double v) const;
+  bool better(int a, int b, int rung) const;
+  /// The trial to promote out of rung k, or -1.
+  int promotable(int k) const;
+  /// The next job: (entry index, target rung), or nullopt.
+  std::optional<std::pair<int, int>> job() const;
+  bool rung_complete(int k) const;
+  void record(int i, int rung, double value);
+  msg::Assign assign_for(int i, int target) const;
+  void log(nlohmann::json event);
+  int index_of(const std::string& id) const;
+
+  AshaOptions opt_;
+  std::vector<double> rungs_;
+  std::vector<Entry> entries_;
+  std::vector<std::vector<int>> recorded_;  ///< per rung: entries recorded there, in arrival order
+  std::vector<std::set<int>> promoted_;     ///< per rung: entries promoted out of it
+  std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
+  std::function<void(const nlohmann::json&)> journal_;
+  mutable std::optional<msg::Assign> shown_;
+};
+
+}  // namespace ns::engine

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# ASHA end to end on the quadratic family's learning curves (27 configurations, rungs at 1, 3,
+# 9, 27 steps, eta 3):
+#  - synchronous successive halving gives the same trials, decisions and metrics on 1, 2 and 4
+#    ranks;
+#  - the asynchronous promotion variant on 3 ranks gives every trial one row, and the trials
+#    that reach each rung are the top of the rung below;
+#  - a sweep killed (SIGKILL) at random moments and rerun until it completes ends with the rows
+#    of the uninterrupted run (nothing lost, nothing run twice past a rung).
+source "$(dirname "$0")/lib.sh"
+spec() {  # spec FILE OUT SYNCHRONOUS SLEEP
+  cat >"$1" <<JSON
+{"name": "asha", "family": "quadratic",
+ "grid": {"x": [-2.0, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0], "k": [0, 1, 2]},
+ "training": {"noise": 0.05, "sleep_s": $4},
+ "scheduler": {"kind": "asha", "resource": "steps", "min": 1, "max": 27, "eta": 3,
+               "synchronous": $3},
+ "metric": "score", "mode": "max", "out": "$2"}
+JSON
+}
+rows() {  # rows DIR: "id status rung score" per trial, sorted
+  python3 - "$1" <<'PY'
+import csv, sys
+for r in sorted(csv.DictReader(open(f"{sys.argv[1]}/results.csv")), key=lambda r: r["trial_id"]):
+    print(r["trial_id"], r["status"], r["rung"], r["resource"], r["score"])
+PY
+}
+for np in 1 2 4; do
+  spec "$TMP/s$np.json" "$TMP/s$np" true 0
+  expect_exit 0 "${MPIRUN[@]}" -np "$np" "$NS" run "$TMP/s$np.json"
+  rows "$TMP/s$np" >"$TMP/s$np.rows"
+done
+[ "$(wc -l <"$TMP/s1.rows")" -eq 27 ] || { cat "$TMP/s1.rows"; fail "not 27 rows"; }
+cmp "$TMP/s1.rows" "$TMP/s2.rows" || fail "synchronous ASHA differs between 1 and 2 ranks"
+cmp "$TMP/s1.rows" "$TMP/s4.rows" || fail "synchronous ASHA differs between 1 and 4 ranks"
+# Successive halving by hand: 27 -> 9 -> 3 -> 1 reach rungs 1, 2, 3; one trial finishes.
+python3 - "$TMP/s1.rows" <<'PY'
+import collections, sys
+rows = [l.split() for l in open(sys.argv[1])]
+rung = collections.Counter(int(float(r[2])) for r in rows)
+status = collections.Counter(r[1] for r in rows)
+assert rung == {0: 18, 1: 6, 2: 2, 3: 1}, rung
+assert status == {"stopped": 26, "ok": 1}, status
+print("ok: synchronous SHA, same on 1/2/4 ranks; trials ending at rungs 0..3:", dict(sorted(rung.items())))
+PY
+
+spec "$TMP/a.json" "$TMP/a" false 0
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/a.json"
+python3 - "$TMP/a" <<'PY'
+import csv, json, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/results.csv")))
+assert len(rows) == 27 and len({r["trial_id"] for r in rows}) == 27, len(rows)
+events = [json.loads(l) for l in open(f"{d}/reports.jsonl")]
+# Every promotion out of rung k went to a trial among the top floor(n/3) of rung k's values
+# recorded at that moment (max: higher is better).
+at = {}
+for e in events:
+    if e["event"] == "rung" and e["decision"] == "pause":
+        at.setdefault(e["rung"], {})[e["trial"]] = e["value"]
+    if e["event"] == "start" and e["rung"] > 0:
+        k = e["rung"] - 1
+        ranked = sorted(at[k].items(), key=lambda kv: -kv[1])
+        top = [t for t, _ in ranked[: len(ranked) // 3]]
+        assert e["trial"] in top, (e, ranked)
+print("ok: asynchronous ASHA on 3 ranks,", len(rows), "rows; every promotion from the top third")
+PY
+
+# Kills at random moments (SIGKILL: no drain, no checkpoint but the rungs'), then reruns; the
+# reference is the same spec run without a kill (81 steps of 50 ms over 2 workers).
+spec "$TMP/ref.json" "$TMP/ref" true 5
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/ref.json"
+rows "$TMP/ref" >"$TMP/ref.rows"
+spec "$TMP/k.json" "$TMP/k" true 5
+for i in 1 2 3; do
+  "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/k.json" >"$TMP/k$i.log" 2>&1 &
+  pid=$!
+  sleep "$(python3 -c "import random; print(round(random.uniform(0.5, 2.5), 2))")"
+  kill -KILL "$pid" 2>/dev/null || true
+  pkill -KILL -f "neurosweep run $TMP/k.json" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$i" -eq 1 ]; then  # the first kill came mid-sweep: not every trial has its row yet
+    n=$( [ -f "$TMP/k/results.csv" ] && tail -n +2 "$TMP/k/results.csv" | wc -l || echo 0)
+    [ "$n" -lt 27 ] || fail "the first kill came after the sweep ended ($n rows)"
+  fi
+done
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/k.json"
+rows "$TMP/k" >"$TMP/k.rows"
+cmp "$TMP/ref.rows" "$TMP/k.rows" || { diff "$TMP/ref.rows" "$TMP/k.rows"; fail "the killed and resumed sweep differs from the uninterrupted one"; }
+# No trial trained past a rung twice: one "start" per (trial, rung) except the reruns of a
+# trial that was running at a kill, which restart where its last rung left it.
+python3 - "$TMP/k" <<'PY'
+import collections, json, sys
+ev = [json.loads(l) for l in open(f"{sys.argv[1]}/reports.jsonl") if l.strip()]
+paused = collections.Counter((e["trial"], e["rung"]) for e in ev if e["event"] == "rung" and e["decision"] == "pause")
+assert all(n == 1 for n in paused.values()), [k for k, n in paused.items() if n > 1]
+print("ok: killed 3 times and resumed; rows equal the uninterrupted run; every rung recorded once")
+PY
+echo "PASS asha_sweep"

@@ -13,6 +13,7 @@
 
 #include "app/commands.hpp"
 #include "app/prepare.hpp"
+#include "engine/asha.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/file.hpp"
@@ -292,6 +293,24 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
                            "family's checks ({})\n",
                            p.data.describe(), p.configurations_checked, p.family->validation());
+  if (p.spec.scheduler) {
+    const auto& sc = *p.spec.scheduler;
+    engine::AshaOptions ao;
+    ao.min = sc.min;
+    ao.max = sc.max;
+    ao.eta = sc.eta;
+    const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(p.trials.size()));
+    std::cout << fmt::format(
+        "early stopping: ASHA ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
+        "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
+        "to the end ({:.1f} %)\n",
+        sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
+        fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
+        sc.resource, ap.full, 100.0 * ap.resource / ap.full);
+    if (!sc.promotion)
+      std::cout << "  (the stopping variant's share depends on the order results arrive in; the "
+                   "figure is successive halving's)\n";
+  }
   if (pack > 1) {
     std::cout << fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "
                              "share shapes in {} group(s); {} assignment(s) instead of {}\n",

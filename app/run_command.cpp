@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -232,6 +233,14 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     log::info("scheduler: ASHA ({}{}), eta {}, rungs at {} {}", sc.promotion ? "promotion" : "stopping",
               sc.synchronous ? ", synchronous" : "", sc.eta, fmt::join(asha.rungs(), ", "),
               sc.resource);
+    const engine::AshaPlan plan = engine::asha_plan(ao, static_cast<int>(prep.trials.size()));
+    if (plan.trials.back() == 0) {
+      log::warn("scheduler: with {} configurations and eta {}, none reaches the top rung ({} {}): "
+                "successive halving keeps floor(n / eta^k) at rung k ({}); use at least {} "
+                "configurations, or a larger min",
+                prep.trials.size(), sc.eta, sc.max, sc.resource, fmt::join(plan.trials, ", "),
+                std::pow(sc.eta, static_cast<double>(plan.rungs.size() - 1)));
+    }
     summary = mpi.size() == 1 ? coord.run_serial(asha, executor) : coord.run(asha);
   } else {
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)

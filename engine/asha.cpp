@@ -36,6 +36,21 @@ std::optional<double> asha_cutoff(std::vector<double> values, double eta) {
   return values[lo] + (values[hi] - values[lo]) * (pos - static_cast<double>(lo));
 }
 
+AshaPlan asha_plan(const AshaOptions& o, int n) {
+  AshaPlan p;
+  p.rungs = asha_rungs(o);
+  double before = 0, scale = 1;
+  for (std::size_t k = 0; k < p.rungs.size(); ++k) {
+    const int nk = static_cast<int>(std::floor(static_cast<double>(n) / scale + 1e-9));
+    p.trials.push_back(nk);
+    p.resource += nk * (p.rungs[k] - before);
+    before = p.rungs[k];
+    scale *= o.eta;
+  }
+  p.full = static_cast<double>(n) * o.max;
+  return p;
+}
+
 AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
                              std::function<void(const nlohmann::json&)> journal)
     : opt_(std::move(options)), rungs_(asha_rungs(opt_)), journal_(std::move(journal)) {

@@ -53,6 +53,17 @@ std::vector<double> asha_rungs(const AshaOptions& o);
 /// (numpy.percentile's default); NaN values are ignored; nullopt when none is left.
 std::optional<double> asha_cutoff(std::vector<double> values, double eta);
 
+/// Successive halving's plan for `n` configurations: n_k = floor(n / eta^k) trials reach rung k
+/// (ASHA's asynchronous variant promotes the same numbers in the end, from the results it has
+/// when it decides), and the resource they use, each training from its last rung on.
+struct AshaPlan {
+  std::vector<double> rungs;
+  std::vector<int> trials;  ///< per rung
+  double resource = 0;      ///< total, in the family's units
+  double full = 0;          ///< n x max: every configuration to the end
+};
+AshaPlan asha_plan(const AshaOptions& o, int n);
+
 class AshaScheduler final : public Scheduler {
  public:
   /// `trials` in sweep order (index order); `journal` receives every decision as a JSON event

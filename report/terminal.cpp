@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace ns::report {
 namespace {
@@ -102,6 +103,35 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
       rows.push_back(std::move(row));
     }
     out += table(header, rows, right, "  ");
+  }
+
+  // Early stopping: where the trials ended (results.csv's rung and resource columns).
+  if (std::find(r.metric_columns.begin(), r.metric_columns.end(), "rung") != r.metric_columns.end()) {
+    std::map<int, std::pair<int, double>> per_rung;  // rung -> (trials that ended there, resource)
+    int best_ok = 0;
+    for (const Trial& t : r.trials) {
+      const double k = t.metric("rung");
+      if (std::isnan(k)) continue;
+      auto& e = per_rung[static_cast<int>(k)];
+      ++e.first;
+      e.second = t.metric("resource");
+      if (t.status == "ok") ++best_ok;
+    }
+    if (!per_rung.empty()) {
+      out += "\nEarly stopping: trials by the rung where they ended\n";
+      std::vector<std::vector<std::string>> rows;
+      int reached = 0;
+      for (auto it = per_rung.rbegin(); it != per_rung.rend(); ++it) {
+        reached += it->second.first;
+        rows.push_back({std::to_string(it->first), format_metric(it->second.second),
+                        std::to_string(it->second.first), std::to_string(reached)});
+      }
+      std::reverse(rows.begin(), rows.end());
+      out += table({"rung", "resource", "ended there", "reached it"}, rows,
+                   {true, true, true, true}, "  ");
+      out += fmt::format("  {} trained to the full budget\n",
+                         plural(best_ok, "trial", "trials"));
+    }
   }
 
   // Failures, grouped by status then by message.

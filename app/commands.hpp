@@ -23,6 +23,7 @@ struct RunOptions {
   int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
   double unhealthy_window_s = 120;
   int pack = 0;                ///< trials trained together per worker; 0 = the spec's "pack"
+  double checkpoint_every_s = 60;  ///< mid-trial checkpoints at most this often
 };
 
 struct PlanOptions {

@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
                       "train up to K trials of equal shapes together on each worker (maskcnn; "
                       "for GPUs); default: the spec's \"pack\" (1)")
       ->check(CLI::Range(1, 256));
+  run_cmd->add_option("--checkpoint-every", run.checkpoint_every_s,
+                      "seconds between a trial's checkpoints while it trains (maskcnn: after an "
+                      "improvement of the validation loss), so a kill costs at most about this "
+                      "much training")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
 
   app::PlanOptions plan;

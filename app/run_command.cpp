@@ -185,6 +185,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   info.rank = mpi.rank();
   info.host = mpi.hostname();
   info.device = device;
+  info.checkpoint_every_s = opt.checkpoint_every_s;
   info.threads = engine::choose_threads(
       place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
   engine::TrialExecutor executor(registry, prep.spec.family, prep.spec.data, prep.spec.out, info);

@@ -111,6 +111,8 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
                      info_.rank};
     ctx.resource_limit = assign.resource_limit;
     ctx.final_rung = assign.final_rung;
+    ctx.rungs = assign.rungs;
+    ctx.checkpoint_every_s = info_.checkpoint_every_s;
     ctx.report = reporter_for(assign, std::make_shared<std::size_t>(0));
     TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
     apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
@@ -140,6 +142,7 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
       contexts.push_back(TrialContext{m->trial, data_,
                                       std::filesystem::path(out_dir_) / "trials" / m->trial.id,
                                       info_.device, info_.threads, stop_requested, info_.rank});
+      contexts.back().checkpoint_every_s = info_.checkpoint_every_s;
     }
     std::vector<TrialOutcome> outcomes = runner_->run_pack(contexts);
     NS_CHECK(outcomes.size() == members.size(), "the {} runner returned {} outcomes for a pack "

@@ -16,6 +16,7 @@ struct RankInfo {
   std::string host;
   std::string device = "cpu";
   int threads = 1;
+  double checkpoint_every_s = 60;  ///< TrialContext::checkpoint_every_s
 };
 
 class TrialExecutor {

@@ -33,6 +33,12 @@ struct TrialContext {
   /// or, with `final_rung`, end as finished. 0 = no limit: train to the end.
   double resource_limit = 0;
   bool final_rung = false;
+  /// The resources at which report() asks the scheduler (ascending); a runner that computes its
+  /// metrics only for a report can look here first.
+  std::vector<double> rungs;
+  /// Runners that can checkpoint mid-trial write one at most this often (after an improvement),
+  /// so a SIGKILL or a lost node costs at most this much training (`run --checkpoint-every`).
+  double checkpoint_every_s = 60;
   /// Call at each evaluation with the resource used so far and the metrics; kStop means end now
   /// with status kStopped and these metrics (the scheduler ended it at a rung). Costs nothing
   /// between the rungs the scheduler asked about.

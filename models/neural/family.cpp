@@ -107,6 +107,10 @@ class MaskCnnFamily final : public engine::ModelFamily {
         train_options_from_json(params));
   }
 
+  // Early stopping counts training iterations; rungs are checked at evaluations (every
+  // eval_every iterations), so rung resources are best multiples of it.
+  std::string resource() const override { return "iterations"; }
+
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_maskcnn_runner();

@@ -256,6 +256,15 @@ class Trial {
   torch::Tensor predict(const std::vector<std::int64_t>& idx);
   double loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred);
   engine::TrialOutcome finish();
+  PopulationView population() const;
+  /// After an evaluation: at a rung of ctx.rungs, the scheduler's decision; at ctx.resource_limit,
+  /// pause (or finish at the final rung). True ends training here (hold_ says how).
+  bool check_rung();
+  /// The validation metrics of the last evaluation (what a rung ranks by), with the iteration.
+  std::map<std::string, double> val_metrics() const;
+  /// After an evaluation that improved the validation loss, resume.pt at most every
+  /// ctx.checkpoint_every_s, so a kill loses little.
+  void checkpoint_if_due();
 
   const engine::TrialContext& ctx_;
   const NeuralData& data_;
@@ -275,6 +284,12 @@ class Trial {
   torch::Tensor order_device_;
   std::string best_model_, best_optimizer_;
   std::vector<torch::Tensor> unread_;  // losses of the steps not read yet (on the device)
+  // Early stopping: why check_rung() ended training, and the metrics it reported.
+  enum class Hold { kNone, kPause, kStop, kFinish } hold_ = Hold::kNone;
+  std::map<std::string, double> rung_metrics_;
+  std::size_t next_rung_ = 0;       // first of ctx.rungs not reached yet
+  torch::Tensor last_val_pred_;     // the last evaluation's validation predictions
+  Clock::time_point last_checkpoint_ = Clock::now();
   ProtocolHooks hooks_;
   std::optional<ProtocolDriver> driver_;
   double train_seconds_ = 0;        // wall time in training steps (for ms_per_iter)
@@ -469,14 +484,17 @@ void Trial::prepare() {
                  file("resume.pt").string(), short_error(e));
   }
   if (resumed) {
-    log::debug("trial {}: resuming at iteration {} (phase {})", ctx_.trial.id,
+    log::info("trial {}: resuming at iteration {} (phase {}) from its checkpoint", ctx_.trial.id,
                schedule_.iteration(), schedule_.phase() + 1);
   }
   hooks_.stop_requested = [this] { return ctx_.stop_requested && ctx_.stop_requested(); };
   hooks_.train_step = [this] { train_step(); };
   hooks_.read_losses = [this] { return read_losses(); };
   hooks_.read_every = kReadLossEvery;
-  hooks_.evaluate = [this] { return loss_on(dd_.val, predict(dd_.val)); };
+  hooks_.evaluate = [this] {
+    last_val_pred_ = predict(dd_.val);
+    return loss_on(dd_.val, last_val_pred_);
+  };
   hooks_.save_best = [this] {
     best_model_ = save_model_blob(*model_);
     best_optimizer_ = save_blob(*optimizer_);
@@ -487,7 +505,15 @@ void Trial::prepare() {
     load_blob(*optimizer_, best_optimizer_, device_);
   };
   hooks_.on_phase_end = [this] { write_best(); };
-  hooks_.after_eval = [this] { write_curve(); };  // so the curve can be watched while it trains
+  hooks_.after_eval = [this] {
+    write_curve();  // so the curve can be watched while it trains
+    checkpoint_if_due();
+  };
+  hooks_.hold = [this] { return check_rung(); };
+  // Rungs already passed before a resume (a promotion continues from the last one).
+  while (next_rung_ < ctx_.rungs.size() &&
+         static_cast<double>(schedule_.iteration()) >= ctx_.rungs[next_rung_])
+    ++next_rung_;
   hooks_.set_lr = [this](double lr) {
     for (auto& group : optimizer_->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -505,9 +531,80 @@ engine::TrialOutcome Trial::run() {
   return end(run_protocol(schedule_, hooks_));
 }
 
+std::map<std::string, double> Trial::val_metrics() const {
+  std::map<std::string, double> m;
+  m["iterations"] = static_cast<double>(schedule_.iteration());
+  m["val_loss"] = schedule_.curve().empty() ? std::nan("") : schedule_.curve().back().val_loss;
+  if (!last_val_pred_.defined()) return m;
+  auto c = last_val_pred_.to(torch::kCPU).to(torch::kFloat32).contiguous();
+  const SplitScores val = score_split(
+      std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel()), dd_.val,
+      population());
+  m["val_pearson"] = val.mean_pearson;
+  m["val_ccnorm"] = val.mean_ccnorm;
+  m["val_ccnorm2"] = val.mean_ccnorm2;
+  m["val_ccnorm_excluded"] = static_cast<double>(val.ccnorm_excluded);
+  m["val_fev"] = val.mean_fev;
+  return m;
+}
+
+bool Trial::check_rung() {
+  const auto it = static_cast<double>(schedule_.iteration());
+  const bool at_limit = ctx_.resource_limit > 0 && it >= ctx_.resource_limit;
+  bool at_rung = false;
+  while (next_rung_ < ctx_.rungs.size() && it >= ctx_.rungs[next_rung_]) {
+    at_rung = true;
+    ++next_rung_;
+  }
+  if (!at_limit && !at_rung) return false;
+  rung_metrics_ = val_metrics();
+  if (at_rung && ctx_.report(it, rung_metrics_) == engine::Decision::kStop) {
+    hold_ = Hold::kStop;
+    return true;
+  }
+  if (at_limit) {
+    hold_ = ctx_.final_rung ? Hold::kFinish : Hold::kPause;
+    return true;
+  }
+  return false;
+}
+
+void Trial::checkpoint_if_due() {
+  if (schedule_.best_iteration() != schedule_.iteration() || schedule_.finished()) return;
+  const auto now = Clock::now();
+  if (std::chrono::duration<double>(now - last_checkpoint_).count() < ctx_.checkpoint_every_s)
+    return;
+  save_resume();
+  last_checkpoint_ = now;
+}
+
 engine::TrialOutcome Trial::end(const ProtocolResult& result) {
   write_curve();
   engine::TrialOutcome outcome;
+  if (result.status == ProtocolResult::Status::kInterrupted && hold_ != Hold::kNone) {
+    switch (hold_) {
+      case Hold::kPause:  // a checkpoint to be promoted from, on any rank
+        save_resume();
+        outcome.status = engine::TrialStatus::kPaused;
+        outcome.metrics = rung_metrics_;
+        return outcome;
+      case Hold::kStop:
+        fs::remove(file("resume.pt"));
+        outcome.status = engine::TrialStatus::kStopped;
+        outcome.metrics = rung_metrics_;
+        outcome.error = fmt::format("stopped by the scheduler at iteration {}",
+                                    schedule_.iteration());
+        return outcome;
+      case Hold::kFinish:  // the final rung's budget is spent: the best model's scores
+        if (schedule_.best_iteration() >= 0) {
+          load_blob(*model_, best_model_, device_);
+          load_blob(*optimizer_, best_optimizer_, device_);
+        }
+        return finish();
+      case Hold::kNone:
+        break;
+    }
+  }
   switch (result.status) {
     case ProtocolResult::Status::kInterrupted:
       save_resume();
@@ -526,16 +623,21 @@ engine::TrialOutcome Trial::end(const ProtocolResult& result) {
   return finish();
 }
 
-engine::TrialOutcome Trial::finish() {
-  // The protocol ended with the best model restored: every metric is the best checkpoint's.
-  const std::int64_t N = data_.neurons;
+PopulationView Trial::population() const {
   PopulationView view;
   view.images = data_.images;
-  view.neurons = N;
+  view.neurons = data_.neurons;
   view.responses = data_.responses.data();
   view.trials = data_.trials.empty() ? nullptr : data_.trials.data();
   view.repeats = data_.trials.empty() ? 0 : data_.repeats;
   view.truth = data_.truth.empty() ? nullptr : data_.truth.data();
+  return view;
+}
+
+engine::TrialOutcome Trial::finish() {
+  // The protocol ended with the best model restored: every metric is the best checkpoint's.
+  const std::int64_t N = data_.neurons;
+  const PopulationView view = population();
   auto to_vector = [](const torch::Tensor& t) {
     auto c = t.to(torch::kCPU).to(torch::kFloat32).contiguous();
     return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());

@@ -115,6 +115,7 @@ void ProtocolDriver::evaluate() {
     if (!d.finished) hooks_.set_lr(schedule_.lr());
   }
   hooks_.after_eval();
+  if (!schedule_.finished() && hooks_.hold()) held_ = true;
 }
 
 void ProtocolDriver::start() {
@@ -164,7 +165,7 @@ ProtocolResult ProtocolDriver::result(bool interrupted) const {
   if (failed_) {
     result.status = ProtocolResult::Status::kFailed;
     result.error = error_;
-  } else if (interrupted && !schedule_.finished()) {
+  } else if ((interrupted || held_) && !schedule_.finished()) {
     result.status = ProtocolResult::Status::kInterrupted;
   } else if (schedule_.best_iteration() < 0) {
     result.status = ProtocolResult::Status::kFailed;

@@ -103,6 +103,9 @@ struct ProtocolHooks {
   std::function<void(double lr)> set_lr;      ///< at the start of phases 2, 3, ...
   std::function<void()> on_phase_end = [] {}; ///< after restore_best (e.g. re-write checkpoint)
   std::function<void()> after_eval = [] {};   ///< after every evaluation is recorded
+  /// Asked after every evaluation (after after_eval): true ends the run there, as if stopped
+  /// (result kInterrupted); the caller knows why (an early-stopping scheduler's rung).
+  std::function<bool()> hold = [] { return false; };
 };
 
 struct ProtocolResult {
@@ -123,7 +126,9 @@ class ProtocolDriver {
   /// Sets the current phase's learning rate and runs the initial evaluation when it is due.
   void start();
   /// True when training is over (finished or failed): take no more steps.
-  bool done() const { return failed_ || schedule_.finished(); }
+  bool done() const { return failed_ || held_ || schedule_.finished(); }
+  /// True when hooks.hold() ended the run.
+  bool held() const { return held_; }
   /// Counts one training step the caller took; its loss comes with a later supply().
   void stepped();
   /// Steps counted whose losses were not supplied yet.
@@ -145,6 +150,7 @@ class ProtocolDriver {
   std::int64_t pending_ = 0;
   bool eval_due_ = false;  ///< the last counted step is followed by an evaluation
   bool failed_ = false;
+  bool held_ = false;
   std::string error_;
 };
 

@@ -96,4 +96,28 @@ paused = collections.Counter((e["trial"], e["rung"]) for e in ev if e["event"] =
 assert all(n == 1 for n in paused.values()), [k for k, n in paused.items() if n > 1]
 print("ok: killed 3 times and resumed; rows equal the uninterrupted run; every rung recorded once")
 PY
+# maskcnn under ASHA (resource: iterations, checked at evaluations): 9 configurations, rungs at
+# 10 and 30 iterations; synchronous, so exactly the top 3 go on to 30, resuming from the
+# checkpoints they paused with.
+cat >"$TMP/m.json" <<JSON
+{"family": "maskcnn",
+ "data": {"kind": "simulated", "seed": 2, "images": 240, "size": 16, "neurons": 6, "repeats": 4},
+ "fixed": {"channels": 4, "k1": 5, "pool_size": 2, "batch_size": 32},
+ "training": {"eval_every": 10, "patience": 100, "max_iters_per_phase": 100, "phases": 1},
+ "grid": {"lr": [0.001, 0.003, 0.01], "readout_scale": [0.001, 0.01, 0.1]},
+ "scheduler": {"kind": "asha", "resource": "iterations", "min": 10, "max": 30, "eta": 3,
+               "synchronous": true},
+ "metric": "val_ccnorm", "mode": "max", "out": "$TMP/m"}
+JSON
+expect_exit 0 "$NS" plan "$TMP/m.json"
+grep -q "rungs at 10, 30 iterations; trials reaching each: 9, 3" "$TMP/out" || { cat "$TMP/out"; fail "plan shows no rungs"; }
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/m.json"
+python3 - "$TMP/m" <<'PY'
+import collections, csv, sys
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/results.csv")))
+assert len(rows) == 9, len(rows)
+st = collections.Counter((r["status"], r["rung"], r["iterations"]) for r in rows)
+assert st == {("stopped", "0", "10"): 6, ("ok", "1", "30"): 3}, st
+print("ok: maskcnn under ASHA:", dict(st))
+PY
 echo "PASS asha_sweep"

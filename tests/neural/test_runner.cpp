@@ -203,3 +203,81 @@ TEST_CASE("a damaged resume checkpoint is an error that says how to recover", "[
                       Catch::Contains("cannot resume from") &&
                           Catch::Contains("delete it to rerun the trial from the start"));
 }
+
+TEST_CASE("a kill mid-trial loses only the training since the last checkpoint: the rerun "
+          "continues from it and ends as the uninterrupted trial", "[runner][checkpoint]") {
+  TempDir dir;
+  auto runner = maskcnn_family()->make_runner();
+  const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
+  REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
+  // A crash (an exception out of the runner: nothing is saved on the way out, as with SIGKILL)
+  // after 23 steps, with a checkpoint after every improvement.
+  const fs::path d = dir.path() / "killed";
+  fs::create_directories(d);
+  ns::sweeps::Trial spec;
+  spec.id = "t11";
+  spec.seed = 11;
+  spec.params = tiny_params();
+  int calls = 0;
+  ns::engine::TrialContext ctx{spec, kData, d};
+  ctx.checkpoint_every_s = 0;
+  ctx.stop_requested = [&] {
+    if (++calls > 23) throw std::runtime_error("killed");
+    return false;
+  };
+  REQUIRE_THROWS_WITH(runner->run(ctx), "killed");
+  REQUIRE(fs::exists(d / "resume.pt"));
+  const auto resumed = run_trial(*runner, d, tiny_params(), kData);
+  INFO(resumed.error);
+  REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
+  require_same_metrics(whole, resumed);
+  // The curve shows no restart: the same rows as the uninterrupted trial's.
+  REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
+}
+
+TEST_CASE("early stopping: a trial pauses at its resource limit, resumes exactly when promoted, "
+          "and stops when the scheduler says so", "[runner][asha]") {
+  TempDir dir;
+  auto runner = maskcnn_family()->make_runner();
+  const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
+  REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
+  ns::sweeps::Trial spec;
+  spec.id = "t11";
+  spec.seed = 11;
+  spec.params = tiny_params();
+  const fs::path d = dir.path() / "rungs";
+  fs::create_directories(d);
+  ns::engine::TrialContext ctx{spec, kData, d};
+  ctx.resource_limit = 10;  // eval_every 5: evaluations at 5, 10
+  const auto paused = runner->run(ctx);
+  REQUIRE(paused.status == ns::engine::TrialStatus::kPaused);
+  REQUIRE(paused.metrics.at("iterations") == 10);
+  REQUIRE(std::isfinite(paused.metrics.at("val_ccnorm")));
+  REQUIRE(fs::exists(d / "resume.pt"));
+  // Promoted to the final rung with a budget beyond the trial's own: it ends as alone.
+  ctx.resource_limit = 1000;
+  ctx.final_rung = true;
+  const auto done = runner->run(ctx);
+  INFO(done.error);
+  REQUIRE(done.status == ns::engine::TrialStatus::kOk);
+  require_same_metrics(whole, done);
+
+  // The stopping variant: a report at the rung at 5 iterations, answered "stop".
+  const fs::path s = dir.path() / "stopped";
+  fs::create_directories(s);
+  ns::engine::TrialContext stop_ctx{spec, kData, s};
+  stop_ctx.rungs = {5};
+  stop_ctx.resource_limit = 1000;
+  stop_ctx.final_rung = true;
+  std::vector<double> asked;
+  stop_ctx.report = [&](double r, const std::map<std::string, double>& m) {
+    asked.push_back(r);
+    REQUIRE(m.count("val_ccnorm") == 1);
+    return ns::engine::Decision::kStop;
+  };
+  const auto stopped = runner->run(stop_ctx);
+  REQUIRE(stopped.status == ns::engine::TrialStatus::kStopped);
+  REQUIRE(asked == std::vector<double>{5});
+  REQUIRE(stopped.metrics.at("iterations") == 5);
+  REQUIRE_THAT(stopped.error, Catch::Contains("stopped by the scheduler at iteration 5"));
+}

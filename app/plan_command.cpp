@@ -293,7 +293,13 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
                            "family's checks ({})\n",
                            p.data.describe(), p.configurations_checked, p.family->validation());
-  if (p.spec.scheduler) {
+  if (p.spec.scheduler && p.spec.scheduler->kind == "median") {
+    const auto& sc = *p.spec.scheduler;
+    std::cout << fmt::format("early stopping: median stopping rule, reports every {} {} from {} to "
+                             "{}; stops begin once {} trials finished (how much it saves "
+                             "depends on the results)\n",
+                             sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
+  } else if (p.spec.scheduler) {
     const auto& sc = *p.spec.scheduler;
     engine::AshaOptions ao;
     ao.min = sc.min;
@@ -301,9 +307,11 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     ao.eta = sc.eta;
     const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(p.trials.size()));
     std::cout << fmt::format(
-        "early stopping: ASHA ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
+        "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
         "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
         "to the end ({:.1f} %)\n",
+        sc.kind == "hyperband" ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
+                               : "ASHA",
         sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
         fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
         sc.resource, ap.full, 100.0 * ap.resource / ap.full);

@@ -228,21 +228,48 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     ao.metric = prep.spec.metric;
     ao.maximize = prep.spec.mode == sweeps::Mode::kMax;
     ao.retries = prep.spec.retries;
-    engine::AshaScheduler asha(pending_trials(prep, {}), ao,
-                               [&](const nlohmann::json& e) { output->journal(e); });
-    asha.restore(engine::read_journal(prep.spec.out), output->finished());
-    log::info("scheduler: ASHA ({}{}), eta {}, rungs at {} {}", sc.promotion ? "promotion" : "stopping",
-              sc.synchronous ? ", synchronous" : "", sc.eta, fmt::join(asha.rungs(), ", "),
-              sc.resource);
+    auto journal = [&](const nlohmann::json& e) { output->journal(e); };
+    std::unique_ptr<engine::Scheduler> scheduler;
+    const auto events = engine::read_journal(prep.spec.out);
+    if (sc.kind == "median") {
+      engine::MedianOptions mo;
+      mo.min = sc.min;
+      mo.max = sc.max;
+      mo.every = sc.every;
+      mo.min_samples = sc.min_samples;
+      mo.metric = ao.metric;
+      mo.maximize = ao.maximize;
+      mo.retries = ao.retries;
+      auto median = std::make_unique<engine::MedianStoppingScheduler>(pending_trials(prep, {}), mo, journal);
+      median->restore(events, output->finished());
+      log::info("scheduler: median stopping rule, reports every {} {} from {} on, to {}; stops "
+                "once {} trials finished", sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
+      scheduler = std::move(median);
+    } else if (sc.kind == "hyperband") {
+      auto hb = std::make_unique<engine::HyperbandScheduler>(pending_trials(prep, {}), ao, journal);
+      hb->restore(events, output->finished());
+      for (int s = hb->brackets() - 1; s >= 0; --s)
+        log::info("scheduler: Hyperband bracket {}: {} configurations, rungs at {} {}", s,
+                  hb->bracket_trials(s).size(), fmt::join(hb->bracket(s).rungs(), ", "),
+                  sc.resource);
+      scheduler = std::move(hb);
+    } else {
+      auto asha = std::make_unique<engine::AshaScheduler>(pending_trials(prep, {}), ao, journal);
+      asha->restore(events, output->finished());
+      log::info("scheduler: ASHA ({}{}), eta {}, rungs at {} {}",
+                sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "",
+                sc.eta, fmt::join(asha->rungs(), ", "), sc.resource);
+      scheduler = std::move(asha);
+    }
     const engine::AshaPlan plan = engine::asha_plan(ao, static_cast<int>(prep.trials.size()));
-    if (plan.trials.back() == 0) {
+    if (sc.kind == "asha" && plan.trials.back() == 0) {
       log::warn("scheduler: with {} configurations and eta {}, none reaches the top rung ({} {}): "
                 "successive halving keeps floor(n / eta^k) at rung k ({}); use at least {} "
                 "configurations, or a larger min",
                 prep.trials.size(), sc.eta, sc.max, sc.resource, fmt::join(plan.trials, ", "),
                 std::pow(sc.eta, static_cast<double>(plan.rungs.size() - 1)));
     }
-    summary = mpi.size() == 1 ? coord.run_serial(asha, executor) : coord.run(asha);
+    summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
   } else {
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)
                               : coord.run(std::move(pending));

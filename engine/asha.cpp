@@ -326,4 +326,298 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
   return rows;
 }
 
+std::vector<int> hyperband_split(int n, double min, double max, double eta) {
+  AshaOptions o;
+  o.min = min;
+  o.max = max;
+  o.eta = eta;
+  const int s_max = static_cast<int>(asha_rungs(o).size()) - 1;
+  std::vector<double> weight;
+  double total = 0;
+  for (int s = 0; s <= s_max; ++s) {
+    weight.push_back(std::ceil(static_cast<double>(s_max + 1) / (s + 1) * std::pow(eta, s)));
+    total += weight.back();
+  }
+  std::vector<int> out(weight.size());
+  std::vector<std::pair<double, int>> remainder;
+  int given = 0;
+  for (std::size_t s = 0; s < weight.size(); ++s) {
+    const double exact = n * weight[s] / total;
+    out[s] = static_cast<int>(std::floor(exact));
+    given += out[s];
+    remainder.emplace_back(exact - out[s], -static_cast<int>(s));  // ties: the larger s first
+  }
+  std::sort(remainder.rbegin(), remainder.rend());
+  for (int k = 0; given < n; ++k, ++given) out[static_cast<std::size_t>(-remainder[k].second)] += 1;
+  return out;
+}
+
+HyperbandScheduler::HyperbandScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
+                                       std::function<void(const nlohmann::json&)> journal) {
+  NS_CHECK(options.promotion, "scheduler: hyperband runs its brackets with the promotion variant");
+  std::stable_sort(trials.begin(), trials.end(),
+                   [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.index < b.index; });
+  const std::vector<int> split =
+      hyperband_split(static_cast<int>(trials.size()), options.min, options.max, options.eta);
+  const int s_max = static_cast<int>(split.size()) - 1;
+  // Configurations in sweep order, dealt to the most aggressive bracket first.
+  std::size_t next = 0;
+  brackets_.resize(split.size());
+  for (int s = s_max; s >= 0; --s) {
+    std::vector<sweeps::Trial> mine;
+    for (int k = 0; k < split[s]; ++k) {
+      owner_[trials[next].id] = s;
+      mine.push_back(trials[next++]);
+    }
+    AshaOptions o = options;
+    o.min = options.max / std::pow(options.eta, s);
+    auto tagged = [journal, s](const nlohmann::json& e) {
+      if (!journal) return;
+      nlohmann::json t = e;
+      t["bracket"] = s;
+      journal(t);
+    };
+    brackets_[s] = std::make_unique<AshaScheduler>(std::move(mine), o, tagged);
+  }
+}
+
+std::vector<std::string> HyperbandScheduler::bracket_trials(int s) const {
+  std::vector<std::string> ids;
+  for (const auto& [id, b] : owner_)
+    if (b == s) ids.push_back(id);
+  return ids;
+}
+
+int HyperbandScheduler::owner(const std::string& id) const {
+  auto it = owner_.find(id);
+  NS_CHECK(it != owner_.end(), "internal: hyperband has no trial {}", id);
+  return it->second;
+}
+
+void HyperbandScheduler::restore(const std::vector<nlohmann::json>& events,
+                                 const std::set<std::string>& finished) {
+  std::vector<std::vector<nlohmann::json>> per(brackets_.size());
+  for (const auto& e : events) {
+    auto it = owner_.find(e.value("trial", std::string()));
+    if (it != owner_.end()) per[it->second].push_back(e);
+  }
+  for (std::size_t s = 0; s < brackets_.size(); ++s) brackets_[s]->restore(per[s], finished);
+}
+
+const msg::Assign* HyperbandScheduler::next(int worker) const {
+  for (int s = static_cast<int>(brackets_.size()) - 1; s >= 0; --s) {
+    if (const msg::Assign* a = brackets_[s]->next(worker)) {
+      shown_ = s;
+      return a;
+    }
+  }
+  shown_ = -1;
+  return nullptr;
+}
+
+msg::Assign HyperbandScheduler::take(int worker) {
+  if (shown_ < 0) next(worker);
+  NS_CHECK(shown_ >= 0, "internal: HyperbandScheduler::take without a job");
+  const int s = shown_;
+  shown_ = -1;
+  return brackets_[s]->take(worker);
+}
+
+Verdict HyperbandScheduler::on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                                      bool draining) {
+  return brackets_[owner(assign.trial.id)]->on_result(worker, assign, row, draining);
+}
+
+int HyperbandScheduler::pending() const {
+  int n = 0;
+  for (const auto& b : brackets_) n += b->pending();
+  return n;
+}
+
+Decision HyperbandScheduler::on_report(int worker, const msg::Report& report) {
+  return brackets_[owner(report.trial_id)]->on_report(worker, report);
+}
+
+bool HyperbandScheduler::may_have_more() const {
+  for (const auto& b : brackets_)
+    if (b->may_have_more()) return true;
+  return false;
+}
+
+std::vector<ResultRow> HyperbandScheduler::final_rows() {
+  std::vector<ResultRow> rows;
+  for (auto& b : brackets_)
+    for (auto& r : b->final_rows()) rows.push_back(std::move(r));
+  return rows;
+}
+
+void HyperbandScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
+  brackets_[owner(assign.trial.id)]->annotate(assign, row);
+}
+
+MedianStoppingScheduler::MedianStoppingScheduler(std::vector<sweeps::Trial> trials,
+                                                 MedianOptions options,
+                                                 std::function<void(const nlohmann::json&)> journal)
+    : opt_(std::move(options)), journal_(std::move(journal)) {
+  NS_CHECK(opt_.min > 0 && opt_.max >= opt_.min && opt_.every > 0,
+           "scheduler: median needs 0 < min <= max and every > 0 (got {}, {}, {})", opt_.min,
+           opt_.max, opt_.every);
+  NS_CHECK(opt_.min_samples >= 1, "scheduler: min_samples must be >= 1, got {}", opt_.min_samples);
+  for (double r = opt_.min; r < opt_.max && checks_.size() < 100000; r += opt_.every)
+    checks_.push_back(r);
+  std::stable_sort(trials.begin(), trials.end(),
+                   [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.index < b.index; });
+  for (auto& t : trials) entries_.push_back(Entry{std::move(t)});
+}
+
+double MedianStoppingScheduler::score(double v) const {
+  if (std::isnan(v)) return -std::numeric_limits<double>::infinity();
+  return opt_.maximize ? v : -v;
+}
+
+int MedianStoppingScheduler::index_of(const std::string& id) const {
+  for (std::size_t i = 0; i < entries_.size(); ++i)
+    if (entries_[i].trial.id == id) return static_cast<int>(i);
+  return -1;
+}
+
+void MedianStoppingScheduler::add_point(int i, double resource, double value) {
+  auto& c = entries_[i].curve;
+  if (!c.empty() && c.back().first >= resource) return;  // a point already heard (a rerun)
+  c.emplace_back(resource, value);
+}
+
+const msg::Assign* MedianStoppingScheduler::next(int) const {
+  int i = -1;
+  if (!again_.empty()) {
+    i = again_.front();
+  } else {
+    for (std::size_t k = 0; k < entries_.size(); ++k)
+      if (!entries_[k].started) {
+        i = static_cast<int>(k);
+        break;
+      }
+  }
+  if (i < 0) return nullptr;
+  msg::Assign a;
+  a.trial = entries_[i].trial;
+  a.attempt = entries_[i].attempt;
+  a.resource_limit = opt_.max;
+  a.final_rung = true;
+  a.rungs = checks_;
+  shown_ = a;
+  return &*shown_;
+}
+
+msg::Assign MedianStoppingScheduler::take(int worker) {
+  const msg::Assign* a = next(worker);
+  NS_CHECK(a != nullptr, "internal: MedianStoppingScheduler::take without a job");
+  msg::Assign out = *a;
+  const int i = index_of(out.trial.id);
+  if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
+  entries_[i].started = true;
+  if (journal_) journal_({{"event", "start"}, {"trial", out.trial.id}, {"attempt", out.attempt}});
+  shown_.reset();
+  return out;
+}
+
+Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
+  const int i = index_of(report.trial_id);
+  if (i < 0) return Decision::kContinue;
+  auto it = report.metrics.find(opt_.metric);
+  const double v = it == report.metrics.end() ? std::nan("") : it->second;
+  add_point(i, report.resource, v);
+  double best = -std::numeric_limits<double>::infinity();
+  for (const auto& [r, x] : entries_[i].curve) best = std::max(best, score(x));
+  // Running averages, up to this resource, of the trials that trained to the end.
+  std::vector<double> averages;
+  for (std::size_t j = 0; j < entries_.size(); ++j) {
+    const Entry& e = entries_[j];
+    if (static_cast<int>(j) == i || !e.complete) continue;
+    double sum = 0;
+    int n = 0;
+    for (const auto& [r, x] : e.curve)
+      if (r <= report.resource) sum += score(x), ++n;
+    if (n > 0) averages.push_back(sum / n);
+  }
+  Decision d = Decision::kContinue;
+  if (static_cast<int>(averages.size()) >= opt_.min_samples) {
+    std::sort(averages.begin(), averages.end());
+    const std::size_t m = averages.size();
+    const double median = m % 2 ? averages[m / 2] : (averages[m / 2 - 1] + averages[m / 2]) / 2;
+    if (best < median) d = Decision::kStop;
+  }
+  if (journal_)
+    journal_({{"event", "report"}, {"trial", report.trial_id}, {"resource", report.resource},
+              {"value", std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v))},
+              {"decision", d}});
+  return d;
+}
+
+Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
+                                           bool draining) {
+  const int i = index_of(assign.trial.id);
+  NS_CHECK(i >= 0, "internal: median stopping got a result for unknown trial {}", assign.trial.id);
+  Entry& e = entries_[i];
+  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
+    e.attempt = row.attempt + 1;
+    e.curve.clear();
+    again_.insert(again_.begin(), i);
+    return Verdict::kRetry;
+  }
+  e.done = true;
+  e.complete = row.status == TrialStatus::kOk;
+  if (journal_)
+    journal_({{"event", "end"}, {"trial", e.trial.id}, {"complete", e.complete}});
+  return Verdict::kRecord;
+}
+
+int MedianStoppingScheduler::pending() const {
+  int n = static_cast<int>(again_.size());
+  for (const auto& e : entries_)
+    if (!e.started) ++n;
+  return n;
+}
+
+void MedianStoppingScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
+  const int i = index_of(assign.trial.id);
+  if (i < 0) return;
+  const auto& c = entries_[i].curve;
+  const double resource = row.status == TrialStatus::kOk ? opt_.max
+                          : c.empty()                    ? std::nan("")
+                                                         : c.back().first;
+  row.metrics["rung"] = row.status == TrialStatus::kOk ? static_cast<double>(checks_.size())
+                                                        : static_cast<double>(c.size()) - 1;
+  row.metrics["resource"] = resource;
+}
+
+void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
+                                      const std::set<std::string>& finished) {
+  for (const auto& ev : events) {
+    const int i = index_of(ev.value("trial", std::string()));
+    if (i < 0) continue;
+    Entry& e = entries_[i];
+    const std::string kind = ev.value("event", std::string());
+    if (kind == "start") {
+      e.started = true;
+      e.attempt = ev.value("attempt", 1);
+    } else if (kind == "report") {
+      const auto& v = ev.at("value");
+      add_point(i, ev.at("resource").get<double>(),
+                v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>());
+    } else if (kind == "end") {
+      e.complete = ev.value("complete", false);
+    }
+  }
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (finished.count(e.trial.id)) {
+      e.done = true;
+    } else if (e.started) {
+      e.complete = false;  // it trains on from its checkpoint; points heard before stay
+      again_.push_back(static_cast<int>(i));
+    }
+  }
+}
+
 }  // namespace ns::engine

@@ -26,6 +26,7 @@
 // Exact resume: every decision goes to the journal (reports.jsonl, through the ResultSink), and
 // restore() rebuilds the rung tables from it and from the finished rows.
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -128,5 +129,93 @@ class AshaScheduler final : public Scheduler {
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
 };
+
+/// Hyperband (Li et al., JMLR 2018) with each bracket an ASHA (as in the ASHA paper, Section
+/// 3.3): s_max = floor(log_eta(max / min)); bracket s = s_max .. 0 starts at min_s = max / eta^s
+/// (so its rungs are min_s * eta^k up to max) and gets a share of the configurations proportional
+/// to Hyperband's n_s = ceil((s_max + 1) / (s + 1) * eta^s), split in sweep order by largest
+/// remainders. Bracket 0 trains its configurations to max (random search). A free worker takes
+/// the first job any bracket has, the most aggressive bracket first.
+class HyperbandScheduler final : public Scheduler {
+ public:
+  HyperbandScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
+                     std::function<void(const nlohmann::json&)> journal = {});
+  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
+
+  const msg::Assign* next(int worker) const override;
+  msg::Assign take(int worker) override;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                    bool draining) override;
+  int pending() const override;
+  void on_worker_lost(int) override {}
+  Decision on_report(int worker, const msg::Report& report) override;
+  bool may_have_more() const override;
+  std::vector<ResultRow> final_rows() override;
+  void annotate(const msg::Assign& assign, ResultRow& row) const override;
+
+  /// Bracket s's ASHA (s = 0 .. s_max) and the trial ids it was given.
+  int brackets() const { return static_cast<int>(brackets_.size()); }
+  const AshaScheduler& bracket(int s) const { return *brackets_.at(s); }
+  std::vector<std::string> bracket_trials(int s) const;
+
+ private:
+  int owner(const std::string& id) const;
+  std::vector<std::unique_ptr<AshaScheduler>> brackets_;  ///< index s
+  std::map<std::string, int> owner_;                      ///< trial id -> bracket
+  mutable int shown_ = -1;                                ///< bracket next() looked in
+};
+
+/// The median stopping rule (Golovin et al., "Google Vizier", KDD 2017; Ray Tune's
+/// MedianStoppingRule): every trial trains toward `max` and reports every `every` units from
+/// `min` (the grace period) on; at a report at resource r it stops when its best value so far is
+/// worse than the median, over the trials that trained to the end, of their running averages up
+/// to r — once at least `min_samples` such trials exist. Ties continue.
+struct MedianOptions {
+  double min = 1, max = 1, every = 1;
+  int min_samples = 3;
+  std::string metric;
+  bool maximize = true;
+  int retries = 0;
+};
+
+class MedianStoppingScheduler final : public Scheduler {
+ public:
+  MedianStoppingScheduler(std::vector<sweeps::Trial> trials, MedianOptions options,
+                          std::function<void(const nlohmann::json&)> journal = {});
+  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
+
+  const msg::Assign* next(int worker) const override;
+  msg::Assign take(int worker) override;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                    bool draining) override;
+  int pending() const override;
+  void on_worker_lost(int) override {}
+  Decision on_report(int worker, const msg::Report& report) override;
+  void annotate(const msg::Assign& assign, ResultRow& row) const override;
+
+  /// The report resources: min, min + every, ... below max.
+  const std::vector<double>& checks() const { return checks_; }
+
+ private:
+  struct Entry {
+    sweeps::Trial trial;
+    bool started = false, done = false, complete = false;  ///< complete: trained to the end
+    int attempt = 1;
+    std::vector<std::pair<double, double>> curve;  ///< (resource, value) of its reports
+  };
+  double score(double v) const;
+  int index_of(const std::string& id) const;
+  void add_point(int i, double resource, double value);
+
+  MedianOptions opt_;
+  std::vector<double> checks_;
+  std::vector<Entry> entries_;
+  std::vector<int> again_;
+  std::function<void(const nlohmann::json&)> journal_;
+  mutable std::optional<msg::Assign> shown_;
+};
+
+/// Hyperband's split of `n` configurations over brackets s = 0 .. s_max (see above).
+std::vector<int> hyperband_split(int n, double min, double max, double eta);
 
 }  // namespace ns::engine

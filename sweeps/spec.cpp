@@ -107,15 +107,17 @@ class Parser {
   const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
   SchedulerSpec parse_scheduler(const json& b) const {
-    static const std::vector<std::string> keys = {"kind", "resource", "min", "max", "eta",
-                                                  "variant", "synchronous"};
+    static const std::vector<std::string> keys = {"kind",    "resource",    "min",   "max",
+                                                  "eta",     "variant",     "synchronous",
+                                                  "every",   "min_samples"};
     for (auto& [k, v] : b.items())
       if (std::find(keys.begin(), keys.end(), k) == keys.end())
         fail("$.scheduler." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
     const core::JsonFields f(b, src_ + ": $.scheduler");
     SchedulerSpec s;
-    if (!f.has("kind")) fail("$.scheduler.kind", "required key is missing; \"asha\"");
-    s.kind = f.choice("kind", "", {"asha"});
+    if (!f.has("kind"))
+      fail("$.scheduler.kind", "required key is missing; \"asha\", \"hyperband\" or \"median\"");
+    s.kind = f.choice("kind", "", {"asha", "hyperband", "median"});
     if (!f.has("resource"))
       fail("$.scheduler.resource", "required key is missing; the family's resource (maskcnn: \"iterations\", convnet: \"epochs\", quadratic: \"steps\")");
     s.resource = f.string("resource", "", /*non_empty=*/true);
@@ -129,6 +131,20 @@ class Parser {
     s.synchronous = f.boolean("synchronous", false);
     if (s.synchronous && !s.promotion)
       f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
+    if (s.kind == "median") {
+      if (!f.has("every"))
+        fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
+      s.every = f.number("every", 0, core::Interval::above(0));
+      s.min_samples = static_cast<int>(f.integer("min_samples", 3, core::Interval::closed(1, 1000000)));
+      for (const char* k : {"eta", "variant", "synchronous"})
+        if (f.has(k)) f.fail_with(k, "not a setting of the median stopping rule");
+    } else {
+      for (const char* k : {"every", "min_samples"})
+        if (f.has(k)) f.fail_with(k, "a setting of \"kind\": \"median\" only");
+    }
+    if (s.kind == "hyperband" && !s.promotion)
+      f.fail_with("variant", "hyperband runs each bracket as ASHA's promotion variant; remove "
+                             "\"variant\" or use \"kind\": \"asha\"");
     return s;
   }
 

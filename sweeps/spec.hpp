@@ -24,11 +24,13 @@ enum class Mode { kMax, kMin };
 
 /// The spec's "scheduler" block: early stopping (engine/asha.hpp).
 struct SchedulerSpec {
-  std::string kind;      ///< "asha"
+  std::string kind;      ///< "asha" or "hyperband"
   std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
   double min = 0, max = 0, eta = 3;
   bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
   bool synchronous = false;
+  double every = 0;       ///< median: resource between two reports
+  int min_samples = 3;    ///< median: finished trials needed before any stop
 };
 
 /// A parsed, validated sweep spec.

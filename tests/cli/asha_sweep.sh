@@ -96,6 +96,34 @@ paused = collections.Counter((e["trial"], e["rung"]) for e in ev if e["event"] =
 assert all(n == 1 for n in paused.values()), [k for k, n in paused.items() if n > 1]
 print("ok: killed 3 times and resumed; rows equal the uninterrupted run; every rung recorded once")
 PY
+# Hyperband (4 brackets over the 27 configurations) and the median stopping rule, on 3 ranks.
+python3 - "$TMP/a.json" "$TMP/h.json" "$TMP/h" "$TMP/md.json" "$TMP/md" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["scheduler"] = {"kind": "hyperband", "resource": "steps", "min": 1, "max": 27, "eta": 3}
+s["out"] = sys.argv[3]
+json.dump(s, open(sys.argv[2], "w"))
+s["scheduler"] = {"kind": "median", "resource": "steps", "min": 3, "max": 27, "every": 3, "min_samples": 3}
+s["out"] = sys.argv[5]
+json.dump(s, open(sys.argv[4], "w"))
+PY
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/h.json"
+for b in "bracket 3: 15 configurations, rungs at 1, 3, 9, 27" "bracket 0: 2 configurations, rungs at 27"; do
+  grep -q "Hyperband $b steps" "$TMP/err" || { cat "$TMP/err"; fail "hyperband: no '$b'"; }
+done
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/md.json"
+python3 - "$TMP/h" "$TMP/md" <<'PY'
+import collections, csv, sys
+h = list(csv.DictReader(open(f"{sys.argv[1]}/results.csv")))
+assert len(h) == 27, len(h)
+ok = [r for r in h if r["status"] == "ok"]
+assert len(ok) >= 2 and all(r["resource"] == "27" for r in ok), [(r["status"], r["resource"]) for r in h]
+m = list(csv.DictReader(open(f"{sys.argv[2]}/results.csv")))
+st = collections.Counter(r["status"] for r in m)
+assert len(m) == 27 and st["ok"] >= 3 and st["stopped"] >= 1, st
+print("ok: hyperband", collections.Counter(r["status"] for r in h), "; median", st)
+PY
+
 # maskcnn under ASHA (resource: iterations, checked at evaluations): 9 configurations, rungs at
 # 10 and 30 iterations; synchronous, so exactly the top 3 go on to 30, resuming from the
 # checkpoints they paused with.

@@ -245,3 +245,82 @@ TEST_CASE("ASHA: the journal rebuilds the same state after a kill", "[asha]") {
   q.restore(journal, {"t1"});
   CHECK(take(q) == "t3@1");
 }
+
+TEST_CASE("Hyperband: brackets as in Li et al. 2018, each an ASHA, the most aggressive first",
+          "[asha][hyperband]") {
+  // R = 27, eta = 3: s_max = 3; n_s = ceil(4 / (s + 1) * 3^s) = 4, 6, 12, 27 for s = 0..3
+  // (sum 49); 27 configurations split by largest remainders: 2, 3, 7, 15.
+  CHECK(hyperband_split(27, 1, 27, 3) == std::vector<int>{2, 3, 7, 15});
+  CHECK(hyperband_split(49, 1, 27, 3) == std::vector<int>{4, 6, 12, 27});
+  CHECK(hyperband_split(1, 1, 27, 3) == std::vector<int>{0, 0, 0, 1});
+  AshaOptions o = options();
+  o.max = 27;
+  HyperbandScheduler h(trials(27), o);
+  REQUIRE(h.brackets() == 4);
+  CHECK(h.bracket(3).rungs() == std::vector<double>{1, 3, 9, 27});
+  CHECK(h.bracket(2).rungs() == std::vector<double>{3, 9, 27});
+  CHECK(h.bracket(0).rungs() == std::vector<double>{27});
+  CHECK(h.bracket_trials(3).size() == 15);
+  CHECK(h.bracket_trials(0).size() == 2);
+  // The first jobs come from bracket 3 (t0..t14 in sweep order), to its rung 0.
+  msg::Assign a;
+  const msg::Assign* shown = h.next(1);
+  REQUIRE(shown);
+  CHECK(shown->trial.id == "t0");
+  a = h.take(1);
+  CHECK(a.resource_limit == 1);
+  CHECK_FALSE(a.final_rung);
+  for (int i = 1; i < 15; ++i) h.take(1);
+  // Bracket 3's new configurations are all out and nothing came back: bracket 2 starts (rung 3).
+  a = h.take(1);
+  CHECK(a.trial.id == "t15");
+  CHECK(a.resource_limit == 3);
+  for (int i = 0; i < 6; ++i) h.take(1);
+  for (int i = 0; i < 3; ++i) h.take(1);
+  // Bracket 0: random search, to the full budget at once.
+  a = h.take(1);
+  CHECK(a.trial.id == "t25");
+  CHECK(a.resource_limit == 27);
+  CHECK(a.final_rung);
+  CHECK(h.on_result(1, a, row(a, TrialStatus::kOk, 3), false) == Verdict::kRecord);
+}
+
+TEST_CASE("median stopping rule: best so far against the median of finished trials' running "
+          "averages, after min_samples of them", "[asha][median]") {
+  MedianOptions o;
+  o.min = 2;
+  o.max = 6;
+  o.every = 2;
+  o.min_samples = 2;
+  o.metric = "score";
+  MedianStoppingScheduler s(trials(5), o);
+  CHECK(s.checks() == std::vector<double>{2, 4});
+  auto report = [&](const std::string& id, double r, double v) {
+    return s.on_report(1, msg::Report{id, r, {{"score", v}}});
+  };
+  msg::Assign a0 = s.take(1), a1 = s.take(1), a2 = s.take(1);
+  CHECK(a0.resource_limit == 6);
+  CHECK(a0.final_rung);
+  CHECK(a0.rungs == std::vector<double>{2, 4});
+  // No finished trial yet: everyone continues.
+  CHECK(report("t0", 2, 1.0) == Decision::kContinue);
+  CHECK(report("t0", 4, 3.0) == Decision::kContinue);
+  CHECK(s.on_result(1, a0, row(a0, TrialStatus::kOk, 4), false) == Verdict::kRecord);
+  CHECK(report("t1", 2, 2.0) == Decision::kContinue);
+  CHECK(report("t1", 4, 4.0) == Decision::kContinue);  // one finished trial < min_samples 2
+  s.on_result(1, a1, row(a1, TrialStatus::kOk, 5), false);
+  // Finished: t0 (1, 3), t1 (2, 4). Running averages up to 2: 1, 2 -> median 1.5.
+  CHECK(report("t2", 2, 1.4) == Decision::kStop);      // best 1.4 < 1.5
+  msg::Assign a3 = s.take(1);
+  CHECK(report("t3", 2, 1.5) == Decision::kContinue);  // a tie goes on
+  // Up to 4: averages (1+3)/2 = 2 and (2+4)/2 = 3 -> median 2.5; t3's best so far is 2.6.
+  CHECK(report("t3", 4, 2.6) == Decision::kContinue);
+  msg::Assign a4 = s.take(1);
+  CHECK(report("t4", 2, 0.0) == Decision::kStop);
+  ResultRow r = row(a4, TrialStatus::kStopped, 0);
+  s.annotate(a4, r);
+  CHECK(r.metrics.at("resource") == 2);
+  CHECK(s.pending() == 0);
+  (void)a2;
+  (void)a3;
+}

@@ -3,7 +3,11 @@
 // does nothing. Prints microseconds of engine time per trial.
 //
 //   mpirun -np 5 build/bench/dispatch_bench [--trials 10000] [--out DIR] [--trial-dirs]
+//                                           [--reports R]
 // --trial-dirs also creates each trial's directory (what real families need) to show its cost.
+// --reports R: each trial reports R times at rungs and waits for the scheduler's Decision (the
+// early-stopping path, a round trip to rank 0 each); the difference to R = 0 divided by R is
+// the cost of one report.
 #include <unistd.h>
 
 #include <chrono>
@@ -23,8 +27,40 @@ namespace {
 class NullRunner final : public ns::engine::TrialRunner {
  public:
   ns::engine::TrialOutcome run(const ns::engine::TrialContext& ctx) override {
-    return {ns::engine::TrialStatus::kOk, {{"score", ctx.trial.params.at("x").get<double>()}}, ""};
+    const double x = ctx.trial.params.at("x").get<double>();
+    for (double r : ctx.rungs) (void)ctx.report(r, {{"score", x}});
+    return {ns::engine::TrialStatus::kOk, {{"score", x}}, ""};
   }
+};
+
+// The spec's list, with R rungs on every assignment: every report goes to rank 0 and back.
+class ReportingScheduler final : public ns::engine::Scheduler {
+ public:
+  ReportingScheduler(std::vector<ns::sweeps::Trial> trials, std::vector<int> workers, int reports)
+      : list_(std::move(trials), std::move(workers), ns::engine::Schedule::kDynamic, false, 0) {
+    for (int r = 1; r <= reports; ++r) rungs_.push_back(r);
+  }
+  const ns::engine::msg::Assign* next(int w) const override { return list_.next(w); }
+  ns::engine::msg::Assign take(int w) override {
+    auto a = list_.take(w);
+    a.rungs = rungs_;
+    return a;
+  }
+  ns::engine::Verdict on_result(int w, const ns::engine::msg::Assign& a,
+                                const ns::engine::ResultRow& row, bool draining) override {
+    return list_.on_result(w, a, row, draining);
+  }
+  int pending() const override { return list_.pending(); }
+  void on_worker_lost(int w) override { list_.on_worker_lost(w); }
+  ns::engine::Decision on_report(int, const ns::engine::msg::Report&) override {
+    ++answered;
+    return ns::engine::Decision::kContinue;
+  }
+  int answered = 0;
+
+ private:
+  ns::engine::ListScheduler list_;
+  std::vector<double> rungs_;
 };
 
 class NullFamily final : public ns::engine::ModelFamily {
@@ -67,11 +103,13 @@ int main(int argc, char** argv) {
   int trials = 10000;
   std::string out = "/tmp/ns_dispatch_bench";
   bool trial_dirs = false;
+  int reports = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--trial-dirs")) trial_dirs = true;
     if (i + 1 >= argc) continue;
     if (!std::strcmp(argv[i], "--trials")) trials = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--out")) out = argv[i + 1];
+    if (!std::strcmp(argv[i], "--reports")) reports = std::atoi(argv[i + 1]);
   }
   ns::engine::FamilyRegistry reg;
   reg.add(std::make_unique<NullFamily>(trial_dirs));
@@ -92,11 +130,16 @@ int main(int argc, char** argv) {
     ns::engine::SweepOutput output({spec, fam.schema().metrics, out, false}, nlohmann::json::object(), trials);
     QuietSink sink(output);
     ns::engine::Coordinator c(*transport, sink, {}, [] { return std::string(); });
-    auto s = mpi.size() == 1 ? c.run_serial(specs, ex) : c.run(specs);
+    std::vector<int> workers;
+    for (int w = mpi.size() == 1 ? 0 : 1; w < std::max(1, mpi.size()); ++w) workers.push_back(w);
+    ReportingScheduler sched(specs, workers, reports);
+    auto s = mpi.size() == 1 ? c.run_serial(sched, ex) : c.run(sched);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("dispatch: %d trials over %d worker(s)%s in %.3f s: %.1f us of engine time per trial (%d rows)\n",
-                trials, std::max(1, mpi.size() - 1), trial_dirs ? " with trial dirs" : "", secs,
-                secs / trials * 1e6, s.recorded);
+    std::printf("dispatch: %d trials over %d worker(s)%s%s in %.3f s: %.1f us of engine time per "
+                "trial (%d rows, %d reports answered)\n",
+                trials, std::max(1, mpi.size() - 1), trial_dirs ? " with trial dirs" : "",
+                reports ? (" with " + std::to_string(reports) + " reports each").c_str() : "", secs,
+                secs / trials * 1e6, s.recorded, sched.answered);
   } else {
     ns::engine::run_worker(*transport, ex, [] { return false; });
   }

@@ -389,6 +389,12 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   };
 
   const std::int64_t n_batches = (n_tr + t.batch_size - 1) / t.batch_size;
+  // Early stopping (engine/asha.hpp) counts epochs: rungs already passed before a resume are not
+  // reported again.
+  std::size_t next_rung = 0;
+  while (next_rung < ctx.rungs.size() && static_cast<double>(pr.epoch) >= ctx.rungs[next_rung])
+    ++next_rung;
+  auto last_checkpoint = Clock::now();
   while (pr.epoch < t.max_epochs) {
     const auto t0 = Clock::now();
     const double lr = epoch_lr(t, pr.epoch);
@@ -450,6 +456,38 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
     pr.loss_count = 0;
     pr.train_seconds += seconds_since(t0);
     if (t.patience > 0 && pr.bad_epochs >= t.patience) break;
+    // After an improvement, a checkpoint at most every checkpoint_every_s: a kill costs little.
+    if (pr.bad_epochs == 0 && seconds_since(last_checkpoint) >= ctx.checkpoint_every_s) {
+      save_resume(resume_path, model, *opt, pr);
+      last_checkpoint = Clock::now();
+    }
+    const auto used = static_cast<double>(pr.epoch);
+    bool at_rung = false;
+    while (next_rung < ctx.rungs.size() && used >= ctx.rungs[next_rung]) {
+      at_rung = true;
+      ++next_rung;
+    }
+    const bool at_limit = ctx.resource_limit > 0 && used >= ctx.resource_limit;
+    if (at_rung || at_limit) {
+      const std::map<std::string, double> m = {{"val_accuracy", val.accuracy},
+                                               {"val_loss", val.loss},
+                                               {"epochs", used},
+                                               {"best_epoch", static_cast<double>(pr.best_epoch)}};
+      if (at_rung && ctx.report(used, m) == engine::Decision::kStop) {
+        fs::remove(resume_path);
+        out.status = engine::TrialStatus::kStopped;
+        out.metrics = m;
+        out.error = fmt::format("stopped by the scheduler after epoch {}", pr.epoch);
+        return out;
+      }
+      if (at_limit && !ctx.final_rung) {  // paused at its rung, to be promoted from here
+        save_resume(resume_path, model, *opt, pr);
+        out.status = engine::TrialStatus::kPaused;
+        out.metrics = m;
+        return out;
+      }
+      if (at_limit) break;  // the final rung's budget: the best epoch's scores below
+    }
   }
 
   // Final metrics are those of the best epoch's weights.

@@ -195,3 +195,48 @@ TEST_CASE("check_data reports a bad data block before any training", "[runner][e
       Contains("IDX file not found") && Contains((d.path / "train-images-idx3-ubyte.gz").string()));
   REQUIRE_THROWS_WITH(fam->check_data({{"kind", "simulated"}}, "$.data"), Contains("$.data.kind"));
 }
+
+TEST_CASE("early stopping: a convnet trial pauses after its rung's epochs, resumes exactly when "
+          "promoted, and stops when the scheduler says so", "[runner][asha]") {
+  TempDir d("asha");
+  auto runner = ns::models::classifier::convnet_family()->make_runner();
+  const json data = tiny_data();
+  const json p = params_with({{"max_epochs", 3}, {"patience", 5}});
+  const auto whole = run_trial(*runner, p, data, d.path / "whole");
+  REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
+  ns::sweeps::Trial spec;
+  spec.id = "t0";
+  spec.seed = 1234;
+  spec.params = p;
+  const fs::path dir = d.path / "rungs";
+  TrialContext ctx{spec, data, dir};
+  ctx.resource_limit = 1;
+  const auto paused = runner->run(ctx);
+  INFO(paused.error);
+  REQUIRE(paused.status == ns::engine::TrialStatus::kPaused);
+  CHECK(paused.metrics.at("epochs") == 1);
+  CHECK(std::isfinite(paused.metrics.at("val_accuracy")));
+  REQUIRE(fs::exists(dir / "resume.pt"));
+  ctx.resource_limit = 3;
+  ctx.final_rung = true;
+  const auto done = runner->run(ctx);
+  INFO(done.error);
+  REQUIRE(done.status == ns::engine::TrialStatus::kOk);
+  for (const char* m : {"val_accuracy", "val_loss", "test_accuracy", "test_loss", "epochs"})
+    CHECK(done.metrics.at(m) == Approx(whole.metrics.at(m)).margin(1e-6));
+
+  const fs::path sdir = d.path / "stopped";
+  TrialContext stop_ctx{spec, data, sdir};
+  stop_ctx.rungs = {2};
+  stop_ctx.resource_limit = 3;
+  stop_ctx.final_rung = true;
+  std::vector<double> asked;
+  stop_ctx.report = [&](double r, const std::map<std::string, double>&) {
+    asked.push_back(r);
+    return ns::engine::Decision::kStop;
+  };
+  const auto stopped = runner->run(stop_ctx);
+  CHECK(stopped.status == ns::engine::TrialStatus::kStopped);
+  CHECK(asked == std::vector<double>{2});
+  CHECK(stopped.metrics.at("epochs") == 2);
+}

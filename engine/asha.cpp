@@ -274,8 +274,8 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   // Ended: finished (at the top rung, or its own training ended sooner), stopped, failed.
   if (row.status == TrialStatus::kOk) {
     record(i, e.target, v);
-    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target}, {"value", value_json(v)},
-         {"decision", "end"}});
+    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
+         {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", "end"}});
   }
   e.state = State::kDone;
   for (int k = 0; k <= e.target && k < static_cast<int>(promoted_.size()); ++k)

@@ -1,5 +1,7 @@
 #include "report/html.hpp"
 
+#include <map>
+
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -82,6 +84,40 @@ std::string lower(std::string s) {
 
 fs::path trial_file(const Results& r, const std::string& id, const char* name) {
   return r.dir / "trials" / id / name;
+}
+
+// reports.jsonl (an early-stopping scheduler's journal): each trial's metric against the resource
+// at the points the scheduler heard (rungs, or every report of the median rule), the rung
+// resources, and each trial's final status (stopped trials are drawn faded). Null without one.
+json early_stopping(const Results& r) {
+  const fs::path p = r.dir / "reports.jsonl";
+  std::ifstream in(p);
+  if (!in) return nullptr;
+  std::map<std::string, std::vector<std::pair<double, double>>> points;
+  std::set<double> rungs;
+  for (std::string line; std::getline(in, line);) {
+    const json e = json::parse(line, nullptr, false);
+    if (e.is_discarded() || !e.is_object() || !e.contains("resource") || !e.contains("value"))
+      continue;
+    const auto& v = e.at("value");
+    const double value = v.is_number() ? v.get<double>() : std::nan("");
+    const double resource = e.at("resource").get<double>();
+    auto& pts = points[e.value("trial", std::string())];
+    if (pts.empty() || pts.back().first < resource) pts.emplace_back(resource, value);
+    if (e.value("event", std::string()) == "rung") rungs.insert(resource);
+  }
+  json trials = json::array();
+  for (const Trial& t : r.trials) {
+    auto it = points.find(t.id);
+    if (it == points.end()) continue;
+    json x = json::array(), y = json::array();
+    for (const auto& [res, val] : it->second) {
+      x.push_back(res);
+      y.push_back(std::isfinite(val) ? json(val) : json(nullptr));
+    }
+    trials.push_back({{"id", t.id}, {"status", t.status}, {"x", x}, {"y", y}});
+  }
+  return {{"rungs", rungs}, {"trials", trials}};
 }
 
 // trials/<id>/curve.csv: first column the x axis (iteration or epoch), others series.
@@ -343,6 +379,7 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["neurons"] = read_neurons(r, best, skipped);
     d["masks"] = read_masks(r, best, skipped);
   }
+  d["early_stopping"] = early_stopping(r);
   d["skipped"] = skipped;
 
   // Every row of results.csv (final attempt per trial) for the sortable table.
@@ -398,6 +435,10 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <div id="heatmap"></div>
 <h2>Learning curves of the top trials</h2>
 <div id="curves" class="grid"></div>
+<section id="early-stopping">
+<h2>Early stopping: the metric at each rung</h2>
+<div id="rungs"></div>
+</section>
 <section id="neural">
 <h2>Best trial: per-neuron metrics and readout masks</h2>
 <div id="neurons" class="grid"></div>

@@ -123,6 +123,25 @@
       yaxis: { title: { text: s } }, legend: { orientation: 'h', y: -0.25 } });
   });
 
+  // Early stopping (reports.jsonl): every trial's metric against the resource where the scheduler
+  // heard it, the rungs as dashed lines; trials that trained to the end solid, the others faded.
+  const es = document.getElementById('early-stopping');
+  if (!D.early_stopping) {
+    es.style.display = 'none';
+  } else {
+    const E = D.early_stopping;
+    const traces = E.trials.map((t) => ({
+      x: t.x, y: t.y, mode: 'lines+markers', type: 'scatter', name: t.id,
+      opacity: t.status === 'ok' ? 1 : 0.25, line: { width: t.status === 'ok' ? 2.5 : 1 },
+      hovertemplate: t.id + ' (' + t.status + ')<br>resource %{x}<br>' + M + ' %{y}<extra></extra>' }));
+    const shapes = E.rungs.map((r) => ({ type: 'line', x0: r, x1: r, yref: 'paper', y0: 0, y1: 1,
+      line: { dash: 'dash', width: 1, color: '#888' } }));
+    plot(document.getElementById('rungs'), traces, { title: { text: M + ' at the rungs (' +
+      E.trials.filter((t) => t.status === 'ok').length + ' of ' + E.trials.length +
+      ' trials to the end)' }, xaxis: { title: { text: 'resource' } },
+      yaxis: { title: { text: M } }, shapes: shapes, showlegend: false, height: 420 });
+  }
+
   // Neural family: per-neuron metrics and readout masks of the best trial.
   const nr = document.getElementById('neurons');
   const mk = document.getElementById('masks');

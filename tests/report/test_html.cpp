@@ -121,3 +121,24 @@ TEST_CASE("html: a sweep without per-trial files draws what it can, one note at 
   CHECK(d["table"]["metric"] == json({false, false, false, false, true, true, true, true, false,
                                       false, false, false, false, false}));
 }
+
+TEST_CASE("html: an early-stopping sweep's metric at each rung, from its journal") {
+  const Results r = load_results(test::fixture("asha_sweep"));
+  const json d = html_data(r, analyze(r, choose_selection(r, "", "")), 10);
+  const json& e = d["early_stopping"];
+  REQUIRE(e.is_object());
+  CHECK(e["rungs"] == json({1.0, 3.0, 9.0}));  // where trials paused (none reached 27)
+  REQUIRE(e["trials"].size() == 9);
+  for (const auto& t : e["trials"]) CHECK(t["status"] == "stopped");
+  // 8b008d15e44e219f (x = 1) went furthest: rungs at 1, 3 and 9 steps.
+  bool found = false;
+  for (const auto& t : e["trials"]) {
+    if (t["id"] != "8b008d15e44e219f") continue;
+    found = true;
+    CHECK(t["x"] == json({1.0, 3.0, 9.0}));
+    CHECK(t["y"][2].get<double>() == Approx(-3.0617334775073783));
+  }
+  CHECK(found);
+  // A sweep without a scheduler has no such section.
+  CHECK(maskcnn_data()["early_stopping"].is_null());
+}

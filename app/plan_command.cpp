@@ -354,6 +354,25 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       source, core::human_duration(est->min_s), core::human_duration(est->max_s),
       core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
       pending.size(), core::human_duration(est->total_s));
+  if (p.spec.scheduler && p.spec.scheduler->kind != "median") {
+    // Successive halving trains n_k trials from rung k-1 to rung k: the resource share of the
+    // full grid, applied to the training time (fixed start-up costs paid once per rung visit).
+    const auto& sc = *p.spec.scheduler;
+    engine::AshaOptions ao;
+    ao.min = sc.min;
+    ao.max = sc.max;
+    ao.eta = sc.eta;
+    const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(pending.size()));
+    int visits = 0;
+    for (int n : ap.trials) visits += n;
+    const double per_cost_s = est->total_s - est->s_fixed * static_cast<double>(pending.size());
+    const double asha_s = per_cost_s * ap.resource / ap.full + est->s_fixed * visits;
+    std::cout << fmt::format(
+        "  with early stopping: about {} of training ({:.1f} % of the full grid's {}; "
+        "{} rung visits), as successive halving would spend it\n",
+        core::human_duration(asha_s), 100.0 * asha_s / est->total_s,
+        core::human_duration(est->total_s), visits);
+  }
   if (job_s > 0) {
     std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
                              "(--margin), at most {} jobs (--max-jobs)\n",

@@ -206,6 +206,11 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.unhealthy_after = opt.unhealthy_after;
   copt.unhealthy_window_s = opt.unhealthy_window_s;
   copt.pack = opt.pack > 0 ? opt.pack : prep.spec.pack;
+  copt.budget_trial_s = prep.spec.budget_trial_s;
+  copt.budget_used_s = output->finished_wall_s();
+  if (copt.budget_trial_s > 0)
+    log::info("budget: {} trial-seconds, {:.1f} spent by earlier runs", copt.budget_trial_s,
+              copt.budget_used_s);
   if (copt.pack > 1) {
     const auto groups = pack_groups(pending);
     log::info("packing up to {} trials per worker: {} of the {} trials to run can share a pack "

@@ -49,7 +49,8 @@ void Coordinator::wake_parked() {
 }
 
 void Coordinator::record_final_rows() {
-  if (draining_ || stopped_starting_ || scheduler_->pending() > 0) return;
+  if (draining_ || (stopped_starting_ && !summary_.budget_spent)) return;
+  if (scheduler_->pending() > 0 && !summary_.budget_spent) return;
   for (ResultRow& row : scheduler_->final_rows()) {
     if (row.status == TrialStatus::kStopped) ++summary_.stopped;
     ++summary_.recorded;
@@ -69,6 +70,15 @@ void Coordinator::check_drain() {
 
 bool Coordinator::may_start(double cost) {
   if (draining_ || stopped_starting_) return false;
+  if (opt_.budget_trial_s > 0 && opt_.budget_used_s >= opt_.budget_trial_s) {
+    stopped_starting_ = true;
+    summary_.budget_spent = true;
+    if (summary_.drain_reason.empty())
+      summary_.drain_reason = fmt::format("the budget of {} trial-seconds is spent", opt_.budget_trial_s);
+    log::info("not starting more trials: {:.1f} of the budget's {} trial-seconds are spent",
+              opt_.budget_used_s, opt_.budget_trial_s);
+    return false;
+  }
   const double expected = expected_duration(durations_) * cost;
   if (opt_.deadline &&
       !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {
@@ -147,6 +157,7 @@ void Coordinator::reply(int worker) {
 }
 
 bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) {
+  opt_.budget_used_s += row.wall_s;  // every attempt and every rung visit spends the budget
   if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
     // A worker stops a trial on its own only when it got a signal itself: the job is ending.

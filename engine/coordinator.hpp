@@ -56,6 +56,11 @@ struct CoordinatorOptions {
   /// Assign and train together (`pack: K`); 1 = one at a time. For the breaker, a pack whose
   /// trials all failed counts as one failure.
   int pack = 1;
+  /// The spec's "budget": no new trial starts once the trials' wall seconds (results.csv's
+  /// wall_s, summed, with `budget_used_s` from earlier runs) reach it; the sweep then ends as
+  /// complete. 0 = none.
+  double budget_trial_s = 0;
+  double budget_used_s = 0;
 };
 
 /// A rank the coordinator took out of the sweep.
@@ -79,7 +84,8 @@ struct CoordinatorSummary {
   std::string drain_reason;  ///< empty if the sweep ran to the end
   double makespan_s = 0;     ///< first assignment to last result
   std::vector<UnhealthyRank> unhealthy;  ///< ranks taken out, in the order it happened
-  bool complete() const { return interrupted == 0 && not_started == 0; }
+  bool budget_spent = false;  ///< the spec's budget ended it: what was not started is not due
+  bool complete() const { return interrupted == 0 && (not_started == 0 || budget_spent); }
 };
 
 /// True if a trial expected to take `expected_s` started at `now` ends before deadline - margin.

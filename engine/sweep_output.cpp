@@ -137,6 +137,11 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   std::vector<std::string> row_ids;
   for (auto& row : table_->open()) {
     finished_.insert(row.at("trial_id"));
+    if (auto w = row.find("wall_s"); w != row.end()) {
+      char* end = nullptr;
+      const double v = std::strtod(w->second.c_str(), &end);
+      if (end != w->second.c_str() && std::isfinite(v)) finished_wall_s_ += v;
+    }
     row_ids.push_back(row.at("trial_id"));
     best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
   }

@@ -51,6 +51,8 @@ class SweepOutput final : public ResultSink {
 
   /// Ids that already have a row (finished in an earlier run).
   const std::set<std::string>& finished() const { return finished_; }
+  /// The wall seconds of those rows, summed (what an earlier run spent of a budget).
+  double finished_wall_s() const { return finished_wall_s_; }
 
   void record(const ResultRow& row) override;
   void tick(int running, bool force) override;
@@ -70,6 +72,7 @@ class SweepOutput final : public ResultSink {
   std::unique_ptr<ResultsTable> table_;
   BestTracker best_;
   std::set<std::string> finished_;
+  double finished_wall_s_ = 0;
   std::map<std::string, int> failure_messages_;
   int total_ = 0, done_ = 0, failed_ = 0, stopped_ = 0, done_before_ = 0, running_ = 0;
   bool tty_ = false;

@@ -277,6 +277,15 @@ class Parser {
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
     s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
     if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
+    if (j.contains("budget")) {
+      const json& b = object_at(j, "budget");
+      for (auto& [k, v] : b.items())
+        if (k != "trial_seconds") fail("$.budget." + k, "unknown key; allowed: trial_seconds");
+      if (!b.contains("trial_seconds"))
+        fail("$.budget.trial_seconds", "required key is missing; seconds of training in all (> 0)");
+      s.budget_trial_s = core::JsonFields(b, src_ + ": $.budget")
+                             .number("trial_seconds", 0, core::Interval::above(0));
+    }
     s.metric = required_string(j, "metric", fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
     if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())
       fail("$.metric", fmt::format("unknown metric '{}' of family '{}'; allowed: {}", s.metric, schema_.name, fmt::join(schema_.metrics, ", ")));
@@ -323,7 +332,7 @@ json draw(const Distribution& d, double u) {
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
       "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
-      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler"};
+      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler", "budget"};
   return keys;
 }
 

@@ -54,6 +54,9 @@ struct SweepSpec {
   /// Trials of equal shapes trained together on one worker (HFTA packing; families that
   /// support it: maskcnn). 1 = one trial per worker. Not part of any trial's identity.
   int pack = 1;
+  /// "budget": {"trial_seconds": X}: no trial starts once the trials' wall seconds reach X
+  /// (0 = none); with a large random "count" it ends the sweep.
+  double budget_trial_s = 0;
   /// Early stopping; absent = every trial trains to its end.
   std::optional<SchedulerSpec> scheduler;
 

@@ -301,10 +301,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
                              sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
   } else if (p.spec.scheduler) {
     const auto& sc = *p.spec.scheduler;
-    engine::AshaOptions ao;
-    ao.min = sc.min;
-    ao.max = sc.max;
-    ao.eta = sc.eta;
+    const engine::AshaOptions ao = engine::asha_options(p.spec);
     const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(p.trials.size()));
     std::cout << fmt::format(
         "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
@@ -358,10 +355,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     // Successive halving trains n_k trials from rung k-1 to rung k: the resource share of the
     // full grid, applied to the training time (fixed start-up costs paid once per rung visit).
     const auto& sc = *p.spec.scheduler;
-    engine::AshaOptions ao;
-    ao.min = sc.min;
-    ao.max = sc.max;
-    ao.eta = sc.eta;
+    const engine::AshaOptions ao = engine::asha_options(p.spec);
     const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(pending.size()));
     int visits = 0;
     for (int n : ap.trials) visits += n;

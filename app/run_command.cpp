@@ -223,57 +223,12 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   if (prep.spec.scheduler) {
     // Early stopping: the scheduler sees every trial of the spec (those with a row are over) and
     // rebuilds its rungs from the journal of earlier runs (reports.jsonl).
-    const sweeps::SchedulerSpec& sc = *prep.spec.scheduler;
-    engine::AshaOptions ao;
-    ao.min = sc.min;
-    ao.max = sc.max;
-    ao.eta = sc.eta;
-    ao.promotion = sc.promotion;
-    ao.synchronous = sc.synchronous;
-    ao.metric = prep.spec.metric;
-    ao.maximize = prep.spec.mode == sweeps::Mode::kMax;
-    ao.retries = prep.spec.retries;
-    auto journal = [&](const nlohmann::json& e) { output->journal(e); };
-    std::unique_ptr<engine::Scheduler> scheduler;
-    const auto events = engine::read_journal(prep.spec.out);
-    if (sc.kind == "median") {
-      engine::MedianOptions mo;
-      mo.min = sc.min;
-      mo.max = sc.max;
-      mo.every = sc.every;
-      mo.min_samples = sc.min_samples;
-      mo.metric = ao.metric;
-      mo.maximize = ao.maximize;
-      mo.retries = ao.retries;
-      auto median = std::make_unique<engine::MedianStoppingScheduler>(pending_trials(prep, {}), mo, journal);
-      median->restore(events, output->finished());
-      log::info("scheduler: median stopping rule, reports every {} {} from {} on, to {}; stops "
-                "once {} trials finished", sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
-      scheduler = std::move(median);
-    } else if (sc.kind == "hyperband") {
-      auto hb = std::make_unique<engine::HyperbandScheduler>(pending_trials(prep, {}), ao, journal);
-      hb->restore(events, output->finished());
-      for (int s = hb->brackets() - 1; s >= 0; --s)
-        log::info("scheduler: Hyperband bracket {}: {} configurations, rungs at {} {}", s,
-                  hb->bracket_trials(s).size(), fmt::join(hb->bracket(s).rungs(), ", "),
-                  sc.resource);
-      scheduler = std::move(hb);
-    } else {
-      auto asha = std::make_unique<engine::AshaScheduler>(pending_trials(prep, {}), ao, journal);
-      asha->restore(events, output->finished());
-      log::info("scheduler: ASHA ({}{}), eta {}, rungs at {} {}",
-                sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "",
-                sc.eta, fmt::join(asha->rungs(), ", "), sc.resource);
-      scheduler = std::move(asha);
-    }
-    const engine::AshaPlan plan = engine::asha_plan(ao, static_cast<int>(prep.trials.size()));
-    if (sc.kind == "asha" && plan.trials.back() == 0) {
-      log::warn("scheduler: with {} configurations and eta {}, none reaches the top rung ({} {}): "
-                "successive halving keeps floor(n / eta^k) at rung k ({}); use at least {} "
-                "configurations, or a larger min",
-                prep.trials.size(), sc.eta, sc.max, sc.resource, fmt::join(plan.trials, ", "),
-                std::pow(sc.eta, static_cast<double>(plan.rungs.size() - 1)));
-    }
+    std::vector<std::string> info, warnings;
+    auto scheduler = engine::make_early_stopping(
+        prep.spec, pending_trials(prep, {}), [&](const nlohmann::json& e) { output->journal(e); },
+        engine::read_journal(prep.spec.out), output->finished(), info, warnings);
+    for (const auto& line : info) log::info("scheduler: {}", line);
+    for (const auto& line : warnings) log::warn("scheduler: {}", line);
     summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
   } else {
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)

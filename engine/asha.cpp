@@ -1,6 +1,7 @@
 #include "engine/asha.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +10,38 @@
 #include "core/error.hpp"
 
 namespace ns::engine {
+
+namespace {
+
+// Entry index by trial id, for schedulers whose entries hold sweeps::Trial in `trial`.
+template <typename Entries>
+std::unordered_map<std::string, int> index_by_id(const Entries& entries) {
+  std::unordered_map<std::string, int> index;
+  for (std::size_t i = 0; i < entries.size(); ++i)
+    index.emplace(entries[i].trial.id, static_cast<int>(i));
+  return index;
+}
+
+int find_index(const std::unordered_map<std::string, int>& index, const std::string& id) {
+  auto it = index.find(id);
+  return it == index.end() ? -1 : it->second;
+}
+
+double metric_of(const std::map<std::string, double>& m, const std::string& name) {
+  auto it = m.find(name);
+  return it == m.end() ? std::nan("") : it->second;
+}
+
+// A metric value in the journal: JSON has no NaN, so non-finite values are strings, as in
+// results.csv.
+nlohmann::json value_json(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
+}
+double value_from(const nlohmann::json& j) {
+  return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>();
+}
+
+}  // namespace
 
 std::vector<double> asha_rungs(const AshaOptions& o) {
   NS_CHECK(o.min > 0 && std::isfinite(o.min), "scheduler: min must be > 0, got {}", o.min);
@@ -59,7 +92,8 @@ AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions opti
   std::stable_sort(trials.begin(), trials.end(),
                    [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.index < b.index; });
   for (auto& t : trials) entries_.push_back(Entry{std::move(t)});
-  recorded_.resize(rungs_.size());
+  index_ = index_by_id(entries_);
+  ranked_.resize(rungs_.size());
   promoted_.resize(rungs_.size());
 }
 
@@ -68,17 +102,16 @@ double AshaScheduler::score(double v) const {
   return opt_.maximize ? v : -v;
 }
 
-bool AshaScheduler::better(int a, int b, int rung) const {
-  const double sa = score(entries_[a].values.at(rung)), sb = score(entries_[b].values.at(rung));
-  if (sa != sb) return sa > sb;
-  return entries_[a].trial.index < entries_[b].trial.index;
+AshaScheduler::Rank AshaScheduler::rank_key(int i, int rung) const {
+  return {-score(entries_[i].values.at(rung)), entries_[i].trial.index, i};
 }
 
 std::vector<std::pair<std::string, double>> AshaScheduler::rung_table(int k) const {
-  std::vector<int> order = recorded_.at(k);
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return better(a, b, k); });
   std::vector<std::pair<std::string, double>> out;
-  for (int i : order) out.emplace_back(entries_[i].trial.id, entries_[i].values.at(k));
+  for (const auto& key : ranked_.at(k)) {
+    const int i = std::get<2>(key);
+    out.emplace_back(entries_[i].trial.id, entries_[i].values.at(k));
+  }
   return out;
 }
 
@@ -100,11 +133,11 @@ bool AshaScheduler::rung_complete(int k) const {
 }
 
 int AshaScheduler::promotable(int k) const {
-  std::vector<int> order = recorded_[k];
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return better(a, b, k); });
-  const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(order.size()) / opt_.eta));
-  for (std::size_t n = 0; n < top && n < order.size(); ++n) {
-    const int i = order[n];
+  const auto& ranked = ranked_[k];
+  const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(ranked.size()) / opt_.eta));
+  std::size_t n = 0;
+  for (auto it = ranked.begin(); it != ranked.end() && n < top; ++it, ++n) {
+    const int i = std::get<2>(*it);
     if (!promoted_[k].count(i) && entries_[i].state == State::kPaused) return i;
   }
   return -1;
@@ -120,9 +153,10 @@ std::optional<std::pair<int, int>> AshaScheduler::job() const {
       if (i >= 0) return std::make_pair(i, k + 1);
     }
   }
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].state == State::kNew)
-      return std::make_pair(static_cast<int>(i), opt_.promotion ? 0 : top);
+  // Entries leave kNew once and never return, so the scan resumes where it stopped.
+  while (first_new_ < entries_.size() && entries_[first_new_].state != State::kNew) ++first_new_;
+  if (first_new_ < entries_.size())
+    return std::make_pair(static_cast<int>(first_new_), opt_.promotion ? 0 : top);
   return std::nullopt;
 }
 
@@ -162,31 +196,14 @@ void AshaScheduler::log(nlohmann::json event) {
   if (journal_) journal_(event);
 }
 
-int AshaScheduler::index_of(const std::string& id) const {
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].trial.id == id) return static_cast<int>(i);
-  return -1;
-}
+int AshaScheduler::index_of(const std::string& id) const { return find_index(index_, id); }
 
 void AshaScheduler::record(int i, int rung, double value) {
   Entry& e = entries_[i];
-  if (!e.values.count(rung)) recorded_[rung].push_back(i);
+  if (e.values.count(rung)) ranked_[rung].erase(rank_key(i, rung));
   e.values[rung] = value;
-  e.rung = std::max(e.rung, rung);
+  ranked_[rung].insert(rank_key(i, rung));
 }
-
-namespace {
-double metric_of(const std::map<std::string, double>& m, const std::string& name) {
-  auto it = m.find(name);
-  return it == m.end() ? std::nan("") : it->second;
-}
-nlohmann::json value_json(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v));
-}
-double value_from(const nlohmann::json& j) {
-  return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>();
-}
-}  // namespace
 
 void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
                             const std::set<std::string>& finished) {
@@ -240,7 +257,7 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
   if (k < 0) return Decision::kContinue;
   const double v = metric_of(report.metrics, opt_.metric);
   std::vector<double> before;
-  for (int j : recorded_[k]) before.push_back(score(entries_[j].values.at(k)));
+  for (const auto& key : ranked_[k]) before.push_back(-std::get<0>(key));
   const auto cutoff = asha_cutoff(before, opt_.eta);
   const Decision d = cutoff && score(v) < *cutoff ? Decision::kStop : Decision::kContinue;
   record(i, k, v);
@@ -300,7 +317,7 @@ void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
   const int i = index_of(assign.trial.id);
   if (i < 0) return;
   const Entry& e = entries_[i];
-  const int rung = e.rung >= 0 ? e.rung : e.target;
+  const int rung = e.rung() >= 0 ? e.rung() : e.target;
   row.metrics["rung"] = rung;
   row.metrics["resource"] = rungs_[rung];
 }
@@ -315,12 +332,13 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
     r.seed = e.trial.seed;
     r.repeat = e.trial.repeat;
     r.status = TrialStatus::kStopped;
-    r.metrics["rung"] = e.rung;
-    r.metrics["resource"] = rungs_[e.rung];
+    const int rung = e.rung();
+    r.metrics["rung"] = rung;
+    r.metrics["resource"] = rungs_[rung];
     r.error = fmt::format("stopped at rung {} of {} (resource {}): not among the top 1/{} there",
-                          e.rung, rungs_.size() - 1, rungs_[e.rung], opt_.eta);
+                          rung, rungs_.size() - 1, rungs_[rung], opt_.eta);
     e.state = State::kDone;
-    log({{"event", "final"}, {"trial", e.trial.id}, {"rung", e.rung}});
+    log({{"event", "final"}, {"trial", e.trial.id}, {"rung", rung}});
     rows.push_back(std::move(r));
   }
   return rows;
@@ -468,6 +486,7 @@ MedianStoppingScheduler::MedianStoppingScheduler(std::vector<sweeps::Trial> tria
   std::stable_sort(trials.begin(), trials.end(),
                    [](const sweeps::Trial& a, const sweeps::Trial& b) { return a.index < b.index; });
   for (auto& t : trials) entries_.push_back(Entry{std::move(t)});
+  index_ = index_by_id(entries_);
 }
 
 double MedianStoppingScheduler::score(double v) const {
@@ -476,9 +495,7 @@ double MedianStoppingScheduler::score(double v) const {
 }
 
 int MedianStoppingScheduler::index_of(const std::string& id) const {
-  for (std::size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].trial.id == id) return static_cast<int>(i);
-  return -1;
+  return find_index(index_, id);
 }
 
 void MedianStoppingScheduler::add_point(int i, double resource, double value) {
@@ -524,8 +541,7 @@ msg::Assign MedianStoppingScheduler::take(int worker) {
 Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
   const int i = index_of(report.trial_id);
   if (i < 0) return Decision::kContinue;
-  auto it = report.metrics.find(opt_.metric);
-  const double v = it == report.metrics.end() ? std::nan("") : it->second;
+  const double v = metric_of(report.metrics, opt_.metric);
   add_point(i, report.resource, v);
   double best = -std::numeric_limits<double>::infinity();
   for (const auto& [r, x] : entries_[i].curve) best = std::max(best, score(x));
@@ -549,7 +565,7 @@ Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
   }
   if (journal_)
     journal_({{"event", "report"}, {"trial", report.trial_id}, {"resource", report.resource},
-              {"value", std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(fmt::format("{}", v))},
+              {"value", value_json(v)},
               {"decision", d}});
   return d;
 }
@@ -565,7 +581,6 @@ Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const
     again_.insert(again_.begin(), i);
     return Verdict::kRetry;
   }
-  e.done = true;
   e.complete = row.status == TrialStatus::kOk;
   if (journal_)
     journal_({{"event", "end"}, {"trial", e.trial.id}, {"complete", e.complete}});
@@ -602,9 +617,7 @@ void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
       e.started = true;
       e.attempt = ev.value("attempt", 1);
     } else if (kind == "report") {
-      const auto& v = ev.at("value");
-      add_point(i, ev.at("resource").get<double>(),
-                v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>());
+      add_point(i, ev.at("resource").get<double>(), value_from(ev.at("value")));
     } else if (kind == "end") {
       e.complete = ev.value("complete", false);
     }
@@ -612,12 +625,84 @@ void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (finished.count(e.trial.id)) {
-      e.done = true;
+      e.started = true;  // over, even if the journal lost its start
     } else if (e.started) {
       e.complete = false;  // it trains on from its checkpoint; points heard before stay
       again_.push_back(static_cast<int>(i));
     }
   }
+}
+
+AshaOptions asha_options(const sweeps::SweepSpec& spec) {
+  NS_CHECK(spec.scheduler.has_value(), "internal: asha_options without a scheduler block");
+  const sweeps::SchedulerSpec& sc = *spec.scheduler;
+  AshaOptions o;
+  o.min = sc.min;
+  o.max = sc.max;
+  o.eta = sc.eta;
+  o.promotion = sc.promotion;
+  o.synchronous = sc.synchronous;
+  o.metric = spec.metric;
+  o.maximize = spec.mode == sweeps::Mode::kMax;
+  o.retries = spec.retries;
+  return o;
+}
+
+MedianOptions median_options(const sweeps::SweepSpec& spec) {
+  const AshaOptions a = asha_options(spec);
+  MedianOptions o;
+  o.min = a.min;
+  o.max = a.max;
+  o.every = spec.scheduler->every;
+  o.min_samples = spec.scheduler->min_samples;
+  o.metric = a.metric;
+  o.maximize = a.maximize;
+  o.retries = a.retries;
+  return o;
+}
+
+std::unique_ptr<Scheduler> make_early_stopping(
+    const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
+    std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
+    const std::set<std::string>& finished, std::vector<std::string>& info,
+    std::vector<std::string>& warnings) {
+  const sweeps::SchedulerSpec& sc = *spec.scheduler;
+  const int n = static_cast<int>(trials.size());
+  if (sc.kind == "median") {
+    auto median = std::make_unique<MedianStoppingScheduler>(std::move(trials),
+                                                            median_options(spec), journal);
+    median->restore(events, finished);
+    info.push_back(fmt::format("median stopping rule, reports every {} {} from {} on, to {}; "
+                               "stops once {} trials finished",
+                               sc.every, sc.resource, sc.min, sc.max, sc.min_samples));
+    return median;
+  }
+  const AshaOptions ao = asha_options(spec);
+  if (sc.kind == "hyperband") {
+    auto hb = std::make_unique<HyperbandScheduler>(std::move(trials), ao, journal);
+    hb->restore(events, finished);
+    for (int s = hb->brackets() - 1; s >= 0; --s)
+      info.push_back(fmt::format("Hyperband bracket {}: {} configurations, rungs at {} {}", s,
+                                 hb->bracket_trials(s).size(),
+                                 fmt::join(hb->bracket(s).rungs(), ", "), sc.resource));
+    return hb;
+  }
+  auto asha = std::make_unique<AshaScheduler>(std::move(trials), ao, journal);
+  asha->restore(events, finished);
+  info.push_back(fmt::format("ASHA ({}{}), eta {}, rungs at {} {}",
+                             sc.promotion ? "promotion" : "stopping",
+                             sc.synchronous ? ", synchronous" : "", sc.eta,
+                             fmt::join(asha->rungs(), ", "), sc.resource));
+  const AshaPlan plan = asha_plan(ao, n);
+  if (plan.trials.back() == 0) {
+    warnings.push_back(fmt::format(
+        "with {} configurations and eta {}, none reaches the top rung ({} {}): successive "
+        "halving keeps floor(n / eta^k) at rung k ({}); use at least {} configurations, or a "
+        "larger min",
+        n, sc.eta, sc.max, sc.resource, fmt::join(plan.trials, ", "),
+        std::pow(sc.eta, static_cast<double>(plan.rungs.size() - 1))));
+  }
+  return asha;
 }
 
 }  // namespace ns::engine

@@ -30,9 +30,12 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/scheduler.hpp"
+#include "sweeps/spec.hpp"
 
 namespace ns::engine {
 
@@ -100,16 +103,19 @@ class AshaScheduler final : public Scheduler {
   struct Entry {
     sweeps::Trial trial;
     State state = State::kNew;
-    int rung = -1;            ///< highest rung recorded (-1: none)
     int target = 0;           ///< rung it trains toward while running
     int attempt = 1;
     std::map<int, double> values;  ///< rung -> value recorded there
+    /// The highest rung recorded (-1: none).
+    int rung() const { return values.empty() ? -1 : values.rbegin()->first; }
     ResultRow last;           ///< the row it paused with (its metrics at the rung)
   };
 
   /// Ranking value: larger is better; NaN -> -inf.
   double score(double v) const;
-  bool better(int a, int b, int rung) const;
+  /// A rung's ranking key for entry i: better first, ties by sweep index.
+  using Rank = std::tuple<double, int, int>;  ///< (-score, sweep index, entry)
+  Rank rank_key(int i, int rung) const;
   /// The trial to promote out of rung k, or -1.
   int promotable(int k) const;
   /// The next job: (entry index, target rung), or nullopt.
@@ -123,7 +129,9 @@ class AshaScheduler final : public Scheduler {
   AshaOptions opt_;
   std::vector<double> rungs_;
   std::vector<Entry> entries_;
-  std::vector<std::vector<int>> recorded_;  ///< per rung: entries recorded there, in arrival order
+  std::vector<std::set<Rank>> ranked_;      ///< per rung: entries recorded there, best first
+  std::unordered_map<std::string, int> index_;  ///< trial id -> entry
+  mutable std::size_t first_new_ = 0;       ///< no entry before it is still new
   std::vector<std::set<int>> promoted_;     ///< per rung: entries promoted out of it
   std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
   std::function<void(const nlohmann::json&)> journal_;
@@ -199,7 +207,7 @@ class MedianStoppingScheduler final : public Scheduler {
  private:
   struct Entry {
     sweeps::Trial trial;
-    bool started = false, done = false, complete = false;  ///< complete: trained to the end
+    bool started = false, complete = false;  ///< complete: trained to the end
     int attempt = 1;
     std::vector<std::pair<double, double>> curve;  ///< (resource, value) of its reports
   };
@@ -211,11 +219,27 @@ class MedianStoppingScheduler final : public Scheduler {
   std::vector<double> checks_;
   std::vector<Entry> entries_;
   std::vector<int> again_;
+  std::unordered_map<std::string, int> index_;  ///< trial id -> entry
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
 };
 
 /// Hyperband's split of `n` configurations over brackets s = 0 .. s_max (see above).
 std::vector<int> hyperband_split(int n, double min, double max, double eta);
+
+/// The options a spec's "scheduler" block (which it must have) and its metric, mode and retries
+/// give.
+AshaOptions asha_options(const sweeps::SweepSpec& spec);
+MedianOptions median_options(const sweeps::SweepSpec& spec);
+
+/// The scheduler the spec's "scheduler" block asks for, over `trials` (every trial of the spec),
+/// with its state rebuilt from `events` (the journal of earlier runs) and the ids that have a
+/// row. `info` and `warnings` get lines worth logging (rungs, brackets; a top rung no trial
+/// can reach).
+std::unique_ptr<Scheduler> make_early_stopping(
+    const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
+    std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
+    const std::set<std::string>& finished, std::vector<std::string>& info,
+    std::vector<std::string>& warnings);
 
 }  // namespace ns::engine

@@ -37,16 +37,12 @@ void apply_outcome(ResultRow& row, TrialOutcome out, const std::string& family, 
     row.status = TrialStatus::kTimeout;
     row.error = fmt::format("exceeded the trial time limit of {} s", time_limit_s);
   }
-  // LibTorch appends a C++ backtrace to its messages; the first part is the useful one.
-  auto cut = row.error.find("\nException raised from");
-  if (cut != std::string::npos) row.error.resize(cut);
+  row.error = without_backtrace(std::move(row.error));
 }
 
 void apply_exception(ResultRow& row, const std::string& what, bool timed_out) {
   row.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
-  row.error = what;
-  auto cut = row.error.find("\nException raised from");
-  if (cut != std::string::npos) row.error.resize(cut);
+  row.error = without_backtrace(what);
 }
 
 // `stop`, and true once the assignment's time limit (from `start`) has passed, which also sets

@@ -28,6 +28,12 @@ void ModelFamily::check_params(const nlohmann::json&, const DataFacts&) const {}
 
 double ModelFamily::relative_cost(const nlohmann::json&, const DataFacts&) const { return 1.0; }
 
+std::string without_backtrace(std::string message) {
+  const auto cut = message.find("\nException raised from");
+  if (cut != std::string::npos) message.resize(cut);
+  return message;
+}
+
 std::string ModelFamily::pack_key(const nlohmann::json&, const DataFacts&) const { return ""; }
 
 std::vector<TrialOutcome> TrialRunner::run_pack(const std::vector<TrialContext>& members) {
@@ -38,7 +44,7 @@ std::vector<TrialOutcome> TrialRunner::run_pack(const std::vector<TrialContext>&
     } catch (const std::exception& e) {
       TrialOutcome failed;
       failed.status = TrialStatus::kFailed;
-      failed.error = e.what();
+      failed.error = without_backtrace(e.what());
       out.push_back(std::move(failed));
     }
   }

@@ -127,6 +127,10 @@ class ModelFamily {
   sweeps::FamilySchema schema_;
 };
 
+/// `message` without the C++ backtrace LibTorch appends to its errors ("\nException raised
+/// from ..."): the first part is the useful one.
+std::string without_backtrace(std::string message);
+
 /// `family.relative_cost(params, data)` when it is a finite positive number, else 1.
 double trial_cost(const ModelFamily& family, const nlohmann::json& params, const DataFacts& data);
 

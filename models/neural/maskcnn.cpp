@@ -413,14 +413,16 @@ torch::Tensor MaskCnnImpl::features(torch::Tensor x) {
       x = options_.bn_before_act() ? activation(bns_[l](x)) : bns_[l](activation(x));
     }
   }
-  if (pooled) return x;
-  switch (options_.pool()) {
+  return pooled ? x : pool_features(x, options_);
+}
+
+torch::Tensor pool_features(const torch::Tensor& x, const ModelOptions& o) {
+  const std::int64_t p = o.pool_size();
+  switch (o.pool()) {
     case Pool::kAvg:
-      x = torch::avg_pool2d(x, {p, p}, {p, p}, {0, 0}, /*ceil_mode=*/true);
-      break;
+      return torch::avg_pool2d(x, {p, p}, {p, p}, {0, 0}, /*ceil_mode=*/true);
     case Pool::kMax:
-      x = torch::max_pool2d(x, {p, p}, {p, p}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
-      break;
+      return torch::max_pool2d(x, {p, p}, {p, p}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
     case Pool::kNone:
       break;
   }

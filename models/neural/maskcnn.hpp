@@ -52,6 +52,9 @@ class MaskCnnImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MaskCnn);
 
+/// The pooling after the conv stack (`o.pool()`, window and stride `o.pool_size()`, ceil mode).
+torch::Tensor pool_features(const torch::Tensor& x, const ModelOptions& o);
+
 /// conv2d(x, weight) (stride 1, no padding, no bias) whose weight gradient is computed as a
 /// forward convolution with the batch as channels (much faster for conv0; see maskcnn.cpp).
 torch::Tensor conv0_fast_grad(const torch::Tensor& x, const torch::Tensor& weight);

@@ -98,17 +98,7 @@ torch::Tensor packed_forward(const std::vector<MaskCnn>& models, const torch::Te
     };
     h = o.bn_before_act() ? models[0]->activation(bn(h)) : bn(models[0]->activation(h));
   }
-  const std::int64_t ps = o.pool_size();
-  switch (o.pool()) {
-    case Pool::kAvg:
-      h = torch::avg_pool2d(h, {ps, ps}, {ps, ps}, {0, 0}, /*ceil_mode=*/true);
-      break;
-    case Pool::kMax:
-      h = torch::max_pool2d(h, {ps, ps}, {ps, ps}, {0, 0}, {1, 1}, /*ceil_mode=*/true);
-      break;
-    case Pool::kNone:
-      break;
-  }
+  h = pool_features(h, o);
   const std::int64_t S = h.size(2) * h.size(3), N = o.neurons();
   // [B, K*C, h, w] -> [K, B*C, S]; spatial sums per member: [K, B*C, S] x [K, S, N].
   auto feats = h.reshape({B, K, C, S}).transpose(0, 1).reshape({K, B * C, S});

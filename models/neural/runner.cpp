@@ -101,10 +101,15 @@ std::string tensor_bytes(const torch::Tensor& t) {
 
 std::string num(double x) { return fmt::format("{:.9g}", x); }
 
+// A device tensor's values on the host, as doubles (one transfer: a sync on a GPU).
+std::vector<double> host_doubles(const torch::Tensor& t) {
+  const torch::Tensor host = t.to(torch::kCPU).to(torch::kDouble).contiguous();
+  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+}
+
 // An exception's message without the C++ backtrace LibTorch appends.
 std::string short_error(const std::exception& e) {
-  std::string what = e.what();
-  return what.substr(0, what.find("\nException raised from"));
+  return engine::without_backtrace(e.what());
 }
 
 // CPU time of the whole process (all threads): robust to other processes sharing the cores.
@@ -380,8 +385,7 @@ std::vector<double> Trial::read_losses() {
   const torch::Tensor all = queued_losses();
   unread_.clear();
   if (!all.defined()) return {};
-  const torch::Tensor host = all.to(torch::kCPU).to(torch::kDouble).contiguous();
-  return std::vector<double>(host.data_ptr<double>(), host.data_ptr<double>() + host.numel());
+  return host_doubles(all);
 }
 
 torch::Tensor Trial::predict(const std::vector<std::int64_t>& idx) {
@@ -751,8 +755,8 @@ void supply_all(const std::vector<Trial*>& members) {
     if (q.defined()) parts.push_back(q);
   }
   if (parts.empty()) return;
-  const torch::Tensor host = torch::cat(parts, 0).to(torch::kCPU).to(torch::kDouble).contiguous();
-  const double* v = host.data_ptr<double>();
+  const std::vector<double> host = host_doubles(torch::cat(parts, 0));  // one transfer
+  auto v = host.begin();
   for (std::size_t k = 0; k < members.size(); ++k) {
     members[k]->clear_losses();
     members[k]->driver().supply(std::vector<double>(v, v + counts[k]));

@@ -23,6 +23,7 @@
 #include "engine/executor.hpp"
 #include "core/log.hpp"
 #include "engine/results.hpp"
+#include "engine/simulate.hpp"
 #include "engine/sweep_output.hpp"
 #include "models/registry.hpp"
 
@@ -169,6 +170,58 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial
 }
 
 
+// An early-stopping sweep run on a simulated clock (engine/simulate.hpp) with the cost model:
+// a visit from resource a to b takes the trial's fixed seconds plus its per-cost share scaled by
+// (b - a) / max; each trial's quality is a seeded uniform draw, since which configurations go on
+// is what the sweep finds out. The mean over kDraws draws.
+struct EarlyStoppingEstimate {
+  int workers = 1;
+  double trial_s = 0, makespan_s = 0, visits = 0;
+  double makespan_lo_s = 0, makespan_hi_s = 0;  ///< over the draws
+};
+constexpr int kDraws = 5;
+constexpr std::size_t kMaxSimulated = 5000;
+
+EarlyStoppingEstimate simulate_early_stopping(const Prepared& p, const std::set<std::string>& done,
+                                              const std::vector<sweeps::Trial>& pending,
+                                              const engine::CostEstimate& est, int workers) {
+  std::map<std::string, double> predicted;
+  for (std::size_t i = 0; i < pending.size(); ++i) predicted[pending[i].id] = est.predicted_s[i];
+  const double max = p.spec.scheduler->max;
+  auto duration = [&](const sweeps::Trial& t, double from, double to) {
+    auto it = predicted.find(t.id);
+    const double full = it == predicted.end() ? est.mean_s : it->second;
+    return est.s_fixed + (full - est.s_fixed) * (to - from) / max;
+  };
+  const auto events = engine::read_journal(p.spec.out);
+  EarlyStoppingEstimate e;
+  e.workers = workers;
+  for (int d = 0; d < kDraws; ++d) {
+    auto quality = [d](const sweeps::Trial& t) {
+      std::uint64_t z = (static_cast<std::uint64_t>(d) << 40) ^ static_cast<std::uint64_t>(t.index);
+      z += 0x9e3779b97f4a7c15ULL;  // splitmix64
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      return static_cast<double>((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+    };
+    std::vector<std::string> info, warnings;
+    auto scheduler = engine::make_early_stopping(p.spec, pending_trials(p, {}), {}, events, done,
+                                                 info, warnings);
+    engine::SimulationOptions o;
+    o.workers = workers;
+    o.metric = p.spec.metric;
+    o.budget_trial_s = p.spec.budget_trial_s;
+    o.budget_resource = p.spec.budget_resource;
+    const engine::SimulatedRun r = engine::simulate_schedule(*scheduler, o, duration, quality);
+    e.trial_s += r.trial_s / kDraws;
+    e.makespan_s += r.makespan_s / kDraws;
+    e.visits += static_cast<double>(r.visits) / kDraws;
+    e.makespan_lo_s = d == 0 ? r.makespan_s : std::min(e.makespan_lo_s, r.makespan_s);
+    e.makespan_hi_s = std::max(e.makespan_hi_s, r.makespan_s);
+  }
+  return e;
+}
+
 }  // namespace
 
 int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
@@ -249,6 +302,14 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     }
   }
 
+  // Early stopping: the scheduler simulated with the cost model, per worker count.
+  std::vector<EarlyStoppingEstimate> early;
+  const bool simulate = est && !pending.empty() && p.spec.scheduler &&
+                        (pending.size() <= kMaxSimulated || p.spec.budget_trial_s > 0 ||
+                         p.spec.budget_resource > 0);
+  if (simulate)
+    for (int w : workers) early.push_back(simulate_early_stopping(p, done, pending, *est, w));
+
   const int pack = opt.pack > 0 ? opt.pack : p.spec.pack;
   const PackGroups groups = pack_groups(pending);
   const int assignments = pack_count(pending, pack);
@@ -277,10 +338,16 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
                        {"max_s", est->max_s}};
       j["allocation"] = {{"job_s", job_s}, {"margin_s", margin_s}, {"max_jobs", opt.max_jobs},
                          {"queue_max_s", queue_max_s}, {"options", nlohmann::json::array()}};
-      for (auto& [w, a] : plans) {
-        j["allocation"]["options"].push_back({{"workers", w}, {"makespan_s", a.makespan_s},
-                                              {"bound_s", a.bound_s}, {"jobs", a.jobs},
-                                              {"warnings", a.warnings}});
+      for (std::size_t k = 0; k < plans.size(); ++k) {
+        const auto& [w, a] = plans[k];
+        nlohmann::json o = {{"workers", w}, {"makespan_s", a.makespan_s}, {"bound_s", a.bound_s},
+                            {"jobs", a.jobs}, {"warnings", a.warnings}};
+        if (k < early.size())
+          o["early_stopping"] = {{"trial_s", early[k].trial_s},
+                                 {"makespan_s", early[k].makespan_s},
+                                 {"makespan_range_s", {early[k].makespan_lo_s, early[k].makespan_hi_s}},
+                                 {"visits", early[k].visits}};
+        j["allocation"]["options"].push_back(o);
       }
     }
     std::cout << j.dump(2) << "\n";
@@ -351,21 +418,16 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       source, core::human_duration(est->min_s), core::human_duration(est->max_s),
       core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
       pending.size(), core::human_duration(est->total_s));
-  if (p.spec.scheduler && p.spec.scheduler->kind != "median") {
-    // Successive halving trains n_k trials from rung k-1 to rung k: the resource share of the
-    // full grid, applied to the training time (fixed start-up costs paid once per rung visit).
-    const auto& sc = *p.spec.scheduler;
-    const engine::AshaOptions ao = engine::asha_options(p.spec);
-    const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(pending.size()));
-    int visits = 0;
-    for (int n : ap.trials) visits += n;
-    const double per_cost_s = est->total_s - est->s_fixed * static_cast<double>(pending.size());
-    const double asha_s = per_cost_s * ap.resource / ap.full + est->s_fixed * visits;
+  if (!early.empty()) {
     std::cout << fmt::format(
-        "  with early stopping: about {} of training ({:.1f} % of the full grid's {}; "
-        "{} rung visits), as successive halving would spend it\n",
-        core::human_duration(asha_s), 100.0 * asha_s / est->total_s,
-        core::human_duration(est->total_s), visits);
+        "  with early stopping: about {} of training ({:.1f} % of the full grid's {}; {:.3g} "
+        "rung visits) on {} worker(s): the scheduler run on the cost model with {} random "
+        "orders of the trials' quality (mean; which trials go on is what the sweep finds out)\n",
+        core::human_duration(early[0].trial_s), 100.0 * early[0].trial_s / est->total_s,
+        core::human_duration(est->total_s), early[0].visits, early[0].workers, kDraws);
+  } else if (p.spec.scheduler) {
+    std::cout << fmt::format("  with early stopping: not simulated ({} trials to run, at most {} "
+                             "without a budget)\n", pending.size(), kMaxSimulated);
   }
   if (job_s > 0) {
     std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
@@ -375,10 +437,16 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   } else {
     std::cout << "allocation: one job without a time limit (--time for walltime chunks)\n";
   }
-  std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}\n", "workers", "sweep time", "lower bound", "jobs");
-  for (auto& [w, a] : plans) {
-    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", w, core::human_duration(a.makespan_s),
-                             core::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "");
+  std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", "workers", "sweep time", "lower bound", "jobs",
+                           early.empty() ? "" : fmt::format("  {:>14}  {:>12}", "early stopping", "its training"));
+  for (std::size_t k = 0; k < plans.size(); ++k) {
+    const auto& [w, a] = plans[k];
+    std::string es;
+    if (k < early.size())
+      es = fmt::format("  {:>14}  {:>12}", core::human_duration(early[k].makespan_s),
+                       core::human_duration(early[k].trial_s));
+    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}{}\n", w, core::human_duration(a.makespan_s),
+                             core::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "", es);
   }
   std::set<std::string> warned;
   for (auto& [w, a] : plans) {
@@ -395,6 +463,10 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   }
   std::cout << "  (sweep time: the coordinator's schedule simulated with these predictions, "
                "trials longest first; ranks = workers + 1 coordinator)\n";
+  if (!early.empty())
+    std::cout << "  (early stopping: the scheduler's own decisions simulated on the same "
+                 "predictions, in one job without a time limit: its sweep time and the trial-seconds it "
+                 "trains, the means over the random orders of quality)\n";
   return 0;
 }
 

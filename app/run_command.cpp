@@ -208,6 +208,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.pack = opt.pack > 0 ? opt.pack : prep.spec.pack;
   copt.budget_trial_s = prep.spec.budget_trial_s;
   copt.budget_used_s = output->finished_wall_s();
+  copt.budget_resource = prep.spec.budget_resource;
   if (copt.budget_trial_s > 0)
     log::info("budget: {} trial-seconds, {:.1f} spent by earlier runs", copt.budget_trial_s,
               copt.budget_used_s);
@@ -229,6 +230,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
         engine::read_journal(prep.spec.out), output->finished(), info, warnings);
     for (const auto& line : info) log::info("scheduler: {}", line);
     for (const auto& line : warnings) log::warn("scheduler: {}", line);
+    if (copt.budget_resource > 0)
+      log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
+                prep.spec.scheduler->resource, scheduler->resource_used());
     summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
   } else {
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)

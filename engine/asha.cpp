@@ -189,7 +189,20 @@ msg::Assign AshaScheduler::take(int) {
   e.target = target;
   log({{"event", "start"}, {"trial", e.trial.id}, {"rung", target}, {"attempt", e.attempt}});
   shown_.reset();
+  charge(i);
   return assign_for(i, target);
+}
+
+void AshaScheduler::charge(int i) {
+  Entry& e = entries_[i];
+  const int r = e.rung();
+  double c = 0;
+  if (e.state == State::kRunning)
+    c = rungs_[static_cast<std::size_t>(std::min(r + 1, e.target))];
+  else if (r >= 0)
+    c = rungs_[static_cast<std::size_t>(r)];
+  used_ += c - e.charged;
+  e.charged = c;
 }
 
 void AshaScheduler::log(nlohmann::json event) {
@@ -239,6 +252,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
     } else if (e.state == State::kRunning) {
       again_.push_back(static_cast<int>(i));  // it was training when the run ended
     }
+    charge(static_cast<int>(i));
   }
 }
 
@@ -261,6 +275,7 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
   const auto cutoff = asha_cutoff(before, opt_.eta);
   const Decision d = cutoff && score(v) < *cutoff ? Decision::kStop : Decision::kContinue;
   record(i, k, v);
+  charge(i);
   log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", k}, {"resource", report.resource},
        {"value", value_json(v)}, {"decision", d}});
   return d;
@@ -280,6 +295,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
          {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", Decision::kPause},
          {"metrics", msg::metrics_json(row.metrics)}, {"wall_s", row.wall_s},
          {"rank", row.rank}, {"host", row.host}, {"device", row.device}});
+    charge(i);
     return Verdict::kHold;
   }
   if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
@@ -295,6 +311,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
          {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", "end"}});
   }
   e.state = State::kDone;
+  charge(i);
   for (int k = 0; k <= e.target && k < static_cast<int>(promoted_.size()); ++k)
     if (e.values.count(k)) promoted_[k].insert(i);  // it goes no further: its slot is used
   return Verdict::kRecord;
@@ -397,6 +414,12 @@ HyperbandScheduler::HyperbandScheduler(std::vector<sweeps::Trial> trials, AshaOp
     };
     brackets_[s] = std::make_unique<AshaScheduler>(std::move(mine), o, tagged);
   }
+}
+
+double HyperbandScheduler::resource_used() const {
+  double used = 0;
+  for (const auto& b : brackets_) used += b->resource_used();
+  return used;
 }
 
 std::vector<std::string> HyperbandScheduler::bracket_trials(int s) const {
@@ -502,6 +525,25 @@ void MedianStoppingScheduler::add_point(int i, double resource, double value) {
   auto& c = entries_[i].curve;
   if (!c.empty() && c.back().first >= resource) return;  // a point already heard (a rerun)
   c.emplace_back(resource, value);
+  charge(i);
+}
+
+void MedianStoppingScheduler::charge(int i) {
+  Entry& e = entries_[i];
+  const double last = e.curve.empty() ? 0 : e.curve.back().first;
+  double c = 0;
+  if (e.ended) {
+    c = e.complete ? opt_.max : last;
+  } else if (e.started) {
+    c = opt_.max;
+    for (double r : checks_)
+      if (r > last) {
+        c = r;
+        break;
+      }
+  }
+  used_ += c - e.charged;
+  e.charged = c;
 }
 
 const msg::Assign* MedianStoppingScheduler::next(int) const {
@@ -533,6 +575,7 @@ msg::Assign MedianStoppingScheduler::take(int worker) {
   const int i = index_of(out.trial.id);
   if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
   entries_[i].started = true;
+  charge(i);
   if (journal_) journal_({{"event", "start"}, {"trial", out.trial.id}, {"attempt", out.attempt}});
   shown_.reset();
   return out;
@@ -579,9 +622,12 @@ Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const
     e.attempt = row.attempt + 1;
     e.curve.clear();
     again_.insert(again_.begin(), i);
+    charge(i);
     return Verdict::kRetry;
   }
   e.complete = row.status == TrialStatus::kOk;
+  e.ended = true;
+  charge(i);
   if (journal_)
     journal_({{"event", "end"}, {"trial", e.trial.id}, {"complete", e.complete}});
   return Verdict::kRecord;
@@ -626,10 +672,12 @@ void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
     Entry& e = entries_[i];
     if (finished.count(e.trial.id)) {
       e.started = true;  // over, even if the journal lost its start
+      e.ended = true;
     } else if (e.started) {
       e.complete = false;  // it trains on from its checkpoint; points heard before stay
       again_.push_back(static_cast<int>(i));
     }
+    charge(static_cast<int>(i));
   }
 }
 

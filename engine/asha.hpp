@@ -91,6 +91,9 @@ class AshaScheduler final : public Scheduler {
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
+  /// Per trial: running, the resource of the next rung it trains toward; paused or ended, the
+  /// resource of the highest rung it recorded (a trial that ended before its first rung: 0).
+  double resource_used() const override { return used_; }
 
   const std::vector<double>& rungs() const { return rungs_; }
   /// Trials recorded at rung k, with their values, best first (for tests and the report).
@@ -109,6 +112,7 @@ class AshaScheduler final : public Scheduler {
     /// The highest rung recorded (-1: none).
     int rung() const { return values.empty() ? -1 : values.rbegin()->first; }
     ResultRow last;           ///< the row it paused with (its metrics at the rung)
+    double charged = 0;       ///< its share of resource_used()
   };
 
   /// Ranking value: larger is better; NaN -> -inf.
@@ -125,6 +129,8 @@ class AshaScheduler final : public Scheduler {
   msg::Assign assign_for(int i, int target) const;
   void log(nlohmann::json event);
   int index_of(const std::string& id) const;
+  /// Brings entry i's share of resource_used() up to date (after any change of its state).
+  void charge(int i);
 
   AshaOptions opt_;
   std::vector<double> rungs_;
@@ -136,6 +142,7 @@ class AshaScheduler final : public Scheduler {
   std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
+  double used_ = 0;
 };
 
 /// Hyperband (Li et al., JMLR 2018) with each bracket an ASHA (as in the ASHA paper, Section
@@ -160,6 +167,7 @@ class HyperbandScheduler final : public Scheduler {
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
+  double resource_used() const override;
 
   /// Bracket s's ASHA (s = 0 .. s_max) and the trial ids it was given.
   int brackets() const { return static_cast<int>(brackets_.size()); }
@@ -200,6 +208,9 @@ class MedianStoppingScheduler final : public Scheduler {
   void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
+  /// Per trial: running, the next report's resource (or max); trained to the end, max; ended
+  /// sooner, its last report's resource (0 without one).
+  double resource_used() const override { return used_; }
 
   /// The report resources: min, min + every, ... below max.
   const std::vector<double>& checks() const { return checks_; }
@@ -208,12 +219,15 @@ class MedianStoppingScheduler final : public Scheduler {
   struct Entry {
     sweeps::Trial trial;
     bool started = false, complete = false;  ///< complete: trained to the end
+    bool ended = false;                      ///< has its row (or its end event)
     int attempt = 1;
     std::vector<std::pair<double, double>> curve;  ///< (resource, value) of its reports
+    double charged = 0;                      ///< its share of resource_used()
   };
   double score(double v) const;
   int index_of(const std::string& id) const;
   void add_point(int i, double resource, double value);
+  void charge(int i);
 
   MedianOptions opt_;
   std::vector<double> checks_;
@@ -222,6 +236,7 @@ class MedianStoppingScheduler final : public Scheduler {
   std::unordered_map<std::string, int> index_;  ///< trial id -> entry
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
+  double used_ = 0;
 };
 
 /// Hyperband's split of `n` configurations over brackets s = 0 .. s_max (see above).

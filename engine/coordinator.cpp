@@ -79,6 +79,15 @@ bool Coordinator::may_start(double cost) {
               opt_.budget_used_s, opt_.budget_trial_s);
     return false;
   }
+  if (opt_.budget_resource > 0 && scheduler_->resource_used() >= opt_.budget_resource) {
+    stopped_starting_ = true;
+    summary_.budget_spent = true;
+    if (summary_.drain_reason.empty())
+      summary_.drain_reason = fmt::format("the budget of {} resource units is spent", opt_.budget_resource);
+    log::info("not starting more trials: the scheduler gave {:.6g} of the budget's {:.6g} "
+              "resource units", scheduler_->resource_used(), opt_.budget_resource);
+    return false;
+  }
   const double expected = expected_duration(durations_) * cost;
   if (opt_.deadline &&
       !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {

@@ -61,6 +61,9 @@ struct CoordinatorOptions {
   /// complete. 0 = none.
   double budget_trial_s = 0;
   double budget_used_s = 0;
+  /// The spec's "budget": {"resource": N}: no trial starts (nor a paused one resumes) once the
+  /// scheduler's resource_used() reaches it. 0 = none.
+  double budget_resource = 0;
 };
 
 /// A rank the coordinator took out of the sweep.

@@ -57,6 +57,11 @@ class Scheduler {
   /// Called once when the run ends with nothing pending: rows for trials the scheduler still
   /// holds (ASHA: paused trials never promoted, as "stopped"). Default: none.
   virtual std::vector<ResultRow> final_rows() { return {}; }
+  /// The resource (the family's unit: iterations, epochs, steps) the scheduler has given
+  /// trials so far: what ended trials reached, plus what running ones train toward (their next
+  /// rung or report), including earlier runs rebuilt from the journal. The spec's
+  /// "budget": {"resource": N} starts nothing once it reaches N. Default: 0 (not counted).
+  virtual double resource_used() const { return 0; }
 };
 
 /// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank

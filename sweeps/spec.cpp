@@ -280,11 +280,17 @@ class Parser {
     if (j.contains("budget")) {
       const json& b = object_at(j, "budget");
       for (auto& [k, v] : b.items())
-        if (k != "trial_seconds") fail("$.budget." + k, "unknown key; allowed: trial_seconds");
-      if (!b.contains("trial_seconds"))
-        fail("$.budget.trial_seconds", "required key is missing; seconds of training in all (> 0)");
-      s.budget_trial_s = core::JsonFields(b, src_ + ": $.budget")
-                             .number("trial_seconds", 0, core::Interval::above(0));
+        if (k != "trial_seconds" && k != "resource")
+          fail("$.budget." + k, "unknown key; allowed: trial_seconds, resource");
+      if (!b.contains("trial_seconds") && !b.contains("resource"))
+        fail("$.budget", "expected \"trial_seconds\" (seconds of training in all, > 0) or "
+                         "\"resource\" (the scheduler's resource in all, > 0), or both");
+      core::JsonFields bf(b, src_ + ": $.budget");
+      s.budget_trial_s = bf.number("trial_seconds", 0, core::Interval::above(0));
+      s.budget_resource = bf.number("resource", 0, core::Interval::above(0));
+      if (s.budget_resource > 0 && !s.scheduler)
+        fail("$.budget.resource", "needs a \"scheduler\" block: the budget counts the "
+                                  "scheduler's resource (iterations, epochs, steps) given to trials");
     }
     s.metric = required_string(j, "metric", fmt::format("one of {}", fmt::join(schema_.metrics, ", ")));
     if (std::find(schema_.metrics.begin(), schema_.metrics.end(), s.metric) == schema_.metrics.end())

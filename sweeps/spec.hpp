@@ -57,6 +57,9 @@ struct SweepSpec {
   /// "budget": {"trial_seconds": X}: no trial starts once the trials' wall seconds reach X
   /// (0 = none); with a large random "count" it ends the sweep.
   double budget_trial_s = 0;
+  /// "budget": {"resource": N} (with a "scheduler"): no trial starts, and no paused one is
+  /// promoted, once the resource the scheduler gave trials reaches N (0 = none).
+  double budget_resource = 0;
   /// Early stopping; absent = every trial trains to its end.
   std::optional<SchedulerSpec> scheduler;
 

@@ -43,4 +43,41 @@ assert all(r["status"] in ("ok", "stopped") for r in rows), collections.Counter(
 assert json.load(open(f"{sys.argv[1]}/state.json"))["state"] == "complete"
 print("ok: ASHA under a budget:", collections.Counter(r["status"] for r in rows))
 PY
+# "budget": {"resource": N}: the scheduler's resource (steps here) given to trials, counted as
+# running trials' next rung and ended trials' rung; it ends the sweep, and a rerun (rebuilt from
+# reports.jsonl) starts nothing more.
+python3 - "$TMP/a.json" "$TMP/r.json" "$TMP/r" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["budget"] = {"resource": 60}
+s["out"] = sys.argv[3]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/r.json"
+grep -q "of the budget's 60 resource units" "$TMP/err" || { cat "$TMP/err"; fail "no resource budget message"; }
+python3 - "$TMP/r" <<'PY'
+import collections, csv, json, sys
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/results.csv")))
+used = sum(float(r["resource"]) for r in rows)
+# No visit starts once 60 are given; the last one started before may add up to 27 - 9 = 18 (a
+# promotion to the top rung), and two workers each start at most one.
+assert 60 <= used <= 60 + 2 * 18, used
+assert all(r["status"] in ("ok", "stopped") for r in rows), collections.Counter(r["status"] for r in rows)
+state = json.load(open(f"{sys.argv[1]}/state.json"))
+assert state["state"] == "complete" and "resource" in state["reason"], state
+print(f"ok: {len(rows)} trials, {used:.0f} steps of a 60-step budget")
+PY
+n=$(tail -n +2 "$TMP/r/results.csv" | wc -l)
+expect_exit 0 "$NS" run "$TMP/r.json"
+grep -q "budget: 60 steps, [0-9]* given by earlier runs" "$TMP/err" || { cat "$TMP/err"; fail "the rerun did not count the earlier resource"; }
+[ "$(tail -n +2 "$TMP/r/results.csv" | wc -l)" -eq "$n" ] || fail "a rerun of a spent resource budget started trials"
+# A resource budget without a scheduler has no unit: a clear error, exit 2.
+python3 - "$TMP/spec.json" "$TMP/bad.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["budget"] = {"resource": 10}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+expect_exit 2 "$NS" run "$TMP/bad.json"
+grep -q 'budget.resource.*needs a "scheduler" block' "$TMP/err" || { cat "$TMP/err"; fail "no message for a resource budget without a scheduler"; }
 echo "PASS budget"

@@ -74,6 +74,24 @@ else
        "dataset-fashion-mnist, as scripts/setup.sh does)" >&2
 fi
 
+# 6. Early stopping: plan runs the scheduler itself on the cost model. Synchronous successive
+#    halving of 9 configurations, rungs 1, 3, 9 steps, 9 s per full trial (1 s a step): 9 visits
+#    of 1 s, 3 of 2 s, 1 of 6 s = 21 s of training; on 3 workers 3 + 2 + 6 = 11 s of wall time.
+cat >"$TMP/sha.json" <<J
+{"family": "quadratic", "name": "s", "grid": {"x": [0, 1, 2, 3, 4, 5, 6, 7, 8]},
+ "scheduler": {"kind": "asha", "resource": "steps", "min": 1, "max": 9, "eta": 3, "synchronous": true},
+ "metric": "score", "mode": "max", "out": "$TMP/sout"}
+J
+python3 -c "
+print('trial_id,status,wall_s,x')
+for i in range(9): print(f'z{i},ok,9,{i}')" >"$TMP/sha.csv"
+expect_exit 0 "$NS" plan "$TMP/sha.json" --timings "$TMP/sha.csv" --workers 1,3 --json
+[ "$(jq_py "[(o['workers'], o['early_stopping']['trial_s'], o['early_stopping']['makespan_s'], o['early_stopping']['visits']) for o in j['allocation']['options']]")" = \
+  "[(1, 21.0, 21.0, 13.0), (3, 21.0, 11.0, 13.0)]" ] || fail "$(cat "$TMP/out")"
+expect_exit 0 "$NS" plan "$TMP/sha.json" --timings "$TMP/sha.csv" --workers 3 --list 0
+grep -Eq "^ +3 +27.0 s +27.0 s +1 +11.0 s +21.0 s$" "$TMP/out" || fail "$(cat "$TMP/out")"
+grep -q "with early stopping: about 21.0 s of training (25.9 % of the full grid's 1 m 21 s; 13 rung visits) on 3 worker(s)" "$TMP/out" || fail "$(cat "$TMP/out")"
+
 # 5. Bad options: exit 2, one line, nothing written.
 expect_exit 2 "$NS" plan "$TMP/q.json" --time soon; one_line
 grep -q -- "--time 'soon' is not a duration" "$TMP/err" || fail "$(cat "$TMP/err")"

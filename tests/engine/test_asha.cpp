@@ -324,3 +324,63 @@ TEST_CASE("median stopping rule: best so far against the median of finished tria
   (void)a2;
   (void)a3;
 }
+
+TEST_CASE("resource given to trials (the budget's count): running ones their next rung, ended "
+          "ones the rung they reached; rebuilt from the journal", "[asha][budget]") {
+  // Rungs 1, 3, 9. Promotion: t0, t1, t2 to rung 0, then t1 (best) to rung 1.
+  std::vector<json> journal;
+  AshaScheduler s(trials(4), options(), [&](const json& e) { journal.push_back(e); });
+  CHECK(s.resource_used() == 0);
+  msg::Assign a, b, c, p;
+  take(s, &a);
+  take(s, &b);
+  CHECK(s.resource_used() == 2);  // two running toward rung 0 (1 each)
+  s.on_result(1, a, row(a, TrialStatus::kPaused, 3), false);
+  s.on_result(1, b, row(b, TrialStatus::kPaused, 8), false);
+  take(s, &c);
+  s.on_result(1, c, row(c, TrialStatus::kFailed, 0), false);  // failed before its rung: 0
+  CHECK(s.resource_used() == 2);
+  msg::Assign d;
+  CHECK(take(s, &d) == "t3@1");  // two recorded at rung 0: its top floor(2/3) is none
+  CHECK(s.resource_used() == 3);
+  s.on_result(1, d, row(d, TrialStatus::kPaused, 5), false);
+  CHECK(take(s, &p) == "t1@3");  // rung 0 {8, 5, 3}: t1 goes on
+  CHECK(s.resource_used() == 1 + 1 + 3);
+  s.on_result(1, p, row(p, TrialStatus::kPaused, 4), false);
+  CHECK(s.resource_used() == 5);
+  AshaScheduler r(trials(4), options());
+  r.restore(journal, {"t2"});
+  CHECK(r.resource_used() == s.resource_used());
+
+  // Stopping variant: a running trial counts the next rung above its last report.
+  AshaScheduler st(trials(2), options(/*promotion=*/false));
+  msg::Assign x, y;
+  take(st, &x);
+  CHECK(st.resource_used() == 1);
+  st.on_report(1, msg::Report{"t0", 1, {{"score", 5.0}}});
+  CHECK(st.resource_used() == 3);
+  st.on_report(1, msg::Report{"t0", 3, {{"score", 6.0}}});
+  CHECK(st.resource_used() == 9);
+  take(st, &y);
+  CHECK(st.on_report(1, msg::Report{"t1", 1, {{"score", 1.0}}}) == Decision::kStop);
+  st.on_result(1, y, row(y, TrialStatus::kStopped, 1), false);
+  CHECK(st.resource_used() == 9 + 1);
+  st.on_result(1, x, row(x, TrialStatus::kOk, 7), false);
+  CHECK(st.resource_used() == 9 + 1);
+
+  // Median: reports every 2 from 2 to 6.
+  MedianOptions mo;
+  mo.min = 2, mo.max = 6, mo.every = 2, mo.min_samples = 1, mo.metric = "score";
+  MedianStoppingScheduler m(trials(2), mo);
+  msg::Assign m0 = m.take(1);
+  CHECK(m.resource_used() == 2);
+  m.on_report(1, msg::Report{"t0", 2, {{"score", 1.0}}});
+  CHECK(m.resource_used() == 4);
+  m.on_report(1, msg::Report{"t0", 4, {{"score", 1.0}}});
+  CHECK(m.resource_used() == 6);
+  m.on_result(1, m0, row(m0, TrialStatus::kOk, 1), false);
+  msg::Assign m1 = m.take(1);
+  CHECK(m.on_report(1, msg::Report{"t1", 2, {{"score", 0.0}}}) == Decision::kStop);
+  m.on_result(1, m1, row(m1, TrialStatus::kStopped, 0), false);
+  CHECK(m.resource_used() == 6 + 2);
+}

@@ -7,6 +7,9 @@
 # and the best test CCnorm found among trials that trained to the end (ASHA: the top rung).
 #
 #   bash bench/asha.sh [OUT=bench/results/asha]
+#   NS_BENCH_SEED=1 NS_BENCH_MIN=150 NS_BENCH_MAX=1350 bash bench/asha.sh OUT
+# (maskcnn: the simulated population's seed, ASHA's min and max iterations; the full arm trains
+# every configuration for max; defaults 0, 50, 450). bench/asha_seeds.sh runs several seeds.
 #   NS_BENCH_FAMILY=convnet bash bench/asha.sh bench/results/asha_fashion
 # The convnet variant: Fashion-MNIST (Debian's dataset-fashion-mnist; 12000 training and 2000
 # test images), 27 configurations (lr x dropout x filters), 9 epochs with a cosine schedule;
@@ -14,6 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILY=${NS_BENCH_FAMILY:-maskcnn}
+SEED=${NS_BENCH_SEED:-0}
+ITERS=${NS_BENCH_MAX:-450}
 OUT=${1:-bench/results/asha}
 NS=build/app/neurosweep
 MPI=(mpirun --allow-run-as-root --oversubscribe -np 3)
@@ -33,16 +38,16 @@ JSON
   fi
   cat >"$1" <<JSON
 {"name": "asha_bench", "family": "maskcnn",
- "data": {"kind": "simulated", "seed": 0, "images": 2000, "size": 32, "neurons": 30, "repeats": 4},
+ "data": {"kind": "simulated", "seed": $SEED, "images": 2000, "size": 32, "neurons": 30, "repeats": 4},
  "fixed": {"channels": 8, "batch_size": 128},
- "training": {"phases": 1, "max_iters_per_phase": 450, "eval_every": 50, "patience": 100},
+ "training": {"phases": 1, "max_iters_per_phase": $ITERS, "eval_every": 50, "patience": 100},
  "grid": {"lr": [0.0003, 0.001, 0.003], "readout_scale": [0.001, 0.01, 0.1],
           "smoothness": [1e-06, 0.0001, 0.01]},
  "metric": "val_ccnorm", "mode": "max", "out": "$2" $3}
 JSON
 }
 spec "$OUT/full.json" "$OUT/full" ""
-if [ "$FAMILY" = convnet ]; then RES=epochs MIN=1 MAX=9; else RES=iterations MIN=50 MAX=450; fi
+if [ "$FAMILY" = convnet ]; then RES=epochs MIN=1 MAX=9; else RES=iterations MIN=${NS_BENCH_MIN:-50} MAX=$ITERS; fi
 spec "$OUT/asha.json" "$OUT/asha" ", \"scheduler\": {\"kind\": \"asha\", \"resource\": \"$RES\", \"min\": $MIN, \"max\": $MAX, \"eta\": 3}"
 spec "$OUT/sha.json" "$OUT/sha" ", \"scheduler\": {\"kind\": \"asha\", \"resource\": \"$RES\", \"min\": $MIN, \"max\": $MAX, \"eta\": 3, \"synchronous\": true}"
 for arm in full asha sha; do

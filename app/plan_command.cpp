@@ -130,6 +130,7 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial
   info.threads = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   *where = fmt::format("{} with {} thread(s)", info.device, info.threads);
   engine::TrialExecutor exec(registry, p.spec.family, p.spec.data, dir.string(), info);
+  exec.set_options(p.spec.options);
   std::vector<Timing> out;
   std::string first_error;
   for (size_t i = 0; i < pick.size(); ++i) {

@@ -18,11 +18,13 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   } catch (const Error& e) {
     throw Error(fmt::format("{}: $.family: {}", path, e.what()));
   }
-  p.spec = sweeps::parse_spec_with(j, path, p.family->schema());
+  p.schema = p.family->schema_for(j.contains(fam) ? j.at(fam) : nlohmann::json(),
+                                  fmt::format("{}: $.{}", path, fam));
+  p.spec = sweeps::parse_spec_with(j, path, p.schema);
   if (!out_override.empty()) p.spec.out = out_override;
-  p.metrics = p.family->schema().metrics;
+  p.metrics = p.schema.metrics;
   if (p.spec.scheduler) {
-    const std::string unit = p.family->resource();
+    const std::string unit = p.schema.resource;
     if (unit.empty())
       throw Error(fmt::format("{}: $.scheduler: the {} family cannot stop trials early (it reports "
                               "no resource)", path, fam));

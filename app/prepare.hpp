@@ -14,6 +14,7 @@ struct Prepared {
   sweeps::SweepSpec spec;
   std::vector<sweeps::Trial> trials;
   const engine::ModelFamily* family = nullptr;
+  sweeps::FamilySchema schema;     ///< the family's schema for this spec (schema_for)
   engine::DataFacts data;          ///< what the family's check_data returned (deep checks only)
   int configurations_checked = 0;  ///< distinct parameter sets passed to check_params
   /// The columns after the parameters in results.csv: the family's metrics, and with a

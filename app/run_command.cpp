@@ -164,8 +164,8 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
           engine::OutputPlan{prep.spec, prep.metrics, prep.spec.out, opt.force_new,
-                             prep.family->schema().metric_definitions,
-                             prep.family->schema().legacy_metric_definitions},
+                             prep.schema.metric_definitions,
+                             prep.schema.legacy_metric_definitions},
           prov, static_cast<int>(prep.trials.size()));
       pending = pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
@@ -189,6 +189,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   info.threads = engine::choose_threads(
       place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
   engine::TrialExecutor executor(registry, prep.spec.family, prep.spec.data, prep.spec.out, info);
+  executor.set_options(prep.spec.options);
 
   if (!coordinator) {
     auto transport = mpi.transport();

@@ -43,6 +43,23 @@ double value_from(const nlohmann::json& j) {
 
 }  // namespace
 
+std::vector<int> seeded_permutation(int n, std::uint64_t seed) {
+  std::vector<int> p(static_cast<std::size_t>(std::max(n, 0)));
+  for (int i = 0; i < n; ++i) p[static_cast<std::size_t>(i)] = i;
+  std::uint64_t state = seed ^ 0x6a09e667f3bcc909ULL;
+  auto next = [&state] {  // splitmix64
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  for (int i = n - 1; i > 0; --i) {
+    const auto j = static_cast<int>(next() % static_cast<std::uint64_t>(i + 1));
+    std::swap(p[static_cast<std::size_t>(i)], p[static_cast<std::size_t>(j)]);
+  }
+  return p;
+}
+
 std::vector<double> asha_rungs(const AshaOptions& o) {
   NS_CHECK(o.min > 0 && std::isfinite(o.min), "scheduler: min must be > 0, got {}", o.min);
   NS_CHECK(o.max >= o.min && std::isfinite(o.max),
@@ -94,6 +111,12 @@ AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions opti
   for (auto& t : trials) entries_.push_back(Entry{std::move(t)});
   index_ = index_by_id(entries_);
   ranked_.resize(rungs_.size());
+  const int n = static_cast<int>(entries_.size());
+  if (opt_.shuffle) {
+    start_order_ = seeded_permutation(n, opt_.order_seed);
+  } else {
+    for (int i = 0; i < n; ++i) start_order_.push_back(i);
+  }
   promoted_.resize(rungs_.size());
 }
 
@@ -154,9 +177,11 @@ std::optional<std::pair<int, int>> AshaScheduler::job() const {
     }
   }
   // Entries leave kNew once and never return, so the scan resumes where it stopped.
-  while (first_new_ < entries_.size() && entries_[first_new_].state != State::kNew) ++first_new_;
-  if (first_new_ < entries_.size())
-    return std::make_pair(static_cast<int>(first_new_), opt_.promotion ? 0 : top);
+  while (first_new_ < start_order_.size() &&
+         entries_[static_cast<std::size_t>(start_order_[first_new_])].state != State::kNew)
+    ++first_new_;
+  if (first_new_ < start_order_.size())
+    return std::make_pair(start_order_[first_new_], opt_.promotion ? 0 : top);
   return std::nullopt;
 }
 
@@ -395,7 +420,14 @@ HyperbandScheduler::HyperbandScheduler(std::vector<sweeps::Trial> trials, AshaOp
   const std::vector<int> split =
       hyperband_split(static_cast<int>(trials.size()), options.min, options.max, options.eta);
   const int s_max = static_cast<int>(split.size()) - 1;
-  // Configurations in sweep order, dealt to the most aggressive bracket first.
+  // Configurations in sweep order (or shuffled), dealt to the most aggressive bracket first.
+  if (options.shuffle) {
+    const std::vector<int> order =
+        seeded_permutation(static_cast<int>(trials.size()), options.order_seed);
+    std::vector<sweeps::Trial> shuffled;
+    for (int i : order) shuffled.push_back(trials[static_cast<std::size_t>(i)]);
+    trials = std::move(shuffled);
+  }
   std::size_t next = 0;
   brackets_.resize(split.size());
   for (int s = s_max; s >= 0; --s) {
@@ -690,6 +722,8 @@ AshaOptions asha_options(const sweeps::SweepSpec& spec) {
   o.eta = sc.eta;
   o.promotion = sc.promotion;
   o.synchronous = sc.synchronous;
+  o.shuffle = sc.shuffle;
+  o.order_seed = spec.seed;
   o.metric = spec.metric;
   o.maximize = spec.mode == sweeps::Mode::kMax;
   o.retries = spec.retries;

@@ -48,7 +48,18 @@ struct AshaOptions {
   std::string metric;    ///< the sweep's metric
   bool maximize = true;
   int retries = 0;       ///< re-runs of a failed trial (first in line)
+  /// Start new configurations in a seeded shuffle of the sweep order (`order_seed`) instead of
+  /// the sweep order. ASHA's promotions assume configurations arrive in random order (the
+  /// paper samples them); a grid's order is not random (its last key varies fastest), and when
+  /// later configurations are better, asynchronous promotion on the results seen so far sends
+  /// too many to the top rung. Ranking ties still go by sweep index.
+  bool shuffle = false;
+  std::uint64_t order_seed = 0;
 };
+
+/// A permutation of 0 .. n-1 from `seed` (Fisher-Yates on splitmix64; the same on every
+/// platform and rank).
+std::vector<int> seeded_permutation(int n, std::uint64_t seed);
 
 /// The rung resources for `o` (see above); throws ns::Error for min <= 0, max < min, eta <= 1.
 std::vector<double> asha_rungs(const AshaOptions& o);
@@ -140,6 +151,7 @@ class AshaScheduler final : public Scheduler {
   mutable std::size_t first_new_ = 0;       ///< no entry before it is still new
   std::vector<std::set<int>> promoted_;     ///< per rung: entries promoted out of it
   std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
+  std::vector<int> start_order_;            ///< the order new entries start in
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
   double used_ = 0;

@@ -110,6 +110,7 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     ctx.rungs = assign.rungs;
     ctx.checkpoint_every_s = info_.checkpoint_every_s;
     ctx.report = reporter_for(assign, std::make_shared<std::size_t>(0));
+    ctx.options = options_;
     TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
     apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
@@ -139,6 +140,7 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
                                       std::filesystem::path(out_dir_) / "trials" / m->trial.id,
                                       info_.device, info_.threads, stop_requested, info_.rank});
       contexts.back().checkpoint_every_s = info_.checkpoint_every_s;
+      contexts.back().options = options_;
     }
     std::vector<TrialOutcome> outcomes = runner_->run_pack(contexts);
     NS_CHECK(outcomes.size() == members.size(), "the {} runner returned {} outcomes for a pack "

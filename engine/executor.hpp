@@ -37,11 +37,14 @@ class TrialExecutor {
   void set_reporter(std::function<Decision(const msg::Report&)> reporter) {
     reporter_ = std::move(reporter);
   }
+  /// The spec's block named after the family (TrialContext::options).
+  void set_options(nlohmann::json options) { options_ = std::move(options); }
 
  private:
   const FamilyRegistry& registry_;
   std::string family_;
   nlohmann::json data_;
+  nlohmann::json options_;
   std::string out_dir_;
   /// A row for `assign` with everything but the outcome filled in.
   ResultRow start_row(const msg::Assign& assign) const;

@@ -26,6 +26,16 @@ std::string DataFacts::describe() const {
 
 void ModelFamily::check_params(const nlohmann::json&, const DataFacts&) const {}
 
+sweeps::FamilySchema ModelFamily::schema_for(const nlohmann::json& options,
+                                             const std::string& where) const {
+  if (!options.is_null())
+    throw Error(fmt::format("{}: the {} family takes no options block (remove it)", where,
+                            schema_.name));
+  sweeps::FamilySchema s = schema_;
+  if (s.resource.empty()) s.resource = resource();
+  return s;
+}
+
 double ModelFamily::relative_cost(const nlohmann::json&, const DataFacts&) const { return 1.0; }
 
 std::string without_backtrace(std::string message) {

@@ -44,6 +44,8 @@ struct TrialContext {
   /// between the rungs the scheduler asked about.
   std::function<Decision(double resource, const std::map<std::string, double>& metrics)> report =
       [](double, const std::map<std::string, double>&) { return Decision::kContinue; };
+  /// The spec's block named after the family (SweepSpec::options; null when absent).
+  nlohmann::json options;
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.
@@ -96,6 +98,12 @@ class ModelFamily {
 
   /// Name, parameters with their defaults, metrics.
   const sweeps::FamilySchema& schema() const { return schema_; }
+  /// The schema a spec gets, from its block named after the family (`options`, null when the
+  /// spec has none; `where` names it in errors: "spec.json: $.command"). Families whose
+  /// parameters or metrics the user declares (command) build it here; the default refuses a
+  /// block and returns schema() with resource().
+  virtual sweeps::FamilySchema schema_for(const nlohmann::json& options,
+                                          const std::string& where) const;
   /// One paragraph for `neurosweep families`.
   virtual std::string description() const = 0;
   /// Checks the spec's data block before any training starts: opens the files, checks shapes and

@@ -1,5 +1,6 @@
 #include "models/registry.hpp"
 
+#include "models/command/family.hpp"
 #include "models/quadratic.hpp"
 #ifdef HAVE_NS_NEURAL
 #include "models/neural/family.hpp"
@@ -12,6 +13,7 @@ namespace ns::models {
 
 void register_all(engine::FamilyRegistry& registry) {
   registry.add(quadratic_family());
+  registry.add(command::command_family());
 #ifdef HAVE_NS_NEURAL
   registry.add(neural::maskcnn_family());
 #endif

@@ -13,6 +13,8 @@ struct FamilySchema {
   nlohmann::json model_defaults;     ///< object: every model hyperparameter -> default value
   nlohmann::json training_defaults;  ///< object: every training setting -> default value
   std::vector<std::string> metrics;  ///< metric columns of results.csv, fixed for a sweep
+  /// The unit of early stopping's resource ("iterations", "epochs", "steps"); "" = none.
+  std::string resource;
   /// Parameters whose value may be JSON null (e.g. an optional limit); others must match the
   /// type of their default (number/integer/string/bool).
   std::vector<std::string> nullable;

@@ -109,7 +109,7 @@ class Parser {
   SchedulerSpec parse_scheduler(const json& b) const {
     static const std::vector<std::string> keys = {"kind",    "resource",    "min",   "max",
                                                   "eta",     "variant",     "synchronous",
-                                                  "every",   "min_samples"};
+                                                  "order",   "every",       "min_samples"};
     for (auto& [k, v] : b.items())
       if (std::find(keys.begin(), keys.end(), k) == keys.end())
         fail("$.scheduler." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
@@ -129,6 +129,7 @@ class Parser {
     s.eta = f.number("eta", 3, core::Interval::above(1));
     s.promotion = f.choice("variant", "promotion", {"promotion", "stopping"}) == "promotion";
     s.synchronous = f.boolean("synchronous", false);
+    s.shuffle = f.choice("order", "shuffled", {"shuffled", "sweep"}) == "shuffled";
     if (s.synchronous && !s.promotion)
       f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
     if (s.kind == "median") {
@@ -136,7 +137,7 @@ class Parser {
         fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
       s.every = f.number("every", 0, core::Interval::above(0));
       s.min_samples = static_cast<int>(f.integer("min_samples", 3, core::Interval::closed(1, 1000000)));
-      for (const char* k : {"eta", "variant", "synchronous"})
+      for (const char* k : {"eta", "variant", "synchronous", "order"})
         if (f.has(k)) f.fail_with(k, "not a setting of the median stopping rule");
     } else {
       for (const char* k : {"every", "min_samples"})
@@ -199,7 +200,7 @@ class Parser {
     if (!j.is_object()) throw Error(fmt::format("{}: $: the spec must be a JSON object, got {}", src_, type_name(j)));
     const auto& keys = spec_keys();
     for (auto& [k, v] : j.items()) {
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      if (std::find(keys.begin(), keys.end(), k) == keys.end() && k != schema_.name)
         fail("$." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
     }
     SweepSpec s;
@@ -213,6 +214,7 @@ class Parser {
       s.name = stem.substr(0, stem.rfind('.'));
     }
     s.data = j.contains("data") ? object_at(j, "data") : json::object();
+    if (j.contains(schema_.name)) s.options = object_at(j, schema_.name);
     s.base = defaults_;
 
     std::set<std::string> fixed_names;

@@ -29,6 +29,9 @@ struct SchedulerSpec {
   double min = 0, max = 0, eta = 3;
   bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
   bool synchronous = false;
+  /// "order": "shuffled" (true, the default) or "sweep": the order in which ASHA and Hyperband
+  /// start new configurations (a shuffle seeded by the spec's seed; see engine/asha.hpp).
+  bool shuffle = true;
   double every = 0;       ///< median: resource between two reports
   int min_samples = 3;    ///< median: finished trials needed before any stop
 };
@@ -60,6 +63,9 @@ struct SweepSpec {
   /// "budget": {"resource": N} (with a "scheduler"): no trial starts, and no paused one is
   /// promoted, once the resource the scheduler gave trials reaches N (0 = none).
   double budget_resource = 0;
+  /// The spec's block named after its family ("command": {...}), for families whose schema
+  /// depends on it (ModelFamily::schema_for); null when absent. Not part of trial identity.
+  nlohmann::json options;
   /// Early stopping; absent = every trial trains to its end.
   std::optional<SchedulerSpec> scheduler;
 

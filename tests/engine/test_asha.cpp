@@ -2,6 +2,7 @@
 // decision checked against a hand-worked case.
 #include "catch.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/asha.hpp"
@@ -383,4 +384,28 @@ TEST_CASE("resource given to trials (the budget's count): running ones their nex
   CHECK(m.on_report(1, msg::Report{"t1", 2, {{"score", 0.0}}}) == Decision::kStop);
   m.on_result(1, m1, row(m1, TrialStatus::kStopped, 0), false);
   CHECK(m.resource_used() == 6 + 2);
+}
+
+TEST_CASE("ASHA order: new configurations start in a seeded shuffle of the sweep order",
+          "[asha][order]") {
+  const std::vector<int> p = seeded_permutation(9, 7);
+  std::vector<int> sorted = p;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(seeded_permutation(9, 7) == p);  // the same on every rank and rerun
+  CHECK(seeded_permutation(9, 8) != p);
+  CHECK(p != std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8});
+  CHECK(seeded_permutation(1, 3) == std::vector<int>{0});
+  CHECK(seeded_permutation(0, 3).empty());
+
+  AshaOptions o = options();
+  o.shuffle = true;
+  o.order_seed = 7;
+  AshaScheduler s(trials(9), o);
+  for (int k = 0; k < 3; ++k) {
+    msg::Assign a;
+    take(s, &a);
+    CHECK(a.trial.index == p[static_cast<std::size_t>(k)]);
+    CHECK(a.resource_limit == 1);
+  }
 }

@@ -1,0 +1,541 @@
+#include "models/command/family.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/error.hpp"
+#include "core/file.hpp"
+#include "core/json.hpp"
+#include "engine/results.hpp"
+#include "models/command/process.hpp"
+
+extern char** environ;
+
+namespace ns::models::command {
+
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// The columns results.csv has besides parameters and metrics: a metric may not take them.
+const std::set<std::string>& reserved_columns() {
+  static const std::set<std::string> r = {"trial_id", "status", "seed",   "repeat", "attempt",
+                                          "wall_s",   "rank",   "host",   "device", "error",
+                                          "rung",     "resource"};
+  return r;
+}
+
+std::string text_of(const json& v) { return engine::format_value(v); }
+
+// What a placeholder may name, with a stand-in value: checks argv before any trial runs.
+json placeholder_values(const CommandOptions& o) {
+  json v = o.params;
+  for (const auto& b : builtin_placeholders()) v[b] = "x";
+  return v;
+}
+
+}  // namespace
+
+const std::vector<std::string>& builtin_placeholders() {
+  static const std::vector<std::string> b = {"trial_id", "trial_dir", "seed",           "repeat",
+                                             "device",   "threads",   "resource_limit", "config"};
+  return b;
+}
+
+std::string substitute(const std::string& arg, const json& values) {
+  std::string out;
+  for (std::size_t i = 0; i < arg.size(); ++i) {
+    const char c = arg[i];
+    if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {
+      out += c;  // {{ or }}: a literal brace
+      ++i;
+    } else if (c == '{') {
+      const std::size_t end = arg.find('}', i);
+      if (end == std::string::npos)
+        throw Error(fmt::format("'{}': an unmatched {{ (write {{{{ for a literal brace)", arg));
+      const std::string name = arg.substr(i + 1, end - i - 1);
+      if (!values.contains(name)) {
+        std::vector<std::string> known;
+        for (auto& [k, v] : values.items()) known.push_back(k);
+        throw Error(fmt::format("'{}': unknown placeholder {{{}}}; known: {}", arg, name,
+                                fmt::join(known, ", ")));
+      }
+      out += text_of(values.at(name));
+      i = end;
+    } else if (c == '}') {
+      throw Error(fmt::format("'{}': an unmatched }} (write }}}} for a literal brace)", arg));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+CommandOptions parse_command_options(const json& block, const std::string& where) {
+  if (block.is_null())
+    throw Error(fmt::format("{}: required: the command family needs a \"command\" block, e.g. "
+                            "{{\"argv\": [\"python3\", \"train.py\", \"--lr\", \"{{lr}}\"], "
+                            "\"params\": {{\"lr\": 0.001}}, \"metrics\": [\"val_loss\"]}}",
+                            where));
+  if (!block.is_object())
+    throw Error(fmt::format("{}: expected an object, got {}", where, core::shown(block)));
+  static const std::vector<std::string> keys = {"argv",    "params",           "metrics", "resource",
+                                                "grace_s", "interrupted_exit", "env"};
+  for (auto& [k, v] : block.items())
+    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      throw Error(fmt::format("{}.{}: unknown key; allowed: {}", where, k, fmt::join(keys, ", ")));
+  const core::JsonFields f(block, where);
+  CommandOptions o;
+  if (!block.contains("argv") || !block.at("argv").is_array() || block.at("argv").empty())
+    f.fail("argv", "a non-empty list of strings (the program and its arguments)");
+  for (std::size_t i = 0; i < block.at("argv").size(); ++i) {
+    const json& a = block.at("argv")[i];
+    if (!a.is_string())
+      throw Error(fmt::format("{}.argv[{}]: expected a string, got {}", where, i, core::shown(a)));
+    o.argv.push_back(a.get<std::string>());
+  }
+  if (o.argv[0].empty()) throw Error(fmt::format("{}.argv[0]: expected the program, got \"\"", where));
+  if (block.contains("params")) {
+    const json& p = f.object("params");
+    for (auto& [k, v] : p.items()) {
+      if (!(v.is_number() || v.is_string() || v.is_boolean()))
+        throw Error(fmt::format("{}.params.{}: expected a default value (number, string or "
+                                "boolean; it fixes the parameter's type), got {}",
+                                where, k, core::shown(v)));
+      if (std::find(builtin_placeholders().begin(), builtin_placeholders().end(), k) !=
+              builtin_placeholders().end() ||
+          reserved_columns().count(k))
+        throw Error(fmt::format("{}.params.{}: the name is taken (by a placeholder or a "
+                                "results.csv column); choose another", where, k));
+      o.params[k] = v;
+    }
+  }
+  if (!block.contains("metrics") || !block.at("metrics").is_array() || block.at("metrics").empty())
+    f.fail("metrics", "a non-empty list of the metric names the program reports");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < block.at("metrics").size(); ++i) {
+    const json& m = block.at("metrics")[i];
+    const std::string at = fmt::format("{}.metrics[{}]", where, i);
+    if (!m.is_string() || m.get<std::string>().empty())
+      throw Error(fmt::format("{}: expected a metric name, got {}", at, core::shown(m)));
+    const std::string name = m.get<std::string>();
+    if (!seen.insert(name).second) throw Error(fmt::format("{}: '{}' is listed twice", at, name));
+    if (reserved_columns().count(name) || o.params.contains(name))
+      throw Error(fmt::format("{}: '{}' is already a column of results.csv (or a parameter)", at, name));
+    o.metrics.push_back(name);
+  }
+  o.resource = f.string("resource", "");
+  o.grace_s = f.number("grace_s", 10, core::Interval::at_least(0));
+  o.interrupted_exit = static_cast<int>(f.integer("interrupted_exit", 75, core::Interval::closed(1, 255)));
+  if (block.contains("env")) {
+    for (auto& [k, v] : f.object("env").items()) {
+      if (!v.is_string())
+        throw Error(fmt::format("{}.env.{}: expected a string, got {}", where, k, core::shown(v)));
+      if (k.empty() || k.find('=') != std::string::npos)
+        throw Error(fmt::format("{}.env: '{}' is not a variable name", where, k));
+      o.env.emplace_back(k, v.get<std::string>());
+    }
+  }
+  const json values = placeholder_values(o);
+  for (std::size_t i = 0; i < o.argv.size(); ++i) {
+    try {
+      (void)substitute(o.argv[i], values);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}.argv[{}]: {}", where, i, e.what()));
+    }
+  }
+  // The program itself, unless a placeholder names it: found now, not after the job queued.
+  if (o.argv[0].find('{') == std::string::npos && find_program(o.argv[0]).empty()) {
+    const char* path = std::getenv("PATH");
+    throw Error(fmt::format(
+        "{}.argv[0]: cannot find the program '{}' ({})", where, o.argv[0],
+        o.argv[0].find('/') != std::string::npos
+            ? "no such executable file"
+            : fmt::format("not an executable in PATH={}", path ? path : "")));
+  }
+  return o;
+}
+
+std::string find_program(const std::string& name) {
+  auto runnable = [](const fs::path& p) {
+    std::error_code ec;
+    return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+  };
+  if (name.find('/') != std::string::npos) return runnable(name) ? name : "";
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    std::size_t colon = dirs.find(':', start);
+    if (colon == std::string::npos) colon = dirs.size();
+    const std::string dir = dirs.substr(start, colon - start);
+    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
+    if (runnable(candidate)) return candidate.string();
+    start = colon + 1;
+  }
+  return "";
+}
+
+namespace {
+
+// A value a report gives for a metric: a number, or a string naming a non-finite one.
+double metric_value(const json& v) {
+  if (v.is_number()) return v.get<double>();
+  if (v.is_string()) {
+    const std::string s = v.get<std::string>();
+    if (s == "nan" || s == "NaN") return std::nan("");
+    if (s == "inf" || s == "Infinity") return HUGE_VAL;
+    if (s == "-inf" || s == "-Infinity") return -HUGE_VAL;
+  }
+  if (v.is_null()) return std::nan("");
+  throw Error(fmt::format("expected a number, got {}", core::shown(v)));
+}
+
+class CommandRunner final : public engine::TrialRunner {
+ public:
+  engine::TrialOutcome run(const engine::TrialContext& ctx) override;
+};
+
+// One run of the program for one trial.
+class Session {
+ public:
+  Session(const engine::TrialContext& ctx, CommandOptions o) : ctx_(ctx), o_(std::move(o)) {}
+  engine::TrialOutcome run();
+
+ private:
+  enum class Ask { kNone, kStop, kPause, kDrain };
+  void on_line(int stream, const std::string& line);
+  void on_json(const json& j, const std::string& line);
+  void read_progress();
+  void ask(Ask why);
+  void terminate();
+  std::vector<std::string> environment(const std::string& cuda, const fs::path& config) const;
+  void log(const std::string& line) {
+    log_ << line << '\n';
+    log_.flush();
+  }
+
+  const engine::TrialContext& ctx_;
+  CommandOptions o_;
+  std::ofstream log_;
+  std::unique_ptr<ChildProcess> child_;
+  fs::path progress_;
+  std::uintmax_t progress_offset_ = 0;
+  std::string progress_buf_;
+  Ask asked_ = Ask::kNone;
+  Clock::time_point asked_at_;
+  std::optional<Clock::time_point> term_at_;
+  bool killed_ = false;
+  std::map<std::string, double> last_;   ///< metrics of the reports so far, latest value each
+  std::map<std::string, double> final_;  ///< the final line's
+  bool got_final_ = false, got_report_ = false;
+  double last_step_ = 0;
+  int malformed_ = 0;
+  std::set<std::string> unknown_;        ///< metric names reported but not declared (warned once)
+  std::deque<std::string> stderr_tail_;
+};
+
+void Session::ask(Ask why) {
+  if (asked_ != Ask::kNone) return;
+  asked_ = why;
+  asked_at_ = Clock::now();
+  // At a rung the program was told (config.json's resource_limit) and should save its state
+  // and exit by itself; it gets grace_s for that before a SIGTERM. Otherwise: SIGTERM now.
+  if (why != Ask::kPause) terminate();
+}
+
+void Session::terminate() {
+  if (term_at_) return;
+  term_at_ = Clock::now();
+  child_->signal_group(SIGTERM);
+}
+
+void Session::on_json(const json& j, const std::string& line) {
+  std::map<std::string, double> m;
+  auto take = [&](const json& obj, const std::string& what) {
+    if (!obj.is_object()) throw Error(fmt::format("{}: expected an object of metrics", what));
+    for (auto& [k, v] : obj.items()) {
+      if (std::find(o_.metrics.begin(), o_.metrics.end(), k) == o_.metrics.end()) {
+        if (unknown_.insert(k).second)
+          log(fmt::format("neurosweep: metric '{}' is not in $.command.metrics ({}); ignored", k,
+                          fmt::join(o_.metrics, ", ")));
+        continue;
+      }
+      m[k] = metric_value(v);
+    }
+  };
+  try {
+    if (j.contains("final")) {
+      take(j.at("final"), "\"final\"");
+      for (auto& [k, v] : m) final_[k] = v;
+      got_final_ = true;
+      return;
+    }
+    const json& step = j.at("step");
+    if (!step.is_number()) throw Error(fmt::format("\"step\": expected a number, got {}", core::shown(step)));
+    if (j.contains("metrics")) take(j.at("metrics"), "\"metrics\"");
+    last_step_ = step.get<double>();
+    for (auto& [k, v] : m) last_[k] = v;
+    got_report_ = true;
+  } catch (const std::exception& e) {
+    ++malformed_;
+    log(fmt::format("neurosweep: a report line ignored ({}): {}", e.what(), line));
+    return;
+  }
+  if (asked_ != Ask::kNone) return;
+  if (ctx_.report(last_step_, last_) == engine::Decision::kStop) {
+    log(fmt::format("neurosweep: the scheduler stopped the trial at step {}", last_step_));
+    ask(Ask::kStop);
+  } else if (ctx_.resource_limit > 0 && !ctx_.final_rung && last_step_ >= ctx_.resource_limit) {
+    log(fmt::format("neurosweep: step {} reached the rung at {}: pausing", last_step_,
+                    ctx_.resource_limit));
+    ask(Ask::kPause);
+  }
+}
+
+void Session::on_line(int stream, const std::string& line) {
+  if (stream == 2) {
+    log(line);
+    stderr_tail_.push_back(line.substr(0, 500));
+    while (stderr_tail_.size() > 5) stderr_tail_.pop_front();
+    return;
+  }
+  const auto first = line.find_first_not_of(" \t\r");
+  if (first == std::string::npos || line[first] != '{') {
+    log(line);
+    return;
+  }
+  json j;
+  try {
+    j = json::parse(line);
+  } catch (const std::exception&) {
+    ++malformed_;
+    log(fmt::format("neurosweep: a line that is not JSON ignored: {}", line));
+    return;
+  }
+  if (!j.is_object() || (!j.contains("step") && !j.contains("final"))) {
+    log(line);
+    return;
+  }
+  on_json(j, line);
+}
+
+void Session::read_progress() {
+  std::error_code ec;
+  const auto size = fs::file_size(progress_, ec);
+  if (ec || size <= progress_offset_) return;
+  std::ifstream in(progress_, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(progress_offset_));
+  std::string chunk(static_cast<std::size_t>(size - progress_offset_), '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  chunk.resize(static_cast<std::size_t>(in.gcount()));
+  progress_offset_ += chunk.size();
+  progress_buf_ += chunk;
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = progress_buf_.find('\n', start)) != std::string::npos; start = nl + 1)
+    on_line(1, progress_buf_.substr(start, nl - start));
+  progress_buf_.erase(0, start);
+}
+
+std::vector<std::string> Session::environment(const std::string& cuda, const fs::path& config) const {
+  std::vector<std::string> env;
+  std::set<std::string> ours = {"NEUROSWEEP_TRIAL_ID", "NEUROSWEEP_TRIAL_DIR", "NEUROSWEEP_SEED",
+                                "NEUROSWEEP_CONFIG", "NEUROSWEEP_REPORTS",
+                                "NEUROSWEEP_RESOURCE_LIMIT", "NEUROSWEEP_INTERRUPTED_EXIT",
+                                "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS"};
+  for (const auto& [k, v] : o_.env) ours.insert(k);
+  for (char** e = environ; e && *e; ++e) {
+    const std::string kv = *e;
+    const std::string name = kv.substr(0, kv.find('='));
+    // The program runs outside the sweep's MPI job: a Python program that imports mpi4py must
+    // not take the worker's rank for its own.
+    if (name.rfind("OMPI_", 0) == 0 || name.rfind("PMIX_", 0) == 0 || name.rfind("PMI_", 0) == 0 ||
+        name.rfind("OPAL_", 0) == 0 || ours.count(name))
+      continue;
+    env.push_back(kv);
+  }
+  for (const auto& [k, v] : o_.env) env.push_back(k + "=" + v);
+  env.push_back("NEUROSWEEP_TRIAL_ID=" + ctx_.trial.id);
+  env.push_back("NEUROSWEEP_TRIAL_DIR=" + ctx_.trial_dir.string());
+  env.push_back("NEUROSWEEP_SEED=" + std::to_string(ctx_.trial.seed));
+  env.push_back("NEUROSWEEP_CONFIG=" + config.string());
+  env.push_back("NEUROSWEEP_REPORTS=" + progress_.string());
+  if (ctx_.resource_limit > 0)
+    env.push_back("NEUROSWEEP_RESOURCE_LIMIT=" + engine::format_number(ctx_.resource_limit));
+  env.push_back("NEUROSWEEP_INTERRUPTED_EXIT=" + std::to_string(o_.interrupted_exit));
+  env.push_back("CUDA_VISIBLE_DEVICES=" + cuda);
+  env.push_back("OMP_NUM_THREADS=" + std::to_string(std::max(1, ctx_.threads)));
+  return env;
+}
+
+engine::TrialOutcome Session::run() {
+  const fs::path dir = fs::absolute(ctx_.trial_dir);
+  fs::create_directories(dir);
+  const fs::path config = dir / "config.json";
+  progress_ = dir / "progress.jsonl";
+  const bool resumed = fs::exists(config);
+  // A GPU rank's program sees only its GPU, as device 0; a CPU rank's sees none.
+  std::string cuda, device = "cpu";
+  if (ctx_.device.rfind("cuda", 0) == 0) {
+    const auto colon = ctx_.device.find(':');
+    cuda = colon == std::string::npos ? "0" : ctx_.device.substr(colon + 1);
+    device = "cuda:0";
+  }
+  json cfg = {{"trial_id", ctx_.trial.id},
+              {"trial_dir", dir.string()},
+              {"seed", ctx_.trial.seed},
+              {"repeat", ctx_.trial.repeat},
+              {"params", ctx_.trial.params},
+              {"data", ctx_.data},
+              {"device", device},
+              {"threads", std::max(1, ctx_.threads)},
+              {"resource", o_.resource},
+              {"resource_limit", ctx_.resource_limit > 0 ? json(ctx_.resource_limit) : json()},
+              {"final_rung", ctx_.final_rung},
+              {"rungs", ctx_.rungs},
+              {"resumed", resumed},
+              {"interrupted_exit", o_.interrupted_exit}};
+  core::write_file_atomic(config, cfg.dump(2) + "\n");
+  json values = ctx_.trial.params;
+  values["trial_id"] = ctx_.trial.id;
+  values["trial_dir"] = dir.string();
+  values["seed"] = ctx_.trial.seed;
+  values["repeat"] = ctx_.trial.repeat;
+  values["device"] = device;
+  values["threads"] = std::max(1, ctx_.threads);
+  values["resource_limit"] = ctx_.resource_limit > 0 ? json(ctx_.resource_limit) : json("");
+  values["config"] = config.string();
+  std::vector<std::string> argv;
+  for (const auto& a : o_.argv) argv.push_back(substitute(a, values));
+
+  log_.open(dir / "log.txt", std::ios::app);
+  log(fmt::format("neurosweep: {} trial {}: {}", resumed ? "resuming" : "starting", ctx_.trial.id,
+                  fmt::join(argv, " ")));
+  std::error_code ec;
+  progress_offset_ = fs::exists(progress_) ? fs::file_size(progress_, ec) : 0;
+  child_ = std::make_unique<ChildProcess>(argv, environment(cuda, config), dir.string());
+  const auto line = [this](int stream, const std::string& l) { on_line(stream, l); };
+  std::optional<ExitStatus> status;
+  while (!status) {
+    child_->pump(std::chrono::milliseconds(50), line);
+    read_progress();
+    if (asked_ == Ask::kNone && ctx_.stop_requested()) {
+      log("neurosweep: asked to stop (drain or time limit): SIGTERM to the program's group");
+      ask(Ask::kDrain);
+    }
+    if (asked_ == Ask::kPause && !term_at_ &&
+        std::chrono::duration<double>(Clock::now() - asked_at_).count() > o_.grace_s) {
+      log(fmt::format("neurosweep: still running {} s after its rung: SIGTERM", o_.grace_s));
+      terminate();
+    }
+    if (term_at_ && !killed_ &&
+        std::chrono::duration<double>(Clock::now() - *term_at_).count() > o_.grace_s) {
+      log(fmt::format("neurosweep: still running {} s after SIGTERM: SIGKILL", o_.grace_s));
+      child_->signal_group(SIGKILL);
+      killed_ = true;
+    }
+    status = child_->poll_exit();
+  }
+  // The rest of its output (the group is gone, so the pipes close).
+  const auto until = Clock::now() + std::chrono::seconds(2);
+  while (child_->pump(std::chrono::milliseconds(50), line) && Clock::now() < until) {
+  }
+  read_progress();
+  log(fmt::format("neurosweep: the program {}", status->describe()));
+
+  engine::TrialOutcome out;
+  for (const auto& m : o_.metrics) {
+    auto f = final_.find(m);
+    auto l = last_.find(m);
+    out.metrics[m] = f != final_.end() ? f->second : l != last_.end() ? l->second : std::nan("");
+  }
+  const bool clean = !status->signaled && (status->code == 0 || status->code == o_.interrupted_exit);
+  const std::string stderr_tail =
+      stderr_tail_.empty() ? "" : fmt::format("; stderr: {}", fmt::join(stderr_tail_, " | "));
+  const std::string ignored =
+      malformed_ > 0 ? fmt::format(" ({} malformed report line(s) ignored; see log.txt)", malformed_) : "";
+  if (asked_ == Ask::kStop) {
+    out.status = engine::TrialStatus::kStopped;
+  } else if (asked_ == Ask::kPause && (clean || (status->signaled && term_at_))) {
+    out.status = engine::TrialStatus::kPaused;
+  } else if (!status->signaled && status->code == 0 && (got_final_ || got_report_) &&
+             asked_ != Ask::kPause) {
+    out.status = engine::TrialStatus::kOk;  // also when it finished before a drain's SIGTERM
+  } else if (asked_ == Ask::kDrain || ctx_.stop_requested() ||
+             (!status->signaled && status->code == o_.interrupted_exit)) {
+    out.status = engine::TrialStatus::kInterrupted;
+    out.error = fmt::format("the program {} after a stop request", status->describe());
+  } else {
+    out.status = engine::TrialStatus::kFailed;
+    if (!status->signaled && status->code == 0)
+      out.error = fmt::format("the program exited with code 0 without a result: no {{\"final\": "
+                              "{{...}}}} or {{\"step\": ...}} line on stdout or in "
+                              "$NEUROSWEEP_REPORTS{}{}", ignored, stderr_tail);
+    else
+      out.error = fmt::format("the program {}{}{}", status->describe(), ignored, stderr_tail);
+  }
+  return out;
+}
+
+engine::TrialOutcome CommandRunner::run(const engine::TrialContext& ctx) {
+  Session s(ctx, parse_command_options(ctx.options, "$.command"));
+  return s.run();
+}
+
+class CommandFamily final : public engine::ModelFamily {
+ public:
+  CommandFamily() : ModelFamily(base_schema()) {}
+
+  std::string description() const override {
+    return "any training program, one process per trial: argv with {placeholders} (no shell), "
+           "config.json in the trial directory, JSON lines back ({\"step\": ..., \"metrics\": "
+           "{...}} and {\"final\": {...}}); parameters and metrics are declared in the spec's "
+           "\"command\" block";
+  }
+  sweeps::FamilySchema schema_for(const json& options, const std::string& where) const override {
+    const CommandOptions o = parse_command_options(options, where);
+    sweeps::FamilySchema s = schema();
+    s.model_defaults = o.params;
+    s.metrics = o.metrics;
+    s.resource = o.resource;
+    return s;
+  }
+  engine::DataFacts check_data(const json& data, const std::string&) const override {
+    engine::DataFacts facts;
+    facts.checked = true;
+    facts.source = data.empty() ? "no data block" : "the data block, given to the program in config.json";
+    return facts;
+  }
+  std::string validation() const override { return "parameter types; argv placeholders"; }
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    return std::make_unique<CommandRunner>();
+  }
+
+ private:
+  static sweeps::FamilySchema base_schema() {
+    sweeps::FamilySchema s;
+    s.name = "command";
+    s.model_defaults = json::object();
+    s.training_defaults = json::object();
+    return s;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<engine::ModelFamily> command_family() { return std::make_unique<CommandFamily>(); }
+
+}  // namespace ns::models::command

@@ -50,7 +50,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   for (const auto& t : p.trials) {
     if (!seen.insert(t.params.dump()).second) continue;
     try {
-      p.family->check_params(t.params, p.data);
+      p.family->check_params_with(t.params, p.data, p.spec.options);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
     }

@@ -20,7 +20,7 @@ FAMILY=${NS_BENCH_FAMILY:-maskcnn}
 SEED=${NS_BENCH_SEED:-0}
 ITERS=${NS_BENCH_MAX:-450}
 OUT=${1:-bench/results/asha}
-NS=build/app/neurosweep
+NS=${NS_BENCH_BINARY:-build/app/neurosweep}
 MPI=(mpirun --allow-run-as-root --oversubscribe -np 3)
 mkdir -p "$OUT"
 spec() {  # spec FILE OUTDIR SCHEDULER-JSON

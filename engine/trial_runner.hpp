@@ -112,6 +112,14 @@ class ModelFamily {
   /// Cross-field checks of one resolved parameter set against the data (e.g. a kernel larger than
   /// the image). With unchecked facts (`!data.checked`) only the parameters themselves.
   virtual void check_params(const nlohmann::json& params, const DataFacts& data) const;
+  /// check_params with the spec's block named after the family (SweepSpec::options), for
+  /// families whose checks need it (torchscript: the regularizers' parameter names). Default:
+  /// check_params.
+  virtual void check_params_with(const nlohmann::json& params, const DataFacts& data,
+                                 const nlohmann::json& options) const {
+    (void)options;
+    check_params(params, data);
+  }
   /// What check_params does, in a few words, for `plan` ("types and ranges", "builds ...").
   virtual std::string validation() const { return "parameter types and ranges"; }
   /// Expected duration of a resolved parameter set relative to others of the same sweep (same

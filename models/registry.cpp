@@ -16,6 +16,7 @@ void register_all(engine::FamilyRegistry& registry) {
   registry.add(command::command_family());
 #ifdef HAVE_NS_NEURAL
   registry.add(neural::maskcnn_family());
+  registry.add(neural::torchscript_family());
 #endif
 #ifdef HAVE_NS_CLASSIFIER
   registry.add(classifier::convnet_family());

@@ -17,7 +17,7 @@ PKGS=(build-essential cmake git pkg-config
       libtorch-dev libopenblas0-openmp
       nlohmann-json3-dev libfmt-dev catch2 libcli11-dev
       libhdf5-dev zlib1g-dev
-      dataset-fashion-mnist python3-pandas chromium
+      dataset-fashion-mnist python3-pandas python3-torch chromium
       slurmctld slurmd slurm-client munge)
 
 # npm installs the report's Plotly bundle; machines with Node.js from elsewhere already have it.

@@ -2,14 +2,19 @@
 
 #include <torch/torch.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/metrics.hpp"
+#include "models/neural/net.hpp"
 #include "models/neural/options.hpp"
 #include "models/neural/packed.hpp"
 #include "models/neural/runner.hpp"
@@ -17,6 +22,37 @@
 
 namespace ns::models::neural {
 namespace {
+
+// What check_data learns from a neural data block (HDF5 file or simulated population): maskcnn
+// and torchscript share it.
+engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::string& json_path) {
+  const DataSpec spec = parse_data_spec(data, json_path);
+  engine::DataFacts f;
+  f.checked = true;
+  f.output_name = "neurons";
+  if (spec.kind == "hdf5") {
+    const NeuralData d = read_h5(spec.path, spec.split_seed, spec.ccnorm);
+    for (const std::string& w : d.warnings) log::warn("{}", w);
+    f.source = spec.path;
+    f.examples = d.images;
+    f.channels = d.channels;
+    f.height = d.height;
+    f.width = d.width;
+    f.outputs = d.neurons;
+    f.repeats = d.repeats;
+    f.train = static_cast<std::int64_t>(d.indices(kTrain).size());
+  } else {
+    f.source = "simulated data";
+    f.examples = spec.sim.images;
+    f.channels = 1;
+    f.height = f.width = spec.sim.size;
+    f.outputs = spec.sim.neurons;
+    f.repeats = spec.sim.repeats;
+    f.train = static_cast<std::int64_t>(std::floor(0.64 * spec.sim.images + 0.5));
+  }
+  return f;
+}
+
 
 class MaskCnnFamily final : public engine::ModelFamily {
  public:
@@ -30,31 +66,7 @@ class MaskCnnFamily final : public engine::ModelFamily {
 
   engine::DataFacts check_data(const nlohmann::json& data,
                                const std::string& json_path) const override {
-    const DataSpec spec = parse_data_spec(data, json_path);
-    engine::DataFacts f;
-    f.checked = true;
-    f.output_name = "neurons";
-    if (spec.kind == "hdf5") {
-      const NeuralData d = read_h5(spec.path, spec.split_seed, spec.ccnorm);
-      for (const std::string& w : d.warnings) log::warn("{}", w);
-      f.source = spec.path;
-      f.examples = d.images;
-      f.channels = d.channels;
-      f.height = d.height;
-      f.width = d.width;
-      f.outputs = d.neurons;
-      f.repeats = d.repeats;
-      f.train = static_cast<std::int64_t>(d.indices(kTrain).size());
-    } else {
-      f.source = "simulated data";
-      f.examples = spec.sim.images;
-      f.channels = 1;
-      f.height = f.width = spec.sim.size;
-      f.outputs = spec.sim.neurons;
-      f.repeats = spec.sim.repeats;
-      f.train = static_cast<std::int64_t>(std::floor(0.64 * spec.sim.images + 0.5));
-    }
-    return f;
+    return neural_data_facts(data, json_path);
   }
 
   void check_params(const nlohmann::json& params, const engine::DataFacts& g) const override {
@@ -129,9 +141,144 @@ class MaskCnnFamily final : public engine::ModelFamily {
   }
 };
 
+// The torchscript family's "neural" task: a user's TorchScript module trained by the same
+// protocol, on the same data, scored by the same code as maskcnn (models/neural/net.hpp).
+class TorchScriptFamily final : public engine::ModelFamily {
+ public:
+  TorchScriptFamily() : ModelFamily(base_schema()) {}
+
+  std::string description() const override {
+    return "your TorchScript module (torch.jit.script(model).save(path)), named by the "
+           "\"module\" parameter; \"task\": \"neural\": images in, responses [B, N] out, "
+           "trained and scored as maskcnn, with regularizers attached by parameter name";
+  }
+
+  sweeps::FamilySchema schema_for(const nlohmann::json& options,
+                                  const std::string& where) const override {
+    NS_CHECK(!options.is_null(), "{}: required: the torchscript family needs a \"torchscript\" "
+                                 "block, e.g. {{\"task\": \"neural\", \"smoothness\": "
+                                 "{{\"param\": \"conv0.weight\", \"weight\": 5e-6}}}}",
+             where);
+    NS_CHECK(options.is_object(), "{}: expected an object", where);
+    static const std::vector<std::string> keys = {"task", "smoothness", "readout_l1",
+                                                  "group_sparsity", "readout_bias"};
+    for (auto& [k, v] : options.items())
+      NS_CHECK(std::find(keys.begin(), keys.end(), k) != keys.end(),
+               "{}.{}: unknown key; allowed: {}", where, k, fmt::join(keys, ", "));
+    const core::JsonFields f(options, where);
+    NS_CHECK(options.contains("task"), "{}.task: required: \"neural\"", where);
+    const std::string task = f.choice("task", "", {"neural", "classification"});
+    NS_CHECK(task == "neural",
+             "{}.task: \"classification\" is not built yet; train a TorchScript classifier "
+             "with the command family, or use the convnet family",
+             where);
+    sweeps::FamilySchema s = schema();
+    for (const char* kind : {"smoothness", "readout_l1", "group_sparsity"}) {
+      if (!options.contains(kind)) continue;
+      const std::string at = fmt::format("{}.{}", where, kind);
+      const nlohmann::json& r = f.object(kind);
+      const core::JsonFields rf(r, at);
+      for (auto& [k, v] : r.items())
+        NS_CHECK(k == "param" || k == "params" || k == "weight",
+                 "{}.{}: unknown key; allowed: param, params, weight", at, k);
+      NS_CHECK(r.contains("param") != r.contains("params"),
+               "{}: expected \"param\" (one parameter name) or \"params\" (a list)", at);
+      if (r.contains("param")) rf.string("param", "", /*non_empty=*/true);
+      if (r.contains("params")) {
+        NS_CHECK(r.at("params").is_array() && !r.at("params").empty(),
+                 "{}.params: expected a non-empty list of parameter names", at);
+        for (const auto& n : r.at("params"))
+          NS_CHECK(n.is_string() && !n.get<std::string>().empty(),
+                   "{}.params: expected parameter names, got {}", at, core::shown(n));
+      }
+      // The weight is a sweep parameter of the same name; the block gives its default.
+      s.model_defaults[kind] = rf.number("weight", 0, core::Interval::at_least(0));
+    }
+    if (options.contains("readout_bias")) {
+      const std::string at = where + ".readout_bias";
+      const core::JsonFields rf(f.object("readout_bias"), at);
+      rf.string("param", "", /*non_empty=*/true);
+      rf.choice("output", "softplus", {"softplus", "linear"});
+    }
+    return s;
+  }
+
+  engine::DataFacts check_data(const nlohmann::json& data,
+                               const std::string& json_path) const override {
+    return neural_data_facts(data, json_path);
+  }
+
+  void check_params_with(const nlohmann::json& params, const engine::DataFacts& g,
+                         const nlohmann::json& options) const override {
+    loss_kind_from_json(params);
+    const TrainOptions t = train_options_from_json(params);
+    const std::string module = params.at("module").get<std::string>();
+    NS_CHECK(!module.empty(), "module: name the TorchScript file (\"fixed\": {{\"module\": "
+                              "\"model.pt\"}}, or a list in \"grid\")");
+    if (!g.checked) return;
+    NS_CHECK(t.batch_size() <= g.train,
+             "batch_size {} is larger than the training set of {} ({} images); lower "
+             "\"batch_size\"",
+             t.batch_size(), g.source, g.train);
+    // Loaded once on CPU and run on a 2-image batch: a wrong output shape, an unknown
+    // parameter name or a traced module surfaces before anything is submitted.
+    auto net = make_script_net(module, options, params,
+                               std::vector<double>(static_cast<std::size_t>(g.outputs), 1.0),
+                               torch::Device(torch::kCPU));
+    torch::NoGradGuard no_grad;
+    net->train(false);
+    torch::Tensor out;
+    try {
+      out = net->forward(torch::zeros({2, g.channels, g.height, g.width}));
+    } catch (const c10::Error& e) {
+      NS_FAIL_CODE(kExitBadInput, "module '{}' fails on a batch of 2 images of {}x{}x{}: {}",
+                   module, g.channels, g.height, g.width,
+                   engine::without_backtrace(e.what()).substr(0, 400));
+    }
+    NS_CHECK(out.dim() == 2 && out.size(0) == 2 && out.size(1) == g.outputs,
+             "module '{}' returned shape {} for 2 images of {}x{}x{}, expected [2, {}] (one "
+             "response per neuron)",
+             module, out.sizes(), g.channels, g.height, g.width, g.outputs);
+  }
+  void check_params(const nlohmann::json& params, const engine::DataFacts& g) const override {
+    check_params_with(params, g, nlohmann::json());
+  }
+
+  std::string validation() const override {
+    return "each configuration's module loaded once on CPU and run on a 2-image batch";
+  }
+  // Iterations x batch: the module's own cost is unknown, and only ratios matter.
+  double relative_cost(const nlohmann::json& params, const engine::DataFacts&) const override {
+    const TrainOptions t = train_options_from_json(params);
+    return static_cast<double>(t.phases() * t.max_iters_per_phase() * t.batch_size());
+  }
+  std::string resource() const override { return "iterations"; }
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    tune_allocator();
+    return make_torchscript_runner();
+  }
+
+ private:
+  static sweeps::FamilySchema base_schema() {
+    sweeps::FamilySchema s;
+    s.name = "torchscript";
+    s.model_defaults = {{"module", ""}, {"loss", "poisson"}};
+    s.training_defaults = training_defaults();
+    s.metrics = maskcnn_metrics();
+    s.resource = "iterations";
+    s.metric_definitions = {{"ccnorm", kCcnormEstimator}};
+    s.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
+    return s;
+  }
+};
+
 }  // namespace
 
 std::unique_ptr<engine::ModelFamily> maskcnn_family() { return std::make_unique<MaskCnnFamily>(); }
+
+std::unique_ptr<engine::ModelFamily> torchscript_family() {
+  return std::make_unique<TorchScriptFamily>();
+}
 
 void write_simulated_h5(const nlohmann::json& data_block, const std::string& path) {
   nlohmann::json block = data_block;

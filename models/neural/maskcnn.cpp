@@ -468,15 +468,8 @@ void MaskCnnImpl::init_readout_bias(const std::vector<double>& mean_response) {
   NS_CHECK(static_cast<std::int64_t>(mean_response.size()) == options_.neurons(),
            "init_readout_bias: {} means for {} neurons", mean_response.size(), options_.neurons());
   std::vector<float> b(mean_response.size());
-  for (std::size_t n = 0; n < b.size(); ++n) {
-    double m = mean_response[n];
-    if (options_.act() == Act::kSoftplus) {
-      m = std::max(m, 1e-6);  // softplus never reaches 0; log(expm1(0)) would be -inf
-      b[n] = static_cast<float>(m > 20 ? m + std::log(-std::expm1(-m)) : std::log(std::expm1(m)));
-    } else {
-      b[n] = static_cast<float>(m);
-    }
-  }
+  for (std::size_t n = 0; n < b.size(); ++n)
+    b[n] = readout_bias_for(mean_response[n], options_.act() == Act::kSoftplus);
   torch::NoGradGuard no_grad;
   bias_.copy_(torch::tensor(b).to(bias_.device()));
 }
@@ -523,6 +516,12 @@ torch::Tensor laplacian_penalty(const torch::Tensor& weight) {
   auto out = torch::conv2d(w.contiguous(), lap, {}, 1, 1);
   // The tiny floor only guards an all-zero slice (0/0); it never binds for trained weights.
   return (out.pow(2).sum({1, 2, 3}) / w.pow(2).sum({1, 2, 3}).clamp_min(1e-30)).sum();
+}
+
+float readout_bias_for(double m, bool softplus) {
+  if (!softplus) return static_cast<float>(m);
+  m = std::max(m, 1e-6);  // softplus never reaches 0; log(expm1(0)) would be -inf
+  return static_cast<float>(m > 20 ? m + std::log(-std::expm1(-m)) : std::log(std::expm1(m)));
 }
 
 torch::Tensor group_penalty(const torch::Tensor& weight) {

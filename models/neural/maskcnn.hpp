@@ -95,6 +95,8 @@ torch::Tensor data_loss(LossKind kind, const torch::Tensor& pred, const torch::T
 /// Smoothness of a conv weight [out, in, k, k]: sum over (out, in) slices of
 /// ||conv2d(W_slice, L, pad 1)||^2 / ||W_slice||^2, L the 3x3 Laplacian of models/neural/README.md.
 torch::Tensor laplacian_penalty(const torch::Tensor& weight);
+/// The initial readout bias for a mean response m: softplus^-1(m) for a softplus output, else m.
+float readout_bias_for(double mean_response, bool softplus);
 /// Group sparsity of a conv weight: sum over (out, in) of sqrt(sum_{h,w} W^2).
 torch::Tensor group_penalty(const torch::Tensor& weight);
 /// Readout sparsity: mean over neurons of sum|Ws[n]| * sum|Wf[n]|.

@@ -132,6 +132,10 @@ LossOptions loss_options_from_json(const json& p) {
   return l;
 }
 
+LossKind loss_kind_from_json(const json& p) {
+  return fields(p).choice_of("loss", LossOptions().loss(), kLosses);
+}
+
 TrainOptions train_options_from_json(const json& p) {
   TrainOptions d;
   TrainOptions t;

@@ -104,6 +104,9 @@ ModelOptions model_options_from_json(const nlohmann::json& params, std::int64_t 
                                      std::int64_t height, std::int64_t width,
                                      std::int64_t neurons);
 LossOptions loss_options_from_json(const nlohmann::json& params);
+/// Only the data loss ("loss": "poisson" or "mse"; the torchscript family's regularizers are
+/// its own).
+LossKind loss_kind_from_json(const nlohmann::json& params);
 TrainOptions train_options_from_json(const nlohmann::json& params);
 
 /// The model block (architecture + loss) as JSON; inverse of the *_from_json above.

@@ -29,6 +29,7 @@
 #include "models/neural/h5.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/metrics.hpp"
+#include "models/neural/net.hpp"
 #include "models/neural/options.hpp"
 #include "models/neural/packed.hpp"
 #include "models/neural/rng.hpp"
@@ -133,6 +134,8 @@ torch::Tensor index_tensor(const std::vector<std::int64_t>& idx, const torch::De
 
 class MaskCnnRunner : public engine::TrialRunner {
  public:
+  /// `script`: the torchscript family's runner (the module a trial's "module" names).
+  explicit MaskCnnRunner(bool script = false) : script_(script) {}
   engine::TrialOutcome run(const engine::TrialContext& ctx) override;
   std::vector<engine::TrialOutcome> run_pack(
       const std::vector<engine::TrialContext>& members) override;
@@ -142,6 +145,7 @@ class MaskCnnRunner : public engine::TrialRunner {
   std::shared_ptr<const DeviceData> device_data(const json& block, const NeuralData& data,
                                                 const torch::Device& device);
 
+  bool script_;
   std::map<std::string, std::shared_ptr<const NeuralData>> datasets_;
   std::string device_key_;
   std::shared_ptr<const DeviceData> device_data_;
@@ -179,23 +183,76 @@ std::shared_ptr<const DeviceData> MaskCnnRunner::device_data(const json& block,
   return dd;
 }
 
+// The built-in mask CNN as a Net.
+class MaskCnnNet final : public Net {
+ public:
+  MaskCnnNet(const ModelOptions& mo, const LossOptions& lo, const TrainOptions& to,
+             const std::vector<double>& mean_response, const torch::Device& device)
+      : mo_(mo), lo_(lo), channels_last_(to.channels_last()), model_(mo) {
+    // Readout bias from each neuron's mean training response (models/neural/README.md, "The
+    // published model").
+    model_->init_readout_bias(mean_response);
+    model_->to(device);
+    if (channels_last_) parameters_to_channels_last(*model_);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return model_->forward(x); }
+  torch::Tensor regularizer() override { return model_->regularizer(lo_); }
+  std::vector<torch::Tensor> parameters() override { return model_->parameters(); }
+  void train(bool on) override { model_->train(on); }
+  std::string save_blob() const override { return save_model_blob(*model_); }
+  void load_blob(const std::string& blob, const torch::Device& device) override {
+    neural::load_blob(*model_, blob, device);
+  }
+  const char* best_file() const override { return "model.pt"; }
+  std::int64_t parameter_count() const override { return count_parameters(*model_); }
+  json describe() const override {
+    json j = to_json(mo_, lo_);
+    j["map_size"] = {mo_.map_size().first, mo_.map_size().second};
+    return j;
+  }
+  void write_outputs(const fs::path& dir) const override {
+    const torch::Tensor masks = model_->spatial_weights().detach().to(torch::kCPU).contiguous();
+    json mj = {{"shape", masks.sizes().vec()},
+               {"values", std::vector<float>(masks.data_ptr<float>(),
+                                             masks.data_ptr<float>() + masks.numel())}};
+    write_file(dir / "readout_masks.json", mj.dump() + "\n");
+  }
+  bool channels_last() const override { return channels_last_; }
+  MaskCnn* maskcnn() override { return &model_; }
+
+ private:
+  ModelOptions mo_;
+  LossOptions lo_;
+  bool channels_last_;
+  MaskCnn model_;
+};
+
+// Which net a Trial trains: the family decides (maskcnn, or torchscript's "neural" task).
+struct NetKind {
+  bool script = false;
+  json options;  ///< the torchscript block
+};
+
+// Each neuron's mean training response.
+std::vector<double> mean_training_response(const NeuralData& data, const DeviceData& dd) {
+  std::vector<double> mean(data.neurons, 0.0);
+  for (auto m : dd.train)
+    for (std::int64_t n = 0; n < data.neurons; ++n) mean[n] += data.responses[m * data.neurons + n];
+  for (double& x : mean) x /= static_cast<double>(dd.train.size());
+  return mean;
+}
+
 // Everything one trial needs while it trains.
 class Trial {
  public:
-  Trial(const engine::TrialContext& ctx, const NeuralData& data, const DeviceData& dd)
+  Trial(const engine::TrialContext& ctx, const NeuralData& data, const DeviceData& dd,
+        const NetKind& kind = NetKind{})
       : ctx_(ctx),
         data_(data),
         dd_(dd),
         device_(to_torch_device(ctx.device)),
-        // fast_conv0_grad was measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is
-        // kept, and on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
-        mo_(with_computation_switches(
-            model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
-                                    data.neurons),
-            train_options_from_json(ctx.trial.params), device_.is_cpu())),
-        lo_(loss_options_from_json(ctx.trial.params)),
+        loss_(loss_kind_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),
-        model_(nullptr),
         schedule_(ScheduleOptions{static_cast<int>(to_.phases()), to_.lr(), to_.lr_decay(),
                                   to_.eval_every(), to_.patience(),
                                   to_.max_iters_per_phase()}),
@@ -205,18 +262,21 @@ class Trial {
              "\"batch_size\"",
              to_.batch_size(), dd_.train.size(), data_.source);
     seed_torch(ctx.trial.seed);
-    model_ = MaskCnn(mo_);
-    // Readout bias from each neuron's mean training response (models/neural/README.md, "The
-    // published model").
-    std::vector<double> mean(data_.neurons, 0.0);
-    for (auto m : dd_.train)
-      for (std::int64_t n = 0; n < data_.neurons; ++n)
-        mean[n] += data_.responses[m * data_.neurons + n];
-    for (double& x : mean) x /= static_cast<double>(dd_.train.size());
-    model_->init_readout_bias(mean);
-    model_->to(device_);
-    if (to_.channels_last()) parameters_to_channels_last(*model_);
-    optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(),
+    const std::vector<double> mean = mean_training_response(data_, dd_);
+    if (kind.script) {
+      net_ = make_script_net(ctx.trial.params.at("module").get<std::string>(), kind.options,
+                             ctx.trial.params, mean, device_);
+    } else {
+      // fast_conv0_grad was measured on CPU (oneDNN) only; on CUDA cuDNN's own gradient is
+      // kept, and on AVX-512 CPUs oneDNN's (conv0_fast_grad_helps).
+      const ModelOptions mo = with_computation_switches(
+          model_options_from_json(ctx.trial.params, data.channels, data.height, data.width,
+                                  data.neurons),
+          to_, device_.is_cpu());
+      net_ = std::make_unique<MaskCnnNet>(mo, loss_options_from_json(ctx.trial.params), to_,
+                                          mean, device_);
+    }
+    optimizer_ = std::make_unique<torch::optim::Adam>(net_->parameters(),
                                                       torch::optim::AdamOptions(to_.lr()));
   }
 
@@ -232,9 +292,15 @@ class Trial {
   ProtocolDriver& driver() { return *driver_; }
   /// The next minibatch's image indices (on the device), in this trial's own order.
   torch::Tensor next_batch();
-  MaskCnn& model() { return model_; }
+  /// The mask CNN (packed trials are mask CNNs only).
+  MaskCnn& model() {
+    MaskCnn* m = net_->maskcnn();
+    NS_CHECK(m != nullptr, "internal: only mask CNN trials are packed");
+    return *m;
+  }
   torch::optim::Adam& optimizer() { return *optimizer_; }
-  const LossOptions& loss_options() const { return lo_; }
+  LossKind loss() const { return loss_; }
+  const json& params() const { return ctx_.trial.params; }
   /// Queues a step's data loss (read later, with read_losses): the data loss when `total` is
   /// finite, else `total`, so a non-finite step fails the trial.
   void add_loss(const torch::Tensor& data, const torch::Tensor& total);
@@ -275,10 +341,9 @@ class Trial {
   const NeuralData& data_;
   const DeviceData& dd_;
   torch::Device device_;
-  ModelOptions mo_;
-  LossOptions lo_;
+  LossKind loss_;
   TrainOptions to_;
-  MaskCnn model_;
+  std::unique_ptr<Net> net_;
   std::unique_ptr<torch::optim::Adam> optimizer_;
   PhaseSchedule schedule_;
   Rng rng_;                         // minibatch order
@@ -303,13 +368,13 @@ class Trial {
 };
 
 void Trial::write_config() const {
-  json cfg = {{"family", "maskcnn"},
+  json cfg = {{"family", ctx_.trial.params.contains("module") ? "torchscript" : "maskcnn"},
               {"trial_id", ctx_.trial.id},
               {"index", ctx_.trial.index},
               {"repeat", ctx_.trial.repeat},
               {"seed", ctx_.trial.seed},
               {"params", ctx_.trial.params},
-              {"model", to_json(mo_, lo_)},
+              {"model", net_->describe()},
               {"training", to_json(to_)},
               {"data", ctx_.data},
               {"dataset",
@@ -323,8 +388,7 @@ void Trial::write_config() const {
                 {"train", dd_.train.size()},
                 {"val", dd_.val.size()},
                 {"test", dd_.test.size()}}},
-              {"map_size", {mo_.map_size().first, mo_.map_size().second}},
-              {"parameters", count_parameters(*model_)},
+              {"parameters", net_->parameter_count()},
               {"device", ctx_.device},
               {"threads", ctx_.threads}};
   write_file(file("config.json"), cfg.dump(2) + "\n");
@@ -368,12 +432,12 @@ void Trial::train_step() {
   const double cpu0 = process_cpu_seconds();
   auto idx = next_batch();
   auto x = dd_.images.index_select(0, idx);
-  if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  if (net_->channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
   auto y = dd_.targets.index_select(0, idx);
-  model_->train();
-  optimizer_->zero_grad();
-  auto loss = data_loss(lo_.loss(), model_->forward(x), y);
-  auto total = loss + model_->regularizer(lo_);
+  net_->train(true);
+  optimizer_->zero_grad();  // the optimizer's: a script module has no zero_grad of its own
+  auto loss = data_loss(loss_, net_->forward(x), y);
+  auto total = loss + net_->regularizer();
   total.backward();
   optimizer_->step();
   add_loss(loss, total);
@@ -390,15 +454,15 @@ std::vector<double> Trial::read_losses() {
 
 torch::Tensor Trial::predict(const std::vector<std::int64_t>& idx) {
   torch::NoGradGuard no_grad;
-  model_->eval();
+  net_->train(false);
   std::vector<torch::Tensor> parts;
   const auto n = static_cast<std::int64_t>(idx.size());
   for (std::int64_t start = 0; start < n; start += to_.eval_batch_size()) {
     const std::int64_t end = std::min(n, start + to_.eval_batch_size());
     std::vector<std::int64_t> chunk(idx.begin() + start, idx.begin() + end);
     auto x = dd_.images.index_select(0, index_tensor(chunk, device_));
-    if (to_.channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-    parts.push_back(model_->forward(x));
+    if (net_->channels_last()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+    parts.push_back(net_->forward(x));
   }
   return torch::cat(parts, 0);
 }
@@ -406,11 +470,11 @@ torch::Tensor Trial::predict(const std::vector<std::int64_t>& idx) {
 double Trial::loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred) {
   torch::NoGradGuard no_grad;
   auto y = dd_.targets.index_select(0, index_tensor(idx, device_));
-  return data_loss(lo_.loss(), pred, y).item<double>();
+  return data_loss(loss_, pred, y).item<double>();
 }
 
 void Trial::write_best() const {
-  write_file(file("model.pt"), best_model_);
+  write_file(file(net_->best_file()), best_model_);
   write_file(file("optimizer.pt"), best_optimizer_);
   json best = {{"iteration", schedule_.best_iteration()},
                {"val_loss", schedule_.best_loss()},
@@ -438,7 +502,7 @@ void Trial::save_resume() const {
                 {"timed_steps", timed_steps_}};
   torch::serialize::OutputArchive archive;
   archive.write("state", bytes_tensor(state.dump()));
-  archive.write("model", bytes_tensor(save_model_blob(*model_)));
+  archive.write("model", bytes_tensor(net_->save_blob()));
   archive.write("optimizer", bytes_tensor(save_blob(*optimizer_)));
   archive.write("best_model", bytes_tensor(best_model_));
   archive.write("best_optimizer", bytes_tensor(best_optimizer_));
@@ -459,7 +523,7 @@ bool Trial::try_resume() {
     return false;
   }
   archive.read("model", t);
-  load_blob(*model_, tensor_bytes(t), device_);
+  net_->load_blob(tensor_bytes(t), device_);
   archive.read("optimizer", t);
   load_blob(*optimizer_, tensor_bytes(t), device_);
   archive.read("best_model", t);
@@ -500,12 +564,12 @@ void Trial::prepare() {
     return loss_on(dd_.val, last_val_pred_);
   };
   hooks_.save_best = [this] {
-    best_model_ = save_model_blob(*model_);
+    best_model_ = net_->save_blob();
     best_optimizer_ = save_blob(*optimizer_);
     write_best();
   };
   hooks_.restore_best = [this] {
-    load_blob(*model_, best_model_, device_);
+    net_->load_blob(best_model_, device_);
     load_blob(*optimizer_, best_optimizer_, device_);
   };
   hooks_.on_phase_end = [this] { write_best(); };
@@ -601,7 +665,7 @@ engine::TrialOutcome Trial::end(const ProtocolResult& result) {
         return outcome;
       case Hold::kFinish:  // the final rung's budget is spent: the best model's scores
         if (schedule_.best_iteration() >= 0) {
-          load_blob(*model_, best_model_, device_);
+          net_->load_blob(best_model_, device_);
           load_blob(*optimizer_, best_optimizer_, device_);
         }
         return finish();
@@ -691,11 +755,7 @@ engine::TrialOutcome Trial::finish() {
     });
   }
 
-  const torch::Tensor masks = model_->spatial_weights().detach().to(torch::kCPU).contiguous();
-  json mj = {{"shape", masks.sizes().vec()},
-             {"values", std::vector<float>(masks.data_ptr<float>(),
-                                           masks.data_ptr<float>() + masks.numel())}};
-  write_file(file("readout_masks.json"), mj.dump() + "\n");
+  net_->write_outputs(ctx_.trial_dir);
   fs::remove(file("resume.pt"));
   return outcome;
 }
@@ -705,7 +765,7 @@ engine::TrialOutcome MaskCnnRunner::run(const engine::TrialContext& ctx) {
   const torch::Device device = to_torch_device(ctx.device);
   auto data = dataset(ctx.data);
   auto dd = device_data(ctx.data, *data, device);
-  Trial trial(ctx, *data, *dd);
+  Trial trial(ctx, *data, *dd, NetKind{script_, ctx.options});
   return trial.run();
 }
 
@@ -730,7 +790,7 @@ void packed_step(const std::vector<Trial*>& active, const DeviceData& dd) {
   std::vector<torch::Tensor> data(active.size()), totals(active.size());
   torch::Tensor sum;
   for (std::size_t k = 0; k < active.size(); ++k) {
-    const LossOptions& lo = active[k]->loss_options();
+    const LossOptions lo = loss_options_from_json(active[k]->params());
     data[k] = data_loss(lo.loss(), pred[static_cast<std::int64_t>(k)], ys[k]);
     totals[k] = data[k] + active[k]->model()->regularizer(lo);
     sum = sum.defined() ? sum + totals[k] : totals[k];
@@ -861,6 +921,10 @@ const std::vector<std::string>& maskcnn_metrics() {
 
 std::unique_ptr<engine::TrialRunner> make_maskcnn_runner() {
   return std::make_unique<MaskCnnRunner>();
+}
+
+std::unique_ptr<engine::TrialRunner> make_torchscript_runner() {
+  return std::make_unique<MaskCnnRunner>(/*script=*/true);
 }
 
 }  // namespace ns::models::neural

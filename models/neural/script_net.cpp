@@ -218,8 +218,9 @@ class ScriptNet final : public Net {
     for (std::size_t i = 0; i < state_.size(); ++i) {
       NS_CHECK(names[i] == state_[i].first, "the saved state's tensor {} is {}, the module's {}", i,
                names[i].dump(), state_[i].first);
-      archive.read("t" + std::to_string(i), t, true);
-      state_[i].second.copy_(t);
+      torch::Tensor v;  // a fresh handle: read() into a defined tensor re-points that tensor
+      archive.read("t" + std::to_string(i), v, true);
+      state_[i].second.copy_(v);
     }
   }
   const char* best_file() const override { return "best_state.pt"; }

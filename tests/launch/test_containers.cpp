@@ -74,9 +74,10 @@ std::set<std::string> apt_install_packages(const std::string& recipe) {
 }
 
 // setup.sh packages a GPU image does without: its LibTorch and BLAS come with the base's
-// PyTorch; the rest serve tests and the report (data set, pandas, browser, a private Slurm).
+// PyTorch (for Python too: python3-torch exports the torchscript tests' modules); the rest
+// serve tests and the report (data set, pandas, browser, a private Slurm).
 const std::set<std::string> kNotInGpuImage{
-    "libtorch-dev", "libopenblas0-openmp", "dataset-fashion-mnist", "python3-pandas", "chromium",
+    "libtorch-dev", "libopenblas0-openmp", "dataset-fashion-mnist", "python3-pandas", "python3-torch", "chromium",
     "slurmctld",    "slurmd",              "slurm-client",          "munge",          "npm"};
 
 // What both GPU recipes must do, whatever their syntax.

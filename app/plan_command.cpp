@@ -17,6 +17,7 @@
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/file.hpp"
+#include "core/hash.hpp"
 #include "engine/csv.hpp"
 #include "engine/deadline.hpp"
 #include "engine/estimate.hpp"
@@ -183,9 +184,9 @@ struct EarlyStoppingEstimate {
 constexpr int kDraws = 5;
 constexpr std::size_t kMaxSimulated = 5000;
 
-EarlyStoppingEstimate simulate_early_stopping(const Prepared& p, const std::set<std::string>& done,
-                                              const std::vector<sweeps::Trial>& pending,
-                                              const engine::CostEstimate& est, int workers) {
+std::vector<EarlyStoppingEstimate> simulate_early_stopping(
+    const Prepared& p, const std::set<std::string>& done, const std::vector<sweeps::Trial>& pending,
+    const engine::CostEstimate& est, const std::vector<int>& worker_counts) {
   std::map<std::string, double> predicted;
   for (std::size_t i = 0; i < pending.size(); ++i) predicted[pending[i].id] = est.predicted_s[i];
   const double max = p.spec.scheduler->max;
@@ -194,33 +195,35 @@ EarlyStoppingEstimate simulate_early_stopping(const Prepared& p, const std::set<
     const double full = it == predicted.end() ? est.mean_s : it->second;
     return est.s_fixed + (full - est.s_fixed) * (to - from) / max;
   };
+  // Read and built once: every draw and worker count starts from the same state.
   const auto events = engine::read_journal(p.spec.out);
-  EarlyStoppingEstimate e;
-  e.workers = workers;
-  for (int d = 0; d < kDraws; ++d) {
-    auto quality = [d](const sweeps::Trial& t) {
-      std::uint64_t z = (static_cast<std::uint64_t>(d) << 40) ^ static_cast<std::uint64_t>(t.index);
-      z += 0x9e3779b97f4a7c15ULL;  // splitmix64
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      return static_cast<double>((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
-    };
-    std::vector<std::string> info, warnings;
-    auto scheduler = engine::make_early_stopping(p.spec, pending_trials(p, {}), {}, events, done,
-                                                 info, warnings);
-    engine::SimulationOptions o;
-    o.workers = workers;
-    o.metric = p.spec.metric;
-    o.budget_trial_s = p.spec.budget_trial_s;
-    o.budget_resource = p.spec.budget_resource;
-    const engine::SimulatedRun r = engine::simulate_schedule(*scheduler, o, duration, quality);
-    e.trial_s += r.trial_s / kDraws;
-    e.makespan_s += r.makespan_s / kDraws;
-    e.visits += static_cast<double>(r.visits) / kDraws;
-    e.makespan_lo_s = d == 0 ? r.makespan_s : std::min(e.makespan_lo_s, r.makespan_s);
-    e.makespan_hi_s = std::max(e.makespan_hi_s, r.makespan_s);
+  const std::vector<sweeps::Trial> trials = pending_trials(p, {});
+  engine::SimulationOptions o;
+  o.metric = p.spec.metric;
+  o.budget_trial_s = p.spec.budget_trial_s;
+  o.budget_resource = p.spec.budget_resource;
+  std::vector<EarlyStoppingEstimate> out;
+  for (int workers : worker_counts) {
+    EarlyStoppingEstimate e;
+    e.workers = o.workers = workers;
+    for (int d = 0; d < kDraws; ++d) {
+      auto quality = [d](const sweeps::Trial& t) {
+        return core::unit_double(core::splitmix64((static_cast<std::uint64_t>(d) << 40) ^
+                                                  static_cast<std::uint64_t>(t.index)));
+      };
+      std::vector<std::string> info, warnings;
+      auto scheduler =
+          engine::make_early_stopping(p.spec, trials, {}, events, done, info, warnings);
+      const engine::SimulatedRun r = engine::simulate_schedule(*scheduler, o, duration, quality);
+      e.trial_s += r.trial_s / kDraws;
+      e.makespan_s += r.makespan_s / kDraws;
+      e.visits += static_cast<double>(r.visits) / kDraws;
+      e.makespan_lo_s = d == 0 ? r.makespan_s : std::min(e.makespan_lo_s, r.makespan_s);
+      e.makespan_hi_s = std::max(e.makespan_hi_s, r.makespan_s);
+    }
+    out.push_back(e);
   }
-  return e;
+  return out;
 }
 
 }  // namespace
@@ -308,8 +311,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   const bool simulate = est && !pending.empty() && p.spec.scheduler &&
                         (pending.size() <= kMaxSimulated || p.spec.budget_trial_s > 0 ||
                          p.spec.budget_resource > 0);
-  if (simulate)
-    for (int w : workers) early.push_back(simulate_early_stopping(p, done, pending, *est, w));
+  if (simulate) early = simulate_early_stopping(p, done, pending, *est, workers);
 
   const int pack = opt.pack > 0 ? opt.pack : p.spec.pack;
   const PackGroups groups = pack_groups(pending);

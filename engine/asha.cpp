@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 
 namespace ns::engine {
 
@@ -46,15 +47,11 @@ double value_from(const nlohmann::json& j) {
 std::vector<int> seeded_permutation(int n, std::uint64_t seed) {
   std::vector<int> p(static_cast<std::size_t>(std::max(n, 0)));
   for (int i = 0; i < n; ++i) p[static_cast<std::size_t>(i)] = i;
-  std::uint64_t state = seed ^ 0x6a09e667f3bcc909ULL;
-  auto next = [&state] {  // splitmix64
-    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  };
+  const std::uint64_t stream = seed ^ 0x6a09e667f3bcc909ULL;
+  std::uint64_t draw = 0;
   for (int i = n - 1; i > 0; --i) {
-    const auto j = static_cast<int>(next() % static_cast<std::uint64_t>(i + 1));
+    const auto j =
+        static_cast<int>(core::mix_seed(stream, draw++) % static_cast<std::uint64_t>(i + 1));
     std::swap(p[static_cast<std::size_t>(i)], p[static_cast<std::size_t>(j)]);
   }
   return p;

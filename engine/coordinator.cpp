@@ -70,24 +70,22 @@ void Coordinator::check_drain() {
 
 bool Coordinator::may_start(double cost) {
   if (draining_ || stopped_starting_) return false;
-  if (opt_.budget_trial_s > 0 && opt_.budget_used_s >= opt_.budget_trial_s) {
+  // Either budget, once reached, ends the sweep as complete: what was not started is not due.
+  auto spent = [this](const std::string& reason, const std::string& detail) {
     stopped_starting_ = true;
     summary_.budget_spent = true;
-    if (summary_.drain_reason.empty())
-      summary_.drain_reason = fmt::format("the budget of {} trial-seconds is spent", opt_.budget_trial_s);
-    log::info("not starting more trials: {:.1f} of the budget's {} trial-seconds are spent",
-              opt_.budget_used_s, opt_.budget_trial_s);
+    if (summary_.drain_reason.empty()) summary_.drain_reason = reason;
+    log::info("not starting more trials: {}", detail);
     return false;
-  }
-  if (opt_.budget_resource > 0 && scheduler_->resource_used() >= opt_.budget_resource) {
-    stopped_starting_ = true;
-    summary_.budget_spent = true;
-    if (summary_.drain_reason.empty())
-      summary_.drain_reason = fmt::format("the budget of {} resource units is spent", opt_.budget_resource);
-    log::info("not starting more trials: the scheduler gave {:.6g} of the budget's {:.6g} "
-              "resource units", scheduler_->resource_used(), opt_.budget_resource);
-    return false;
-  }
+  };
+  if (opt_.budget_trial_s > 0 && opt_.budget_used_s >= opt_.budget_trial_s)
+    return spent(fmt::format("the budget of {} trial-seconds is spent", opt_.budget_trial_s),
+                 fmt::format("{:.1f} of the budget's {} trial-seconds are spent",
+                             opt_.budget_used_s, opt_.budget_trial_s));
+  if (opt_.budget_resource > 0 && scheduler_->resource_used() >= opt_.budget_resource)
+    return spent(fmt::format("the budget of {} resource units is spent", opt_.budget_resource),
+                 fmt::format("the scheduler gave {:.6g} of the budget's {:.6g} resource units",
+                             scheduler_->resource_used(), opt_.budget_resource));
   const double expected = expected_duration(durations_) * cost;
   if (opt_.deadline &&
       !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {

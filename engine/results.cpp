@@ -27,14 +27,24 @@ std::string format_value(const nlohmann::json& v) {
   return v.dump();
 }
 
+const std::vector<std::string>& leading_columns() {
+  static const std::vector<std::string> c = {"trial_id", "status"};
+  return c;
+}
+
+const std::vector<std::string>& trailing_columns() {
+  static const std::vector<std::string> c = {"seed", "repeat", "attempt", "wall_s",
+                                             "rank", "host",   "device",  "error"};
+  return c;
+}
+
 ResultsTable::ResultsTable(std::string path, std::vector<std::string> param_names,
                            std::vector<std::string> metric_names)
     : path_(std::move(path)), params_(std::move(param_names)), metrics_(std::move(metric_names)) {
-  header_ = {"trial_id", "status"};
+  header_ = leading_columns();
   header_.insert(header_.end(), params_.begin(), params_.end());
   header_.insert(header_.end(), metrics_.begin(), metrics_.end());
-  for (const char* c : {"seed", "repeat", "attempt", "wall_s", "rank", "host", "device", "error"})
-    header_.push_back(c);
+  header_.insert(header_.end(), trailing_columns().begin(), trailing_columns().end());
 }
 
 ResultsTable::~ResultsTable() {

@@ -36,6 +36,11 @@ std::string format_number(double v);
 /// Formats a parameter value for a CSV cell (strings bare, numbers shortest round-trip).
 std::string format_value(const nlohmann::json& v);
 
+/// The columns every results.csv has besides the parameters and metrics: "trial_id", "status"
+/// before them, then "seed" ... "error" after.
+const std::vector<std::string>& leading_columns();
+const std::vector<std::string>& trailing_columns();
+
 class ResultsTable {
  public:
   ResultsTable(std::string path, std::vector<std::string> param_names,

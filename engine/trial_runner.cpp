@@ -31,9 +31,7 @@ sweeps::FamilySchema ModelFamily::schema_for(const nlohmann::json& options,
   if (!options.is_null())
     throw Error(fmt::format("{}: the {} family takes no options block (remove it)", where,
                             schema_.name));
-  sweeps::FamilySchema s = schema_;
-  if (s.resource.empty()) s.resource = resource();
-  return s;
+  return schema_;
 }
 
 double ModelFamily::relative_cost(const nlohmann::json&, const DataFacts&) const { return 1.0; }

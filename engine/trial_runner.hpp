@@ -101,7 +101,8 @@ class ModelFamily {
   /// The schema a spec gets, from its block named after the family (`options`, null when the
   /// spec has none; `where` names it in errors: "spec.json: $.command"). Families whose
   /// parameters or metrics the user declares (command) build it here; the default refuses a
-  /// block and returns schema() with resource().
+  /// block and returns schema(). FamilySchema::resource is the unit of
+  /// TrialContext::resource_limit and of its reports (early stopping).
   virtual sweeps::FamilySchema schema_for(const nlohmann::json& options,
                                           const std::string& where) const;
   /// One paragraph for `neurosweep families`.
@@ -130,9 +131,6 @@ class ModelFamily {
   /// Trials whose keys are equal and not empty may be trained together as one pack on one worker
   /// (`pack: K`, the runner's run_pack): their shapes agree. "" (the default): never packed.
   virtual std::string pack_key(const nlohmann::json& params, const DataFacts& data) const;
-  /// The unit of TrialContext::resource_limit and of its reports (early stopping): "iterations",
-  /// "epochs", "steps"; "" = the family cannot stop early.
-  virtual std::string resource() const { return ""; }
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   virtual bool wants_trial_dir() const { return true; }

@@ -165,7 +165,6 @@ class QuadraticFamily final : public engine::ModelFamily {
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<QuadraticRunner>();
   }
-  std::string resource() const override { return "steps"; }
 
  private:
   static sweeps::FamilySchema make_schema() {
@@ -175,6 +174,7 @@ class QuadraticFamily final : public engine::ModelFamily {
     s.training_defaults = {{"sleep_s", 0.0},   {"sleep_sigma", 0.0}, {"noise", 0.0},
                            {"fail_prob", 0.0}, {"fail_first_n", 0}};
     s.metrics = {"score", "loss", "slept_s"};
+    s.resource = "steps";
     return s;
   }
 };

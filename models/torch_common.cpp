@@ -33,6 +33,18 @@ void tune_allocator() {
   mallopt(M_TOP_PAD, 256 << 20);
 }
 
+torch::Tensor bytes_tensor(const std::string& s) {
+  return torch::from_blob(const_cast<char*>(s.data()), {static_cast<std::int64_t>(s.size())},
+                          torch::kUInt8)
+      .clone();
+}
+
+std::string tensor_bytes(const torch::Tensor& t) {
+  auto c = t.to(torch::kCPU).contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()),
+                     static_cast<std::size_t>(c.numel()));
+}
+
 bool all_finite(const torch::Tensor& t) { return torch::isfinite(t).all().item<bool>(); }
 
 }  // namespace ns::models

@@ -25,6 +25,10 @@ void tune_allocator();
 /// and the documented `torch::load(model, "model.pt")` works on a machine without a GPU.
 void save_module_on_cpu(const torch::nn::Module& module, torch::serialize::OutputArchive& archive);
 
+/// Bytes as a uint8 tensor (a copy), and back: strings inside LibTorch archives.
+torch::Tensor bytes_tensor(const std::string& s);
+std::string tensor_bytes(const torch::Tensor& t);
+
 /// True if every element of `t` is finite.
 bool all_finite(const torch::Tensor& t);
 

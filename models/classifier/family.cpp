@@ -130,7 +130,6 @@ class ConvNetFamily final : public engine::ModelFamily {
     const double per_image = 3 * forward_macs(mo) + 5e4 / static_cast<double>(t.batch_size);
     return static_cast<double>(t.max_epochs) * (1 - t.val_split) * per_image;
   }
-  std::string resource() const override { return "epochs"; }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<ConvNetRunner>();
   }
@@ -143,6 +142,7 @@ class ConvNetFamily final : public engine::ModelFamily {
     s.training_defaults = TrainOptions().to_json();
     s.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
                  "epochs",       "best_epoch", "s_per_epoch"};
+    s.resource = "epochs";
     return s;
   }
   mutable ArchitectureCheck arch_;

@@ -30,15 +30,17 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-// The columns results.csv has besides parameters and metrics: a metric may not take them.
+// The columns results.csv has besides parameters and metrics (with early stopping's `rung`
+// and `resource`): a parameter or metric may not take them.
 const std::set<std::string>& reserved_columns() {
-  static const std::set<std::string> r = {"trial_id", "status", "seed",   "repeat", "attempt",
-                                          "wall_s",   "rank",   "host",   "device", "error",
-                                          "rung",     "resource"};
+  static const std::set<std::string> r = [] {
+    std::set<std::string> s(engine::leading_columns().begin(), engine::leading_columns().end());
+    s.insert(engine::trailing_columns().begin(), engine::trailing_columns().end());
+    s.insert({"rung", "resource"});
+    return s;
+  }();
   return r;
 }
-
-std::string text_of(const json& v) { return engine::format_value(v); }
 
 // What a placeholder may name, with a stand-in value: checks argv before any trial runs.
 json placeholder_values(const CommandOptions& o) {
@@ -73,7 +75,7 @@ std::string substitute(const std::string& arg, const json& values) {
         throw Error(fmt::format("'{}': unknown placeholder {{{}}}; known: {}", arg, name,
                                 fmt::join(known, ", ")));
       }
-      out += text_of(values.at(name));
+      out += engine::format_value(values.at(name));
       i = end;
     } else if (c == '}') {
       throw Error(fmt::format("'{}': an unmatched }} (write }}}} for a literal brace)", arg));
@@ -174,18 +176,9 @@ std::string find_program(const std::string& name) {
     std::error_code ec;
     return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
   };
-  if (name.find('/') != std::string::npos) return runnable(name) ? name : "";
   const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    std::size_t colon = dirs.find(':', start);
-    if (colon == std::string::npos) colon = dirs.size();
-    const std::string dir = dirs.substr(start, colon - start);
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (runnable(candidate)) return candidate.string();
-    start = colon + 1;
-  }
+  for (const auto& c : program_candidates(name, path ? path : "/usr/local/bin:/usr/bin:/bin"))
+    if (runnable(c)) return c;
   return "";
 }
 
@@ -207,6 +200,11 @@ double metric_value(const json& v) {
 class CommandRunner final : public engine::TrialRunner {
  public:
   engine::TrialOutcome run(const engine::TrialContext& ctx) override;
+
+ private:
+  // The block checked once per worker (the check looks the program up in PATH), not per trial.
+  std::string key_;
+  std::optional<CommandOptions> options_;
 };
 
 // One run of the program for one trial.
@@ -491,7 +489,12 @@ engine::TrialOutcome Session::run() {
 }
 
 engine::TrialOutcome CommandRunner::run(const engine::TrialContext& ctx) {
-  Session s(ctx, parse_command_options(ctx.options, "$.command"));
+  const std::string key = ctx.options.dump();
+  if (!options_ || key != key_) {
+    options_ = parse_command_options(ctx.options, "$.command");
+    key_ = key;
+  }
+  Session s(ctx, *options_);
   return s.run();
 }
 

@@ -55,6 +55,20 @@ ExitStatus from_wait_status(int status) {
 
 }  // namespace
 
+std::vector<std::string> program_candidates(const std::string& name, const std::string& path) {
+  if (name.find('/') != std::string::npos) return {name};
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t colon = path.find(':', start);
+    if (colon == std::string::npos) colon = path.size();
+    const std::string dir = path.substr(start, colon - start);
+    out.push_back((dir.empty() ? std::string(".") : dir) + "/" + name);
+    start = colon + 1;
+  }
+  return out;
+}
+
 std::string ExitStatus::describe() const {
   if (!signaled) return fmt::format("exited with code {}", code);
   const char* name = sigabbrev_np(code);
@@ -71,24 +85,11 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   args.push_back(nullptr);
   for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const bool has_slash = argv[0].find('/') != std::string::npos;
   // execvpe searches the PATH of `env`, not ours; resolve it here from the child's PATH.
   std::string path_value = "/usr/local/bin:/usr/bin:/bin";
   for (const auto& e : env)
     if (e.rfind("PATH=", 0) == 0) path_value = e.substr(5);
-  std::vector<std::string> candidates;
-  if (has_slash) {
-    candidates.push_back(argv[0]);
-  } else {
-    std::size_t start = 0;
-    while (start <= path_value.size()) {
-      std::size_t colon = path_value.find(':', start);
-      if (colon == std::string::npos) colon = path_value.size();
-      const std::string dir = path_value.substr(start, colon - start);
-      candidates.push_back((dir.empty() ? std::string(".") : dir) + "/" + argv[0]);
-      start = colon + 1;
-    }
-  }
+  const std::vector<std::string> candidates = program_candidates(argv[0], path_value);
   int out[2], err[2], status_pipe[2];
   NS_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0 &&
                ::pipe2(status_pipe, O_CLOEXEC) == 0,

@@ -11,6 +11,10 @@
 
 namespace ns::models::command {
 
+/// Where execvp would look for `name` with this PATH value, in order: `name` itself when it
+/// holds a '/', else each PATH directory joined with it ("" stands for ".").
+std::vector<std::string> program_candidates(const std::string& name, const std::string& path);
+
 /// How a child ended.
 struct ExitStatus {
   bool signaled = false;  ///< killed by a signal (then `code` is the signal number)

@@ -54,6 +54,21 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
 }
 
 
+// What maskcnn and torchscript share: the protocol's training settings, the metrics and their
+// definitions, and the resource. Early stopping counts training iterations; rungs are checked
+// at evaluations (every eval_every iterations), so rung resources are best multiples of it.
+sweeps::FamilySchema neural_schema(const std::string& name, nlohmann::json model_defaults) {
+  sweeps::FamilySchema s;
+  s.name = name;
+  s.model_defaults = std::move(model_defaults);
+  s.training_defaults = training_defaults();
+  s.metrics = maskcnn_metrics();
+  s.resource = "iterations";
+  s.metric_definitions = {{"ccnorm", kCcnormEstimator}};
+  s.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
+  return s;
+}
+
 class MaskCnnFamily final : public engine::ModelFamily {
  public:
   MaskCnnFamily() : ModelFamily(make_schema()) {}
@@ -119,26 +134,13 @@ class MaskCnnFamily final : public engine::ModelFamily {
         train_options_from_json(params));
   }
 
-  // Early stopping counts training iterations; rungs are checked at evaluations (every
-  // eval_every iterations), so rung resources are best multiples of it.
-  std::string resource() const override { return "iterations"; }
-
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_maskcnn_runner();
   }
 
  private:
-  static sweeps::FamilySchema make_schema() {
-    sweeps::FamilySchema s;
-    s.name = "maskcnn";
-    s.model_defaults = model_defaults();
-    s.training_defaults = training_defaults();
-    s.metrics = maskcnn_metrics();
-    s.metric_definitions = {{"ccnorm", kCcnormEstimator}};
-    s.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
-    return s;
-  }
+  static sweeps::FamilySchema make_schema() { return neural_schema("maskcnn", model_defaults()); }
 };
 
 // The torchscript family's "neural" task: a user's TorchScript module trained by the same
@@ -252,7 +254,6 @@ class TorchScriptFamily final : public engine::ModelFamily {
     const TrainOptions t = train_options_from_json(params);
     return static_cast<double>(t.phases() * t.max_iters_per_phase() * t.batch_size());
   }
-  std::string resource() const override { return "iterations"; }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_torchscript_runner();
@@ -260,15 +261,7 @@ class TorchScriptFamily final : public engine::ModelFamily {
 
  private:
   static sweeps::FamilySchema base_schema() {
-    sweeps::FamilySchema s;
-    s.name = "torchscript";
-    s.model_defaults = {{"module", ""}, {"loss", "poisson"}};
-    s.training_defaults = training_defaults();
-    s.metrics = maskcnn_metrics();
-    s.resource = "iterations";
-    s.metric_definitions = {{"ccnorm", kCcnormEstimator}};
-    s.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
-    return s;
+    return neural_schema("torchscript", {{"module", ""}, {"loss", "poisson"}});
   }
 };
 

@@ -89,17 +89,6 @@ void load_blob(T& object, const std::string& blob, const torch::Device& device) 
   object.load(archive);
 }
 
-torch::Tensor bytes_tensor(const std::string& s) {
-  return torch::from_blob(const_cast<char*>(s.data()), {static_cast<std::int64_t>(s.size())},
-                          torch::kUInt8)
-      .clone();
-}
-
-std::string tensor_bytes(const torch::Tensor& t) {
-  auto c = t.to(torch::kCPU).contiguous();
-  return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), c.numel());
-}
-
 std::string num(double x) { return fmt::format("{:.9g}", x); }
 
 // A device tensor's values on the host, as doubles (one transfer: a sync on a GPU).
@@ -251,6 +240,7 @@ class Trial {
         data_(data),
         dd_(dd),
         device_(to_torch_device(ctx.device)),
+        family_(kind.script ? "torchscript" : "maskcnn"),
         loss_(loss_kind_from_json(ctx.trial.params)),
         to_(train_options_from_json(ctx.trial.params)),
         schedule_(ScheduleOptions{static_cast<int>(to_.phases()), to_.lr(), to_.lr_decay(),
@@ -300,7 +290,7 @@ class Trial {
   }
   torch::optim::Adam& optimizer() { return *optimizer_; }
   LossKind loss() const { return loss_; }
-  const json& params() const { return ctx_.trial.params; }
+  torch::Tensor regularizer() { return net_->regularizer(); }
   /// Queues a step's data loss (read later, with read_losses): the data loss when `total` is
   /// finite, else `total`, so a non-finite step fails the trial.
   void add_loss(const torch::Tensor& data, const torch::Tensor& total);
@@ -341,6 +331,7 @@ class Trial {
   const NeuralData& data_;
   const DeviceData& dd_;
   torch::Device device_;
+  const char* family_;  // "maskcnn" or "torchscript"
   LossKind loss_;
   TrainOptions to_;
   std::unique_ptr<Net> net_;
@@ -368,7 +359,7 @@ class Trial {
 };
 
 void Trial::write_config() const {
-  json cfg = {{"family", ctx_.trial.params.contains("module") ? "torchscript" : "maskcnn"},
+  json cfg = {{"family", family_},
               {"trial_id", ctx_.trial.id},
               {"index", ctx_.trial.index},
               {"repeat", ctx_.trial.repeat},
@@ -790,9 +781,8 @@ void packed_step(const std::vector<Trial*>& active, const DeviceData& dd) {
   std::vector<torch::Tensor> data(active.size()), totals(active.size());
   torch::Tensor sum;
   for (std::size_t k = 0; k < active.size(); ++k) {
-    const LossOptions lo = loss_options_from_json(active[k]->params());
-    data[k] = data_loss(lo.loss(), pred[static_cast<std::int64_t>(k)], ys[k]);
-    totals[k] = data[k] + active[k]->model()->regularizer(lo);
+    data[k] = data_loss(active[k]->loss(), pred[static_cast<std::int64_t>(k)], ys[k]);
+    totals[k] = data[k] + active[k]->regularizer();
     sum = sum.defined() ? sum + totals[k] : totals[k];
   }
   sum.backward();

@@ -91,17 +91,17 @@ class ScriptNet final : public Net {
                   path, fmt::join(modal, ", "));
     std::map<std::string, torch::Tensor> named;
     std::vector<std::string> names;
+    for (const auto& b : m_.named_buffers(/*recurse=*/true)) state_.emplace_back("b:" + b.name, b.value);
     for (const auto& p : m_.named_parameters(/*recurse=*/true)) {
       named[p.name] = p.value;
       names.push_back(p.name);
+      state_.emplace_back("p:" + p.name, p.value);
       if (p.value.requires_grad()) {
         trainable_.push_back(p.value);
       } else {
         frozen_.push_back(p.name);
       }
     }
-    for (const auto& b : m_.named_buffers(/*recurse=*/true)) state_.emplace_back("b:" + b.name, b.value);
-    for (const auto& p : m_.named_parameters(true)) state_.emplace_back("p:" + p.name, p.value);
     NS_CHECK(!trainable_.empty(),
                   "torchscript module '{}' has no parameter that requires grad: nothing to train",
                   path);
@@ -194,11 +194,7 @@ class ScriptNet final : public Net {
       archive.write("t" + std::to_string(i), state_[i].second.detach().to(torch::kCPU),
                     /*is_buffer=*/true);
     }
-    const std::string text = names.dump();
-    archive.write("names", torch::from_blob(const_cast<char*>(text.data()),
-                                            {static_cast<std::int64_t>(text.size())}, torch::kUInt8)
-                               .clone(),
-                  true);
+    archive.write("names", bytes_tensor(names.dump()), true);
     std::ostringstream os;
     archive.save_to(os);
     return os.str();
@@ -209,9 +205,7 @@ class ScriptNet final : public Net {
     archive.load_from(is, device);
     torch::Tensor t;
     archive.read("names", t, true);
-    t = t.to(torch::kCPU).contiguous();
-    const json names = json::parse(std::string(reinterpret_cast<const char*>(t.data_ptr<std::uint8_t>()),
-                                               static_cast<std::size_t>(t.numel())));
+    const json names = json::parse(tensor_bytes(t));
     NS_CHECK(names.size() == state_.size(), "the saved state has {} tensors, the module {}",
              names.size(), state_.size());
     torch::NoGradGuard no_grad;

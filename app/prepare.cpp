@@ -40,7 +40,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).
   try {
-    p.data = p.family->check_data(p.spec.data, "$.data");
+    p.data = p.family->check_data_with(p.spec.data, "$.data", p.spec.options);
   } catch (const Error& e) {
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));

@@ -110,6 +110,13 @@ class ModelFamily {
   /// Checks the spec's data block before any training starts: opens the files, checks shapes and
   /// values; throws ns::Error naming file and dataset. `json_path` is e.g. "$.data".
   virtual DataFacts check_data(const nlohmann::json& data, const std::string& json_path) const = 0;
+  /// check_data with the spec's block named after the family (SweepSpec::options), for families
+  /// whose block decides what data they read (torchscript: its task). Default: check_data.
+  virtual DataFacts check_data_with(const nlohmann::json& data, const std::string& json_path,
+                                    const nlohmann::json& options) const {
+    (void)options;
+    return check_data(data, json_path);
+  }
   /// Cross-field checks of one resolved parameter set against the data (e.g. a kernel larger than
   /// the image). With unchecked facts (`!data.checked`) only the parameters themselves.
   virtual void check_params(const nlohmann::json& params, const DataFacts& data) const;

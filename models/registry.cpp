@@ -8,6 +8,9 @@
 #ifdef HAVE_NS_CLASSIFIER
 #include "models/classifier/family.hpp"
 #endif
+#ifdef HAVE_NS_TORCHSCRIPT
+#include "models/torchscript/family.hpp"
+#endif
 
 namespace ns::models {
 
@@ -16,10 +19,12 @@ void register_all(engine::FamilyRegistry& registry) {
   registry.add(command::command_family());
 #ifdef HAVE_NS_NEURAL
   registry.add(neural::maskcnn_family());
-  registry.add(neural::torchscript_family());
 #endif
 #ifdef HAVE_NS_CLASSIFIER
   registry.add(classifier::convnet_family());
+#endif
+#ifdef HAVE_NS_TORCHSCRIPT
+  registry.add(torchscript::torchscript_family());
 #endif
 }
 

@@ -1,7 +1,10 @@
 #include "models/classifier/convnet.hpp"
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/json.hpp"
+#include "models/classifier/net.hpp"
+#include "models/torch_common.hpp"
 
 namespace ns::models::classifier {
 namespace nn = torch::nn;
@@ -116,6 +119,54 @@ std::int64_t count_parameters(const torch::nn::Module& m) {
   std::int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
   return n;
+}
+
+namespace {
+
+// The built-in convnet as a Classifier (models/classifier/net.hpp). Its best weights go to
+// model.pt in torch::nn::Module's format, from CPU copies: `torch::load(model, "model.pt")`
+// works on a machine without a GPU.
+class ConvNetClassifier final : public Classifier {
+ public:
+  ConvNetClassifier(const ConvNetOptions& options, const torch::Device& device) : model_(options) {
+    model_->to(device);
+  }
+  torch::Tensor forward(const torch::Tensor& x) override { return model_->forward(x); }
+  std::vector<torch::Tensor> parameters() override { return model_->parameters(); }
+  void train(bool on) override { model_->train(on); }
+  void save_state(torch::serialize::OutputArchive& archive) const override {
+    model_->save(archive);
+  }
+  void load_state(torch::serialize::InputArchive& archive) override { model_->load(archive); }
+  void save_best(const std::filesystem::path& dir) const override {
+    core::write_atomic_with(dir / "model.pt", [&](const std::filesystem::path& tmp) {
+      torch::serialize::OutputArchive archive;
+      save_module_on_cpu(*model_, archive);
+      archive.save_to(tmp.string());
+    });
+  }
+  void load_best(const std::filesystem::path& dir, const torch::Device& device) override {
+    ConvNet m = model_;  // torch::load takes a module holder
+    torch::load(m, (dir / "model.pt").string(), device);
+  }
+  std::int64_t parameter_count() const override { return count_parameters(*model_); }
+  nlohmann::json describe() const override { return model_->options().to_json(); }
+  std::int64_t activation_per_image() const override {
+    const ConvNetOptions& o = model_->options();
+    return o.block_filters(0) * o.height() * o.width();
+  }
+
+ private:
+  ConvNet model_;
+};
+
+}  // namespace
+
+std::unique_ptr<Classifier> make_convnet(const nlohmann::json& params, const Geometry& g,
+                                         const torch::Device& device) {
+  ConvNetOptions mo(g.channels, g.height, g.width, g.classes);
+  mo.update_from_json(params);
+  return std::make_unique<ConvNetClassifier>(mo, device);
 }
 
 }  // namespace ns::models::classifier

@@ -1,5 +1,7 @@
 #include "models/classifier/family.hpp"
 
+#include <fmt/ranges.h>
+
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -8,35 +10,68 @@
 #include "core/error.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/idx.hpp"
+#include "models/classifier/net.hpp"
 #include "models/classifier/runner.hpp"
+#include "models/script_module.hpp"
 
 namespace ns::models::classifier {
 
 namespace {
 
 // The image geometry check_params builds at: the checked data's, else Fashion-MNIST's.
-struct Geometry {
-  std::int64_t channels = 1, height = 28, width = 28, classes = 10;
-  explicit Geometry(const engine::DataFacts& d) {
-    if (!d.checked) return;
-    channels = d.channels;
-    height = d.height;
-    width = d.width;
-    classes = d.outputs;
-  }
-  ConvNetOptions options(const nlohmann::json& params) const {
-    ConvNetOptions mo(channels, height, width, classes);
-    mo.update_from_json(params);
-    return mo;
-  }
-};
+Geometry geometry_of(const engine::DataFacts& d) {
+  if (!d.checked) return Geometry{};
+  return Geometry{d.channels, d.height, d.width, d.outputs};
+}
+
+ConvNetOptions convnet_options(const nlohmann::json& params, const Geometry& g) {
+  ConvNetOptions mo(g.channels, g.height, g.width, g.classes);
+  mo.update_from_json(params);
+  return mo;
+}
+
+// What check_data learns from an IDX data block: convnet and torchscript's classification share it.
+engine::DataFacts idx_data_facts(const nlohmann::json& data, const std::string& json_path) {
+  const IdxDataOptions opts = IdxDataOptions::from_json(data, json_path);
+  const IdxDataset d = load_idx_dir(opts, kClasses);
+  engine::DataFacts f;
+  f.checked = true;
+  f.source = opts.dir;
+  f.examples = d.train.count() + d.test.count();
+  f.train = d.train.count();
+  f.channels = 1;
+  f.height = d.train.rows();
+  f.width = d.train.cols();
+  f.outputs = kClasses;
+  f.output_name = "classes";
+  return f;
+}
+
+// The training defaults, metrics and resource of the classifier loop (runner.cpp); `name` is the
+// family's, `model_defaults` its own parameters.
+sweeps::FamilySchema classifier_schema(const std::string& name, nlohmann::json model_defaults) {
+  sweeps::FamilySchema s;
+  s.name = name;
+  s.model_defaults = std::move(model_defaults);
+  s.training_defaults = TrainOptions().to_json();
+  s.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
+               "epochs",       "best_epoch", "s_per_epoch"};
+  s.resource = "epochs";
+  return s;
+}
+
+// Epochs x training images: what a trial's cost scales with before its model's own cost.
+double epoch_images(const TrainOptions& t, const engine::DataFacts& data) {
+  const double train = data.checked ? static_cast<double>(data.train) : 1.0;
+  return static_cast<double>(t.max_epochs) * (1 - t.val_split) * train;
+}
 
 // check_params builds each distinct architecture once per geometry (a grid repeats the same one
 // for every learning rate and batch size); the set lives in the family object, not in a global.
 class ArchitectureCheck {
  public:
   void check(const nlohmann::json& params, const Geometry& g) {
-    const ConvNetOptions mo = g.options(params);
+    const ConvNetOptions mo = convnet_options(params, g);
     TrainOptions().update_from_json(params);
     const std::string key = mo.to_json().dump();
     {
@@ -100,22 +135,10 @@ class ConvNetFamily final : public engine::ModelFamily {
   }
   engine::DataFacts check_data(const nlohmann::json& data,
                                const std::string& json_path) const override {
-    const IdxDataOptions opts = IdxDataOptions::from_json(data, json_path);
-    const IdxDataset d = load_idx_dir(opts, kClasses);
-    engine::DataFacts f;
-    f.checked = true;
-    f.source = opts.dir;
-    f.examples = d.train.count() + d.test.count();
-    f.train = d.train.count();
-    f.channels = 1;
-    f.height = d.train.rows();
-    f.width = d.train.cols();
-    f.outputs = kClasses;
-    f.output_name = "classes";
-    return f;
+    return idx_data_facts(data, json_path);
   }
   void check_params(const nlohmann::json& params, const engine::DataFacts& data) const override {
-    arch_.check(params, Geometry(data));
+    arch_.check(params, geometry_of(data));
   }
   std::string validation() const override {
     return "each distinct architecture built once on CPU and run on a 2-image batch";
@@ -124,11 +147,11 @@ class ConvNetFamily final : public engine::ModelFamily {
   // a per-batch overhead of about 50k multiply-adds' worth per image at batch 1 (optimizer step,
   // dispatch). Early stopping makes real trials shorter; only ratios matter.
   double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
-    const ConvNetOptions mo = Geometry(data).options(params);
+    const ConvNetOptions mo = convnet_options(params, geometry_of(data));
     TrainOptions t;
     t.update_from_json(params);
     const double per_image = 3 * forward_macs(mo) + 5e4 / static_cast<double>(t.batch_size);
-    return static_cast<double>(t.max_epochs) * (1 - t.val_split) * per_image;
+    return epoch_images(t, data) * per_image;
   }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<ConvNetRunner>();
@@ -136,20 +159,69 @@ class ConvNetFamily final : public engine::ModelFamily {
 
  private:
   static sweeps::FamilySchema make_schema() {
-    sweeps::FamilySchema s;
-    s.name = "convnet";
-    s.model_defaults = ConvNetOptions(1, 28, 28, kClasses).to_json();
-    s.training_defaults = TrainOptions().to_json();
-    s.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
-                 "epochs",       "best_epoch", "s_per_epoch"};
-    s.resource = "epochs";
-    return s;
+    return classifier_schema("convnet", ConvNetOptions(1, 28, 28, kClasses).to_json());
   }
   mutable ArchitectureCheck arch_;
+};
+
+// The torchscript family's "classification" task: a user's TorchScript module in the convnet's
+// place, trained by the same loop on the same IDX data (models/classifier/net.hpp).
+class ScriptClassificationTask final : public engine::ModelFamily {
+ public:
+  ScriptClassificationTask()
+      : ModelFamily(classifier_schema("torchscript", {{"module", ""}})) {}
+
+  std::string description() const override {
+    return "\"task\": \"classification\": images in, logits [B, classes] out, trained and "
+           "scored as convnet (cross-entropy, accuracy) on IDX data";
+  }
+  sweeps::FamilySchema schema_for(const nlohmann::json& options,
+                                  const std::string& where) const override {
+    for (auto& [k, v] : options.items())
+      NS_CHECK(k == "task", "{}.{}: unknown key for \"task\": \"classification\"; allowed: task "
+                            "(regularize a classifier with \"weight_decay\" or dropout in the "
+                            "module)",
+               where, k);
+    return schema();
+  }
+  engine::DataFacts check_data(const nlohmann::json& data,
+                               const std::string& json_path) const override {
+    return idx_data_facts(data, json_path);
+  }
+  void check_params(const nlohmann::json& params, const engine::DataFacts& g) const override {
+    TrainOptions().update_from_json(params);
+    const std::string module = module_param(params);
+    if (!g.checked) return;
+    auto net = make_script_classifier(module, torch::Device(torch::kCPU));
+    net->train(false);
+    const torch::Tensor out = run_on_two_images(
+        module, g.channels, g.height, g.width,
+        [&](const torch::Tensor& x) { return net->forward(x); });
+    NS_CHECK(out.dim() == 2 && out.size(0) == 2 && out.size(1) == g.outputs,
+             "module '{}' returned shape {} for 2 images of {}x{}x{}, expected [2, {}] (one "
+             "logit per class)",
+             module, out.sizes(), g.channels, g.height, g.width, g.outputs);
+  }
+  std::string validation() const override {
+    return "each configuration's module loaded once on CPU and run on a 2-image batch";
+  }
+  // Epochs x training images: the module's own cost is unknown, and only ratios matter.
+  double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    TrainOptions t;
+    t.update_from_json(params);
+    return epoch_images(t, data);
+  }
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    return make_script_classifier_runner();
+  }
 };
 
 }  // namespace
 
 std::unique_ptr<engine::ModelFamily> convnet_family() { return std::make_unique<ConvNetFamily>(); }
+
+std::unique_ptr<engine::ModelFamily> torchscript_classification_task() {
+  return std::make_unique<ScriptClassificationTask>();
+}
 
 }  // namespace ns::models::classifier

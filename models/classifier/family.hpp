@@ -15,4 +15,9 @@ namespace ns::models::classifier {
 /// only reported, never used for selection or early stopping).
 std::unique_ptr<engine::ModelFamily> convnet_family();
 
+/// The torchscript family's "classification" task (models/torchscript/family.hpp dispatches to
+/// it): the module a trial's "module" parameter names, trained by the convnet's loop with the
+/// same training parameters and metrics. Not registered by itself.
+std::unique_ptr<engine::ModelFamily> torchscript_classification_task();
+
 }  // namespace ns::models::classifier

@@ -12,6 +12,7 @@
 #include "core/file.hpp"
 #include "core/hash.hpp"
 #include "models/classifier/convnet.hpp"
+#include "models/classifier/net.hpp"
 #include "core/json.hpp"
 #include "models/torch_common.hpp"
 
@@ -59,7 +60,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kResumeFile = "resume.pt";
-constexpr const char* kModelFile = "model.pt";
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -89,10 +89,10 @@ struct EvalResult {
   torch::Tensor pred;   // [N] int64 predicted classes (when asked for)
 };
 
-EvalResult evaluate(ConvNet& model, const torch::Tensor& x, const torch::Tensor& y,
+EvalResult evaluate(Classifier& model, const torch::Tensor& x, const torch::Tensor& y,
                     std::int64_t batch, torch::MemoryFormat fmt, bool keep_pred) {
   torch::NoGradGuard no_grad;
-  model->eval();
+  model.train(false);
   const std::int64_t n = x.size(0);
   auto loss_sum = torch::zeros({}, x.options().dtype(torch::kFloat64));
   auto correct = torch::zeros({}, y.options());
@@ -101,7 +101,7 @@ EvalResult evaluate(ConvNet& model, const torch::Tensor& x, const torch::Tensor&
     const std::int64_t len = std::min(batch, n - s);
     const auto xb = x.narrow(0, s, len).contiguous(fmt);
     const auto yb = y.narrow(0, s, len);
-    const auto logits = model->forward(xb);
+    const auto logits = model.forward(xb);
     loss_sum +=
         torch::nn::functional::cross_entropy(
             logits, yb, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -118,9 +118,9 @@ EvalResult evaluate(ConvNet& model, const torch::Tensor& x, const torch::Tensor&
 }
 
 // Puts every 4-d parameter (the conv weights) in `fmt`; set_data keeps the parameter's identity.
-void to_memory_format(ConvNet& model, torch::MemoryFormat fmt) {
+void to_memory_format(Classifier& model, torch::MemoryFormat fmt) {
   torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) {
+  for (auto& p : model.parameters()) {
     if (p.dim() == 4) p.set_data(p.contiguous(fmt));
   }
 }
@@ -196,11 +196,11 @@ struct Progress {
   }
 };
 
-void save_resume(const fs::path& path, ConvNet& model, torch::optim::Optimizer& opt,
+void save_resume(const fs::path& path, const Classifier& model, torch::optim::Optimizer& opt,
                  const Progress& progress) {
   torch::serialize::OutputArchive ar;
   torch::serialize::OutputArchive m;
-  model->save(m);
+  model.save_state(m);
   ar.write("model", m);
   torch::serialize::OutputArchive o;
   opt.save(o);
@@ -212,14 +212,14 @@ void save_resume(const fs::path& path, ConvNet& model, torch::optim::Optimizer& 
   core::write_atomic_with(path, [&](const fs::path& tmp) { ar.save_to(tmp.string()); });
 }
 
-Progress load_resume(const fs::path& path, ConvNet& model, torch::optim::Optimizer& opt,
+Progress load_resume(const fs::path& path, Classifier& model, torch::optim::Optimizer& opt,
                      const torch::Device& device) {
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path.string(), device);
     torch::serialize::InputArchive m;
     ar.read("model", m);
-    model->load(m);
+    model.load_state(m);
     torch::serialize::InputArchive o;
     ar.read("optimizer", o);
     opt.load(o);
@@ -238,15 +238,6 @@ Progress load_resume(const fs::path& path, ConvNet& model, torch::optim::Optimiz
   }
 }
 
-void save_model_atomic(ConvNet& model, const fs::path& path) {
-  // From CPU copies: the file carries no CUDA device tags and loads on a machine without a GPU.
-  core::write_atomic_with(path, [&](const fs::path& tmp) {
-    torch::serialize::OutputArchive archive;
-    save_module_on_cpu(*model, archive);
-    archive.save_to(tmp.string());
-  });
-}
-
 double epoch_lr(const TrainOptions& t, std::int64_t epoch) {
   if (t.lr_schedule == "cosine") {
     // Loshchilov & Hutter 2017 (SGDR), Eq. 5 without restarts, stepped once per epoch.
@@ -260,14 +251,14 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(ConvNet& model, const TrainOptions& t) {
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(Classifier& model, const TrainOptions& t) {
   if (t.optimizer == "sgd") {
     return std::make_unique<torch::optim::SGD>(
-        model->parameters(),
+        model.parameters(),
         torch::optim::SGDOptions(t.lr).momentum(t.momentum).weight_decay(t.weight_decay));
   }
   return std::make_unique<torch::optim::Adam>(
-      model->parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
+      model.parameters(), torch::optim::AdamOptions(t.lr).weight_decay(t.weight_decay));
 }
 
 std::string confusion_csv(const torch::Tensor& pred, const torch::Tensor& truth,
@@ -289,18 +280,15 @@ std::string confusion_csv(const torch::Tensor& pred, const torch::Tensor& truth,
   return s;
 }
 
-}  // namespace
-
-engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
+engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageDataCache& cache,
+                                      bool script) {
   const json& params = ctx.trial.params;
   TrainOptions t;
   t.update_from_json(params);
   set_torch_threads(ctx.threads);
   const torch::Device device = to_torch_device(ctx.device);
-  const auto data = cache_.get(IdxDataOptions::from_json(ctx.data, "$.data"), device);
-
-  ConvNetOptions mo(data->channels(), data->height(), data->width(), kClasses);
-  mo.update_from_json(params);
+  const auto data = cache.get(IdxDataOptions::from_json(ctx.data, "$.data"), device);
+  const Geometry geometry{data->channels(), data->height(), data->width(), kClasses};
   const auto fmt =
       t.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
 
@@ -325,32 +313,35 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   const double background = (0.0 - data->mean) / data->std;  // a black pixel after normalizing
 
   seed_torch(ctx.trial.seed);
-  ConvNet model(mo);
-  model->to(device);
+  const std::unique_ptr<Classifier> net =
+      script ? make_script_classifier(params.at("module").get<std::string>(), device)
+             : make_convnet(params, geometry, device);
+  Classifier& model = *net;
   if (t.channels_last) to_memory_format(model, fmt);
   auto opt = make_optimizer(model, t);
 
   // A big first-block activation caps the evaluation batch (256 MiB of float32 per map).
-  const std::int64_t act_per_image = mo.block_filters(0) * data->height() * data->width();
-  const std::int64_t eval_batch = std::max<std::int64_t>(
-      1, std::min(t.eval_batch_size,
-                  (std::int64_t(64) << 20) / std::max<std::int64_t>(1, act_per_image)));
+  const std::int64_t act_per_image = model.activation_per_image();
+  const std::int64_t eval_batch =
+      act_per_image <= 0
+          ? t.eval_batch_size
+          : std::max<std::int64_t>(1, std::min(t.eval_batch_size,
+                                               (std::int64_t(64) << 20) / act_per_image));
 
   const fs::path dir = ctx.trial_dir;
   fs::create_directories(dir);
   const fs::path resume_path = dir / kResumeFile;
-  const fs::path model_path = dir / kModelFile;
 
-  json config = {{"family", "convnet"},
+  json config = {{"family", script ? "torchscript" : "convnet"},
                  {"trial_id", ctx.trial.id},
                  {"index", ctx.trial.index},
                  {"repeat", ctx.trial.repeat},
                  {"seed", ctx.trial.seed},
                  {"params", params},
                  {"data", ctx.data},
-                 {"model", mo.to_json()},
+                 {"model", model.describe()},
                  {"training", t.to_json()},
-                 {"trainable_parameters", count_parameters(*model)},
+                 {"trainable_parameters", model.parameter_count()},
                  {"image", {data->channels(), data->height(), data->width()}},
                  {"classes", kClasses},
                  {"n_train", n_tr},
@@ -403,7 +394,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
     const auto order = torch::randperm(n_tr, cpu_generator(core::splitmix64(ctx.trial.seed ^ core::splitmix64(pr.epoch))),
                                        torch::TensorOptions().dtype(torch::kInt64))
                            .to(device);
-    model->train();
+    model.train(true);
     auto loss_sum =
         torch::full({}, pr.loss_sum, torch::TensorOptions(device).dtype(torch::kFloat64));
     for (; pr.batch < n_batches; ++pr.batch) {
@@ -423,7 +414,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
       if (t.augment_flip || t.augment_shift > 0) xb = augment(xb, t, background);
       xb = xb.contiguous(fmt);
       const auto yb = y_tr.index_select(0, idx);
-      const auto loss = torch::nn::functional::cross_entropy(model->forward(xb), yb);
+      const auto loss = torch::nn::functional::cross_entropy(model.forward(xb), yb);
       opt->zero_grad();
       loss.backward();
       opt->step();
@@ -446,7 +437,7 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
       pr.best_val_loss = val.loss;
       pr.best_epoch = pr.epoch + 1;
       pr.bad_epochs = 0;
-      save_model_atomic(model, model_path);
+      model.save_best(dir);
     } else {
       ++pr.bad_epochs;
     }
@@ -491,11 +482,12 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
   }
 
   // Final metrics are those of the best epoch's weights.
-  torch::load(model, model_path.string(), device);
+  model.load_best(dir, device);
   if (t.channels_last) to_memory_format(model, fmt);
   const EvalResult val = evaluate(model, x_val, y_val, eval_batch, fmt, false);
   const EvalResult test = evaluate(model, data->test_x, data->test_y, eval_batch, fmt, true);
   core::write_file_atomic(dir / "confusion.csv", confusion_csv(test.pred, data->test_y, kClasses));
+  model.write_outputs(dir);
   fs::remove(resume_path);
 
   const auto epochs = static_cast<double>(pr.curve.size());
@@ -507,6 +499,28 @@ engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
                  {"best_epoch", static_cast<double>(pr.best_epoch)},
                  {"s_per_epoch", epochs > 0 ? pr.train_seconds / epochs : 0.0}};
   return out;
+}
+
+}  // namespace
+
+engine::TrialOutcome ConvNetRunner::run(const engine::TrialContext& ctx) {
+  return train_classifier(ctx, cache_, /*script=*/false);
+}
+
+namespace {
+class ScriptClassifierRunner final : public engine::TrialRunner {
+ public:
+  engine::TrialOutcome run(const engine::TrialContext& ctx) override {
+    return train_classifier(ctx, cache_, /*script=*/true);
+  }
+
+ private:
+  ImageDataCache cache_;
+};
+}  // namespace
+
+std::unique_ptr<engine::TrialRunner> make_script_classifier_runner() {
+  return std::make_unique<ScriptClassifierRunner>();
 }
 
 }  // namespace ns::models::classifier

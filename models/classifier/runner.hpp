@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "engine/trial_runner.hpp"
@@ -54,5 +55,10 @@ class ConvNetRunner : public engine::TrialRunner {
  private:
   ImageDataCache cache_;
 };
+
+/// The torchscript family's "classification" runner: the same loop and files, with the module
+/// of the trial's "module" parameter (best weights in best_state.pt while training; model.pt is
+/// the best model exported as TorchScript).
+std::unique_ptr<engine::TrialRunner> make_script_classifier_runner();
 
 }  // namespace ns::models::classifier

@@ -18,6 +18,7 @@
 #include "models/neural/options.hpp"
 #include "models/neural/packed.hpp"
 #include "models/neural/runner.hpp"
+#include "models/script_module.hpp"
 #include "models/torch_common.hpp"
 
 namespace ns::models::neural {
@@ -145,35 +146,23 @@ class MaskCnnFamily final : public engine::ModelFamily {
 
 // The torchscript family's "neural" task: a user's TorchScript module trained by the same
 // protocol, on the same data, scored by the same code as maskcnn (models/neural/net.hpp).
-class TorchScriptFamily final : public engine::ModelFamily {
+class ScriptNeuralTask final : public engine::ModelFamily {
  public:
-  TorchScriptFamily() : ModelFamily(base_schema()) {}
+  ScriptNeuralTask() : ModelFamily(base_schema()) {}
 
   std::string description() const override {
-    return "your TorchScript module (torch.jit.script(model).save(path)), named by the "
-           "\"module\" parameter; \"task\": \"neural\": images in, responses [B, N] out, "
-           "trained and scored as maskcnn, with regularizers attached by parameter name";
+    return "\"task\": \"neural\": images in, responses [B, neurons] out, trained and scored "
+           "as maskcnn, with regularizers attached by parameter name";
   }
 
   sweeps::FamilySchema schema_for(const nlohmann::json& options,
                                   const std::string& where) const override {
-    NS_CHECK(!options.is_null(), "{}: required: the torchscript family needs a \"torchscript\" "
-                                 "block, e.g. {{\"task\": \"neural\", \"smoothness\": "
-                                 "{{\"param\": \"conv0.weight\", \"weight\": 5e-6}}}}",
-             where);
-    NS_CHECK(options.is_object(), "{}: expected an object", where);
     static const std::vector<std::string> keys = {"task", "smoothness", "readout_l1",
                                                   "group_sparsity", "readout_bias"};
     for (auto& [k, v] : options.items())
       NS_CHECK(std::find(keys.begin(), keys.end(), k) != keys.end(),
                "{}.{}: unknown key; allowed: {}", where, k, fmt::join(keys, ", "));
     const core::JsonFields f(options, where);
-    NS_CHECK(options.contains("task"), "{}.task: required: \"neural\"", where);
-    const std::string task = f.choice("task", "", {"neural", "classification"});
-    NS_CHECK(task == "neural",
-             "{}.task: \"classification\" is not built yet; train a TorchScript classifier "
-             "with the command family, or use the convnet family",
-             where);
     sweeps::FamilySchema s = schema();
     for (const char* kind : {"smoothness", "readout_l1", "group_sparsity"}) {
       if (!options.contains(kind)) continue;
@@ -214,9 +203,7 @@ class TorchScriptFamily final : public engine::ModelFamily {
                          const nlohmann::json& options) const override {
     loss_kind_from_json(params);
     const TrainOptions t = train_options_from_json(params);
-    const std::string module = params.at("module").get<std::string>();
-    NS_CHECK(!module.empty(), "module: name the TorchScript file (\"fixed\": {{\"module\": "
-                              "\"model.pt\"}}, or a list in \"grid\")");
+    const std::string module = module_param(params);
     if (!g.checked) return;
     NS_CHECK(t.batch_size() <= g.train,
              "batch_size {} is larger than the training set of {} ({} images); lower "
@@ -227,16 +214,10 @@ class TorchScriptFamily final : public engine::ModelFamily {
     auto net = make_script_net(module, options, params,
                                std::vector<double>(static_cast<std::size_t>(g.outputs), 1.0),
                                torch::Device(torch::kCPU));
-    torch::NoGradGuard no_grad;
     net->train(false);
-    torch::Tensor out;
-    try {
-      out = net->forward(torch::zeros({2, g.channels, g.height, g.width}));
-    } catch (const c10::Error& e) {
-      NS_FAIL_CODE(kExitBadInput, "module '{}' fails on a batch of 2 images of {}x{}x{}: {}",
-                   module, g.channels, g.height, g.width,
-                   engine::without_backtrace(e.what()).substr(0, 400));
-    }
+    const torch::Tensor out =
+        run_on_two_images(module, g.channels, g.height, g.width,
+                          [&](const torch::Tensor& x) { return net->forward(x); });
     NS_CHECK(out.dim() == 2 && out.size(0) == 2 && out.size(1) == g.outputs,
              "module '{}' returned shape {} for 2 images of {}x{}x{}, expected [2, {}] (one "
              "response per neuron)",
@@ -269,8 +250,8 @@ class TorchScriptFamily final : public engine::ModelFamily {
 
 std::unique_ptr<engine::ModelFamily> maskcnn_family() { return std::make_unique<MaskCnnFamily>(); }
 
-std::unique_ptr<engine::ModelFamily> torchscript_family() {
-  return std::make_unique<TorchScriptFamily>();
+std::unique_ptr<engine::ModelFamily> torchscript_neural_task() {
+  return std::make_unique<ScriptNeuralTask>();
 }
 
 void write_simulated_h5(const nlohmann::json& data_block, const std::string& path) {

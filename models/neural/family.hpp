@@ -16,9 +16,10 @@ namespace ns::models::neural {
 /// as a kernel larger than the image surface before training). With unchecked facts,
 /// check_params validates the parameters alone and relative_cost refuses (it needs the geometry).
 std::unique_ptr<engine::ModelFamily> maskcnn_family();
-/// The torchscript family: a user's TorchScript module in maskcnn's place ("task": "neural"),
-/// with regularizers attached by parameter name (docs/torchscript.md).
-std::unique_ptr<engine::ModelFamily> torchscript_family();
+/// The torchscript family's "neural" task (models/torchscript/family.hpp dispatches to it): a
+/// user's TorchScript module in maskcnn's place, with regularizers attached by parameter name.
+/// Not registered by itself.
+std::unique_ptr<engine::ModelFamily> torchscript_neural_task();
 
 /// Generates the simulated V1 population described by `data_block` (the "simulated" data block
 /// of a spec; "kind" may be omitted) and writes it to `path` in the HDF5 format of docs/formats.md.

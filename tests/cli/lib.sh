@@ -15,3 +15,39 @@ expect_exit() {
   set -e
   [ "$got" -eq "$want" ] || { cat "$TMP/err" >&2; fail "exit $got, expected $want: $*"; }
 }
+# kill_while_training SPEC OUT KILLS: runs the sweep (mpirun -np 3, --out OUT) KILLS times and
+# SIGKILLs the whole job each time while a trial trains: the first kill after a row was written
+# (rows must survive a kill), every kill within 0.2 s of seeing a trial that wrote files in this
+# run and has no row yet. Sets HITS to the kills that caught such a trial. Seed RANDOM first.
+kill_while_training() {
+  local spec=$1 out=$2 kills=$3 i pid before hit
+  _rows() { [ -f "$out/results.csv" ] && tail -n +2 "$out/results.csv" | wc -l || echo 0; }
+  _running() {  # trials that wrote a file since the stamp and have no row
+    [ -d "$out/trials" ] || return 0
+    local done_ids=""
+    [ -f "$out/results.csv" ] && done_ids=$(tail -n +2 "$out/results.csv" | cut -d, -f1)
+    find "$out/trials" -mindepth 2 -type f -newer "$TMP/stamp" -printf '%h\n' |
+      xargs -r -n1 basename | sort -u |
+      while read -r id; do grep -qxF -- "$id" <<<"$done_ids" || echo "$id"; done
+  }
+  HITS=0
+  for i in $(seq 1 "$kills"); do
+    touch "$TMP/stamp"
+    sleep 0.01  # files written from now on are newer than the stamp
+    setsid "${MPIRUN[@]}" -np 3 "$NS" run "$spec" --out "$out" >/dev/null 2>&1 &
+    pid=$!
+    before=$(_rows)
+    if [ "$i" -eq 1 ]; then
+      for _ in $(seq 1 600); do [ "$(_rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    fi
+    for _ in $(seq 1 200); do [ -n "$(_running)" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    sleep "0.$((RANDOM % 3))"
+    kill -KILL -- -"$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do pgrep -f -- "--out $out" >/dev/null || break; sleep 0.1; done
+    pkill -KILL -f -- "--out $out" 2>/dev/null || true
+    hit=$(_running | tr '\n' ' ')
+    [ -n "$hit" ] && HITS=$((HITS + 1))
+    echo "kill point $i: $(_rows) rows so far; trials training when killed: ${hit:-none}"
+  done
+}

@@ -1,0 +1,100 @@
+#include "models/torchscript/family.hpp"
+
+#include <fmt/format.h>
+
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "models/classifier/family.hpp"
+#include "models/neural/family.hpp"
+
+namespace ns::models::torchscript {
+namespace {
+
+// Each call goes to the task's own family object; the spec's block names the task.
+class TorchScriptFamily final : public engine::ModelFamily {
+ public:
+  TorchScriptFamily()
+      : TorchScriptFamily(neural::torchscript_neural_task(),
+                          classifier::torchscript_classification_task()) {}
+
+  std::string description() const override {
+    return "your TorchScript module (torch.jit.script(model).save(path)), named by the "
+           "\"module\" parameter, trained by a built-in protocol; the \"torchscript\" block's "
+           "\"task\": " + neural_->description() + "; " + classification_->description();
+  }
+  sweeps::FamilySchema schema_for(const nlohmann::json& options,
+                                  const std::string& where) const override {
+    NS_CHECK(!options.is_null(),
+             "{}: required: the torchscript family needs a \"torchscript\" block, e.g. "
+             "{{\"task\": \"neural\", \"smoothness\": {{\"param\": \"conv0.weight\", "
+             "\"weight\": 5e-6}}}} or {{\"task\": \"classification\"}}",
+             where);
+    NS_CHECK(options.is_object(), "{}: expected an object", where);
+    NS_CHECK(options.contains("task"), "{}.task: required: \"neural\" or \"classification\"",
+             where);
+    core::JsonFields(options, where).choice("task", "", {"neural", "classification"});
+    return task(options).schema_for(options, where);
+  }
+  engine::DataFacts check_data(const nlohmann::json&, const std::string&) const override {
+    NS_FAIL_CODE(kExitInternal, "torchscript: check_data needs the spec's block (its task): "
+                                "call check_data_with");
+  }
+  engine::DataFacts check_data_with(const nlohmann::json& data, const std::string& json_path,
+                                    const nlohmann::json& options) const override {
+    return task(options).check_data(data, json_path);
+  }
+  void check_params_with(const nlohmann::json& params, const engine::DataFacts& data,
+                         const nlohmann::json& options) const override {
+    task(options).check_params_with(params, data, options);
+  }
+  std::string validation() const override { return neural_->validation(); }
+  double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    return task(params).relative_cost(params, data);
+  }
+  // One runner per worker that trains each trial by its task (TrialContext::options).
+  std::unique_ptr<engine::TrialRunner> make_runner() const override {
+    return std::make_unique<Runner>(*this);
+  }
+
+ private:
+  TorchScriptFamily(std::unique_ptr<engine::ModelFamily> neural,
+                    std::unique_ptr<engine::ModelFamily> classification)
+      : ModelFamily(neural->schema()),
+        neural_(std::move(neural)),
+        classification_(std::move(classification)) {}
+
+  // The task of a spec's block, or of a trial's resolved parameters (only the classification
+  // task's schema has "max_epochs"; the neural one counts iterations per phase).
+  const engine::ModelFamily& task(const nlohmann::json& options_or_params) const {
+    const bool classification =
+        options_or_params.is_object() &&
+        (options_or_params.value("task", "") == "classification" ||
+         options_or_params.contains("max_epochs"));
+    return classification ? *classification_ : *neural_;
+  }
+
+  class Runner final : public engine::TrialRunner {
+   public:
+    explicit Runner(const TorchScriptFamily& family) : family_(family) {}
+    engine::TrialOutcome run(const engine::TrialContext& ctx) override {
+      const bool classification = ctx.options.value("task", "") == "classification";
+      auto& runner = classification ? classification_ : neural_;
+      if (!runner) runner = family_.task(ctx.options).make_runner();
+      return runner->run(ctx);
+    }
+
+   private:
+    const TorchScriptFamily& family_;
+    std::unique_ptr<engine::TrialRunner> neural_, classification_;
+  };
+
+  std::unique_ptr<engine::ModelFamily> neural_, classification_;
+};
+
+}  // namespace
+
+std::unique_ptr<engine::ModelFamily> torchscript_family() {
+  return std::make_unique<TorchScriptFamily>();
+}
+
+}  // namespace ns::models::torchscript

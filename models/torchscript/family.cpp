@@ -19,8 +19,10 @@ class TorchScriptFamily final : public engine::ModelFamily {
 
   std::string description() const override {
     return "your TorchScript module (torch.jit.script(model).save(path)), named by the "
-           "\"module\" parameter, trained by a built-in protocol; the \"torchscript\" block's "
-           "\"task\": " + neural_->description() + "; " + classification_->description();
+           "\"module\" parameter, trained by the built-in protocol that the \"torchscript\" "
+           "block's task names: " + neural_->description() + "; " + classification_->description() +
+           " (training settings and metrics below are the neural task's; the classification "
+           "task has convnet's)";
   }
   sweeps::FamilySchema schema_for(const nlohmann::json& options,
                                   const std::string& where) const override {

@@ -319,7 +319,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   const auto varied = p.spec.varied();
   if (opt.json) {
     nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
-                        {"trials", p.trials.size()}, {"done", done.size()},
+                        {"trials", p.total_trials}, {"done", done.size()},
                         {"pending", pending.size()},
                         {"configurations_checked", p.configurations_checked},
                         {"data", p.data.describe()},
@@ -356,7 +356,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.trials.size());
+  std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.total_trials);
   if (!done.empty()) std::cout << fmt::format(", {} already done in {}", done.size(), p.spec.out);
   std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
                            p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
@@ -385,6 +385,15 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     if (!sc.promotion)
       std::cout << "  (the stopping variant's share depends on the order results arrive in; the "
                    "figure is successive halving's)\n";
+  }
+  if (p.spec.search) {
+    const auto& sc = *p.spec.search;
+    std::cout << fmt::format(
+        "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "
+        "{} proposals from the results as they come in ({} candidates, gamma {} up to {}, "
+        "prior weight {}); the list and the estimate cover the draws only\n",
+        p.trials.size(), p.total_trials - static_cast<int>(p.trials.size()), sc.candidates,
+        sc.gamma, sc.gamma_max, sc.prior_weight);
   }
   if (pack > 1) {
     std::cout << fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "

@@ -36,6 +36,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     p.metrics.push_back("resource");
   }
   p.trials = sweeps::enumerate(p.spec);
+  p.total_trials = p.spec.search ? p.spec.random_count : static_cast<int>(p.trials.size());
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).
@@ -97,6 +98,17 @@ int pack_count(const std::vector<sweeps::Trial>& trials, int pack) {
 
 double cost_of(const Prepared& p, const nlohmann::json& params) {
   return engine::trial_cost(*p.family, params, p.data);
+}
+
+sweeps::Trial proposed_trial(const Prepared& p, int index, const nlohmann::json& proposal) {
+  sweeps::Trial t;
+  t.index = index;
+  t.params = p.spec.base;
+  for (const auto& [k, v] : proposal.items()) t.params[k] = v;
+  t.id = sweeps::trial_id(p.spec.family, p.spec.data, t.params, 0);
+  t.seed = sweeps::trial_seed(p.spec.seed, t.id);
+  t.cost = cost_of(p, t.params);
+  return t;
 }
 
 }  // namespace ns::app

@@ -12,7 +12,10 @@ namespace ns::app {
 /// A spec parsed, enumerated and checked: everything `plan` shows and `run` needs.
 struct Prepared {
   sweeps::SweepSpec spec;
+  /// The trials known before the run (sweeps::enumerate); with a "search" block only the
+  /// startup draws, the others being proposed as results come in.
   std::vector<sweeps::Trial> trials;
+  int total_trials = 0;  ///< the sweep's size: trials.size(), or the search's trial count
   const engine::ModelFamily* family = nullptr;
   sweeps::FamilySchema schema;     ///< the family's schema for this spec (schema_for)
   engine::DataFacts data;          ///< what the family's check_data returned (deep checks only)
@@ -43,5 +46,9 @@ int pack_count(const std::vector<sweeps::Trial>& trials, int pack);
 
 /// `engine::trial_cost` of `params` with the prepared family and data facts.
 double cost_of(const Prepared& p, const nlohmann::json& params);
+
+/// A trial a search proposed: the spec's base parameters with `proposal` on top, its id, seed
+/// and cost as sweeps::enumerate and pending_trials would give them (repeat 0).
+sweeps::Trial proposed_trial(const Prepared& p, int index, const nlohmann::json& proposal);
 
 }  // namespace ns::app

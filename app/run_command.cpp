@@ -22,6 +22,7 @@
 #include "core/log.hpp"
 #include "engine/mpi_transport.hpp"
 #include "engine/sweep_output.hpp"
+#include "engine/tpe_search.hpp"
 #include "engine/worker.hpp"
 #include "models/registry.hpp"
 #include "sweeps/spec.hpp"
@@ -166,10 +167,10 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
           engine::OutputPlan{prep.spec, prep.metrics, prep.spec.out, opt.force_new,
                              prep.schema.metric_definitions,
                              prep.schema.legacy_metric_definitions},
-          prov, static_cast<int>(prep.trials.size()));
+          prov, prep.total_trials);
       pending = pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
-                prep.spec.name, prep.trials.size(), output->finished().size(), pending.size(),
+                prep.spec.name, prep.total_trials, output->finished().size(), pending.size(),
                 mpi.size(), prep.spec.out);
       if (deadline) log::info("deadline {} (margin {} s)", format_wall(*deadline), opt.deadline_margin_s);
     } catch (const Error& e) {
@@ -235,6 +236,22 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
       log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
                 prep.spec.scheduler->resource, scheduler->resource_used());
     summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
+  } else if (prep.spec.search) {
+    // TPE: the startup draws, then proposals from the results; restored from the journal.
+    engine::TpeScheduler tpe(
+        prep.spec.random, engine::tpe_search_options(prep.spec), pending_trials(prep, {}),
+        [&](int index, const nlohmann::json& proposal) {
+          return proposed_trial(prep, index, proposal);
+        },
+        [&](const nlohmann::json& e) { output->journal(e); });
+    tpe.restore(engine::read_journal(prep.spec.out), output->finished());
+    const auto& sc = *prep.spec.search;
+    log::info("search: TPE over {} parameter(s), {} trials: {} random draws first, then "
+              "proposals ({} candidates, gamma {} up to {}, prior weight {}); {} proposed by "
+              "earlier runs",
+              prep.spec.random.size(), prep.total_trials, sc.startup, sc.candidates, sc.gamma,
+              sc.gamma_max, sc.prior_weight, tpe.proposed());
+    summary = mpi.size() == 1 ? coord.run_serial(tpe, executor) : coord.run(tpe);
   } else {
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)
                               : coord.run(std::move(pending));

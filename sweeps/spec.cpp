@@ -106,6 +106,24 @@ class Parser {
 
   const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
+  SearchSpec parse_search(const json& b) const {
+    static const std::vector<std::string> keys = {"kind",  "startup",   "candidates",
+                                                  "gamma", "gamma_max", "prior_weight"};
+    for (auto& [k, v] : b.items())
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        fail("$.search." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
+    const core::JsonFields f(b, src_ + ": $.search");
+    SearchSpec s;
+    if (!f.has("kind")) fail("$.search.kind", "required key is missing; \"tpe\"");
+    s.kind = f.choice("kind", "", {"tpe"});
+    s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, kMaxTrials)));
+    s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
+    s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
+    s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, kMaxTrials)));
+    s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
+    return s;
+  }
+
   SchedulerSpec parse_scheduler(const json& b) const {
     static const std::vector<std::string> keys = {"kind",    "resource",    "min",   "max",
                                                   "eta",     "variant",     "synchronous",
@@ -279,6 +297,20 @@ class Parser {
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
     s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
     if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
+    if (j.contains("search")) {
+      s.search = parse_search(object_at(j, "search"));
+      if (s.random.empty())
+        fail("$.search", "needs a \"random\" block: its \"params\" are the space TPE searches and "
+                         "its \"count\" the number of trials");
+      if (!s.grid.empty())
+        fail("$.grid", "cannot be combined with \"search\"; give every searched parameter a "
+                       "distribution in $.random.params (a list of values: {\"dist\": \"choice\", ...})");
+      if (s.repeats > 1)
+        fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
+                          "configuration); rerun the best configurations with a grid");
+      if (s.scheduler)
+        fail("$.scheduler", "cannot be combined with \"search\" yet");
+    }
     if (j.contains("budget")) {
       const json& b = object_at(j, "budget");
       for (auto& [k, v] : b.items())
@@ -340,7 +372,8 @@ json draw(const Distribution& d, double u) {
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
       "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
-      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler", "budget"};
+      "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler", "search",
+      "budget"};
   return keys;
 }
 
@@ -387,7 +420,11 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
   // Grid points in mixed-radix order, last key fastest.
   size_t n_grid = 1;
   for (auto& [k, vals] : spec.grid) n_grid *= vals.size();
-  const int n_random = spec.random.empty() ? 1 : spec.random_count;
+  // A search knows its startup draws in advance (the random search's first draws); it proposes
+  // the others as results come in (engine/tpe_search.hpp).
+  const int n_random = spec.random.empty() ? 1
+                       : spec.search    ? std::min(spec.search->startup, spec.random_count)
+                                        : spec.random_count;
   std::vector<Trial> out;
   out.reserve(n_grid * n_random * spec.repeats);
   for (size_t g = 0; g < n_grid; ++g) {

@@ -36,6 +36,17 @@ struct SchedulerSpec {
   int min_samples = 3;    ///< median: finished trials needed before any stop
 };
 
+/// The spec's "search" block: how the "random" block's trials are chosen (engine/tpe_search.hpp).
+/// Absent: independent random draws.
+struct SearchSpec {
+  std::string kind;          ///< "tpe"
+  int startup = 10;          ///< random draws before TPE proposes (Optuna's n_startup_trials)
+  int candidates = 24;       ///< draws from l(x) per proposal (n_ei_candidates)
+  double gamma = 0.1;        ///< good fraction: gamma(n) = min(ceil(gamma n), gamma_max)
+  int gamma_max = 25;
+  double prior_weight = 1.0;
+};
+
 /// A parsed, validated sweep spec.
 struct SweepSpec {
   std::string source;            ///< file name, for messages
@@ -68,6 +79,8 @@ struct SweepSpec {
   nlohmann::json options;
   /// Early stopping; absent = every trial trains to its end.
   std::optional<SchedulerSpec> scheduler;
+  /// Adaptive search over the "random" block's space; absent = random draws.
+  std::optional<SearchSpec> search;
 
   /// Names of the parameters the search varies (grid, then random), sorted.
   std::vector<std::string> varied() const;
@@ -111,6 +124,7 @@ std::string spec_family(const nlohmann::json& j, const std::string& source);
 nlohmann::json read_json_file(const std::string& path);
 
 /// All trials in deterministic order: grid points (last key fastest) x random samples x repeats.
+/// With a "search" block: the first min(startup, count) random samples only.
 std::vector<Trial> enumerate(const SweepSpec& spec);
 
 /// Stable trial id: 16 hex digits of FNV-1a/64 over the canonical JSON of

@@ -1,0 +1,214 @@
+#include "engine/tpe_search.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "core/error.hpp"
+#include "core/hash.hpp"
+#include "core/log.hpp"
+#include "engine/results.hpp"
+
+namespace ns::engine {
+
+namespace {
+constexpr int kRedraws = 100;
+}  // namespace
+
+TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
+  NS_CHECK(spec.search.has_value() && spec.search->kind == "tpe",
+           "{}: tpe_search_options needs \"search\": {{\"kind\": \"tpe\"}}", spec.source);
+  TpeSearchOptions o;
+  o.tpe.startup = spec.search->startup;
+  o.tpe.candidates = spec.search->candidates;
+  o.tpe.gamma_fraction = spec.search->gamma;
+  o.tpe.gamma_max = spec.search->gamma_max;
+  o.tpe.prior_weight = spec.search->prior_weight;
+  o.tpe.maximize = spec.mode == sweeps::Mode::kMax;
+  o.trials = spec.random_count;
+  o.seed = spec.seed;
+  o.metric = spec.metric;
+  o.retries = spec.retries;
+  return o;
+}
+
+TpeScheduler::TpeScheduler(TpeSpace space, TpeSearchOptions options,
+                           std::vector<sweeps::Trial> startup, MakeTrial make_trial,
+                           std::function<void(const nlohmann::json&)> journal)
+    : sampler_(std::move(space), options.tpe),
+      options_(std::move(options)),
+      startup_(std::move(startup)),
+      make_trial_(std::move(make_trial)),
+      journal_(std::move(journal)) {
+  if (static_cast<int>(startup_.size()) > options_.trials) startup_.resize(options_.trials);
+}
+
+nlohmann::json TpeScheduler::searched(const nlohmann::json& params) const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [name, d] : sampler_.space()) out[name] = params.at(name);
+  return out;
+}
+
+std::vector<TpeObservation> TpeScheduler::observations() const {
+  std::vector<TpeObservation> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) {
+    if (e.state == State::kFailed) continue;
+    TpeObservation o;
+    o.params = e.proposal;
+    o.state = e.state == State::kDone ? TpeState::kComplete : TpeState::kRunning;
+    o.value = e.value;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
+  if (upcoming_valid_) return upcoming_;
+  upcoming_valid_ = true;
+  upcoming_.reset();
+  const int k = static_cast<int>(entries_.size());
+  if (k >= options_.trials || exhausted_) return upcoming_;
+  msg::Assign a;
+  if (k < static_cast<int>(startup_.size())) {
+    a.trial = startup_[static_cast<std::size_t>(k)];
+    a.trial.index = k;
+    upcoming_ = std::move(a);
+    return upcoming_;
+  }
+  const std::vector<TpeObservation> obs = observations();
+  for (int redraw = 0; redraw < kRedraws; ++redraw) {
+    const std::uint64_t seed =
+        core::mix_seed(options_.seed, static_cast<std::uint64_t>(k) * kRedraws + redraw);
+    sweeps::Trial t = make_trial_(k, sampler_.propose(obs, seed));
+    if (by_id_.count(t.id)) continue;
+    t.index = k;
+    a.trial = std::move(t);
+    upcoming_ = std::move(a);
+    return upcoming_;
+  }
+  exhausted_ = true;
+  log::warn("tpe: proposal {} repeated a configuration already tried {} times: the space is "
+            "exhausted; the search ends with {} of {} trials",
+            k, kRedraws, k, options_.trials);
+  return upcoming_;
+}
+
+const msg::Assign* TpeScheduler::next(int) const {
+  if (!again_.empty()) return &again_.front();
+  const auto& u = upcoming();
+  return u ? &*u : nullptr;
+}
+
+msg::Assign TpeScheduler::take(int worker) {
+  if (!again_.empty()) {
+    msg::Assign a = std::move(again_.front());
+    again_.pop_front();
+    return a;
+  }
+  const msg::Assign* n = next(worker);
+  NS_CHECK(n != nullptr, "tpe: take() without a trial to take");
+  msg::Assign a = *n;
+  Entry e;
+  e.trial = a.trial;
+  e.proposal = searched(a.trial.params);
+  by_id_[e.trial.id] = static_cast<int>(entries_.size());
+  if (journal_)
+    journal_({{"event", "tpe_propose"},
+              {"index", a.trial.index},
+              {"trial", a.trial.id},
+              {"params", e.proposal}});
+  entries_.push_back(std::move(e));
+  upcoming_valid_ = false;
+  return a;
+}
+
+void TpeScheduler::record(const std::string& id, TrialStatus status, double value) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  Entry& e = entries_[static_cast<std::size_t>(it->second)];
+  e.state = status == TrialStatus::kOk ? State::kDone : State::kFailed;
+  e.value = value;
+  upcoming_valid_ = false;
+}
+
+Verdict TpeScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
+                                bool draining) {
+  if (row.status == TrialStatus::kFailed && row.attempt <= options_.retries && !draining) {
+    msg::Assign again = assign;
+    again.attempt = row.attempt + 1;
+    again_.push_front(std::move(again));
+    return Verdict::kRetry;
+  }
+  auto m = row.metrics.find(options_.metric);
+  const double value = m != row.metrics.end() ? m->second : std::nan("");
+  if (journal_)
+    journal_({{"event", "tpe_result"},
+              {"trial", row.trial_id},
+              {"status", to_string(row.status)},
+              {"value", format_number(value)}});
+  record(row.trial_id, row.status, value);
+  return Verdict::kRecord;
+}
+
+int TpeScheduler::pending() const {
+  int left = options_.trials - static_cast<int>(entries_.size());
+  if (exhausted_) left = 0;
+  return static_cast<int>(again_.size()) + std::max(0, left);
+}
+
+void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
+                           const std::set<std::string>& finished) {
+  for (const auto& ev : events) {
+    const std::string kind = ev.value("event", "");
+    if (kind == "tpe_propose") {
+      const int k = ev.at("index").get<int>();
+      const std::string id = ev.at("trial").get<std::string>();
+      NS_CHECK(k == static_cast<int>(entries_.size()),
+               "reports.jsonl: TPE proposal {} ({}) out of order: expected proposal {}; the "
+               "journal does not belong to this sweep",
+               k, id, entries_.size());
+      sweeps::Trial t = k < static_cast<int>(startup_.size())
+                            ? startup_[static_cast<std::size_t>(k)]
+                            : make_trial_(k, ev.at("params"));
+      t.index = k;
+      NS_CHECK(t.id == id,
+               "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "
+               "spec's search space, fixed parameters or data changed since (start a new "
+               "output directory)",
+               k, id, t.id);
+      Entry e;
+      e.trial = std::move(t);
+      e.proposal = ev.at("params");
+      by_id_[id] = k;
+      entries_.push_back(std::move(e));
+    } else if (kind == "tpe_result") {
+      const std::string status = ev.at("status").get<std::string>();
+      const nlohmann::json& v = ev.at("value");
+      double value = std::nan("");
+      if (v.is_number()) value = v.get<double>();
+      if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        value = s == "inf" ? std::numeric_limits<double>::infinity()
+                : s == "-inf" ? -std::numeric_limits<double>::infinity()
+                : s == "nan" ? std::nan("")
+                             : std::stod(s);
+      }
+      record(ev.at("trial").get<std::string>(),
+             status == "ok" ? TrialStatus::kOk : TrialStatus::kFailed, value);
+    }
+  }
+  // Proposed and not finished (no row, whatever the journal says: a kill between its result
+  // line and its row): run again, first, in proposal order.
+  for (Entry& e : entries_) {
+    if (finished.count(e.trial.id)) continue;
+    e.state = State::kRunning;
+    msg::Assign a;
+    a.trial = e.trial;
+    again_.push_back(std::move(a));
+  }
+  upcoming_valid_ = false;
+}
+
+}  // namespace ns::engine

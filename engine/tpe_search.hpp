@@ -1,0 +1,106 @@
+#pragma once
+// TPE search behind the scheduler seam: the spec's "random" block gives the space and the
+// number of trials, and "search": {"kind": "tpe", ...} makes each trial after the first
+// `startup` a TPE proposal (engine/tpe.hpp) from the results recorded so far.
+//
+// * Trials 0 .. startup-1 are the random search's own first draws (sweeps::enumerate): TPE and
+//   the random search it is compared with start from the same configurations.
+// * Trial k >= startup is proposed when a worker asks for it, from the observations in journal
+//   order (the proposals, each with its state: complete with its value, or still running: the
+//   constant liar), with the seed core::mix_seed(spec seed, k). A proposal whose trial id
+//   already exists (a repeat of a configuration: small int or choice spaces) is drawn again
+//   with the next seed, up to 100 times; when all fail the space is exhausted and the search
+//   ends early (logged).
+// * Failed trials (after their retries) are left out of the densities, as Optuna leaves out
+//   failed trials; they are not proposed again (their id exists).
+// * Journal (reports.jsonl, through the ResultSink), written before the row:
+//     {"event": "tpe_propose", "index": k, "trial": id, "params": {name: value}}
+//     {"event": "tpe_result", "trial": id, "status": "ok"|"failed"|..., "value": v}
+//   restore() replays it: a resumed sweep has the observations the interrupted one had, in the
+//   same order, so trial k is what the uninterrupted sweep would have proposed from the same
+//   journal. Trials proposed and not finished are handed out again first.
+#include <nlohmann/json.hpp>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.hpp"
+#include "engine/tpe.hpp"
+#include "sweeps/spec.hpp"
+
+namespace ns::engine {
+
+struct TpeSearchOptions {
+  TpeOptions tpe;
+  int trials = 0;          ///< trials in all (the random block's count)
+  std::uint64_t seed = 0;  ///< the spec's seed
+  std::string metric;      ///< the sweep's metric (TpeOptions::maximize its mode)
+  int retries = 0;         ///< re-runs of a failed trial (first in line)
+};
+
+/// The options of a spec with "search": {"kind": "tpe", ...}.
+TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec);
+
+class TpeScheduler final : public Scheduler {
+ public:
+  /// Builds trial `index` from the proposal (the searched parameters only): resolved
+  /// parameters, id, seed and cost (the application knows the family and the data).
+  using MakeTrial = std::function<sweeps::Trial(int index, const nlohmann::json& proposal)>;
+
+  /// `startup`: the first trials, as sweeps::enumerate gives them (their "random" parameters
+  /// are the startup draws); `journal` receives the events above (may be empty).
+  TpeScheduler(TpeSpace space, TpeSearchOptions options, std::vector<sweeps::Trial> startup,
+               MakeTrial make_trial, std::function<void(const nlohmann::json&)> journal = {});
+
+  /// Replays the events of earlier runs, in order; `finished` holds the ids with a row.
+  /// Throws ns::Error when the journal's proposals do not match this spec (it was edited).
+  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
+
+  const msg::Assign* next(int worker) const override;
+  msg::Assign take(int worker) override;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                    bool draining) override;
+  int pending() const override;
+  void on_worker_lost(int) override {}
+
+  /// What the sampler sees, in journal order (failed trials left out).
+  std::vector<TpeObservation> observations() const;
+  /// Trials proposed so far (taken at least once), in order.
+  int proposed() const { return static_cast<int>(entries_.size()); }
+  /// True once a proposal found no configuration that was not tried already.
+  bool exhausted() const { return exhausted_; }
+
+ private:
+  enum class State { kRunning, kDone, kFailed };
+  struct Entry {
+    sweeps::Trial trial;
+    nlohmann::json proposal;  ///< the searched parameters
+    State state = State::kRunning;
+    double value = 0;
+  };
+
+  /// The trial the next proposal gives (cached until the state changes), or nullopt when the
+  /// space is exhausted.
+  const std::optional<msg::Assign>& upcoming() const;
+  nlohmann::json searched(const nlohmann::json& params) const;
+  void record(const std::string& id, TrialStatus status, double value);
+
+  TpeSampler sampler_;
+  TpeSearchOptions options_;
+  std::vector<sweeps::Trial> startup_;
+  MakeTrial make_trial_;
+  std::function<void(const nlohmann::json&)> journal_;
+  std::vector<Entry> entries_;              ///< proposal order
+  std::map<std::string, int> by_id_;
+  std::deque<msg::Assign> again_;           ///< retries and trials an earlier run left running
+  mutable bool exhausted_ = false;
+  mutable std::optional<msg::Assign> upcoming_;
+  mutable bool upcoming_valid_ = false;
+};
+
+}  // namespace ns::engine

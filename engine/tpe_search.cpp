@@ -14,6 +14,7 @@ namespace ns::engine {
 
 namespace {
 constexpr int kRedraws = 100;
+constexpr int kTpeRedraws = 10;
 }  // namespace
 
 TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
@@ -78,10 +79,14 @@ const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
     return upcoming_;
   }
   const std::vector<TpeObservation> obs = observations();
+  const std::vector<TpeObservation> none;
   for (int redraw = 0; redraw < kRedraws; ++redraw) {
     const std::uint64_t seed =
         core::mix_seed(options_.seed, static_cast<std::uint64_t>(k) * kRedraws + redraw);
-    sweeps::Trial t = make_trial_(k, sampler_.propose(obs, seed));
+    // After kTpeRedraws repeats of tried configurations, draws from the prior (a small discrete
+    // space where l(x)/g(x) keeps pointing at a configuration already tried).
+    sweeps::Trial t =
+        make_trial_(k, sampler_.propose(redraw < kTpeRedraws ? obs : none, seed));
     if (by_id_.count(t.id)) continue;
     t.index = k;
     a.trial = std::move(t);
@@ -89,9 +94,10 @@ const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
     return upcoming_;
   }
   exhausted_ = true;
-  log::warn("tpe: proposal {} repeated a configuration already tried {} times: the space is "
-            "exhausted; the search ends with {} of {} trials",
-            k, kRedraws, k, options_.trials);
+  log::warn("tpe: proposal {} found only configurations already tried in {} draws ({} from "
+            "TPE, then from the prior): the space looks exhausted; the search ends with {} of {} "
+            "trials",
+            k, kRedraws, kTpeRedraws, k, options_.trials);
   return upcoming_;
 }
 

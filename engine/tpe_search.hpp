@@ -7,10 +7,10 @@
 //   the random search it is compared with start from the same configurations.
 // * Trial k >= startup is proposed when a worker asks for it, from the observations in journal
 //   order (the proposals, each with its state: complete with its value, or still running: the
-//   constant liar), with the seed core::mix_seed(spec seed, k). A proposal whose trial id
+//   constant liar), with the seed core::mix_seed(spec seed, 100 k). A proposal whose trial id
 //   already exists (a repeat of a configuration: small int or choice spaces) is drawn again
-//   with the next seed, up to 100 times; when all fail the space is exhausted and the search
-//   ends early (logged).
+//   with the next seed: 10 times by TPE, then up to 90 times from the prior; when all fail the
+//   space is taken as exhausted and the search ends early (logged).
 // * Failed trials (after their retries) are left out of the densities, as Optuna leaves out
 //   failed trials; they are not proposed again (their id exists).
 // * Journal (reports.jsonl, through the ResultSink), written before the row:

@@ -212,8 +212,11 @@ std::vector<EarlyStoppingEstimate> simulate_early_stopping(
                                                   static_cast<std::uint64_t>(t.index)));
       };
       std::vector<std::string> info, warnings;
-      auto scheduler =
-          engine::make_early_stopping(p.spec, trials, {}, events, done, info, warnings);
+      auto scheduler = engine::make_early_stopping(
+          p.spec, trials, {}, events, done, info, warnings,
+          [&](int index, const nlohmann::json& proposal) {
+            return proposed_trial(p, index, proposal);
+          });
       const engine::SimulatedRun r = engine::simulate_schedule(*scheduler, o, duration, quality);
       e.trial_s += r.trial_s / kDraws;
       e.makespan_s += r.makespan_s / kDraws;
@@ -372,7 +375,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   } else if (p.spec.scheduler) {
     const auto& sc = *p.spec.scheduler;
     const engine::AshaOptions ao = engine::asha_options(p.spec);
-    const engine::AshaPlan ap = engine::asha_plan(ao, static_cast<int>(p.trials.size()));
+    const engine::AshaPlan ap = engine::asha_plan(ao, p.total_trials);
     std::cout << fmt::format(
         "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
         "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "

@@ -229,7 +229,10 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     std::vector<std::string> info, warnings;
     auto scheduler = engine::make_early_stopping(
         prep.spec, pending_trials(prep, {}), [&](const nlohmann::json& e) { output->journal(e); },
-        engine::read_journal(prep.spec.out), output->finished(), info, warnings);
+        engine::read_journal(prep.spec.out), output->finished(), info, warnings,
+        [&](int index, const nlohmann::json& proposal) {
+          return proposed_trial(prep, index, proposal);
+        });
     for (const auto& line : info) log::info("scheduler: {}", line);
     for (const auto& line : warnings) log::warn("scheduler: {}", line);
     if (copt.budget_resource > 0)

@@ -143,6 +143,7 @@ std::set<std::string> AshaScheduler::paused() const {
 }
 
 bool AshaScheduler::rung_complete(int k) const {
+  if (k == 0 && more_left() > 0) return false;  // configurations still to be proposed
   for (const auto& e : entries_) {
     if (k == 0 && e.state == State::kNew) return false;
     if (e.state == State::kRunning && e.target <= k) return false;
@@ -179,13 +180,63 @@ std::optional<std::pair<int, int>> AshaScheduler::job() const {
     ++first_new_;
   if (first_new_ < start_order_.size())
     return std::make_pair(start_order_[first_new_], opt_.promotion ? 0 : top);
+  // A search's next configuration: the entry it will become.
+  if (proposal()) return std::make_pair(static_cast<int>(entries_.size()), opt_.promotion ? 0 : top);
   return std::nullopt;
+}
+
+int AshaScheduler::more_left() const {
+  if (!search_ || exhausted_) return 0;
+  return std::max(0, more_ - static_cast<int>(entries_.size() - listed_));
+}
+
+const sweeps::Trial* AshaScheduler::proposal() const {
+  if (!proposal_valid_) {
+    proposal_valid_ = true;
+    proposal_.reset();
+    if (more_left() > 0) {
+      proposal_ = search_->propose(static_cast<int>(entries_.size()), observations(),
+                                   [&](const std::string& id) { return index_.count(id) > 0; });
+      if (!proposal_) exhausted_ = true;
+    }
+  }
+  return proposal_ ? &*proposal_ : nullptr;
+}
+
+void AshaScheduler::set_search(std::shared_ptr<const TpeProposer> search, int more) {
+  search_ = std::move(search);
+  more_ = more;
+  listed_ = entries_.size();
+  proposal_valid_ = false;
+}
+
+std::vector<TpeObservation> AshaScheduler::observations() const {
+  std::vector<TpeObservation> out;
+  for (const Entry& e : entries_) {
+    TpeObservation o;
+    o.params = e.trial.params;
+    if (e.state == State::kRunning) {
+      o.state = TpeState::kRunning;
+    } else if (e.completed && e.rung() >= 0) {
+      o.state = TpeState::kComplete;
+      o.value = e.values.rbegin()->second;
+    } else if ((e.state == State::kPaused || e.state == State::kDone) && e.rung() >= 0) {
+      o.state = TpeState::kStopped;
+      o.value = e.values.rbegin()->second;
+      o.resource = rungs_[static_cast<std::size_t>(e.rung())];
+    } else {
+      continue;  // not started, or failed before any rung
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
 }
 
 msg::Assign AshaScheduler::assign_for(int i, int target) const {
   msg::Assign a;
-  a.trial = entries_[i].trial;
-  a.attempt = entries_[i].attempt;
+  const bool proposed = i == static_cast<int>(entries_.size());
+  a.trial = proposed ? *proposal_ : entries_[i].trial;
+  a.attempt = proposed ? 1 : entries_[i].attempt;
   const int top = static_cast<int>(rungs_.size()) - 1;
   a.resource_limit = rungs_[target];
   a.final_rung = target == top;
@@ -205,6 +256,16 @@ msg::Assign AshaScheduler::take(int) {
   NS_CHECK(j.has_value(), "internal: AshaScheduler::take without a job");
   const auto [i, target] = *j;
   if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
+  if (i == static_cast<int>(entries_.size())) {  // the search's proposal becomes an entry
+    entries_.push_back(Entry{*proposal_});
+    index_[proposal_->id] = i;
+    start_order_.push_back(i);
+    log({{"event", "tpe_propose"},
+         {"index", proposal_->index},
+         {"trial", proposal_->id},
+         {"params", search_->searched(proposal_->params)}});
+  }
+  proposal_valid_ = false;
   Entry& e = entries_[i];
   if (target > 0 && e.state == State::kPaused) promoted_[target - 1].insert(i);
   e.state = State::kRunning;
@@ -242,7 +303,27 @@ void AshaScheduler::record(int i, int rung, double value) {
 
 void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
                             const std::set<std::string>& finished) {
+  proposal_valid_ = false;
   for (const auto& ev : events) {
+    if (search_ && ev.value("event", std::string()) == "tpe_propose") {
+      const int k = ev.at("index").get<int>();
+      const std::string id = ev.at("trial").get<std::string>();
+      NS_CHECK(k == static_cast<int>(entries_.size()),
+               "reports.jsonl: TPE proposal {} ({}) out of order: expected proposal {}; the "
+               "journal does not belong to this sweep",
+               k, id, entries_.size());
+      sweeps::Trial t = search_->make(k, ev.at("params"));
+      t.index = k;
+      NS_CHECK(t.id == id,
+               "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "
+               "spec's search space, fixed parameters or data changed since (start a new "
+               "output directory)",
+               k, id, t.id);
+      index_[id] = k;
+      start_order_.push_back(k);
+      entries_.push_back(Entry{std::move(t)});
+      continue;
+    }
     const int i = index_of(ev.value("trial", std::string()));
     if (i < 0) continue;  // not a trial of this spec
     Entry& e = entries_[i];
@@ -255,6 +336,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
       e.attempt = ev.value("attempt", 1);
     } else if (kind == "rung") {
       record(i, ev.at("rung").get<int>(), value_from(ev.at("value")));
+      if (ev.at("decision") == "end") e.completed = true;
       if (ev.at("decision") == "pause") {
         e.state = State::kPaused;
         e.last = ResultRow{};
@@ -279,6 +361,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
 }
 
 Decision AshaScheduler::on_report(int, const msg::Report& report) {
+  proposal_valid_ = false;
   const int i = index_of(report.trial_id);
   if (i < 0 || opt_.promotion) return Decision::kContinue;
   Entry& e = entries_[i];
@@ -307,6 +390,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
                                  bool draining) {
   const int i = index_of(assign.trial.id);
   NS_CHECK(i >= 0, "internal: AshaScheduler got a result for unknown trial {}", assign.trial.id);
+  proposal_valid_ = false;
   Entry& e = entries_[i];
   const double v = metric_of(row.metrics, opt_.metric);
   if (row.status == TrialStatus::kPaused) {
@@ -328,6 +412,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   }
   // Ended: finished (at the top rung, or its own training ended sooner), stopped, failed.
   if (row.status == TrialStatus::kOk) {
+    e.completed = true;
     record(i, e.target, v);
     log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
          {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", "end"}});
@@ -340,7 +425,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
 }
 
 int AshaScheduler::pending() const {
-  int n = static_cast<int>(again_.size());
+  int n = static_cast<int>(again_.size()) + more_left();
   for (const auto& e : entries_)
     if (e.state == State::kNew || (e.state == State::kPaused && !opt_.promotion)) ++n;
   return n;
@@ -362,6 +447,7 @@ void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
 }
 
 std::vector<ResultRow> AshaScheduler::final_rows() {
+  proposal_valid_ = false;
   std::vector<ResultRow> rows;
   for (auto& e : entries_) {
     if (e.state != State::kPaused) continue;
@@ -744,7 +830,7 @@ std::unique_ptr<Scheduler> make_early_stopping(
     const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
     std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
     const std::set<std::string>& finished, std::vector<std::string>& info,
-    std::vector<std::string>& warnings) {
+    std::vector<std::string>& warnings, MakeTrial make_trial) {
   const sweeps::SchedulerSpec& sc = *spec.scheduler;
   const int n = static_cast<int>(trials.size());
   if (sc.kind == "median") {
@@ -765,6 +851,24 @@ std::unique_ptr<Scheduler> make_early_stopping(
                                  hb->bracket_trials(s).size(),
                                  fmt::join(hb->bracket(s).rungs(), ", "), sc.resource));
     return hb;
+  }
+  if (spec.search) {
+    // TPE + ASHA: the startup draws in their own (random) order, then proposals.
+    NS_CHECK(make_trial, "internal: TPE + ASHA needs make_trial");
+    AshaOptions tao = ao;
+    tao.shuffle = false;
+    auto asha = std::make_unique<AshaScheduler>(std::move(trials), tao, journal);
+    const TpeSearchOptions to = tpe_search_options(spec);
+    asha->set_search(std::make_shared<TpeProposer>(spec.random, to, std::move(make_trial)),
+                     to.trials - std::min(to.trials, spec.search->startup));
+    asha->restore(events, finished);
+    info.push_back(fmt::format("ASHA ({}{}), eta {}, rungs at {} {}; new configurations from "
+                               "TPE after {} random draws, {} in all",
+                               sc.promotion ? "promotion" : "stopping",
+                               sc.synchronous ? ", synchronous" : "", sc.eta,
+                               fmt::join(asha->rungs(), ", "), sc.resource, spec.search->startup,
+                               to.trials));
+    return asha;
   }
   auto asha = std::make_unique<AshaScheduler>(std::move(trials), ao, journal);
   asha->restore(events, finished);

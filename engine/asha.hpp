@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "engine/scheduler.hpp"
+#include "engine/tpe_search.hpp"
 #include "sweeps/spec.hpp"
 
 namespace ns::engine {
@@ -92,6 +93,17 @@ class AshaScheduler final : public Scheduler {
   /// that were running when that run ended are handed out again first, to the same rung.
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
+  /// TPE + ASHA: once the trials given have all started, up to `more` new configurations, each
+  /// proposed by `search` from observations() when a worker would start a new configuration
+  /// (promotions still come first). Journaled as "tpe_propose" before the trial's "start";
+  /// restore() rebuilds them. Call before restore().
+  void set_search(std::shared_ptr<const TpeProposer> search, int more);
+  /// What a search sees, in trial order: a trial that ended ok is complete (its value at its
+  /// last rung); one paused at a rung, or stopped there, is stopped at that rung's resource
+  /// (Optuna ranks pruned trials by the step they reached); a running one is running (the
+  /// constant liar); failed and never-started ones are left out.
+  std::vector<TpeObservation> observations() const;
+
   const msg::Assign* next(int worker) const override;
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
@@ -124,6 +136,7 @@ class AshaScheduler final : public Scheduler {
     int rung() const { return values.empty() ? -1 : values.rbegin()->first; }
     ResultRow last;           ///< the row it paused with (its metrics at the rung)
     double charged = 0;       ///< its share of resource_used()
+    bool completed = false;   ///< ended ok (trained to its end), for observations()
   };
 
   /// Ranking value: larger is better; NaN -> -inf.
@@ -155,6 +168,17 @@ class AshaScheduler final : public Scheduler {
   std::function<void(const nlohmann::json&)> journal_;
   mutable std::optional<msg::Assign> shown_;
   double used_ = 0;
+  // TPE + ASHA (set_search): the proposer, how many configurations it may add, how many the
+  // list had, and the next proposal (computed by next(), dropped at any change of state).
+  std::shared_ptr<const TpeProposer> search_;
+  int more_ = 0;
+  std::size_t listed_ = 0;
+  mutable std::optional<sweeps::Trial> proposal_;
+  mutable bool proposal_valid_ = false;
+  mutable bool exhausted_ = false;
+  /// The next proposal, or nullptr when the search has no more.
+  const sweeps::Trial* proposal() const;
+  int more_left() const;
 };
 
 /// Hyperband (Li et al., JMLR 2018) with each bracket an ASHA (as in the ASHA paper, Section
@@ -262,11 +286,12 @@ MedianOptions median_options(const sweeps::SweepSpec& spec);
 /// The scheduler the spec's "scheduler" block asks for, over `trials` (every trial of the spec),
 /// with its state rebuilt from `events` (the journal of earlier runs) and the ids that have a
 /// row. `info` and `warnings` get lines worth logging (rungs, brackets; a top rung no trial
-/// can reach).
+/// can reach). With a "search" block (TPE + ASHA), `trials` are the startup draws and
+/// `make_trial` builds the proposals' trials.
 std::unique_ptr<Scheduler> make_early_stopping(
     const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
     std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
     const std::set<std::string>& finished, std::vector<std::string>& info,
-    std::vector<std::string>& warnings);
+    std::vector<std::string>& warnings, MakeTrial make_trial = {});
 
 }  // namespace ns::engine

@@ -34,21 +34,47 @@ TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
   return o;
 }
 
-TpeScheduler::TpeScheduler(TpeSpace space, TpeSearchOptions options,
-                           std::vector<sweeps::Trial> startup, MakeTrial make_trial,
-                           std::function<void(const nlohmann::json&)> journal)
+TpeProposer::TpeProposer(TpeSpace space, TpeSearchOptions options, MakeTrial make_trial)
     : sampler_(std::move(space), options.tpe),
       options_(std::move(options)),
-      startup_(std::move(startup)),
-      make_trial_(std::move(make_trial)),
-      journal_(std::move(journal)) {
-  if (static_cast<int>(startup_.size()) > options_.trials) startup_.resize(options_.trials);
-}
+      make_trial_(std::move(make_trial)) {}
 
-nlohmann::json TpeScheduler::searched(const nlohmann::json& params) const {
+nlohmann::json TpeProposer::searched(const nlohmann::json& params) const {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [name, d] : sampler_.space()) out[name] = params.at(name);
   return out;
+}
+
+std::optional<sweeps::Trial> TpeProposer::propose(
+    int k, const std::vector<TpeObservation>& obs,
+    const std::function<bool(const std::string&)>& tried) const {
+  const std::vector<TpeObservation> none;
+  for (int redraw = 0; redraw < kRedraws; ++redraw) {
+    const std::uint64_t seed =
+        core::mix_seed(options_.seed, static_cast<std::uint64_t>(k) * kRedraws + redraw);
+    // After kTpeRedraws repeats of tried configurations, draws from the prior (a small discrete
+    // space where l(x)/g(x) keeps pointing at a configuration already tried).
+    sweeps::Trial t =
+        make_trial_(k, sampler_.propose(redraw < kTpeRedraws ? obs : none, seed));
+    if (tried(t.id)) continue;
+    t.index = k;
+    return t;
+  }
+  log::warn("tpe: proposal {} found only configurations already tried in {} draws ({} from "
+            "TPE, then from the prior): the space looks exhausted; the search ends with {} of {} "
+            "trials",
+            k, kRedraws, kTpeRedraws, k, options_.trials);
+  return std::nullopt;
+}
+
+TpeScheduler::TpeScheduler(TpeSpace space, TpeSearchOptions options,
+                           std::vector<sweeps::Trial> startup, MakeTrial make_trial,
+                           std::function<void(const nlohmann::json&)> journal)
+    : proposer_(std::move(space), options, std::move(make_trial)),
+      options_(std::move(options)),
+      startup_(std::move(startup)),
+      journal_(std::move(journal)) {
+  if (static_cast<int>(startup_.size()) > options_.trials) startup_.resize(options_.trials);
 }
 
 std::vector<TpeObservation> TpeScheduler::observations() const {
@@ -78,26 +104,14 @@ const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
     upcoming_ = std::move(a);
     return upcoming_;
   }
-  const std::vector<TpeObservation> obs = observations();
-  const std::vector<TpeObservation> none;
-  for (int redraw = 0; redraw < kRedraws; ++redraw) {
-    const std::uint64_t seed =
-        core::mix_seed(options_.seed, static_cast<std::uint64_t>(k) * kRedraws + redraw);
-    // After kTpeRedraws repeats of tried configurations, draws from the prior (a small discrete
-    // space where l(x)/g(x) keeps pointing at a configuration already tried).
-    sweeps::Trial t =
-        make_trial_(k, sampler_.propose(redraw < kTpeRedraws ? obs : none, seed));
-    if (by_id_.count(t.id)) continue;
-    t.index = k;
-    a.trial = std::move(t);
-    upcoming_ = std::move(a);
+  auto t = proposer_.propose(k, observations(),
+                             [&](const std::string& id) { return by_id_.count(id) > 0; });
+  if (!t) {
+    exhausted_ = true;
     return upcoming_;
   }
-  exhausted_ = true;
-  log::warn("tpe: proposal {} found only configurations already tried in {} draws ({} from "
-            "TPE, then from the prior): the space looks exhausted; the search ends with {} of {} "
-            "trials",
-            k, kRedraws, kTpeRedraws, k, options_.trials);
+  a.trial = std::move(*t);
+  upcoming_ = std::move(a);
   return upcoming_;
 }
 
@@ -118,7 +132,7 @@ msg::Assign TpeScheduler::take(int worker) {
   msg::Assign a = *n;
   Entry e;
   e.trial = a.trial;
-  e.proposal = searched(a.trial.params);
+  e.proposal = proposer_.searched(a.trial.params);
   by_id_[e.trial.id] = static_cast<int>(entries_.size());
   if (journal_)
     journal_({{"event", "tpe_propose"},
@@ -177,7 +191,7 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
                k, id, entries_.size());
       sweeps::Trial t = k < static_cast<int>(startup_.size())
                             ? startup_[static_cast<std::size_t>(k)]
-                            : make_trial_(k, ev.at("params"));
+                            : proposer_.make(k, ev.at("params"));
       t.index = k;
       NS_CHECK(t.id == id,
                "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "

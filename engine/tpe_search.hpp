@@ -46,11 +46,33 @@ struct TpeSearchOptions {
 /// The options of a spec with "search": {"kind": "tpe", ...}.
 TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec);
 
+/// Builds trial `index` from a proposal (the searched parameters only): resolved parameters,
+/// id, seed and cost (the application knows the family and the data).
+using MakeTrial = std::function<sweeps::Trial(int index, const nlohmann::json& proposal)>;
+
+/// Proposal k from the observations, as a trial not tried yet (see the redraws above); nullopt
+/// when every draw repeated a tried one. Shared by TpeScheduler and TPE + ASHA.
+class TpeProposer {
+ public:
+  TpeProposer(TpeSpace space, TpeSearchOptions options, MakeTrial make_trial);
+  std::optional<sweeps::Trial> propose(int k, const std::vector<TpeObservation>& observations,
+                                       const std::function<bool(const std::string&)>& tried) const;
+  /// The searched parameters of `params` (what the journal and the observations keep).
+  nlohmann::json searched(const nlohmann::json& params) const;
+  const TpeSearchOptions& options() const { return options_; }
+  sweeps::Trial make(int index, const nlohmann::json& proposal) const {
+    return make_trial_(index, proposal);
+  }
+
+ private:
+  TpeSampler sampler_;
+  TpeSearchOptions options_;
+  MakeTrial make_trial_;
+};
+
 class TpeScheduler final : public Scheduler {
  public:
-  /// Builds trial `index` from the proposal (the searched parameters only): resolved
-  /// parameters, id, seed and cost (the application knows the family and the data).
-  using MakeTrial = std::function<sweeps::Trial(int index, const nlohmann::json& proposal)>;
+  using MakeTrial = engine::MakeTrial;
 
   /// `startup`: the first trials, as sweeps::enumerate gives them (their "random" parameters
   /// are the startup draws); `journal` receives the events above (may be empty).
@@ -87,13 +109,11 @@ class TpeScheduler final : public Scheduler {
   /// The trial the next proposal gives (cached until the state changes), or nullopt when the
   /// space is exhausted.
   const std::optional<msg::Assign>& upcoming() const;
-  nlohmann::json searched(const nlohmann::json& params) const;
   void record(const std::string& id, TrialStatus status, double value);
 
-  TpeSampler sampler_;
+  TpeProposer proposer_;
   TpeSearchOptions options_;
   std::vector<sweeps::Trial> startup_;
-  MakeTrial make_trial_;
   std::function<void(const nlohmann::json&)> journal_;
   std::vector<Entry> entries_;              ///< proposal order
   std::map<std::string, int> by_id_;

@@ -308,8 +308,8 @@ class Parser {
       if (s.repeats > 1)
         fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
                           "configuration); rerun the best configurations with a grid");
-      if (s.scheduler)
-        fail("$.scheduler", "cannot be combined with \"search\" yet");
+      if (s.scheduler && s.scheduler->kind != "asha")
+        fail("$.scheduler.kind", "\"search\" combines with \"asha\" only (TPE + ASHA)");
     }
     if (j.contains("budget")) {
       const json& b = object_at(j, "budget");

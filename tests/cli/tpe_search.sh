@@ -55,6 +55,41 @@ best = lambda rs, n: max(float(r["score"]) for r in rs[:n])
 print(f"ok: {len(got)} trials after kills, proposals as uninterrupted; best score: TPE "
       f"{best(ref, 24):.3f}, random {best(rnd, 24):.3f}")
 PY
+# TPE + ASHA, one rank, killed and resumed: the same trials, rungs and scores as uninterrupted.
+python3 - "$TMP/spec.json" "$TMP/asha.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); s["random"]["count"] = 18
+s["scheduler"] = {"kind": "asha", "resource": "steps", "min": 1, "max": 9, "eta": 3}
+s["training"] = {"sleep_s": 0.1, "noise": 0.05}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+expect_exit 0 "$NS" run "$TMP/asha.json" --out "$TMP/aref"
+arows() { [ -f "$TMP/akill/reports.jsonl" ] && grep -c '"start"' "$TMP/akill/reports.jsonl" || echo 0; }
+for i in 1 2 3; do
+  "$NS" run "$TMP/asha.json" --out "$TMP/akill" >/dev/null 2>&1 &
+  pid=$!
+  before=$(arows)
+  for _ in $(seq 1 200); do [ "$(arows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  sleep "0.$((RANDOM % 10))"
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "TPE + ASHA kill point $i: $(arows) rung starts so far"
+done
+expect_exit 0 "$NS" run "$TMP/asha.json" --out "$TMP/akill"
+python3 - "$TMP" <<'PY'
+import csv, json, sys
+tmp = sys.argv[1]
+def rows(d):
+    return {r["trial_id"]: (r["status"], r["rung"], r["score"]) for r in csv.DictReader(open(f"{tmp}/{d}/results.csv"))}
+def proposals(d):
+    ev = [json.loads(l) for l in open(f"{tmp}/{d}/reports.jsonl")]
+    return [(e["index"], e["trial"]) for e in ev if e.get("event") == "tpe_propose"]
+a, b = rows("aref"), rows("akill")
+assert len(a) == 18 and a == b, (a, b)
+assert len(proposals("aref")) == 12 and proposals("akill") == proposals("aref")
+stopped = sum(1 for v in a.values() if v[0] == "stopped")
+print(f"ok: TPE + ASHA after kills: the same 18 trials, rungs and scores ({stopped} stopped early)")
+PY
 # Two workers: results arrive in any order; the search still completes with distinct trials.
 expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/mpi"
 [ "$(tail -n +2 "$TMP/mpi/results.csv" | cut -d, -f1 | sort -u | wc -l)" -eq 24 ] || fail "mpi: expected 24 distinct trials"

@@ -210,3 +210,98 @@ TEST_CASE("tpe search: a journal from another spec is refused", "[tpe]") {
   TpeScheduler other(space_xy(), o, startup(2, 99), make);  // other startup draws
   CHECK_THROWS_WITH(other.restore(first.journal, {}), Catch::Contains("changed since"));
 }
+
+// ---- TPE + ASHA (AshaScheduler::set_search) ----
+
+#include "engine/asha.hpp"
+
+namespace {
+
+struct AshaSearch {
+  std::vector<json> journal;
+  AshaScheduler s;
+  AshaSearch(int trials, int startup_n)
+      : s(startup(startup_n, 5), asha_options(), [this](const json& e) { journal.push_back(e); }) {
+    s.set_search(std::make_shared<TpeProposer>(space_xy(), options(trials, startup_n), make),
+                 trials - startup_n);
+  }
+  static AshaOptions asha_options() {
+    AshaOptions o;
+    o.min = 1, o.max = 9, o.eta = 3;
+    o.metric = "score";
+    return o;
+  }
+};
+
+// Serial driver: every job runs to its rung at once; the value improves with the rung.
+// Returns "id@rung" per job; `finished` collects the ids that got a row.
+std::vector<std::string> run_asha(AshaScheduler& s, std::set<std::string>* finished = nullptr,
+                                  int stop_after = -1) {
+  std::vector<std::string> jobs;
+  while (const msg::Assign* n = s.next(1)) {
+    if (stop_after >= 0 && static_cast<int>(jobs.size()) == stop_after) return jobs;  // killed
+    const std::string shown = n->trial.id;
+    msg::Assign a = s.take(1);
+    REQUIRE(a.trial.id == shown);
+    jobs.push_back(a.trial.id + "@" + std::to_string(static_cast<int>(a.resource_limit)));
+    const TrialStatus st = a.final_rung ? TrialStatus::kOk : TrialStatus::kPaused;
+    const Verdict v = s.on_result(1, a, row(a, st, score(a.trial.params) + a.resource_limit), false);
+    if (v == Verdict::kRecord && finished) finished->insert(a.trial.id);
+  }
+  for (const auto& r : s.final_rows())
+    if (finished) finished->insert(r.trial_id);
+  return jobs;
+}
+
+}  // namespace
+
+TEST_CASE("tpe + asha: the startup draws, then proposals as new configurations; stopped "
+          "trials observed at their rung", "[tpe]") {
+  AshaSearch a(15, 5);
+  CHECK(a.s.pending() == 15);
+  const auto jobs = run_asha(a.s);
+  int proposals = 0;
+  for (std::size_t i = 0; i < a.journal.size(); ++i) {
+    if (a.journal[i].at("event") != "tpe_propose") continue;
+    ++proposals;
+    // Each proposal is journaled right before its trial's first start, at rung 0.
+    REQUIRE(i + 1 < a.journal.size());
+    CHECK(a.journal[i + 1].at("event") == "start");
+    CHECK(a.journal[i + 1].at("trial") == a.journal[i].at("trial"));
+    CHECK(a.journal[i + 1].at("rung") == 0);
+    CHECK(a.journal[i].at("index") == 4 + proposals);
+  }
+  CHECK(proposals == 10);
+  CHECK(a.s.pending() == 0);
+  const auto obs = a.s.observations();
+  REQUIRE(obs.size() == 15);
+  int complete = 0, stopped = 0;
+  for (const auto& o : obs) {
+    if (o.state == TpeState::kComplete) ++complete;
+    if (o.state == TpeState::kStopped) {
+      ++stopped;
+      CHECK((o.resource == 1 || o.resource == 3));
+    }
+  }
+  CHECK(complete >= 1);
+  CHECK(complete + stopped == 15);
+}
+
+TEST_CASE("tpe + asha: restored from the journal at any cut, the same jobs in the same order",
+          "[tpe]") {
+  AshaSearch ref(15, 5);
+  const auto want = run_asha(ref.s);
+  for (const int cut : {0, 4, 5, 6, 11, 17}) {
+    if (cut >= static_cast<int>(want.size())) continue;
+    AshaSearch first(15, 5);
+    std::set<std::string> finished;
+    run_asha(first.s, &finished, cut);
+    if (first.s.next(1)) first.s.take(1);  // it was training when the job died
+    AshaSearch second(15, 5);
+    second.s.restore(first.journal, finished);
+    std::vector<std::string> got(want.begin(), want.begin() + cut);
+    const auto rest = run_asha(second.s);
+    got.insert(got.end(), rest.begin(), rest.end());
+    CHECK(got == want);
+  }
+}

@@ -120,8 +120,12 @@ Analysis analyze(const Results& results, const Selection& selection) {
   std::map<std::vector<std::string>, ConfigStats> configs;
   std::map<std::string, ProblemGroup> problems;
   std::map<std::string, std::map<std::string, int>> messages;
+  double best = std::nan("");
   for (const auto& t : results.trials) {
     ++a.trials;
+    const double m = t.status == "ok" ? t.metric(selection.metric) : std::nan("");
+    if (std::isfinite(m) && (std::isnan(best) || better(m, best))) best = m;
+    a.best_so_far.push_back(best);
     if (t.status != "ok") {
       auto& g = problems[t.status];
       g.status = t.status;

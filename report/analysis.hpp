@@ -64,6 +64,9 @@ struct Analysis {
   std::vector<ConfigStats> configs;    ///< ranked best first
   std::vector<ProblemGroup> problems;  ///< largest group first
   std::vector<Marginal> marginals;     ///< most influential first
+  /// After each trial of results.csv (in the order rows landed: the order trials finished),
+  /// the best selection metric of the ok trials so far; NaN until the first.
+  std::vector<double> best_so_far;
 };
 
 /// Aggregates `results` under `selection`.

@@ -380,6 +380,11 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["masks"] = read_masks(r, best, skipped);
   }
   d["early_stopping"] = early_stopping(r);
+  if (!r.sweep.search.empty()) {
+    json best = json::array();
+    for (double v : a.best_so_far) best.push_back(std::isfinite(v) ? json(v) : json(nullptr));
+    d["search"] = {{"kind", r.sweep.search}, {"startup", r.sweep.search_startup}, {"best", best}};
+  }
   d["skipped"] = skipped;
 
   // Every row of results.csv (final attempt per trial) for the sortable table.
@@ -435,6 +440,10 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <div id="heatmap"></div>
 <h2>Learning curves of the top trials</h2>
 <div id="curves" class="grid"></div>
+<section id="search">
+<h2>Search: the best so far against trials</h2>
+<div id="best-so-far"></div>
+</section>
 <section id="early-stopping">
 <h2>Early stopping: the metric at each rung</h2>
 <div id="rungs"></div>

@@ -94,6 +94,13 @@ SweepInfo read_sweep_json(const fs::path& path) {
     add_keys(spec, "grid", info.spec_params);
     if (spec.contains("random") && spec["random"].is_object())
       add_keys(spec["random"], "params", info.spec_params);
+    if (spec.contains("search") && spec["search"].is_object()) {
+      const json& s = spec["search"];
+      info.search = s.value("kind", std::string("tpe"));
+      info.search_startup = s.contains("startup") && s["startup"].is_number_integer()
+                                ? s["startup"].get<int>()
+                                : 10;
+    }
   }
   return info;
 }

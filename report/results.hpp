@@ -27,6 +27,10 @@ struct SweepInfo {
   /// (sweep.json "rows_by_earlier_metric_definitions", written when a sweep resumed across a
   /// change of definition).
   std::map<std::string, std::string> earlier_definitions;
+  /// The spec's "search" block: its kind ("tpe"; "" without one) and how many random draws
+  /// came first (its "startup", default 10).
+  std::string search;
+  int search_startup = 0;
 };
 
 /// One trial: its final row in results.csv (a retried trial keeps its last attempt).

@@ -134,6 +134,24 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     }
   }
 
+  // A search: the best so far against trials, with where TPE took over from the random draws.
+  if (!r.sweep.search.empty() && !a.best_so_far.empty()) {
+    const int n = static_cast<int>(a.best_so_far.size());
+    std::vector<int> at = {r.sweep.search_startup, n};
+    for (int k = 5; k < n; k *= 2) at.push_back(k);
+    std::sort(at.begin(), at.end());
+    at.erase(std::unique(at.begin(), at.end()), at.end());
+    std::vector<std::vector<std::string>> rows;
+    for (int k : at)
+      if (k >= 1 && k <= n)
+        rows.push_back({std::to_string(k), format_metric(a.best_so_far[k - 1]),
+                        k <= r.sweep.search_startup ? "random draws" : "random, then " + r.sweep.search});
+    out += fmt::format("\nSearch: {} after {} random draws; best {} among the first trials to "
+                       "finish\n",
+                       r.sweep.search, r.sweep.search_startup, metric);
+    out += table({"trials", "best", "chosen by"}, rows, {true, true, false}, "  ");
+  }
+
   // Failures, grouped by status then by message.
   if (!a.problems.empty()) {
     int failed = 0;

@@ -123,6 +123,23 @@
       yaxis: { title: { text: s } }, legend: { orientation: 'h', y: -0.25 } });
   });
 
+  // A search (TPE): the best metric so far against the trials in the order they finished, the
+  // random draws before the dashed line.
+  const sr = document.getElementById('search');
+  if (!D.search) {
+    sr.style.display = 'none';
+  } else {
+    const S = D.search;
+    const x = S.best.map((_, i) => i + 1);
+    plot(document.getElementById('best-so-far'), [{ x: x, y: S.best, mode: 'lines+markers',
+      type: 'scatter', line: { shape: 'hv' }, name: 'best so far' }],
+      { title: { text: 'best ' + M + ' so far (' + S.kind + ' after ' + S.startup + ' random draws)' },
+        xaxis: { title: { text: 'trials, in the order they finished' } },
+        yaxis: { title: { text: M } }, showlegend: false, height: 380,
+        shapes: [{ type: 'line', x0: S.startup + 0.5, x1: S.startup + 0.5, yref: 'paper', y0: 0,
+          y1: 1, line: { dash: 'dash', width: 1, color: '#888' } }] });
+  }
+
   // Early stopping (reports.jsonl): every trial's metric against the resource where the scheduler
   // heard it, the rungs as dashed lines; trials that trained to the end solid, the others faded.
   const es = document.getElementById('early-stopping');

@@ -55,6 +55,23 @@ best = lambda rs, n: max(float(r["score"]) for r in rs[:n])
 print(f"ok: {len(got)} trials after kills, proposals as uninterrupted; best score: TPE "
       f"{best(ref, 24):.3f}, random {best(rnd, 24):.3f}")
 PY
+# report: the best so far against trials, where TPE took over.
+expect_exit 0 "$NS" report "$TMP/ref"
+grep -q "^Search: tpe after 6 random draws; best score" "$TMP/out" || { cat "$TMP/out"; fail "report: no search section"; }
+python3 - "$TMP" <<'PY'
+import csv, sys
+tmp = sys.argv[1]
+rows = list(csv.DictReader(open(f"{tmp}/ref/results.csv")))
+lines = open(f"{tmp}/out").read().split("Search:")[1].split("\n\n")[0].splitlines()[2:]
+got = {int(l.split()[0]): l.split()[1] for l in lines if l.strip() and l.split()[0].isdigit()}
+for n, shown in got.items():
+    want = max(float(r["score"]) for r in rows[:n])
+    assert f"{want:.4g}" == shown, (n, want, shown)
+assert set(got) == {5, 6, 10, 20, 24}, got
+print("ok: report's best so far at", sorted(got))
+PY
+expect_exit 0 "$NS" report "$TMP/ref" --html "$TMP/r.html"
+grep -q '"search":{"best":\[' "$TMP/r.html" || fail "report --html: no search data"
 # TPE + ASHA, one rank, killed and resumed: the same trials, rungs and scores as uninterrupted.
 python3 - "$TMP/spec.json" "$TMP/asha.json" <<'PY'
 import json, sys

@@ -52,8 +52,9 @@ json placeholder_values(const CommandOptions& o) {
 }  // namespace
 
 const std::vector<std::string>& builtin_placeholders() {
-  static const std::vector<std::string> b = {"trial_id", "trial_dir", "seed",           "repeat",
-                                             "device",   "threads",   "resource_limit", "config"};
+  static const std::vector<std::string> b = {"trial_id", "trial_dir", "seed",
+                                             "repeat",   "device",    "threads",
+                                             "resource_limit", "config", "cwd"};
   return b;
 }
 
@@ -169,6 +170,11 @@ CommandOptions parse_command_options(const json& block, const std::string& where
             : fmt::format("not an executable in PATH={}", path ? path : "")));
   }
   return o;
+}
+
+const fs::path& launch_dir() {
+  static const fs::path dir = fs::current_path();  // neurosweep never changes its own
+  return dir;
 }
 
 std::string find_program(const std::string& name) {
@@ -416,8 +422,12 @@ engine::TrialOutcome Session::run() {
   values["threads"] = std::max(1, ctx_.threads);
   values["resource_limit"] = ctx_.resource_limit > 0 ? json(ctx_.resource_limit) : json("");
   values["config"] = config.string();
+  values["cwd"] = launch_dir().string();
   std::vector<std::string> argv;
   for (const auto& a : o_.argv) argv.push_back(substitute(a, values));
+  // A relative program path is neurosweep's (where plan checked it), not the trial directory's.
+  if (argv[0].find('/') != std::string::npos && fs::path(argv[0]).is_relative())
+    argv[0] = (launch_dir() / argv[0]).lexically_normal().string();
 
   log_.open(dir / "log.txt", std::ios::app);
   log(fmt::format("neurosweep: {} trial {}: {}", resumed ? "resuming" : "starting", ctx_.trial.id,

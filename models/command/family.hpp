@@ -15,6 +15,7 @@
 // stopping) and {"final": {...}}; other output goes to the trial's log.txt. Exit 0 = done,
 // `interrupted_exit` = checkpointed after a SIGTERM (resumed in the same directory), anything
 // else = failed.
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,11 @@ const std::vector<std::string>& builtin_placeholders();
 /// `arg` with every {name} replaced by `values[name]` ({{ and }} are literal braces); throws
 /// ns::Error naming the unknown placeholder or an unmatched brace.
 std::string substitute(const std::string& arg, const nlohmann::json& values);
+
+/// neurosweep's working directory (absolute): the `{cwd}` placeholder, and what a relative
+/// program path (argv[0] with a '/') is taken from, both at plan time and when a trial starts
+/// in its own directory.
+const std::filesystem::path& launch_dir();
 
 /// `name` as execvp would find it (a path as given, else the first executable in PATH), or ""
 /// when there is none.

@@ -1,6 +1,8 @@
 #include "models/command/process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -76,10 +78,67 @@ std::string ExitStatus::describe() const {
               : fmt::format("killed by signal {}", code);
 }
 
+namespace {
+
+// What the child needs, prepared before the clone: the child shares this process's memory until
+// it execs, so it may make system calls only (no allocation, no locks, no C++ objects).
+struct SpawnArgs {
+  char** argv;
+  char** envp;
+  const char* const* candidates;  ///< null-terminated
+  const char* cwd;
+  int out_w, err_w, status_w;
+  pid_t parent;
+};
+
+int spawn_child(void* p) {
+  const SpawnArgs& a = *static_cast<const SpawnArgs*>(p);
+  ::setpgid(0, 0);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != a.parent) ::_exit(127);  // the parent died before prctl
+  // Every signal blocked (the parent blocked them before the clone): the parent's handlers
+  // must not run here, in its memory. Default dispositions, then an empty mask, as exec'd
+  // programs expect.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  for (int s = 1; s < NSIG; ++s) {
+    struct sigaction cur {};
+    if (::sigaction(s, nullptr, &cur) != 0) continue;  // SIGKILL, SIGSTOP, glibc's own
+    // A handler never survives; these are reset even when ignored (as with fork before).
+    const bool reset = s == SIGINT || s == SIGTERM || s == SIGHUP || s == SIGPIPE ||
+                       s == SIGUSR1 || s == SIGUSR2 || s == SIGQUIT || s == SIGCHLD;
+    if (cur.sa_handler != SIG_DFL && (cur.sa_handler != SIG_IGN || reset))
+      ::sigaction(s, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  const int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::dup2(a.out_w, 1);
+  ::dup2(a.err_w, 2);
+  int e = 0;
+  if (::chdir(a.cwd) != 0) {
+    e = errno;
+  } else {
+    e = ENOENT;
+    for (const char* const* c = a.candidates; *c; ++c) {
+      ::execve(*c, a.argv, a.envp);
+      if (errno != ENOENT) e = errno;  // found but not runnable: that is the error to tell
+    }
+  }
+  const ssize_t w = ::write(a.status_w, &e, sizeof e);
+  (void)w;
+  ::_exit(127);
+}
+
+}  // namespace
+
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, const std::string& cwd) {
   NS_CHECK(!argv.empty() && !argv[0].empty(), "command: empty argv");
-  // Everything the child needs is built before fork: after it, only async-signal-safe calls.
+  // Everything the child needs is built before the clone: after it, only system calls.
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -90,45 +149,29 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
   for (const auto& e : env)
     if (e.rfind("PATH=", 0) == 0) path_value = e.substr(5);
   const std::vector<std::string> candidates = program_candidates(argv[0], path_value);
+  std::vector<const char*> cand;
+  for (const auto& c : candidates) cand.push_back(c.c_str());
+  cand.push_back(nullptr);
   int out[2], err[2], status_pipe[2];
   NS_CHECK(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0 &&
                ::pipe2(status_pipe, O_CLOEXEC) == 0,
            "command: pipe: {}", std::strerror(errno));
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
+  SpawnArgs sa{args.data(), envp.data(), cand.data(), cwd.c_str(), out[1], err[1], status_pipe[1],
+               ::getpid()};
+  // clone(CLONE_VM | CLONE_VFORK), as posix_spawn does, not fork: fork copies this process's
+  // page tables (LibTorch and its data: hundreds of MB), which cost ~17 ms per trial.
+  std::vector<char> stack(256 * 1024);
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t pid =
+      ::clone(spawn_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &sa);
+  const int clone_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) {
-    const int e = errno;
     for (int fd : {out[0], out[1], err[0], err[1], status_pipe[0], status_pipe[1]}) ::close(fd);
-    throw Error(fmt::format("command: fork: {}", std::strerror(e)));
+    throw Error(fmt::format("command: clone: {}", std::strerror(clone_errno)));
   }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2, SIGQUIT, SIGCHLD})
-      ::signal(s, SIG_DFL);
-    const int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0) ::dup2(devnull, 0);
-    ::dup2(out[1], 1);
-    ::dup2(err[1], 2);
-    int e = 0;
-    if (::chdir(cwd.c_str()) != 0) {
-      e = errno;
-    } else {
-      e = ENOENT;
-      for (const auto& c : candidates) {
-        ::execve(c.c_str(), args.data(), envp.data());
-        if (errno != ENOENT) e = errno;  // found but not runnable: that is the error to tell
-      }
-    }
-    const ssize_t w = ::write(status_pipe[1], &e, sizeof e);
-    (void)w;
-    ::_exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so signal_group works even before the child ran setpgid
   pid_ = pid;
   ::close(out[1]);
   ::close(err[1]);

@@ -49,7 +49,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
   };
   const std::vector<Case> cases = {
       {"unknown top-level key", [](json& j) { j["grdi"] = json::object(); },
-       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s, pack, scheduler, budget"},
+       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s, pack, scheduler, search, budget"},
       {"unknown parameter in grid", [](json& j) { j["grid"]["z"] = {1.0}; },
        "s.json: $.grid.z: unknown parameter 'z' of family 'quadratic'; allowed: fail_first_n, fail_prob, k, noise, shape, sleep_s, sleep_sigma, x, y"},
       {"empty grid list", [](json& j) { j["grid"]["x"] = json::array(); },
@@ -119,4 +119,31 @@ TEST_CASE("a spec with more than ten million trials is refused", "[spec]") {
   for (int i = 0; i < 100; ++i) v[i] = i;
   j["grid"] = {{"x", v}, {"y", v}, {"noise", v}, {"sleep_s", v}};
   CHECK(error_of(j) == "s.json: $: the sweep has 100000000 trials; at most 10000000 are allowed in one spec (split it)");
+}
+
+TEST_CASE("a TPE search: its block's defaults, and only the startup draws are enumerated",
+          "[spec]") {
+  json random = json::parse(R"({"family": "quadratic", "metric": "score", "mode": "max",
+      "random": {"count": 30, "params": {"x": {"dist": "uniform", "low": -5, "high": 5},
+                                         "k": {"dist": "int", "low": 0, "high": 3}}}})");
+  json tpe = random;
+  tpe["search"] = {{"kind", "tpe"}, {"startup", 7}};
+  const auto r = parse_spec_with(random, "s.json", schema());
+  const auto t = parse_spec_with(tpe, "s.json", schema());
+  REQUIRE(t.search.has_value());
+  CHECK(t.search->startup == 7);
+  CHECK(t.search->candidates == 24);
+  CHECK(t.search->gamma == 0.1);
+  CHECK(t.search->gamma_max == 25);
+  CHECK(t.search->prior_weight == 1.0);
+  const auto rt = ns::sweeps::enumerate(r), tt = ns::sweeps::enumerate(t);
+  REQUIRE(rt.size() == 30);
+  REQUIRE(tt.size() == 7);
+  for (int i = 0; i < 7; ++i) CHECK(tt[i].id == rt[i].id);  // the random search's first draws
+  json bad = tpe;
+  bad["search"]["gamma"] = 0;
+  CHECK(error_of(bad) == "s.json: $.search.gamma: expected a finite number in (0, 1], got 0");
+  bad = tpe;
+  bad["scheduler"] = {{"kind", "median"}, {"resource", "steps"}, {"min", 1}, {"max", 9}, {"every", 1}};
+  CHECK(error_of(bad) == "s.json: $.scheduler.kind: \"search\" combines with \"asha\" only (TPE + ASHA)");
 }

@@ -56,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/net.hpp"
 #include "models/neural/options.hpp"
@@ -63,37 +64,15 @@
 
 namespace {
 
+using ns::bench::cpu_s;
+using ns::bench::median_of;
+using ns::bench::min_of;
+using ns::bench::now_s;
+using ns::bench::split_list;
+
 namespace nn = ns::models::neural;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
-
-double cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? NAN : *std::min_element(v.begin(), v.end());
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 std::string shape_str(const torch::Tensor& t) {
   std::ostringstream os;

@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.hpp"
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/options.hpp"
 #include "models/neural/packed.hpp"
@@ -54,17 +55,15 @@
 
 namespace {
 
+using ns::bench::cpu_s;
+using ns::bench::median_of;
+using ns::bench::min_of;
+using ns::bench::now_s;
+using ns::bench::split_list;
+
 namespace nn = ns::models::neural;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-double now_s() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
-
-double cpu_s() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 // Minor page faults of the process so far: a tensor above glibc's mmap threshold (at most 32 MiB
 // on 64-bit, which tune_allocator sets) is a fresh mmap each time, zero-filled page by page.
@@ -72,26 +71,6 @@ long minor_faults() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return u.ru_minflt;
-}
-
-double min_of(const std::vector<double>& v) {
-  return v.empty() ? NAN : *std::min_element(v.begin(), v.end());
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

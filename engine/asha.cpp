@@ -306,20 +306,9 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
   proposal_valid_ = false;
   for (const auto& ev : events) {
     if (search_ && ev.value("event", std::string()) == "tpe_propose") {
-      const int k = ev.at("index").get<int>();
-      const std::string id = ev.at("trial").get<std::string>();
-      NS_CHECK(k == static_cast<int>(entries_.size()),
-               "reports.jsonl: TPE proposal {} ({}) out of order: expected proposal {}; the "
-               "journal does not belong to this sweep",
-               k, id, entries_.size());
-      sweeps::Trial t = search_->make(k, ev.at("params"));
-      t.index = k;
-      NS_CHECK(t.id == id,
-               "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "
-               "spec's search space, fixed parameters or data changed since (start a new "
-               "output directory)",
-               k, id, t.id);
-      index_[id] = k;
+      const int k = static_cast<int>(entries_.size());
+      sweeps::Trial t = search_->replay(ev, k, {});  // the startup draws are entries already
+      index_[t.id] = k;
       start_order_.push_back(k);
       entries_.push_back(Entry{std::move(t)});
       continue;

@@ -67,6 +67,25 @@ std::optional<sweeps::Trial> TpeProposer::propose(
   return std::nullopt;
 }
 
+sweeps::Trial TpeProposer::replay(const nlohmann::json& ev, int expected,
+                                  const std::vector<sweeps::Trial>& startup) const {
+  const int k = ev.at("index").get<int>();
+  const std::string id = ev.at("trial").get<std::string>();
+  NS_CHECK(k == expected,
+           "reports.jsonl: TPE proposal {} ({}) out of order: expected proposal {}; the journal "
+           "does not belong to this sweep",
+           k, id, expected);
+  sweeps::Trial t = k < static_cast<int>(startup.size()) ? startup[static_cast<std::size_t>(k)]
+                                                         : make_trial_(k, ev.at("params"));
+  t.index = k;
+  NS_CHECK(t.id == id,
+           "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "
+           "spec's search space, fixed parameters or data changed since (start a new output "
+           "directory)",
+           k, id, t.id);
+  return t;
+}
+
 TpeScheduler::TpeScheduler(TpeSpace space, TpeSearchOptions options,
                            std::vector<sweeps::Trial> startup, MakeTrial make_trial,
                            std::function<void(const nlohmann::json&)> journal)
@@ -183,25 +202,11 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
   for (const auto& ev : events) {
     const std::string kind = ev.value("event", "");
     if (kind == "tpe_propose") {
-      const int k = ev.at("index").get<int>();
-      const std::string id = ev.at("trial").get<std::string>();
-      NS_CHECK(k == static_cast<int>(entries_.size()),
-               "reports.jsonl: TPE proposal {} ({}) out of order: expected proposal {}; the "
-               "journal does not belong to this sweep",
-               k, id, entries_.size());
-      sweeps::Trial t = k < static_cast<int>(startup_.size())
-                            ? startup_[static_cast<std::size_t>(k)]
-                            : proposer_.make(k, ev.at("params"));
-      t.index = k;
-      NS_CHECK(t.id == id,
-               "reports.jsonl: TPE proposal {} was trial {}, but this spec gives {} for it; the "
-               "spec's search space, fixed parameters or data changed since (start a new "
-               "output directory)",
-               k, id, t.id);
+      const int k = static_cast<int>(entries_.size());
       Entry e;
-      e.trial = std::move(t);
+      e.trial = proposer_.replay(ev, k, startup_);
       e.proposal = ev.at("params");
-      by_id_[id] = k;
+      by_id_[e.trial.id] = k;
       entries_.push_back(std::move(e));
     } else if (kind == "tpe_result") {
       const std::string status = ev.at("status").get<std::string>();

@@ -63,6 +63,11 @@ class TpeProposer {
   sweeps::Trial make(int index, const nlohmann::json& proposal) const {
     return make_trial_(index, proposal);
   }
+  /// The trial of a journaled "tpe_propose" event, checked to be proposal `expected` (the
+  /// next in order) and to have the id the journal recorded; `startup` gives the trials of the
+  /// startup draws. Throws ns::Error naming reports.jsonl when the journal is not this spec's.
+  sweeps::Trial replay(const nlohmann::json& event, int expected,
+                       const std::vector<sweeps::Trial>& startup) const;
 
  private:
   TpeSampler sampler_;

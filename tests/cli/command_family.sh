@@ -176,18 +176,7 @@ print(f"ok: {len(got)} trials after SIGKILLs, the same ids and scores as the uni
 PY
 
 # 7. Bad specs: exit 2, one clear line, nothing written.
-bad() {  # bad NAME PYTHON-EDIT EXPECTED-MESSAGE
-  python3 - "$TMP/e.json" "$TMP/bad_$1.json" "$TMP/bad_$1" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1]))
-s["out"] = sys.argv[3]
-exec(sys.argv[4])
-json.dump(s, open(sys.argv[2], "w"))
-PY
-  expect_exit 2 "$NS" run "$TMP/bad_$1.json"
-  grep -qF -- "$3" "$TMP/err" || { cat "$TMP/err"; fail "$1: expected '$3'"; }
-  [ ! -e "$TMP/bad_$1" ] || fail "$1: wrote $TMP/bad_$1"
-}
+bad() { bad_spec "$TMP/e.json" "$@"; }  # bad NAME PYTHON-EDIT EXPECTED-MESSAGE (lib.sh)
 bad noblock 'del s["command"]' 'the command family needs a "command" block'
 bad placeholder 's["command"]["argv"].append("{lr}")' 'argv[7]: '"'"'{lr}'"'"': unknown placeholder {lr}'
 bad brace 's["command"]["argv"].append("a}b")' 'an unmatched }'

@@ -51,3 +51,19 @@ kill_while_training() {
     echo "kill point $i: $(_rows) rows so far; trials training when killed: ${hit:-none}"
   done
 }
+# bad_spec BASE NAME PYTHON-EDIT EXPECTED: the spec BASE with `s["out"]` set to $TMP/bad_NAME and
+# PYTHON-EDIT applied to it (a statement on the dict `s`) must be refused by `run` with exit 2,
+# a message containing EXPECTED, and nothing written.
+bad_spec() {
+  local base=$1 name=$2 edit=$3 want=$4
+  python3 - "$base" "$TMP/bad_$name.json" "$TMP/bad_$name" "$edit" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["out"] = sys.argv[3]
+exec(sys.argv[4])
+json.dump(s, open(sys.argv[2], "w"))
+PY
+  expect_exit 2 "$NS" run "$TMP/bad_$name.json"
+  grep -qF -- "$want" "$TMP/err" || { cat "$TMP/err"; fail "$name: expected '$want'"; }
+  [ ! -e "$TMP/bad_$name" ] || fail "$name: wrote $TMP/bad_$name"
+}

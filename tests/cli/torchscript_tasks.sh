@@ -46,15 +46,8 @@ import glob, sys, torch
 m = torch.jit.load(glob.glob(f"{sys.argv[1]}/trials/*/model.pt")[0])
 assert not m.training and tuple(m(torch.zeros(2, 1, 28, 28)).shape) == (2, 10)
 PY
-bad() {  # bad NAME MODULE PYTHON-EDIT EXPECTED
-  python3 - "$TMP/cls.json" "$TMP/b_$1.json" "$TMP/b_$1" "$2" "$3" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1])); s["out"] = sys.argv[3]; s["fixed"]["module"] = sys.argv[4]
-exec(sys.argv[5]); json.dump(s, open(sys.argv[2], "w"))
-PY
-  expect_exit 2 "$NS" run "$TMP/b_$1.json"
-  grep -qF -- "$4" "$TMP/err" || { cat "$TMP/err"; fail "$1: expected '$4'"; }
-  [ ! -e "$TMP/b_$1" ] || fail "$1: wrote its output directory"
+bad() {  # bad NAME MODULE PYTHON-EDIT EXPECTED (lib.sh: bad_spec)
+  bad_spec "$TMP/cls.json" "$1" "s['fixed']['module'] = '$2'; $3" "$4"
 }
 bad classes "$TMP/seven.pt" "" "returned shape [2, 7] for 2 images of 1x28x28, expected [2, 10] (one logit per class)"
 bad key "$TMP/cnn.pt" 's["torchscript"]["smoothness"] = {"param": "head.weight", "weight": 1}' "smoothness: unknown key for \"task\": \"classification\""

@@ -110,16 +110,7 @@ PY
 # Two workers: results arrive in any order; the search still completes with distinct trials.
 expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/mpi"
 [ "$(tail -n +2 "$TMP/mpi/results.csv" | cut -d, -f1 | sort -u | wc -l)" -eq 24 ] || fail "mpi: expected 24 distinct trials"
-bad() {  # bad NAME PYTHON-EDIT EXPECTED
-  python3 - "$TMP/spec.json" "$TMP/b_$1.json" "$TMP/b_$1" "$2" <<'PY'
-import json, sys
-s = json.load(open(sys.argv[1])); s["out"] = sys.argv[3]
-exec(sys.argv[4]); json.dump(s, open(sys.argv[2], "w"))
-PY
-  expect_exit 2 "$NS" run "$TMP/b_$1.json"
-  grep -qF -- "$3" "$TMP/err" || { cat "$TMP/err"; fail "$1: expected '$3'"; }
-  [ ! -e "$TMP/b_$1" ] || fail "$1: wrote its output directory"
-}
+bad() { bad_spec "$TMP/spec.json" "$@"; }  # bad NAME PYTHON-EDIT EXPECTED (lib.sh)
 bad grid 's["grid"] = {"k": [0, 1]}; del s["random"]["params"]["k"]' '$.grid: cannot be combined with "search"'
 bad norandom 'del s["random"]' '$.search: needs a "random" block'
 bad kind 's["search"]["kind"] = "bayes"' '$.search.kind'

@@ -33,14 +33,6 @@ double metric_of(const std::map<std::string, double>& m, const std::string& name
   return it == m.end() ? std::nan("") : it->second;
 }
 
-// A metric value in the journal: JSON has no NaN, so non-finite values are strings, as in
-// results.csv.
-nlohmann::json value_json(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
-}
-double value_from(const nlohmann::json& j) {
-  return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>();
-}
 
 }  // namespace
 
@@ -324,7 +316,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
       e.target = t;
       e.attempt = ev.value("attempt", 1);
     } else if (kind == "rung") {
-      record(i, ev.at("rung").get<int>(), value_from(ev.at("value")));
+      record(i, ev.at("rung").get<int>(), journal_value(ev.at("value")));
       if (ev.at("decision") == "end") e.completed = true;
       if (ev.at("decision") == "pause") {
         e.state = State::kPaused;
@@ -371,7 +363,7 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
   record(i, k, v);
   charge(i);
   log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", k}, {"resource", report.resource},
-       {"value", value_json(v)}, {"decision", d}});
+       {"value", journal_json(v)}, {"decision", d}});
   return d;
 }
 
@@ -387,7 +379,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
     e.state = State::kPaused;
     e.last = row;
     log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
-         {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", Decision::kPause},
+         {"resource", rungs_[e.target]}, {"value", journal_json(v)}, {"decision", Decision::kPause},
          {"metrics", msg::metrics_json(row.metrics)}, {"wall_s", row.wall_s},
          {"rank", row.rank}, {"host", row.host}, {"device", row.device}});
     charge(i);
@@ -404,7 +396,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
     e.completed = true;
     record(i, e.target, v);
     log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
-         {"resource", rungs_[e.target]}, {"value", value_json(v)}, {"decision", "end"}});
+         {"resource", rungs_[e.target]}, {"value", journal_json(v)}, {"decision", "end"}});
   }
   e.state = State::kDone;
   charge(i);
@@ -712,7 +704,7 @@ Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
   }
   if (journal_)
     journal_({{"event", "report"}, {"trial", report.trial_id}, {"resource", report.resource},
-              {"value", value_json(v)},
+              {"value", journal_json(v)},
               {"decision", d}});
   return d;
 }
@@ -767,7 +759,7 @@ void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
       e.started = true;
       e.attempt = ev.value("attempt", 1);
     } else if (kind == "report") {
-      add_point(i, ev.at("resource").get<double>(), value_from(ev.at("value")));
+      add_point(i, ev.at("resource").get<double>(), journal_value(ev.at("value")));
     } else if (kind == "end") {
       e.complete = ev.value("complete", false);
     }

@@ -14,6 +14,14 @@
 
 namespace ns::engine {
 
+nlohmann::json journal_json(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(format_number(v));
+}
+
+double journal_value(const nlohmann::json& j) {
+  return j.is_string() ? std::stod(j.get<std::string>()) : j.get<double>();
+}
+
 std::string format_number(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";

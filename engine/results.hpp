@@ -33,6 +33,10 @@ struct ResultRow {
 
 /// Formats a double so that pandas reads it back exactly ("nan", "inf" for non-finite).
 std::string format_number(double v);
+/// A metric value in a journal (reports.jsonl): JSON has no NaN, so a non-finite value is its
+/// format_number string, as in results.csv; journal_value reads either form back.
+nlohmann::json journal_json(double v);
+double journal_value(const nlohmann::json& j);
 /// Formats a parameter value for a CSV cell (strings bare, numbers shortest round-trip).
 std::string format_value(const nlohmann::json& v);
 

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <limits>
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
@@ -89,11 +88,10 @@ sweeps::Trial TpeProposer::replay(const nlohmann::json& ev, int expected,
 TpeScheduler::TpeScheduler(TpeSpace space, TpeSearchOptions options,
                            std::vector<sweeps::Trial> startup, MakeTrial make_trial,
                            std::function<void(const nlohmann::json&)> journal)
-    : proposer_(std::move(space), options, std::move(make_trial)),
-      options_(std::move(options)),
+    : proposer_(std::move(space), std::move(options), std::move(make_trial)),
       startup_(std::move(startup)),
       journal_(std::move(journal)) {
-  if (static_cast<int>(startup_.size()) > options_.trials) startup_.resize(options_.trials);
+  if (static_cast<int>(startup_.size()) > proposer_.options().trials) startup_.resize(proposer_.options().trials);
 }
 
 std::vector<TpeObservation> TpeScheduler::observations() const {
@@ -115,7 +113,7 @@ const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
   upcoming_valid_ = true;
   upcoming_.reset();
   const int k = static_cast<int>(entries_.size());
-  if (k >= options_.trials || exhausted_) return upcoming_;
+  if (k >= proposer_.options().trials || exhausted_) return upcoming_;
   msg::Assign a;
   if (k < static_cast<int>(startup_.size())) {
     a.trial = startup_[static_cast<std::size_t>(k)];
@@ -174,25 +172,25 @@ void TpeScheduler::record(const std::string& id, TrialStatus status, double valu
 
 Verdict TpeScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
                                 bool draining) {
-  if (row.status == TrialStatus::kFailed && row.attempt <= options_.retries && !draining) {
+  if (row.status == TrialStatus::kFailed && row.attempt <= proposer_.options().retries && !draining) {
     msg::Assign again = assign;
     again.attempt = row.attempt + 1;
     again_.push_front(std::move(again));
     return Verdict::kRetry;
   }
-  auto m = row.metrics.find(options_.metric);
+  auto m = row.metrics.find(proposer_.options().metric);
   const double value = m != row.metrics.end() ? m->second : std::nan("");
   if (journal_)
     journal_({{"event", "tpe_result"},
               {"trial", row.trial_id},
               {"status", to_string(row.status)},
-              {"value", format_number(value)}});
+              {"value", journal_json(value)}});
   record(row.trial_id, row.status, value);
   return Verdict::kRecord;
 }
 
 int TpeScheduler::pending() const {
-  int left = options_.trials - static_cast<int>(entries_.size());
+  int left = proposer_.options().trials - static_cast<int>(entries_.size());
   if (exhausted_) left = 0;
   return static_cast<int>(again_.size()) + std::max(0, left);
 }
@@ -210,18 +208,9 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
       entries_.push_back(std::move(e));
     } else if (kind == "tpe_result") {
       const std::string status = ev.at("status").get<std::string>();
-      const nlohmann::json& v = ev.at("value");
-      double value = std::nan("");
-      if (v.is_number()) value = v.get<double>();
-      if (v.is_string()) {
-        const std::string s = v.get<std::string>();
-        value = s == "inf" ? std::numeric_limits<double>::infinity()
-                : s == "-inf" ? -std::numeric_limits<double>::infinity()
-                : s == "nan" ? std::nan("")
-                             : std::stod(s);
-      }
       record(ev.at("trial").get<std::string>(),
-             status == "ok" ? TrialStatus::kOk : TrialStatus::kFailed, value);
+             status == "ok" ? TrialStatus::kOk : TrialStatus::kFailed,
+             journal_value(ev.at("value")));
     }
   }
   // Proposed and not finished (no row, whatever the journal says: a kill between its result

@@ -116,8 +116,7 @@ class TpeScheduler final : public Scheduler {
   const std::optional<msg::Assign>& upcoming() const;
   void record(const std::string& id, TrialStatus status, double value);
 
-  TpeProposer proposer_;
-  TpeSearchOptions options_;
+  TpeProposer proposer_;  ///< its options() are the search's
   std::vector<sweeps::Trial> startup_;
   std::function<void(const nlohmann::json&)> journal_;
   std::vector<Entry> entries_;              ///< proposal order

@@ -79,9 +79,9 @@ class TorchScriptFamily final : public engine::ModelFamily {
    public:
     explicit Runner(const TorchScriptFamily& family) : family_(family) {}
     engine::TrialOutcome run(const engine::TrialContext& ctx) override {
-      const bool classification = ctx.options.value("task", "") == "classification";
-      auto& runner = classification ? classification_ : neural_;
-      if (!runner) runner = family_.task(ctx.options).make_runner();
+      const engine::ModelFamily& task = family_.task(ctx.options);
+      auto& runner = &task == family_.classification_.get() ? classification_ : neural_;
+      if (!runner) runner = task.make_runner();
       return runner->run(ctx);
     }
 

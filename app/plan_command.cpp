@@ -389,7 +389,26 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       std::cout << "  (the stopping variant's share depends on the order results arrive in; the "
                    "figure is successive halving's)\n";
   }
-  if (p.spec.search) {
+  if (p.spec.search && p.spec.search->kind == "pbt") {
+    const auto& sc = *p.spec.search;
+    std::cout << fmt::format(
+        "search: PBT (Jaderberg et al. 2017, asynchronous as Ray Tune's): the {} members listed "
+        "train in segments of {} {}{}; at each pause a member in the bottom {} copies the "
+        "checkpoint of one in the top {} and explores {} (resample probability {}, perturb by "
+        "{}); snapshots in <out>/pbt/\n",
+        sc.population, sc.interval, p.schema.resource,
+        sc.max > 0 ? fmt::format(" up to {}", sc.max) : std::string(" to each member's own end"),
+        sc.quantile, sc.quantile, fmt::join(sc.mutables, ", "), sc.resample_probability,
+        fmt::join(sc.perturb, " or "));
+  } else if (p.spec.search && p.spec.search->kind == "schedule") {
+    const auto& sc = *p.spec.search;
+    std::vector<std::string> parts;
+    for (const auto& seg : sc.segments)
+      parts.push_back(seg.until > 0 ? fmt::format("to {}", seg.until) : std::string("to its end"));
+    std::cout << fmt::format("search: a fixed schedule: the trial trains {} ({}), pausing between "
+                             "segments\n",
+                             fmt::join(parts, ", then "), p.schema.resource);
+  } else if (p.spec.search) {
     const auto& sc = *p.spec.search;
     std::cout << fmt::format(
         "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "

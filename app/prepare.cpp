@@ -36,7 +36,9 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     p.metrics.push_back("resource");
   }
   p.trials = sweeps::enumerate(p.spec);
-  p.total_trials = p.spec.search ? p.spec.random_count : static_cast<int>(p.trials.size());
+  p.total_trials = p.spec.search && p.spec.search->kind == "tpe"
+                       ? p.spec.random_count
+                       : static_cast<int>(p.trials.size());
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).

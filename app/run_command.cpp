@@ -21,6 +21,8 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "engine/mpi_transport.hpp"
+#include "engine/pbt.hpp"
+#include "engine/protocol.hpp"
 #include "engine/sweep_output.hpp"
 #include "engine/tpe_search.hpp"
 #include "engine/worker.hpp"
@@ -239,6 +241,38 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
       log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
                 prep.spec.scheduler->resource, scheduler->resource_used());
     summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
+  } else if (prep.spec.search && prep.spec.search->kind == "pbt") {
+    // PBT: the random draws are the population; snapshots live in <out>/pbt/.
+    const std::filesystem::path out_dir = prep.spec.out;
+    engine::PbtScheduler pbt(
+        pending_trials(prep, {}), engine::pbt_options(prep.spec),
+        [&](const nlohmann::json& e) { output->journal(e); },
+        [out_dir](const std::string& snapshot) {
+          std::error_code ec;
+          std::filesystem::remove_all(out_dir / snapshot, ec);
+          if (ec) log::warn("PBT: cannot delete the snapshot {}: {}", snapshot, ec.message());
+        });
+    pbt.restore(engine::read_journal(prep.spec.out), output->finished(),
+                [out_dir](const std::string& snapshot) -> std::optional<engine::ResultRow> {
+                  const auto file = out_dir / snapshot / "result.json";
+                  if (!std::filesystem::exists(file)) return std::nullopt;
+                  return engine::msg::row_from_json(sweeps::read_json_file(file.string()));
+                });
+    const auto& sc = *prep.spec.search;
+    log::info("search: PBT, population {}, interval {} {}{}, quantile {}, mutable {}; {} "
+              "exploits by earlier runs",
+              sc.population, sc.interval, prep.schema.resource,
+              sc.max > 0 ? fmt::format(", members end at {}", sc.max) : std::string(),
+              sc.quantile, fmt::join(sc.mutables, ", "), pbt.exploits());
+    summary = mpi.size() == 1 ? coord.run_serial(pbt, executor) : coord.run(pbt);
+  } else if (prep.spec.search && prep.spec.search->kind == "schedule") {
+    NS_CHECK(prep.trials.size() == 1, "internal: a fixed schedule has one trial");
+    engine::FixedScheduleScheduler fixed(pending_trials(prep, {}).front(),
+                                         prep.spec.search->segments,
+                                         [&](const nlohmann::json& e) { output->journal(e); });
+    fixed.restore(engine::read_journal(prep.spec.out), output->finished());
+    log::info("search: a fixed schedule of {} segment(s)", prep.spec.search->segments.size());
+    summary = mpi.size() == 1 ? coord.run_serial(fixed, executor) : coord.run(fixed);
   } else if (prep.spec.search) {
     // TPE: the startup draws, then proposals from the results; restored from the journal.
     engine::TpeScheduler tpe(

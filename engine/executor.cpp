@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 
 namespace ns::engine {
 
@@ -57,6 +58,37 @@ std::function<bool()> with_time_limit(const msg::Assign& assign, Clock::time_poi
     }
     return stop();
   };
+}
+
+namespace fs = std::filesystem;
+
+// PBT's exploit: the snapshot's files (not its result.json) replace the trial directory's.
+void adopt_snapshot(const fs::path& snapshot, const fs::path& dir) {
+  NS_CHECK(fs::is_directory(snapshot), "the snapshot {} to continue from is missing (deleted "
+                                       "while a member still needed it?)",
+           snapshot.string());
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
+  for (const auto& e : fs::directory_iterator(snapshot)) {
+    if (e.path().filename() == "result.json") continue;
+    fs::copy(e.path(), dir / e.path().filename(), fs::copy_options::recursive);
+  }
+}
+
+// PBT's snapshot of a segment that came back: the trial directory (when paused: its checkpoint)
+// and the row, written to a temporary directory renamed into place, so a snapshot that exists
+// is whole.
+void write_snapshot(const fs::path& dir, const fs::path& snapshot, const ResultRow& row,
+                    int rank) {
+  const fs::path tmp = snapshot.string() + fmt::format(".tmp{}", rank);
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  if (row.status == TrialStatus::kPaused && fs::is_directory(dir))
+    for (const auto& e : fs::directory_iterator(dir))
+      fs::copy(e.path(), tmp / e.path().filename(), fs::copy_options::recursive);
+  core::write_file_atomic(tmp / "result.json", msg::row_json(row).dump() + "\n");
+  fs::remove_all(snapshot);
+  fs::rename(tmp, snapshot);
 }
 
 }  // namespace
@@ -111,6 +143,10 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     ctx.checkpoint_every_s = info_.checkpoint_every_s;
     ctx.report = reporter_for(assign, std::make_shared<std::size_t>(0));
     ctx.options = options_;
+    if (!assign.adopt.empty()) {
+      adopt_snapshot(fs::path(out_dir_) / assign.adopt, dir);
+      ctx.adopted = true;
+    }
     TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
     apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
@@ -120,6 +156,16 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     row.error = "unknown exception";
   }
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!assign.snapshot.empty() && row.status != TrialStatus::kInterrupted &&
+      row.status != TrialStatus::kTimeout) {
+    try {
+      write_snapshot(fs::path(out_dir_) / "trials" / assign.trial.id,
+                     fs::path(out_dir_) / assign.snapshot, row, info_.rank);
+    } catch (const std::exception& e) {
+      row.status = TrialStatus::kFailed;
+      row.error = fmt::format("cannot write the snapshot {}: {}", assign.snapshot, e.what());
+    }
+  }
   return row;
 }
 

@@ -21,6 +21,8 @@ void to_json(nlohmann::json& j, const Assign& m) {
     j["final_rung"] = m.final_rung;
   }
   if (!m.rungs.empty()) j["rungs"] = m.rungs;
+  if (!m.adopt.empty()) j["adopt"] = m.adopt;
+  if (!m.snapshot.empty()) j["snapshot"] = m.snapshot;
 }
 void from_json(const nlohmann::json& j, Assign& m) {
   j.at("id").get_to(m.trial.id);
@@ -35,6 +37,8 @@ void from_json(const nlohmann::json& j, Assign& m) {
   m.resource_limit = j.value("resource_limit", 0.0);
   m.final_rung = j.value("final_rung", false);
   m.rungs = j.value("rungs", std::vector<double>{});
+  m.adopt = j.value("adopt", std::string());
+  m.snapshot = j.value("snapshot", std::string());
 }
 
 // JSON has no NaN: non-finite metrics travel as strings.
@@ -49,8 +53,6 @@ std::map<std::string, double> metrics_from_json(const nlohmann::json& j) {
   for (auto& [k, v] : j.items()) m[k] = v.is_string() ? std::stod(v.get<std::string>()) : v.get<double>();
   return m;
 }
-
-namespace {
 
 nlohmann::json row_json(const ResultRow& r) {
   const nlohmann::json metrics = metrics_json(r.metrics);
@@ -77,7 +79,6 @@ ResultRow row_from_json(const nlohmann::json& j) {
   return r;
 }
 
-}  // namespace
 
 void to_json(nlohmann::json& j, const Result& m) {
   j = row_json(m.row);

@@ -56,6 +56,12 @@ struct Assign {
   /// Resources at which the trial reports and waits for the scheduler's Decision (the stopping
   /// variant); empty = it reports nothing on the way.
   std::vector<double> rungs;
+  /// PBT (engine/pbt.hpp), paths relative to the output directory: a snapshot whose files
+  /// replace the trial directory's before the trial runs (an exploit: TrialContext::adopted),
+  /// and where the worker copies the trial directory and the row (result.json) when it comes
+  /// back (paused: with its checkpoint).
+  std::string adopt;
+  std::string snapshot;
 };
 
 /// A running trial reached one of Assign::rungs: its resource used so far and its metrics.
@@ -88,6 +94,10 @@ void to_json(nlohmann::json& j, const Report& m);
 void from_json(const nlohmann::json& j, Report& m);
 void to_json(nlohmann::json& j, const DecisionMsg& m);
 void from_json(const nlohmann::json& j, DecisionMsg& m);
+
+/// A row as JSON and back (Result's rows, PBT's result.json).
+nlohmann::json row_json(const ResultRow& r);
+ResultRow row_from_json(const nlohmann::json& j);
 
 /// Metrics as JSON (non-finite values as strings: JSON has no NaN) and back.
 nlohmann::json metrics_json(const std::map<std::string, double>& m);

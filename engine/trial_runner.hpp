@@ -44,6 +44,11 @@ struct TrialContext {
   /// between the rungs the scheduler asked about.
   std::function<Decision(double resource, const std::map<std::string, double>& metrics)> report =
       [](double, const std::map<std::string, double>&) { return Decision::kContinue; };
+  /// PBT's exploit (engine/pbt.hpp): the checkpoint in trial_dir was copied from another
+  /// member (another trial id and seed) and the parameters may differ from those it was saved
+  /// with. The runner loads it whatever trial wrote it and applies the mutable parameters
+  /// (FamilySchema::mutable_params) of `trial.params` from here on.
+  bool adopted = false;
   /// The spec's block named after the family (SweepSpec::options; null when absent).
   nlohmann::json options;
 };

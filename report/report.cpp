@@ -12,6 +12,7 @@
 #include "core/log.hpp"
 #include "report/analysis.hpp"
 #include "report/html.hpp"
+#include "report/pbt.hpp"
 #include "report/results.hpp"
 #include "report/terminal.hpp"
 
@@ -24,8 +25,8 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   const Selection selection = choose_selection(results, o.metric, o.mode);
   // Check the HTML's prerequisites before writing anything, so bad input leaves no output.
   std::string plotly;
-  const std::pair<const char*, const fs::path*> outputs[] = {{"--html", &o.html},
-                                                             {"--best-config", &o.best_config}};
+  const std::pair<const char*, const fs::path*> outputs[] = {
+      {"--html", &o.html}, {"--best-config", &o.best_config}, {"--replay", &o.replay}};
   for (const auto& [flag, file] : outputs) {
     if (file->empty()) continue;
     const fs::path parent = file->has_parent_path() ? file->parent_path() : fs::path(".");
@@ -39,8 +40,20 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   if (!o.html.empty()) plotly = load_plotly_js();
   const Analysis analysis = analyze(results, selection);
 
+  const PbtView pbt = load_pbt(results);
+  // Checked before anything is written: a sweep that cannot give a replay writes nothing.
+  NS_CHECK(o.replay_trial.empty() || !o.replay.empty(),
+           "--replay-trial {}: needs --replay FILE (where to write the spec)", o.replay_trial);
+  const nlohmann::json replay =
+      o.replay.empty() ? nlohmann::json() : best_replay_spec(pbt, o.replay_trial);
   out << render_terminal(results, analysis, o.top);
+  out << render_pbt(pbt, results);
   out.flush();
+  if (!o.replay.empty()) {
+    core::write_file_atomic(o.replay, replay.dump(2) + "\n", kExitBadInput);
+    out << "wrote " << o.replay.string() << " (run it with its own --out to retrain the winning "
+                                            "schedule as one trial)\n";
+  }
   if (!o.best_config.empty()) {
     // Written even when no configuration has a finite metric (then null), so a script that asked
     // for the file always finds it.
@@ -75,6 +88,11 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
   cmd->add_option("--best-config", opts->best_config,
                   "also write the best configuration (by mean over repeats) and its best repeat "
                   "as JSON to FILE");
+  cmd->add_option("--replay", opts->replay,
+                  "PBT: also write a spec that retrains the best member's schedule (its "
+                  "lineage) as one fixed-schedule trial to FILE");
+  cmd->add_option("--replay-trial", opts->replay_trial,
+                  "with --replay: the member (trial id) to replay instead of the best");
   cmd->callback([opts, &action] {
     action = [opts] {
       try {

@@ -24,6 +24,8 @@ struct ReportOptions {
   int top = 10;                ///< configurations in the leaderboard
   std::filesystem::path html;  ///< empty = no HTML page
   std::filesystem::path best_config;  ///< empty = none; else the best configuration as JSON
+  std::filesystem::path replay;       ///< empty = none; else the PBT winner's replay spec
+  std::string replay_trial;           ///< replay this member (trial id) instead of the best
 
   ReportOptions& with_metric(std::string m) {
     metric = std::move(m);

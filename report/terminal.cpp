@@ -7,8 +7,6 @@
 #include <map>
 
 namespace ns::report {
-namespace {
-
 // Columns separated by two spaces; numbers right-aligned. Trailing blanks trimmed so the
 // golden files have none.
 std::string table(const std::vector<std::string>& header,
@@ -34,6 +32,8 @@ std::string table(const std::vector<std::string>& header,
   for (auto& r : rows) line(r);
   return out;
 }
+
+namespace {
 
 std::string plural(int n, const char* one, const char* many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
@@ -135,7 +135,7 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
   }
 
   // A search: the best so far against trials, with where TPE took over from the random draws.
-  if (!r.sweep.search.empty() && !a.best_so_far.empty()) {
+  if (r.sweep.search == "tpe" && !a.best_so_far.empty()) {
     const int n = static_cast<int>(a.best_so_far.size());
     std::vector<int> at = {r.sweep.search_startup, n};
     for (int k = 5; k < n; k *= 2) at.push_back(k);

@@ -15,6 +15,10 @@ struct FamilySchema {
   std::vector<std::string> metrics;  ///< metric columns of results.csv, fixed for a sweep
   /// The unit of early stopping's resource ("iterations", "epochs", "steps"); "" = none.
   std::string resource;
+  /// Parameters that may change while a trial trains (PBT's "mutable": learning rate,
+  /// regularizer weights, ...): the runner applies a new value when it resumes. "*" = any
+  /// (families whose program reads its configuration at every start: command). Empty: none.
+  std::vector<std::string> mutable_params;
   /// Parameters whose value may be JSON null (e.g. an optional limit); others must match the
   /// type of their default (number/integer/string/bool).
   std::vector<std::string> nullable;

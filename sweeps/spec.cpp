@@ -107,21 +107,145 @@ class Parser {
   const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
   SearchSpec parse_search(const json& b) const {
-    static const std::vector<std::string> keys = {"kind",  "startup",   "candidates",
-                                                  "gamma", "gamma_max", "prior_weight"};
-    for (auto& [k, v] : b.items())
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        fail("$.search." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
     const core::JsonFields f(b, src_ + ": $.search");
     SearchSpec s;
-    if (!f.has("kind")) fail("$.search.kind", "required key is missing; \"tpe\"");
-    s.kind = f.choice("kind", "", {"tpe"});
-    s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, kMaxTrials)));
-    s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
-    s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
-    s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, kMaxTrials)));
-    s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
+    if (!f.has("kind")) fail("$.search.kind", "required key is missing; \"tpe\", \"pbt\" or \"schedule\"");
+    s.kind = f.choice("kind", "", {"tpe", "pbt", "schedule"});
+    static const std::vector<std::string> tpe_keys = {"kind",  "startup",   "candidates",
+                                                      "gamma", "gamma_max", "prior_weight"};
+    static const std::vector<std::string> pbt_keys = {
+        "kind", "population", "interval", "max", "quantile", "perturb", "resample_probability",
+        "mutable"};
+    static const std::vector<std::string> schedule_keys = {"kind", "segments"};
+    const auto& keys = s.kind == "tpe" ? tpe_keys : s.kind == "pbt" ? pbt_keys : schedule_keys;
+    for (auto& [k, v] : b.items())
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        fail("$.search." + k, fmt::format("unknown key for \"kind\": \"{}\"; allowed: {}", s.kind,
+                                          fmt::join(keys, ", ")));
+    if (s.kind == "tpe") {
+      s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, kMaxTrials)));
+      s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
+      s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
+      s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, kMaxTrials)));
+      s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
+    } else if (s.kind == "pbt") {
+      s.population = static_cast<int>(f.integer("population", 0, core::Interval::closed(2, 100000)));
+      if (!f.has("interval"))
+        fail("$.search.interval", fmt::format("required key is missing; the {} between two exploit "
+                                              "and explore decisions (> 0)",
+                                              schema_.resource.empty() ? "resource" : schema_.resource));
+      s.interval = f.number("interval", 0, core::Interval::above(0));
+      s.max = f.number("max", 0, core::Interval::at_least(0));
+      if (s.max > 0 && s.max <= s.interval)
+        f.fail_with("max", fmt::format("must be larger than interval ({}): a member that ends "
+                                       "before the first interval is never exploited",
+                                       s.interval));
+      s.quantile = f.number("quantile", 0.25, {0.0, 0.5, true, false});
+      s.resample_probability = f.number("resample_probability", 0.25, {0.0, 1.0, false, false});
+      if (f.has("perturb")) {
+        const json& p = b.at("perturb");
+        if (!p.is_array() || p.empty())
+          fail("$.search.perturb", fmt::format("expected a non-empty array of factors > 0, got {}", core::shown(p)));
+        s.perturb.clear();
+        for (size_t i = 0; i < p.size(); ++i) {
+          if (!p[i].is_number() || !(p[i].get<double>() > 0))
+            fail(fmt::format("$.search.perturb[{}]", i), fmt::format("expected a factor > 0, got {}", core::shown(p[i])));
+          s.perturb.push_back(p[i].get<double>());
+        }
+      }
+      if (!f.has("mutable"))
+        fail("$.search.mutable", "required key is missing; the parameters PBT may change while "
+                                 "members train (names in $.random.params)");
+      const json& m = b.at("mutable");
+      if (!m.is_array() || m.empty())
+        fail("$.search.mutable", fmt::format("expected a non-empty array of parameter names, got {}", core::shown(m)));
+      for (size_t i = 0; i < m.size(); ++i) {
+        const std::string path = fmt::format("$.search.mutable[{}]", i);
+        if (!m[i].is_string()) fail(path, fmt::format("expected a parameter name, got {}", core::shown(m[i])));
+        const std::string name = m[i].get<std::string>();
+        require_param(path, name);
+        const auto& ok = schema_.mutable_params;
+        if (std::find(ok.begin(), ok.end(), "*") == ok.end() &&
+            std::find(ok.begin(), ok.end(), name) == ok.end())
+          fail(path, ok.empty()
+                         ? fmt::format("family '{}' cannot change parameters while a trial trains",
+                                       schema_.name)
+                         : fmt::format("'{}' cannot change while a trial trains (structural); "
+                                       "family '{}' can change: {}",
+                                       name, schema_.name, fmt::join(ok, ", ")));
+        if (std::find(s.mutables.begin(), s.mutables.end(), name) != s.mutables.end())
+          fail(path, fmt::format("'{}' is listed twice", name));
+        s.mutables.push_back(name);
+      }
+    } else {
+      if (!b.contains("segments") || !b.at("segments").is_array() || b.at("segments").empty())
+        fail("$.search.segments", "expected a non-empty array of {\"until\": resource, \"params\": {...}}");
+      const json& segs = b.at("segments");
+      for (size_t i = 0; i < segs.size(); ++i) {
+        const std::string path = fmt::format("$.search.segments[{}]", i);
+        if (!segs[i].is_object()) fail(path, fmt::format("expected an object, got {}", core::shown(segs[i])));
+        for (auto& [k, v] : segs[i].items())
+          if (k != "until" && k != "params") fail(path + "." + k, "unknown key; allowed: until, params");
+        const core::JsonFields sf(segs[i], src_ + ": " + path);
+        SearchSpec::Segment seg;
+        const bool last = i + 1 == segs.size();
+        if (!last && !sf.has("until"))
+          fail(path + ".until", "required key is missing; the resource this segment trains to");
+        seg.until = sf.number("until", 0, last ? core::Interval::at_least(0) : core::Interval::above(0));
+        if (i > 0 && seg.until > 0 && seg.until <= s.segments.back().until)
+          fail(path + ".until", fmt::format("must be larger than the previous segment's ({})", s.segments.back().until));
+        if (segs[i].contains("params")) {
+          const json& p = segs[i].at("params");
+          if (!p.is_object()) fail(path + ".params", fmt::format("expected an object, got {}", core::shown(p)));
+          for (auto& [k, v] : p.items()) {
+            require_param(path + ".params." + k, k);
+            seg.params[k] = check_value(path + ".params." + k, k, v);
+          }
+        }
+        s.segments.push_back(std::move(seg));
+      }
+    }
     return s;
+  }
+
+  /// What PBT and a fixed schedule refuse, and PBT's population against the random block.
+  void check_population_search(SweepSpec& s) const {
+    const SearchSpec& sc = *s.search;
+    const std::string what = sc.kind == "pbt" ? "PBT" : "a fixed schedule";
+    if (schema_.resource.empty())
+      fail("$.search.kind", fmt::format("family '{}' reports no resource (iterations, epochs), so "
+                                        "{} cannot pause its trials", schema_.name, what));
+    if (!s.grid.empty()) fail("$.grid", fmt::format("cannot be combined with {}", what));
+    if (s.repeats > 1) fail("$.repeats", fmt::format("cannot be combined with {}", what));
+    if (s.scheduler) fail("$.scheduler", fmt::format("cannot be combined with {}: it pauses and "
+                                                     "resumes trials itself", what));
+    if (s.pack > 1) fail("$.pack", fmt::format("cannot be combined with {}", what));
+    const auto& ok = schema_.mutable_params;
+    const bool any = std::find(ok.begin(), ok.end(), "*") != ok.end();
+    if (sc.kind == "schedule") {
+      if (!s.random.empty())
+        fail("$.random", "cannot be combined with a fixed schedule: it trains one trial (set its "
+                         "parameters in $.fixed)");
+      for (size_t i = 0; i < sc.segments.size(); ++i)
+        for (auto& [k, v] : sc.segments[i].params.items())
+          if (!any && std::find(ok.begin(), ok.end(), k) == ok.end())
+            fail(fmt::format("$.search.segments[{}].params.{}", i, k),
+                 fmt::format("'{}' cannot change while a trial trains; family '{}' can change: {}",
+                             k, schema_.name, ok.empty() ? "nothing" : fmt::format("{}", fmt::join(ok, ", "))));
+      return;
+    }
+    if (s.random.empty())
+      fail("$.search", "PBT needs a \"random\" block: its draws are the initial population and "
+                       "its distributions what explore resamples from");
+    if (sc.population == 0) s.search->population = s.random_count;
+    else if (sc.population != s.random_count)
+      fail("$.search.population", fmt::format("{} differs from $.random.count ({}); give one of them",
+                                              sc.population, s.random_count));
+    if (s.search->population < 2) fail("$.random.count", "PBT needs a population of at least 2");
+    for (const auto& m : sc.mutables)
+      if (std::none_of(s.random.begin(), s.random.end(), [&](const auto& r) { return r.first == m; }))
+        fail("$.search.mutable", fmt::format("'{}' is not in $.random.params: PBT resamples a "
+                                             "mutable parameter from its distribution", m));
   }
 
   SchedulerSpec parse_scheduler(const json& b) const {
@@ -299,6 +423,9 @@ class Parser {
     if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
     if (j.contains("search")) {
       s.search = parse_search(object_at(j, "search"));
+      if (s.search->kind != "tpe") check_population_search(s);
+    }
+    if (s.search && s.search->kind == "tpe") {
       if (s.random.empty())
         fail("$.search", "needs a \"random\" block: its \"params\" are the space TPE searches and "
                          "its \"count\" the number of trials");
@@ -356,6 +483,8 @@ double unit_draw(std::uint64_t seed, int grid_index, int sample, const std::stri
   return core::unit_double(splitmix64(h));
 }
 
+}  // namespace
+
 json draw(const Distribution& d, double u) {
   if (d.kind == "uniform") return json(d.low + u * (d.high - d.low));
   if (d.kind == "log_uniform") return json(std::exp(std::log(d.low) + u * (std::log(d.high) - std::log(d.low))));
@@ -367,7 +496,6 @@ json draw(const Distribution& d, double u) {
   return d.choices[i];
 }
 
-}  // namespace
 
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
@@ -423,7 +551,8 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
   // A search knows its startup draws in advance (the random search's first draws); it proposes
   // the others as results come in (engine/tpe_search.hpp).
   const int n_random = spec.random.empty() ? 1
-                       : spec.search    ? std::min(spec.search->startup, spec.random_count)
+                       : spec.search && spec.search->kind == "tpe"
+                           ? std::min(spec.search->startup, spec.random_count)
                                         : spec.random_count;
   std::vector<Trial> out;
   out.reserve(n_grid * n_random * spec.repeats);

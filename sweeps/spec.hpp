@@ -39,12 +39,29 @@ struct SchedulerSpec {
 /// The spec's "search" block: how the "random" block's trials are chosen (engine/tpe_search.hpp).
 /// Absent: independent random draws.
 struct SearchSpec {
-  std::string kind;          ///< "tpe"
+  std::string kind;          ///< "tpe", "pbt" or "schedule"
+  // TPE (engine/tpe_search.hpp)
   int startup = 10;          ///< random draws before TPE proposes (Optuna's n_startup_trials)
   int candidates = 24;       ///< draws from l(x) per proposal (n_ei_candidates)
   double gamma = 0.1;        ///< good fraction: gamma(n) = min(ceil(gamma n), gamma_max)
   int gamma_max = 25;
   double prior_weight = 1.0;
+  // PBT (engine/pbt.hpp): the "random" block's draws are the initial population.
+  int population = 0;        ///< members (the random block's count)
+  double interval = 0;       ///< resource between two exploit/explore decisions
+  double max = 0;            ///< resource at which members end (0: each trains to its own end)
+  double quantile = 0.25;    ///< bottom / top fraction of the population
+  std::vector<double> perturb = {0.8, 1.2};  ///< factors a perturbed number is multiplied by
+  double resample_probability = 0.25;
+  std::vector<std::string> mutables;  ///< the parameters explore changes (in $.random.params)
+  // A fixed schedule (the replay of a PBT member's lineage): the spec's one trial trains to
+  // each segment's `until`, pausing there, with the segment's parameters set from its start
+  // on. The last segment's `until` ends the trial (0: the trial's own end).
+  struct Segment {
+    double until = 0;
+    nlohmann::json params = nlohmann::json::object();  ///< changes from the previous segment
+  };
+  std::vector<Segment> segments;
 };
 
 /// A parsed, validated sweep spec.
@@ -105,6 +122,9 @@ struct Trial {
   /// pack (`pack: K`). Set with `cost`; not sent to workers.
   std::string pack_key;
 };
+
+/// The value of `d` at the uniform draw u in [0, 1) (what a random block draws).
+nlohmann::json draw(const Distribution& d, double u);
 
 /// Returns the keys a spec may contain, in documentation order.
 const std::vector<std::string>& spec_keys();

@@ -57,6 +57,10 @@ sweeps::FamilySchema classifier_schema(const std::string& name, nlohmann::json m
   s.metrics = {"val_accuracy", "val_loss",   "test_accuracy", "test_loss",
                "epochs",       "best_epoch", "s_per_epoch"};
   s.resource = "epochs";
+  // What a resumed run applies anew (PBT): the learning rate and weight decay (set on the
+  // optimizer after it loads), dropout (a module option, not a weight).
+  s.mutable_params = {"lr", "weight_decay"};
+  if (s.model_defaults.contains("dropout")) s.mutable_params.push_back("dropout");
   return s;
 }
 

@@ -160,6 +160,9 @@ struct Progress {
   std::int64_t bad_epochs = 0;  // epochs since the last improvement
   double train_seconds = 0;     // wall time of epochs (training + validation), all sessions
   std::int64_t resumes = 0;
+  /// Seeds the epochs' shuffles: the trial seed of the run that started this training (a PBT
+  /// member that copied another's checkpoint goes on with that member's order).
+  std::uint64_t order_seed = 0;
   std::vector<CurveRow> curve;
 
   json to_json() const {
@@ -176,6 +179,7 @@ struct Progress {
             {"bad_epochs", bad_epochs},
             {"train_seconds", train_seconds},
             {"resumes", resumes},
+            {"order_seed", order_seed},
             {"curve", c}};
   }
   static Progress from_json(const json& j) {
@@ -189,6 +193,7 @@ struct Progress {
     p.bad_epochs = j.at("bad_epochs");
     p.train_seconds = j.at("train_seconds");
     p.resumes = j.at("resumes");
+    if (j.contains("order_seed")) p.order_seed = j.at("order_seed");
     for (const auto& r : j.at("curve")) {
       p.curve.push_back({r.at(0).get<std::int64_t>(), r.at(1), r.at(2), r.at(3), r.at(4)});
     }
@@ -245,6 +250,13 @@ double epoch_lr(const TrainOptions& t, std::int64_t epoch) {
            (1.0 + std::cos(M_PI * static_cast<double>(epoch) / static_cast<double>(t.max_epochs)));
   }
   return t.lr;
+}
+
+void set_weight_decay(torch::optim::Optimizer& opt, const TrainOptions& t) {
+  for (auto& g : opt.param_groups()) {
+    if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&g.options())) sgd->weight_decay(t.weight_decay);
+    if (auto* adam = dynamic_cast<torch::optim::AdamOptions*>(&g.options())) adam->weight_decay(t.weight_decay);
+  }
 }
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
@@ -356,10 +368,14 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
   core::write_file_atomic(dir / "config.json", config.dump(2) + "\n");
 
   Progress pr;
+  pr.order_seed = ctx.trial.seed;
   if (fs::exists(resume_path)) {
     pr = load_resume(resume_path, model, *opt, device);
     if (t.channels_last) to_memory_format(model, fmt);
     ++pr.resumes;
+    // The optimizer's saved options are the checkpoint's; this trial's weight decay (a PBT
+    // exploit may have changed it) holds from here on. The learning rate is set every epoch.
+    set_weight_decay(*opt, t);
   }
 
   engine::TrialOutcome out;
@@ -390,8 +406,8 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     const auto t0 = Clock::now();
     const double lr = epoch_lr(t, pr.epoch);
     set_lr(*opt, lr);
-    // The shuffle depends only on (trial seed, epoch), so a resumed epoch replays the same order.
-    const auto order = torch::randperm(n_tr, cpu_generator(core::splitmix64(ctx.trial.seed ^ core::splitmix64(pr.epoch))),
+    // The shuffle depends only on (order seed, epoch), so a resumed epoch replays the same order.
+    const auto order = torch::randperm(n_tr, cpu_generator(core::splitmix64(pr.order_seed ^ core::splitmix64(pr.epoch))),
                                        torch::TensorOptions().dtype(torch::kInt64))
                            .to(device);
     model.train(true);

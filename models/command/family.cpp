@@ -524,6 +524,7 @@ class CommandFamily final : public engine::ModelFamily {
     s.model_defaults = o.params;
     s.metrics = o.metrics;
     s.resource = o.resource;
+    s.mutable_params = {"*"};  // the program reads config.json at every start
     return s;
   }
   engine::DataFacts check_data(const json& data, const std::string&) const override {

@@ -65,6 +65,11 @@ sweeps::FamilySchema neural_schema(const std::string& name, nlohmann::json model
   s.training_defaults = training_defaults();
   s.metrics = maskcnn_metrics();
   s.resource = "iterations";
+  // What a resumed run applies anew (PBT): the learning rate (the protocol sets it at every
+  // start) and the regularizer weights (read from the parameters when the trial is built).
+  s.mutable_params = {"lr"};
+  for (const char* r : {"smoothness", "readout_scale", "group_sparsity"})
+    if (s.model_defaults.contains(r)) s.mutable_params.push_back(r);
   s.metric_definitions = {{"ccnorm", kCcnormEstimator}};
   s.legacy_metric_definitions = {{"ccnorm", kCcnormLegacyEstimator}};
   return s;

@@ -507,7 +507,10 @@ bool Trial::try_resume() {
   torch::Tensor t;
   archive.read("state", t);
   const json state = json::parse(tensor_bytes(t));
-  if (state.at("trial_id") != ctx_.trial.id || state.at("seed") != ctx_.trial.seed) {
+  // A PBT exploit copied another member's checkpoint here: it continues that member's training
+  // (its weights, optimizer, minibatch order and protocol state) with this trial's parameters.
+  if (!ctx_.adopted &&
+      (state.at("trial_id") != ctx_.trial.id || state.at("seed") != ctx_.trial.seed)) {
     log::warn("{}: resume.pt belongs to trial {} (seed {}), not {}; starting afresh",
               ctx_.trial_dir.string(), state.at("trial_id").dump(), state.at("seed").dump(),
               ctx_.trial.id);

@@ -287,7 +287,7 @@ std::vector<int> PbtScheduler::ranked() const {
 }
 
 void PbtScheduler::release(const std::string& snapshot) {
-  if (snapshot.empty()) return;
+  if (snapshot.empty() || finals_.count(snapshot)) return;
   auto it = pins_.find(snapshot);
   if (it != pins_.end() && !it->second.empty()) return;
   for (const auto& m : members_)
@@ -406,7 +406,9 @@ Verdict PbtScheduler::settle(int i, const msg::Assign& assign, const ResultRow& 
     const std::string old = m.latest;
     m.latest.clear();
     release(old);
-    release(assign.snapshot);  // a finished segment's snapshot holds its row only
+    // A finished segment's snapshot holds its row only (result.json): kept, so a kill before
+    // the row reaches results.csv loses nothing.
+    finals_.insert(assign.snapshot);
     return Verdict::kRecord;
   }
   // Failed (or timed out): replaced by an exploit, not waited for.
@@ -476,6 +478,7 @@ void PbtScheduler::restore(
   replaying_ = true;
   std::set<std::string> seen;  // snapshots the journal named
   std::set<int> started;       // members with a pbt_start event
+  std::map<int, std::string> final_of;  // members the journal says finished: their snapshot
   for (const json& e : events) {
     const std::string kind = e.value("event", std::string());
     if (kind.rfind("pbt_", 0) != 0) continue;
@@ -515,6 +518,8 @@ void PbtScheduler::restore(
         m.value = row.metrics[opt_.metric];
         m.state = State::kRunning;  // until its decision's event
       } else if (row.status == TrialStatus::kOk || row.status == TrialStatus::kStopped) {
+        finals_.insert(a.snapshot);
+        final_of[i] = a.snapshot;
         m.state = State::kDone;
         m.step = step;
         m.value = row.metrics[opt_.metric];
@@ -558,6 +563,18 @@ void PbtScheduler::restore(
            {"params", members_[i].trial.params}});
   for (auto& m : members_)
     if (finished.count(m.trial.id)) m.state = State::kDone;
+  // Finished, or out of failures, with no row (a kill between the journal and results.csv): the
+  // row from the final snapshot's result.json, or the failure the journal recorded.
+  for (int i = 0; i < size(); ++i) {
+    Member& m = members_[i];
+    if (m.state != State::kDone || finished.count(m.trial.id)) continue;
+    std::optional<ResultRow> row;
+    if (final_of.count(i) && segment_result) row = segment_result(final_of[i]);
+    if (!row && m.last_failure) row = m.last_failure;
+    if (row) recovered_.push_back(*row);
+    else log::warn("PBT: member {} (trial {}) finished but its row is lost (no {}/result.json)",
+                   i, m.trial.id, final_of.count(i) ? final_of[i] : std::string("snapshot"));
+  }
   // A member paused with no decision journaled (a kill between the two): decide now.
   for (int i = 0; i < size(); ++i)
     if (members_[i].state == State::kRunning && members_[i].value && !members_[i].latest.empty() &&

@@ -204,6 +204,7 @@ class PbtScheduler final : public Scheduler {
   int exploits_ = 0;
   mutable std::optional<msg::Assign> shown_;
   std::vector<ResultRow> recovered_;  ///< final rows found by restore (result.json)
+  std::set<std::string> finals_;      ///< finished segments' snapshots (their row), kept
 };
 
 /// A fixed schedule (the spec's "search": {"kind": "schedule", "segments": [...]}): its one

@@ -402,7 +402,20 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
   while (next_rung < ctx.rungs.size() && static_cast<double>(pr.epoch) >= ctx.rungs[next_rung])
     ++next_rung;
   auto last_checkpoint = Clock::now();
-  while (pr.epoch < t.max_epochs) {
+  // Resumed at or past its limit (killed after the pause's checkpoint, before the pause was
+  // recorded): pause again at once with the same metrics instead of training on; at the final
+  // rung, the loop below is skipped and the best epoch is scored.
+  const bool past_limit = ctx.resource_limit > 0 && pr.batch == 0 && !pr.curve.empty() &&
+                          static_cast<double>(pr.epoch) >= ctx.resource_limit;
+  if (past_limit && !ctx.final_rung) {
+    out.status = engine::TrialStatus::kPaused;
+    out.metrics = {{"val_accuracy", pr.curve.back().val_accuracy},
+                   {"val_loss", pr.curve.back().val_loss},
+                   {"epochs", static_cast<double>(pr.epoch)},
+                   {"best_epoch", static_cast<double>(pr.best_epoch)}};
+    return out;
+  }
+  while (pr.epoch < t.max_epochs && !past_limit) {
     const auto t0 = Clock::now();
     const double lr = epoch_lr(t, pr.epoch);
     set_lr(*opt, lr);

@@ -590,6 +590,15 @@ void Trial::begin() {
 
 engine::TrialOutcome Trial::run() {
   prepare();
+  // Resumed at or past its limit (killed after the pause's checkpoint, before the pause was
+  // recorded): pause (or finish) again at once with the same metrics instead of training on.
+  if (ctx_.resource_limit > 0 && !schedule_.curve().empty() && !schedule_.finished() &&
+      static_cast<double>(schedule_.iteration()) >= ctx_.resource_limit) {
+    last_val_pred_ = predict(dd_.val);
+    rung_metrics_ = val_metrics();
+    hold_ = ctx_.final_rung ? Hold::kFinish : Hold::kPause;
+    return end(ProtocolResult{ProtocolResult::Status::kInterrupted, {}});
+  }
   return end(run_protocol(schedule_, hooks_));
 }
 

@@ -1,4 +1,5 @@
 #include "report/html.hpp"
+#include "report/pbt.hpp"
 
 #include <map>
 
@@ -380,7 +381,42 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["masks"] = read_masks(r, best, skipped);
   }
   d["early_stopping"] = early_stopping(r);
-  if (!r.sweep.search.empty()) {
+  d["pbt"] = nullptr;
+  if (const PbtView pbt = load_pbt(r); pbt.present) {
+    json members = json::array();
+    for (const auto& m : pbt.history.members) {
+      json x = json::array(), y = json::array();
+      for (const auto& [step, value] : m.values) {
+        x.push_back(step);
+        y.push_back(std::isfinite(value) ? json(value) : json(nullptr));
+      }
+      members.push_back({{"id", m.trial}, {"x", x}, {"y", y}});
+    }
+    json exploits = json::array();
+    for (const auto& e : pbt.history.exploits)
+      exploits.push_back({{"member", e.member}, {"donor", e.donor}, {"step", e.step},
+                          {"from", e.from}, {"reason", e.reason}});
+    json schedule = json::array();
+    if (pbt.best >= 0) {
+      const auto& lin = pbt.history.members[static_cast<std::size_t>(pbt.best)].lineage;
+      for (std::size_t k = 0; k < lin.size(); ++k) {
+        json params = json::object();
+        if (pbt.spec.contains("search") && pbt.spec["search"].contains("mutable"))
+          for (const auto& n : pbt.spec["search"]["mutable"])
+            if (lin[k].params.contains(n.get<std::string>()))
+              params[n.get<std::string>()] = lin[k].params[n.get<std::string>()];
+        schedule.push_back({{"from", lin[k].from},
+                            {"to", k + 1 < lin.size() ? json(lin[k + 1].from)
+                                   : pbt.max > 0  ? json(pbt.max)
+                                                  : json(nullptr)},
+                            {"member", lin[k].member},
+                            {"params", params}});
+      }
+    }
+    d["pbt"] = {{"members", members}, {"exploits", exploits}, {"best", pbt.best},
+                {"schedule", schedule}};
+  }
+  if (r.sweep.search == "tpe") {
     json best = json::array();
     for (double v : a.best_so_far) best.push_back(std::isfinite(v) ? json(v) : json(nullptr));
     d["search"] = {{"kind", r.sweep.search}, {"startup", r.sweep.search_startup}, {"best", best}};
@@ -443,6 +479,12 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <section id="search">
 <h2>Search: the best so far against trials</h2>
 <div id="best-so-far"></div>
+</section>
+<section id="pbt">
+<h2>PBT: the population's metric over time, with the exploits</h2>
+<div id="pbt-population"></div>
+<h3>The winning schedule</h3>
+<div class="scroll"><table id="pbt-schedule"></table></div>
 </section>
 <section id="early-stopping">
 <h2>Early stopping: the metric at each rung</h2>

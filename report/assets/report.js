@@ -140,6 +140,48 @@
           y1: 1, line: { dash: 'dash', width: 1, color: '#888' } }] });
   }
 
+  // PBT (reports.jsonl): each member's metric at its pauses; exploits as markers where the
+  // member that copied another decided it (hover: from which member and step); the best member
+  // bold; its schedule (lineage) as a table.
+  const pb = document.getElementById('pbt');
+  if (!D.pbt) {
+    pb.style.display = 'none';
+  } else {
+    const P = D.pbt;
+    const traces = P.members.map((m, i) => ({ x: m.x, y: m.y, mode: 'lines+markers',
+      type: 'scatter', name: 'member ' + i, line: { width: i === P.best ? 3 : 1 },
+      opacity: i === P.best ? 1 : 0.6,
+      hovertemplate: 'member ' + i + ' (' + m.id + ')<br>step %{x}<br>' + M + ' %{y}<extra></extra>' }));
+    const ex = { x: [], y: [], text: [], mode: 'markers', type: 'scatter', name: 'exploit',
+      marker: { symbol: 'x', size: 9, color: '#d62728' }, hovertemplate: '%{text}<extra></extra>' };
+    P.exploits.forEach((e) => {
+      const m = P.members[e.member];
+      const k = m.x.lastIndexOf(e.step);
+      ex.x.push(e.step);
+      ex.y.push(k >= 0 ? m.y[k] : null);
+      ex.text.push('member ' + e.member + ' copies member ' + e.donor + ' at step ' + e.from +
+        (e.reason === 'failed' ? ' (after a failure)' : ''));
+    });
+    traces.push(ex);
+    plot(document.getElementById('pbt-population'), traces, { title: { text: M + ' of ' +
+      P.members.length + ' members, ' + P.exploits.length + ' exploits' },
+      xaxis: { title: { text: 'step (resource)' } }, yaxis: { title: { text: M } }, height: 420,
+      legend: { orientation: 'h', y: -0.25 } });
+    const t = document.getElementById('pbt-schedule');
+    const names = P.schedule.length ? Object.keys(P.schedule[0].params) : [];
+    const head = ['from', 'to', 'trained by'].concat(names);
+    const hr = el('tr');
+    head.forEach((h) => hr.appendChild(el('th', {}, h)));
+    t.appendChild(hr);
+    P.schedule.forEach((s) => {
+      const tr = el('tr');
+      [String(s.from), s.to === null ? 'end' : String(s.to), 'member ' + s.member]
+        .concat(names.map((n) => (typeof s.params[n] === 'number' ? num(s.params[n]) : String(s.params[n]))))
+        .forEach((c) => tr.appendChild(el('td', {}, c)));
+      t.appendChild(tr);
+    });
+  }
+
   // Early stopping (reports.jsonl): every trial's metric against the resource where the scheduler
   // heard it, the rungs as dashed lines; trials that trained to the end solid, the others faded.
   const es = document.getElementById('early-stopping');

@@ -143,9 +143,9 @@
   // PBT (reports.jsonl): each member's metric at its pauses; exploits as markers where the
   // member that copied another decided it (hover: from which member and step); the best member
   // bold; its schedule (lineage) as a table.
-  const pb = document.getElementById('pbt');
+  const pbtSection = document.getElementById('pbt');
   if (!D.pbt) {
-    pb.style.display = 'none';
+    pbtSection.style.display = 'none';
   } else {
     const P = D.pbt;
     const traces = P.members.map((m, i) => ({ x: m.x, y: m.y, mode: 'lines+markers',

@@ -26,6 +26,37 @@ expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref" --threads 1
 expect_exit 0 "$NS" report "$TMP/ref"
 grep -q "^PBT: population 6" "$TMP/out" || { cat "$TMP/out"; fail "report: no PBT section"; }
 grep -q "winning schedule: member" "$TMP/out" || { cat "$TMP/out"; fail "report: no schedule"; }
+expect_exit 0 "$NS" report "$TMP/ref" --html "$TMP/ref.html"
+$PY - "$TMP/ref.html" <<'PY'
+import json, re, sys
+page = open(sys.argv[1]).read()
+d = json.loads(re.search(r'<script type="application/json" id="ns-data">(.*?)</script>', page, re.S).group(1))
+p = d["pbt"]
+assert len(p["members"]) == 6 and p["exploits"] and p["schedule"], p.keys()
+assert all(len(m["x"]) == len(m["y"]) > 0 for m in p["members"])
+assert p["schedule"][0]["from"] == 0 and set(p["schedule"][0]["params"]) == {"lr", "smoothness"}
+PY
+# The page as Chromium draws it (scripts/setup.sh installs chromium): the population chart is
+# plotted (one trace per member + the exploits) and the schedule table has a row per segment.
+command -v chromium >/dev/null || fail "chromium is missing (scripts/setup.sh installs it)"
+timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+  --disable-background-networking --disable-component-update --disable-sync \
+  --user-data-dir="$TMP/chromium" --virtual-time-budget=5000 --dump-dom "file://$TMP/ref.html" \
+  >"$TMP/ref.dom" 2>/dev/null || fail "chromium could not render the report"
+$PY - "$TMP/ref.dom" "$TMP/ref.html" <<'PY'
+import json, re, sys
+dom = open(sys.argv[1]).read()
+page = open(sys.argv[2]).read()
+d = json.loads(re.search(r'<script type="application/json" id="ns-data">(.*?)</script>', page, re.S).group(1))["pbt"]
+pop = dom[dom.index('id="pbt-population"'):dom.index('id="pbt-schedule"')]
+assert 'class="plot-container plotly"' in pop, "the PBT population chart was not drawn"
+traces = pop.count('class="trace scatter')
+assert traces == len(d["members"]) + 1, (traces, len(d["members"]))
+table = dom[dom.index('id="pbt-schedule"'):]
+table = table[:table.index("</table>")]
+assert table.count("<tr>") == len(d["schedule"]) + 1, (table.count("<tr>"), len(d["schedule"]))
+print(f"ok: the PBT chart drawn ({traces} traces), the schedule table {len(d['schedule'])} rows")
+PY
 
 # check_sweep OUT: 6 ok rows with finite metrics, each segment reported once, every exploit
 # decided once per pause, no checkpoint left in pbt/ (only the finished segments' rows).

@@ -13,8 +13,9 @@
 #   "search": {"kind": "pbt", "population": 30, "interval": I, "max": 300 / 3, "quantile": 0.25,
 #              "perturb": [0.8, 1.2], "resample_probability": 0.25,
 #              "mutable": ["lr", "smoothness", "readout_scale"] / ["lr", "weight_decay", "dropout"]}
-# so the population spends exactly the random arm's budget (30 members x the full budget) and
-# every member trains as long as a random trial. I: NS_PBT_V1_INTERVAL (default 50 iterations,
+# so the population spends the random arm's budget (30 members x the full budget; a little more
+# where a member copies a donor that paused an interval earlier and trains that interval again:
+# the summary prints the resource used) and every member trains as long as a random trial. I: NS_PBT_V1_INTERVAL (default 50 iterations,
 # the evaluation period) and NS_PBT_FASHION_INTERVAL (default 1 epoch). The structural
 # parameters (channels, filters) stay fixed per member.
 #
@@ -119,6 +120,7 @@ for task in tasks:
     print(f"== {task}: selection by {val}, reported by {test}; sweep seeds {', '.join(seeds)}")
     final = {a: [] for a in ARMS + ("pbt",)}
     vals = {a: {f: [] for f in FRACS} for a in ARMS + ("pbt",)}
+    used_all = []
     for seed in seeds:
         d = f"{out}/{task}/seed{seed}/pbt"
         spec = json.load(open(f"{out}/{task}/seed{seed}/pbt.json"))
@@ -144,7 +146,9 @@ for task in tasks:
                 if isinstance(v, (int, float)) and v > best:
                     best = v
                 pts.append((used, best))
-        assert abs(used - budget) < 1e-6, (task, seed, used, budget)
+        # Asynchronous PBT: a member that copies a donor one interval behind trains that
+        # interval again, so the population can use a little more than pop x max.
+        assert used >= budget - 1e-6, (task, seed, used, budget)
         c = pd.DataFrame(pts, columns=["resource", "best_val"])
         c["fraction"] = c["resource"] / budget
         c.insert(0, "task", task); c.insert(1, "seed", seed); c.insert(2, "arm", "pbt")
@@ -168,8 +172,11 @@ for task in tasks:
         print(f"  seed {seed}: final best {test}: " + ", ".join(line) + f", pbt {final['pbt'][-1]:.4f}"
               f" (member {pick['trial_id']}, {val} {pick[val]:.4f}); {exploits} exploits"
               f" (parameters changed: {', '.join(f'{p} {n}' for p, n in sorted(changed.items()))});"
-              f" {rows['wall_s'].sum():.0f} trial-seconds, wall {wall:.0f} s")
-    print(f"  final best {test} (the best {val}'s row), mean +- SEM over {len(seeds)} seeds:")
+              f" resource {used:g} = {used / budget:.3f} of random's {budget:g};"
+              f" wall {wall:.0f} s")
+        used_all.append(used / budget)
+    print(f"  final best {test} (the best {val}'s row), mean +- SEM over {len(seeds)} seeds"
+          f" (PBT at its end: {', '.join(f'{u:.3f}' for u in used_all)} of the budget):")
     for a in ARMS + ("pbt",):
         print(f"    {a:>9}  {pm(final[a])}   per seed {', '.join(f'{x:.4f}' for x in final[a])}")
     for a in ARMS:

@@ -219,6 +219,7 @@ PbtScheduler::PbtScheduler(std::vector<sweeps::Trial> members, PbtOptions option
     Member m;
     m.trial = std::move(t);
     m.lineage.push_back({0, static_cast<int>(members_.size()), m.trial.params});
+    m.queued = ++queued_;
     index_[m.trial.id] = static_cast<int>(members_.size());
     members_.push_back(std::move(m));
   }
@@ -260,7 +261,12 @@ const msg::Assign* PbtScheduler::next(int) const {
   int best = -1;
   for (int i = 0; i < size(); ++i) {
     if (members_[i].state != State::kReady) continue;
-    if (best < 0 || members_[i].step < members_[best].step - 1e-9) best = i;
+    // The smallest step first (members take turns); at equal steps, the one that has waited
+    // longest (the ready order), so a member that others keep copying is not starved by them.
+    const Member& m = members_[i];
+    if (best < 0 || m.step < members_[best].step - 1e-9 ||
+        (m.step < members_[best].step + 1e-9 && m.queued < members_[best].queued))
+      best = i;
   }
   if (best < 0) return nullptr;
   shown_ = assign_for(best);
@@ -345,10 +351,15 @@ bool PbtScheduler::exploit(int i, double step, const char* reason, bool quantile
   m.step = from;
   m.value.reset();
   m.lineage = pbt_inherit(donor.lineage, from, i, params);
-  m.state = State::kReady;
+  make_ready(m);
   ++exploits_;
   release(own);
   return true;
+}
+
+void PbtScheduler::make_ready(Member& m) {
+  m.state = State::kReady;
+  m.queued = ++queued_;
 }
 
 void PbtScheduler::decide(int i, double step) {
@@ -360,7 +371,7 @@ void PbtScheduler::decide(int i, double step) {
   log({{"event", "pbt_continue"}, {"member", i}, {"trial", m.trial.id}, {"step", step}});
   // The same parameters from here on: a new segment, so a replay pauses where this one did.
   m.lineage.push_back({step, i, m.trial.params});
-  m.state = State::kReady;
+  make_ready(m);
 }
 
 void PbtScheduler::serve_waiting() {
@@ -533,7 +544,7 @@ void PbtScheduler::restore(
       }
     } else if (kind == "pbt_continue") {
       m.lineage.push_back({step, i, m.trial.params});
-      m.state = State::kReady;
+      make_ready(m);
     } else if (kind == "pbt_exploit") {
       const int d = index_of(e.at("donor_trial").get<std::string>());
       const Member& donor = members_[d];
@@ -548,7 +559,7 @@ void PbtScheduler::restore(
       m.value.reset();
       ++m.decisions;
       m.lineage = pbt_inherit(donor.lineage, from, i, m.trial.params);
-      m.state = State::kReady;
+      make_ready(m);
       ++exploits_;
     }
   }

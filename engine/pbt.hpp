@@ -175,6 +175,7 @@ class PbtScheduler final : public Scheduler {
     int failures = 0;
     int decisions = 0;            ///< explore draws so far (its stream index)
     int results = 0;              ///< segments that came back (names its snapshots)
+    std::uint64_t queued = 0;     ///< when it became ready: the turn among equal steps
     std::vector<PbtSegment> lineage;
     std::optional<ResultRow> last_failure;
   };
@@ -188,6 +189,8 @@ class PbtScheduler final : public Scheduler {
   /// Exploit: member i copies a member of the top quantile (excluding i); false if none.
   bool exploit(int i, double step, const char* reason, bool quantile_only);
   void decide(int i, double step);
+  /// Ready for its next segment, queued behind the members that became ready before it.
+  void make_ready(Member& m);
   void serve_waiting();
   /// A segment came back (also from restore's result.json).
   Verdict settle(int i, const msg::Assign& assign, const ResultRow& row);
@@ -202,6 +205,7 @@ class PbtScheduler final : public Scheduler {
   std::function<void(const std::string&)> remove_snapshot_;
   bool replaying_ = false;
   int exploits_ = 0;
+  std::uint64_t queued_ = 0;  ///< ready order so far (Member::queued)
   mutable std::optional<msg::Assign> shown_;
   std::vector<ResultRow> recovered_;  ///< final rows found by restore (result.json)
   std::set<std::string> finals_;      ///< finished segments' snapshots (their row), kept

@@ -220,6 +220,48 @@ TEST_CASE("pbt exploits the bottom member from the top one; lineage and snapshot
         removed.end());
 }
 
+TEST_CASE("pbt ends when the best member paused at an earlier step (members queue in turn)") {
+  // The metric depends on lr only (a plateau): the member drawn nearest lr 0.01 stays on top,
+  // and a bottom member that copies it comes back one interval later, below it again. With ties
+  // at the smallest step broken by index, the copier (lower index) always ran before the member
+  // it copied, which never ran again: the population trained the same interval forever (a
+  // kill-resume test of tests/cli/pbt.sh found it). Members at the same step now run in the
+  // order they became ready, so the one that waited longest goes first.
+  for (int workers : {1, 2}) {
+    for (int population : {2, 3, 5}) {
+      std::vector<json> journal;
+      PbtOptions o = options(population);
+      o.quantile = 0.5;
+      std::vector<double> lrs;
+      for (int i = 0; i < population; ++i) lrs.push_back(0.01 / std::pow(3.0, population - 1 - i));
+      PbtScheduler s(members(lrs), o, [&](const json& e) { journal.push_back(e); }, nullptr);
+      s.restore({}, {});
+      std::vector<msg::Assign> running;  // the oldest comes back first
+      int segments = 0, done = 0;
+      while (segments < 500) {
+        while (static_cast<int>(running.size()) < workers && s.next(1)) running.push_back(s.take(1));
+        if (running.empty()) break;
+        const msg::Assign a = running.front();
+        running.erase(running.begin());
+        const double lr = a.trial.params.at("lr").get<double>();
+        const TrialStatus st = a.final_rung ? TrialStatus::kOk : TrialStatus::kPaused;
+        if (s.on_result(1, a, row(a, st, -std::abs(std::log10(lr) + 2)), false) ==
+            Verdict::kRecord)
+          ++done;
+        ++segments;
+      }
+      INFO(workers << " worker(s), population " << population << ": " << segments
+                   << " segments, " << s.exploits() << " exploits");
+      CHECK(done == population);
+      CHECK_FALSE(s.may_have_more());
+      CHECK(s.exploits() > 0);
+      // At most every interval trained twice by each member (once more after copying a donor
+      // one interval behind).
+      CHECK(segments <= 2 * 4 * population);
+    }
+  }
+}
+
 TEST_CASE("pbt replaces a failed member by an exploit at once, or when a snapshot exists") {
   std::vector<json> journal;
   PbtScheduler s(members({0.01, 0.05, 0.002}), options(3),
@@ -241,6 +283,8 @@ TEST_CASE("pbt replaces a failed member by an exploit at once, or when a snapsho
   CHECK(journal.back()["event"] == "pbt_exploit");
   CHECK(journal.back()["member"] == 2);
   CHECK(journal.back()["donor"] == 1);
+  // All at step 10; they run in the order they became ready: m1 (its continue), m0, m2.
+  CHECK(s.take(1).trial.id == "m1");
   const msg::Assign r = s.take(1);
   CHECK(r.trial.id == "m0");
   CHECK(r.adopt == "pbt/m1/0-10");

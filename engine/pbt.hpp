@@ -9,8 +9,10 @@
 //   which ends it as finished), pauses there (the runner checkpoints), and the worker copies its
 //   trial directory to the snapshot <out>/pbt/<id>/<k>-<step>/ (k: the member's segments so
 //   far) with the paused row (result.json).
-//   Members take turns: a free worker gets the ready member with the smallest step (ties by
-//   member index), so a population larger than the worker count advances together.
+//   Members take turns: a free worker gets the ready member with the smallest step (ties: the
+//   one that became ready first), so a population larger than the worker count advances
+//   together. Ties by index starved a top member whose copiers (lower indices) came back to its
+//   step and ran again before it, forever.
 // * Exploit and explore, when a member pauses at step s: the members with a value (their last
 //   pause's metric; a member just exploited has none until its next pause) are ranked; with n of
 //   them, q = ceil(n * quantile), at most floor(n / 2) (Ray's quantiles). A member in the bottom q

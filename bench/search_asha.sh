@@ -29,15 +29,12 @@
 # budget, and the fraction of the budget at which TPE + ASHA reaches the random search's final best.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-bench/results/search_asha}
-shift || true
-SEEDS=("$@")
-[ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
+source bench/search_lib.sh
+SEARCH_FLAGS="--order sweep"
+search_args bench/results/search_asha "$@"
 RANDOM_DIR=${NS_SEARCH_RANDOM:-bench/results/search}
 TASKS=${NS_SEARCH_TASKS:-v1 fashion}
-NS=${NS_BENCH_BINARY:-build/app/neurosweep}
 PY=/usr/bin/python3
-mkdir -p "$OUT"
 
 spec() {  # spec TASK SEED FILE OUTDIR: the random arm's spec with the TPE + ASHA blocks
   local base=$RANDOM_DIR/$1/seed$2/random.json
@@ -65,33 +62,7 @@ with open(dst, "w") as f:
 PY
 }
 
-complete() { [ -f "$1/state.json" ] && grep -q '"state": "complete"' "$1/state.json"; }
-
-{
-  lscpu | grep 'Model name' | sed 's/  */ /g'
-  nproc
-  echo "binary $NS: $(stat -c '%y' "$NS"), sha256 $(sha256sum "$NS" | cut -c1-16)"
-} >"$OUT/machine.txt"
-t0=$(date +%s.%N)
-ran=0
-for task in $TASKS; do
-  for seed in "${SEEDS[@]}"; do
-    d=$OUT/$task/seed$seed
-    mkdir -p "$d"
-    spec "$task" "$seed" "$d/tpe_asha.json" "$d/tpe_asha"
-    complete "$d/tpe_asha" && continue
-    ran=1
-    echo "$(date -Is) $task seed $seed tpe_asha start, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
-    start=$(date +%s.%N)
-    rc=0
-    nice -n 15 "$NS" run "$d/tpe_asha.json" --threads 1 --order sweep >"$d/tpe_asha.log" 2>&1 || rc=$?
-    echo "$(date +%s.%N) - $start" | bc >"$d/tpe_asha.wall"
-    echo "$(date -Is) $task seed $seed tpe_asha end (exit $rc), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
-    complete "$d/tpe_asha" || { echo "$d/tpe_asha did not complete (exit $rc); see $d/tpe_asha.log" >&2; exit 1; }
-    [ "${NS_SEARCH_KEEP_TRIALS:-0}" = 1 ] || rm -rf "$d/tpe_asha/trials"
-  done
-done
-[ "$ran" = 0 ] || echo "$(date +%s.%N) - $t0" | bc >"$OUT/run.wall"
+search_all tpe_asha
 
 "$PY" - "$OUT" "$RANDOM_DIR" "$TASKS" "${SEEDS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, math, sys

@@ -32,16 +32,12 @@
 # resource next to the other arms' at 25/50/75/100 % of the budget, and PBT's exploits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:-bench/results/search_pbt}
-shift || true
-SEEDS=("$@")
-[ ${#SEEDS[@]} -gt 0 ] || SEEDS=(0 1 2)
+source bench/search_lib.sh
+search_args bench/results/search_pbt "$@"
 RANDOM_DIR=${NS_SEARCH_RANDOM:-bench/results/search}
 ASHA_DIR=${NS_SEARCH_ASHA:-bench/results/search_asha}
 TASKS=${NS_SEARCH_TASKS:-v1 fashion}
-NS=${NS_BENCH_BINARY:-build/app/neurosweep}
 PY=/usr/bin/python3
-mkdir -p "$OUT"
 
 spec() {  # spec TASK SEED FILE OUTDIR: the random arm's spec with the PBT block
   local base=$RANDOM_DIR/$1/seed$2/random.json
@@ -67,33 +63,7 @@ with open(dst, "w") as f:
 PY
 }
 
-complete() { [ -f "$1/state.json" ] && grep -q '"state": "complete"' "$1/state.json"; }
-
-{
-  lscpu | grep 'Model name' | sed 's/  */ /g'
-  nproc
-  echo "binary $NS: $(stat -c '%y' "$NS"), sha256 $(sha256sum "$NS" | cut -c1-16)"
-} >"$OUT/machine.txt"
-t0=$(date +%s.%N)
-ran=0
-for task in $TASKS; do
-  for seed in "${SEEDS[@]}"; do
-    d=$OUT/$task/seed$seed
-    mkdir -p "$d"
-    spec "$task" "$seed" "$d/pbt.json" "$d/pbt"
-    complete "$d/pbt" && continue
-    ran=1
-    echo "$(date -Is) $task seed $seed pbt start, load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
-    start=$(date +%s.%N)
-    rc=0
-    nice -n 15 "$NS" run "$d/pbt.json" --threads 1 >"$d/pbt.log" 2>&1 || rc=$?
-    echo "$(date +%s.%N) - $start" | bc >"$d/pbt.wall"
-    echo "$(date -Is) $task seed $seed pbt end (exit $rc), load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt"
-    complete "$d/pbt" || { echo "$d/pbt did not complete (exit $rc); see $d/pbt.log" >&2; exit 1; }
-    [ "${NS_SEARCH_KEEP_TRIALS:-0}" = 1 ] || rm -rf "$d/pbt/trials" "$d/pbt/pbt"
-  done
-done
-[ "$ran" = 0 ] || echo "$(date +%s.%N) - $t0" | bc >"$OUT/run.wall"
+search_all pbt
 
 "$PY" - "$OUT" "$ASHA_DIR" "$TASKS" "${SEEDS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, math, sys

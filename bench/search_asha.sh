@@ -36,33 +36,15 @@ RANDOM_DIR=${NS_SEARCH_RANDOM:-bench/results/search}
 TASKS=${NS_SEARCH_TASKS:-v1 fashion}
 PY=/usr/bin/python3
 
-spec() {  # spec TASK SEED FILE OUTDIR: the random arm's spec with the TPE + ASHA blocks
-  local base=$RANDOM_DIR/$1/seed$2/random.json
-  [ -f "$base" ] || { echo "no random-arm spec $base (run bench/search_seeds.sh first)" >&2; exit 1; }
-  "$PY" - "$base" "$1" "$3" "$4" "${NS_ASHA_V1_MIN:-100}" "${NS_ASHA_FASHION_MIN:-1}" <<'PY'
-import json, sys
-base, task, dst, out, v1_min, f_min = sys.argv[1:]
-s = json.load(open(base))
-if task == "v1":
-    full = s["training"]["max_iters_per_phase"] * s["training"].get("phases", 1)
-    unit, lo = "iterations", int(v1_min)
-else:
-    full = s["training"]["max_epochs"]
-    unit, lo = "epochs", int(f_min)
-n = s["random"]["count"]            # the random arm's trials: the budget is n x full
+# The budget is the random arm's: its trial count x one trial's full resource.
+search_all tpe_asha '
+n = s["random"]["count"]
 s["name"] = f"search_asha_{task}_tpe_asha"
 s["random"]["count"] = 300
-s["out"] = out
 s["search"] = {"kind": "tpe", "startup": 10}
-s["scheduler"] = {"kind": "asha", "resource": unit, "min": lo, "max": full, "eta": 3}
+s["scheduler"] = {"kind": "asha", "resource": unit, "min": int(arg), "max": full, "eta": 3}
 s["budget"] = {"resource": n * full}
-with open(dst, "w") as f:
-    json.dump(s, f, indent=1)
-    f.write("\n")
-PY
-}
-
-search_all tpe_asha
+' "${NS_ASHA_V1_MIN:-100}" "${NS_ASHA_FASHION_MIN:-1}"
 
 "$PY" - "$OUT" "$RANDOM_DIR" "$TASKS" "${SEEDS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, math, sys

@@ -15,9 +15,10 @@
 #              "mutable": ["lr", "smoothness", "readout_scale"] / ["lr", "weight_decay", "dropout"]}
 # so the population spends the random arm's budget (30 members x the full budget; a little more
 # where a member copies a donor that paused an interval earlier and trains that interval again:
-# the summary prints the resource used) and every member trains as long as a random trial. I: NS_PBT_V1_INTERVAL (default 50 iterations,
-# the evaluation period) and NS_PBT_FASHION_INTERVAL (default 1 epoch). The structural
-# parameters (channels, filters) stay fixed per member.
+# the summary prints the resource used) and every member trains as long as a random trial.
+# I: NS_PBT_V1_INTERVAL (default 50 iterations, the evaluation period) and
+# NS_PBT_FASHION_INTERVAL (default 1 epoch). The structural parameters (channels, filters) stay
+# fixed per member.
 #
 #   bash bench/search_pbt.sh [OUT=bench/results/search_pbt] [SEED...=0 1 2]
 #   NS_SEARCH_RANDOM=bench/results/search NS_SEARCH_ASHA=bench/results/search_asha \
@@ -39,31 +40,13 @@ ASHA_DIR=${NS_SEARCH_ASHA:-bench/results/search_asha}
 TASKS=${NS_SEARCH_TASKS:-v1 fashion}
 PY=/usr/bin/python3
 
-spec() {  # spec TASK SEED FILE OUTDIR: the random arm's spec with the PBT block
-  local base=$RANDOM_DIR/$1/seed$2/random.json
-  [ -f "$base" ] || { echo "no random-arm spec $base (run bench/search_seeds.sh first)" >&2; exit 1; }
-  "$PY" - "$base" "$1" "$3" "$4" "${NS_PBT_V1_INTERVAL:-50}" "${NS_PBT_FASHION_INTERVAL:-1}" <<'PY'
-import json, sys
-base, task, dst, out, v1_interval, f_interval = sys.argv[1:]
-s = json.load(open(base))
-if task == "v1":
-    full = s["training"]["max_iters_per_phase"] * s["training"].get("phases", 1)
-    interval, mutable = int(v1_interval), ["lr", "smoothness", "readout_scale"]
-else:
-    full = s["training"]["max_epochs"]
-    interval, mutable = int(f_interval), ["lr", "weight_decay", "dropout"]
+search_all pbt '
+mutable = ["lr", "smoothness", "readout_scale"] if task == "v1" else ["lr", "weight_decay", "dropout"]
 s["name"] = f"search_pbt_{task}"
-s["out"] = out
-s["search"] = {"kind": "pbt", "population": s["random"]["count"], "interval": interval,
+s["search"] = {"kind": "pbt", "population": s["random"]["count"], "interval": int(arg),
                "max": full, "quantile": 0.25, "perturb": [0.8, 1.2],
                "resample_probability": 0.25, "mutable": mutable}
-with open(dst, "w") as f:
-    json.dump(s, f, indent=1)
-    f.write("\n")
-PY
-}
-
-search_all pbt
+' "${NS_PBT_V1_INTERVAL:-50}" "${NS_PBT_FASHION_INTERVAL:-1}"
 
 "$PY" - "$OUT" "$ASHA_DIR" "$TASKS" "${SEEDS[@]}" <<'PY' | tee "$OUT/summary.txt"
 import json, math, sys

@@ -219,7 +219,7 @@ PbtScheduler::PbtScheduler(std::vector<sweeps::Trial> members, PbtOptions option
     Member m;
     m.trial = std::move(t);
     m.lineage.push_back({0, static_cast<int>(members_.size()), m.trial.params});
-    m.queued = ++queued_;
+    make_ready(m);
     index_[m.trial.id] = static_cast<int>(members_.size());
     members_.push_back(std::move(m));
   }

@@ -27,17 +27,9 @@ expect_exit 0 "$NS" report "$TMP/ref"
 grep -q "^PBT: population 6" "$TMP/out" || { cat "$TMP/out"; fail "report: no PBT section"; }
 grep -q "winning schedule: member" "$TMP/out" || { cat "$TMP/out"; fail "report: no schedule"; }
 expect_exit 0 "$NS" report "$TMP/ref" --html "$TMP/ref.html"
-$PY - "$TMP/ref.html" <<'PY'
-import json, re, sys
-page = open(sys.argv[1]).read()
-d = json.loads(re.search(r'<script type="application/json" id="ns-data">(.*?)</script>', page, re.S).group(1))
-p = d["pbt"]
-assert len(p["members"]) == 6 and p["exploits"] and p["schedule"], p.keys()
-assert all(len(m["x"]) == len(m["y"]) > 0 for m in p["members"])
-assert p["schedule"][0]["from"] == 0 and set(p["schedule"][0]["params"]) == {"lr", "smoothness"}
-PY
-# The page as Chromium draws it (scripts/setup.sh installs chromium): the population chart is
-# plotted (one trace per member + the exploits) and the schedule table has a row per segment.
+# The page's PBT data (6 members, exploits, the winning schedule) and the page as Chromium draws
+# it (scripts/setup.sh installs chromium): the population chart is plotted (one trace per member
+# + the exploits) and the schedule table has a row per segment.
 command -v chromium >/dev/null || fail "chromium is missing (scripts/setup.sh installs it)"
 timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
@@ -48,6 +40,9 @@ import json, re, sys
 dom = open(sys.argv[1]).read()
 page = open(sys.argv[2]).read()
 d = json.loads(re.search(r'<script type="application/json" id="ns-data">(.*?)</script>', page, re.S).group(1))["pbt"]
+assert len(d["members"]) == 6 and d["exploits"] and d["schedule"], d.keys()
+assert all(len(m["x"]) == len(m["y"]) > 0 for m in d["members"])
+assert d["schedule"][0]["from"] == 0 and set(d["schedule"][0]["params"]) == {"lr", "smoothness"}
 pop = dom[dom.index('id="pbt-population"'):dom.index('id="pbt-schedule"')]
 assert 'class="plot-container plotly"' in pop, "the PBT population chart was not drawn"
 traces = pop.count('class="trace scatter')

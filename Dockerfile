@@ -16,6 +16,8 @@ ARG DEBIAN_FRONTEND=noninteractive
 WORKDIR /opt/neurosweep/src
 COPY . .
 # README "Setup": scripts/setup.sh installs the Debian packages (apt-get, as root here) and builds.
+# Its cache (the report's Plotly bundle, compiled in by path) sits where the non-root user reads it.
+ENV NS_CACHE=/opt/neurosweep/cache
 RUN bash scripts/setup.sh \
  && install -m 0755 build/app/neurosweep /usr/local/bin/neurosweep \
  && rm -rf build /var/lib/apt/lists/* \

@@ -249,7 +249,8 @@ std::string load_plotly_js() {
   const fs::path p = plotly_js_path();
   NS_CHECK(!p.empty() && fs::is_regular_file(p),
            "Plotly not found at \"{}\" (the HTML report inlines it); run scripts/setup.sh --deps, "
-           "which installs it with npm into report/vendor, or set NS_PLOTLY_JS to a plotly.min.js",
+           "which downloads it from PyPI's plotly wheel into the cache (~/.cache/neurosweep), "
+           "or set NS_PLOTLY_JS to a plotly.min.js",
            p.string());
   std::ifstream in(p, std::ios::binary);
   std::ostringstream ss;

@@ -10,7 +10,8 @@
 namespace ns::report {
 
 /// Where plotly.min.js is read from: $NS_PLOTLY_JS when set, else the path CMake compiled in
-/// (report/vendor/node_modules/plotly.js-dist-min/plotly.min.js, installed by scripts/setup.sh).
+/// (the cache's plotly.js-VERSION/plotly.min.js, which scripts/setup.sh downloads from PyPI's
+/// plotly wheel as pinned in report/vendor/plotly.lock).
 std::filesystem::path plotly_js_path();
 
 /// Reads plotly.min.js; throws ns::Error saying how to install it when it is missing.

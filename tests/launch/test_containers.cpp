@@ -78,7 +78,7 @@ std::set<std::string> apt_install_packages(const std::string& recipe) {
 // serve tests and the report (data set, pandas, browser, a private Slurm).
 const std::set<std::string> kNotInGpuImage{
     "libtorch-dev", "libopenblas0-openmp", "dataset-fashion-mnist", "python3-pandas", "python3-torch", "chromium",
-    "slurmctld",    "slurmd",              "slurm-client",          "munge",          "npm"};
+    "slurmctld",    "slurmd",              "slurm-client",          "munge"};
 
 // What both GPU recipes must do, whatever their syntax.
 void check_gpu_build(const std::string& recipe, const std::string& what) {

@@ -51,12 +51,15 @@ std::string resolve_device(const std::string& policy, const NodePlacement& p, in
            "--device cuda: rank {} sees no CUDA device ({}{}); use a GPU node, a neurosweep built "
            "against a CUDA LibTorch, or --device cpu",
            rank, torch_build, request.empty() ? "" : ", though " + request + " is set");
+  const bool cuda_build = torch_build.find("with CUDA") != std::string::npos;
   NS_CHECK(request.empty(),
            "--device auto: the job asked for GPUs ({}) but rank {} can use none: this neurosweep "
-           "is built with {}. Build it against a CUDA LibTorch (scripts/setup.sh with "
-           "CMAKE_PREFIX_PATH=/path/to/libtorch, or the GPU container image), or pass --device cpu "
-           "to run on the CPUs anyway",
-           request, rank, torch_build);
+           "is built with {}. {}, or pass --device cpu to run on the CPUs anyway",
+           request, rank, torch_build,
+           cuda_build ? "CUDA sees no device here (no NVIDIA driver, or the GPUs are hidden); "
+                        "run on a node whose GPUs the job was given"
+                      : "Build it against a CUDA LibTorch (scripts/setup.sh with "
+                        "CMAKE_PREFIX_PATH=/path/to/libtorch, or the GPU container image)");
   return "cpu";
 }
 

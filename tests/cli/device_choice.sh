@@ -14,7 +14,7 @@ if "$NS" run --device cuda "$TMP/spec.json" 2>/dev/null; then
 fi
 CUDA_VISIBLE_DEVICES=0 expect_exit 2 "${MPIRUN[@]}" -x CUDA_VISIBLE_DEVICES -np 3 "$NS" run "$TMP/spec.json"
 grep -q "the job asked for GPUs (CUDA_VISIBLE_DEVICES=0)" "$TMP/err" || { cat "$TMP/err"; fail "no GPU-request message"; }
-grep -q "CPU only" "$TMP/err" || { cat "$TMP/err"; fail "the message does not name the build"; }
+grep -q "is built with LibTorch [0-9]" "$TMP/err" || { cat "$TMP/err"; fail "the message does not name the build"; }
 [ "$(grep -c 'the job asked for GPUs' "$TMP/err")" -eq 1 ] || { cat "$TMP/err"; fail "the message is not said once"; }
 [ ! -e "$TMP/sweep" ] || fail "the refused run wrote $TMP/sweep"
 SLURM_GPUS_ON_NODE=2 expect_exit 2 "$NS" run "$TMP/spec.json"
@@ -28,7 +28,9 @@ import csv, json, sys
 rows = list(csv.DictReader(open(f"{sys.argv[1]}/results.csv")))
 assert len(rows) == 2 and all(r["device"] == "cpu" for r in rows), rows
 libs = json.load(open(f"{sys.argv[1]}/sweep.json"))["provenance"]["libraries"]
-assert "CPU only" in libs["torch_build"] and libs["cuda"] is None, libs
+# Debian's CPU-only LibTorch or a CUDA one (scripts/cuda_libtorch.sh) that sees no GPU.
+assert libs["torch_cuda"] is False, libs
+assert ("CPU only" in libs["torch_build"]) == (libs["cuda"] is None), libs
 print("ok: --device cpu ran on cpu;", libs["torch_build"])
 PY
 echo "PASS device_choice"

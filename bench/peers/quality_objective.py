@@ -6,7 +6,7 @@ A "training run" is heavy-ball SGD on a fixed ill-conditioned quadratic
     f(x) = 1/2 sum_i lam_i x_i^2,   D = 16 dimensions, lam_i log-spaced from 1 to 1000,
 started at x0 with f(x0) = 1, with seeded Gaussian gradient noise (g = lam * x + SIGMA * xi) and
 a learning rate that decays as lr / (1 + decay * t) over the iterations t. One step of the
-resource ("steps") is ITERS = 20 iterations; a full trial is STEPS = 27 steps. After each step
+resource ("steps") is ITERS = 20 iterations (plus STEP_SECONDS = 10 ms of sleep); a full trial is STEPS = 27 steps. After each step
 the program reports val_loss = f(x) (noise-free, minimize). The global minimum is 0 at x = 0;
 with gradient noise no run reaches it: a constant learning rate ends at a noise floor that
 grows with it, so the best runs start large and decay (PBT's schedules can do that, a fixed
@@ -44,6 +44,11 @@ D = 16
 ITERS = 20
 STEPS = 27
 SIGMA = 0.3
+# Wall seconds a step takes on top of its arithmetic (~0.6 ms): the stand-in for a real step's
+# cost, so a tool's decision latency (milliseconds) is small against a step, as it is in real
+# training. With QUALITY_STEP_SECONDS=0 a program told to stop at a rung trains several steps
+# more before the signal arrives (bench/peers/quality.md).
+STEP_SECONDS = float(os.environ.get("QUALITY_STEP_SECONDS", "0.01"))
 DIVERGED = 1000.0
 LAM = [1000.0 ** (i / (D - 1)) for i in range(D)]
 X0 = [math.sqrt(2.0 / (D * l)) for l in LAM]  # f(X0) = 1
@@ -60,6 +65,8 @@ def init_state():
 
 def train_step(params, seed, state):
     """One step of the resource (ITERS iterations); returns val_loss after it."""
+    if STEP_SECONDS > 0:
+        time.sleep(STEP_SECONDS)
     if state["diverged"]:
         state["step"] += 1
         state["t"] += ITERS

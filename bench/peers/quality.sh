@@ -6,7 +6,10 @@
 #
 # Arms (each sweep seed 0..N-1; 2 workers everywhere; budget 30 full trials = 30 x 27 = 810 steps):
 #   ns_tpe        neurosweep TPE (startup 10), 30 trials            mpirun -np 3 (2 workers)
-#   optuna_tpe    Optuna TPESampler (defaults: n_startup_trials 10), 30 trials, n_jobs 2
+#   optuna_tpe    Optuna TPESampler (5.0's defaults: n_startup_trials 10, multivariate, constant
+#                 liar), 30 trials, n_jobs 2
+#   optuna_tpe_uni  the same with multivariate=False (univariate, as neurosweep's); not in the
+#                 default list: --arms optuna_tpe_uni
 #   ns_asha       neurosweep ASHA (promotion variant, its default), random draws, rungs 1 3 9 27,
 #                 eta 3, "budget": {"resource": 810}
 #   ns_asha_stop  the same with "variant": "stopping" (Ray's and Optuna's rule)
@@ -105,6 +108,7 @@ print(json.dumps({"tool": "neurosweep", "arm": arm, "seed": int(seed), "trials":
 PY
         ;;
       optuna_tpe) "$OPTUNA_PY" bench/peers/quality_optuna.py tpe "$seed" "$log" >"$TMP/$arm.$seed.out" 2>&1 || rc=$? ;;
+      optuna_tpe_uni) "$OPTUNA_PY" bench/peers/quality_optuna.py tpe_uni "$seed" "$log" >"$TMP/$arm.$seed.out" 2>&1 || rc=$? ;;
       optuna_sha) "$OPTUNA_PY" bench/peers/quality_optuna.py sha "$seed" "$log" >"$TMP/$arm.$seed.out" 2>&1 || rc=$? ;;
       ray_asha) "$RAY_PY" bench/peers/quality_ray.py asha "$seed" "$log" "$TMP/ray_$seed" >"$TMP/$arm.$seed.out" 2>&1 || rc=$? ;;
       ray_pbt) "$RAY_PY" bench/peers/quality_ray.py pbt "$seed" "$log" "$TMP/ray_$seed" >"$TMP/$arm.$seed.out" 2>&1 || rc=$? ;;

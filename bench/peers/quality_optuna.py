@@ -2,8 +2,12 @@
 """Optuna's arms of bench/peers/quality.sh (bench/peers/quality.md), in-process on
 quality_objective.train, 2 workers (study.optimize(n_jobs=2): threads).
 
-  python quality_optuna.py tpe SEED LOG      TPESampler(seed=SEED), Optuna's defaults
-                                             (n_startup_trials 10), 30 trials of 27 steps
+  python quality_optuna.py tpe SEED LOG      TPESampler(seed=SEED), Optuna's defaults (5.0:
+                                             n_startup_trials 10, 24 EI candidates, multivariate
+                                             TPE for one objective, constant liar on), 30 trials
+                                             of 27 steps
+  python quality_optuna.py tpe_uni SEED LOG  the same with multivariate=False (univariate, as
+                                             neurosweep's TPE)
   python quality_optuna.py sha SEED LOG      RandomSampler(seed=SEED) + SuccessiveHalvingPruner
                                              (min_resource 1, reduction_factor 3,
                                              min_early_stopping_rate 0): rungs 1, 3, 9 steps, a
@@ -63,6 +67,10 @@ def sha_objective(trial):
 
 if arm == "tpe":
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(tpe_objective, n_trials=30, n_jobs=2)
+elif arm == "tpe_uni":
+    study = optuna.create_study(direction="minimize",
+                                sampler=optuna.samplers.TPESampler(seed=seed, multivariate=False))
     study.optimize(tpe_objective, n_trials=30, n_jobs=2)
 elif arm == "sha":
     study = optuna.create_study(

@@ -24,7 +24,7 @@ tmp, out, nseeds, arms = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 BUDGET = 30 * q.STEPS
 FRACS = (0.1, 0.25, 0.5, 1.0)
 SCALE = 1e-4
-PAIRS = [("ns_tpe", "optuna_tpe"), ("ns_asha", "ray_asha"), ("ns_asha", "optuna_sha"),
+PAIRS = [("ns_tpe", "optuna_tpe"), ("ns_tpe", "optuna_tpe_uni"), ("optuna_tpe_uni", "optuna_tpe"), ("ns_asha", "ray_asha"), ("ns_asha", "optuna_sha"),
          ("ns_asha_stop", "ray_asha"), ("ns_asha_stop", "optuna_sha"), ("ns_asha", "ns_asha_stop"),
          ("ns_pbt", "ray_pbt")]
 

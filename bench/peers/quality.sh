@@ -2,7 +2,7 @@
 # Search quality at an equal budget of training resource: neurosweep against Optuna and Ray Tune
 # on one objective (bench/peers/quality_objective.py; bench/peers/quality.md, issue 25 item 2).
 #
-#   bash bench/peers/quality.sh [--seeds N=5] [--quick] [--arms "ARM ..."] [--out DIR]
+#   bash bench/peers/quality.sh [--seeds N=5] [--first K=0] [--quick] [--arms "ARM ..."] [--out DIR]
 #
 # Arms (each sweep seed 0..N-1; 2 workers everywhere; budget 30 full trials = 30 x 27 = 810 steps):
 #   ns_tpe        neurosweep TPE (startup 10), 30 trials            mpirun -np 3 (2 workers)
@@ -20,7 +20,7 @@
 #   ns_pbt        neurosweep PBT: population 30, interval 3, max 27, quantile 0.25, perturb
 #                 0.8/1.2, resample 0.25, lr damping decay mutable
 #   ray_pbt       Ray Tune PopulationBasedTraining, the same settings (Ray's defaults otherwise)
-# --quick: 1 seed. Every trained step is appended by the objective to a log (one line a step, in
+# Sweep seeds K..K+N-1. --quick: 1 seed. Every trained step is appended by the objective to a log (one line a step, in
 # the order trained), which gives each arm's resource spent and its best-so-far curve. Writes
 # OUT (default bench/results/peers_quality): runs.csv, curves.csv (best-so-far, improvements
 # only), versions.txt, summary.txt; the sweeps' own directories go to a temporary directory,
@@ -28,15 +28,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SEEDS=5
+FIRST=0
 ARMS="ns_tpe optuna_tpe ns_asha ns_asha_stop ray_asha optuna_sha ns_pbt ray_pbt"
 OUT=bench/results/peers_quality
 while [ $# -gt 0 ]; do
   case $1 in
     --seeds) SEEDS=$2; shift 2 ;;
+    --first) FIRST=$2; shift 2 ;;
     --quick) SEEDS=1; shift ;;
     --arms) ARMS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    *) echo "usage: bash bench/peers/quality.sh [--seeds N] [--quick] [--arms \"ARM ...\"] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: bash bench/peers/quality.sh [--seeds N] [--first K] [--quick] [--arms \"ARM ...\"] [--out DIR]" >&2; exit 2 ;;
   esac
 done
 NS=${NS_BENCH_BINARY:-build/app/neurosweep}
@@ -87,7 +89,7 @@ json.dump(s, open(dst, "w"), indent=1)
 PY
 }
 
-for seed in $(seq 0 $((SEEDS - 1))); do
+for seed in $(seq "$FIRST" $((FIRST + SEEDS - 1))); do
   for arm in $ARMS; do
     log=$TMP/$arm.$seed.log
     rm -f "$log"
@@ -121,4 +123,4 @@ PY
     echo "$arm $seed $rc $wall" >>"$TMP/walls.txt"
   done
 done
-/usr/bin/python3 bench/peers/quality_report.py "$TMP" "$OUT" "$SEEDS" "$ARMS" | tee "$OUT/summary.txt"
+/usr/bin/python3 bench/peers/quality_report.py "$TMP" "$OUT" "$(seq -s, "$FIRST" $((FIRST + SEEDS - 1)))" "$ARMS" | tee "$OUT/summary.txt"

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Tables of bench/peers/quality.sh from the step logs (standard library only).
 
-  quality_report.py TMP OUT SEEDS "ARM ..."
+  quality_report.py TMP OUT SEEDS "ARM ..."          SEEDS: a count N (0..N-1) or a list "0,1,5"
+  quality_report.py --merge OUT "ARM ..." RUNS.CSV...  the tables of several runs' runs.csv
+                                                       together (a later row for the same arm
+                                                       and seed wins)
 
 TMP/ARM.SEED.log: one line per trained step, "<time_ns> <trial> <step> <val_loss>", in the order
 trained. An arm's resource spent is its line count; its best-so-far after r steps is the lowest
@@ -20,7 +23,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import quality_objective as q  # noqa: E402
 
-tmp, out, nseeds, arms = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split()
+MERGE = sys.argv[1] == "--merge"
+if MERGE:
+    tmp, out, arms, merge_files = None, sys.argv[2], sys.argv[3].split(), sys.argv[4:]
+    seeds = []
+else:
+    tmp, out, arms = sys.argv[1], sys.argv[2], sys.argv[4].split()
+    seeds = ([int(x) for x in sys.argv[3].split(",")] if "," in sys.argv[3]
+             else list(range(int(sys.argv[3]))))
 BUDGET = 30 * q.STEPS
 FRACS = (0.1, 0.25, 0.5, 1.0)
 SCALE = 1e-4
@@ -29,7 +39,7 @@ PAIRS = [("ns_tpe", "optuna_tpe"), ("ns_tpe", "optuna_tpe_uni"), ("optuna_tpe_un
          ("ns_pbt", "ray_pbt")]
 
 walls = {}
-if os.path.exists(f"{tmp}/walls.txt"):
+if tmp and os.path.exists(f"{tmp}/walls.txt"):
     for line in open(f"{tmp}/walls.txt"):
         a, s, rc, w = line.split()
         walls[(a, int(s))] = (int(rc), float(w))
@@ -47,8 +57,8 @@ def tool_line(arm, seed):
 
 
 runs, curves = {}, []
-for arm in arms:
-    for seed in range(nseeds):
+for arm in arms if not MERGE else []:
+    for seed in seeds:
         path = f"{tmp}/{arm}.{seed}.log"
         if not os.path.exists(path):
             continue
@@ -73,6 +83,17 @@ for arm in arms:
             **{f"at{f}": at[f] for f in FRACS},
             "tool": json.dumps(tool_line(arm, seed), sort_keys=True)}
 
+if MERGE:
+    for path in merge_files:
+        for r in csv.DictReader(open(path)):
+            if r["arm"] not in arms:
+                continue
+            d = {k: r[k] for k in ("arm", "tool")}
+            d.update({k: int(r[k]) for k in ("seed", "spent", "trials")})
+            d["exit"] = r["exit"]
+            d.update({k: float(r[k]) for k in ["wall_s", "best", "full"] + [f"at{f}" for f in FRACS]})
+            runs[(r["arm"], d["seed"])] = d
+    seeds = sorted({s for _, s in runs})
 os.makedirs(out, exist_ok=True)
 with open(f"{out}/runs.csv", "w", newline="") as fh:
     cols = ["arm", "seed", "exit", "wall_s", "spent", "trials", "best", "full"] + [f"at{f}" for f in FRACS] + ["tool"]
@@ -80,7 +101,7 @@ with open(f"{out}/runs.csv", "w", newline="") as fh:
     w.writeheader()
     for r in runs.values():
         w.writerow({k: (repr(v) if isinstance(v, float) and k not in ("wall_s",) else v) for k, v in r.items()})
-with open(f"{out}/curves.csv", "w", newline="") as fh:
+with open(os.devnull if MERGE else f"{out}/curves.csv", "w", newline="") as fh:
     w = csv.DictWriter(fh, ["arm", "seed", "steps", "best"])
     w.writeheader()
     w.writerows(curves)
@@ -104,13 +125,13 @@ def fmt(xs, scale=SCALE):
     return f"{m / scale:.2f}" + ("" if math.isnan(se) else f" +- {se / scale:.2f}")
 
 
-print(f"\nBudget {BUDGET} steps (30 trials x {q.STEPS}); {nseeds} sweep seeds; values are val_loss "
+print(f"\nBudget {BUDGET} steps (30 trials x {q.STEPS}); {len(seeds)} sweep seeds ({','.join(map(str, seeds))}); values are val_loss "
       f"x 1e4 (minimize; the optimum is 0), mean +- SEM over seeds.\n")
 hdr = ["arm", "spent steps (x budget)", "trials", "best @0.1", "@0.25", "@0.5", "@1.0",
        "final best", "best at step 27", "wall s"]
 rows = []
 for arm in arms:
-    rs = [runs[(arm, s)] for s in range(nseeds) if (arm, s) in runs]
+    rs = [runs[(arm, s)] for s in seeds if (arm, s) in runs]
     if not rs:
         continue
     sp = [r["spent"] for r in rs]
@@ -124,10 +145,10 @@ for r in [hdr] + rows:
     print("  ".join(str(x).ljust(w) for x, w in zip(r, widths)))
 
 print("\nFinal best (x 1e4) per seed:")
-print("  ".join(["arm".ljust(13)] + [f"seed {s}".rjust(8) for s in range(nseeds)]))
+print("  ".join(["arm".ljust(14)] + [f"seed {s}".rjust(8) for s in seeds]))
 for arm in arms:
-    print("  ".join([arm.ljust(13)] + [
-        (f"{runs[(arm, s)]['best'] / SCALE:8.2f}" if (arm, s) in runs else "       -") for s in range(nseeds)]))
+    print("  ".join([arm.ljust(14)] + [
+        (f"{runs[(arm, s)]['best'] / SCALE:8.2f}" if (arm, s) in runs else "       -") for s in seeds]))
 
 print("\nPaired by sweep seed (A - B; negative: A lower, better). Across tools the seed index is "
       "all the pair shares (different draws); ns_asha vs ns_asha_stop share the random draws.")
@@ -135,7 +156,7 @@ print("A - B                         final best (x1e4)   @1.0 budget (x1e4)  log
 for a, b in PAIRS:
     if a not in arms or b not in arms:
         continue
-    ss = [s for s in range(nseeds) if (a, s) in runs and (b, s) in runs]
+    ss = [s for s in seeds if (a, s) in runs and (b, s) in runs]
     if not ss:
         continue
     d = [runs[(a, s)]["best"] - runs[(b, s)]["best"] for s in ss]

@@ -7,26 +7,29 @@
 #
 #   bash bench/peers/crash.sh [--quick]        # from the repository root
 #
-# Settings (environment): KILLS=5 TARGET=200 W=2 SEED=25 TOOLS="neurosweep optuna ray".
+# Settings (environment): KILLS=5 TARGET=200 W=2 SEED=25
+# TOOLS="neurosweep neurosweep-mpirun optuna ray" (neurosweep-mpirun: SIGKILL to mpirun's process
+# group only; the others: every process of the job at once; see crash_run.py).
 # --quick: KILLS=2 TARGET=40. Raw rows: bench/results/peers_crash/kills.csv, summary.csv,
 # machine.txt (overwritten; --quick writes to $TMPDIR/peers_crash_quick instead).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 KILLS=${KILLS:-5} TARGET=${TARGET:-200} W=${W:-2} SEED=${SEED:-25}
-TOOLS=${TOOLS:-"neurosweep optuna ray"}
+TOOLS=${TOOLS:-"neurosweep neurosweep-mpirun optuna ray"}
 RES=${RES:-bench/results/peers_crash}
 if [ "${1:-}" = "--quick" ]; then KILLS=2; TARGET=40; RES=${TMPDIR:-/tmp}/peers_crash_quick; fi
 NS=${NS_BINARY:-build/app/neurosweep}
-case " $TOOLS " in *" neurosweep "*) [ -x "$NS" ] || { echo "crash.sh: build $NS first" >&2; exit 2; } ;; esac
-source bench/peers/env.sh
-export OPTUNA_PY=$(peer_python optuna) RAY_PY=$(peer_python ray) NS_BINARY=$NS
+case " $TOOLS " in *" neurosweep"*) [ -x "$NS" ] || { echo "crash.sh: build $NS first" >&2; exit 2; } ;; esac
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ns_peers_crash.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+[ -x "$NS" ] && cp "$NS" "$TMP/neurosweep" && NS=$TMP/neurosweep  # a rebuild meanwhile cannot swap it
+source bench/peers/env.sh
+export OPTUNA_PY=$(peer_python optuna) RAY_PY=$(peer_python ray) NS_BINARY=$NS
 mkdir -p "$RES"
 {
   echo "date: $(date -u +%FT%TZ)"
   echo "machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB"
-  echo "neurosweep: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/peers' ':!bench/results' || echo '+dirty'), $NS"
+  echo "neurosweep: $("$NS" --version 2>&1 | head -1) (tree: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!bench/peers' ':!bench/results' || echo '+dirty'))"
   echo "mpi: $(mpirun --version | head -1)"
   peer_versions optuna ray
   echo "settings: KILLS=$KILLS TARGET=$TARGET W=$W SEED=$SEED TOOLS=$TOOLS"

@@ -1,13 +1,19 @@
 """Crash and resume side by side (issue 25, item 3); run by bench/peers/crash.sh.
 
-    python3 crash_run.py RES TMP KILLS TARGET W SEED TOOLS...   (TOOLS: neurosweep optuna ray)
+    python3 crash_run.py RES TMP KILLS TARGET W SEED TOOLS...
+    (TOOLS: neurosweep neurosweep-mpirun optuna ray)
 
-Per tool: one uninterrupted sweep (the reference: the span from its first evaluation's start to
-its last one's end, [a, b] seconds after the launch, and a check that the counting finds nothing
-lost or repeated without a kill), then KILLS sweeps each killed with SIGKILL at a + u (b - a)
-seconds after the launch (u uniform in [0.15, 0.85], seeded: a moment while trials run), to the whole process group (neurosweep: the mpirun
-job; Ray: the driver script, with the Ray processes it started; Optuna: the launcher and its W
-worker processes), then restarted the documented way until done. TARGET trials of an objective
+Per tool: one uninterrupted sweep (the reference: a check that the counting finds nothing lost or
+repeated without a kill), then KILLS sweeps each killed with SIGKILL once round(u x TARGET)
+evaluations have ended (u uniform in [0.15, 0.85], seeded) and a further 0-50 ms (seeded): a moment
+while trials run, whatever the start-up took, the same progress for every tool. The kill goes to
+the whole job at once: every process in the session the command was started in (neurosweep:
+mpirun and its ranks, which Open MPI puts in process groups of their own; Ray: the driver, the
+Ray processes it started and its trial actors, also in groups of their own; Optuna: the launcher
+and its W worker processes), as a node failure or a batch system's kill would. The variant
+neurosweep-mpirun kills only mpirun's process group (what `kill -9 -PGID` of mpirun does: the
+ranks outlive it for a moment) and reruns at once, retrying while the directory's lock is held
+(exit 4). Then the sweep is restarted the documented way until done. TARGET trials of an objective
 that sleeps 20-50 ms, W workers. Every evaluation appends "start KEY" and "end KEY" lines to a log
 (KEY: neurosweep's trial id, Ray's trial id, Optuna's trial number), so evaluations are counted
 directly:
@@ -17,7 +23,8 @@ directly:
             to the end twice (work done again because its result was not kept)
   restarted keys started more than once but ended once: the evaluation the kill cut short, run
             again (work lost mid-trial; a tool without checkpoints in the objective cannot avoid it)
-  stuck     trials the tool's own final state still holds as unfinished (Optuna: RUNNING)
+  stuck     trials the tool's own final state still holds as unfinished (Optuna: RUNNING; Ray:
+            errored; neurosweep: rows not ok)
   final     the number of completed results in the final result set, against TARGET
 Writes RES/kills.csv (one row per sweep) and RES/summary.csv, prints the table.
 """
@@ -39,6 +46,7 @@ OPY, RPY = os.environ["OPTUNA_PY"], os.environ["RAY_PY"]
 MPI = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--mca", "btl", "self,vader",
        "--mca", "btl_vader_single_copy_mechanism", "none"]
 RUN_T0 = [0.0]
+KILL_RNG = random.Random(SEED + 1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -58,7 +66,7 @@ def ns_spec(d, log):
 
 
 def command(tool, d, log):
-    if tool == "neurosweep":
+    if tool.startswith("neurosweep"):
         return MPI + ["-np", str(W + 1), NS, "run", ns_spec(d, log), "--out", os.path.join(d, "out")]
     if tool == "optuna":
         return [OPY, os.path.join(HERE, "crash_optuna.py"), "launch", os.path.join(d, "journal.log"), log, str(TARGET), str(W)]
@@ -95,7 +103,7 @@ def ray_pids():
 def results_now(tool, d):
     """Completed results recorded at this moment (for the progress at the kill)."""
     try:
-        if tool == "neurosweep":
+        if tool.startswith("neurosweep"):
             return max(0, sum(1 for _ in open(os.path.join(d, "out", "results.csv"))) - 1)
         if tool == "optuna":
             return None
@@ -114,12 +122,34 @@ def run(tool, d, log, kill_at=None):
         if kill_at is None:
             rc = p.wait()
             return {"rc": rc, "wall_s": time.time() - t0}
-        try:
-            rc = p.wait(timeout=kill_at)
-            return {"rc": rc, "wall_s": time.time() - t0, "finished_before_kill": True}
-        except subprocess.TimeoutExpired:
-            pass
-        os.killpg(p.pid, signal.SIGKILL)
+        # kill_at = (k, extra): once k evaluations have ended (the log's "end" lines), after a
+        # further extra seconds: a moment while trials run, whatever the start-up took
+        k, extra = kill_at
+        while True:
+            rc = p.poll()
+            if rc is not None:
+                return {"rc": rc, "wall_s": time.time() - t0, "finished_before_kill": True}
+            try:
+                with open(log) as f:
+                    ended = sum(1 for line in f if line.startswith("end "))
+            except OSError:
+                ended = 0
+            if ended >= k:
+                break
+            time.sleep(0.005)
+        time.sleep(extra)
+        if tool == "neurosweep-mpirun":
+            # only mpirun's process group, as `kill -9` of mpirun's group in a shell would: Open MPI
+            # starts each rank in its own process group, so the ranks are not in it
+            os.killpg(p.pid, signal.SIGKILL)
+        else:
+            # the whole job: every process of the session the command started in (its process
+            # group, and the MPI ranks or Ray actors in process groups of their own), in one pass
+            for pid in [p.pid] + session_pids(p.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         t_kill = time.time() - t0
         p.wait()
         time.sleep(0.5)
@@ -130,18 +160,19 @@ def run(tool, d, log, kill_at=None):
                 names[open(f"/proc/{pid}/comm").read().strip()] += 1
             except OSError:
                 pass
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        if tool != "neurosweep-mpirun":  # (there the ranks are left to do what they do)
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         stray = ray_pids() if tool == "ray" else []
-        for pid, _ in stray:  # Ray processes outside the process group (own sessions)
+        for pid, _ in stray:  # Ray processes outside the session, if any
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        return {"rc": "SIGKILL", "wall_s": t_kill, "left_in_group": len(left),
+        return {"rc": "SIGKILL", "wall_s": t_kill, "left_after_kill": len(left),
                 "ray_strays": len(stray), "stray_cmds": [c for _, c in stray][:5],
                 "left_names": " ".join(f"{k}x{v}" for k, v in sorted(names.items()))}
 
@@ -160,7 +191,7 @@ def parse_log(log, times=False):
 
 def final_results(tool, d):
     """(number of completed results, set of their keys, extra dict) in the final result set."""
-    if tool == "neurosweep":
+    if tool.startswith("neurosweep"):
         rows = list(csv.DictReader(open(os.path.join(d, "out", "results.csv"))))
         ok = [r["trial_id"] for r in rows if r["status"] == "ok"]
         state = json.load(open(os.path.join(d, "out", "state.json")))
@@ -198,11 +229,11 @@ def one_sweep(tool, i, kill_frac, ref):
         rec.update(kill_at_s="", first_rc=r["rc"], first_wall_s=round(r["wall_s"], 2),
                    trials_from_s=round(min(ts) - RUN_T0[0], 2), trials_to_s=round(max(ts) - RUN_T0[0], 2))
     else:
-        # a moment while trials run: the reference's first start + u x (last end - first start)
-        at = ref["trials_from_s"] + kill_frac * (ref["trials_to_s"] - ref["trials_from_s"])
-        r = run(tool, d, log, kill_at=at)
+        # a moment while trials run: once a fraction u of the target has ended, + 0-50 ms
+        k = max(1, round(kill_frac * TARGET))
+        r = run(tool, d, log, kill_at=(k, KILL_RNG.uniform(0.0, 0.05)))
         rec.update(kill_at_s=round(r["wall_s"], 2), first_rc=r["rc"],
-                   left_in_group=r.get("left_in_group", ""), left_names=r.get("left_names", ""),
+                   left_after_kill=r.get("left_after_kill", ""), left_names=r.get("left_names", ""),
                    ray_strays=r.get("ray_strays", ""))
         if r.get("stray_cmds"):
             rec["stray_cmds"] = " | ".join(r["stray_cmds"])
@@ -210,8 +241,16 @@ def one_sweep(tool, i, kill_frac, ref):
         rec["started_at_kill"] = len(s)
         rec["ended_at_kill"] = len(e)
         rec["results_at_kill"] = results_now(tool, d)
-        r2 = run(tool, d, log)  # the restart, as the tool's documentation says
-        rec.update(resume_rc=r2["rc"], resume_wall_s=round(r2["wall_s"], 2))
+        # the restart, as the tool's documentation says; neurosweep exits 4 while another run
+        # (here: ranks that outlived mpirun) holds the output directory: then again after 1 s
+        refused = 0
+        while True:
+            r2 = run(tool, d, log)
+            if r2["rc"] != 4 or not tool.startswith("neurosweep") or refused >= 30:
+                break
+            refused += 1
+            time.sleep(1.0)
+        rec.update(resume_rc=r2["rc"], resume_wall_s=round(r2["wall_s"], 2), resume_refused=refused)
     starts, ends = parse_log(log)
     n_final, keys, extra = final_results(tool, d)
     out = open(os.path.join(d, "stdout.log"), errors="replace").read()
@@ -232,11 +271,11 @@ def main():
     os.makedirs(RES, exist_ok=True)
     rng = random.Random(SEED)
     fracs = [round(rng.uniform(0.15, 0.85), 3) for _ in range(KILLS)]
-    print(f"kill moments (fraction of the reference's span of evaluations): {fracs}", flush=True)
+    print(f"kill moments (fraction of TARGET ended before the kill, + 0-50 ms): {fracs}", flush=True)
     cols = ["tool", "sweep", "kill_frac", "kill_at_s", "first_rc", "first_wall_s", "trials_from_s",
-            "trials_to_s", "left_in_group", "left_names",
+            "trials_to_s", "left_after_kill", "left_names",
             "ray_strays", "started_at_kill", "ended_at_kill", "results_at_kill", "resume_rc",
-            "resume_wall_s", "evaluations_started", "evaluations_ended", "lost", "repeated",
+            "resume_wall_s", "resume_refused", "evaluations_started", "evaluations_ended", "lost", "repeated",
             "restarted", "final", "exact", "stuck", "extra", "stray_cmds"]
     recs = []
     with open(os.path.join(RES, "kills.csv"), "w", newline="") as f:
@@ -254,7 +293,7 @@ def main():
                 recs.append(rec)
                 wr.writerow(rec)
                 f.flush()
-                print(f"{tool} kill {i} at {rec['kill_at_s']} s ({fr} of the reference): "
+                print(f"{tool} kill {i} at {rec['kill_at_s']} s (after {fr} x {TARGET} ended): "
                       f"{rec['ended_at_kill']} ended by then; resume rc {rec['resume_rc']} in {rec['resume_wall_s']} s; "
                       f"lost {rec['lost']} repeated {rec['repeated']} restarted {rec['restarted']} stuck {rec['stuck']} "
                       f"final {rec['final']}/{TARGET}  {rec['extra']}"
@@ -276,9 +315,9 @@ def main():
         wr.writeheader()
         wr.writerows(summary)
     print(f"\ncrash and resume: {TARGET} trials, {W} workers, {KILLS} SIGKILLs per tool (totals)")
-    print(f"{'tool':<11}{'kills':>6}{'lost':>6}{'repeated':>9}{'restarted':>10}{'stuck':>6}{'exact':>7}  final counts      resume rc 0")
+    print(f"{'tool':<18}{'kills':>6}{'lost':>6}{'repeated':>9}{'restarted':>10}{'stuck':>6}{'exact':>7}  final counts      resume rc 0")
     for s in summary:
-        print(f"{s['tool']:<11}{s['kills']:>6}{s['lost']:>6}{s['repeated']:>9}{s['restarted']:>10}{s['stuck']:>6}"
+        print(f"{s['tool']:<18}{s['kills']:>6}{s['lost']:>6}{s['repeated']:>9}{s['restarted']:>10}{s['stuck']:>6}"
               f"{s['exact_final']:>5}/{s['kills']}  {s['finals']:<17} {s['resume_ok']}/{s['kills']}")
 
 

@@ -3,8 +3,8 @@
 Per tool, worker count W and trial count N: wall / N; (wall - startup) / N, where startup is the
 smaller of the two 1-trial walls of the same tool and W; the tool's own inner time / N
 (neurosweep: state.json's makespan_s, the first assignment to the last result; Ray: Tuner.fit;
-Optuna: the last worker's optimize after every worker's study was loaded); and the ratios of
-both per-trial figures to neurosweep's at the same W and N (> 1: the peer costs more per trial).
+Optuna: from the first worker's study being loaded to the last worker's end); and the ratios of
+the three per-trial figures to neurosweep's at the same W and N (> 1: the peer costs more per trial).
 """
 import csv
 import sys
@@ -40,11 +40,13 @@ for rec in out:
     if base and "wall_s" in rec:
         rec["ratio"] = rec["ms_per_trial"] / base["ms_per_trial"]
         rec["net_ratio"] = rec["net_ms_per_trial"] / base["net_ms_per_trial"]
+        if rec.get("inner_ms_per_trial") and base.get("inner_ms_per_trial"):
+            rec["inner_ratio"] = rec["inner_ms_per_trial"] / base["inner_ms_per_trial"]
     if rec["tool"] == "neurosweep":
         rec["dispatch_bench_us"] = db.get((rec["w"], rec["n"]), "")
 
 cols = ["tool", "w", "n", "wall_s", "startup_s", "ms_per_trial", "net_ms_per_trial",
-        "inner_ms_per_trial", "ratio", "net_ratio", "complete", "dispatch_bench_us", "note"]
+        "inner_ms_per_trial", "ratio", "net_ratio", "inner_ratio", "complete", "dispatch_bench_us", "note"]
 
 
 def fmt(v):
@@ -59,9 +61,10 @@ with open(f"{res}/summary.csv", "w", newline="") as f:
     for rec in out:
         wr.writerow([fmt(rec.get(c)) for c in cols])
 
-print("\nper-trial overhead, ms (ratio = peer / neurosweep at the same W and N; net = (wall - 1-trial wall) / N)")
+print("\nper-trial overhead, ms (ratio = peer / neurosweep at the same W and N; net = (wall - 1-trial wall) / N;"
+      " inner = the tool's own sweep time / N, without start-up: neurosweep makespan, Ray Tuner.fit, Optuna optimize)")
 print(f"{'tool':<17}{'W':>2}{'N':>7}{'wall s':>9}{'start s':>8}{'ms/trial':>10}{'net ms':>9}"
-      f"{'inner ms':>9}{'ratio':>8}{'net ratio':>10}{'rows':>7}  note")
+      f"{'inner ms':>9}{'ratio':>8}{'net ratio':>10}{'in ratio':>9}{'rows':>7}  note")
 for rec in sorted(out, key=lambda r: (r["n"] if r["tool"] != "ray-fresh-actors" else 10**9, int(r["w"]),
                                      ["neurosweep", "optuna", "ray", "ray-fresh-actors"].index(r["tool"]))):
     if "wall_s" not in rec:
@@ -73,4 +76,5 @@ for rec in sorted(out, key=lambda r: (r["n"] if r["tool"] != "ray-fresh-actors" 
     print(f"{rec['tool']:<17}{rec['w']:>2}{rec['n']:>7}{rec['wall_s']:>9.2f}{rec['startup_s']:>8.2f}"
           f"{rec['ms_per_trial']:>10.3f}{rec['net_ms_per_trial']:>9.3f}"
           f"{fmt(rec['inner_ms_per_trial']):>9}{fmt(rec.get('ratio')):>8}{fmt(rec.get('net_ratio')):>10}"
+          f"{fmt(rec.get('inner_ratio')):>9}"
           f"{rec['complete']:>7}  {note}")

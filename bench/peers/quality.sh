@@ -123,4 +123,4 @@ PY
     echo "$arm $seed $rc $wall" >>"$TMP/walls.txt"
   done
 done
-/usr/bin/python3 bench/peers/quality_report.py "$TMP" "$OUT" "$(seq -s, "$FIRST" $((FIRST + SEEDS - 1)))" "$ARMS" | tee "$OUT/summary.txt"
+/usr/bin/python3 bench/peers/quality_report.py "$TMP" "$OUT" "$(seq -s, "$FIRST" $((FIRST + SEEDS - 1)))," "$ARMS" | tee "$OUT/summary.txt"

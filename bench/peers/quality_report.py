@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tables of bench/peers/quality.sh from the step logs (standard library only).
 
-  quality_report.py TMP OUT SEEDS "ARM ..."          SEEDS: a count N (0..N-1) or a list "0,1,5"
+  quality_report.py TMP OUT SEEDS "ARM ..."          SEEDS: a count N (0..N-1) or a list "0,1,5" / "9,"
   quality_report.py --merge OUT "ARM ..." RUNS.CSV...  the tables of several runs' runs.csv
                                                        together (a later row for the same arm
                                                        and seed wins)
@@ -29,7 +29,7 @@ if MERGE:
     seeds = []
 else:
     tmp, out, arms = sys.argv[1], sys.argv[2], sys.argv[4].split()
-    seeds = ([int(x) for x in sys.argv[3].split(",")] if "," in sys.argv[3]
+    seeds = ([int(x) for x in sys.argv[3].split(",") if x] if "," in sys.argv[3]
              else list(range(int(sys.argv[3]))))
 BUDGET = 30 * q.STEPS
 FRACS = (0.1, 0.25, 0.5, 1.0)

@@ -78,3 +78,19 @@ for rec in sorted(out, key=lambda r: (r["n"] if r["tool"] != "ray-fresh-actors" 
           f"{fmt(rec['inner_ms_per_trial']):>9}{fmt(rec.get('ratio')):>8}{fmt(rec.get('net_ratio')):>10}"
           f"{fmt(rec.get('inner_ratio')):>9}"
           f"{rec['complete']:>7}  {note}")
+
+if "--md" in sys.argv:  # the same rows as a Markdown table (for overhead.md)
+    name = {"neurosweep": "neurosweep", "optuna": "Optuna", "ray": "Ray Tune",
+            "ray-fresh-actors": "Ray Tune, `reuse_actors=False` (default)"}
+    print("\n| tool | W | N | wall s | 1-trial wall s | wall/N ms | net ms | inner ms | ratio wall/N | ratio net | ratio inner |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for rec in sorted(out, key=lambda r: (r["n"] if r["tool"] != "ray-fresh-actors" else 10**9, int(r["w"]),
+                                         ["neurosweep", "optuna", "ray", "ray-fresh-actors"].index(r["tool"]))):
+        if "wall_s" not in rec:
+            proj = rec["note"].split("=")[1]
+            print(f"| {name[rec['tool']]} | {rec['w']} | {rec['n']} | not run: {proj} s projected | | | | | | | |")
+            continue
+        r = lambda k, d=2: "" if rec.get(k) is None else f"{rec[k]:.{d}f}"
+        print(f"| {name[rec['tool']]} | {rec['w']} | {rec['n']} | {rec['wall_s']:.2f} | {rec['startup_s']:.2f} | "
+              f"{r('ms_per_trial')} | {r('net_ms_per_trial')} | {r('inner_ms_per_trial')} | {r('ratio', 1)} | "
+              f"{r('net_ratio', 1)} | {r('inner_ratio', 1)} |")

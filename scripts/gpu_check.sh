@@ -30,7 +30,8 @@
 #   NS_STEPS_BUDGET_S  seconds for all run steps together (default 470: under 8 minutes)
 #   NS_TOTAL_BUDGET_S  seconds for everything, build included (default 570, for one device call
 #                  of 600 s); a step gets what is left of both, capped per step
-#   PYTHON         the Python that holds torch (default python3)
+#   PYTHON         the Python that holds torch (default: scripts/torch_env.sh's venv when it is
+#                  there or its wheels are in NS_TORCH_WHEELS, else python3)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -40,12 +41,22 @@ DRY=0
 for a in "$@"; do
   case "$a" in
     --cpu-dry-run) DRY=1 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "gpu_check: unknown argument $a (see --help)" >&2; exit 2 ;;
   esac
 done
 
-PY=${PYTHON:-python3}
+# The Python that holds torch: $PYTHON when set; else the cached venv of scripts/cuda_libtorch.sh
+# (scripts/torch_env.sh: the pinned PyPI torch), made with no network from its wheel files when
+# they were copied to NS_TORCH_WHEELS; else python3 (the machine's own CUDA PyTorch).
+PY=${PYTHON:-}
+if [ -z "$PY" ] && [ "$DRY" -eq 0 ]; then
+  source scripts/torch_env.sh
+  if torch_env_ready || { ls "$NS_TORCH_WHEELS"/torch-*.whl >/dev/null 2>&1 && NS_TORCH_OFFLINE=1 torch_env_ensure; }; then
+    PY=$NS_TORCH_PY
+  fi
+fi
+PY=${PY:-python3}
 B=${NS_BUILD_DIR:-$([ "$DRY" -eq 1 ] && echo build-gpu-dry || echo build-gpu)}
 mkdir -p "$B"
 B=$(cd "$B" && pwd)

@@ -47,11 +47,10 @@ std::string resolve_device(const std::string& policy, const NodePlacement& p, in
   NS_CHECK(policy == "auto" || policy == "cuda",
            "--device: expected auto, cpu or cuda, got \"{}\"", policy);
   if (visible_gpus > 0) return choose_device(p, visible_gpus);
-  NS_CHECK(policy != "cuda",
-           "--device cuda: rank {} sees no CUDA device ({}{}); use a GPU node, a neurosweep built "
-           "against a CUDA LibTorch, or --device cpu",
-           rank, torch_build, request.empty() ? "" : ", though " + request + " is set");
   const bool cuda_build = torch_build.find("with CUDA") != std::string::npos;
+  NS_CHECK(policy != "cuda", "--device cuda: rank {} sees no CUDA device ({}{}); use a GPU node{}, or --device cpu",
+           rank, torch_build, request.empty() ? "" : ", though " + request + " is set",
+           cuda_build ? "" : ", a neurosweep built against a CUDA LibTorch");
   NS_CHECK(request.empty(),
            "--device auto: the job asked for GPUs ({}) but rank {} can use none: this neurosweep "
            "is built with {}. {}, or pass --device cpu to run on the CPUs anyway",

@@ -77,9 +77,13 @@ int cuda_device_count() {
 }
 
 namespace {
+// Whether this LibTorch is a CUDA build (its CUDA hooks are linked), with or without a GPU:
+// at::hasCUDA() is false on a CUDA build that sees no device (LibTorch 2.x).
+bool cuda_build() { return at::detail::getCUDAHooks().hasCUDART(); }
+
 // CUDA runtime and cuDNN versions of a CUDA build (e.g. 12040 -> "12.4"); null on a CPU build.
 nlohmann::json cuda_version() {
-  if (!at::hasCUDA()) return nullptr;
+  if (!cuda_build()) return nullptr;
   try {
     const long v = at::detail::getCUDAHooks().versionCUDART();
     return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
@@ -88,7 +92,7 @@ nlohmann::json cuda_version() {
   }
 }
 nlohmann::json cudnn_version() {
-  if (!at::hasCUDA()) return nullptr;
+  if (!cuda_build()) return nullptr;
   try {
     const long v = at::detail::getCUDAHooks().versionCuDNN();
     return std::to_string(v);
@@ -99,7 +103,7 @@ nlohmann::json cudnn_version() {
 }  // namespace
 
 std::string torch_build() {
-  if (!at::hasCUDA()) return fmt::format("LibTorch {}, CPU only", TORCH_VERSION);
+  if (!cuda_build()) return fmt::format("LibTorch {}, CPU only", TORCH_VERSION);
   const auto cuda = cuda_version(), cudnn = cudnn_version();
   return fmt::format("LibTorch {} with CUDA {} / cuDNN {}", TORCH_VERSION,
                      cuda.is_null() ? "?" : cuda.get<std::string>(),

@@ -17,8 +17,8 @@
 #              nothing may compile with -D_GLIBCXX_USE_CXX11_ABI=0, and the app must load every
 #              torch library from the venv, not Debian's.
 #   3. device  `--device auto` with no GPU trains on the CPU (results.csv's device column: cpu;
-#              sweep.json names the CUDA build); `--device cuda` exits 2 before writing anything,
-#              with a message that says no CUDA device is visible.
+#              sweep.json's torch_build names the CUDA build); `--device cuda` exits 2 before
+#              writing anything, with a message that says no CUDA device is visible.
 #   4. ctest   the whole suite in build-cuda (CUDA-only tests exit 77: skipped).
 # A summary (torch, CUDA, ABI, test counts, seconds) is printed and written to
 # build-cuda/cuda_libtorch_summary.md. Exit 0 only when every step passed.
@@ -82,12 +82,14 @@ NS=$B/app/neurosweep
 libs=$(ldd "$NS")
 cuda_so=$(awk '/libtorch_cuda\.so/ {print $3}' <<<"$libs")
 n_torch=0
-for so in $(awk '/lib(torch|c10)[a-z_]*\.so/ {print $3}' <<<"$libs"); do
+# torch's own libraries and the CUDA libraries it needs (runtime, NCCL, cuDNN, cuBLAS), all
+# from the wheel: a CUDA toolkit's older copies of the same sonames must not be taken.
+for so in $(awk '/lib(torch|c10)[a-z_]*\.so|lib(cudart|nccl|cudnn|cublas)\.so/ {print $3}' <<<"$libs"); do
   case "$so" in "$NS_TORCH_VENV"/*) n_torch=$((n_torch + 1)) ;; *) die "$NS loads $so, not the venv's" ;; esac
 done
 [ "$n_torch" -gt 0 ] || die "$NS loads no torch library: $(head -c 300 <<<"$libs")"
 [ -n "$cuda_so" ] || die "$NS does not load libtorch_cuda.so: not a CUDA build"
-say "ABI: libtorch_cpu.so exports $n_cxx11 std::__cxx11 symbols, no -D_GLIBCXX_USE_CXX11_ABI=0 in the build; $NS links Debian's fmt, HDF5, Open MPI with the wheel's $(basename "$cuda_so") ($cuda_so)"
+say "ABI: libtorch_cpu.so exports $n_cxx11 std::__cxx11 symbols, no -D_GLIBCXX_USE_CXX11_ABI=0 in the build; $NS links Debian's fmt, HDF5, Open MPI with the wheel's $(basename "$cuda_so"); $n_torch torch and CUDA libraries, all from the venv"
 
 # ---- 3. the device choice without a GPU --------------------------------------------------------
 W=$(mktemp -d)
@@ -103,6 +105,7 @@ if "$NS" run --device auto "$W/spec.json" >"$W/auto.log" 2>&1; then
   dev=$(python3 -c "import csv,sys; print(','.join(r['device'] for r in csv.DictReader(open(sys.argv[1]))))" "$W/auto/results.csv")
   build=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['provenance']['libraries']['torch_build'])" "$W/auto/sweep.json")
   [ "$dev" = cpu ] || die "--device auto with no GPU trained on '$dev', not cpu"
+  grep -q "with CUDA" <<<"$build" || die "sweep.json's torch_build '$build' does not name the CUDA build"
   say "--device auto, no GPU: trained on the CPU (results.csv device: $dev; sweep.json torch_build: $build)"
 else
   cat "$W/auto.log" >&2; die "--device auto failed"

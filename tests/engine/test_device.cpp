@@ -63,6 +63,22 @@ TEST_CASE("gpu_request: what says the job asked for GPUs", "[device]") {
         "NS_GPUS_PER_NODE=2");
 }
 
+TEST_CASE("run --device: a CUDA build that sees no GPU says so, not 'build it against CUDA'",
+          "[device]") {
+  const NodePlacement worker{1, 3, true, 3};
+  const std::string cuda_build = "LibTorch 2.15.0 with CUDA 13.2 / cuDNN 92600";
+  CHECK(resolve_device("auto", worker, 0, "", cuda_build, 1) == "cpu");
+  REQUIRE_THROWS_WITH(resolve_device("auto", worker, 0, "CUDA_VISIBLE_DEVICES=0", cuda_build, 1),
+                      Catch::Contains("is built with LibTorch 2.15.0 with CUDA 13.2") &&
+                          Catch::Contains("CUDA sees no device here") &&
+                          !Catch::Contains("Build it against a CUDA LibTorch"));
+  REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", cuda_build, 2),
+                      Catch::Contains("--device cuda: rank 2 sees no CUDA device (LibTorch 2.15.0 with CUDA") &&
+                          !Catch::Contains("built against a CUDA LibTorch"));
+  REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", "LibTorch 1.13.1, CPU only", 2),
+                      Catch::Contains("a neurosweep built against a CUDA LibTorch"));
+}
+
 TEST_CASE("run --device: auto, cpu and cuda, and the no-CUDA error", "[device]") {
   const NodePlacement worker{1, 3, true, 3};
   const std::string cpu_build = "LibTorch 1.13.1, CPU only";

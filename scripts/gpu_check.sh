@@ -143,7 +143,9 @@ if [ "$DRY" -eq 1 ]; then
   ENV_LINES+=("mode: --cpu-dry-run (the system's LibTorch, --device cpu everywhere, tiny sizes)")
   ABI=1  # Debian builds LibTorch with the C++11 ABI, like everything else on the system
 else
-  info=$("$PY" - <<'PY' 2>&1
+  # stderr apart: torch's warnings (e.g. "Failed to initialize NumPy" in a venv without numpy)
+  # must not shift the lines read below.
+  info=$(PYTHONWARNINGS=ignore "$PY" - 2>"$W/logs/torch_import.log" <<'PY'
 import torch
 print(torch.utils.cmake_prefix_path)
 print(int(torch.compiled_with_cxx11_abi()))
@@ -151,7 +153,7 @@ print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version() if t
 ok = torch.cuda.is_available()
 print(int(ok), torch.cuda.get_device_name(0) if ok else "no CUDA device")
 PY
-  ) || { row torch FAIL 0 "$PY cannot import torch: $(tail -n 1 <<<"$info")"; finish; }
+  ) || { row torch FAIL 0 "$PY cannot import torch: $(tail -n 1 "$W/logs/torch_import.log")"; finish; }
   TORCH_PREFIX=$(sed -n 1p <<<"$info")
   ABI=$(sed -n 2p <<<"$info")
   ENV_LINES+=("torch: $(sed -n 3p <<<"$info") (version, CUDA, cuDNN); C++11 ABI: $ABI; prefix $TORCH_PREFIX")

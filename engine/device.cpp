@@ -42,20 +42,19 @@ std::string gpu_request(const std::function<const char*(const char*)>& env) {
 }
 
 std::string resolve_device(const std::string& policy, const NodePlacement& p, int visible_gpus,
-                           const std::string& request, const std::string& torch_build, int rank) {
+                           const std::string& request, const TorchBuild& torch_build, int rank) {
   if (policy == "cpu") return "cpu";
   NS_CHECK(policy == "auto" || policy == "cuda",
            "--device: expected auto, cpu or cuda, got \"{}\"", policy);
   if (visible_gpus > 0) return choose_device(p, visible_gpus);
-  const bool cuda_build = torch_build.find("with CUDA") != std::string::npos;
   NS_CHECK(policy != "cuda", "--device cuda: rank {} sees no CUDA device ({}{}); use a GPU node{}, or --device cpu",
-           rank, torch_build, request.empty() ? "" : ", though " + request + " is set",
-           cuda_build ? "" : ", a neurosweep built against a CUDA LibTorch");
+           rank, torch_build.name, request.empty() ? "" : ", though " + request + " is set",
+           torch_build.cuda ? "" : ", a neurosweep built against a CUDA LibTorch");
   NS_CHECK(request.empty(),
            "--device auto: the job asked for GPUs ({}) but rank {} can use none: this neurosweep "
            "is built with {}. {}, or pass --device cpu to run on the CPUs anyway",
-           request, rank, torch_build,
-           cuda_build ? "CUDA sees no device here (no NVIDIA driver, or the GPUs are hidden); "
+           request, rank, torch_build.name,
+           torch_build.cuda ? "CUDA sees no device here (no NVIDIA driver, or the GPUs are hidden); "
                         "run on a node whose GPUs the job was given"
                       : "Build it against a CUDA LibTorch (scripts/setup.sh with "
                         "CMAKE_PREFIX_PATH=/path/to/libtorch, or the GPU container image)");

@@ -29,13 +29,21 @@ std::string choose_device(const NodePlacement& p, int visible_gpus);
 /// for GPU jobs; "", "-1" and "NoDevFiles" name none). `env` reads a variable (std::getenv).
 std::string gpu_request(const std::function<const char*(const char*)>& env);
 
+/// The LibTorch a binary was built with: its name for messages ("LibTorch 1.13.1, CPU only",
+/// "LibTorch 2.15.0 with CUDA 13.2 / cuDNN 92600") and whether it is a CUDA build, GPU or not.
+struct TorchBuild {
+  std::string name;
+  bool cuda = false;
+};
+
 /// `run --device POLICY` for one rank: "cpu" is cpu; "cuda" is choose_device's cuda:N, or an
 /// error (exit 2) when no CUDA device is visible; "auto" is cuda:N when one is visible, else cpu,
 /// except when `gpu_request` is not empty: the job asked for GPUs this binary cannot use, which
-/// is an error naming the request and `torch_build` (e.g. "LibTorch 1.13.1, CPU only") and the
-/// ways out (a CUDA build, or --device cpu). `rank` only names the rank in messages.
+/// is an error naming the request and `torch_build` and the ways out (a CUDA build, or a node
+/// whose GPUs the job was given for a CUDA build that sees none; or --device cpu). `rank` only
+/// names the rank in messages.
 std::string resolve_device(const std::string& policy, const NodePlacement& p, int visible_gpus,
-                           const std::string& gpu_request, const std::string& torch_build,
+                           const std::string& gpu_request, const TorchBuild& torch_build,
                            int rank);
 
 /// Intra-op threads: `requested` if > 0, else max(1, cores_per_node / training ranks on the node)

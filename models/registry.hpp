@@ -1,4 +1,5 @@
 #pragma once
+#include "engine/device.hpp"
 #include "engine/trial_runner.hpp"
 
 namespace ns::models {
@@ -9,9 +10,9 @@ void register_all(engine::FamilyRegistry& registry);
 /// Number of CUDA devices LibTorch sees (honours CUDA_VISIBLE_DEVICES); 0 on a CPU build.
 int cuda_device_count();
 
-/// The LibTorch this binary was built with, for messages: "LibTorch 1.13.1, CPU only" or
-/// "LibTorch 2.6.0 with CUDA 12.4 / cuDNN 9.1".
-std::string torch_build();
+/// The LibTorch this binary was built with: "LibTorch 1.13.1, CPU only" or "LibTorch 2.6.0 with
+/// CUDA 12.4 / cuDNN 9.1", and whether it is a CUDA build (with or without a visible GPU).
+engine::TorchBuild torch_build();
 
 /// Versions of LibTorch, HDF5 and the JSON/format libraries, for sweep.json's provenance.
 nlohmann::json library_versions();

@@ -102,19 +102,20 @@ nlohmann::json cudnn_version() {
 }
 }  // namespace
 
-std::string torch_build() {
-  if (!cuda_build()) return fmt::format("LibTorch {}, CPU only", TORCH_VERSION);
+engine::TorchBuild torch_build() {
+  if (!cuda_build()) return {fmt::format("LibTorch {}, CPU only", TORCH_VERSION), false};
   const auto cuda = cuda_version(), cudnn = cudnn_version();
-  return fmt::format("LibTorch {} with CUDA {} / cuDNN {}", TORCH_VERSION,
-                     cuda.is_null() ? "?" : cuda.get<std::string>(),
-                     cudnn.is_null() ? "?" : cudnn.get<std::string>());
+  return {fmt::format("LibTorch {} with CUDA {} / cuDNN {}", TORCH_VERSION,
+                      cuda.is_null() ? "?" : cuda.get<std::string>(),
+                      cudnn.is_null() ? "?" : cudnn.get<std::string>()),
+          true};
 }
 
 nlohmann::json library_versions() {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);
   return {{"torch", TORCH_VERSION},
-          {"torch_build", torch_build()},
+          {"torch_build", torch_build().name},
           {"torch_cuda", torch::cuda::is_available()},
           {"cuda", cuda_version()},
           {"cudnn", cudnn_version()},

@@ -66,7 +66,7 @@ TEST_CASE("gpu_request: what says the job asked for GPUs", "[device]") {
 TEST_CASE("run --device: a CUDA build that sees no GPU says so, not 'build it against CUDA'",
           "[device]") {
   const NodePlacement worker{1, 3, true, 3};
-  const std::string cuda_build = "LibTorch 2.15.0 with CUDA 13.2 / cuDNN 92600";
+  const TorchBuild cuda_build{"LibTorch 2.15.0 with CUDA 13.2 / cuDNN 92600", true};
   CHECK(resolve_device("auto", worker, 0, "", cuda_build, 1) == "cpu");
   REQUIRE_THROWS_WITH(resolve_device("auto", worker, 0, "CUDA_VISIBLE_DEVICES=0", cuda_build, 1),
                       Catch::Contains("is built with LibTorch 2.15.0 with CUDA 13.2") &&
@@ -75,13 +75,13 @@ TEST_CASE("run --device: a CUDA build that sees no GPU says so, not 'build it ag
   REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", cuda_build, 2),
                       Catch::Contains("--device cuda: rank 2 sees no CUDA device (LibTorch 2.15.0 with CUDA") &&
                           !Catch::Contains("built against a CUDA LibTorch"));
-  REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", "LibTorch 1.13.1, CPU only", 2),
+  REQUIRE_THROWS_WITH(resolve_device("cuda", worker, 0, "", TorchBuild{"LibTorch 1.13.1, CPU only", false}, 2),
                       Catch::Contains("a neurosweep built against a CUDA LibTorch"));
 }
 
 TEST_CASE("run --device: auto, cpu and cuda, and the no-CUDA error", "[device]") {
   const NodePlacement worker{1, 3, true, 3};
-  const std::string cpu_build = "LibTorch 1.13.1, CPU only";
+  const TorchBuild cpu_build{"LibTorch 1.13.1, CPU only", false};
   // With GPUs: auto and cuda pick the worker's GPU; cpu stays on the CPU.
   CHECK(resolve_device("auto", worker, 2, "", cpu_build, 1) == "cuda:0");
   CHECK(resolve_device("cuda", worker, 2, "SLURM_GPUS_ON_NODE=2", cpu_build, 1) == "cuda:0");

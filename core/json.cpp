@@ -46,8 +46,32 @@ std::string quoted_list(const std::vector<std::string>& words) {
   return out;
 }
 
+namespace {
+// Appends `v`'s JSON text to `out`, stopping once `out` holds more than `limit` characters: the
+// recursion is as deep as the characters written, so a value nested 100000 deep costs 60 frames.
+void dump_upto(const nlohmann::json& v, std::string& out, std::size_t limit) {
+  if (out.size() > limit) return;
+  if (v.is_object() || v.is_array()) {
+    out += v.is_object() ? '{' : '[';
+    bool first = true;
+    for (auto it = v.begin(); it != v.end() && out.size() <= limit; ++it) {
+      if (!first) out += ',';
+      first = false;
+      if (v.is_object()) out += nlohmann::json(it.key()).dump() + ':';
+      dump_upto(it.value(), out, limit);
+    }
+    out += v.is_object() ? '}' : ']';
+  } else if (v.is_string() && v.get_ref<const std::string&>().size() > limit) {
+    out += nlohmann::json(v.get_ref<const std::string&>().substr(0, limit)).dump();
+  } else {
+    out += v.dump();
+  }
+}
+}  // namespace
+
 std::string shown(const nlohmann::json& value) {
-  std::string text = value.dump();
+  std::string text;
+  dump_upto(value, text, 60);
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }

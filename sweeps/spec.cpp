@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/json.hpp"
+#include "core/json_text.hpp"
 
 namespace ns::sweeps {
 namespace {
@@ -531,17 +532,7 @@ SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
 }
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("{}: cannot open the file (does it exist and is it readable?)", path));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    std::string what = e.what();
-    auto p = what.find("parse error");
-    throw Error(fmt::format("{}: not valid JSON: {}", path, p == std::string::npos ? what : what.substr(p)));
-  }
+  return core::read_json_file(path, core::JsonLimits::spec());
 }
 
 std::vector<Trial> enumerate(const SweepSpec& spec) {

@@ -1,6 +1,7 @@
 // core/: durations, atomic writes, and hash values pinned to the formulas trial ids and seeds
 // were built with before core/ existed (a change here would stop old sweeps resuming).
 #include "catch.hpp"
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "core/file.hpp"
 #include "core/hash.hpp"
 #include "core/json.hpp"
+#include "core/json_text.hpp"
 
 namespace fs = std::filesystem;
 using namespace ns::core;
@@ -110,4 +112,68 @@ TEST_CASE("core::JsonFields: one message style, by path or by label", "[core][js
   const nlohmann::json huge = {{"seed", 18446744073709551615ULL}};
   REQUIRE_THROWS_WITH(JsonFields(huge, "$").integer("seed", 0, Interval::at_least(0)),
                       "$.seed: expected an integer >= 0, got 18446744073709551615");
+}
+
+TEST_CASE("core::parse_json: bounded depth and size, no duplicate keys, clear messages", "[core][json]") {
+  using ns::core::JsonLimits;
+  auto error_of = [](const std::string& text, JsonLimits limits = JsonLimits::spec()) {
+    try {
+      ns::core::parse_json(text, "s.json", limits);
+    } catch (const ns::Error& e) {
+      CHECK(e.exit_code() == 2);
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(ns::core::parse_json(R"({"a": [1, {"b": "x"}]})", "s.json") ==
+        nlohmann::json{{"a", {1, {{"b", "x"}}}}});
+  // 100000 levels: refused at the limit, before anything recursive touches the value.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  CHECK(error_of(deep) == "s.json: $" + [] {
+          std::string p;
+          for (int i = 0; i < 64; ++i) p += "[0]";
+          return p;
+        }() + ": nested deeper than 64 levels");
+  CHECK(error_of(R"({"step": 1, "metrics": {"score": [[[1]]]}})",
+                 JsonLimits{1 << 20, 4, true, false}) ==
+        "s.json: $.metrics.score[0][0]: nested deeper than 4 levels");
+  CHECK(error_of(R"({"grid": {"lr": [1], "lr": [2]}})") ==
+        "s.json: $.grid.lr: the key appears twice in one object (which one counts would be a guess)");
+  CHECK(error_of(R"({"x": 1e999})") ==
+        "s.json: a number too large for a double (number overflow parsing '1e999'); write it "
+        "within +-1.8e308");
+  CHECK(error_of(R"({"base": {"tag": ["a", "b\u0000c"]}})") ==
+        "s.json: $.base.tag[1]: a string holds a NUL character (\\u0000), which no file name, "
+        "argument or CSV cell can carry");
+  CHECK(error_of(R"({"a": 1)").rfind("s.json: not valid JSON: parse error at line 1, column 8", 0) == 0);
+  CHECK(error_of(std::string(100, ' ') + "1", JsonLimits{64, 8, true, false}) ==
+        "s.json: 101 bytes of JSON, more than the 64 allowed");
+  // The same text with duplicates allowed: the last wins, as nlohmann does.
+  CHECK(ns::core::parse_json(R"({"a": 1, "a": 2})", "s.json", JsonLimits{1 << 20, 8, false, false})
+            .at("a") == 2);
+  std::string why;
+  CHECK_FALSE(ns::core::try_parse_json("[[", JsonLimits::trial_line(), &why));
+  CHECK(why.rfind("not valid JSON", 0) == 0);
+}
+
+TEST_CASE("core::shown cuts any value without walking all of it", "[core][json]") {
+  nlohmann::json v = 1;
+  for (int i = 0; i < 200000; ++i) v = nlohmann::json::array({std::move(v)});
+  CHECK(ns::core::shown(v) == std::string(57, '[') + "...");
+  CHECK(ns::core::shown(nlohmann::json{{"a", 1}, {"b", "x"}}) == R"({"a":1,"b":"x"})");
+  CHECK(ns::core::shown(std::string(1000, 'y')) == "\"" + std::string(56, 'y') + "...");
+}
+
+TEST_CASE("core::read_json_file refuses what is not a regular file", "[core][json]") {
+  const auto dir = std::filesystem::temp_directory_path() / ("ns_json_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fifo = dir / "spec.json";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  try {
+    ns::core::read_json_file(fifo.string());
+    FAIL("a FIFO was read");
+  } catch (const ns::Error& e) {
+    CHECK(std::string(e.what()) == fifo.string() + ": expected a regular file, got a pipe, socket or device");
+  }
+  std::filesystem::remove_all(dir);
 }

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "core/json_text.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "launch/launch.hpp"
@@ -29,17 +30,10 @@ struct CliState {
 std::string absolute(const std::string& p) { return fs::absolute(p).lexically_normal().string(); }
 
 nlohmann::json read_spec(const std::string& path) {
-  std::ifstream in(path);
-  NS_CHECK(in.good(), "cannot read the sweep spec '{}': no such file or not readable; pass the "
-                      "path of a sweep JSON file", path);
-  try {
-    auto j = nlohmann::json::parse(in);
-    NS_CHECK(j.is_object(), "sweep spec '{}' is not a JSON object (found {}); a spec looks like "
-                            "{{\"name\": ..., \"family\": ..., \"out\": ...}}", path, j.type_name());
-    return j;
-  } catch (const nlohmann::json::parse_error& e) {
-    NS_FAIL_CODE(kExitBadInput, "sweep spec '{}' is not valid JSON: {}", path, e.what());
-  }
+  const nlohmann::json j = core::read_json_file(path, core::JsonLimits::spec());
+  NS_CHECK(j.is_object(), "sweep spec '{}' is not a JSON object (found {}); a spec looks like "
+                          "{{\"name\": ..., \"family\": ..., \"out\": ...}}", path, j.type_name());
+  return j;
 }
 
 std::string string_field(const nlohmann::json& j, const char* key, const std::string& path) {

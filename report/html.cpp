@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "report/csv.hpp"
 
 #ifndef NS_PLOTLY_JS_DEFAULT
@@ -97,8 +98,10 @@ json early_stopping(const Results& r) {
   std::map<std::string, std::vector<std::pair<double, double>>> points;
   std::set<double> rungs;
   for (std::string line; std::getline(in, line);) {
-    const json e = json::parse(line, nullptr, false);
-    if (e.is_discarded() || !e.is_object() || !e.contains("resource") || !e.contains("value"))
+    const auto parsed = core::try_parse_json(line, core::JsonLimits::trial_line());
+    if (!parsed) continue;
+    const json& e = *parsed;
+    if (!e.is_object() || !e.contains("resource") || !e.contains("value"))
       continue;
     const auto& v = e.at("value");
     const double value = v.is_number() ? v.get<double>() : std::nan("");
@@ -202,8 +205,8 @@ json read_masks(const Results& r, const Trial& t, json& skipped) {
   const fs::path p = trial_file(r, t.id, "readout_masks.json");
   if (!safe_trial_id(t.id) || !fs::exists(p)) return nullptr;
   try {
-    std::ifstream in(p);
-    const json j = json::parse(in);
+    // N x H x W numbers: larger than a spec may be, but never deep.
+    const json j = core::read_json_file(p.string(), core::JsonLimits{std::size_t{1} << 30, 8, true, false});
     NS_CHECK(j.is_object() && j.contains("shape") && j.contains("values"),
              "expected {{\"shape\": [N, H, W], \"values\": [...]}}");
     const json& shape = j["shape"];

@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/json.hpp"
+#include "core/json_text.hpp"
 #include "report/csv.hpp"
 
 namespace ns::report {
@@ -43,16 +44,12 @@ void add_keys(const json& spec, const char* block, std::vector<std::string>& out
 SweepInfo read_sweep_json(const fs::path& path) {
   SweepInfo info;
   if (!fs::exists(path)) return info;
-  std::ifstream in(path);
-  NS_CHECK(in.good(), "{}: cannot open for reading", path.string());
   json j;
   try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw Error(
-        fmt::format("{}: not valid JSON ({}); fix the file or move it away to report "
-                    "from results.csv alone",
-                    path.string(), e.what()));
+    j = core::read_json_file(path.string(), core::JsonLimits::spec());
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}; fix the file or move it away to report from results.csv alone",
+                            e.what()));
   }
   NS_CHECK(j.is_object(), "{}: expected a JSON object, found {}", path.string(), j.type_name());
   info.present = true;

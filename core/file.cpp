@@ -1,5 +1,6 @@
 #include "core/file.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +49,17 @@ void write_file_atomic(const fs::path& path, const std::string& text, int exit_c
         if (perms) fs::permissions(tmp, *perms);
       },
       exit_code);
+}
+
+bool require_regular_file(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    NS_FAIL_CODE(kExitBadInput, "{}: {}: cannot read it: {}", what, path, std::strerror(errno));
+  }
+  if (S_ISREG(st.st_mode)) return true;
+  NS_FAIL_CODE(kExitBadInput, "{}: {}: expected a regular file, got {}", what, path,
+               S_ISDIR(st.st_mode) ? "a directory" : "a pipe, socket or device");
 }
 
 }  // namespace ns::core

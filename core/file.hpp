@@ -21,4 +21,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& tex
                        int exit_code = 1,
                        std::optional<std::filesystem::perms> perms = std::nullopt);
 
+/// Refuses a `path` that exists but is not a regular file, before anything opens it (a FIFO
+/// would block the open or the first read forever): throws ns::Error (exit 2)
+/// "<what>: <path>: expected a regular file, got a directory" (or "a pipe, socket or device").
+/// `what` names the spec field or flag ("$.data.path"). Returns false when nothing is at
+/// `path` (the caller reports that with its own advice), true for a regular file.
+bool require_regular_file(const std::string& path, const std::string& what);
+
 }  // namespace ns::core

@@ -19,6 +19,17 @@ namespace {
 
 using nlohmann::json;
 
+// A sweep's name becomes the directory runs/<name>: letters, digits, '.', '_' and '-' only, and
+// no leading '.', so it can name neither a path elsewhere ("../../x", "/etc") nor a hidden or
+// special entry (".", "..").
+bool valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 200 || name[0] == '.') return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+  });
+}
+
 const char* type_name(const json& v) {
   if (v.is_boolean()) return "a boolean";
   if (v.is_number_integer() || v.is_number_unsigned()) return "an integer";
@@ -351,10 +362,20 @@ class Parser {
     s.raw = j;
     const core::JsonFields f = top(j);
     s.family = required_string(j, "family", "name a model family");
-    s.name = f.string("name", "");
-    if (s.name.empty()) {
+    constexpr const char* kNameRule =
+        "a name of letters, digits, '.', '_', '-' (at most 200, not starting with '.'; the "
+        "output directory is runs/<name>)";
+    if (j.contains("name")) {
+      s.name = f.string("name", "");
+      if (!valid_name(s.name))
+        fail("$.name", fmt::format("expected {}, got {}", kNameRule, core::shown(j.at("name"))));
+    } else {
       std::string stem = src_.substr(src_.find_last_of('/') + 1);
       s.name = stem.substr(0, stem.rfind('.'));
+      if (!valid_name(s.name))
+        fail("$.name", fmt::format("required here: the file name gives {}, and expected {}; add "
+                                   "\"name\"",
+                                   core::shown(json(s.name)), kNameRule));
     }
     s.data = j.contains("data") ? object_at(j, "data") : json::object();
     if (j.contains(schema_.name)) s.options = object_at(j, schema_.name);
@@ -535,6 +556,24 @@ nlohmann::json read_json_file(const std::string& path) {
   return core::read_json_file(path, core::JsonLimits::spec());
 }
 
+namespace {
+
+/// trial_id in two steps: the FNV-1a state after the canonical text's part before the params
+/// (`{"data":...,"family":...,"params":`), which a sweep's trials share, then the params' dump
+/// and the repeat. The text is byte for byte what `json{{"family", f}, {"data", d},
+/// {"params", p}, {"repeat", r}}.dump()` writes (an object's keys sorted, no spaces), so ids
+/// are those of the whole dump without copying the params into it.
+std::uint64_t id_prefix_hash(const std::string& family, const json& data) {
+  return fnv1a(",\"params\":", fnv1a(json(family).dump(),
+                                        fnv1a(",\"family\":", fnv1a(data.dump(), fnv1a("{\"data\":")))));
+}
+
+std::string finish_id(std::uint64_t after_params, int repeat) {
+  return fmt::format("{:016x}", fnv1a(fmt::format(",\"repeat\":{}}}", repeat), after_params));
+}
+
+}  // namespace
+
 std::vector<Trial> enumerate(const SweepSpec& spec) {
   // Grid points in mixed-radix order, last key fastest.
   size_t n_grid = 1;
@@ -545,8 +584,9 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
                        : spec.search && spec.search->kind == "tpe"
                            ? std::min(spec.search->startup, spec.random_count)
                                         : spec.random_count;
+  const std::uint64_t prefix = id_prefix_hash(spec.family, spec.data);
   std::vector<Trial> out;
-  out.reserve(n_grid * n_random * spec.repeats);
+  out.reserve(n_grid * static_cast<size_t>(n_random) * static_cast<size_t>(spec.repeats));
   for (size_t g = 0; g < n_grid; ++g) {
     json point = spec.base;
     size_t rem = g;
@@ -556,17 +596,20 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
       rem /= vals.size();
     }
     for (int s = 0; s < n_random; ++s) {
-      json params = point;
+      // Each trial owns its params: the last one of a grid point takes the point itself.
+      json params;
+      if (s + 1 == n_random) params = std::move(point); else params = point;
       for (auto& [name, dist] : spec.random) {
         params[name] = draw(dist, unit_draw(spec.seed, static_cast<int>(g), s, name));
       }
+      const std::uint64_t after_params = fnv1a(params.dump(), prefix);  // once for all repeats
       for (int r = 0; r < spec.repeats; ++r) {
         Trial t;
         t.index = static_cast<int>(out.size());
         t.repeat = r;
-        t.params = params;
-        t.id = trial_id(spec.family, spec.data, params, r);
+        t.id = finish_id(after_params, r);
         t.seed = trial_seed(spec.seed, t.id);
+        if (r + 1 == spec.repeats) t.params = std::move(params); else t.params = params;
         out.push_back(std::move(t));
       }
     }
@@ -576,8 +619,7 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
 
 std::string trial_id(const std::string& family, const nlohmann::json& data,
                      const nlohmann::json& params, int repeat) {
-  json canon = {{"family", family}, {"data", data}, {"params", params}, {"repeat", repeat}};
-  return fmt::format("{:016x}", fnv1a(canon.dump()));
+  return finish_id(fnv1a(params.dump(), id_prefix_hash(family, data)), repeat);
 }
 
 std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id) {

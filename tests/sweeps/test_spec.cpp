@@ -2,6 +2,7 @@
 #include "catch.hpp"
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 
@@ -102,6 +103,38 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
 
 TEST_CASE("a spec that is not an object is refused", "[spec]") {
   CHECK(error_of(json::array()) == "s.json: $: the spec must be a JSON object, got an array");
+}
+
+TEST_CASE("a sweep's name must be a safe directory name under runs/", "[spec]") {
+  const std::string rule =
+      "a name of letters, digits, '.', '_', '-' (at most 200, not starting with '.'; the "
+      "output directory is runs/<name>)";
+  for (const std::string& bad : std::vector<std::string>{"../../x", "..", ".", ".hidden", "a/b", "/etc", "a\\b", "",
+                                "two words", "caf\u00e9", std::string(201, 'a')}) {
+    INFO(bad);
+    json j = good();
+    j["name"] = bad;
+    CHECK(error_of(j) == "s.json: $.name: expected " + rule + ", got " + ns::core::shown(json(bad)));
+  }
+  json j = good();
+  j["name"] = 7;
+  CHECK(error_of(j).find("s.json: $.name: ") == 0);
+  for (const std::string& ok : std::vector<std::string>{"lee8k_grid", "v1.2-final", "A_b.c-9", std::string(200, 'a')}) {
+    json g = good();
+    g["name"] = ok;
+    CHECK(parse_spec_with(g, "s.json", schema()).name == ok);
+    CHECK(parse_spec_with(g, "s.json", schema()).out == "runs/" + ok);
+  }
+  // Without "name" the file's stem is the name, under the same rule.
+  CHECK(parse_spec_with(good(), "dir/my-sweep.v2.json", schema()).name == "my-sweep.v2");
+  try {
+    parse_spec_with(good(), "dir/.hidden.json", schema());
+    FAIL("a stem starting with '.' was accepted");
+  } catch (const ns::Error& e) {
+    CHECK(std::string(e.what()) == "dir/.hidden.json: $.name: required here: the file name gives "
+                                   "\".hidden\", and expected " + rule + "; add \"name\"");
+    CHECK(e.exit_code() == 2);
+  }
 }
 
 TEST_CASE("ints given for float parameters are normalised so ids agree", "[spec]") {

@@ -3,11 +3,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 
 namespace ns::models {
 namespace {
@@ -58,7 +60,8 @@ class QuadraticRunner final : public engine::TrialRunner {
     if (sigma > 0) sleep_s *= std::exp(sigma * seeded_normal(seed, 2) - sigma * sigma / 2);
     const auto ckpt = ctx.trial_dir / "checkpoint.json";
     double done = 0;
-    if (std::ifstream in{ckpt}) done = json::parse(in).at("slept_s").get<double>();
+    if (std::filesystem::exists(ckpt))  // bounded: a damaged checkpoint fails the trial clearly
+      done = core::read_json_file(ckpt.string()).at("slept_s").get<double>();
     const auto start = std::chrono::steady_clock::now();
     const double chunk = 0.01;
     while (done < sleep_s) {
@@ -98,7 +101,7 @@ class QuadraticRunner final : public engine::TrialRunner {
     const double step_s = p.at("sleep_s").get<double>() / 100;
     const auto ckpt = ctx.trial_dir / "curve.json";
     long t = 0;
-    if (std::ifstream in{ckpt}) t = json::parse(in).at("step").get<long>();
+    if (std::filesystem::exists(ckpt)) t = core::read_json_file(ckpt.string()).at("step").get<long>();
     const auto limit = static_cast<long>(std::ceil(ctx.resource_limit));
     auto metrics = [&](long step) {
       double v = final_score - 5 * std::exp(-static_cast<double>(step) / tau);

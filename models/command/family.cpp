@@ -9,6 +9,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "core/json.hpp"
 #include "engine/results.hpp"
 #include "models/command/process.hpp"
+#include "models/command/report.hpp"
 
 extern char** environ;
 
@@ -96,7 +98,8 @@ CommandOptions parse_command_options(const json& block, const std::string& where
   if (!block.is_object())
     throw Error(fmt::format("{}: expected an object, got {}", where, core::shown(block)));
   static const std::vector<std::string> keys = {"argv",    "params",           "metrics", "resource",
-                                                "grace_s", "interrupted_exit", "env"};
+                                                "grace_s", "interrupted_exit", "env",
+                                                "log_max_bytes", "inputs"};
   for (auto& [k, v] : block.items())
     if (std::find(keys.begin(), keys.end(), k) == keys.end())
       throw Error(fmt::format("{}.{}: unknown key; allowed: {}", where, k, fmt::join(keys, ", ")));
@@ -143,6 +146,7 @@ CommandOptions parse_command_options(const json& block, const std::string& where
   o.resource = f.string("resource", "");
   o.grace_s = f.number("grace_s", 10, core::Interval::at_least(0));
   o.interrupted_exit = static_cast<int>(f.integer("interrupted_exit", 75, core::Interval::closed(1, 255)));
+  o.log_max_bytes = f.integer("log_max_bytes", o.log_max_bytes, core::Interval::closed(1024, 1e15));
   if (block.contains("env")) {
     for (auto& [k, v] : f.object("env").items()) {
       if (!v.is_string())
@@ -150,6 +154,18 @@ CommandOptions parse_command_options(const json& block, const std::string& where
       if (k.empty() || k.find('=') != std::string::npos)
         throw Error(fmt::format("{}.env: '{}' is not a variable name", where, k));
       o.env.emplace_back(k, v.get<std::string>());
+    }
+  }
+  if (block.contains("inputs")) {
+    const json& in = block.at("inputs");
+    if (!in.is_array())
+      throw Error(fmt::format("{}.inputs: expected a list of files or directories the program "
+                              "depends on, got {}", where, core::shown(in)));
+    for (std::size_t i = 0; i < in.size(); ++i) {
+      if (!in[i].is_string() || in[i].get<std::string>().empty())
+        throw Error(fmt::format("{}.inputs[{}]: expected a path, got {}", where, i,
+                                core::shown(in[i])));
+      o.inputs.push_back(in[i].get<std::string>());
     }
   }
   const json values = placeholder_values(o);
@@ -190,19 +206,6 @@ std::string find_program(const std::string& name) {
 
 namespace {
 
-// A value a report gives for a metric: a number, or a string naming a non-finite one.
-double metric_value(const json& v) {
-  if (v.is_number()) return v.get<double>();
-  if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    if (s == "nan" || s == "NaN") return std::nan("");
-    if (s == "inf" || s == "Infinity") return HUGE_VAL;
-    if (s == "-inf" || s == "-Infinity") return -HUGE_VAL;
-  }
-  if (v.is_null()) return std::nan("");
-  throw Error(fmt::format("expected a number, got {}", core::shown(v)));
-}
-
 class CommandRunner final : public engine::TrialRunner {
  public:
   engine::TrialOutcome run(const engine::TrialContext& ctx) override;
@@ -222,8 +225,9 @@ class Session {
  private:
   enum class Ask { kNone, kStop, kPause, kDrain };
   void on_line(int stream, const std::string& line);
-  void on_json(const json& j, const std::string& line);
-  void read_progress();
+  void on_report(const ReportLine& r, const std::string& line);
+  void read_progress(std::uintmax_t max_bytes);
+  void log_stream(int stream, const std::string& text);
   void ask(Ask why);
   void terminate();
   std::vector<std::string> environment(const std::string& cuda, const fs::path& config) const;
@@ -250,6 +254,9 @@ class Session {
   int malformed_ = 0;
   std::set<std::string> unknown_;        ///< metric names reported but not declared (warned once)
   std::deque<std::string> stderr_tail_;
+  // What log.txt got of each stream in this run ([0] stdout with the warnings about its lines,
+  // [1] stderr) and what was dropped past o_.log_max_bytes.
+  std::uintmax_t logged_[2] = {0, 0}, dropped_[2] = {0, 0};
 };
 
 void Session::ask(Ask why) {
@@ -267,38 +274,41 @@ void Session::terminate() {
   child_->signal_group(SIGTERM);
 }
 
-void Session::on_json(const json& j, const std::string& line) {
-  std::map<std::string, double> m;
-  auto take = [&](const json& obj, const std::string& what) {
-    if (!obj.is_object()) throw Error(fmt::format("{}: expected an object of metrics", what));
-    for (auto& [k, v] : obj.items()) {
-      if (std::find(o_.metrics.begin(), o_.metrics.end(), k) == o_.metrics.end()) {
-        if (unknown_.insert(k).second)
-          log(fmt::format("neurosweep: metric '{}' is not in $.command.metrics ({}); ignored", k,
-                          fmt::join(o_.metrics, ", ")));
-        continue;
-      }
-      m[k] = metric_value(v);
+void Session::log_stream(int stream, const std::string& text) {
+  const int i = stream == 2 ? 1 : 0;
+  const auto max = static_cast<std::uintmax_t>(o_.log_max_bytes);
+  const std::uintmax_t size = text.size() + 1;  // with its newline
+  if (dropped_[i] > 0 || logged_[i] + size > max) {
+    if (dropped_[i] == 0) {  // the first line that does not fit: its head, then where it ends
+      const std::uintmax_t room = max - logged_[i];
+      if (room > 0) log_ << text.substr(0, static_cast<std::size_t>(room)) << '\n';
+      log(fmt::format("... [neurosweep: log truncated after {} bytes of {}]", max,
+                      i == 0 ? "stdout" : "stderr"));
+      dropped_[i] = size - room;
+      logged_[i] = max;
+    } else {
+      dropped_[i] += size;
     }
-  };
-  try {
-    if (j.contains("final")) {
-      take(j.at("final"), "\"final\"");
-      for (auto& [k, v] : m) final_[k] = v;
-      got_final_ = true;
-      return;
-    }
-    const json& step = j.at("step");
-    if (!step.is_number()) throw Error(fmt::format("\"step\": expected a number, got {}", core::shown(step)));
-    if (j.contains("metrics")) take(j.at("metrics"), "\"metrics\"");
-    last_step_ = step.get<double>();
-    for (auto& [k, v] : m) last_[k] = v;
-    got_report_ = true;
-  } catch (const std::exception& e) {
-    ++malformed_;
-    log(fmt::format("neurosweep: a report line ignored ({}): {}", e.what(), line));
     return;
   }
+  logged_[i] += size;
+  log(text);
+}
+
+void Session::on_report(const ReportLine& r, const std::string& line) {
+  for (const auto& k : r.unknown) {
+    if (unknown_.size() >= 100 || !unknown_.insert(k).second) continue;  // warned once each
+    log_stream(1, fmt::format("neurosweep: metric '{}' is not in $.command.metrics ({}); ignored",
+                              head_of(k, 100), fmt::join(o_.metrics, ", ")));
+  }
+  if (r.kind == ReportLine::Kind::kFinal) {
+    for (auto& [k, v] : r.metrics) final_[k] = v;
+    got_final_ = true;
+    return;
+  }
+  last_step_ = r.step;
+  for (auto& [k, v] : r.metrics) last_[k] = v;
+  got_report_ = true;
   if (asked_ != Ask::kNone) return;
   if (ctx_.report(last_step_, last_) == engine::Decision::kStop) {
     log(fmt::format("neurosweep: the scheduler stopped the trial at step {}", last_step_));
@@ -312,46 +322,48 @@ void Session::on_json(const json& j, const std::string& line) {
 
 void Session::on_line(int stream, const std::string& line) {
   if (stream == 2) {
-    log(line);
-    stderr_tail_.push_back(line.substr(0, 500));
+    log_stream(2, line);
+    stderr_tail_.push_back(head_of(line, 500));
     while (stderr_tail_.size() > 5) stderr_tail_.pop_front();
     return;
   }
-  const auto first = line.find_first_not_of(" \t\r");
-  if (first == std::string::npos || line[first] != '{') {
-    log(line);
-    return;
+  // Bounded (core::JsonLimits::trial_line()): a hostile line is a logged warning, never a crash.
+  const ReportLine r = parse_report_line(line, o_.metrics);
+  switch (r.kind) {
+    case ReportLine::Kind::kText:
+      log_stream(1, line);
+      return;
+    case ReportLine::Kind::kMalformed:
+      ++malformed_;
+      log_stream(1, fmt::format("neurosweep: a report line ignored ({}): {}", r.why, head_of(line)));
+      return;
+    case ReportLine::Kind::kReport:
+    case ReportLine::Kind::kFinal:
+      on_report(r, line);
+      return;
   }
-  json j;
-  try {
-    j = json::parse(line);
-  } catch (const std::exception&) {
-    ++malformed_;
-    log(fmt::format("neurosweep: a line that is not JSON ignored: {}", line));
-    return;
-  }
-  if (!j.is_object() || (!j.contains("step") && !j.contains("final"))) {
-    log(line);
-    return;
-  }
-  on_json(j, line);
 }
 
-void Session::read_progress() {
+// Reads what the program appended to $NEUROSWEEP_REPORTS since the last call, at most
+// `max_bytes` of it (in 1 MiB pieces), line by line as pump() reads stdout.
+void Session::read_progress(std::uintmax_t max_bytes) {
   std::error_code ec;
   const auto size = fs::file_size(progress_, ec);
   if (ec || size <= progress_offset_) return;
   std::ifstream in(progress_, std::ios::binary);
   in.seekg(static_cast<std::streamoff>(progress_offset_));
-  std::string chunk(static_cast<std::size_t>(size - progress_offset_), '\0');
-  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
-  chunk.resize(static_cast<std::size_t>(in.gcount()));
-  progress_offset_ += chunk.size();
-  progress_buf_ += chunk;
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = progress_buf_.find('\n', start)) != std::string::npos; start = nl + 1)
-    on_line(1, progress_buf_.substr(start, nl - start));
-  progress_buf_.erase(0, start);
+  std::uintmax_t left = std::min<std::uintmax_t>(size - progress_offset_, max_bytes);
+  std::string chunk;
+  while (left > 0 && in) {
+    chunk.resize(static_cast<std::size_t>(std::min<std::uintmax_t>(left, kMaxLine)));
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    chunk.resize(static_cast<std::size_t>(in.gcount()));
+    if (chunk.empty()) break;
+    progress_offset_ += chunk.size();
+    left -= chunk.size();
+    progress_buf_ += chunk;
+    split_lines(progress_buf_, false, [this](const std::string& l) { on_line(1, l); });
+  }
 }
 
 std::vector<std::string> Session::environment(const std::string& cuda, const fs::path& config) const {
@@ -439,7 +451,7 @@ engine::TrialOutcome Session::run() {
   std::optional<ExitStatus> status;
   while (!status) {
     child_->pump(std::chrono::milliseconds(50), line);
-    read_progress();
+    read_progress(std::uintmax_t{16} << 20);
     if (asked_ == Ask::kNone && ctx_.stop_requested()) {
       log("neurosweep: asked to stop (drain or time limit): SIGTERM to the program's group");
       ask(Ask::kDrain);
@@ -457,11 +469,26 @@ engine::TrialOutcome Session::run() {
     }
     status = child_->poll_exit();
   }
+  // What it left running outside its process group (a setsid grandchild, a daemon) ends with
+  // it, whether it exited or was ended: a trial owns no process after it ends.
+  const int strays = child_->end_strays(std::chrono::milliseconds(
+      static_cast<long>(std::min(o_.grace_s, 10.0) * 1000)));
   // The rest of its output (the group is gone, so the pipes close).
   const auto until = Clock::now() + std::chrono::seconds(2);
   while (child_->pump(std::chrono::milliseconds(50), line) && Clock::now() < until) {
   }
-  read_progress();
+  read_progress(std::numeric_limits<std::uintmax_t>::max());
+  if (!progress_buf_.empty()) {
+    on_line(1, progress_buf_);  // its last line, without a newline
+    progress_buf_.clear();
+  }
+  if (strays > 0)
+    log(fmt::format("neurosweep: ended {} process(es) the program left running outside its "
+                    "process group", strays));
+  for (int i = 0; i < 2; ++i)
+    if (dropped_[i] > 0)
+      log(fmt::format("neurosweep: {} more bytes of {} not logged (log_max_bytes {})", dropped_[i],
+                      i == 0 ? "stdout" : "stderr", o_.log_max_bytes));
   log(fmt::format("neurosweep: the program {}", status->describe()));
 
   engine::TrialOutcome out;
@@ -473,8 +500,12 @@ engine::TrialOutcome Session::run() {
   const bool clean = !status->signaled && (status->code == 0 || status->code == o_.interrupted_exit);
   const std::string stderr_tail =
       stderr_tail_.empty() ? "" : fmt::format("; stderr: {}", fmt::join(stderr_tail_, " | "));
-  const std::string ignored =
+  std::string ignored =
       malformed_ > 0 ? fmt::format(" ({} malformed report line(s) ignored; see log.txt)", malformed_) : "";
+  for (int i = 0; i < 2; ++i)
+    if (dropped_[i] > 0)
+      ignored += fmt::format(" (log.txt truncated after {} bytes of {})", o_.log_max_bytes,
+                             i == 0 ? "stdout" : "stderr");
   if (asked_ == Ask::kStop) {
     out.status = engine::TrialStatus::kStopped;
   } else if (asked_ == Ask::kPause && (clean || (status->signaled && term_at_))) {
@@ -534,6 +565,17 @@ class CommandFamily final : public engine::ModelFamily {
     return facts;
   }
   std::string validation() const override { return "parameter types; argv placeholders"; }
+  std::vector<engine::InputPath> input_files(const json& data, const json& options,
+                                             const std::vector<json>& configurations) const override;
+  // Without what declares the parameter space ("params": their defaults reach the ids through
+  // the parameters), the metric columns (results.csv's header guards them), the grace period,
+  // the log limit and the list of extra inputs (their content is compared instead).
+  json identity_options(const json& options) const override {
+    json out = options;
+    if (out.is_object())
+      for (const char* k : {"params", "metrics", "grace_s", "log_max_bytes", "inputs"}) out.erase(k);
+    return out;
+  }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<CommandRunner>();
   }
@@ -548,7 +590,116 @@ class CommandFamily final : public engine::ModelFamily {
   }
 };
 
+// A placeholder value no path holds: an argument that still contains it after substitution
+// depends on the trial (its directory, seed, device) and names no input known before the run.
+const char* const kTrialValue = "\x1f<trial>\x1f";
+
+bool regular_file(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec);
+}
+
+// Every regular file under `dir`, sorted, skipping hidden entries and __pycache__ (Python
+// rewrites its byte code caches by itself).
+void files_under(const fs::path& dir, std::vector<fs::path>& out) {
+  std::error_code ec;
+  std::vector<fs::path> found;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.empty() || name[0] == '.' || name == "__pycache__") {
+      std::error_code dir_ec;
+      if (it->is_directory(dir_ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (regular_file(it->path())) found.push_back(it->path());
+  }
+  std::sort(found.begin(), found.end());
+  out.insert(out.end(), found.begin(), found.end());
+}
+
+// Strings in the data block that name existing regular files by an absolute path.
+void data_files(const json& j, std::vector<fs::path>& out) {
+  if (j.is_string()) {
+    const fs::path p = j.get<std::string>();
+    if (p.is_absolute() && regular_file(p)) out.push_back(p);
+  } else if (j.is_structured()) {
+    for (const auto& v : j) data_files(v, out);
+  }
+}
+
 }  // namespace
+
+// The program when argv[0] is a path (one found in PATH, such as python3, is named, not
+// digested), every argument that names an existing regular file by an absolute path once the
+// configuration's values are filled in ({cwd}/train.py; also the value of --opt=/path), the
+// files the data block names by absolute paths, and the block's "inputs" (a relative one from
+// the working directory; a directory: every file under it). The program runs in the trial's
+// directory, so a relative argument names no file known here.
+std::vector<engine::InputPath> CommandFamily::input_files(
+    const json& data, const json& options, const std::vector<json>& configurations) const {
+  const CommandOptions o = parse_command_options(options, "$.command");
+  std::vector<engine::InputPath> out;
+  std::set<std::string> seen;
+  auto add = [&](const fs::path& p, const char* role) {
+    const fs::path n = p.lexically_normal();
+    if (seen.insert(n.string()).second) out.push_back({n, role});
+  };
+  std::vector<json> configs = configurations;
+  if (configs.empty()) configs.push_back(o.params);
+  std::set<std::pair<std::size_t, std::string>> tried;  // (position, argument): each looked at once
+  for (const auto& c : configs) {
+    json values = c.is_object() ? c : json::object();
+    for (const auto& b : builtin_placeholders()) values[b] = kTrialValue;
+    values["cwd"] = launch_dir().string();
+    for (std::size_t i = 0; i < o.argv.size(); ++i) {
+      std::string arg;
+      try {
+        arg = substitute(o.argv[i], values);
+      } catch (const Error&) {
+        continue;
+      }
+      if (arg.find(kTrialValue) != std::string::npos || !tried.emplace(i == 0 ? 0 : 1, arg).second)
+        continue;
+      if (i == 0) {
+        if (arg.find('/') == std::string::npos) continue;
+        const fs::path p = fs::path(arg).is_relative() ? launch_dir() / arg : fs::path(arg);
+        if (regular_file(p)) add(p, "program");
+        continue;
+      }
+      const std::size_t eq = arg.find('=');
+      for (const std::string& s : {arg, eq == std::string::npos ? std::string() : arg.substr(eq + 1)}) {
+        const fs::path p = s;
+        if (!s.empty() && p.is_absolute() && regular_file(p)) add(p, "argument");
+      }
+    }
+  }
+  std::vector<fs::path> files;
+  data_files(data, files);
+  for (const auto& f : files) add(f, "data");
+  for (std::size_t i = 0; i < o.inputs.size(); ++i) {
+    std::string name;
+    try {
+      json values = json::object();
+      values["cwd"] = launch_dir().string();
+      name = substitute(o.inputs[i], values);
+    } catch (const Error& e) {
+      throw Error(fmt::format("$.command.inputs[{}]: {} (only {{cwd}} may appear here)", i, e.what()));
+    }
+    const fs::path p = fs::path(name).is_relative() ? launch_dir() / name : fs::path(name);
+    std::error_code ec;
+    if (fs::is_directory(p, ec)) {
+      files.clear();
+      files_under(p, files);
+      for (const auto& f : files) add(f, "declared");
+    } else if (regular_file(p)) {
+      add(p, "declared");
+    } else {
+      throw Error(fmt::format("$.command.inputs[{}]: '{}': no such file or directory", i, name));
+    }
+  }
+  return out;
+}
 
 std::unique_ptr<engine::ModelFamily> command_family() { return std::make_unique<CommandFamily>(); }
 

@@ -6,7 +6,9 @@
 //               "params": {"lr": 0.001, "hidden": 64},  // every parameter, with its default
 //               "metrics": ["val_loss", "test_loss"],
 //               "resource": "epochs",                   // optional: the unit of "step"
-//               "grace_s": 10, "interrupted_exit": 75, "env": {"NAME": "value"}}
+//               "grace_s": 10, "interrupted_exit": 75, "env": {"NAME": "value"},
+//               "log_max_bytes": 67108864,                // per stream and run, in log.txt
+//               "inputs": ["{cwd}/model.py", "/data/lab"]}  // more files to fingerprint
 //
 // In: the trial directory is the working directory, with config.json (parameters, seed, trial
 // id, data block, device, resource limit); argv with {placeholders} filled in, exec'd without
@@ -14,7 +16,8 @@
 // on stdout or in $NEUROSWEEP_REPORTS: {"step": s, "metrics": {...}} (reports, for early
 // stopping) and {"final": {...}}; other output goes to the trial's log.txt. Exit 0 = done,
 // `interrupted_exit` = checkpointed after a SIGTERM (resumed in the same directory), anything
-// else = failed.
+// else = failed. When the program ends (or is ended), every process it left behind is ended too,
+// including those that left its process group (ChildProcess::end_strays).
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -35,6 +38,12 @@ struct CommandOptions {
   double grace_s = 10;              ///< SIGTERM, then SIGKILL after this long
   int interrupted_exit = 75;        ///< EX_TEMPFAIL: "stopped on request, state saved"
   std::vector<std::pair<std::string, std::string>> env;
+  /// What log.txt keeps of each stream (stdout, stderr) per run of the program; the rest is
+  /// dropped, and the log says where ("[neurosweep: log truncated after N bytes of stdout]").
+  std::int64_t log_max_bytes = std::int64_t{64} << 20;
+  /// Files or directories the program depends on besides those argv names (modules it
+  /// imports, a config it reads): their content enters the sweep's input digests.
+  std::vector<std::string> inputs;
 };
 
 /// Checks the block (`where` names it in errors: "spec.json: $.command"); throws ns::Error.

@@ -9,8 +9,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,28 +26,9 @@ namespace ns::models::command {
 
 namespace {
 
-constexpr std::size_t kMaxLine = 1 << 20;
-
 void close_fd(int& fd) {
   if (fd >= 0) ::close(fd);
   fd = -1;
-}
-
-// Splits complete lines off `buf`, calling on_line for each; at `eof` also the rest.
-void emit_lines(std::string& buf, int stream, bool eof,
-                const std::function<void(int, const std::string&)>& on_line) {
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1)
-    on_line(stream, buf.substr(start, std::min(nl - start, kMaxLine)));
-  buf.erase(0, start);
-  if (buf.size() > kMaxLine) {  // a runaway line: pass on its head, drop the rest up to '\n'
-    on_line(stream, buf.substr(0, kMaxLine));
-    buf.clear();
-  }
-  if (eof && !buf.empty()) {
-    on_line(stream, buf);
-    buf.clear();
-  }
 }
 
 ExitStatus from_wait_status(int status) {
@@ -56,6 +43,60 @@ ExitStatus from_wait_status(int status) {
 }
 
 }  // namespace
+
+void split_lines(std::string& buf, bool eof, const std::function<void(const std::string&)>& on_line) {
+  std::size_t start = 0;
+  for (std::size_t nl; (nl = buf.find('\n', start)) != std::string::npos; start = nl + 1) {
+    for (std::size_t at = start; at < nl; at += kMaxLine)  // a long line, in pieces
+      on_line(buf.substr(at, std::min(nl - at, kMaxLine)));
+    if (nl == start) on_line(std::string());
+  }
+  buf.erase(0, start);
+  while (buf.size() > kMaxLine) {  // a runaway line without its newline yet: pass its head on
+    on_line(buf.substr(0, kMaxLine));
+    buf.erase(0, kMaxLine);
+  }
+  if (eof && !buf.empty()) {
+    on_line(buf);
+    buf.clear();
+  }
+}
+
+void become_subreaper() {
+  static const bool done = [] {
+    // Linux 3.4+; elsewhere (or refused) strays go to init as before and are not found.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    return true;
+  }();
+  (void)done;
+}
+
+std::set<pid_t> children_of(pid_t parent) {
+  std::set<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (const dirent* e = ::readdir(d)) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    char path[64], buf[512];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;  // gone meanwhile
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+    const char* close = std::strrchr(buf, ')');
+    char state = 0;
+    long ppid = 0;
+    if (close && std::sscanf(close + 1, " %c %ld", &state, &ppid) == 2 && ppid == parent)
+      out.insert(static_cast<pid_t>(pid));
+  }
+  ::closedir(d);
+  return out;
+}
 
 std::vector<std::string> program_candidates(const std::string& name, const std::string& path) {
   if (name.find('/') != std::string::npos) return {name};
@@ -138,6 +179,20 @@ int spawn_child(void* p) {
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::vector<std::string>& env, const std::string& cwd) {
   NS_CHECK(!argv.empty() && !argv[0].empty(), "command: empty argv");
+  // c_str() would cut a string at a NUL, silently changing an argument: refuse it, whatever
+  // its source (a parameter value, a search's proposal, a placeholder, the spec's env block).
+  auto refuse_nul = [](const std::string& s, const std::string& what) {
+    const auto at = s.find('\0');
+    if (at == std::string::npos) return;
+    std::string shown = s.substr(0, std::min<std::size_t>(at, 60));
+    throw Error(fmt::format("command: {} holds a NUL byte after \"{}\" (byte {}); a program's "
+                            "arguments and environment cannot hold one",
+                            what, shown, at));
+  };
+  for (std::size_t i = 0; i < argv.size(); ++i) refuse_nul(argv[i], fmt::format("argv[{}]", i));
+  for (const auto& e : env) refuse_nul(e, fmt::format("the variable {}", e.substr(0, std::min<std::size_t>(e.find('='), 60))));
+  become_subreaper();
+  before_ = children_of(::getpid());
   // Everything the child needs is built before the clone: after it, only system calls.
   std::vector<char*> args, envp;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -202,6 +257,7 @@ ChildProcess::~ChildProcess() {
     while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
     }
   }
+  if (pid_ > 0) end_strays(std::chrono::milliseconds(0));
   close_fd(out_fd_);
   close_fd(err_fd_);
 }
@@ -223,9 +279,9 @@ bool ChildProcess::pump(std::chrono::milliseconds timeout,
     const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
     if (got > 0) {
       line_buf.append(buf, static_cast<std::size_t>(got));
-      emit_lines(line_buf, is_out ? 1 : 2, false, on_line);
+      split_lines(line_buf, false, [&](const std::string& l) { on_line(is_out ? 1 : 2, l); });
     } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-      emit_lines(line_buf, is_out ? 1 : 2, true, on_line);
+      split_lines(line_buf, true, [&](const std::string& l) { on_line(is_out ? 1 : 2, l); });
       close_fd(is_out ? out_fd_ : err_fd_);
     }
   }
@@ -250,6 +306,50 @@ std::optional<ExitStatus> ChildProcess::poll_exit() {
 
 void ChildProcess::signal_group(int sig) const {
   if (pid_ > 0) ::killpg(pid_, sig);
+}
+
+int ChildProcess::end_strays(std::chrono::milliseconds grace) {
+  const pid_t self = ::getpid();
+  // The program's processes: the children this process did not have when it started (orphans
+  // reparented here), and everything below them.
+  auto strays = [&] {
+    std::set<pid_t> direct;
+    for (pid_t p : children_of(self))
+      if (!before_.count(p) && p != pid_) direct.insert(p);
+    std::vector<pid_t> all(direct.begin(), direct.end());
+    for (std::size_t i = 0; i < all.size() && all.size() < 100000; ++i)
+      for (pid_t c : children_of(all[i])) all.push_back(c);
+    return std::make_pair(direct, all);
+  };
+  // Reaps those of the direct ones that ended, each by its pid.
+  auto reap = [](const std::set<pid_t>& direct) {
+    for (pid_t p : direct) {
+      int st = 0;
+      while (::waitpid(p, &st, WNOHANG) < 0 && errno == EINTR) {
+      }
+    }
+  };
+  std::set<pid_t> signalled;
+  auto [direct, all] = strays();
+  if (all.empty()) return 0;
+  for (pid_t p : all)
+    if (::kill(p, SIGTERM) == 0) signalled.insert(p);
+  const auto until = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < until) {
+    reap(strays().first);
+    if (strays().second.empty()) return static_cast<int>(signalled.size());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // SIGKILL until none is left: a killed process's children reparent here, so look again.
+  for (int round = 0; round < 200; ++round) {
+    std::tie(direct, all) = strays();
+    if (all.empty()) break;
+    for (pid_t p : all)
+      if (::kill(p, SIGKILL) == 0) signalled.insert(p);
+    reap(direct);
+    std::this_thread::sleep_for(std::chrono::milliseconds(round < 10 ? 1 : 10));
+  }
+  return static_cast<int>(signalled.size());
 }
 
 }  // namespace ns::models::command

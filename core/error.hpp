@@ -14,6 +14,8 @@ enum ExitCode : int {
   kExitBadInput = 2,     ///< bad command line, spec, dataset or output path; nothing written
   kExitInterrupted = 3,  ///< drained on a signal or deadline; rerun the same command to resume
   kExitLocked = 4,       ///< another run holds the output directory
+  kExitCannotWrite = 5,  ///< the output directory cannot take writes (disk full, quota, I/O
+                         ///< error, read-only); free space and rerun the same command to resume
 };
 
 /// The project's error: a message that says what was expected, what arrived and where,

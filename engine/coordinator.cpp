@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "core/file.hpp"
 #include "core/log.hpp"
 
 namespace ns::engine {
@@ -41,6 +42,15 @@ void Coordinator::begin_drain(const std::string& reason) {
   wake_parked();  // they get Shutdown now
 }
 
+void Coordinator::output_failed(const std::string& why) {
+  if (summary_.output_error.empty()) {
+    summary_.output_error = why;
+    log::error("cannot write the output directory: {}; free space (or fix the filesystem) and "
+               "rerun the same command: what has no row runs then", why);
+  }
+  begin_drain("cannot write the output directory");
+}
+
 void Coordinator::wake_parked() {
   if (scheduler_ == nullptr) return;
   std::set<int> parked;
@@ -52,13 +62,21 @@ void Coordinator::record_final_rows() {
   if (draining_ || (stopped_starting_ && !summary_.budget_spent)) return;
   if (scheduler_->pending() > 0 && !summary_.budget_spent) return;
   for (ResultRow& row : scheduler_->final_rows()) {
+    try {
+      sink_.record(row);
+    } catch (const core::WriteError& e) {
+      ++summary_.unwritten;
+      output_failed(e.what());
+      continue;
+    }
     if (row.status == TrialStatus::kStopped) ++summary_.stopped;
     ++summary_.recorded;
-    sink_.record(row);
   }
 }
 
 void Coordinator::check_drain() {
+  if (const std::string why = sink_.write_error(); !why.empty() && summary_.output_error.empty())
+    output_failed(why);
   if (draining_) return;
   std::string reason = drain_requested_();
   if (reason.empty() && opt_.deadline &&
@@ -100,23 +118,52 @@ bool Coordinator::may_start(double cost) {
 
 void Coordinator::update_health(int worker, const ResultRow& row) {
   if (opt_.unhealthy_after <= 0 || unhealthy_.count(worker)) return;
-  auto& streak = failure_times_[worker];
-  if (row.status != TrialStatus::kFailed) {
-    if (row.status == TrialStatus::kOk) streak.clear();
+  const long seq = ++results_seen_;
+  auto& streak = streaks_[worker];
+  if (row.status == TrialStatus::kOk) {
+    streak.clear();
+    last_ok_[worker] = seq;
+    // What the suspects waited for: this rank succeeds where they fail.
+    const std::set<int> suspects = suspects_;
+    for (int s : suspects)
+      if (s != worker) take_out(s);
     return;
   }
-  streak.push_back(std::chrono::duration<double>(Steady::now().time_since_epoch()).count());
+  if (row.status != TrialStatus::kFailed) return;  // a timeout or a stop says nothing of the device
+  // Another rank fails too: the configurations fail, not (as far as this shows) the device.
+  for (int s : suspects_)
+    if (s != worker) streaks_[s].clear();
+  suspects_.clear();
+  streak.push_back({std::chrono::duration<double>(Steady::now().time_since_epoch()).count(), seq,
+                    row.host, row.error});
   while (static_cast<int>(streak.size()) > opt_.unhealthy_after) streak.pop_front();
-  const double within = streak.back() - streak.front();
-  if (static_cast<int>(streak.size()) < opt_.unhealthy_after || within > opt_.unhealthy_window_s)
+  if (static_cast<int>(streak.size()) < opt_.unhealthy_after ||
+      streak.back().at_s - streak.front().at_s > opt_.unhealthy_window_s)
     return;
-  unhealthy_.insert(worker);
+  for (const auto& [other, ok_at] : last_ok_) {
+    if (other != worker && !unhealthy_.count(other) && ok_at > streak.front().result) {
+      take_out(worker);
+      return;
+    }
+  }
+  // No other rank has succeeded since the streak began: wait for one that runs a trial now.
+  // With no other rank (one rank, run_serial) a streak is only failures: rows, never a reason.
+  if (workers_ > 1) suspects_.insert(worker);
+}
+
+void Coordinator::take_out(int worker) {
+  suspects_.erase(worker);
+  const auto& streak = streaks_[worker];
+  if (streak.empty() || !unhealthy_.insert(worker).second) return;
+  const double within = streak.back().at_s - streak.front().at_s;
+  const std::string& host = streak.back().host;
+  const std::string& error = streak.back().error;
   const bool last = static_cast<int>(unhealthy_.size()) == workers_;
   summary_.unhealthy.push_back(
-      UnhealthyRank{worker, row.host, opt_.unhealthy_after, within, row.error});
-  log::warn("rank {} ({}) failed its last {} trials within {:.1f} s (last: {}); it takes no more "
-            "trials{}",
-            worker, row.host.empty() ? "?" : row.host, opt_.unhealthy_after, within, row.error,
+      UnhealthyRank{worker, host, static_cast<int>(streak.size()), within, error});
+  log::warn("rank {} ({}) failed its last {} trials within {:.1f} s (last: {}) while other ranks "
+            "succeeded; it takes no more trials{}",
+            worker, host.empty() ? "?" : host, streak.size(), within, error,
             last ? "; no rank is left, so the rest waits for the next run"
                  : ", and what it would have run goes to the other ranks");
   // The last rank alive keeps its queue: the coordinator stops it instead (reply / run_serial).
@@ -127,6 +174,12 @@ void Coordinator::update_health(int worker, const ResultRow& row) {
                                 ? "rank 0 was taken out as unhealthy"
                                 : "every worker rank was taken out as unhealthy";
   }
+}
+
+bool Coordinator::other_busy(int worker) const {
+  for (const auto& [w, f] : busy_)
+    if (w != worker && !unhealthy_.count(w)) return true;
+  return false;
 }
 
 void Coordinator::fill_pack(int worker, msg::Assign& a) {
@@ -145,6 +198,14 @@ int Coordinator::running() const {
 }
 
 void Coordinator::reply(int worker) {
+  if (suspects_.count(worker)) {
+    if (!draining_ && !stopped_starting_ && other_busy(worker)) {
+      parked_.insert(worker);  // woken by the next result, which decides
+      sink_.tick(running(), false);
+      return;
+    }
+    suspects_.erase(worker);  // no other rank can tell: its failures count as the trials'
+  }
   const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
   if (next && may_start(next->trial.cost)) {
     msg::Assign a = scheduler_->take(worker);
@@ -167,8 +228,12 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   opt_.budget_used_s += row.wall_s;  // every attempt and every rung visit spends the budget
   if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
-    // A worker stops a trial on its own only when it got a signal itself: the job is ending.
-    begin_drain(fmt::format("rank {} was interrupted", worker));
+    if (row.output_error) {
+      output_failed(fmt::format("rank {}, trial {}: {}", worker, row.trial_id, row.error));
+    } else {
+      // A worker stops a trial on its own only when it got a signal itself: the job is ending.
+      begin_drain(fmt::format("rank {} was interrupted", worker));
+    }
     return false;
   }
   const Verdict verdict = scheduler_->on_result(worker, assign, row, draining_);
@@ -182,6 +247,15 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
               row.attempt, row.error);
     return true;
   }
+  scheduler_->annotate(assign, row);
+  try {
+    sink_.record(row);
+  } catch (const core::WriteError& e) {
+    // Nothing of the row remains: the trial has no row, so the next run does it again.
+    ++summary_.unwritten;
+    output_failed(e.what());
+    return false;
+  }
   if (row.status == TrialStatus::kOk) {
     ++summary_.ok;
     durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
@@ -193,9 +267,7 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
     ++summary_.failed;
   }
   ++summary_.recorded;
-  scheduler_->annotate(assign, row);
   if (first_assign_) summary_.makespan_s = std::chrono::duration<double>(Steady::now() - *first_assign_).count();
-  sink_.record(row);
   return true;
 }
 

@@ -26,12 +26,18 @@ namespace ns::engine {
 class ResultSink {
  public:
   virtual ~ResultSink() = default;
+  /// Writes the row. Throws core::WriteError when the output directory cannot take it (disk
+  /// full, ...): then nothing of the row remains, and the coordinator drains.
   virtual void record(const ResultRow& row) = 0;
   /// Called about once a second and at state changes, for progress display.
   virtual void tick(int running, bool force) { (void)running; (void)force; }
   /// One decision of an early-stopping scheduler, for the journal (reports.jsonl) that lets a
   /// resumed sweep rebuild the scheduler's state.
   virtual void journal(const nlohmann::json& event) { (void)event; }
+  /// Why the output can no longer be written ("" while it can): a failed write that did not
+  /// throw (a journal line, best.json). From then on nothing more is written; the coordinator
+  /// polls this and drains.
+  virtual std::string write_error() const { return {}; }
 };
 
 struct CoordinatorOptions {
@@ -46,10 +52,15 @@ struct CoordinatorOptions {
   /// Dynamic schedule only: hand out trials in decreasing sweeps::Trial::cost (ties keep the sweep's
   /// order), so the long ones do not come last and leave the other workers idle at the end.
   bool longest_first = true;
-  /// A rank whose last `unhealthy_after` trials all failed, within `unhealthy_window_s` seconds
-  /// from the first failure to the last, is taken out: it gets Shutdown instead of a trial, and
-  /// what it would have run goes to the others (a broken GPU fails every trial in milliseconds,
-  /// and because workers pull it would otherwise take most of the sweep). 0 = never.
+  /// The breaker, for a broken device (a GPU left broken by a sticky CUDA error fails every
+  /// trial in milliseconds, and because workers pull it would otherwise take most of the sweep):
+  /// a rank whose last `unhealthy_after` trials all failed, within `unhealthy_window_s` seconds
+  /// from the first failure to the last, while another rank succeeded since the first of them,
+  /// is taken out: it gets Shutdown instead of a trial, and what it would have run goes to the
+  /// others. Until another rank's result tells, it waits (no new trial while another rank runs
+  /// one): an ok takes it out, a failure elsewhere clears its streak (the configurations fail
+  /// alike, not the device). With one rank, or ranks that all fail alike, failures are only
+  /// rows. 0 = never.
   int unhealthy_after = 5;
   double unhealthy_window_s = 120;
   /// Up to this many trials of equal shapes (sweeps::Trial::pack_key) go to a worker in one
@@ -84,11 +95,18 @@ struct CoordinatorSummary {
   int paused = 0;        ///< times a trial paused at a rung (ASHA promotion; no row)
   int not_started = 0;   ///< trials left pending (drain or deadline)
   int retried = 0;
+  int unwritten = 0;     ///< finished trials whose row the output directory refused (pending)
   std::string drain_reason;  ///< empty if the sweep ran to the end
+  /// The first write the output directory refused (file and strerror; a worker's or rank 0's):
+  /// the sweep drained, and exits kExitCannotWrite. Empty when every write went through.
+  std::string output_error;
   double makespan_s = 0;     ///< first assignment to last result
   std::vector<UnhealthyRank> unhealthy;  ///< ranks taken out, in the order it happened
   bool budget_spent = false;  ///< the spec's budget ended it: what was not started is not due
-  bool complete() const { return interrupted == 0 && (not_started == 0 || budget_spent); }
+  bool complete() const {
+    return interrupted == 0 && unwritten == 0 && output_error.empty() &&
+           (not_started == 0 || budget_spent);
+  }
 };
 
 /// True if a trial expected to take `expected_s` started at `now` ends before deadline - margin.
@@ -130,9 +148,15 @@ class Coordinator {
   void on_result(int worker, msg::Result result);
   void check_drain();
   void begin_drain(const std::string& reason);
+  /// A write to the output directory failed (`why`: file and strerror): drain, exit 5.
+  void output_failed(const std::string& why);
+  /// Takes `worker` out of the sweep (the breaker); its streak names the failures.
+  void take_out(int worker);
+  /// True when a rank other than `worker` has a trial running (a suspect waits for its result).
+  bool other_busy(int worker) const;
   bool may_start(double cost);
-  /// Counts `row` toward `worker`'s failure streak and takes the worker out when it is long
-  /// and quick enough (CoordinatorOptions::unhealthy_after).
+  /// Counts `row` toward `worker`'s failure streak, and takes out the ranks whose streaks
+  /// other ranks' successes show to be the device's (CoordinatorOptions::unhealthy_after).
   void update_health(int worker, const ResultRow& row);
   /// Records (or retries) one trial's row; false when it was interrupted.
   bool settle(int worker, const msg::Assign& assign, ResultRow& row);
@@ -157,7 +181,17 @@ class Coordinator {
   bool draining_ = false;
   bool stopped_starting_ = false;
   int shut_down_ = 0;
-  std::map<int, std::deque<double>> failure_times_;  ///< per worker: its current streak (s)
+  struct Failure {
+    double at_s = 0;     ///< steady clock
+    long result = 0;     ///< results_seen_ when it came
+    std::string host, error;
+  };
+  std::map<int, std::deque<Failure>> streaks_;  ///< per worker: its last failures in a row
+  std::map<int, long> last_ok_;  ///< per worker: results_seen_ at its last ok result
+  long results_seen_ = 0;        ///< results counted by the breaker so far
+  /// Workers whose streak is full with no success elsewhere yet: they wait for another
+  /// rank's result (parked while another rank runs a trial).
+  std::set<int> suspects_;
   std::set<int> unhealthy_;
   std::set<int> parked_;  ///< free workers waiting: the scheduler may have work after a result
   int workers_ = 0;  ///< ranks that take trials in this run (those alive: minus unhealthy_)

@@ -1,7 +1,10 @@
 #include "engine/executor.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <exception>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -91,6 +94,48 @@ void write_snapshot(const fs::path& dir, const fs::path& snapshot, const ResultR
   fs::rename(tmp, snapshot);
 }
 
+// Why a failure is the output directory's (its filesystem refuses writes), or "": a WriteError
+// from our writers or a filesystem_error with a filesystem errno says so itself; anything else
+// (torch::save's "file write failed", a program's own write, a runner that ignored the error)
+// is put down to the disk when a small write and fsync in the trial directory fail too.
+std::string output_fault(const std::exception_ptr& failure, const fs::path& dir,
+                         const fs::path& out_dir) {
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const core::WriteError& e) {
+      return e.what();
+    } catch (const fs::filesystem_error& e) {
+      if (core::is_filesystem_errno(e.code().value())) return e.what();
+    } catch (...) {
+    }
+  }
+  std::error_code ec;
+  const fs::path where = fs::is_directory(dir, ec) ? dir : out_dir;
+  if (!fs::is_directory(where, ec)) return "";
+  const int err = core::probe_write(where);
+  if (!core::is_filesystem_errno(err)) return "";
+  return fmt::format("{}: a test write fails: {}", where.string(), std::strerror(err));
+}
+
+// Failed rows whose cause is the output directory become "interrupted" with output_error: no
+// row, the trial stays pending, the coordinator drains. One verdict for all of `rows` (a pack
+// shares its directory's filesystem), probed only when one of them failed.
+void blame_output(const std::vector<ResultRow*>& rows, const std::exception_ptr& failure,
+                  const fs::path& dir, const fs::path& out_dir) {
+  bool failed = false;
+  for (const ResultRow* r : rows) failed = failed || r->status == TrialStatus::kFailed;
+  if (!failed) return;
+  const std::string why = output_fault(failure, dir, out_dir);
+  if (why.empty()) return;
+  for (ResultRow* r : rows) {
+    if (r->status != TrialStatus::kFailed) continue;
+    if (r->error != why) r->error = fmt::format("{} (the trial failed with: {})", why, r->error);
+    r->status = TrialStatus::kInterrupted;
+    r->output_error = true;
+  }
+}
+
 }  // namespace
 
 ResultRow TrialExecutor::start_row(const msg::Assign& assign) const {
@@ -132,9 +177,10 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
   ResultRow row = start_row(assign);
   bool timed_out = false;
   const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
+  const auto dir = fs::path(out_dir_) / "trials" / assign.trial.id;
+  std::exception_ptr failure;
   try {
     prepare(assign);
-    const auto dir = std::filesystem::path(out_dir_) / "trials" / assign.trial.id;
     TrialContext ctx{assign.trial, data_, dir, info_.device, info_.threads, stop_requested,
                      info_.rank};
     ctx.resource_limit = assign.resource_limit;
@@ -151,11 +197,13 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
     apply_exception(row, e.what(), timed_out);
+    failure = std::current_exception();
   } catch (...) {
     row.status = TrialStatus::kFailed;
     row.error = "unknown exception";
   }
   row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  blame_output({&row}, failure, dir, out_dir_);
   if (!assign.snapshot.empty() && row.status != TrialStatus::kInterrupted &&
       row.status != TrialStatus::kTimeout) {
     try {
@@ -164,6 +212,7 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     } catch (const std::exception& e) {
       row.status = TrialStatus::kFailed;
       row.error = fmt::format("cannot write the snapshot {}: {}", assign.snapshot, e.what());
+      blame_output({&row}, std::current_exception(), dir, out_dir_);
     }
   }
   return row;
@@ -178,6 +227,7 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
   for (const auto* m : members) rows.push_back(start_row(*m));
   bool timed_out = false;
   const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
+  std::exception_ptr failure;
   try {
     std::vector<TrialContext> contexts;
     for (const auto* m : members) {
@@ -196,11 +246,17 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
       apply_outcome(rows[k], std::move(outcomes[k]), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
     for (auto& row : rows) apply_exception(row, e.what(), timed_out);
+    failure = std::current_exception();
   } catch (...) {
     for (auto& row : rows) apply_exception(row, "unknown exception", false);
   }
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  for (auto& row : rows) row.wall_s = wall;
+  std::vector<ResultRow*> all;
+  for (auto& row : rows) {
+    row.wall_s = wall;
+    all.push_back(&row);
+  }
+  blame_output(all, failure, fs::path(out_dir_) / "trials" / assign.trial.id, out_dir_);
   msg::Result result{std::move(rows[0]), {}};
   for (std::size_t k = 1; k < rows.size(); ++k) result.pack.push_back(std::move(rows[k]));
   return result;

@@ -25,7 +25,10 @@ class TrialExecutor {
                 std::string out_dir, RankInfo info);
 
   /// Runs the trial. `stop` is polled by the runner (through TrialContext::stop_requested);
-  /// the executor adds the trial's own time limit. Never throws: failures are data.
+  /// the executor adds the trial's own time limit. Never throws: failures are data, except a
+  /// failure whose cause is the output directory's filesystem (a core::WriteError, or any
+  /// failure while a small write in the trial directory fails with ENOSPC, EDQUOT, EIO, EROFS
+  /// or EFBIG): that row is "interrupted" with ResultRow::output_error, so it is not recorded.
   ResultRow execute(const msg::Assign& assign, const std::function<bool()>& stop);
   /// execute() for a trial alone; for a pack (assign.pack), all its trials through the runner's
   /// run_pack, one row each, under the first trial's time limit. Never throws.

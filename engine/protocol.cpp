@@ -56,10 +56,14 @@ std::map<std::string, double> metrics_from_json(const nlohmann::json& j) {
 
 nlohmann::json row_json(const ResultRow& r) {
   const nlohmann::json metrics = metrics_json(r.metrics);
-  return {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
-          {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
-          {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
-          {"host", r.host},         {"device", r.device}, {"error", r.error}};
+  nlohmann::json j = {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
+                      {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
+                      {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
+                      {"host", r.host},         {"device", r.device}, {"error", r.error}};
+  // Only when set, with status "interrupted": a reader that does not know the flag still
+  // leaves the trial pending and drains.
+  if (r.output_error) j["output_error"] = true;
+  return j;
 }
 
 ResultRow row_from_json(const nlohmann::json& j) {
@@ -76,6 +80,7 @@ ResultRow row_from_json(const nlohmann::json& j) {
   j.at("host").get_to(r.host);
   j.at("device").get_to(r.device);
   j.at("error").get_to(r.error);
+  r.output_error = j.value("output_error", false);
   return r;
 }
 

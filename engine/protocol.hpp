@@ -22,6 +22,9 @@
 //   4. While a trial runs, the coordinator may send Drain: the worker asks the runner to stop at
 //      its next safe point (the runner checkpoints), and reports Result with status
 //      "interrupted". Interrupted trials get no row; a later run resumes them.
+//      A trial that failed because the output directory cannot take writes (disk full, quota,
+//      I/O error, read-only) comes back "interrupted" too, with "output_error": true and the
+//      file and errno in its error: no row, and the coordinator drains (exit 5).
 //   5. The coordinator ends when every worker has received Shutdown.
 #include <nlohmann/json.hpp>
 
@@ -77,7 +80,7 @@ struct DecisionMsg {
 };
 
 struct Result {
-  ResultRow row;  ///< row.status may be "interrupted" (no row is written for it)
+  ResultRow row;  ///< row.status may be "interrupted" (no row is written for it; see output_error)
   std::vector<ResultRow> pack;  ///< the rows of Assign::pack's trials, in their order
 };
 

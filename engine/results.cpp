@@ -11,6 +11,7 @@
 
 #include "engine/csv.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 
 namespace ns::engine {
 
@@ -88,9 +89,7 @@ std::vector<std::map<std::string, std::string>> ResultsTable::open(bool check_on
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(fmt::format("{}: cannot open for appending: {}", path_, std::strerror(errno)));
   if (::lseek(fd_, 0, SEEK_END) == 0) {
-    std::string h = csv_record(header_);
-    if (::write(fd_, h.data(), h.size()) != static_cast<ssize_t>(h.size()))
-      throw Error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)), kExitInternal);
+    core::append_whole(fd_, path_, csv_record(header_));
     ::fdatasync(fd_);
   }
   return rows;
@@ -118,14 +117,8 @@ std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
 
 void ResultsTable::append(const ResultRow& row) {
   NS_CHECK(fd_ >= 0, "results table {} is not open", path_);
-  const std::string line = csv_record(cells(row));
-  size_t done = 0;
-  while (done < line.size()) {
-    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(fmt::format("{}: write failed: {}", path_, std::strerror(errno)), kExitInternal);
-    done += static_cast<size_t>(n);
-  }
+  // Whole or not at all: a full disk cuts the short write back instead of leaving a torn line.
+  core::append_whole(fd_, path_, csv_record(cells(row)));
   auto now = std::chrono::steady_clock::now();
   if (now - last_sync_ > std::chrono::seconds(1)) {
     ::fdatasync(fd_);

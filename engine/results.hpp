@@ -29,6 +29,10 @@ struct ResultRow {
   std::string host;
   std::string device;
   std::string error;
+  /// The trial could not write its files to the output directory (disk full, quota, I/O error,
+  /// read-only): a worker sends such a row with status "interrupted", so it gets no row and the
+  /// trial stays pending; the coordinator drains (exit kExitCannotWrite). Never in results.csv.
+  bool output_error = false;
 };
 
 /// Formats a double so that pandas reads it back exactly ("nan", "inf" for non-finite).
@@ -61,8 +65,10 @@ class ResultsTable {
   /// column -> cell maps. `check_only` reads and checks without touching the file.
   std::vector<std::map<std::string, std::string>> open(bool check_only = false);
 
-  /// Appends one row with a single write(2) and flushes it to the kernel; fdatasync at most
-  /// once a second (and at close) so a node crash loses at most that second.
+  /// Appends one row (one write(2) when the disk takes it) and flushes it to the kernel;
+  /// fdatasync at most once a second (and at close) so a node crash loses at most that second.
+  /// A short or failed write is cut back, so the file never ends in a torn line; then
+  /// core::WriteError (a filesystem errno: disk full, quota, I/O error) or ns::Error is thrown.
   void append(const ResultRow& row);
 
   /// The CSV cells of a row, in header order.

@@ -2,14 +2,18 @@
 // deadline and the static split. Also the executor's failure isolation.
 #include "catch.hpp"
 
+#include <cerrno>
 #include <deque>
 #include <filesystem>
+#include <stdexcept>
 #include <map>
 #include <set>
 #include <unistd.h>
 
+#include "core/file.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/executor.hpp"
+#include "file_size_limit.hpp"
 #include "models/quadratic.hpp"
 
 using namespace ns::engine;
@@ -54,6 +58,19 @@ class FakeTransport final : public Transport {
   }
   std::optional<Envelope> poll() override {
     ++polls;
+    if (inbox_.empty() && finish_held_when_idle && !held.empty()) {
+      // A slow rank: its trial ends ok once nothing else is pending.
+      const auto it = held.begin();
+      ResultRow r;
+      r.trial_id = it->second.trial.id;
+      r.status = TrialStatus::kOk;
+      r.attempt = it->second.attempt;
+      r.rank = it->first;
+      r.wall_s = 1;
+      r.metrics["score"] = it->second.trial.params.at("x").get<double>();
+      inbox_.push_back({it->first, msg::wrap(MessageKind::kResult, msg::Result{r, {}})});
+      held.erase(it);
+    }
     if (inbox_.empty()) return std::nullopt;
     Envelope e = inbox_.front();
     inbox_.pop_front();
@@ -63,6 +80,7 @@ class FakeTransport final : public Transport {
   std::map<int, std::vector<int>> assigned;
   std::map<int, std::vector<int>> packs;  ///< per worker: trials in each Assign
   std::map<int, msg::Assign> held;
+  bool finish_held_when_idle = false;  ///< held trials end ok, one per poll that finds nothing
   int polls = 0;
 
  private:
@@ -692,35 +710,253 @@ TEST_CASE("rank health: without retries the failures are rows; ok resets the str
   }
 }
 
-TEST_CASE("rank health: when every rank is out, the rest stays pending for the next run",
+TEST_CASE("rank health: with one rank there is nothing to compare with: failures are rows",
           "[coordinator][health]") {
   FakeTransport t(2, broken_rank(1));
   auto s = run_health(t, 10, 3);
-  CHECK(s.recorded == 3);
-  CHECK(s.not_started == 7);
-  CHECK_FALSE(s.complete());
-  CHECK(s.drain_reason == "every worker rank was taken out as unhealthy");
+  CHECK(s.recorded == 10);
+  CHECK(s.failed == 10);
+  CHECK(s.unhealthy.empty());
+  CHECK(s.complete());
 
-  // One rank alone (run_serial) stops the same way.
+  // One rank alone (run_serial, `-np 1`): five bad configurations are five failed rows and the
+  // sweep completes (it used to take rank 0 out and exit 3).
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());
   auto dir = std::filesystem::temp_directory_path() / ("ns_health_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  ::setenv("NS_QUADRATIC_FAIL_RANK", "0", 1);
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
   auto params = ns::models::quadratic_family()->schema().model_defaults;
   params.update(ns::models::quadratic_family()->schema().training_defaults);
+  params["fail_prob"] = 1.0;  // a bad configuration: fails at once, every time
   std::vector<ns::sweeps::Trial> v;
-  for (int i = 0; i < 6; ++i) v.push_back(ns::sweeps::Trial{"h" + std::to_string(i), i, 0, 1, params});
+  for (int i = 0; i < 5; ++i) v.push_back(ns::sweeps::Trial{"h" + std::to_string(i), i, 0, 1, params});
   FakeTransport none(1, broken_rank(0));
   FakeSink serial_sink;
-  CoordinatorOptions o;
-  o.unhealthy_after = 3;
+  CoordinatorOptions o;  // the defaults: 5 failures within 120 s
   auto s1 = Coordinator(none, serial_sink, o, no_drain).run_serial(v, ex);
-  ::unsetenv("NS_QUADRATIC_FAIL_RANK");
   std::filesystem::remove_all(dir);
-  CHECK(s1.recorded == 3);
-  CHECK(s1.not_started == 3);
-  CHECK(s1.drain_reason == "rank 0 was taken out as unhealthy");
-  CHECK_THAT(serial_sink.rows.at(0).error, Catch::Contains("rank 0 is broken"));
+  CHECK(s1.recorded == 5);
+  CHECK(s1.failed == 5);
+  CHECK(s1.not_started == 0);
+  CHECK(s1.unhealthy.empty());
+  CHECK(s1.complete());
+  for (const auto& r : serial_sink.rows) {
+    CHECK(r.status == TrialStatus::kFailed);
+    CHECK(r.error == "induced failure (fail_prob)");
+  }
+}
+
+TEST_CASE("rank health: ranks that all fail alike are not taken out", "[coordinator][health]") {
+  FakeTransport t(4, [](int rank, const msg::Assign& a) {
+    ResultRow r = ok_row(a, rank);
+    r.status = TrialStatus::kFailed;
+    r.error = "non-finite loss (learning rate too large)";
+    return r;
+  });
+  auto s = run_health(t, 12, 2);
+  CHECK(s.recorded == 12);
+  CHECK(s.failed == 12);
+  CHECK(s.unhealthy.empty());
+  CHECK(s.complete());
+  for (int w = 1; w < 4; ++w) CHECK(count_type(t.sent[w], "shutdown") == 1);
+}
+
+TEST_CASE("rank health: a rank failing fast waits for a slower rank's result, which decides",
+          "[coordinator][health]") {
+  // Rank 1 fails every trial at once; ranks 2 and 3 are slow (their results come only when
+  // nothing else is pending). Without the wait rank 1 would fail most of the sweep before any
+  // other rank had a result to compare with.
+  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+    if (rank != 1) return std::nullopt;
+    ResultRow r = ok_row(a, rank);
+    r.status = TrialStatus::kFailed;
+    r.error = "CUDA error: an illegal memory access was encountered";
+    return r;
+  });
+  t.finish_held_when_idle = true;
+  auto s = run_health(t, 12, 3);
+  CHECK(t.assigned[1].size() == 3);
+  REQUIRE(s.unhealthy.size() == 1);
+  CHECK(s.unhealthy[0].rank == 1);
+  CHECK(s.unhealthy[0].failures == 3);
+  CHECK(s.failed == 3);
+  CHECK(s.ok == 9);
+  CHECK(s.complete());
+}
+
+TEST_CASE("a trial that could not write its files drains the sweep; it gets no row and no retry",
+          "[coordinator][write_error]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) {
+    ResultRow r = ok_row(a, rank);
+    if (a.trial.index == 3) {
+      r.status = TrialStatus::kInterrupted;
+      r.output_error = true;
+      r.error = "out/trials/t3/model.pt: cannot write: No space left on device";
+    }
+    return r;
+  });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.retries = 2;
+  o.longest_first = false;
+  auto s = Coordinator(t, sink, o, no_drain).run(trials(10));
+  CHECK_THAT(s.output_error, Catch::Contains("rank ") && Catch::Contains("trial t3") &&
+                                 Catch::Contains("No space left on device"));
+  CHECK(s.drain_reason == "cannot write the output directory");
+  CHECK(s.interrupted == 1);
+  CHECK(s.retried == 0);
+  CHECK(s.failed == 0);
+  CHECK(s.not_started > 0);  // nothing starts after it
+  CHECK(s.recorded + s.interrupted + s.not_started == 10);
+  CHECK_FALSE(s.complete());
+  for (const auto& r : sink.rows) CHECK(r.trial_id != "t3");
+  for (int w = 1; w < 3; ++w) CHECK(count_type(t.sent[w], "shutdown") == 1);
+}
+
+namespace {
+// results.csv on a disk with room for `room` rows.
+struct FullSink final : ResultSink {
+  explicit FullSink(std::size_t room) : room(room) {}
+  std::size_t room;
+  std::vector<ResultRow> rows;
+  void record(const ResultRow& r) override {
+    if (rows.size() == room)
+      throw ns::core::WriteError("out/results.csv", ENOSPC,
+                                 "out/results.csv: cannot append 80 bytes: No space left on device");
+    rows.push_back(r);
+  }
+};
+// A journal line that could not be written once `after` rows are in (kept, not thrown).
+struct LatchSink final : ResultSink {
+  std::vector<ResultRow> rows;
+  void record(const ResultRow& r) override { rows.push_back(r); }
+  std::string write_error() const override {
+    return rows.size() >= 2 ? "out/reports.jsonl: cannot append 40 bytes: Disk quota exceeded" : "";
+  }
+};
+}  // namespace
+
+TEST_CASE("a row rank 0 cannot write drains the sweep and is not counted", "[coordinator][write_error]") {
+  FakeTransport t(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  FullSink sink(3);
+  auto s = Coordinator(t, sink, {}, no_drain).run(trials(10));
+  CHECK(sink.rows.size() == 3);
+  CHECK(s.recorded == 3);
+  CHECK(s.ok == 3);
+  CHECK(s.unwritten >= 1);
+  CHECK(s.recorded + s.unwritten + s.not_started == 10);
+  CHECK_THAT(s.output_error, Catch::Contains("results.csv") && Catch::Contains("No space left"));
+  CHECK(s.drain_reason == "cannot write the output directory");
+  CHECK_FALSE(s.complete());
+
+  FakeTransport t2(3, [](int rank, const msg::Assign& a) { return ok_row(a, rank); });
+  LatchSink latch;
+  auto s2 = Coordinator(t2, latch, {}, no_drain).run(trials(10));
+  CHECK(s2.output_error == "out/reports.jsonl: cannot append 40 bytes: Disk quota exceeded");
+  CHECK(s2.not_started > 0);
+  CHECK_FALSE(s2.complete());
+}
+
+namespace {
+// A family whose runner fails as `fail` says (throws, or returns a failed outcome).
+class FailingFamily final : public ModelFamily {
+ public:
+  explicit FailingFamily(std::function<TrialOutcome()> fail)
+      : ModelFamily(schema_of()), fail_(std::move(fail)) {}
+  std::string description() const override { return "test"; }
+  DataFacts check_data(const json&, const std::string&) const override { return {}; }
+  std::unique_ptr<TrialRunner> make_runner() const override {
+    class Runner final : public TrialRunner {
+     public:
+      explicit Runner(std::function<TrialOutcome()> f) : f_(std::move(f)) {}
+      TrialOutcome run(const TrialContext&) override { return f_(); }
+      std::function<TrialOutcome()> f_;
+    };
+    return std::make_unique<Runner>(fail_);
+  }
+
+ private:
+  static ns::sweeps::FamilySchema schema_of() {
+    ns::sweeps::FamilySchema s;
+    s.name = "failing";
+    s.model_defaults = {{"x", 1.0}};
+    s.metrics = {"score"};
+    return s;
+  }
+  std::function<TrialOutcome()> fail_;
+};
+
+ResultRow run_failing(const std::filesystem::path& dir, std::function<TrialOutcome()> fail) {
+  FamilyRegistry reg;
+  reg.add(std::make_unique<FailingFamily>(std::move(fail)));
+  TrialExecutor ex(reg, "failing", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
+  msg::Assign a;
+  a.trial = ns::sweeps::Trial{"w1", 0, 0, 1, json{{"x", 1.0}}};
+  return ex.execute(a, [] { return false; });
+}
+}  // namespace
+
+TEST_CASE("executor: a failure the output directory caused comes back interrupted, flagged",
+          "[executor][write_error]") {
+  auto dir = std::filesystem::temp_directory_path() / ("ns_wfail_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto torch_like = []() -> TrialOutcome {
+    throw std::runtime_error("PytorchStreamWriter failed writing file data/0: file write failed");
+  };
+  {
+    // Our writers say so themselves.
+    const ResultRow r = run_failing(dir, []() -> TrialOutcome {
+      throw ns::core::WriteError("out/trials/w1/curve.csv", ENOSPC,
+                                 "out/trials/w1/curve.csv: cannot write: No space left on device");
+    });
+    CHECK(r.status == TrialStatus::kInterrupted);
+    CHECK(r.output_error);
+    CHECK(r.error == "out/trials/w1/curve.csv: cannot write: No space left on device");
+  }
+  {
+    // A filesystem_error with ENOSPC (creating a directory, copying a snapshot).
+    const ResultRow r = run_failing(dir, []() -> TrialOutcome {
+      throw std::filesystem::filesystem_error("create_directories", "out/trials/w1/ckpt",
+                                              std::error_code(ENOSPC, std::generic_category()));
+    });
+    CHECK(r.status == TrialStatus::kInterrupted);
+    CHECK(r.output_error);
+  }
+  {
+    // Anything else while the trial directory takes no write (RLIMIT_FSIZE 0: EFBIG): the
+    // probe puts it down to the disk.
+    FileSizeLimit full(0);
+    const ResultRow r = run_failing(dir, torch_like);
+    const ResultRow r2 = run_failing(dir, []() -> TrialOutcome {
+      return {TrialStatus::kFailed, {}, "the program exited with code 1"};
+    });
+    CHECK(r.status == TrialStatus::kInterrupted);
+    CHECK(r.output_error);
+    CHECK_THAT(r.error, Catch::Contains("w1: a test write fails: File too large") &&
+                            Catch::Contains("(the trial failed with: PytorchStreamWriter"));
+    CHECK(r2.status == TrialStatus::kInterrupted);
+    CHECK(r2.output_error);
+  }
+  {
+    // The same failure on a disk with room is the trial's own: a failed row.
+    const ResultRow r = run_failing(dir, torch_like);
+    CHECK(r.status == TrialStatus::kFailed);
+    CHECK_FALSE(r.output_error);
+    CHECK(r.error == "PytorchStreamWriter failed writing file data/0: file write failed");
+  }
+  std::filesystem::remove_all(dir);
+  // The flag travels in a Result and back; a row without it (an older worker) reads as unset.
+  ResultRow flagged;
+  flagged.trial_id = "x";
+  flagged.status = TrialStatus::kInterrupted;
+  flagged.output_error = true;
+  const json j = msg::Result{flagged, {}};
+  CHECK(j.at("output_error") == true);
+  CHECK(j.get<msg::Result>().row.output_error);
+  ResultRow plain = flagged;
+  plain.output_error = false;
+  const json k = msg::Result{plain, {}};
+  CHECK_FALSE(k.contains("output_error"));
+  CHECK_FALSE(k.get<msg::Result>().row.output_error);
 }

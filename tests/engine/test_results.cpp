@@ -2,12 +2,16 @@
 
 #include <cmath>
 #include <filesystem>
+#include <cerrno>
 #include <fstream>
+#include <stdexcept>
 #include <unistd.h>
 
 #include "engine/csv.hpp"
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "engine/results.hpp"
+#include "file_size_limit.hpp"
 
 using namespace ns::engine;
 namespace fs = std::filesystem;
@@ -77,6 +81,70 @@ TEST_CASE("a partial last row is cut before appending", "[results]") {
   REQUIRE(csv.rows.size() == 2);
   CHECK(csv.rows[1][0] == "c");
   CHECK_FALSE(csv.dropped_partial);
+}
+
+TEST_CASE("a row the disk takes only part of is cut back: no torn line, the next one lands",
+          "[results][write_error]") {
+  auto dir = temp_dir("short");
+  const auto path = (dir / "results.csv").string();
+  ResultsTable t(path, {"lr"}, {"score"});
+  t.open();
+  t.append(row("a", 1));
+  const auto before = fs::file_size(path);
+  {
+    FileSizeLimit full(before + 10);  // the next row gets 10 bytes, then EFBIG
+    CHECK_THROWS_AS(t.append(row("b", 2)), ns::core::WriteError);
+    CHECK(fs::file_size(path) == before);
+    try {
+      t.append(row("b", 2));
+    } catch (const ns::core::WriteError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("results.csv: cannot append") &&
+                               Catch::Contains("File too large"));
+      CHECK(e.error_number() == EFBIG);
+      CHECK(e.exit_code() == ns::kExitCannotWrite);
+    }
+  }
+  CHECK(fs::file_size(path) == before);
+  t.append(row("c", 3));
+  auto csv = read_csv_file(path);
+  CHECK_FALSE(csv.dropped_partial);
+  REQUIRE(csv.rows.size() == 2);
+  CHECK(csv.rows[0][0] == "a");
+  CHECK(csv.rows[1][0] == "c");
+}
+
+TEST_CASE("atomic writes on a full disk: WriteError naming the file, no temporary left",
+          "[results][write_error]") {
+  auto dir = temp_dir("atomic_full");
+  ns::core::write_file_atomic(dir / "state.json", "old\n");
+  {
+    FileSizeLimit full(0);
+    CHECK_THROWS_AS(ns::core::write_file_atomic(dir / "state.json", "new\n"), ns::core::WriteError);
+    // A writer that says only "file write failed" (torch::save): the probe tells it was the disk.
+    try {
+      ns::core::write_atomic_with(dir / "model.pt", [](const fs::path& tmp) {
+        std::ofstream(tmp) << "x";
+        throw std::runtime_error("PytorchStreamWriter failed writing file data/0: file write failed");
+      });
+      FAIL("no exception");
+    } catch (const ns::core::WriteError& e) {
+      CHECK_THAT(e.what(), Catch::Contains("model.pt: cannot write: File too large") &&
+                               Catch::Contains("file write failed"));
+    }
+  }
+  // The same writer with room on the disk: its own error, not a WriteError.
+  CHECK_THROWS_WITH(ns::core::write_atomic_with(dir / "model.pt", [](const fs::path&) {
+                      throw std::runtime_error("bad tensor");
+                    }),
+                    "bad tensor");
+  std::ifstream in(dir / "state.json");
+  std::string text;
+  std::getline(in, text);
+  CHECK(text == "old");
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
+  CHECK(ns::core::probe_write(dir) == 0);
+  CHECK(ns::core::probe_write(dir / "missing") == ENOENT);
 }
 
 TEST_CASE("a results file with another header is refused and left intact", "[results]") {

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/hash.hpp"
+#include "core/log.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/net.hpp"
 #include "core/json.hpp"
@@ -373,6 +374,8 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     pr = load_resume(resume_path, model, *opt, device);
     if (t.channels_last) to_memory_format(model, fmt);
     ++pr.resumes;
+    log::info("trial {}: resuming in epoch {} at batch {} ({} epochs done) from its checkpoint",
+              ctx.trial.id, pr.epoch + 1, pr.batch + 1, pr.epoch);
     // The optimizer's saved options are the checkpoint's; this trial's weight decay (a PBT
     // exploit may have changed it) holds from here on. The learning rate is set every epoch.
     set_weight_decay(*opt, t);
@@ -436,6 +439,15 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
                                 pr.epoch + 1, pr.batch + 1, n_batches);
         return out;
       }
+      // A checkpoint at most every checkpoint_every_s, improved or not (the best weights stay
+      // in their own file): a SIGKILL costs at most about that much training plus one batch.
+      if (seconds_since(last_checkpoint) >= ctx.checkpoint_every_s) {
+        Progress at = pr;
+        at.loss_sum = loss_sum.item<double>();
+        at.train_seconds += seconds_since(t0);
+        save_resume(resume_path, model, *opt, at);
+        last_checkpoint = Clock::now();
+      }
       const std::int64_t start = pr.batch * t.batch_size;
       const std::int64_t len = std::min(t.batch_size, n_tr - start);
       const auto idx = order.narrow(0, start, len);
@@ -476,11 +488,6 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     pr.loss_count = 0;
     pr.train_seconds += seconds_since(t0);
     if (t.patience > 0 && pr.bad_epochs >= t.patience) break;
-    // After an improvement, a checkpoint at most every checkpoint_every_s: a kill costs little.
-    if (pr.bad_epochs == 0 && seconds_since(last_checkpoint) >= ctx.checkpoint_every_s) {
-      save_resume(resume_path, model, *opt, pr);
-      last_checkpoint = Clock::now();
-    }
     const auto used = static_cast<double>(pr.epoch);
     bool at_rung = false;
     while (next_rung < ctx.rungs.size() && used >= ctx.rungs[next_rung]) {

@@ -9,8 +9,10 @@
 //   model.pt       weights of the best epoch (lowest validation loss), saved on each improvement
 //   confusion.csv  10x10 counts on the test set of the best model: rows true class, columns
 //                  predicted class
-//   resume.pt      only while interrupted: model, optimizer, RNG state, position in the epoch,
-//                  best state and curve; run() continues from it and deletes it when done
+//   resume.pt      while it trains (before a batch, at most every --checkpoint-every seconds,
+//                  improved or not) and while interrupted: model, optimizer, RNG state, position
+//                  in the epoch, best loss and epoch (the best weights are model.pt) and curve;
+//                  run() continues from it and deletes it when done
 #include <nlohmann/json.hpp>
 
 #include <cstdint>

@@ -6,7 +6,10 @@
 //   neurons.csv          per-neuron Pearson, CCmax, CCnorm, FEV on val and test
 //   predictions.h5       `pred` [M_test, N] float32 and `index` [M_test] image indices
 //   readout_masks.json   {"shape": [N, h, w], "values": [...]} spatial readout masks
-//   resume.pt            only while interrupted: everything needed to continue exactly
+//   resume.pt            while it trains (at most every --checkpoint-every seconds, at an
+//                        evaluation, improved or not) and while interrupted: everything needed
+//                        to continue exactly (current and best weights and Adam states, the
+//                        protocol's state, minibatch order)
 #include "models/neural/runner.hpp"
 
 #include <torch/torch.h>
@@ -323,8 +326,9 @@ class Trial {
   bool check_rung();
   /// The validation metrics of the last evaluation (what a rung ranks by), with the iteration.
   std::map<std::string, double> val_metrics() const;
-  /// After an evaluation that improved the validation loss, resume.pt at most every
-  /// ctx.checkpoint_every_s, so a kill loses little.
+  /// After an evaluation (improved or not) and its rung check, resume.pt when
+  /// ctx.checkpoint_every_s passed since the last one: a SIGKILL costs at most about that much
+  /// training plus one evaluation interval.
   void checkpoint_if_due();
 
   const engine::TrialContext& ctx_;
@@ -567,11 +571,13 @@ void Trial::prepare() {
     load_blob(*optimizer_, best_optimizer_, device_);
   };
   hooks_.on_phase_end = [this] { write_best(); };
-  hooks_.after_eval = [this] {
-    write_curve();  // so the curve can be watched while it trains
+  hooks_.after_eval = [this] { write_curve(); };  // so the curve can be watched while it trains
+  // The checkpoint comes after the rung's report: a resume skips the rungs it passed.
+  hooks_.hold = [this] {
+    if (check_rung()) return true;
     checkpoint_if_due();
+    return false;
   };
-  hooks_.hold = [this] { return check_rung(); };
   // Rungs already passed before a resume (a promotion continues from the last one).
   while (next_rung_ < ctx_.rungs.size() &&
          static_cast<double>(schedule_.iteration()) >= ctx_.rungs[next_rung_])
@@ -641,7 +647,7 @@ bool Trial::check_rung() {
 }
 
 void Trial::checkpoint_if_due() {
-  if (schedule_.best_iteration() != schedule_.iteration() || schedule_.finished()) return;
+  if (schedule_.finished()) return;
   const auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_checkpoint_).count() < ctx_.checkpoint_every_s)
     return;

@@ -10,6 +10,7 @@
 
 #include "models/neural/family.hpp"
 #include "models/neural/runner.hpp"
+#include "resume_state.hpp"
 #include "temp_dir.hpp"
 
 using namespace ns::models::neural;
@@ -287,4 +288,48 @@ TEST_CASE("a member whose loss is not finite fails alone; the others finish", "[
   const auto c = contexts(sep, [] { return false; });
   require_close_metrics(alone->run(c[0]), out[0], 1e-3);
   require_close_metrics(alone->run(c[2]), out[2], 1e-3);
+}
+
+TEST_CASE("packed members killed on a plateau each kept a checkpoint at their last evaluation, "
+          "improved or not, that resumes to the separate trial's result", "[packed][checkpoint]") {
+  TempDir dir;
+  auto params = member_params(3);
+  for (auto& p : params) p["lr"] = p["lr"].get<double>() * 5;  // overshoots: some evaluations do not improve
+  const auto whole = members(params, dir.path() / "whole");
+  auto runner = maskcnn_family()->make_runner();
+  std::vector<ns::engine::TrialOutcome> ref;
+  for (const auto& ctx : contexts(whole, [] { return false; })) ref.push_back(runner->run(ctx));
+
+  const auto split = members(params, dir.path() / "split");
+  int calls = 0;
+  // A SIGKILL after 5 packed steps: nothing is saved on the way out (the pack fails its members).
+  auto ctxs = contexts(split, [&] {
+    if (++calls > 5) throw std::runtime_error("killed");
+    return false;
+  });
+  for (auto& c : ctxs) c.checkpoint_every_s = 0;  // a checkpoint at every evaluation
+  const auto first = runner->run_pack(ctxs);
+  int plateau = 0, killed = 0;
+  for (int k = 0; k < 3; ++k) {
+    INFO("member " << k << ": " << first[k].error);
+    if (first[k].status == ns::engine::TrialStatus::kOk) continue;  // finished before the kill
+    REQUIRE(first[k].status == ns::engine::TrialStatus::kFailed);
+    ++killed;
+    REQUIRE(fs::exists(split[k].dir / "resume.pt"));
+    const auto s = ns::test::resume_state(split[k].dir / "resume.pt").at("schedule");
+    // The checkpoint is the last evaluation's (the curve's last row), not the last improvement's.
+    const auto curve = read_curve(split[k].dir / "curve.csv");
+    REQUIRE(s.at("iteration").get<long>() == curve.back().iteration);
+    if (s.at("best_iteration").get<long>() < s.at("iteration").get<long>()) ++plateau;
+    const std::vector<Member> alone = {split[k]};
+    const auto c = contexts(alone, [] { return false; });
+    const auto done = runner->run(c[0]);
+    INFO("resumed: " << done.error);
+    REQUIRE(done.status == ns::engine::TrialStatus::kOk);
+    REQUIRE(done.metrics.at("iterations") == ref[k].metrics.at("iterations"));
+    REQUIRE(done.metrics.at("best_iteration") == ref[k].metrics.at("best_iteration"));
+    require_close_metrics(ref[k], done, 1e-3);
+  }
+  REQUIRE(killed >= 2);
+  REQUIRE(plateau >= 1);
 }

@@ -9,9 +9,11 @@
 #include "models/neural/dataset.hpp"
 #include "models/neural/family.hpp"
 #include "models/neural/h5.hpp"
+#include "resume_state.hpp"
 #include "temp_dir.hpp"
 
 using namespace ns::models::neural;
+using ns::test::resume_state;
 using ns::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -280,4 +282,59 @@ TEST_CASE("early stopping: a trial pauses at its resource limit, resumes exactly
   REQUIRE(asked == std::vector<double>{5});
   REQUIRE(stopped.metrics.at("iterations") == 5);
   REQUIRE_THAT(stopped.error, Catch::Contains("stopped by the scheduler at iteration 5"));
+}
+
+TEST_CASE("a kill on a plateau loses at most one evaluation interval: checkpoints are kept at "
+          "evaluations that did not improve, and resume bit for bit", "[runner][checkpoint]") {
+  TempDir dir;
+  auto runner = maskcnn_family()->make_runner();
+  nlohmann::json p = tiny_params();
+  p["lr"] = 0.05;  // overshoots: several evaluations do not improve
+  const auto whole = run_trial(*runner, dir.path() / "whole", p, kData);
+  REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
+  // The evaluations (before the last) that did not improve the validation loss.
+  std::vector<std::int64_t> plateau;
+  {
+    std::istringstream in(slurp(dir.path() / "whole" / "curve.csv"));
+    std::string line;
+    std::getline(in, line);  // header
+    std::vector<std::pair<std::int64_t, double>> rows;
+    while (std::getline(in, line)) {
+      const auto c1 = line.find(','), c4 = line.rfind(',');
+      rows.emplace_back(std::stoll(line.substr(0, c1)), std::stod(line.substr(c4 + 1)));
+    }
+    double best = INFINITY;
+    for (std::size_t r = 0; r + 1 < rows.size(); ++r) {
+      if (rows[r].second < best) best = rows[r].second;
+      else plateau.push_back(rows[r].first);
+    }
+  }
+  INFO(slurp(dir.path() / "whole" / "curve.csv"));
+  REQUIRE(!plateau.empty());
+  for (const std::int64_t at : plateau) {
+    INFO("killed 2 steps after the evaluation at iteration " << at);
+    const fs::path d = dir.path() / ("killed" + std::to_string(at));
+    fs::create_directories(d);
+    ns::sweeps::Trial spec;
+    spec.id = "t11";
+    spec.seed = 11;
+    spec.params = p;
+    ns::engine::TrialContext ctx{spec, kData, d};
+    ctx.checkpoint_every_s = 0;  // a checkpoint at every evaluation
+    int calls = 0;
+    ctx.stop_requested = [&] {  // before every step: a SIGKILL after at + 2 steps
+      if (++calls > at + 2) throw std::runtime_error("killed");
+      return false;
+    };
+    REQUIRE_THROWS_WITH(runner->run(ctx), "killed");
+    REQUIRE(fs::exists(d / "resume.pt"));
+    const nlohmann::json s = resume_state(d / "resume.pt").at("schedule");
+    REQUIRE(s.at("iteration").get<std::int64_t>() == at);  // not the last improvement
+    REQUIRE(s.at("best_iteration").get<std::int64_t>() < at);
+    const auto resumed = run_trial(*runner, d, p, kData);
+    INFO(resumed.error);
+    REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
+    require_same_metrics(whole, resumed);
+    REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
+  }
 }

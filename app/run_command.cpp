@@ -33,7 +33,8 @@ namespace ns::app {
 namespace {
 
 // Signal state is process-wide by nature. The first SIGTERM/SIGINT/SIGUSR1 asks for a drain;
-// a second one exits at once (results rows are single write(2) calls, so none is torn).
+// a second one exits at once (a results row is one write(2) call, cut back if the disk takes
+// only part of it, so none is torn).
 std::atomic<int> g_signals{0};
 std::atomic<int> g_last_signal{0};
 // Once a rank's part is done (set just before run_command returns; -1 before), a signal ends
@@ -293,8 +294,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)
                               : coord.run(std::move(pending));
   }
-  output->finish(summary);
-  return finish(summary.complete() ? kExitOk : kExitInterrupted);
+  return finish(output->finish(summary));  // 0, 3, or 5 when the output directory refused a write
 }
 
 }  // namespace ns::app

@@ -15,6 +15,7 @@
 
 #include "core/error.hpp"
 #include "core/file.hpp"
+#include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "engine/metric_definitions.hpp"
 
@@ -177,15 +178,43 @@ void SweepOutput::write_best() {
 }
 
 void SweepOutput::journal(const nlohmann::json& event) {
+  // After a refused write nothing more is written: a journal event without the rows before it
+  // would rebuild another scheduler state on resume. The coordinator is draining by now.
+  if (!write_error_.empty()) return;
   const std::string line = event.dump() + "\n";
   const auto path = std::filesystem::path(dir_) / "reports.jsonl";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  NS_CHECK(fd >= 0, "cannot open {} for appending: {}", path.string(), std::strerror(errno));
-  const ssize_t n = ::write(fd, line.data(), line.size());
-  const int err = errno;
+  if (fd < 0) {
+    const int err = errno;
+    const std::string why = fmt::format("cannot open {} for appending: {}", path.string(),
+                                        std::strerror(err));
+    if (!core::is_filesystem_errno(err)) throw Error(why, kExitInternal);
+    write_error_ = why;
+    return;
+  }
+  // Called from inside a scheduler's decision: a refused write is kept, not thrown, so the
+  // scheduler's state stays whole while the coordinator drains.
+  try {
+    core::append_whole(fd, path.string(), line);
+  } catch (const core::WriteError& e) {
+    write_error_ = e.what();
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
   ::close(fd);
-  NS_CHECK(n == static_cast<ssize_t>(line.size()), "cannot append to {}: {}", path.string(),
-           std::strerror(err));
+}
+
+nlohmann::json read_state(const std::string& dir) {
+  const auto path = fs::path(dir) / "state.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return nullptr;
+  try {
+    nlohmann::json j = core::read_json_file(path.string(), core::JsonLimits::spec());
+    return j.is_object() ? j : nlohmann::json();
+  } catch (const std::exception&) {
+    return nullptr;  // torn or foreign: its figures are lost, the sweep is not
+  }
 }
 
 std::vector<nlohmann::json> read_journal(const std::string& dir) {
@@ -193,19 +222,29 @@ std::vector<nlohmann::json> read_journal(const std::string& dir) {
   std::ifstream in(std::filesystem::path(dir) / "reports.jsonl");
   for (std::string line; std::getline(in, line);) {
     if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
+    std::string why;
+    auto j = core::try_parse_json(line, core::JsonLimits::spec(), &why);
+    if (!j) {
       if (in.peek() == EOF) break;  // torn by a kill mid-write: the last line only
-      NS_FAIL_CODE(kExitBadInput, "{}/reports.jsonl: a line that is not JSON before the last: {}",
-                   dir, line.substr(0, 80));
+      NS_FAIL_CODE(kExitBadInput, "{}/reports.jsonl: a line that is not JSON before the last "
+                   "({}): {}", dir, why, line.substr(0, 80));
     }
-    events.push_back(std::move(j));
+    events.push_back(std::move(*j));
   }
   return events;
 }
 
 void SweepOutput::record(const ResultRow& row) {
-  table_->append(row);
+  const std::string results = (fs::path(dir_) / "results.csv").string();
+  if (!write_error_.empty())
+    throw core::WriteError(results, 0, fmt::format("{}: not written after an earlier refused "
+                                                   "write ({})", results, write_error_));
+  try {
+    table_->append(row);  // whole or not at all
+  } catch (const core::WriteError& e) {
+    write_error_ = e.what();
+    throw;
+  }
   finished_.insert(row.trial_id);
   ++done_;
   if (row.status == TrialStatus::kStopped) {
@@ -217,7 +256,13 @@ void SweepOutput::record(const ResultRow& row) {
     ++failure_messages_[to_string(row.status) + ": " + msg];
     if (!tty_) log::info("trial {} {}: {}", row.trial_id, to_string(row.status), msg);
   }
-  if (best_.offer(row)) write_best();
+  if (best_.offer(row)) {
+    try {
+      write_best();
+    } catch (const core::WriteError& e) {
+      write_error_ = e.what();  // the row is in results.csv; best.json is rebuilt on resume
+    }
+  }
   tick(running_, false);
 }
 
@@ -251,7 +296,7 @@ nlohmann::json unhealthy_json(const std::vector<UnhealthyRank>& ranks) {
 }
 }  // namespace
 
-void SweepOutput::finish(const CoordinatorSummary& s) const {
+int SweepOutput::finish(const CoordinatorSummary& s) const {
   log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{}{})", done_,
             total_, s.recorded, s.ok, s.failed, s.timeout,
             s.stopped || s.paused
@@ -275,21 +320,51 @@ void SweepOutput::finish(const CoordinatorSummary& s) const {
               "(last: {})",
               u.rank, u.host.empty() ? "?" : u.host, u.failures, u.within_s, u.last_error);
   }
-  if (!s.complete()) {
-    log::info("interrupted ({}): {} trial(s) stopped, {} not started; rerun the same command to "
-              "resume", s.drain_reason.empty() ? "stopped" : s.drain_reason, s.interrupted, s.not_started);
+  // A refused write the coordinator did not see (best.json with the last row) counts too.
+  const std::string output_error = !s.output_error.empty() ? s.output_error : write_error_;
+  const bool complete = s.complete() && output_error.empty();
+  std::string reason = s.drain_reason;
+  if (!output_error.empty() && reason.empty()) reason = "cannot write the output directory";
+  if (!complete) {
+    log::info("interrupted ({}): {} trial(s) stopped, {} not started{}; {}rerun the same command "
+              "to resume",
+              reason.empty() ? "stopped" : reason, s.interrupted, s.not_started,
+              s.unwritten ? fmt::format(", {} finished without a row", s.unwritten) : "",
+              output_error.empty() ? "" : "free space in the output directory, then ");
   }
-  nlohmann::json state = {{"state", s.complete() ? "complete" : "interrupted"},
-                          {"reason", s.drain_reason},
+  // Figures of earlier runs carry over: makespan_s sums every run that reached its end
+  // (this one's alone is run_makespan_s), so a rerun with nothing to do keeps the total.
+  double makespan_before = 0;
+  if (previous_state_.is_object()) {
+    const auto m = previous_state_.find("makespan_s");
+    if (m != previous_state_.end() && m->is_number()) makespan_before = m->get<double>();
+  }
+  nlohmann::json state = {{"state", complete ? "complete" : "interrupted"},
+                          {"reason", reason},
                           {"rows", done_},
                           {"trials", total_},
                           {"failed", failed_},
                           {"interrupted", s.interrupted},
                           {"not_started", s.not_started},
-                          {"makespan_s", s.makespan_s},
+                          {"makespan_s", makespan_before + s.makespan_s},
+                          {"run_makespan_s", s.makespan_s},
                           {"unhealthy_ranks", unhealthy_json(s.unhealthy)},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
-  core::write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
+  if (!output_error.empty()) {
+    state["output_error"] = output_error;
+    state["unwritten"] = s.unwritten;
+  }
+  const int code = !output_error.empty() ? kExitCannotWrite
+                   : complete            ? kExitOk
+                                         : kExitInterrupted;
+  try {
+    core::write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
+  } catch (const core::WriteError& e) {
+    log::error("{}; state.json still says \"running\": this run ended {} (exit {})", e.what(),
+               complete ? "complete" : "interrupted", kExitCannotWrite);
+    return kExitCannotWrite;
+  }
+  return code;
 }
 
 }  // namespace ns::engine

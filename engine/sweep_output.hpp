@@ -42,6 +42,9 @@ class DirLock {
   int fd_ = -1;
 };
 
+/// <dir>/state.json, or null when there is none or it is not an object of JSON.
+nlohmann::json read_state(const std::string& dir);
+
 /// The coordinator's ResultSink: writes rows, keeps best.json current, shows progress.
 class SweepOutput final : public ResultSink {
  public:
@@ -54,21 +57,32 @@ class SweepOutput final : public ResultSink {
   /// The wall seconds of those rows, summed (what an earlier run spent of a budget).
   double finished_wall_s() const { return finished_wall_s_; }
 
+  /// Appends the row to results.csv (whole or not at all) and keeps best.json current. A write
+  /// the directory refuses throws core::WriteError when the row did not land (results.csv),
+  /// else is kept for write_error(); after either, nothing more is written.
   void record(const ResultRow& row) override;
   void tick(int running, bool force) override;
-  /// Appends `event` as one line of <dir>/reports.jsonl (one write(2), flushed to the kernel).
+  /// Appends `event` as one line of <dir>/reports.jsonl (one write(2), flushed to the kernel);
+  /// a refused write leaves no partial line and is kept for write_error().
   void journal(const nlohmann::json& event) override;
+  std::string write_error() const override { return write_error_; }
 
   /// Prints the end-of-sweep summary (counts, failures by message, best) and writes
   /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...}
-  /// (scripts read it where a launcher's exit status hides the program's own).
-  void finish(const CoordinatorSummary& s) const;
+  /// (scripts read it where a launcher's exit status hides the program's own); `makespan_s`
+  /// adds this run's (`run_makespan_s`) to the earlier runs'. Returns the exit code: kExitOk,
+  /// kExitInterrupted, or kExitCannotWrite when a write failed (state.json's own included).
+  int finish(const CoordinatorSummary& s) const;
 
  private:
   void write_best();
 
   std::unique_ptr<DirLock> lock_;
   std::string dir_;
+  /// state.json as the last run left it (null if none), read here, before the constructor's
+  /// body replaces it with "running": finish() carries its figures over.
+  nlohmann::json previous_state_ = read_state(dir_);
+  std::string write_error_;  ///< the first refused write (file and strerror); "" = none
   std::unique_ptr<ResultsTable> table_;
   BestTracker best_;
   std::set<std::string> finished_;

@@ -3,6 +3,9 @@
 #include <unistd.h>
 #include "catch.hpp"
 
+#include <torch/torch.h>
+
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -239,4 +242,67 @@ TEST_CASE("early stopping: a convnet trial pauses after its rung's epochs, resum
   CHECK(stopped.status == ns::engine::TrialStatus::kStopped);
   CHECK(asked == std::vector<double>{2});
   CHECK(stopped.metrics.at("epochs") == 2);
+}
+
+TEST_CASE("a kill on a plateau loses at most one batch: checkpoints are kept whether or not the "
+          "validation loss improved, and resume bit for bit", "[runner][checkpoint]") {
+  const json data = tiny_data();
+  // A high learning rate on 384 images: the validation loss stops improving after a few epochs.
+  const json params = params_with({{"max_epochs", 8}, {"patience", 0}, {"lr", 0.02},
+                                   {"dropout", 0.3}, {"augment_shift", 2}});
+  TempDir ref_dir("plateau_ref");
+  auto runner = ns::models::classifier::convnet_family()->make_runner();
+  const auto ref = run_trial(*runner, params, data, ref_dir.path);
+  REQUIRE(ref.status == ns::engine::TrialStatus::kOk);
+  // Epochs (1-based, before the last) whose validation loss did not improve.
+  std::vector<int> plateau;
+  double best = INFINITY;
+  const auto curve = lines(ref_dir.path / "curve.csv");
+  for (std::size_t r = 1; r + 1 < curve.size(); ++r) {
+    std::vector<std::string> f;  // epoch,lr,train_loss,val_loss,val_accuracy
+    std::stringstream ss(curve[r]);
+    for (std::string x; std::getline(ss, x, ',');) f.push_back(x);
+    const double val = std::stod(f.at(3));
+    if (val < best) best = val;
+    else plateau.push_back(static_cast<int>(r));
+  }
+  INFO(ref_dir.path / "curve.csv");
+  REQUIRE(!plateau.empty());
+  for (const int e : plateau) {
+    INFO("killed in epoch " << e + 1 << " after 2 batches");
+    TempDir dir("plateau_" + std::to_string(e));
+    ns::sweeps::Trial spec;
+    spec.id = "t0";
+    spec.seed = 1234;
+    spec.params = params;
+    TrialContext ctx{spec, data, dir.path};
+    ctx.checkpoint_every_s = 0;  // a checkpoint before every batch
+    int calls = 0;
+    // Before every batch (6 an epoch): a SIGKILL after e epochs and 2 batches.
+    ctx.stop_requested = [&calls, e] {
+      if (++calls > 6 * e + 2) throw std::runtime_error("killed");
+      return false;
+    };
+    auto r1 = ns::models::classifier::convnet_family()->make_runner();
+    REQUIRE_THROWS_WITH(r1->run(ctx), "killed");
+    REQUIRE(fs::exists(dir.path / "resume.pt"));
+    torch::serialize::InputArchive ar;
+    ar.load_from((dir.path / "resume.pt").string());
+    c10::IValue progress;
+    ar.read("progress", progress);
+    const json pr = json::parse(progress.toStringRef());
+    CHECK(pr.at("epoch") == e);  // 0-based epoch in progress: e epochs done
+    CHECK(pr.at("batch") == 1);  // written before batch 2, the last one trained: one is lost
+    CHECK(pr.at("best_epoch").get<int>() < e);  // not the last improvement's checkpoint
+    auto r2 = ns::models::classifier::convnet_family()->make_runner();
+    const auto done = run_trial(*r2, params, data, dir.path);
+    INFO(done.error);
+    REQUIRE(done.status == ns::engine::TrialStatus::kOk);
+    CHECK(lines(dir.path / "curve.csv") == curve);
+    for (const char* m :
+         {"val_loss", "val_accuracy", "test_loss", "test_accuracy", "epochs", "best_epoch"}) {
+      INFO(m);
+      CHECK(done.metrics.at(m) == ref.metrics.at(m));
+    }
+  }
 }

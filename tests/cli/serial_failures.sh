@@ -20,4 +20,15 @@ state = json.load(open(f"{out}/state.json"))
 assert state["state"] == "complete" and state["failed"] == 5 and state["unhealthy_ranks"] == [], state
 print("ok: 5 failed rows, complete, no rank taken out")
 PY
+# Also: a rerun with nothing left to do keeps the sweep's makespan_s (earlier runs' sum) and
+# says its own, 0, as run_makespan_s (it used to overwrite makespan_s with 0).
+before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["makespan_s"])' "$TMP/sweep/state.json")
+expect_exit 0 "$NS" run "$TMP/spec.json"
+python3 - "$TMP/sweep/state.json" "$before" <<'PY'
+import json, sys
+s, before = json.load(open(sys.argv[1])), float(sys.argv[2])
+assert before > 0, before
+assert s["makespan_s"] == before and s["run_makespan_s"] == 0 and s["state"] == "complete", s
+print(f"ok: the rerun kept makespan_s {before}")
+PY
 echo "PASS serial_failures"

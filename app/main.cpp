@@ -92,9 +92,10 @@ int main(int argc, char** argv) {
                       "for GPUs); default: the spec's \"pack\" (1)")
       ->check(CLI::Range(1, 256));
   run_cmd->add_option("--checkpoint-every", run.checkpoint_every_s,
-                      "seconds between a trial's checkpoints while it trains (maskcnn: after an "
-                      "improvement of the validation loss), so a kill costs at most about this "
-                      "much training")
+                      "seconds between a trial's checkpoints while it trains, improved or not "
+                      "(maskcnn: at an evaluation; convnet: before a batch), so a kill costs at "
+                      "most about this much training plus one evaluation interval (convnet: one "
+                      "batch)")
       ->capture_default_str()->check(CLI::PositiveNumber);
   run_cmd->callback([&] { action = [&] { return app::run_command(run, registry, argc, argv); }; });
 

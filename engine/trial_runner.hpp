@@ -36,8 +36,9 @@ struct TrialContext {
   /// The resources at which report() asks the scheduler (ascending); a runner that computes its
   /// metrics only for a report can look here first.
   std::vector<double> rungs;
-  /// Runners that can checkpoint mid-trial write one at most this often (after an improvement),
-  /// so a SIGKILL or a lost node costs at most this much training (`run --checkpoint-every`).
+  /// Runners that can checkpoint mid-trial write one at most this often (improved or not), so a
+  /// SIGKILL or a lost node costs at most about this much training plus one evaluation interval
+  /// (`run --checkpoint-every`).
   double checkpoint_every_s = 60;
   /// Call at each evaluation with the resource used so far and the metrics; kStop means end now
   /// with status kStopped and these metrics (the scheduler ended it at a rung). Costs nothing

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A SIGKILL during a long maskcnn trial (no drain, no signal handler runs) and a rerun: the trial
-# continues from the checkpoint it wrote after its last improvement (`--checkpoint-every`), so
+# continues from the last checkpoint it wrote (`--checkpoint-every`, improved or not), so
 # its learning curve shows no restart, and it ends with the uninterrupted trial's curve and row.
 source "$(dirname "$0")/lib.sh"
 cat >"$TMP/spec.json" <<'J'

@@ -329,11 +329,16 @@ int ChildProcess::end_strays(std::chrono::milliseconds grace) {
       }
     }
   };
+  // Counted: those outside the program's group (its members, killed with it, may still be
+  // here for a moment: reparented zombies to reap).
   std::set<pid_t> signalled;
+  const auto signal = [&](pid_t p, int sig) {
+    const pid_t group = ::getpgid(p);
+    if (::kill(p, sig) == 0 && group != pid_) signalled.insert(p);
+  };
   auto [direct, all] = strays();
   if (all.empty()) return 0;
-  for (pid_t p : all)
-    if (::kill(p, SIGTERM) == 0) signalled.insert(p);
+  for (pid_t p : all) signal(p, SIGTERM);
   const auto until = std::chrono::steady_clock::now() + grace;
   while (std::chrono::steady_clock::now() < until) {
     reap(strays().first);
@@ -344,8 +349,7 @@ int ChildProcess::end_strays(std::chrono::milliseconds grace) {
   for (int round = 0; round < 200; ++round) {
     std::tie(direct, all) = strays();
     if (all.empty()) break;
-    for (pid_t p : all)
-      if (::kill(p, SIGKILL) == 0) signalled.insert(p);
+    for (pid_t p : all) signal(p, SIGKILL);
     reap(direct);
     std::this_thread::sleep_for(std::chrono::milliseconds(round < 10 ? 1 : 10));
   }

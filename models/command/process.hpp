@@ -69,7 +69,9 @@ class ChildProcess {
   /// this process (one that was not a child when the program started; orphans reparent here,
   /// see become_subreaper) and their descendants get SIGTERM, then SIGKILL after `grace`; the
   /// direct children are reaped by pid (never waitpid(-1), which would steal other children's
-  /// statuses). Returns how many processes it signalled. The destructor calls it with no grace.
+  /// statuses). Returns how many it signalled outside the program's process group (members of
+  /// the group it finds, being ended with the group, are signalled and reaped too, not counted).
+  /// The destructor calls it with no grace.
   int end_strays(std::chrono::milliseconds grace);
   pid_t pid() const { return pid_; }
 

@@ -65,7 +65,7 @@ assert f["status"] == "failed" and "exited with code 3" in f["error"] and "boom:
 m = rows["malformed"]
 assert m["status"] == "ok" and float(m["score"]) == 0.5, m  # the good lines still count
 log = open(f"{out}/trials/{m['trial_id']}/log.txt").read()
-assert "a line that is not JSON ignored: {this is not json" in log, log
+assert "a report line ignored (not JSON: " in log and "): {this is not json" in log, log
 assert 'report line ignored ("step": expected a number, got "three")' in log, log
 n = rows["noresult"]
 assert n["status"] == "failed" and "without a result" in n["error"], n

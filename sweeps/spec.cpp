@@ -50,7 +50,11 @@ const char* expected_type(const json& def) {
 }
 
 
-constexpr double kMaxTrials = 10'000'000;
+// The most trials one spec may hold: every trial is enumerated and held with its parameters
+// (about 2 KB each for the 9 parameters of the quadratic family, 7 KB for 25): at 1,000,000
+// `plan` and the start of `run` took 12-15 s and 2.2 GB, or 34-44 s and 7.4 GB with 25
+// parameters (bench/plan_sizes.sh, docs/performance.md "Large sweeps").
+constexpr double kMaxTrials = 1'000'000;
 
 class Parser {
  public:

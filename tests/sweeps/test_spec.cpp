@@ -1,7 +1,10 @@
 // Spec parsing: every malformed spec gets an exact message naming the JSON path.
 #include "catch.hpp"
 
+#include <fmt/format.h>
+
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "core/json.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
@@ -62,7 +65,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
       {"non-integer for an integer parameter", [](json& j) { j["grid"]["k"] = {1, 2.5}; },
        "s.json: $.grid.k[1]: expected an integer for 'k', got 2.5"},
       {"negative repeats", [](json& j) { j["repeats"] = -1; },
-       "s.json: $.repeats: expected an integer in [1, 10000000], got -1"},
+       "s.json: $.repeats: expected an integer in [1, 1000000], got -1"},
       {"missing metric", [](json& j) { j.erase("metric"); },
        "s.json: $.metric: required key is missing; one of score, loss, slept_s"},
       {"unknown metric", [](json& j) { j["metric"] = "acc"; },
@@ -74,7 +77,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
       {"unknown training setting", [](json& j) { j["training"] = {{"x", 2.0}}; },
        "s.json: $.training.x: unknown training setting 'x' of family 'quadratic'; allowed: fail_first_n, fail_prob, noise, sleep_s, sleep_sigma"},
       {"random count zero", [](json& j) { j["random"] = {{"count", 0}, {"params", {{"y", {{"dist", "uniform"}, {"low", 0}, {"high", 1}}}}}}; },
-       "s.json: $.random.count: expected an integer in [1, 10000000], got 0"},
+       "s.json: $.random.count: expected an integer in [1, 1000000], got 0"},
       {"unknown distribution", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"y", {{"dist", "normal"}, {"low", 0}, {"high", 1}}}}}}; },
        "s.json: $.random.params.y.dist: unknown distribution 'normal'; allowed: uniform, log_uniform, int, choice"},
       {"log_uniform with low <= 0", [](json& j) { j["random"] = {{"count", 2}, {"params", {{"y", {{"dist", "log_uniform"}, {"low", 0}, {"high", 1}}}}}}; },
@@ -146,12 +149,36 @@ TEST_CASE("ints given for float parameters are normalised so ids agree", "[spec]
   for (size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].id == tb[i].id);
 }
 
-TEST_CASE("a spec with more than ten million trials is refused", "[spec]") {
+TEST_CASE("a spec with more than a million trials is refused", "[spec]") {
   json j = good();
   std::vector<double> v(100);
   for (int i = 0; i < 100; ++i) v[i] = i;
   j["grid"] = {{"x", v}, {"y", v}, {"noise", v}, {"sleep_s", v}};
-  CHECK(error_of(j) == "s.json: $: the sweep has 100000000 trials; at most 10000000 are allowed in one spec (split it)");
+  CHECK(error_of(j) == "s.json: $: the sweep has 100000000 trials; at most 1000000 are allowed in one spec (split it)");
+  // The cap itself is allowed; one more grid point x 2 repeats is not.
+  j["grid"] = {{"x", v}, {"y", v}, {"noise", v}};
+  CHECK_NOTHROW(parse_spec_with(j, "s.json", schema()));
+  j["grid"]["x"].push_back(100.0);
+  j["repeats"] = 2;
+  CHECK(error_of(j) == "s.json: $: the sweep has 2020000 trials; at most 1000000 are allowed in one spec (split it)");
+}
+
+TEST_CASE("enumerated ids are the hash of the whole canonical dump", "[spec]") {
+  // enumerate hashes the text before the params once per sweep; the ids must stay those of
+  // json{family, data, params, repeat}.dump() (sweeps written earlier resume by them).
+  json j = good();
+  j["repeats"] = 2;
+  j["random"] = {{"count", 3}, {"params", {{"y", {{"dist", "choice"}, {"values", {1.0, 2.0}}}}}}};
+  auto spec = parse_spec_with(j, "s.json", schema());
+  spec.data = {{"dir", "d\"\u00e9\\"}, {"n", 3}};  // escapes and non-ASCII in the prefix
+  const auto trials = ns::sweeps::enumerate(spec);
+  REQUIRE(trials.size() == 2 * 3 * 2);
+  for (const auto& t : trials) {
+    const json canon = {{"family", spec.family}, {"data", spec.data}, {"params", t.params},
+                        {"repeat", t.repeat}};
+    CHECK(t.id == fmt::format("{:016x}", ns::core::fnv1a(canon.dump())));
+    CHECK(t.id == ns::sweeps::trial_id(spec.family, spec.data, t.params, t.repeat));
+  }
 }
 
 TEST_CASE("a TPE search: its block's defaults, and only the startup draws are enumerated",

@@ -197,7 +197,7 @@ std::vector<EarlyStoppingEstimate> simulate_early_stopping(
   };
   // Read and built once: every draw and worker count starts from the same state.
   const auto events = engine::read_journal(p.spec.out);
-  const std::vector<sweeps::Trial> trials = pending_trials(p, {});
+  const std::vector<sweeps::Trial>& trials = p.trials;  // priced by plan_command
   engine::SimulationOptions o;
   o.metric = p.spec.metric;
   o.budget_trial_s = p.spec.budget_trial_s;
@@ -240,7 +240,13 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics);
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
   }
-  const std::vector<sweeps::Trial> pending = pending_trials(p, done);
+  // The trials priced in place; pending ones are all of them when none is done (no copy).
+  price_trials(p, p.trials);
+  std::vector<sweeps::Trial> unfinished;
+  if (!done.empty())
+    for (const auto& t : p.trials)
+      if (!done.count(t.id)) unfinished.push_back(t);
+  const std::vector<sweeps::Trial>& pending = done.empty() ? p.trials : unfinished;
 
   // Options of the estimate, checked before anything slow runs.
   const double job_s = opt.time.empty() ? 0 : core::parse_duration_s(opt.time, "--time");
@@ -333,7 +339,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       nlohmann::json v;
       for (auto& k : varied) v[k] = t.params.at(k);
       j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
-                           {"cost", cost_of(p, t.params)},
+                           {"cost", t.cost},
                            {"done", done.count(t.id) > 0}});
     }
     if (est) {

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include "core/error.hpp"
 
@@ -48,28 +50,48 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
   }
-  // Each distinct configuration once (repeats share it).
-  std::set<std::string> seen;
+  // Each distinct configuration once. Repeats follow their repeat 0 with the same parameters;
+  // grid points differ (the parser refuses a value listed twice), so only random draws can
+  // repeat a configuration, and then its repeat-0 id (a hash of the parameters) finds it.
+  std::unordered_set<std::string> seen;
+  int checked = 0;
   for (const auto& t : p.trials) {
-    if (!seen.insert(t.params.dump()).second) continue;
+    if (t.repeat > 0 || (!p.spec.random.empty() && !seen.insert(t.id).second)) continue;
+    ++checked;
     try {
       p.family->check_params_with(t.params, p.data, p.spec.options);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
     }
   }
-  p.configurations_checked = static_cast<int>(seen.size());
+  p.configurations_checked = checked;
   return p;
+}
+
+void price_trials(const Prepared& p, std::vector<sweeps::Trial>& trials) {
+  for (auto& t : trials) {
+    t.cost = cost_of(p, t.params);
+    t.pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
+  }
 }
 
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip) {
   std::vector<sweeps::Trial> out;
-  for (const auto& t : p.trials) {
-    if (skip.count(t.id)) continue;
-    out.push_back(t);
-    out.back().cost = cost_of(p, t.params);
-    out.back().pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
-  }
+  out.reserve(p.trials.size());
+  for (const auto& t : p.trials)
+    if (skip.empty() || !skip.count(t.id)) out.push_back(t);
+  price_trials(p, out);
+  return out;
+}
+
+std::vector<sweeps::Trial> take_pending_trials(Prepared& p, const std::set<std::string>& skip) {
+  std::vector<sweeps::Trial> out = std::move(p.trials);
+  p.trials = {};
+  if (!skip.empty())
+    out.erase(std::remove_if(out.begin(), out.end(),
+                             [&](const sweeps::Trial& t) { return skip.count(t.id) > 0; }),
+              out.end());
+  price_trials(p, out);
   return out;
 }
 

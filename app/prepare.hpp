@@ -33,6 +33,11 @@ Prepared prepare(const std::string& path, const std::string& out_override,
 
 /// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip);
+/// The same, moved out of `p.trials` (left empty) instead of copied: for a caller that needs
+/// the trials once, so a large grid is held once.
+std::vector<sweeps::Trial> take_pending_trials(Prepared& p, const std::set<std::string>& skip);
+/// Sets each trial's relative cost and pack key (what pending_trials adds).
+void price_trials(const Prepared& p, std::vector<sweeps::Trial>& trials);
 
 /// How many of `trials` the family can pack (a non-empty pack_key), in how many groups of
 /// equal shapes.

@@ -171,7 +171,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              prep.schema.metric_definitions,
                              prep.schema.legacy_metric_definitions},
           prov, prep.total_trials);
-      pending = pending_trials(prep, output->finished());
+      // The plain list schedule needs the trials once: moved, not copied (a large grid is held once).
+      pending = prep.spec.scheduler || prep.spec.search ? pending_trials(prep, output->finished())
+                                                        : take_pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
                 prep.spec.name, prep.total_trials, output->finished().size(), pending.size(),
                 mpi.size(), prep.spec.out);

@@ -54,6 +54,7 @@ std::vector<std::string> mode_dependent_submodules(const torch::jit::Module& m) 
 ScriptModule::ScriptModule(const std::string& path, const torch::Device& device) : path_(path) {
   torch::jit::getProfilingMode() = false;
   NS_CHECK(fs::exists(path), "torchscript module '{}': no such file", path);
+  core::require_regular_file(path, "parameter 'module'");  // torch::jit::load would block on a FIFO
   try {
     m_ = torch::jit::load(path, device);
   } catch (const std::exception& e) {

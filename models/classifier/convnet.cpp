@@ -59,6 +59,28 @@ std::array<std::int64_t, 3> ConvNetOptions::feature_shape() const {
       w /= 2;
     }
   }
+  // Sane maxima (README "Sweep specs"), checked before anything is allocated: a model no machine
+  // could hold is a clear message, not a LibTorch backtrace or the out-of-memory killer.
+  constexpr std::int64_t kMaxFilters = 4096;
+  constexpr double kMaxParameters = double(std::int64_t{1} << 28);
+  NS_CHECK(block_filters(blocks_ - 1) <= kMaxFilters,
+           "convnet: filters = {} with filter_growth \"{}\" gives {} filters in block {}, more "
+           "than the {} allowed; lower \"filters\" or \"blocks\", or use \"constant\" growth",
+           filters_, filter_growth_, block_filters(blocks_ - 1), blocks_, kMaxFilters);
+  double params = 0, in = double(in_channels_);
+  const double k2 = double(kernel_size_) * double(kernel_size_);
+  for (std::int64_t b = 0; b < blocks_; ++b) {
+    const double out = double(block_filters(b));
+    params += k2 * in * out + double(convs_per_block_ - 1) * k2 * out * out;
+    in = out;
+  }
+  const double flat = in * double(h) * double(w), units = double(dense_units_);
+  params += units > 0 ? flat * units + units * double(num_classes_) : flat * double(num_classes_);
+  NS_CHECK(params <= kMaxParameters,
+           "convnet: the parameters {} give a model of {:.3g} weights on {}x{} images, more than "
+           "the {:.0f} allowed; lower \"filters\", \"kernel_size\", \"dense_units\" or "
+           "\"convs_per_block\"",
+           to_json().dump(), params, height_, width_, kMaxParameters);
   return {block_filters(blocks_ - 1), h, w};
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/json.hpp"
 
 namespace ns::models::classifier {
@@ -118,6 +119,7 @@ IdxArray read_idx(const fs::path& path, int expected_dims, std::int64_t max_item
   NS_CHECK(expected_dims >= 1 && expected_dims <= 4, "read_idx: unsupported dimension count {}",
            expected_dims);
   NS_CHECK(fs::exists(path), "{}: IDX file not found", path.string());
+  core::require_regular_file(path.string(), "IDX file");  // gzopen would block on a FIFO
   GzPtr f(gzopen(path.c_str(), "rb"));
   NS_CHECK(f != nullptr, "{}: cannot open IDX file (permissions?)", path.string());
   gzbuffer(f.get(), 1u << 20);
@@ -221,6 +223,14 @@ IdxDataOptions IdxDataOptions::from_json(const nlohmann::json& data, const std::
   o.limit = read_limit(f, data, "limit");
   o.test_limit = read_limit(f, data, "test_limit");
   NS_CHECK(fs::is_directory(o.dir), "{}.dir: \"{}\" is not a directory", json_path, o.dir);
+  // The files load_idx_dir would read (find_idx_file's choice) must be regular files; a missing
+  // one is reported when it is read.
+  for (const char* stem : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+    const fs::path gz = fs::path(o.dir) / (std::string(stem) + ".gz");
+    if (!core::require_regular_file(gz.string(), json_path + ".dir"))
+      core::require_regular_file((fs::path(o.dir) / stem).string(), json_path + ".dir");
+  }
   return o;
 }
 

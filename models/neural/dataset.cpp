@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/json.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/metrics.hpp"
@@ -63,6 +64,7 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
     check_keys(block, jp, "hdf5", {"kind", "path", "split_seed", "ccnorm"});
     if (!f.has("path")) f.fail_with("path", "an hdf5 data block needs \"path\": \"FILE.h5\"");
     spec.path = f.string("path", "", /*non_empty=*/true);
+    core::require_regular_file(spec.path, jp + ".path");
     spec.split_seed = static_cast<std::uint64_t>(f.integer("split_seed", 0, core::Interval::at_least(0)));
   } else if (spec.kind == "simulated") {
     check_keys(block, jp, "simulated",
@@ -70,10 +72,21 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
                 "mean_rate", "missing", "missing_mode", "ccnorm"});
     SimOptions& s = spec.sim;
     s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
-    s.images = f.integer("images", s.images, core::Interval::at_least(10));
-    s.size = f.integer("size", s.size, core::Interval::at_least(8));
-    s.neurons = f.integer("neurons", s.neurons, core::Interval::at_least(1));
-    s.repeats = f.integer("repeats", s.repeats, core::Interval::at_least(1));
+    // Upper bounds (README "Sweep specs"), so no value asks for an allocation that cannot be
+    // made: each simulated array holds at most kMaxSimulated values.
+    s.images = f.integer("images", s.images, core::Interval::closed(10, 1e6));
+    s.size = f.integer("size", s.size, core::Interval::closed(8, 1024));
+    s.neurons = f.integer("neurons", s.neurons, core::Interval::closed(1, 1e5));
+    s.repeats = f.integer("repeats", s.repeats, core::Interval::closed(1, 1000));
+    constexpr std::int64_t kMaxSimulated = std::int64_t{1} << 30;
+    NS_CHECK(s.images * s.size * s.size <= kMaxSimulated,
+             "{}: images x size x size = {} x {} x {} pixels, more than the {} a simulated data "
+             "set may hold; lower \"images\" or \"size\"",
+             jp, s.images, s.size, s.size, kMaxSimulated);
+    NS_CHECK(s.images * s.repeats * s.neurons <= kMaxSimulated,
+             "{}: images x repeats x neurons = {} x {} x {} responses, more than the {} a "
+             "simulated data set may hold; lower \"images\", \"repeats\" or \"neurons\"",
+             jp, s.images, s.repeats, s.neurons, kMaxSimulated);
     s.complex_fraction = f.number("complex_fraction", s.complex_fraction, core::Interval::closed(0, 1));
     s.mean_rate = f.number("mean_rate", s.mean_rate, core::Interval::closed(1e-3, 1e4));
     s.missing = f.number("missing", s.missing, core::Interval::closed(0, 0.9));

@@ -55,6 +55,33 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
 }
 
 
+// The most parameters a mask CNN may have (1 GiB of float32 weights) and the most values one
+// layer's activations may hold for a batch (8 GiB): sane maxima (README "Sweep specs") checked
+// before anything is allocated, so a size no machine could hold is a clear message, not a
+// LibTorch backtrace or the out-of-memory killer.
+constexpr double kMaxParameters = double(std::int64_t{1} << 28);
+constexpr double kMaxActivations = double(std::int64_t{1} << 31);
+
+void check_model_size(const ModelOptions& m, std::int64_t batch) {
+  const auto [map_h, map_w] = m.map_size();
+  const double c = double(m.channels()), k1 = double(m.k1()), k = double(m.k_later());
+  const double params = double(m.in_channels()) * c * k1 * k1 +
+                        double(m.layers() - 1) * c * c * k * k +
+                        double(m.neurons()) * (double(map_h * map_w) + c + 1);
+  NS_CHECK(params <= kMaxParameters,
+           "channels = {}, layers = {}, k1 = {}, k_later = {} for {} neurons on {}x{} images give "
+           "a mask CNN of {:.3g} parameters, more than the {:.0f} allowed; lower \"channels\", "
+           "\"layers\" or the kernel sizes",
+           m.channels(), m.layers(), m.k1(), m.k_later(), m.neurons(), m.height(), m.width(),
+           params, kMaxParameters);
+  const double acts = double(batch) * c * double(m.height()) * double(m.width());
+  NS_CHECK(acts <= kMaxActivations,
+           "a batch of {} images of {}x{} with channels = {} holds {:.3g} activations per "
+           "layer, more than the {:.0f} allowed; lower \"batch_size\", \"eval_batch_size\" "
+           "or \"channels\"",
+           batch, m.height(), m.width(), m.channels(), acts, kMaxActivations);
+}
+
 // What maskcnn and torchscript share: the protocol's training settings, the metrics and their
 // definitions, and the resource. Early stopping counts training iterations; rungs are checked
 // at evaluations (every eval_every iterations), so rung resources are best multiples of it.
@@ -102,7 +129,8 @@ class MaskCnnFamily final : public engine::ModelFamily {
              "\"batch_size\"",
              t.batch_size(), g.source, g.train);
     const ModelOptions m = model_options_from_json(params, g.channels, g.height, g.width, g.outputs);
-    m.map_size();  // clear message for kernels / pooling that do not fit
+    // Clear messages for kernels / pooling that do not fit and for sizes no machine holds.
+    check_model_size(m, std::max(t.batch_size(), std::min(t.eval_batch_size(), g.examples)));
     // Build once on CPU and run a tiny batch, so any other shape problem surfaces now.
     torch::NoGradGuard no_grad;
     MaskCnn model(m);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 
 namespace ns::models::neural::h5 {
 namespace {
@@ -40,6 +41,7 @@ File File::open(const std::string& path) {
   NS_CHECK(std::filesystem::exists(path), "dataset file '{}' does not exist (check \"path\" in "
                                           "the data block; relative paths start at the current "
                                           "directory)", path);
+  core::require_regular_file(path, "HDF5 file");  // H5Fis_hdf5 would block on a FIFO
   NS_CHECK(H5Fis_hdf5(path.c_str()) > 0, "'{}' is not an HDF5 file", path);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   NS_CHECK(id >= 0, "cannot open HDF5 file '{}' for reading", path);

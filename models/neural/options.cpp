@@ -33,6 +33,14 @@ core::JsonFields fields(const json& p) { return core::JsonFields(p, "maskcnn par
 constexpr auto at_least = core::Interval::at_least;
 constexpr auto above = core::Interval::above;
 
+// Upper bounds on the size-like settings (README "Sweep specs"): far above any published mask
+// CNN, low enough that no value reaches an allocation LibTorch cannot make (channels
+// 2000000000 was a c10::Error backtrace) or an int64 product overflows (relative_cost:
+// phases x iterations x batch).
+constexpr double kMaxChannels = 1024, kMaxLayers = 32, kMaxK1 = 255, kMaxKLater = 63,
+                 kMaxPoolSize = 255, kMaxBatch = 65536, kMaxPhases = 1000, kMaxIters = 1e9;
+core::Interval between(double lo, double hi) { return core::Interval::closed(lo, hi); }
+
 }  // namespace
 
 std::string to_string(Act v) { return name_of(kActs, v); }
@@ -105,14 +113,14 @@ ModelOptions model_options_from_json(const json& p, std::int64_t in_channels,
   ModelOptions d(in_channels, height, width, neurons);
   ModelOptions m(in_channels, height, width, neurons);
   const core::JsonFields f = fields(p);
-  m.channels(f.integer("channels", d.channels(), at_least(1)))
-      .layers(f.integer("layers", d.layers(), at_least(1)))
-      .k1(f.integer("k1", d.k1(), at_least(1)))
-      .k_later(f.integer("k_later", d.k_later(), at_least(1)))
+  m.channels(f.integer("channels", d.channels(), between(1, kMaxChannels)))
+      .layers(f.integer("layers", d.layers(), between(1, kMaxLayers)))
+      .k1(f.integer("k1", d.k1(), between(1, kMaxK1)))
+      .k_later(f.integer("k_later", d.k_later(), between(1, kMaxKLater)))
       .act(f.choice_of("act", d.act(), kActs))
       .bn_before_act(f.boolean("bn_before_act", d.bn_before_act()))
       .pool(f.choice_of("pool", d.pool(), kPools))
-      .pool_size(f.integer("pool_size", d.pool_size(), at_least(1)))
+      .pool_size(f.integer("pool_size", d.pool_size(), between(1, kMaxPoolSize)))
       .readout_positive(f.choice_of("readout_positive", d.readout_positive(), kPositive))
       .input_bn_affine(f.boolean("input_bn_affine", d.input_bn_affine()))
       .init_std(f.number("init_std", d.init_std(), above(0)));
@@ -141,13 +149,13 @@ TrainOptions train_options_from_json(const json& p) {
   TrainOptions t;
   const core::JsonFields f = fields(p);
   t.lr(f.number("lr", d.lr(), above(0)))
-      .phases(f.integer("phases", d.phases(), at_least(1)))
+      .phases(f.integer("phases", d.phases(), between(1, kMaxPhases)))
       .lr_decay(f.number("lr_decay", d.lr_decay(), above(0)))
-      .batch_size(f.integer("batch_size", d.batch_size(), at_least(1)))
-      .eval_every(f.integer("eval_every", d.eval_every(), at_least(1)))
-      .patience(f.integer("patience", d.patience(), at_least(1)))
-      .max_iters_per_phase(f.integer("max_iters_per_phase", d.max_iters_per_phase(), at_least(1)))
-      .eval_batch_size(f.integer("eval_batch_size", d.eval_batch_size(), at_least(1)))
+      .batch_size(f.integer("batch_size", d.batch_size(), between(1, kMaxBatch)))
+      .eval_every(f.integer("eval_every", d.eval_every(), between(1, kMaxIters)))
+      .patience(f.integer("patience", d.patience(), between(1, kMaxIters)))
+      .max_iters_per_phase(f.integer("max_iters_per_phase", d.max_iters_per_phase(), between(1, kMaxIters)))
+      .eval_batch_size(f.integer("eval_batch_size", d.eval_batch_size(), between(1, kMaxBatch)))
       .channels_last(f.boolean("channels_last", d.channels_last()))
       .fast_conv0_grad(f.boolean("fast_conv0_grad", d.fast_conv0_grad()));
   return t;

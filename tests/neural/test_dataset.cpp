@@ -273,7 +273,11 @@ TEST_CASE("data blocks are checked with JSON paths", "[dataset]") {
   REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"neuron", 3}}, "$.data"),
                       Contains("$.data.neuron: unknown key") && Contains("neurons"));
   REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"size", 2.5}}, "$.data"),
-                      Contains("$.data.size: expected an integer >= 8, got 2.5"));
+                      Contains("$.data.size: expected an integer in [8, 1024], got 2.5"));
+  REQUIRE_THROWS_WITH(
+      parse_data_spec({{"kind", "simulated"}, {"images", 1000000}, {"size", 1024}}, "$.data"),
+      Contains("$.data: images x size x size = 1000000 x 1024 x 1024 pixels, more than the "
+               "1073741824 a simulated data set may hold"));
   REQUIRE_THROWS_WITH(parse_data_spec({{"kind", "simulated"}, {"repeats", 1}}, "$.data"),
                       Contains("$.data.repeats: CCnorm needs at least 2 repeats"));
   REQUIRE_NOTHROW(parse_data_spec({{"kind", "simulated"}, {"repeats", 1}, {"ccnorm", false}}));

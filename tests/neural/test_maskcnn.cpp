@@ -182,11 +182,15 @@ TEST_CASE("options map 1:1 to JSON and reject bad values", "[maskcnn]") {
   REQUIRE_THROWS_WITH(train_options_from_json({{"lr", -1.0}}),
                       Equals("maskcnn parameter 'lr': expected a finite number > 0, got -1.0"));
   REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 0}}),
-                      Equals("maskcnn parameter 'batch_size': expected an integer >= 1, got 0"));
+                      Equals("maskcnn parameter 'batch_size': expected an integer in [1, 65536], got 0"));
+  // Size-like settings have a documented maximum (README "Sweep specs").
+  REQUIRE_THROWS_WITH(model_options_from_json({{"channels", 2000000000}}, 1, 32, 32, 10),
+                      Equals("maskcnn parameter 'channels': expected an integer in [1, 1024], got "
+                             "2000000000"));
   // An integral float is an integer (a random search may sample 64.0); 2.5 is not.
   CHECK(train_options_from_json({{"batch_size", 64.0}}).batch_size() == 64);
   REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 2.5}}),
-                      Equals("maskcnn parameter 'batch_size': expected an integer >= 1, got 2.5"));
+                      Equals("maskcnn parameter 'batch_size': expected an integer in [1, 65536], got 2.5"));
 }
 
 TEST_CASE("the family schema: defaults fix JSON types, metrics are fixed", "[maskcnn]") {

@@ -1,6 +1,14 @@
 #include "app/prepare.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
 
 #include <algorithm>
 #include <map>
@@ -9,6 +17,21 @@
 #include "core/error.hpp"
 
 namespace ns::app {
+namespace {
+
+// One line of an exception's message: the first (a c10::Error carries a C++ backtrace after
+// it), or for an error raised in TorchScript, whose first line only says so, the last (the
+// Python-style "RuntimeError: ..." after the script's traceback).
+std::string first_line(const char* what) {
+  std::string s = what ? what : "";
+  if (s.rfind("The following operation failed in the TorchScript interpreter", 0) == 0) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s.substr(s.find_last_of('\n') + 1);
+  }
+  return s.substr(0, s.find('\n'));
+}
+
+}  // namespace
 
 Prepared prepare(const std::string& path, const std::string& out_override,
                  const engine::FamilyRegistry& registry, bool deep_checks) {
@@ -49,6 +72,8 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   } catch (const Error& e) {
     const std::string what = e.what();
     throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
+  } catch (const std::exception& e) {  // a data set too large to read (std::bad_alloc), ...
+    throw Error(fmt::format("{}: $.data: cannot be read: {}", path, first_line(e.what())));
   }
   // Each distinct configuration once. Repeats follow their repeat 0 with the same parameters;
   // grid points differ (the parser refuses a value listed twice), so only random draws can
@@ -62,6 +87,11 @@ Prepared prepare(const std::string& path, const std::string& out_override,
       p.family->check_params_with(t.params, p.data, p.spec.options);
     } catch (const Error& e) {
       throw Error(fmt::format("{}: trial {} (#{}): {}", path, t.id, t.index, e.what()));
+    } catch (const std::exception& e) {
+      // Building the model failed in LibTorch (c10::Error) or the allocator (std::bad_alloc,
+      // std::length_error): the parameters ask for something this machine cannot build.
+      throw Error(fmt::format("{}: trial {} (#{}): its model cannot be built: {}", path, t.id,
+                              t.index, first_line(e.what())));
     }
   }
   p.configurations_checked = checked;
@@ -73,6 +103,35 @@ void price_trials(const Prepared& p, std::vector<sweeps::Trial>& trials) {
     t.cost = cost_of(p, t.params);
     t.pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
   }
+}
+
+void check_out_path(const Prepared& p, const std::string& out_override) {
+  namespace fs = std::filesystem;
+  const std::string& dir = p.spec.out;
+  const std::string where =
+      !out_override.empty()                      ? fmt::format("--out {}", dir)
+      : !p.spec.raw.value("out", "").empty()     ? fmt::format("{}: $.out ({})", p.spec.source, dir)
+                                                 : fmt::format("{}: the output directory {} (the "
+                                                               "default runs/<name>; set --out)",
+                                                               p.spec.source, dir);
+  // Up from the path itself to the first component that exists; stat follows symlinks, so a
+  // link to a directory counts as one.
+  fs::path cur = dir;
+  struct stat st {};
+  while (::stat(cur.c_str(), &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR)
+      throw Error(fmt::format("{}: cannot look at {}: {}", where, cur.string(), std::strerror(errno)));
+    // ENOTDIR: a component above is a file; going up finds it.
+    fs::path up = cur.parent_path();
+    if (up.empty() || up == cur) up = cur.is_absolute() ? cur.root_path() : fs::path(".");
+    if (up == cur) break;
+    cur = up;
+  }
+  if (cur == fs::path(dir) && !S_ISDIR(st.st_mode)) return;  // check_output_dir's message
+  const std::string shown = cur == "." ? "the current directory" : cur.string();
+  if (!S_ISDIR(st.st_mode)) throw Error(fmt::format("{}: {} is not a directory", where, shown));
+  if (::access(cur.c_str(), W_OK | X_OK) != 0)
+    throw Error(fmt::format("{}: {} is not writable ({})", where, shown, std::strerror(errno)));
 }
 
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip) {

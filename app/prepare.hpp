@@ -27,9 +27,19 @@ struct Prepared {
 
 /// Parses and enumerates `path`. With `deep_checks` also checks the data block and every
 /// distinct configuration (families build their model once on CPU with a tiny batch); errors
-/// name the file, the JSON path or the trial.
+/// name the file, the JSON path or the trial. Any exception of a family's check (a c10::Error,
+/// std::bad_alloc from a model too large to build) becomes ns::Error exit 2 naming the trial
+/// and the first line of its message.
 Prepared prepare(const std::string& path, const std::string& out_override,
                  const engine::FamilyRegistry& registry, bool deep_checks);
+
+/// Checks, writing nothing, that the output directory `p.spec.out` can be created: its first
+/// existing ancestor must be a writable directory (access W_OK|X_OK) and no existing component
+/// above it a non-directory. Throws ns::Error (exit 2) naming where the path came from
+/// (`--out` when `out_override` is set, else the spec's "out" or the default runs/<name>):
+/// "--out X: P is not a directory" / "is not writable". An existing non-directory at the path
+/// itself is left to engine::check_output_dir.
+void check_out_path(const Prepared& p, const std::string& out_override);
 
 /// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip);

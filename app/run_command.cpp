@@ -104,6 +104,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   try {
     prep = prepare(opt.spec_path, opt.out, registry, coordinator);
     if (coordinator) {
+      check_out_path(prep, opt.out);
       engine::check_output_dir({prep.spec, prep.metrics, prep.spec.out, opt.force_new});
       const auto now = std::chrono::system_clock::now();
       if (!opt.deadline.empty()) {

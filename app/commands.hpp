@@ -11,6 +11,9 @@ struct RunOptions {
   std::string spec_path;
   std::string out;            ///< overrides the spec's "out"
   bool force_new = false;
+  /// Continue a directory whose rows were run with other input contents or another family
+  /// block (declared harmless by the user; recorded in sweep.json).
+  bool accept_changed_inputs = false;
   std::string deadline;       ///< duration or clock time; "" = none (or the scheduler's)
   double deadline_margin_s = 120;
   int threads = 0;            ///< 0 = cores per node / training ranks per node

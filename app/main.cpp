@@ -52,6 +52,11 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--force-new", run.force_new,
                     "start afresh in an output directory whose results a changed spec cannot "
                     "continue (old files are moved aside, never deleted)");
+  run_cmd->add_flag("--accept-changed-inputs", run.accept_changed_inputs,
+                    "continue an output directory although files its trials read (data, "
+                    "modules, the command's program) or the family block changed since its "
+                    "rows were written, declaring the change harmless; sweep.json records what "
+                    "changed and from which row");
   run_cmd->add_option("--deadline", run.deadline,
                       "stop starting trials that would not finish by then, and drain before it: "
                       "a duration (90m, 2h, 1h30m, 1:30:00) or a clock time (18:30, "

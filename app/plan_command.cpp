@@ -235,10 +235,22 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   Prepared p = prepare(opt.spec_path, opt.out, registry, true);
   std::set<std::string> done;
   const auto results = fs::path(p.spec.out) / "results.csv";
+  if (fs::exists(results) || fs::exists(fs::path(p.spec.out) / "sweep.json")) {
+    // The checks `run` makes, the input digests included (the directory's digest cache is
+    // read, never written: plan writes nothing there).
+    engine::DigestCache cache(engine::input_cache_path(p.spec.out));
+    engine::check_output_dir(output_plan(p, false, false, digest_inputs(p, cache)));
+  }
   if (fs::exists(results)) {
-    engine::check_output_dir({p.spec, p.metrics, p.spec.out, false});
     engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics);
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
+  }
+  // Rows of this spec's trials (rows of trials a narrower spec no longer lists do not count);
+  // with a search, whose later ids are not known yet, every row.
+  std::size_t done_here = done.size();
+  if (!p.spec.search) {
+    done_here = 0;
+    for (const auto& t : p.trials) done_here += done.count(t.id);
   }
   // The trials priced in place; pending ones are all of them when none is done (no copy).
   price_trials(p, p.trials);
@@ -328,7 +340,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   const auto varied = p.spec.varied();
   if (opt.json) {
     nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
-                        {"trials", p.total_trials}, {"done", done.size()},
+                        {"trials", p.total_trials}, {"done", done_here},
                         {"pending", pending.size()},
                         {"configurations_checked", p.configurations_checked},
                         {"data", p.data.describe()},
@@ -366,7 +378,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
     return 0;
   }
   std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.total_trials);
-  if (!done.empty()) std::cout << fmt::format(", {} already done in {}", done.size(), p.spec.out);
+  if (done_here > 0) std::cout << fmt::format(", {} already done in {}", done_here, p.spec.out);
   std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
                            p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
   std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "

@@ -5,12 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
 #include <filesystem>
-
-#include <algorithm>
 #include <map>
 #include <unordered_set>
 
@@ -95,14 +94,48 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     }
   }
   p.configurations_checked = checked;
+  // The files the trials read: those of the configurations listed (repeats share theirs), and
+  // of each value a "choice" of the random block can take (a search may propose any later).
+  std::vector<nlohmann::json> configurations;
+  for (const auto& t : p.trials)
+    if (t.repeat == 0) configurations.push_back(t.params);
+  for (const auto& [name, dist] : p.spec.random) {
+    if (dist.kind != "choice") continue;
+    for (const auto& v : dist.choices) {
+      nlohmann::json params = p.trials.empty() ? p.spec.base : p.trials.front().params;
+      params[name] = v;
+      configurations.push_back(std::move(params));
+    }
+  }
+  try {
+    p.inputs = p.family->input_files(p.spec.data, p.spec.options, configurations);
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
+  }
   return p;
 }
 
-void price_trials(const Prepared& p, std::vector<sweeps::Trial>& trials) {
-  for (auto& t : trials) {
-    t.cost = cost_of(p, t.params);
-    t.pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
+std::vector<engine::InputDigest> digest_inputs(const Prepared& p, engine::DigestCache& cache) {
+  return engine::digest_inputs(p.inputs, cache);
+}
+
+engine::OutputPlan output_plan(const Prepared& p, bool force_new, bool accept_changed_inputs,
+                               std::vector<engine::InputDigest> inputs) {
+  engine::OutputPlan plan{p.spec, p.metrics, p.spec.out, force_new,
+                          p.schema.metric_definitions, p.schema.legacy_metric_definitions};
+  plan.inputs = std::move(inputs);
+  const engine::ModelFamily* family = p.family;
+  plan.identity_options = [family](const nlohmann::json& options) {
+    return family ? family->identity_options(options) : options;
+  };
+  plan.accept_changed_inputs = accept_changed_inputs;
+  if (!p.spec.search) {
+    std::set<std::string> ids;
+    for (const auto& t : p.trials) ids.insert(t.id);
+    plan.trial_ids = std::move(ids);
   }
+  return plan;
 }
 
 void check_out_path(const Prepared& p, const std::string& out_override) {
@@ -132,6 +165,13 @@ void check_out_path(const Prepared& p, const std::string& out_override) {
   if (!S_ISDIR(st.st_mode)) throw Error(fmt::format("{}: {} is not a directory", where, shown));
   if (::access(cur.c_str(), W_OK | X_OK) != 0)
     throw Error(fmt::format("{}: {} is not writable ({})", where, shown, std::strerror(errno)));
+}
+
+void price_trials(const Prepared& p, std::vector<sweeps::Trial>& trials) {
+  for (auto& t : trials) {
+    t.cost = cost_of(p, t.params);
+    t.pack_key = p.data.checked ? p.family->pack_key(t.params, p.data) : "";
+  }
 }
 
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip) {

@@ -1,9 +1,12 @@
 #pragma once
 // What `run` and `plan` share: a spec parsed, enumerated and checked.
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "engine/inputs.hpp"
+#include "engine/sweep_output.hpp"
 #include "engine/trial_runner.hpp"
 #include "sweeps/spec.hpp"
 
@@ -23,6 +26,9 @@ struct Prepared {
   /// The columns after the parameters in results.csv: the family's metrics, and with a
   /// "scheduler" block also `rung` and `resource` (where a trial ended, in the family's units).
   std::vector<std::string> metrics;
+  /// The files the trials read (ModelFamily::input_files of the data block, the family block
+  /// and the known configurations; deep checks only).
+  std::vector<engine::InputPath> inputs;
 };
 
 /// Parses and enumerates `path`. With `deep_checks` also checks the data block and every
@@ -40,6 +46,16 @@ Prepared prepare(const std::string& path, const std::string& out_override,
 /// "--out X: P is not a directory" / "is not writable". An existing non-directory at the path
 /// itself is left to engine::check_output_dir.
 void check_out_path(const Prepared& p, const std::string& out_override);
+
+/// The digests of `p.inputs`, with the digest cache of `p.spec.out` (engine::DigestCache: read
+/// here, saved by `run` once the directory is its own).
+std::vector<engine::InputDigest> digest_inputs(const Prepared& p, engine::DigestCache& cache);
+
+/// What the output directory is checked against and records (engine::OutputPlan): the spec,
+/// its metrics, `inputs`, the family's identity_options and, when the spec lists every trial
+/// before the run (no "search" block), its trial ids. `p` must outlive the plan.
+engine::OutputPlan output_plan(const Prepared& p, bool force_new, bool accept_changed_inputs,
+                               std::vector<engine::InputDigest> inputs);
 
 /// The trials not in `skip`, as the coordinator takes them, each with its relative cost.
 std::vector<sweeps::Trial> pending_trials(const Prepared& p, const std::set<std::string>& skip);

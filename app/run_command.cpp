@@ -101,11 +101,19 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   Prepared prep;
   int status = 0;
   std::optional<engine::WallTime> deadline;
+  // The digests of the files the trials read (engine/inputs.hpp), with the directory's cache.
+  std::optional<engine::DigestCache> cache;
+  std::vector<engine::InputDigest> inputs;
   try {
     prep = prepare(opt.spec_path, opt.out, registry, coordinator);
     if (coordinator) {
       check_out_path(prep, opt.out);
-      engine::check_output_dir({prep.spec, prep.metrics, prep.spec.out, opt.force_new});
+      cache.emplace(engine::input_cache_path(prep.spec.out));
+      inputs = digest_inputs(prep, *cache);
+      if (!inputs.empty())
+        log::info("inputs: {} file(s) fingerprinted ({} read, {} unchanged since the cache)",
+                  inputs.size(), cache->reads(), cache->hits());
+      engine::check_output_dir(output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs));
       const auto now = std::chrono::system_clock::now();
       if (!opt.deadline.empty()) {
         deadline = engine::parse_deadline(opt.deadline, now);
@@ -168,15 +176,18 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
-          engine::OutputPlan{prep.spec, prep.metrics, prep.spec.out, opt.force_new,
-                             prep.schema.metric_definitions,
-                             prep.schema.legacy_metric_definitions},
-          prov, prep.total_trials);
+          output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs), prov,
+          prep.total_trials);
+      try {
+        cache->save();
+      } catch (const Error& e) {
+        log::warn("{} (the next run reads the input files again)", e.what());
+      }
       // The plain list schedule needs the trials once: moved, not copied (a large grid is held once).
       pending = prep.spec.scheduler || prep.spec.search ? pending_trials(prep, output->finished())
                                                         : take_pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
-                prep.spec.name, prep.total_trials, output->finished().size(), pending.size(),
+                prep.spec.name, prep.total_trials, output->done_before(), pending.size(),
                 mpi.size(), prep.spec.out);
       if (deadline) log::info("deadline {} (margin {} s)", format_wall(*deadline), opt.deadline_margin_s);
     } catch (const Error& e) {

@@ -13,8 +13,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/ranges.h>
+
 #include "core/error.hpp"
 #include "core/file.hpp"
+#include "core/json.hpp"
 #include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "engine/metric_definitions.hpp"
@@ -41,6 +44,182 @@ std::string format_duration(double s) {
   return fmt::format("{}s", v);
 }
 
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S%z", std::localtime(&t));
+  return buf;
+}
+
+// A JSON pointer ("/argv/1") as the spec's JSON path under `prefix` ("$.command.argv[1]").
+std::string json_path(const std::string& prefix, const std::string& pointer) {
+  std::string out = prefix;
+  std::size_t i = 1;
+  while (i <= pointer.size() && !pointer.empty()) {
+    const std::size_t end = std::min(pointer.find('/', i), pointer.size());
+    std::string seg = pointer.substr(i, end - i);
+    for (std::size_t k; (k = seg.find("~1")) != std::string::npos;) seg.replace(k, 2, "/");
+    for (std::size_t k; (k = seg.find("~0")) != std::string::npos;) seg.replace(k, 2, "~");
+    const bool index = !seg.empty() && seg.find_first_not_of("0123456789") == std::string::npos;
+    out += index ? "[" + seg + "]" : "." + seg;
+    i = end + 1;
+  }
+  return out;
+}
+
+// What differs between two JSON values, one line per difference ("$.data.path: "a.h5" ->
+// "b.h5""), at most `max` lines and a count of the rest.
+std::vector<std::string> json_differences(const nlohmann::json& before, const nlohmann::json& after,
+                                          const std::string& prefix, std::size_t max = 5) {
+  std::vector<std::string> out;
+  if (before.dump() == after.dump()) return out;
+  const nlohmann::json patch = nlohmann::json::diff(before, after);
+  std::map<std::string, std::size_t> appended;  // elements added at the end of each array so far
+  for (const auto& op : patch) {
+    if (out.size() == max) {
+      out.push_back(fmt::format("... and {} more", patch.size() - max));
+      break;
+    }
+    std::string pointer = op.value("path", "");
+    if (pointer.size() >= 2 && pointer.compare(pointer.size() - 2, 2, "/-") == 0) {
+      // An element appended to an array: named by the index it takes.
+      const std::string parent = pointer.substr(0, pointer.size() - 2);
+      const nlohmann::json::json_pointer pp(parent);
+      const std::size_t size = before.contains(pp) ? before.at(pp).size() : 0;
+      pointer = parent + "/" + std::to_string(size + appended[parent]++);
+    }
+    const std::string where = json_path(prefix, pointer);
+    const std::string kind = op.value("op", "");
+    const nlohmann::json::json_pointer ptr(pointer);
+    if (kind == "add") {
+      out.push_back(
+          fmt::format("{}: added {}", where, core::shown(op.value("value", nlohmann::json()))));
+    } else if (kind == "remove") {
+      out.push_back(fmt::format("{}: removed (was {})", where,
+                                before.contains(ptr) ? core::shown(before.at(ptr)) : "?"));
+    } else {
+      out.push_back(fmt::format("{}: {} -> {}", where,
+                                before.contains(ptr) ? core::shown(before.at(ptr)) : "?",
+                                core::shown(op.value("value", nlohmann::json()))));
+    }
+  }
+  if (out.empty())
+    out.push_back(fmt::format("{}: {} -> {}", prefix, core::shown(before), core::shown(after)));
+  return out;
+}
+
+nlohmann::json identity_of(const OutputPlan& plan, const nlohmann::json& options) {
+  return plan.identity_options ? plan.identity_options(options) : options;
+}
+
+// The spec block of an earlier run's sweep.json named `key` (null when absent).
+nlohmann::json old_block(const nlohmann::json& sweep, const std::string& key) {
+  if (!sweep.is_object() || !sweep.contains("spec") || !sweep.at("spec").is_object())
+    return nullptr;
+  const auto& spec = sweep.at("spec");
+  return spec.contains(key) ? spec.at(key) : nlohmann::json();
+}
+
+// What a rerun may only continue with `accept_changed_inputs`: input files whose content
+// differs from what the directory's rows read, and a changed family block (neither is part of
+// a trial id, so the same ids would name rows of another computation).
+struct Review {
+  std::vector<InputChange> changed;            ///< content changes (against every recorded digest)
+  std::vector<std::string> block_differences;  ///< the family block's identity, line by line
+  nlohmann::json block_before, block_after;
+  bool needs_acceptance() const { return !changed.empty() || !block_differences.empty(); }
+  std::string describe(const std::string& family) const {
+    std::string s;
+    for (const auto& c : changed) s += "\n  changed: " + c.describe();
+    if (!block_differences.empty())
+      s += fmt::format("\n  the \"{}\" block (what runs the trials, not in their ids):", family);
+    for (const auto& d : block_differences) s += "\n    " + d;
+    return s;
+  }
+};
+
+Review review(const OutputPlan& plan, const nlohmann::json& previous) {
+  Review r;
+  if (!previous.is_object()) return r;
+  for (auto& c : compare_inputs(recorded_inputs(previous), plan.inputs))
+    if (c.changed()) r.changed.push_back(std::move(c));
+  if (previous.contains("spec")) {
+    r.block_before = identity_of(plan, old_block(previous, plan.spec.family));
+    r.block_after = identity_of(plan, plan.spec.options);
+    r.block_differences = json_differences(r.block_before, r.block_after, "$." + plan.spec.family);
+  }
+  return r;
+}
+
+// The sweep.json of `dir`, or null when there is none or it cannot be read (check_output_dir
+// reports that through incompatibility()).
+nlohmann::json previous_sweep(const std::string& dir) {
+  const auto path = fs::path(dir) / "sweep.json";
+  if (!fs::exists(path)) return nullptr;
+  try {
+    return sweeps::read_json_file(path.string());
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+std::string refusal(const OutputPlan& plan, const Review& r) {
+  return fmt::format(
+      "{}: cannot resume: what its rows were run with has changed since:{}\nrerun with "
+      "--accept-changed-inputs if the change cannot alter any result (sweep.json records it), "
+      "with --force-new to move the old results and trial directories aside and start afresh, "
+      "or use another --out",
+      plan.dir, r.describe(plan.spec.family));
+}
+
+// sweep.json's record of the inputs: the current set, and the history of the sets the rows
+// were run with, each from the number of rows results.csv held when it began (rows are only
+// ever appended, so row i was run with the last entry whose since_row <= i).
+nlohmann::json input_record(const OutputPlan& plan, const nlohmann::json& previous,
+                            const Review& accepted, int rows) {
+  nlohmann::json history = nlohmann::json::array();
+  if (previous.is_object() && previous.contains("input_history") &&
+      previous.at("input_history").is_array())
+    history = previous.at("input_history");
+  const std::string set = input_set_digest(plan.inputs);
+  const bool first = history.empty();
+  if (first || history.back().value("inputs_sha256", "") != set || accepted.needs_acceptance()) {
+    nlohmann::json e = {{"since_row", rows},
+                        {"time", now_iso()},
+                        {"inputs_sha256", set},
+                        {"inputs", inputs_json(plan.inputs)}};
+    if (first) {
+      e["reason"] = rows == 0 ? "first run"
+                              : "first record: the rows before since_row were written without "
+                                "a record of their inputs (an earlier version)";
+    } else {
+      nlohmann::json last = nlohmann::json::object();
+      if (history.back().contains("inputs")) last["inputs"] = history.back().at("inputs");
+      nlohmann::json changes = nlohmann::json::array();
+      for (const auto& c : compare_inputs(recorded_inputs(last), plan.inputs))
+        changes.push_back(c.to_json());
+      if (!changes.empty()) e["changes"] = changes;
+      e["reason"] = accepted.needs_acceptance() ? "a change accepted with --accept-changed-inputs"
+                                                : "files added or no longer read";
+    }
+    if (accepted.needs_acceptance()) {
+      nlohmann::json a = {{"inputs", nlohmann::json::array()}};
+      for (const auto& c : accepted.changed) a["inputs"].push_back(c.to_json());
+      if (!accepted.block_differences.empty())
+        a["family_block"] = {{"before", accepted.block_before},
+                             {"after", accepted.block_after},
+                             {"differences", accepted.block_differences}};
+      e["accepted"] = a;
+      log::warn(
+          "{}: continuing with changed inputs (--accept-changed-inputs; recorded in "
+          "sweep.json from row {}):{}",
+          plan.dir, rows, accepted.describe(plan.spec.family));
+    }
+    history.push_back(e);
+  }
+  return {{"inputs", inputs_json(plan.inputs)}, {"inputs_sha256", set}, {"input_history", history}};
+}
+
 /// Why an existing sweep.json cannot be continued by this spec ("" if it can).
 std::string incompatibility(const std::string& dir, const sweeps::SweepSpec& spec) {
   const auto path = fs::path(dir) / "sweep.json";
@@ -57,6 +236,17 @@ std::string incompatibility(const std::string& dir, const sweeps::SweepSpec& spe
   if (seed != spec.seed)
     return fmt::format("it was run with seed {}, the spec now says {}, so each trial id would "
                        "name a differently seeded run", seed, spec.seed);
+  // The data block is part of every trial id: rows of another one are another sweep's.
+  if (old.contains("spec") && old.at("spec").is_object()) {
+    nlohmann::json data = old_block(old, "data");
+    if (data.is_null()) data = nlohmann::json::object();
+    const auto diffs = json_differences(data, spec.data, "$.data");
+    if (!diffs.empty())
+      return fmt::format(
+          "it holds rows of another data block ({}), so none of its trial ids "
+          "is one of this spec's",
+          fmt::join(diffs, "; "));
+  }
   return "";
 }
 
@@ -72,6 +262,9 @@ void check_output_dir(const OutputPlan& plan) {
     throw Error(fmt::format("{}: cannot resume: {}; use another --out, or --force-new to move the "
                             "old results aside and start afresh", plan.dir, why));
   }
+  if (const Review r = review(plan, previous_sweep(plan.dir));
+      r.needs_acceptance() && !plan.accept_changed_inputs)
+    throw Error(refusal(plan, r));
   ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics);
   table.open(/*check_only=*/true);
 }
@@ -115,37 +308,54 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     } catch (const Error&) {
       header_differs = true;
     }
-    if (!old.empty() || header_differs) {
+    // Changed inputs keep the trial ids: the trial directories (checkpoints of the other
+    // inputs: resume.pt of another architecture) go aside with the rows.
+    if (!old.empty() || header_differs || review(plan, previous_sweep(dir_)).needs_acceptance()) {
       const std::string suffix = ".old-" + stamp();
-      for (const char* f : {"results.csv", "sweep.json", "best.json", "reports.jsonl"}) {
+      std::vector<std::string> moved;
+      for (const char* f :
+           {"results.csv", "sweep.json", "best.json", "reports.jsonl", "trials", "pbt"}) {
         const auto p = fs::path(dir_) / f;
-        if (fs::exists(p)) fs::rename(p, p.string() + suffix);
+        if (!fs::exists(p)) continue;
+        fs::rename(p, p.string() + suffix);
+        moved.push_back(f);
       }
-      log::info("--force-new: moved the previous results.csv, sweep.json, best.json and "
-                "reports.jsonl aside ({})", suffix);
+      log::info("--force-new: moved the previous {} aside ({})", fmt::join(moved, ", "), suffix);
     }
   }
-  // The sweep.json of an earlier run, read before it is replaced (metric definitions).
-  nlohmann::json previous;
-  if (const auto old = fs::path(dir_) / "sweep.json"; fs::exists(old)) {
-    try {
-      previous = sweeps::read_json_file(old.string());
-    } catch (const Error&) {
-      // unreadable: check_output_dir already refused what cannot be resumed
-    }
-  }
+  // The sweep.json of an earlier run, read before it is replaced (metric definitions, inputs).
+  const nlohmann::json previous = previous_sweep(dir_);
+  // Checked again under the lock: another run may have finished in between.
+  const Review changes = review(plan, previous);
+  if (changes.needs_acceptance() && !plan.accept_changed_inputs)
+    throw Error(refusal(plan, changes));
   table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
   std::vector<std::string> row_ids;
+  std::set<std::string> counted;  // ids of this spec's trials with a row
+  int foreign_rows = 0;
   for (auto& row : table_->open()) {
-    finished_.insert(row.at("trial_id"));
+    const std::string& id = row.at("trial_id");
+    finished_.insert(id);
+    row_ids.push_back(id);
+    // Rows of trials the spec does not list (a narrowed grid) stay in results.csv, but the
+    // counts and best.json are this spec's.
+    if (plan.trial_ids && !plan.trial_ids->count(id)) {
+      ++foreign_rows;
+      continue;
+    }
+    counted.insert(id);
     if (auto w = row.find("wall_s"); w != row.end()) {
       char* end = nullptr;
       const double v = std::strtod(w->second.c_str(), &end);
       if (end != w->second.c_str() && std::isfinite(v)) finished_wall_s_ += v;
     }
-    row_ids.push_back(row.at("trial_id"));
     best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
   }
+  if (foreign_rows > 0)
+    log::info(
+        "{}: {} row(s) of trials this spec does not list stay in results.csv; the counts "
+        "and best.json leave them out",
+        dir_, foreign_rows);
   const MetricDefinitionRecord defs = reconcile_metric_definitions(
       previous, plan.metric_definitions, plan.legacy_metric_definitions, row_ids);
   if (!defs.warning.empty()) log::warn("{}: {}", dir_, defs.warning);
@@ -161,13 +371,19 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
                           {"trials", total_trials},
                           {"provenance", provenance}};
   sweep.update(defs.fields);
+  sweep.update(input_record(plan, previous, changes, static_cast<int>(row_ids.size())));
   core::write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
   core::write_file_atomic((fs::path(dir_) / "state.json").string(),
                     nlohmann::json{{"state", "running"}, {"trials", total_trials}}.dump(2) + "\n");
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
-  done_before_ = static_cast<int>(finished_.size());
+  done_before_ = static_cast<int>(counted.size());
   done_ = done_before_;
   write_best();
+  if (plan.trial_ids && !best_.has_best()) {
+    // best.json of rows the spec no longer lists (it is rebuilt from this spec's rows).
+    std::error_code ec;
+    fs::remove(fs::path(dir_) / "best.json", ec);
+  }
   tty_ = ::isatty(STDERR_FILENO) != 0;
   start_ = last_line_ = std::chrono::steady_clock::now();
 }

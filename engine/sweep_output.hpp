@@ -4,11 +4,15 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "engine/coordinator.hpp"
+#include "engine/inputs.hpp"
 #include "engine/results.hpp"
 #include "sweeps/spec.hpp"
 
@@ -22,11 +26,25 @@ struct OutputPlan {
   bool force_new = false;            ///< move an incompatible results.csv aside instead of refusing
   nlohmann::json metric_definitions = nlohmann::json::object();         ///< FamilySchema's
   nlohmann::json legacy_metric_definitions = nlohmann::json::object();  ///< FamilySchema's
+  /// The files the trials read, with their digests (engine/inputs.hpp): compared with those the
+  /// directory's rows were run with, and recorded in sweep.json.
+  std::vector<InputDigest> inputs;
+  /// ModelFamily::identity_options: the part of the spec's family block compared across runs
+  /// (unset: the whole block).
+  std::function<nlohmann::json(const nlohmann::json&)> identity_options;
+  /// `run --accept-changed-inputs`: continue although inputs or the family block changed (the
+  /// user declares the change harmless); sweep.json records it.
+  bool accept_changed_inputs = false;
+  /// Every trial id of the spec, when the spec lists them all before the run (no "search"
+  /// block): the counts and best.json then consider only rows of these trials.
+  std::optional<std::set<std::string>> trial_ids;
 };
 
 /// Checks the output directory without writing anything: not a file, an existing results.csv
-/// with the same header, an existing sweep.json of the same family and seed (else the trial ids
-/// would mean other runs). Throws ns::Error (exit 2).
+/// with the same header, an existing sweep.json of the same family, seed and data block (else
+/// the trial ids would mean other runs), and with the same family block and input contents
+/// (else the rows would mean other runs; accepted with `accept_changed_inputs`). Throws
+/// ns::Error (exit 2) naming what differs.
 void check_output_dir(const OutputPlan& plan);
 
 /// Takes `<dir>/.lock` (flock; released by the kernel if the process dies). Throws ns::Error
@@ -54,8 +72,12 @@ class SweepOutput final : public ResultSink {
 
   /// Ids that already have a row (finished in an earlier run).
   const std::set<std::string>& finished() const { return finished_; }
-  /// The wall seconds of those rows, summed (what an earlier run spent of a budget).
+  /// The wall seconds of those rows, summed (what an earlier run spent of a budget; only rows of
+  /// this spec's trials when OutputPlan::trial_ids is set).
   double finished_wall_s() const { return finished_wall_s_; }
+  /// Trials of this spec with a row at the start (every trial with a row when the spec's ids are
+  /// not known before the run: OutputPlan::trial_ids).
+  int done_before() const { return done_before_; }
 
   /// Appends the row to results.csv (whole or not at all) and keeps best.json current. A write
   /// the directory refuses throws core::WriteError when the row did not land (results.csv),

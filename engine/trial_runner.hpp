@@ -91,6 +91,14 @@ struct DataFacts {
   std::string describe() const;
 };
 
+/// A file the trials of a spec read (ModelFamily::input_files). Its content is part of what the
+/// sweep's rows mean, so `run` fingerprints it (engine/inputs.hpp) and refuses to continue a
+/// directory whose rows were run with other content.
+struct InputPath {
+  std::filesystem::path path;  ///< as the family opens it (a relative one: from neurosweep's working directory)
+  std::string role;            ///< "data", "module", "program", "argument" or "declared"
+};
+
 /// A model family as registered at start-up (models/registry.cpp). A family implements this
 /// interface; the engine and the CLI call it in this order: check_data once per sweep, then
 /// check_params for each distinct configuration and relative_cost for each trial, both with the
@@ -144,6 +152,27 @@ class ModelFamily {
   /// Trials whose keys are equal and not empty may be trained together as one pack on one worker
   /// (`pack: K`, the runner's run_pack): their shapes agree. "" (the default): never packed.
   virtual std::string pack_key(const nlohmann::json& params, const DataFacts& data) const;
+  /// The files the trials of a spec read besides the spec itself, for their content digests
+  /// (engine/inputs.hpp): the data files actually read (not a whole directory), TorchScript
+  /// modules, a command's program and the files its argv names. `data` and `options` are the
+  /// spec's blocks, `configurations` its distinct resolved parameter sets known before the run.
+  /// Only existing regular files; a missing one is check_data's or check_params' to report.
+  /// Called after those checks passed. Default: none (a family that reads no file).
+  virtual std::vector<InputPath> input_files(const nlohmann::json& data,
+                                             const nlohmann::json& options,
+                                             const std::vector<nlohmann::json>& configurations) const {
+    (void)data;
+    (void)options;
+    (void)configurations;
+    return {};
+  }
+  /// The part of the spec's block named after the family (`options`, SweepSpec::options) that
+  /// changes what a trial computes without entering its id: a rerun whose block differs here
+  /// is refused (engine/sweep_output.cpp) unless accepted (`run --accept-changed-inputs`).
+  /// Default: the whole block. A family leaves out what only declares the parameter space
+  /// (command's "params" defaults reach the ids through the parameters) or cannot change a
+  /// result (command's "grace_s").
+  virtual nlohmann::json identity_options(const nlohmann::json& options) const { return options; }
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   virtual bool wants_trial_dir() const { return true; }

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -162,6 +163,20 @@ std::string module_param(const nlohmann::json& params) {
   NS_CHECK(!module.empty(), "module: name the TorchScript file (\"fixed\": {{\"module\": "
                             "\"model.pt\"}}, or a list in \"grid\")");
   return module;
+}
+
+std::vector<engine::InputPath> module_inputs(const std::vector<nlohmann::json>& configurations) {
+  std::vector<engine::InputPath> out;
+  std::set<std::string> seen;
+  for (const auto& c : configurations) {
+    const auto it = c.find("module");
+    if (it == c.end() || !it->is_string()) continue;
+    const std::string module = it->get<std::string>();
+    std::error_code ec;
+    if (module.empty() || !seen.insert(module).second || !fs::is_regular_file(module, ec)) continue;
+    out.push_back({module, "module"});
+  }
+  return out;
 }
 
 torch::Tensor run_on_two_images(const std::string& module, std::int64_t channels,

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "engine/trial_runner.hpp"
+
 namespace ns::models {
 
 class ScriptModule {
@@ -64,6 +66,10 @@ namespace ns::models {
 
 /// The "module" parameter of a torchscript trial, checked to name a file.
 std::string module_param(const nlohmann::json& params);
+
+/// The TorchScript files the "module" parameters of `configurations` name (each once, in order
+/// of first appearance; role "module"), for the sweep's input digests (ModelFamily::input_files).
+std::vector<engine::InputPath> module_inputs(const std::vector<nlohmann::json>& configurations);
 
 /// `forward` in evaluation mode without gradients on a batch of 2 zero images of
 /// `channels` x `height` x `width`: what `plan` runs once per module. A LibTorch error becomes

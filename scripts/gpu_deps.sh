@@ -33,7 +33,7 @@ done
 
 # What the build reads (headers, CMake configs, link-time .so names, mpirun and its wrappers).
 DEV=(libopenmpi-dev openmpi-bin openmpi-common
-     libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 zlib1g-dev)
+     libhdf5-dev libcli11-dev nlohmann-json3-dev libfmt-dev catch2 zlib1g-dev libssl-dev)
 # What those link against at run time: Open MPI's libraries and transports, HDF5 and its
 # compression filters, fmt.
 RUNTIME=(libopenmpi3 libhwloc15 libevent-core-2.1-7 libevent-pthreads-2.1-7 libpmix2 libmunge2

@@ -19,7 +19,7 @@ PKGS=(build-essential cmake git pkg-config
       libopenmpi-dev openmpi-bin
       libtorch-dev libopenblas0-openmp
       nlohmann-json3-dev libfmt-dev catch2 libcli11-dev
-      libhdf5-dev zlib1g-dev
+      libhdf5-dev zlib1g-dev libssl-dev
       dataset-fashion-mnist python3-pandas python3-torch chromium
       slurmctld slurmd slurm-client munge)
 

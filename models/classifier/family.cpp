@@ -47,6 +47,22 @@ engine::DataFacts idx_data_facts(const nlohmann::json& data, const std::string& 
   return f;
 }
 
+// The IDX files an IDX data block reads (train and t10k images and labels, each the .gz copy
+// when there is one, as find_idx_file picks), for the input digests.
+std::vector<engine::InputPath> idx_data_inputs(const nlohmann::json& data) {
+  const IdxDataOptions opts = IdxDataOptions::from_json(data, "$.data");
+  std::vector<engine::InputPath> out;
+  for (const char* stem : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
+    try {
+      out.push_back({find_idx_file(opts.dir, stem), "data"});
+    } catch (const Error&) {
+      // missing: check_data reports it
+    }
+  }
+  return out;
+}
+
 // The training defaults, metrics and resource of the classifier loop (runner.cpp); `name` is the
 // family's, `model_defaults` its own parameters.
 sweeps::FamilySchema classifier_schema(const std::string& name, nlohmann::json model_defaults) {
@@ -157,6 +173,10 @@ class ConvNetFamily final : public engine::ModelFamily {
     const double per_image = 3 * forward_macs(mo) + 5e4 / static_cast<double>(t.batch_size);
     return epoch_images(t, data) * per_image;
   }
+  std::vector<engine::InputPath> input_files(const nlohmann::json& data, const nlohmann::json&,
+                                             const std::vector<nlohmann::json>&) const override {
+    return idx_data_inputs(data);
+  }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<ConvNetRunner>();
   }
@@ -214,6 +234,14 @@ class ScriptClassificationTask final : public engine::ModelFamily {
     TrainOptions t;
     t.update_from_json(params);
     return epoch_images(t, data);
+  }
+  // The IDX files and every module the configurations name.
+  std::vector<engine::InputPath> input_files(
+      const nlohmann::json& data, const nlohmann::json&,
+      const std::vector<nlohmann::json>& configurations) const override {
+    std::vector<engine::InputPath> out = idx_data_inputs(data);
+    for (auto& m : module_inputs(configurations)) out.push_back(std::move(m));
+    return out;
   }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return make_script_classifier_runner();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <memory>
 
 #include "core/error.hpp"
@@ -54,6 +55,13 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
   return f;
 }
 
+// The file a neural data block reads (HDF5; none for simulated data), for the input digests.
+std::vector<engine::InputPath> neural_data_inputs(const nlohmann::json& data) {
+  const DataSpec spec = parse_data_spec(data, "$.data");
+  std::error_code ec;
+  if (spec.kind != "hdf5" || !std::filesystem::is_regular_file(spec.path, ec)) return {};
+  return {{spec.path, "data"}};
+}
 
 // The most parameters a mask CNN may have (1 GiB of float32 weights) and the most values one
 // layer's activations may hold for a batch (8 GiB): sane maxima (README "Sweep specs") checked
@@ -168,6 +176,11 @@ class MaskCnnFamily final : public engine::ModelFamily {
         train_options_from_json(params));
   }
 
+  std::vector<engine::InputPath> input_files(const nlohmann::json& data, const nlohmann::json&,
+                                             const std::vector<nlohmann::json>&) const override {
+    return neural_data_inputs(data);
+  }
+
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_maskcnn_runner();
@@ -267,6 +280,14 @@ class ScriptNeuralTask final : public engine::ModelFamily {
   double relative_cost(const nlohmann::json& params, const engine::DataFacts&) const override {
     const TrainOptions t = train_options_from_json(params);
     return static_cast<double>(t.phases() * t.max_iters_per_phase() * t.batch_size());
+  }
+  // The data file and every module the configurations name.
+  std::vector<engine::InputPath> input_files(
+      const nlohmann::json& data, const nlohmann::json&,
+      const std::vector<nlohmann::json>& configurations) const override {
+    std::vector<engine::InputPath> out = neural_data_inputs(data);
+    for (auto& m : module_inputs(configurations)) out.push_back(std::move(m));
+    return out;
   }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();

@@ -49,6 +49,20 @@ class TorchScriptFamily final : public engine::ModelFamily {
                          const nlohmann::json& options) const override {
     task(options).check_params_with(params, data, options);
   }
+  std::vector<engine::InputPath> input_files(
+      const nlohmann::json& data, const nlohmann::json& options,
+      const std::vector<nlohmann::json>& configurations) const override {
+    return task(options).input_files(data, options, configurations);
+  }
+  // The block without the regularizers' "weight": each is the default of a sweep parameter of
+  // the same name, so it reaches the trial ids through the parameters.
+  nlohmann::json identity_options(const nlohmann::json& options) const override {
+    nlohmann::json out = options;
+    if (!out.is_object()) return out;
+    for (const char* kind : {"smoothness", "readout_l1", "group_sparsity"})
+      if (out.contains(kind) && out[kind].is_object()) out[kind].erase("weight");
+    return out;
+  }
   std::string validation() const override { return neural_->validation(); }
   double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
     return task(params).relative_cost(params, data);

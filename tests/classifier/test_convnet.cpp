@@ -1,10 +1,15 @@
 // Tests for models/classifier/convnet.* and the family's parameter checks (family.cpp).
 #include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+
 #include "catch.hpp"
 
 #include "core/error.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/family.hpp"
+#include "models/classifier/idx.hpp"
 #include "models/classifier/runner.hpp"
 
 using Catch::Contains;
@@ -133,4 +138,30 @@ TEST_CASE("the convnet schema lists every parameter with a typed default", "[con
   json all = m;
   all.update(t);
   CHECK_NOTHROW(fam->check_params(all, {}));
+}
+
+TEST_CASE("convnet's input files are the four IDX files it reads, the .gz copy first",
+          "[convnet][inputs]") {
+  namespace fs = std::filesystem;
+  using ns::models::classifier::write_idx;
+  const fs::path dir =
+      fs::temp_directory_path() / ("ns_test_convnet_inputs_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  write_idx(dir / "train-images-idx3-ubyte.gz", {2, 2, 2}, std::vector<std::uint8_t>(8, 1));
+  write_idx(dir / "train-images-idx3-ubyte", {2, 2, 2}, std::vector<std::uint8_t>(8, 1));
+  write_idx(dir / "train-labels-idx1-ubyte", {2}, {0, 1});
+  write_idx(dir / "t10k-images-idx3-ubyte", {1, 2, 2}, std::vector<std::uint8_t>(4, 1));
+  write_idx(dir / "t10k-labels-idx1-ubyte.gz", {1}, {3});
+  write_idx(dir / "unrelated-file", {1}, {3});  // in the directory, never read
+  const auto fam = ns::models::classifier::convnet_family();
+  const auto files = fam->input_files({{"kind", "idx"}, {"dir", dir.string()}}, json(), {});
+  std::vector<std::string> names;
+  for (const auto& f : files) {
+    CHECK(f.role == "data");
+    names.push_back(f.path.filename().string());
+  }
+  CHECK(names == std::vector<std::string>{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte",
+                                          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"});
+  fs::remove_all(dir);
 }

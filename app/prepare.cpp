@@ -96,9 +96,28 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   p.configurations_checked = checked;
   // The files the trials read: those of the configurations listed (repeats share theirs), and
   // of each value a "choice" of the random block can take (a search may propose any later).
+  // Asked in chunks, so a grid of a million configurations is not copied whole.
+  constexpr std::size_t kChunk = 4096;
   std::vector<nlohmann::json> configurations;
-  for (const auto& t : p.trials)
-    if (t.repeat == 0) configurations.push_back(t.params);
+  std::set<std::string> listed;
+  auto ask = [&] {
+    if (configurations.empty()) return;
+    std::vector<engine::InputPath> found;
+    try {
+      found = p.family->input_files(p.spec.data, p.spec.options, configurations);
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
+    }
+    for (auto& f : found)
+      if (listed.insert(f.path.string()).second) p.inputs.push_back(std::move(f));
+    configurations.clear();
+  };
+  for (const auto& t : p.trials) {
+    if (t.repeat != 0) continue;
+    configurations.push_back(t.params);
+    if (configurations.size() == kChunk) ask();
+  }
   for (const auto& [name, dist] : p.spec.random) {
     if (dist.kind != "choice") continue;
     for (const auto& v : dist.choices) {
@@ -107,12 +126,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
       configurations.push_back(std::move(params));
     }
   }
-  try {
-    p.inputs = p.family->input_files(p.spec.data, p.spec.options, configurations);
-  } catch (const Error& e) {
-    const std::string what = e.what();
-    throw Error(what.rfind(path, 0) == 0 ? what : fmt::format("{}: {}", path, what));
-  }
+  ask();
   return p;
 }
 

@@ -134,4 +134,13 @@ bool require_regular_file(const std::string& path, const std::string& what) {
                S_ISDIR(st.st_mode) ? "a directory" : "a pipe, socket or device");
 }
 
+bool is_plain_name(const std::string& name) {
+  if (name.empty() || name.size() > 200 || name[0] == '.') return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
 }  // namespace ns::core

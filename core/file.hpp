@@ -61,4 +61,9 @@ void write_file_atomic(const std::filesystem::path& path, const std::string& tex
 /// `path` (the caller reports that with its own advice), true for a regular file.
 bool require_regular_file(const std::string& path, const std::string& what);
 
+/// True for a name that is safe as one path component, such as a sweep's runs/<name>: letters,
+/// digits, '.', '_' and '-', at most 200, not starting with '.' (so neither "../../x", "/etc",
+/// "." nor a hidden entry).
+bool is_plain_name(const std::string& name);
+
 }  // namespace ns::core

@@ -250,6 +250,16 @@ std::string incompatibility(const std::string& dir, const sweeps::SweepSpec& spe
   return "";
 }
 
+// state.json while a run goes on: "running", with the figures earlier runs finished with
+// (makespan_s), so a run killed before its end does not lose them.
+nlohmann::json running_state(const nlohmann::json& previous, int total_trials) {
+  nlohmann::json state = {{"state", "running"}, {"trials", total_trials}};
+  if (previous.is_object())
+    if (const auto m = previous.find("makespan_s"); m != previous.end() && m->is_number())
+      state["makespan_s"] = *m;
+  return state;
+}
+
 }  // namespace
 
 void check_output_dir(const OutputPlan& plan) {
@@ -374,7 +384,7 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   sweep.update(input_record(plan, previous, changes, static_cast<int>(row_ids.size())));
   core::write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
   core::write_file_atomic((fs::path(dir_) / "state.json").string(),
-                    nlohmann::json{{"state", "running"}, {"trials", total_trials}}.dump(2) + "\n");
+                    running_state(previous_state_, total_trials).dump(2) + "\n");
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
   done_before_ = static_cast<int>(counted.size());
   done_ = done_before_;

@@ -62,7 +62,15 @@ int run(CliState& st) {
   o.name = !st.name.empty() ? st.name : string_field(spec, "name", st.spec);
   if (o.name.empty()) o.name = fs::path(st.spec).stem().string();
   std::string out = !st.out.empty() ? st.out : string_field(spec, "out", st.spec);
-  if (out.empty()) out = "runs/" + o.name;  // the engine's default for a spec without "out"
+  if (out.empty()) {
+    // The engine's default for a spec without "out": the name must stay one path component.
+    NS_CHECK(core::is_plain_name(o.name),
+             "{}: $.name (or --name): expected a name of letters, digits, '.', '_', '-' (at most "
+             "200, not starting with '.'; the output directory is runs/<name>), got {}; or set "
+             "\"out\" / --out",
+             st.spec, core::shown(nlohmann::json(o.name)));
+    out = "runs/" + o.name;
+  }
   o.out = absolute(out);
   NS_CHECK(!fs::exists(o.out) || fs::is_directory(o.out),
            "output path '{}' is a file, not a directory; set \"out\" in the spec or pass --out DIR",

@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "core/file.hpp"
+#include "core/json_text.hpp"
 #include "engine/trial_runner.hpp"
 #include "models/torch_common.hpp"
 
@@ -123,7 +124,10 @@ void ScriptModule::save_state(torch::serialize::OutputArchive& archive) const {
 void ScriptModule::load_state(torch::serialize::InputArchive& archive) {
   torch::Tensor t;
   archive.read("names", t, true);
-  const nlohmann::json names = nlohmann::json::parse(tensor_bytes(t));
+  // The checkpoint's list of tensor names (a flat array; bounded like any JSON read back).
+  const nlohmann::json names = core::parse_json(tensor_bytes(t), "the checkpoint's tensor names",
+                                                core::JsonLimits{std::size_t{64} << 20, 4, true, false});
+  NS_CHECK(names.is_array(), "the checkpoint's tensor names: expected a JSON array");
   NS_CHECK(names.size() == state_.size(), "the saved state has {} tensors, the module {}",
            names.size(), state_.size());
   torch::NoGradGuard no_grad;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/hash.hpp"
 #include "core/json.hpp"
 #include "core/json_text.hpp"
@@ -19,16 +20,8 @@ namespace {
 
 using nlohmann::json;
 
-// A sweep's name becomes the directory runs/<name>: letters, digits, '.', '_' and '-' only, and
-// no leading '.', so it can name neither a path elsewhere ("../../x", "/etc") nor a hidden or
-// special entry (".", "..").
-bool valid_name(const std::string& name) {
-  if (name.empty() || name.size() > 200 || name[0] == '.') return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
-  });
-}
+// A sweep's name becomes the directory runs/<name> (core::is_plain_name).
+bool valid_name(const std::string& name) { return core::is_plain_name(name); }
 
 const char* type_name(const json& v) {
   if (v.is_boolean()) return "a boolean";

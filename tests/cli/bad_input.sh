@@ -96,6 +96,12 @@ bad_run duplicate "$TMP/dup.json: \$.mode: the key appears twice" "$TMP/dup.json
 sed 's/"family": "quadratic",/&  "fixed": {"shape": "bo\\u0000wl"},/' "$Q" >"$TMP/nul.json"
 grep -qF '"bo\u0000wl"' "$TMP/nul.json" || fail "the spec with a NUL was not written"
 bad_run nul "$TMP/nul.json: \$.fixed.shape: a string holds a NUL character" "$TMP/nul.json" --out "$TMP/done"
+# A value nested 100000 deep (it crashed plan and run with SIGSEGV): refused at depth 64.
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); s["fixed"]={"deep": "@"}; print(json.dumps(s).replace("\"@\"", "["*100000 + "]"*100000))' "$Q" >"$TMP/deep.json"
+bad_run deep "$TMP/deep.json: \$.fixed.deep[0][0]" "$TMP/deep.json" --out "$TMP/done"
+grep -qF "nested deeper than 64 levels" "$TMP/err" || fail "deep: $(cat "$TMP/err")"
+expect_exit 2 timeout 60 "$NS" plan "$TMP/deep.json"; one_line
+grep -qF "nested deeper than 64 levels" "$TMP/err" || fail "deep plan: $(cat "$TMP/err")"
 mkfifo "$TMP/fifo"
 bad_run fifo_spec "$TMP/fifo: expected a regular file, got a pipe, socket or device" "$TMP/fifo" --out "$TMP/done"
 

@@ -142,6 +142,16 @@ TEST_CASE("launch: bad input exits 2 and writes nothing", "[launch][cli]") {
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--nodes", "0"}) == 2);
   CHECK_FALSE(fs::exists(t.path / "o"));  // validation happens before anything is created
 
+  // Without "out" the name becomes runs/<name>: "../../x" would write outside runs/.
+  write(t.path / "escape.json", R"({"name": "../../x", "family": "quadratic"})");
+  const fs::path cwd = fs::current_path();
+  fs::create_directories(t.path / "a" / "b");
+  fs::current_path(t.path / "a" / "b");
+  const int escape_rc = run_cli({"launch", "slurm", (t.path / "escape.json").string()});
+  fs::current_path(cwd);
+  CHECK(escape_rc == 2);
+  CHECK_FALSE(fs::exists(t.path / "x"));
+
   write(t.path / "file", "x");
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--out",
                  (t.path / "file").string()}) == 2);

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -248,6 +249,22 @@ std::string incompatibility(const std::string& dir, const sweeps::SweepSpec& spe
           fmt::join(diffs, "; "));
   }
   return "";
+}
+
+// Rewrites the existing file at `path` with `text` without allocating: only when the file's
+// allocated blocks hold `text` (a full disk refuses the temporary of an atomic write). Not
+// atomic; for the last word of a run that cannot write anything else. True when it worked.
+bool overwrite_in_place(const std::string& path, const std::string& text) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_blocks) * 512 < text.size())
+    return false;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::pwrite(fd, text.data(), text.size(), 0) == static_cast<ssize_t>(text.size()) &&
+                  ::ftruncate(fd, static_cast<off_t>(text.size())) == 0 && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
 }
 
 // state.json while a run goes on: "running", with the figures earlier runs finished with
@@ -583,12 +600,20 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
   const int code = !output_error.empty() ? kExitCannotWrite
                    : complete            ? kExitOk
                                          : kExitInterrupted;
+  const std::string state_path = (fs::path(dir_) / "state.json").string();
+  const std::string text = state.dump(2) + "\n";
   try {
-    core::write_file_atomic((fs::path(dir_) / "state.json").string(), state.dump(2) + "\n");
+    core::write_file_atomic(state_path, text);
   } catch (const core::WriteError& e) {
-    log::error("{}; state.json still says \"running\": this run ended {} (exit {})", e.what(),
-               complete ? "complete" : "interrupted", kExitCannotWrite);
-    return kExitCannotWrite;
+    // A full disk has no room for the temporary; the "running" state.json already holds a block
+    // (a few KiB on ext4, xfs, tmpfs), which takes the final state in place.
+    if (overwrite_in_place(state_path, text)) {
+      log::warn("{}; state.json was rewritten in place instead", e.what());
+    } else {
+      log::error("{}; state.json still says \"running\": this run ended {} (exit {})", e.what(),
+                 complete ? "complete" : "interrupted", kExitCannotWrite);
+      return kExitCannotWrite;
+    }
   }
   return code;
 }

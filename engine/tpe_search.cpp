@@ -207,9 +207,10 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
       by_id_[e.trial.id] = k;
       entries_.push_back(std::move(e));
     } else if (kind == "tpe_result") {
-      const std::string status = ev.at("status").get<std::string>();
+      // Any status but ok (an unknown word reads as kInvalid) is a failure to TPE.
+      const auto status = ev.at("status").get<TrialStatus>();
       record(ev.at("trial").get<std::string>(),
-             status == "ok" ? TrialStatus::kOk : TrialStatus::kFailed,
+             status == TrialStatus::kOk ? TrialStatus::kOk : TrialStatus::kFailed,
              journal_value(ev.at("value")));
     }
   }

@@ -14,10 +14,13 @@
 //   together. Ties by index starved a top member whose copiers (lower indices) came back to its
 //   step and ran again before it, forever.
 // * Exploit and explore, when a member pauses at step s: the members with a value (their last
-//   pause's metric; a member just exploited has none until its next pause) are ranked; with n of
-//   them, q = ceil(n * quantile), at most floor(n / 2) (Ray's quantiles). A member in the bottom q
-//   copies the latest snapshot of a member drawn uniformly from the top q (its checkpoint and all
-//   its parameters, structural ones too: the weights need them), then explores: each mutable
+//   pause's metric; kept across an exploit, as Ray Tune keeps a trial's last_score: the copier
+//   ranks with its own last value until its next pause, so every decision ranks the whole
+//   population that has reported; a member whose segment failed has none until its next pause)
+//   are ranked; with n of them, q = ceil(n * quantile), at most floor(n / 2) (Ray's quantiles).
+//   A member in the bottom q copies the latest snapshot of a member drawn uniformly from the top
+//   q that has one (one that has just copied has none until it pauses): its checkpoint and all
+//   its parameters (structural ones too: the weights need them), then explores: each mutable
 //   parameter is resampled from its $.random distribution with probability
 //   `resample_probability`, else perturbed: a number multiplied by a factor drawn from `perturb`
 //   (an int rounded), a choice moved to a neighbouring value of its list (at the ends: stays or
@@ -171,7 +174,7 @@ class PbtScheduler final : public Scheduler {
     sweeps::Trial trial;
     State state = State::kReady;
     double step = 0;
-    std::optional<double> value;  ///< the last pause's metric; none after an exploit
+    std::optional<double> value;  ///< the last pause's metric, kept across an exploit; none after a failure
     std::string latest;           ///< its latest snapshot ("" none)
     std::string adopt;            ///< snapshot to load before its next segment
     int failures = 0;

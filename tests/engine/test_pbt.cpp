@@ -169,8 +169,9 @@ TEST_CASE("pbt exploits the bottom member from the top one; lineage and snapshot
   for (int i = 0; i < 4; ++i)
     CHECK(s.on_result(1, first[i], row(first[i], TrialStatus::kPaused, scores[i]), false) ==
           Verdict::kHold);
-  // m0 alone: nothing to compare. m1 with m0: bottom of two -> exploits m0. m2 (scores 8, 1):
-  // m1 has no value after its exploit, so the pool is {m0, m2}: m2 exploits m0. m3 (9, 8): top.
+  // m0 alone: nothing to compare. m1 with m0: bottom of two -> exploits m0. m2 (scores 8, 5, 1):
+  // m1 keeps its last value 5 after its exploit (as Ray keeps last_score), so the pool is
+  // {m0, m1, m2}, one in each quantile: m2 exploits m0. m3 (9, 8, 5, 1): top.
   std::vector<std::string> kinds;
   for (std::size_t k = 4; k < journal.size(); ++k)
     if (journal[k]["event"] != "pbt_result") kinds.push_back(journal[k]["event"]);
@@ -516,4 +517,107 @@ TEST_CASE("pbt and schedule spec blocks are checked") {
   const auto fs = ns::sweeps::parse_spec_with(f, "s.json", schema);
   CHECK(fs.search->segments.size() == 2);
   CHECK(fs.search->segments[1].params == json{{"lr", 0.1}});
+}
+
+TEST_CASE("pbt on a stationary population exploits about the quantile's share of decisions") {
+  // Every member's value is a fixed draw of its own plus noise, neither depending on the
+  // parameters or the checkpoint: nothing to gain by copying, and a member pausing ranks among
+  // the others' last values at random, so about `quantile` of the decisions are exploits (Ray:
+  // every member keeps its last score). When an exploit cleared the member's value, each
+  // decision ranked only the members that had not just copied (the low ones had), and the high
+  // ones left made up the bottom: most decisions were exploits.
+  for (int population : {64, 256}) {
+    const int workers = 8;
+    PbtOptions o = options(population);
+    o.max = 100;  // 9 decisions a member (more when an exploit goes back a step)
+    o.seed = 11;
+    std::vector<double> lrs, base;
+    std::uint64_t state = 0x5EED0000ULL + static_cast<std::uint64_t>(population);
+    auto uniform = [&] {  // splitmix64: the same draws on every platform
+      std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
+    };
+    for (int i = 0; i < population; ++i) {
+      lrs.push_back(1e-4 * std::pow(1e3, uniform()));
+      base.push_back(uniform());
+    }
+    int exploits = 0, continues = 0;
+    PbtScheduler s(members(lrs), o, [&](const json& e) {
+      if (e["event"] == "pbt_exploit" && e["reason"] == "quantile") ++exploits;
+      if (e["event"] == "pbt_continue") ++continues;
+    });
+    s.restore({}, {});
+    std::vector<msg::Assign> running;  // the oldest comes back first
+    int segments = 0;
+    while (segments < 20 * population) {
+      while (static_cast<int>(running.size()) < workers && s.next(1)) running.push_back(s.take(1));
+      if (running.empty()) break;
+      const msg::Assign a = running.front();
+      running.erase(running.begin());
+      const int i = std::stoi(a.trial.id.substr(1));
+      const TrialStatus st = a.final_rung ? TrialStatus::kOk : TrialStatus::kPaused;
+      s.on_result(1, a, row(a, st, base[static_cast<std::size_t>(i)] + 0.2 * uniform()), false);
+      ++segments;
+    }
+    const int decisions = exploits + continues;
+    const double share = static_cast<double>(exploits) / decisions;
+    INFO("population " << population << ": " << exploits << " exploits of " << decisions
+                       << " decisions (" << share << ")");
+    CHECK_FALSE(s.may_have_more());
+    CHECK(decisions >= 8 * population);
+    CHECK(share >= 0.15);
+    CHECK(share <= 0.35);
+  }
+}
+
+TEST_CASE("pbt resumes a journal whose exploits cleared the copier's value: decisions stand") {
+  // Scores m0 8, m1 5 (m1 exploits m0), m2 6: the old rule ranked {m0, m2} (m1 had no value)
+  // and m2 exploited m0; the journal says so. Resumed, that decision stands (m2 loads m0's
+  // snapshot with the journal's parameters) and the next ones keep every last value: m3 at 5.5
+  // ranks among 8, 5, 6, 5.5 and continues (the old rule ranked {m0, m3}: an exploit).
+  std::vector<json> journal;
+  const auto pop = members({0.01, 0.05, 0.002, 0.02});
+  {
+    PbtScheduler s(pop, options(4), [&](const json& e) { journal.push_back(e); });
+    s.restore({}, {});
+    msg::Assign a0 = s.take(1), a1 = s.take(1);
+    s.on_result(1, a0, row(a0, TrialStatus::kPaused, 8), false);
+    s.on_result(1, a1, row(a1, TrialStatus::kPaused, 5), false);
+  }
+  REQUIRE(journal.back()["event"] == "pbt_exploit");
+  const json params = {{"lr", 0.012}, {"channels", 4}};
+  journal.push_back({{"event", "pbt_result"}, {"member", 2}, {"trial", "m2"}, {"step", 10},
+                     {"status", "paused"}, {"value", 6}, {"snapshot", "pbt/m2/0-10"},
+                     {"adopted", ""}});
+  journal.push_back({{"event", "pbt_exploit"}, {"member", 2}, {"trial", "m2"}, {"step", 10},
+                     {"donor", 0}, {"donor_trial", "m0"}, {"from_step", 10},
+                     {"snapshot", "pbt/m0/0-10"}, {"params", params},
+                     {"changes", {{"lr", {0.01, 0.012}}}}, {"reason", "quantile"}});
+  const std::size_t old_events = journal.size();
+  std::vector<std::string> removed;
+  PbtScheduler s(pop, options(4), [&](const json& e) { journal.push_back(e); },
+                 [&](const std::string& p) { removed.push_back(p); });
+  s.restore(std::vector<json>(journal.begin(), journal.end()), {});
+  CHECK(journal.size() == old_events);  // nothing decided again
+  CHECK(s.exploits() == 2);
+  CHECK(s.params(2) == params);
+  CHECK(s.live_snapshots().at("pbt/m0/0-10") == std::set<int>{1, 2});
+  CHECK(std::find(removed.begin(), removed.end(), "pbt/m2/0-10") != removed.end());
+  // m3's segment (running at the kill) is handed out again, first (the smallest step).
+  msg::Assign a3 = s.take(1);
+  REQUIRE(a3.trial.id == "m3");
+  s.on_result(1, a3, row(a3, TrialStatus::kPaused, 5.5), false);
+  CHECK(journal.back()["event"] == "pbt_continue");
+  CHECK(journal.back()["member"] == 3);
+  // m2 goes on from m0's snapshot with the recorded parameters.
+  std::map<std::string, msg::Assign> next;
+  for (int k = 0; k < 4; ++k) {
+    msg::Assign a = s.take(1);
+    next[a.trial.id] = a;
+  }
+  CHECK(next.at("m2").adopt == "pbt/m0/0-10");
+  CHECK(next.at("m2").trial.params == params);
+  CHECK(next.at("m2").resource_limit == 20);
 }

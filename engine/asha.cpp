@@ -107,6 +107,8 @@ AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions opti
     for (int i = 0; i < n; ++i) start_order_.push_back(i);
   }
   promoted_.resize(rungs_.size());
+  candidates_.resize(rungs_.size());
+  bound_.resize(rungs_.size());
 }
 
 double AshaScheduler::score(double v) const {
@@ -145,15 +147,29 @@ bool AshaScheduler::rung_complete(int k) const {
   return k == 0 || (rung_complete(k - 1) && promotable(k - 1) < 0);
 }
 
+std::size_t AshaScheduler::top_of(std::size_t n) const {
+  return static_cast<std::size_t>(std::floor(static_cast<double>(n) / opt_.eta));
+}
+
 int AshaScheduler::promotable(int k) const {
-  const auto& ranked = ranked_[k];
-  const auto top = static_cast<std::size_t>(std::floor(static_cast<double>(ranked.size()) / opt_.eta));
-  std::size_t n = 0;
-  for (auto it = ranked.begin(); it != ranked.end() && n < top; ++it, ++n) {
-    const int i = std::get<2>(*it);
-    if (!promoted_[k].count(i) && entries_[i].state == State::kPaused) return i;
+  // The first paused, unpromoted trial in rung order, if it lies within the top: when the best
+  // candidate does not, none does.
+  const auto& candidates = candidates_[k];
+  if (candidates.empty() || top_of(ranked_[k].size()) == 0) return -1;
+  const Rank& best = *candidates.begin();
+  return best <= *bound_[k] ? std::get<2>(best) : -1;
+}
+
+void AshaScheduler::sync(int i) {
+  const Entry& e = entries_[i];
+  for (const auto& [k, v] : e.values) {
+    if (static_cast<std::size_t>(k) >= candidates_.size()) continue;
+    const Rank key = rank_key(i, k);
+    if (e.state == State::kPaused && !promoted_[k].count(i))
+      candidates_[k].insert(key);
+    else
+      candidates_[k].erase(key);
   }
-  return -1;
 }
 
 std::optional<std::pair<int, int>> AshaScheduler::job() const {
@@ -262,6 +278,7 @@ msg::Assign AshaScheduler::take(int) {
   if (target > 0 && e.state == State::kPaused) promoted_[target - 1].insert(i);
   e.state = State::kRunning;
   e.target = target;
+  sync(i);
   log({{"event", "start"}, {"trial", e.trial.id}, {"rung", target}, {"attempt", e.attempt}});
   shown_.reset();
   charge(i);
@@ -288,9 +305,26 @@ int AshaScheduler::index_of(const std::string& id) const { return find_index(ind
 
 void AshaScheduler::record(int i, int rung, double value) {
   Entry& e = entries_[i];
-  if (e.values.count(rung)) ranked_[rung].erase(rank_key(i, rung));
-  e.values[rung] = value;
-  ranked_[rung].insert(rank_key(i, rung));
+  auto& ranked = ranked_[rung];
+  auto& bound = bound_[rung];
+  if (e.values.count(rung)) {  // a value recorded again (rare): place the bound anew
+    const Rank old = rank_key(i, rung);
+    ranked.erase(old);
+    candidates_[rung].erase(old);
+    e.values[rung] = value;
+    ranked.insert(rank_key(i, rung));
+    const std::size_t top = top_of(ranked.size());
+    if (top > 0) bound = std::next(ranked.begin(), static_cast<std::ptrdiff_t>(top - 1));
+  } else {
+    const std::size_t before = top_of(ranked.size());
+    e.values[rung] = value;
+    const Rank key = rank_key(i, rung);
+    ranked.insert(key);
+    // The element at position before - 1 moves one down when the new one ranks above it.
+    if (before > 0 && key < *bound) bound = std::prev(bound);
+    if (top_of(ranked.size()) > before) bound = before == 0 ? ranked.begin() : std::next(bound);
+  }
+  sync(i);
 }
 
 void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
@@ -338,6 +372,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
       again_.push_back(static_cast<int>(i));  // it was training when the run ended
     }
     charge(static_cast<int>(i));
+    sync(static_cast<int>(i));
   }
 }
 
@@ -377,6 +412,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   if (row.status == TrialStatus::kPaused) {
     record(i, e.target, v);
     e.state = State::kPaused;
+    sync(i);
     e.last = row;
     log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
          {"resource", rungs_[e.target]}, {"value", journal_json(v)}, {"decision", Decision::kPause},
@@ -388,6 +424,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
     e.attempt = row.attempt + 1;
     e.state = State::kRunning;  // until taken again
+    sync(i);
     again_.insert(again_.begin(), i);
     return Verdict::kRetry;
   }
@@ -402,6 +439,7 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   charge(i);
   for (int k = 0; k <= e.target && k < static_cast<int>(promoted_.size()); ++k)
     if (e.values.count(k)) promoted_[k].insert(i);  // it goes no further: its slot is used
+  sync(i);
   return Verdict::kRecord;
 }
 
@@ -430,7 +468,8 @@ void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
 std::vector<ResultRow> AshaScheduler::final_rows() {
   proposal_valid_ = false;
   std::vector<ResultRow> rows;
-  for (auto& e : entries_) {
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
     if (e.state != State::kPaused) continue;
     ResultRow r = e.last;
     r.trial_id = e.trial.id;
@@ -444,6 +483,7 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
     r.error = fmt::format("stopped at rung {} of {} (resource {}): not among the top 1/{} there",
                           rung, rungs_.size() - 1, rungs_[rung], opt_.eta);
     e.state = State::kDone;
+    sync(static_cast<int>(i));
     log({{"event", "final"}, {"trial", e.trial.id}, {"rung", rung}});
     rows.push_back(std::move(r));
   }

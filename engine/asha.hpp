@@ -144,8 +144,14 @@ class AshaScheduler final : public Scheduler {
   /// A rung's ranking key for entry i: better first, ties by sweep index.
   using Rank = std::tuple<double, int, int>;  ///< (-score, sweep index, entry)
   Rank rank_key(int i, int rung) const;
-  /// The trial to promote out of rung k, or -1.
+  /// The trial to promote out of rung k, or -1: the best of candidates_[k] if it is among the
+  /// top floor(n_k / eta) of ranked_[k] (O(1); the sets are kept up to date as they change).
   int promotable(int k) const;
+  /// How many of a rung's n recorded trials may be promoted out of it: floor(n / eta).
+  std::size_t top_of(std::size_t n) const;
+  /// Brings entry i's membership of candidates_ up to date (after a change of its state, its
+  /// values or promoted_).
+  void sync(int i);
   /// The next job: (entry index, target rung), or nullopt.
   std::optional<std::pair<int, int>> job() const;
   bool rung_complete(int k) const;
@@ -163,6 +169,10 @@ class AshaScheduler final : public Scheduler {
   std::unordered_map<std::string, int> index_;  ///< trial id -> entry
   mutable std::size_t first_new_ = 0;       ///< no entry before it is still new
   std::vector<std::set<int>> promoted_;     ///< per rung: entries promoted out of it
+  /// Per rung: the entries of ranked_ that are paused and not promoted out of it, best first.
+  std::vector<std::set<Rank>> candidates_;
+  /// Per rung: the last of the top floor(n / eta) of ranked_ (meaningless while that is 0).
+  std::vector<std::set<Rank>::const_iterator> bound_;
   std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
   std::vector<int> start_order_;            ///< the order new entries start in
   std::function<void(const nlohmann::json&)> journal_;

@@ -27,6 +27,18 @@ double expected_duration(const std::vector<double>& seen) {
   return mean + std::sqrt(var / n);
 }
 
+void DurationStats::add(double d) {
+  ++n_;
+  const double delta = d - mean_;
+  mean_ += delta / static_cast<double>(n_);
+  m2_ += delta * (d - mean_);
+}
+
+double DurationStats::expected() const {
+  if (n_ == 0) return 0;
+  return mean_ + std::sqrt(std::max(0.0, m2_) / static_cast<double>(n_));
+}
+
 Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
                          std::function<std::string()> drain_requested)
     : transport_(transport), sink_(sink), opt_(std::move(options)),
@@ -104,9 +116,9 @@ bool Coordinator::may_start(double cost) {
     return spent(fmt::format("the budget of {} resource units is spent", opt_.budget_resource),
                  fmt::format("the scheduler gave {:.6g} of the budget's {:.6g} resource units",
                              scheduler_->resource_used(), opt_.budget_resource));
-  const double expected = expected_duration(durations_) * cost;
-  if (opt_.deadline &&
-      !fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {
+  if (!opt_.deadline) return true;
+  const double expected = durations_.expected() * cost;
+  if (!fits_before_deadline(SysClock::now(), *opt_.deadline, opt_.deadline_margin_s, expected)) {
     stopped_starting_ = true;
     if (summary_.drain_reason.empty()) summary_.drain_reason = "the deadline leaves no time for another trial";
     log::info("not starting more trials: by the durations seen so far ({:.1f} s expected) they "
@@ -258,7 +270,7 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   }
   if (row.status == TrialStatus::kOk) {
     ++summary_.ok;
-    durations_.push_back(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
+    durations_.add(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
   } else if (row.status == TrialStatus::kTimeout) {
     ++summary_.timeout;
   } else if (row.status == TrialStatus::kStopped) {

@@ -120,6 +120,21 @@ bool fits_before_deadline(std::chrono::system_clock::time_point now,
 /// trial's cost (with no cost model every cost is 1).
 double expected_duration(const std::vector<double>& seen);
 
+/// The same statistic kept as it goes (Welford's running mean and sum of squared deviations),
+/// so that each start costs O(1) however many trials have ended.
+class DurationStats {
+ public:
+  void add(double d);
+  /// mean + population standard deviation of the durations added; 0 when none were.
+  double expected() const;
+  std::size_t count() const { return n_; }
+
+ private:
+  std::size_t n_ = 0;
+  double mean_ = 0;
+  double m2_ = 0;
+};
+
 class Coordinator {
  public:
   /// `drain_requested` is polled in the loop (signals); it returns a reason or "".
@@ -175,7 +190,7 @@ class Coordinator {
   std::function<std::string()> drain_requested_;
   Scheduler* scheduler_ = nullptr;  ///< set for the duration of run() / run_serial()
   std::map<int, InFlight> busy_;
-  std::vector<double> durations_;
+  DurationStats durations_;
   CoordinatorSummary summary_;
   std::optional<std::chrono::steady_clock::time_point> first_assign_;
   bool draining_ = false;

@@ -148,20 +148,23 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
   ResultRow row;
   row.trial_id = cells.at("trial_id");
   row.status = parse_trial_status(cells.at("status"));
+  // No exceptions for ordinary cells (a resume reads every row): a cell that is not JSON is a
+  // bare string value; a metric that is empty or out of range reads as NaN (as std::stod's
+  // throwing did).
   for (auto& p : param_names) {
     const std::string& s = cells.at(p);
-    try {
-      row.params[p] = nlohmann::json::parse(s);
-    } catch (const nlohmann::json::exception&) {
-      row.params[p] = s;  // a bare string value
-    }
+    nlohmann::json v = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
+    if (v.is_discarded())
+      row.params[p] = s;
+    else
+      row.params[p] = std::move(v);
   }
   for (auto& m : metric_names) {
-    try {
-      row.metrics[m] = std::stod(cells.at(m));
-    } catch (const std::exception&) {
-      row.metrics[m] = NAN;
-    }
+    const std::string& s = cells.at(m);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    row.metrics[m] = end == s.c_str() || errno == ERANGE ? NAN : v;
   }
   row.seed = std::stoull(cells.at("seed"));
   row.repeat = std::stoi(cells.at("repeat"));

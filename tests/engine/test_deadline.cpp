@@ -46,3 +46,19 @@ TEST_CASE("a trial is started only if it fits before deadline - margin", "[deadl
   CHECK(expected_duration({10, 10}) == Approx(10));
   CHECK(expected_duration({5, 15}) == Approx(15));  // mean 10 + sd 5
 }
+
+TEST_CASE("DurationStats keeps expected_duration as it goes") {
+  DurationStats stats;
+  CHECK(stats.expected() == 0);
+  std::vector<double> seen;
+  std::uint64_t x = 12345;
+  for (int i = 0; i < 2000; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double d = 0.5 + static_cast<double>(x >> 40) / 1e5 * (i % 7 == 0 ? 30 : 1);
+    seen.push_back(d);
+    stats.add(d);
+    if (i % 97 == 0 || i == 1999)
+      CHECK(stats.expected() == Approx(expected_duration(seen)).epsilon(1e-9));
+  }
+  CHECK(stats.count() == seen.size());
+}

@@ -172,3 +172,24 @@ TEST_CASE("best tracking honours the mode and ignores failures and NaN", "[resul
   CHECK(low.offer(row("b", -1)));
   CHECK(low.value() == -1);
 }
+
+TEST_CASE("BestTracker::offer_cells reads the cells of a results.csv row") {
+  auto cells = [](std::string name, std::string score) {
+    return std::map<std::string, std::string>{
+        {"trial_id", "t" + score}, {"status", "ok"}, {"lr", "0.5"}, {"name", std::move(name)},
+        {"score", std::move(score)}, {"seed", "7"}, {"repeat", "0"}};
+  };
+  BestTracker best("score", true);
+  CHECK(best.offer_cells(cells("adam", "1.5"), {"lr", "name"}, {"score"}));
+  auto j = best.to_json();
+  CHECK(j["params"]["lr"] == 0.5);
+  CHECK(j["params"]["name"] == "adam");  // not JSON: a bare string
+  CHECK(j["value"] == 1.5);
+  CHECK(best.offer_cells(cells("\"sgd\"", "2"), {"lr", "name"}, {"score"}));
+  CHECK(best.to_json()["params"]["name"] == "sgd");
+  // Empty, out of range or not a number: NaN, never the best.
+  CHECK_FALSE(best.offer_cells(cells("x", ""), {"lr", "name"}, {"score"}));
+  CHECK_FALSE(best.offer_cells(cells("x", "1e999"), {"lr", "name"}, {"score"}));
+  CHECK_FALSE(best.offer_cells(cells("x", "abc"), {"lr", "name"}, {"score"}));
+  CHECK(best.value() == 2);
+}

@@ -1,9 +1,15 @@
 #pragma once
-// The run and plan subcommands (app/run_command.cpp, app/plan_command.cpp).
+// The run and plan subcommands (app/run_command.cpp, app/plan_command.cpp) and the setup
+// function of each subcommand's command line (app/cli.cpp).
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "engine/trial_runner.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace ns::app {
 
@@ -57,5 +63,17 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
 /// `neurosweep plan` (app/plan_command.cpp): validates the spec, lists its trials, and estimates
 /// their cost and the allocation they need.
 int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry);
+
+// One setup function per subcommand (app/cli.cpp), CLI11's pattern as launch::add_launch_command:
+// each adds its subcommand, with its options, to `root`, and a callback that sets `action` (run by
+// main after parsing). `registry` must outlive `action`.
+void add_run_command(CLI::App& root, const engine::FamilyRegistry& registry,
+                     std::function<int()>& action, int argc, char** argv);
+void add_plan_command(CLI::App& root, const engine::FamilyRegistry& registry,
+                      std::function<int()>& action);
+void add_families_command(CLI::App& root, const engine::FamilyRegistry& registry,
+                          std::function<int()>& action);
+/// `simulate`: only in builds with the neural family (HAVE_NS_NEURAL).
+void add_simulate_command(CLI::App& root, std::function<int()>& action);
 
 }  // namespace ns::app

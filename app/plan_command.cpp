@@ -229,11 +229,108 @@ std::vector<EarlyStoppingEstimate> simulate_early_stopping(
   return out;
 }
 
-}  // namespace
+/// Everything `plan` shows, computed once; `plan_text` and `plan_json` only render it.
+struct Plan {
+  Prepared p;
+  std::set<std::string> done;   ///< trial ids with a row in <out>/results.csv
+  std::size_t done_here = 0;    ///< rows of this spec's trials
+  std::vector<sweeps::Trial> unfinished;  ///< filled only when some trial is done
+  double job_s = 0, queue_max_s = 0, margin_s = 0;
+  int max_jobs = 0;
+  std::string source;           ///< where the timings came from
+  std::optional<engine::CostEstimate> est;
+  std::vector<std::pair<int, engine::AllocationPlan>> plans;  ///< per worker count
+  std::vector<EarlyStoppingEstimate> early;                   ///< per worker count, or none
+  int pack = 1;
+  PackGroups groups;
+  int assignments = 0;
+  std::vector<std::string> varied;
+  std::string description;      ///< the scheduler's and the search's lines, each ending in \n
 
-int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
-  Prepared p = prepare(opt.spec_path, opt.out, registry, true);
-  std::set<std::string> done;
+  /// The trials still to run: all of them when none is done (no copy).
+  const std::vector<sweeps::Trial>& pending() const { return done.empty() ? p.trials : unfinished; }
+};
+
+// What each scheduler and search does, one function per kind, as text lines.
+
+std::string describe_median(const sweeps::SchedulerSpec& sc) {
+  return fmt::format("early stopping: median stopping rule, reports every {} {} from {} to "
+                     "{}; stops begin once {} trials finished (how much it saves "
+                     "depends on the results)\n",
+                     sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
+}
+
+/// ASHA, and Hyperband (each bracket an ASHA; its most aggressive bracket is shown).
+std::string describe_asha(const Prepared& p) {
+  const auto& sc = *p.spec.scheduler;
+  const engine::AshaOptions ao = engine::asha_options(p.spec);
+  const engine::AshaPlan ap = engine::asha_plan(ao, p.total_trials);
+  std::string out = fmt::format(
+      "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
+      "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
+      "to the end ({:.1f} %)\n",
+      sc.kind == "hyperband" ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
+                             : "ASHA",
+      sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
+      fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
+      sc.resource, ap.full, 100.0 * ap.resource / ap.full);
+  if (!sc.promotion)
+    out += "  (the stopping variant's share depends on the order results arrive in; the "
+           "figure is successive halving's)\n";
+  return out;
+}
+
+std::string describe_pbt(const Prepared& p) {
+  const auto& sc = *p.spec.search;
+  return fmt::format(
+      "search: PBT (Jaderberg et al. 2017, asynchronous as Ray Tune's): the {} members listed "
+      "train in segments of {} {}{}; at each pause a member in the bottom {} copies the "
+      "checkpoint of one in the top {} and explores {} (resample probability {}, perturb by "
+      "{}); snapshots in <out>/pbt/\n",
+      sc.population, sc.interval, p.schema.resource,
+      sc.max > 0 ? fmt::format(" up to {}", sc.max) : std::string(" to each member's own end"),
+      sc.quantile, sc.quantile, fmt::join(sc.mutables, ", "), sc.resample_probability,
+      fmt::join(sc.perturb, " or "));
+}
+
+std::string describe_schedule(const Prepared& p) {
+  const auto& sc = *p.spec.search;
+  std::vector<std::string> parts;
+  for (const auto& seg : sc.segments)
+    parts.push_back(seg.until > 0 ? fmt::format("to {}", seg.until) : std::string("to its end"));
+  return fmt::format("search: a fixed schedule: the trial trains {} ({}), pausing between "
+                     "segments\n",
+                     fmt::join(parts, ", then "), p.schema.resource);
+}
+
+std::string describe_tpe(const Prepared& p) {
+  const auto& sc = *p.spec.search;
+  return fmt::format(
+      "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "
+      "{} proposals from the results as they come in ({} candidates, gamma {} up to {}, "
+      "prior weight {}); the list and the estimate cover the draws only\n",
+      p.trials.size(), p.total_trials - static_cast<int>(p.trials.size()), sc.candidates,
+      sc.gamma, sc.gamma_max, sc.prior_weight);
+}
+
+/// The spec's scheduler and search described, "" when it has neither.
+std::string describe_scheduling(const Prepared& p) {
+  std::string out;
+  if (p.spec.scheduler)
+    out += p.spec.scheduler->kind == "median" ? describe_median(*p.spec.scheduler) : describe_asha(p);
+  if (p.spec.search) {
+    const std::string& kind = p.spec.search->kind;
+    out += kind == "pbt" ? describe_pbt(p) : kind == "schedule" ? describe_schedule(p) : describe_tpe(p);
+  }
+  return out;
+}
+
+/// Validates the spec and the options, counts what is done, gathers timings (calibrating when
+/// asked), and estimates the cost, the allocation and early stopping.
+Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
+  Plan plan{prepare(opt.spec_path, opt.out, registry, true)};
+  Prepared& p = plan.p;
+  std::set<std::string>& done = plan.done;
   const auto results = fs::path(p.spec.out) / "results.csv";
   if (fs::exists(results) || fs::exists(fs::path(p.spec.out) / "sweep.json")) {
     // The checks `run` makes, the input digests included (the directory's digest cache is
@@ -247,25 +344,25 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
   }
   // Rows of this spec's trials (rows of trials a narrower spec no longer lists do not count);
   // with a search, whose later ids are not known yet, every row.
-  std::size_t done_here = done.size();
+  plan.done_here = done.size();
   if (!p.spec.search) {
-    done_here = 0;
-    for (const auto& t : p.trials) done_here += done.count(t.id);
+    plan.done_here = 0;
+    for (const auto& t : p.trials) plan.done_here += done.count(t.id);
   }
   // The trials priced in place; pending ones are all of them when none is done (no copy).
   price_trials(p, p.trials);
-  std::vector<sweeps::Trial> unfinished;
   if (!done.empty())
     for (const auto& t : p.trials)
-      if (!done.count(t.id)) unfinished.push_back(t);
-  const std::vector<sweeps::Trial>& pending = done.empty() ? p.trials : unfinished;
+      if (!done.count(t.id)) plan.unfinished.push_back(t);
+  const std::vector<sweeps::Trial>& pending = plan.pending();
 
   // Options of the estimate, checked before anything slow runs.
-  const double job_s = opt.time.empty() ? 0 : core::parse_duration_s(opt.time, "--time");
-  const double queue_max_s =
+  plan.job_s = opt.time.empty() ? 0 : core::parse_duration_s(opt.time, "--time");
+  plan.queue_max_s =
       opt.queue_max_time.empty() ? 0 : core::parse_duration_s(opt.queue_max_time, "--queue-max-time");
-  const double margin_s =
-      opt.margin_s >= 0 ? opt.margin_s : core::job_loss_s(static_cast<long>(std::ceil(job_s)));
+  plan.margin_s =
+      opt.margin_s >= 0 ? opt.margin_s : core::job_loss_s(static_cast<long>(std::ceil(plan.job_s)));
+  plan.max_jobs = opt.max_jobs;
   std::vector<int> workers = opt.workers;
   if (opt.nodes > 0) {
     const int per_node = opt.ranks_per_node > 0 ? opt.ranks_per_node : opt.gpus_per_node;
@@ -284,7 +381,7 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
 
   // Timings: a calibration run here, a results file, or this sweep's own finished trials.
   std::vector<Timing> timings;
-  std::string source;
+  std::string& source = plan.source;
   if (opt.calibrate > 0 && !pending.empty()) {
     std::string where, csv;
     timings = calibrate(p, pending, opt, registry, &where, &csv);
@@ -309,216 +406,184 @@ int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry)
       source = fmt::format("{} finished trial(s) in {}", timings.size(), results.string());
     }
   }
-  std::optional<engine::CostEstimate> est;
   std::vector<double> pending_costs;
   for (const auto& t : pending) pending_costs.push_back(t.cost);
-  if (!timings.empty()) est = engine::estimate_cost(timings, pending_costs);
+  if (!timings.empty()) plan.est = engine::estimate_cost(timings, pending_costs);
 
   if (workers.empty()) {
     for (int w : {1, 2, 4, 8, 16, 32, 64, 128}) {
       if (w == 1 || static_cast<size_t>(w / 2) < pending.size()) workers.push_back(w);
     }
   }
-  std::vector<std::pair<int, engine::AllocationPlan>> plans;
-  if (est && !pending.empty()) {
+  if (plan.est && !pending.empty()) {
     for (int w : workers) {
-      plans.emplace_back(w, engine::plan_allocation(
-                                est->predicted_s, {w, job_s, margin_s, opt.max_jobs, queue_max_s}));
+      plan.plans.emplace_back(
+          w, engine::plan_allocation(plan.est->predicted_s,
+                                     {w, plan.job_s, plan.margin_s, opt.max_jobs, plan.queue_max_s}));
     }
   }
 
   // Early stopping: the scheduler simulated with the cost model, per worker count.
-  std::vector<EarlyStoppingEstimate> early;
-  const bool simulate = est && !pending.empty() && p.spec.scheduler &&
+  const bool simulate = plan.est && !pending.empty() && p.spec.scheduler &&
                         (pending.size() <= kMaxSimulated || p.spec.budget_trial_s > 0 ||
                          p.spec.budget_resource > 0);
-  if (simulate) early = simulate_early_stopping(p, done, pending, *est, workers);
+  if (simulate) plan.early = simulate_early_stopping(p, done, pending, *plan.est, workers);
 
-  const int pack = opt.pack > 0 ? opt.pack : p.spec.pack;
-  const PackGroups groups = pack_groups(pending);
-  const int assignments = pack_count(pending, pack);
-  const auto varied = p.spec.varied();
-  if (opt.json) {
-    nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
-                        {"trials", p.total_trials}, {"done", done_here},
-                        {"pending", pending.size()},
-                        {"configurations_checked", p.configurations_checked},
-                        {"data", p.data.describe()},
-                        {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()},
-                        {"packing", {{"pack", pack}, {"packable", groups.packable},
-                                     {"groups", groups.groups}, {"assignments", assignments}}}};
-    for (auto& t : p.trials) {
-      nlohmann::json v;
-      for (auto& k : varied) v[k] = t.params.at(k);
-      j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
-                           {"cost", t.cost},
-                           {"done", done.count(t.id) > 0}});
+  plan.pack = opt.pack > 0 ? opt.pack : p.spec.pack;
+  plan.groups = pack_groups(pending);
+  plan.assignments = pack_count(pending, plan.pack);
+  plan.varied = p.spec.varied();
+  plan.description = describe_scheduling(p);
+  return plan;
+}
+
+nlohmann::json plan_json(const Plan& plan) {
+  const Prepared& p = plan.p;
+  const auto& est = plan.est;
+  nlohmann::json j = {{"name", p.spec.name}, {"family", p.spec.family},
+                      {"trials", p.total_trials}, {"done", plan.done_here},
+                      {"pending", plan.pending().size()},
+                      {"configurations_checked", p.configurations_checked},
+                      {"data", p.data.describe()},
+                      {"metric", p.spec.metric}, {"out", p.spec.out}, {"list", nlohmann::json::array()},
+                      {"packing", {{"pack", plan.pack}, {"packable", plan.groups.packable},
+                                   {"groups", plan.groups.groups}, {"assignments", plan.assignments}}}};
+  for (auto& t : p.trials) {
+    nlohmann::json v;
+    for (auto& k : plan.varied) v[k] = t.params.at(k);
+    j["list"].push_back({{"id", t.id}, {"repeat", t.repeat}, {"seed", t.seed}, {"params", v},
+                         {"cost", t.cost},
+                         {"done", plan.done.count(t.id) > 0}});
+  }
+  if (est) {
+    j["estimate"] = {{"source", plan.source},  {"samples", est->samples},
+                     {"s_fixed", est->s_fixed}, {"s_per_cost", est->s_per_cost},
+                     {"total_s", est->total_s},
+                     {"min_s", est->min_s},    {"mean_s", est->mean_s},
+                     {"max_s", est->max_s}};
+    j["allocation"] = {{"job_s", plan.job_s}, {"margin_s", plan.margin_s}, {"max_jobs", plan.max_jobs},
+                       {"queue_max_s", plan.queue_max_s}, {"options", nlohmann::json::array()}};
+    const auto& early = plan.early;
+    for (std::size_t k = 0; k < plan.plans.size(); ++k) {
+      const auto& [w, a] = plan.plans[k];
+      nlohmann::json o = {{"workers", w}, {"makespan_s", a.makespan_s}, {"bound_s", a.bound_s},
+                          {"jobs", a.jobs}, {"warnings", a.warnings}};
+      if (k < early.size())
+        o["early_stopping"] = {{"trial_s", early[k].trial_s},
+                               {"makespan_s", early[k].makespan_s},
+                               {"makespan_range_s", {early[k].makespan_lo_s, early[k].makespan_hi_s}},
+                               {"visits", early[k].visits}};
+      j["allocation"]["options"].push_back(o);
     }
-    if (est) {
-      j["estimate"] = {{"source", source},       {"samples", est->samples},
-                       {"s_fixed", est->s_fixed}, {"s_per_cost", est->s_per_cost},
-                       {"total_s", est->total_s},
-                       {"min_s", est->min_s},    {"mean_s", est->mean_s},
-                       {"max_s", est->max_s}};
-      j["allocation"] = {{"job_s", job_s}, {"margin_s", margin_s}, {"max_jobs", opt.max_jobs},
-                         {"queue_max_s", queue_max_s}, {"options", nlohmann::json::array()}};
-      for (std::size_t k = 0; k < plans.size(); ++k) {
-        const auto& [w, a] = plans[k];
-        nlohmann::json o = {{"workers", w}, {"makespan_s", a.makespan_s}, {"bound_s", a.bound_s},
-                            {"jobs", a.jobs}, {"warnings", a.warnings}};
-        if (k < early.size())
-          o["early_stopping"] = {{"trial_s", early[k].trial_s},
-                                 {"makespan_s", early[k].makespan_s},
-                                 {"makespan_range_s", {early[k].makespan_lo_s, early[k].makespan_hi_s}},
-                                 {"visits", early[k].visits}};
-        j["allocation"]["options"].push_back(o);
-      }
-    }
-    std::cout << j.dump(2) << "\n";
-    return 0;
   }
-  std::cout << fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.total_trials);
-  if (done_here > 0) std::cout << fmt::format(", {} already done in {}", done_here, p.spec.out);
-  std::cout << fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
-                           p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
-  std::cout << fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
-                           "family's checks ({})\n",
-                           p.data.describe(), p.configurations_checked, p.family->validation());
-  if (p.spec.scheduler && p.spec.scheduler->kind == "median") {
-    const auto& sc = *p.spec.scheduler;
-    std::cout << fmt::format("early stopping: median stopping rule, reports every {} {} from {} to "
-                             "{}; stops begin once {} trials finished (how much it saves "
-                             "depends on the results)\n",
-                             sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
-  } else if (p.spec.scheduler) {
-    const auto& sc = *p.spec.scheduler;
-    const engine::AshaOptions ao = engine::asha_options(p.spec);
-    const engine::AshaPlan ap = engine::asha_plan(ao, p.total_trials);
-    std::cout << fmt::format(
-        "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
-        "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
-        "to the end ({:.1f} %)\n",
-        sc.kind == "hyperband" ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
-                               : "ASHA",
-        sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
-        fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
-        sc.resource, ap.full, 100.0 * ap.resource / ap.full);
-    if (!sc.promotion)
-      std::cout << "  (the stopping variant's share depends on the order results arrive in; the "
-                   "figure is successive halving's)\n";
+  return j;
+}
+
+/// The plan as text, listing up to `list` trials (-1 = all).
+std::string plan_text(const Plan& plan, int list) {
+  const Prepared& p = plan.p;
+  const auto& pending = plan.pending();
+  const auto& est = plan.est;
+  const auto& early = plan.early;
+  const auto& plans = plan.plans;
+  std::string out = fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.total_trials);
+  if (plan.done_here > 0) out += fmt::format(", {} already done in {}", plan.done_here, p.spec.out);
+  out += fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
+                     p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
+  out += fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
+                     "family's checks ({})\n",
+                     p.data.describe(), p.configurations_checked, p.family->validation());
+  out += plan.description;
+  if (plan.pack > 1) {
+    out += fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "
+                       "share shapes in {} group(s); {} assignment(s) instead of {}\n",
+                       plan.pack, plan.groups.packable, pending.size(), plan.groups.groups,
+                       plan.assignments, pending.size());
+  } else if (plan.groups.packable > 1) {
+    out += fmt::format("packing off (\"pack\": 1): {} trial(s) to run share shapes in {} "
+                       "group(s) and could train together on a GPU (\"pack\": K)\n",
+                       plan.groups.packable, plan.groups.groups);
   }
-  if (p.spec.search && p.spec.search->kind == "pbt") {
-    const auto& sc = *p.spec.search;
-    std::cout << fmt::format(
-        "search: PBT (Jaderberg et al. 2017, asynchronous as Ray Tune's): the {} members listed "
-        "train in segments of {} {}{}; at each pause a member in the bottom {} copies the "
-        "checkpoint of one in the top {} and explores {} (resample probability {}, perturb by "
-        "{}); snapshots in <out>/pbt/\n",
-        sc.population, sc.interval, p.schema.resource,
-        sc.max > 0 ? fmt::format(" up to {}", sc.max) : std::string(" to each member's own end"),
-        sc.quantile, sc.quantile, fmt::join(sc.mutables, ", "), sc.resample_probability,
-        fmt::join(sc.perturb, " or "));
-  } else if (p.spec.search && p.spec.search->kind == "schedule") {
-    const auto& sc = *p.spec.search;
-    std::vector<std::string> parts;
-    for (const auto& seg : sc.segments)
-      parts.push_back(seg.until > 0 ? fmt::format("to {}", seg.until) : std::string("to its end"));
-    std::cout << fmt::format("search: a fixed schedule: the trial trains {} ({}), pausing between "
-                             "segments\n",
-                             fmt::join(parts, ", then "), p.schema.resource);
-  } else if (p.spec.search) {
-    const auto& sc = *p.spec.search;
-    std::cout << fmt::format(
-        "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "
-        "{} proposals from the results as they come in ({} candidates, gamma {} up to {}, "
-        "prior weight {}); the list and the estimate cover the draws only\n",
-        p.trials.size(), p.total_trials - static_cast<int>(p.trials.size()), sc.candidates,
-        sc.gamma, sc.gamma_max, sc.prior_weight);
-  }
-  if (pack > 1) {
-    std::cout << fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "
-                             "share shapes in {} group(s); {} assignment(s) instead of {}\n",
-                             pack, groups.packable, pending.size(), groups.groups, assignments,
-                             pending.size());
-  } else if (groups.packable > 1) {
-    std::cout << fmt::format("packing off (\"pack\": 1): {} trial(s) to run share shapes in {} "
-                             "group(s) and could train together on a GPU (\"pack\": K)\n",
-                             groups.packable, groups.groups);
-  }
-  const size_t n = opt.list < 0 ? p.trials.size() : std::min<size_t>(opt.list, p.trials.size());
+  const size_t n = list < 0 ? p.trials.size() : std::min<size_t>(list, p.trials.size());
   for (size_t i = 0; i < n; ++i) {
     const auto& t = p.trials[i];
     std::string params;
-    for (auto& k : varied) params += fmt::format(" {}={}", k, engine::format_value(t.params.at(k)));
-    std::cout << fmt::format("  {:>5} {} r{}{}{}\n", t.index, t.id, t.repeat, params,
-                             done.count(t.id) ? "  (done)" : "");
+    for (auto& k : plan.varied) params += fmt::format(" {}={}", k, engine::format_value(t.params.at(k)));
+    out += fmt::format("  {:>5} {} r{}{}{}\n", t.index, t.id, t.repeat, params,
+                       plan.done.count(t.id) ? "  (done)" : "");
   }
-  if (n < p.trials.size()) std::cout << fmt::format("  ... {} more (--list -1 for all)\n", p.trials.size() - n);
+  if (n < p.trials.size()) out += fmt::format("  ... {} more (--list -1 for all)\n", p.trials.size() - n);
 
-  if (pending.empty()) {
-    std::cout << "nothing left to run\n";
-    return 0;
-  }
-  if (!est) {
-    std::cout << "estimate: no timings (--calibrate N runs N trials here first; --timings "
+  if (pending.empty()) return out + "nothing left to run\n";
+  if (!est)
+    return out + "estimate: no timings (--calibrate N runs N trials here first; --timings "
                  "RESULTS.csv uses an earlier run)\n";
-    return 0;
-  }
-  std::cout << fmt::format(
+  out += fmt::format(
       "estimate from {}:\n  per trial {} .. {} (mean {}; {} fixed + {:.3g} s per unit of the "
       "family's relative cost); {} trial(s) to run: {} of training on one worker\n",
-      source, core::human_duration(est->min_s), core::human_duration(est->max_s),
+      plan.source, core::human_duration(est->min_s), core::human_duration(est->max_s),
       core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
       pending.size(), core::human_duration(est->total_s));
   if (!early.empty()) {
-    std::cout << fmt::format(
+    out += fmt::format(
         "  with early stopping: about {} of training ({:.1f} % of the full grid's {}; {:.3g} "
         "rung visits) on {} worker(s): the scheduler run on the cost model with {} random "
         "orders of the trials' quality (mean; which trials go on is what the sweep finds out)\n",
         core::human_duration(early[0].trial_s), 100.0 * early[0].trial_s / est->total_s,
         core::human_duration(est->total_s), early[0].visits, early[0].workers, kDraws);
   } else if (p.spec.scheduler) {
-    std::cout << fmt::format("  with early stopping: not simulated ({} trials to run, at most {} "
-                             "without a budget)\n", pending.size(), kMaxSimulated);
+    out += fmt::format("  with early stopping: not simulated ({} trials to run, at most {} "
+                       "without a budget)\n", pending.size(), kMaxSimulated);
   }
-  if (job_s > 0) {
-    std::cout << fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
-                             "(--margin), at most {} jobs (--max-jobs)\n",
-                             core::human_duration(job_s), core::human_duration(margin_s),
-                             opt.max_jobs);
+  if (plan.job_s > 0) {
+    out += fmt::format("allocation: jobs of {}, of which {} go to the drain at the end "
+                       "(--margin), at most {} jobs (--max-jobs)\n",
+                       core::human_duration(plan.job_s), core::human_duration(plan.margin_s),
+                       plan.max_jobs);
   } else {
-    std::cout << "allocation: one job without a time limit (--time for walltime chunks)\n";
+    out += "allocation: one job without a time limit (--time for walltime chunks)\n";
   }
-  std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", "workers", "sweep time", "lower bound", "jobs",
-                           early.empty() ? "" : fmt::format("  {:>14}  {:>12}", "early stopping", "its training"));
+  out += fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", "workers", "sweep time", "lower bound", "jobs",
+                     early.empty() ? "" : fmt::format("  {:>14}  {:>12}", "early stopping", "its training"));
   for (std::size_t k = 0; k < plans.size(); ++k) {
     const auto& [w, a] = plans[k];
     std::string es;
     if (k < early.size())
       es = fmt::format("  {:>14}  {:>12}", core::human_duration(early[k].makespan_s),
                        core::human_duration(early[k].trial_s));
-    std::cout << fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}{}\n", w, core::human_duration(a.makespan_s),
-                             core::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "", es);
+    out += fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}{}\n", w, core::human_duration(a.makespan_s),
+                       core::human_duration(a.bound_s), a.jobs, a.over_max_jobs && plans.size() > 1 ? " *" : "", es);
   }
   std::set<std::string> warned;
   for (auto& [w, a] : plans) {
     for (auto& msg : a.warnings) {
       if (a.over_max_jobs && msg == a.warnings.back() && plans.size() > 1) continue;  // footnote
-      if (warned.insert(msg).second) std::cout << fmt::format("  warning ({} workers): {}\n", w, msg);
+      if (warned.insert(msg).second) out += fmt::format("  warning ({} workers): {}\n", w, msg);
     }
   }
   if (plans.size() > 1 && std::any_of(plans.begin(), plans.end(), [](auto& x) { return x.second.over_max_jobs; })) {
-    std::cout << fmt::format("  warning: * needs more jobs than --max-jobs {} (the launch script's "
-                             "--max-resubmits + 1, or the site's limit on queued jobs or array "
-                             "size): ask for more workers or a longer --time\n",
-                             opt.max_jobs);
+    out += fmt::format("  warning: * needs more jobs than --max-jobs {} (the launch script's "
+                       "--max-resubmits + 1, or the site's limit on queued jobs or array "
+                       "size): ask for more workers or a longer --time\n",
+                       plan.max_jobs);
   }
-  std::cout << "  (sweep time: the coordinator's schedule simulated with these predictions, "
-               "trials longest first; ranks = workers + 1 coordinator)\n";
+  out += "  (sweep time: the coordinator's schedule simulated with these predictions, "
+         "trials longest first; ranks = workers + 1 coordinator)\n";
   if (!early.empty())
-    std::cout << "  (early stopping: the scheduler's own decisions simulated on the same "
-                 "predictions, in one job without a time limit: its sweep time and the trial-seconds it "
-                 "trains, the means over the random orders of quality)\n";
+    out += "  (early stopping: the scheduler's own decisions simulated on the same "
+           "predictions, in one job without a time limit: its sweep time and the trial-seconds it "
+           "trains, the means over the random orders of quality)\n";
+  return out;
+}
+
+}  // namespace
+
+int plan_command(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
+  const Plan plan = compute_plan(opt, registry);
+  if (opt.json)
+    std::cout << plan_json(plan).dump(2) << "\n";
+  else
+    std::cout << plan_text(plan, opt.list);
   return 0;
 }
 

@@ -89,8 +89,6 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
   return out;
 }
 
-/// Runs `n` pending trials spread over the cost range here, in a scratch directory that is
-/// removed afterwards; their rows never reach the sweep's results.
 /// KEY=VALUE overrides for the calibration trials (VALUE as JSON, else as a string); every key
 /// must be a parameter of the sweep.
 nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohmann::json& params) {
@@ -108,6 +106,8 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohm
   return out;
 }
 
+/// Runs `opt.calibrate` pending trials spread over the cost range here, in a scratch directory that is
+/// removed afterwards; their rows never reach the sweep's results.
 std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial>& pending,
                               const PlanOptions& opt, const engine::FamilyRegistry& registry,
                               std::string* where, std::string* csv) {
@@ -325,6 +325,41 @@ std::string describe_scheduling(const Prepared& p) {
   return out;
 }
 
+/// The timings to estimate from: a calibration run here, a results file, or this sweep's own
+/// finished trials (`results`, its results.csv); `*source_out` says which.
+std::vector<Timing> gather_timings(const Prepared& p, const std::vector<sweeps::Trial>& pending,
+                                   const std::set<std::string>& done, const std::string& results,
+                                   const PlanOptions& opt, const engine::FamilyRegistry& registry,
+                                   std::string* source_out) {
+  std::vector<Timing> timings;
+  std::string& source = *source_out;
+  if (opt.calibrate > 0 && !pending.empty()) {
+    std::string where, csv;
+    timings = calibrate(p, pending, opt, registry, &where, &csv);
+    if (!opt.save_timings.empty()) core::write_file_atomic(opt.save_timings, csv);
+    source = fmt::format("{} calibration trial(s) run here on {}{}", timings.size(), where,
+                         opt.calibrate_set.empty()
+                             ? ""
+                             : fmt::format(" with {}", fmt::join(opt.calibrate_set, ", ")));
+  }
+  if (!opt.timings.empty()) {
+    auto more = timings_from_results(opt.timings, p);
+    NS_CHECK(!more.empty(), "--timings {}: no finished (status ok) rows", opt.timings);
+    source += fmt::format("{}{} finished trial(s) in {}", source.empty() ? "" : " and ", more.size(), opt.timings);
+    timings.insert(timings.end(), more.begin(), more.end());
+  }
+  if (timings.empty() && !done.empty()) {
+    // The sweep's own rows, when any has a measurable wall time (results.csv keeps milliseconds:
+    // trials that all took less than 0.5 ms give no estimate, not an error).
+    auto own = timings_from_results(results, p);
+    if (std::any_of(own.begin(), own.end(), [](const Timing& t) { return t.wall_s > 0; })) {
+      timings = std::move(own);
+      source = fmt::format("{} finished trial(s) in {}", timings.size(), results);
+    }
+  }
+  return timings;
+}
+
 /// Validates the spec and the options, counts what is done, gathers timings (calibrating when
 /// asked), and estimates the cost, the allocation and early stopping.
 Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry) {
@@ -379,33 +414,8 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
              parent.string());
   }
 
-  // Timings: a calibration run here, a results file, or this sweep's own finished trials.
-  std::vector<Timing> timings;
-  std::string& source = plan.source;
-  if (opt.calibrate > 0 && !pending.empty()) {
-    std::string where, csv;
-    timings = calibrate(p, pending, opt, registry, &where, &csv);
-    if (!opt.save_timings.empty()) core::write_file_atomic(opt.save_timings, csv);
-    source = fmt::format("{} calibration trial(s) run here on {}{}", timings.size(), where,
-                         opt.calibrate_set.empty()
-                             ? ""
-                             : fmt::format(" with {}", fmt::join(opt.calibrate_set, ", ")));
-  }
-  if (!opt.timings.empty()) {
-    auto more = timings_from_results(opt.timings, p);
-    NS_CHECK(!more.empty(), "--timings {}: no finished (status ok) rows", opt.timings);
-    source += fmt::format("{}{} finished trial(s) in {}", source.empty() ? "" : " and ", more.size(), opt.timings);
-    timings.insert(timings.end(), more.begin(), more.end());
-  }
-  if (timings.empty() && !done.empty()) {
-    // The sweep's own rows, when any has a measurable wall time (results.csv keeps milliseconds:
-    // trials that all took less than 0.5 ms give no estimate, not an error).
-    auto own = timings_from_results(results.string(), p);
-    if (std::any_of(own.begin(), own.end(), [](const Timing& t) { return t.wall_s > 0; })) {
-      timings = std::move(own);
-      source = fmt::format("{} finished trial(s) in {}", timings.size(), results.string());
-    }
-  }
+  const std::vector<Timing> timings =
+      gather_timings(p, pending, done, results.string(), opt, registry, &plan.source);
   std::vector<double> pending_costs;
   for (const auto& t : pending) pending_costs.push_back(t.cost);
   if (!timings.empty()) plan.est = engine::estimate_cost(timings, pending_costs);

@@ -8,6 +8,7 @@
 
 #include "app/commands.hpp"
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "models/registry.hpp"
 #ifdef HAVE_NS_NEURAL
@@ -163,12 +164,7 @@ void add_simulate_command(CLI::App& root, std::function<int()>& action) {
       ->capture_default_str();
   sim_cmd->callback([sim, &action] {
     action = [sim] {
-      nlohmann::json block;
-      try {
-        block = nlohmann::json::parse(sim->data);
-      } catch (const nlohmann::json::exception& e) {
-        throw Error(fmt::format("--data: not valid JSON: {}", e.what()));
-      }
+      nlohmann::json block = core::parse_json(sim->data, "--data", core::JsonLimits::spec());
       if (!block.contains("kind")) block["kind"] = "simulated";
       models::neural::write_simulated_h5(block, sim->out);
       log::info("wrote {}", sim->out);

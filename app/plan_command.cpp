@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/hash.hpp"
+#include "core/json_text.hpp"
 #include "engine/csv.hpp"
 #include "engine/deadline.hpp"
 #include "engine/estimate.hpp"
@@ -75,8 +76,8 @@ std::vector<Timing> timings_from_results(const std::string& path, const Prepared
       nlohmann::json params = p.trials.front().params;
       for (size_t c = 0; c < t.header.size(); ++c) {
         if (!params.contains(t.header[c])) continue;
-        const auto v = nlohmann::json::parse(row[c], nullptr, false);
-        params[t.header[c]] = v.is_discarded() ? nlohmann::json(row[c]) : v;
+        auto v = core::try_parse_json(row[c], core::JsonLimits::trial_line());
+        params[t.header[c]] = v ? std::move(*v) : nlohmann::json(row[c]);
       }
       try {
         cost = cost_of(p, params);
@@ -100,8 +101,8 @@ nlohmann::json parse_overrides(const std::vector<std::string>& sets, const nlohm
     const std::string key = kv.substr(0, eq), text = kv.substr(eq + 1);
     NS_CHECK(params.contains(key), "--calibrate-set '{}': '{}' is not a parameter of this sweep",
              kv, key);
-    const auto v = nlohmann::json::parse(text, nullptr, false);
-    out[key] = v.is_discarded() ? nlohmann::json(text) : v;
+    auto v = core::try_parse_json(text, core::JsonLimits::spec());
+    out[key] = v ? std::move(*v) : nlohmann::json(text);
   }
   return out;
 }

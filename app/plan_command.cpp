@@ -270,7 +270,7 @@ std::string describe_asha(const Prepared& p) {
       "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
       "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
       "to the end ({:.1f} %)\n",
-      sc.kind == "hyperband" ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
+      sc.kind == sweeps::SchedulerKind::kHyperband ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
                              : "ASHA",
       sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
       fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
@@ -318,10 +318,12 @@ std::string describe_tpe(const Prepared& p) {
 std::string describe_scheduling(const Prepared& p) {
   std::string out;
   if (p.spec.scheduler)
-    out += p.spec.scheduler->kind == "median" ? describe_median(*p.spec.scheduler) : describe_asha(p);
+    out += p.spec.scheduler->kind == sweeps::SchedulerKind::kMedian ? describe_median(*p.spec.scheduler) : describe_asha(p);
   if (p.spec.search) {
-    const std::string& kind = p.spec.search->kind;
-    out += kind == "pbt" ? describe_pbt(p) : kind == "schedule" ? describe_schedule(p) : describe_tpe(p);
+    const sweeps::SearchKind kind = p.spec.search->kind;
+    out += kind == sweeps::SearchKind::kPbt        ? describe_pbt(p)
+           : kind == sweeps::SearchKind::kSchedule ? describe_schedule(p)
+                                                   : describe_tpe(p);
   }
   return out;
 }

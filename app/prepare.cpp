@@ -60,7 +60,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     p.metrics.push_back("resource");
   }
   p.trials = sweeps::enumerate(p.spec);
-  p.total_trials = p.spec.search && p.spec.search->kind == "tpe"
+  p.total_trials = p.spec.search && p.spec.search->kind == sweeps::SearchKind::kTpe
                        ? p.spec.random_count
                        : static_cast<int>(p.trials.size());
   if (!deep_checks) return p;

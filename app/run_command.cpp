@@ -256,7 +256,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
       log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
                 prep.spec.scheduler->resource, scheduler->resource_used());
     summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
-  } else if (prep.spec.search && prep.spec.search->kind == "pbt") {
+  } else if (prep.spec.search && prep.spec.search->kind == sweeps::SearchKind::kPbt) {
     // PBT: the random draws are the population; snapshots live in <out>/pbt/.
     const std::filesystem::path out_dir = prep.spec.out;
     engine::PbtScheduler pbt(
@@ -280,7 +280,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
               sc.max > 0 ? fmt::format(", members end at {}", sc.max) : std::string(),
               sc.quantile, fmt::join(sc.mutables, ", "), pbt.exploits());
     summary = mpi.size() == 1 ? coord.run_serial(pbt, executor) : coord.run(pbt);
-  } else if (prep.spec.search && prep.spec.search->kind == "schedule") {
+  } else if (prep.spec.search && prep.spec.search->kind == sweeps::SearchKind::kSchedule) {
     NS_CHECK(prep.trials.size() == 1, "internal: a fixed schedule has one trial");
     engine::FixedScheduleScheduler fixed(pending_trials(prep, {}).front(),
                                          prep.spec.search->segments,

@@ -854,7 +854,7 @@ std::unique_ptr<Scheduler> make_early_stopping(
     std::vector<std::string>& warnings, MakeTrial make_trial) {
   const sweeps::SchedulerSpec& sc = *spec.scheduler;
   const int n = static_cast<int>(trials.size());
-  if (sc.kind == "median") {
+  if (sc.kind == sweeps::SchedulerKind::kMedian) {
     auto median = std::make_unique<MedianStoppingScheduler>(std::move(trials),
                                                             median_options(spec), journal);
     median->restore(events, finished);
@@ -864,7 +864,7 @@ std::unique_ptr<Scheduler> make_early_stopping(
     return median;
   }
   const AshaOptions ao = asha_options(spec);
-  if (sc.kind == "hyperband") {
+  if (sc.kind == sweeps::SchedulerKind::kHyperband) {
     auto hb = std::make_unique<HyperbandScheduler>(std::move(trials), ao, journal);
     hb->restore(events, finished);
     for (int s = hb->brackets() - 1; s >= 0; --s)

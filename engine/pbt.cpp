@@ -16,7 +16,7 @@ namespace ns::engine {
 using nlohmann::json;
 
 PbtOptions pbt_options(const sweeps::SweepSpec& spec) {
-  NS_CHECK(spec.search && spec.search->kind == "pbt", "internal: pbt_options needs a PBT spec");
+  NS_CHECK(spec.search && spec.search->kind == sweeps::SearchKind::kPbt, "internal: pbt_options needs a PBT spec");
   const auto& s = *spec.search;
   PbtOptions o;
   o.population = s.population;

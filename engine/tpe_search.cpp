@@ -17,7 +17,7 @@ constexpr int kTpeRedraws = 10;
 }  // namespace
 
 TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
-  NS_CHECK(spec.search.has_value() && spec.search->kind == "tpe",
+  NS_CHECK(spec.search.has_value() && spec.search->kind == sweeps::SearchKind::kTpe,
            "{}: tpe_search_options needs \"search\": {{\"kind\": \"tpe\"}}", spec.source);
   TpeSearchOptions o;
   o.tpe.startup = spec.search->startup;

@@ -119,25 +119,28 @@ class Parser {
     const core::JsonFields f(b, src_ + ": $.search");
     SearchSpec s;
     if (!f.has("kind")) fail("$.search.kind", "required key is missing; \"tpe\", \"pbt\" or \"schedule\"");
-    s.kind = f.choice("kind", "", {"tpe", "pbt", "schedule"});
+    const std::string word = f.choice("kind", "", {"tpe", "pbt", "schedule"});
+    s.kind = word == "tpe" ? SearchKind::kTpe : word == "pbt" ? SearchKind::kPbt : SearchKind::kSchedule;
     static const std::vector<std::string> tpe_keys = {"kind",  "startup",   "candidates",
                                                       "gamma", "gamma_max", "prior_weight"};
     static const std::vector<std::string> pbt_keys = {
         "kind", "population", "interval", "max", "quantile", "perturb", "resample_probability",
         "mutable"};
     static const std::vector<std::string> schedule_keys = {"kind", "segments"};
-    const auto& keys = s.kind == "tpe" ? tpe_keys : s.kind == "pbt" ? pbt_keys : schedule_keys;
+    const auto& keys = s.kind == SearchKind::kTpe ? tpe_keys
+                       : s.kind == SearchKind::kPbt ? pbt_keys
+                                                    : schedule_keys;
     for (auto& [k, v] : b.items())
       if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        fail("$.search." + k, fmt::format("unknown key for \"kind\": \"{}\"; allowed: {}", s.kind,
+        fail("$.search." + k, fmt::format("unknown key for \"kind\": \"{}\"; allowed: {}", word,
                                           fmt::join(keys, ", ")));
-    if (s.kind == "tpe") {
+    if (s.kind == SearchKind::kTpe) {
       s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, kMaxTrials)));
       s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
       s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
       s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, kMaxTrials)));
       s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
-    } else if (s.kind == "pbt") {
+    } else if (s.kind == SearchKind::kPbt) {
       s.population = static_cast<int>(f.integer("population", 0, core::Interval::closed(2, 100000)));
       if (!f.has("interval"))
         fail("$.search.interval", fmt::format("required key is missing; the {} between two exploit "
@@ -220,7 +223,7 @@ class Parser {
   /// What PBT and a fixed schedule refuse, and PBT's population against the random block.
   void check_population_search(SweepSpec& s) const {
     const SearchSpec& sc = *s.search;
-    const std::string what = sc.kind == "pbt" ? "PBT" : "a fixed schedule";
+    const std::string what = sc.kind == SearchKind::kPbt ? "PBT" : "a fixed schedule";
     if (schema_.resource.empty())
       fail("$.search.kind", fmt::format("family '{}' reports no resource (iterations, epochs), so "
                                         "{} cannot pause its trials", schema_.name, what));
@@ -231,7 +234,7 @@ class Parser {
     if (s.pack > 1) fail("$.pack", fmt::format("cannot be combined with {}", what));
     const auto& ok = schema_.mutable_params;
     const bool any = std::find(ok.begin(), ok.end(), "*") != ok.end();
-    if (sc.kind == "schedule") {
+    if (sc.kind == SearchKind::kSchedule) {
       if (!s.random.empty())
         fail("$.random", "cannot be combined with a fixed schedule: it trains one trial (set its "
                          "parameters in $.fixed)");
@@ -268,7 +271,10 @@ class Parser {
     SchedulerSpec s;
     if (!f.has("kind"))
       fail("$.scheduler.kind", "required key is missing; \"asha\", \"hyperband\" or \"median\"");
-    s.kind = f.choice("kind", "", {"asha", "hyperband", "median"});
+    s.kind = f.choice_of<SchedulerKind>("kind", SchedulerKind::kAsha,
+                                        {{"asha", SchedulerKind::kAsha},
+                                         {"hyperband", SchedulerKind::kHyperband},
+                                         {"median", SchedulerKind::kMedian}});
     if (!f.has("resource"))
       fail("$.scheduler.resource", "required key is missing; the family's resource (maskcnn: \"iterations\", convnet: \"epochs\", quadratic: \"steps\")");
     s.resource = f.string("resource", "", /*non_empty=*/true);
@@ -283,7 +289,7 @@ class Parser {
     s.shuffle = f.choice("order", "shuffled", {"shuffled", "sweep"}) == "shuffled";
     if (s.synchronous && !s.promotion)
       f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
-    if (s.kind == "median") {
+    if (s.kind == SchedulerKind::kMedian) {
       if (!f.has("every"))
         fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
       s.every = f.number("every", 0, core::Interval::above(0));
@@ -294,7 +300,7 @@ class Parser {
       for (const char* k : {"every", "min_samples"})
         if (f.has(k)) f.fail_with(k, "a setting of \"kind\": \"median\" only");
     }
-    if (s.kind == "hyperband" && !s.promotion)
+    if (s.kind == SchedulerKind::kHyperband && !s.promotion)
       f.fail_with("variant", "hyperband runs each bracket as ASHA's promotion variant; remove "
                              "\"variant\" or use \"kind\": \"asha\"");
     return s;
@@ -442,9 +448,9 @@ class Parser {
     if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
     if (j.contains("search")) {
       s.search = parse_search(object_at(j, "search"));
-      if (s.search->kind != "tpe") check_population_search(s);
+      if (s.search->kind != SearchKind::kTpe) check_population_search(s);
     }
-    if (s.search && s.search->kind == "tpe") {
+    if (s.search && s.search->kind == SearchKind::kTpe) {
       if (s.random.empty())
         fail("$.search", "needs a \"random\" block: its \"params\" are the space TPE searches and "
                          "its \"count\" the number of trials");
@@ -454,7 +460,7 @@ class Parser {
       if (s.repeats > 1)
         fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
                           "configuration); rerun the best configurations with a grid");
-      if (s.scheduler && s.scheduler->kind != "asha")
+      if (s.scheduler && s.scheduler->kind != SchedulerKind::kAsha)
         fail("$.scheduler.kind", "\"search\" combines with \"asha\" only (TPE + ASHA)");
     }
     if (j.contains("budget")) {
@@ -578,7 +584,7 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
   // A search knows its startup draws in advance (the random search's first draws); it proposes
   // the others as results come in (engine/tpe_search.hpp).
   const int n_random = spec.random.empty() ? 1
-                       : spec.search && spec.search->kind == "tpe"
+                       : spec.search && spec.search->kind == SearchKind::kTpe
                            ? std::min(spec.search->startup, spec.random_count)
                                         : spec.random_count;
   const std::uint64_t prefix = id_prefix_hash(spec.family, spec.data);

@@ -22,9 +22,14 @@ struct Distribution {
 
 enum class Mode { kMax, kMin };
 
+/// The scheduler and search kinds, read once from the spec's words ("asha", "tpe", ...) and
+/// compared as enums from there on.
+enum class SchedulerKind { kAsha, kHyperband, kMedian };
+enum class SearchKind { kTpe, kPbt, kSchedule };
+
 /// The spec's "scheduler" block: early stopping (engine/asha.hpp).
 struct SchedulerSpec {
-  std::string kind;      ///< "asha" or "hyperband"
+  SchedulerKind kind = SchedulerKind::kAsha;  ///< "asha", "hyperband" or "median"
   std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
   double min = 0, max = 0, eta = 3;
   bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
@@ -39,7 +44,7 @@ struct SchedulerSpec {
 /// The spec's "search" block: how the "random" block's trials are chosen (engine/tpe_search.hpp).
 /// Absent: independent random draws.
 struct SearchSpec {
-  std::string kind;          ///< "tpe", "pbt" or "schedule"
+  SearchKind kind = SearchKind::kTpe;  ///< "tpe", "pbt" or "schedule"
   // TPE (engine/tpe_search.hpp)
   int startup = 10;          ///< random draws before TPE proposes (Optuna's n_startup_trials)
   int candidates = 24;       ///< draws from l(x) per proposal (n_ei_candidates)

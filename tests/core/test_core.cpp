@@ -2,7 +2,6 @@
 // were built with before core/ existed (a change here would stop old sweeps resuming).
 #include "catch.hpp"
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,6 +13,7 @@
 #include "core/hash.hpp"
 #include "core/json.hpp"
 #include "core/json_text.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace ns::core;
@@ -46,9 +46,8 @@ TEST_CASE("one duration rule and one job-loss formula", "[core]") {
 }
 
 TEST_CASE("atomic writes leave the whole file or none, and no temporary", "[core]") {
-  const fs::path dir = fs::temp_directory_path() / ("ns_core_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ns::test::TempDir scratch("core");
+  const fs::path& dir = scratch.path;
   write_file_atomic(dir / "a.txt", "one");
   write_file_atomic(dir / "a.txt", "two");
   std::ifstream in(dir / "a.txt");
@@ -66,7 +65,6 @@ TEST_CASE("atomic writes leave the whole file or none, and no temporary", "[core
   for (auto& e : fs::directory_iterator(dir)) files += e.is_regular_file();
   CHECK(files == 1);
   CHECK_THROWS_AS(write_file_atomic(dir / "no" / "c.txt", "x"), ns::Error);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("core::JsonFields: one message style, by path or by label", "[core][json]") {
@@ -165,8 +163,8 @@ TEST_CASE("core::shown cuts any value without walking all of it", "[core][json]"
 }
 
 TEST_CASE("core::read_json_file refuses what is not a regular file", "[core][json]") {
-  const auto dir = std::filesystem::temp_directory_path() / ("ns_json_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const ns::test::TempDir scratch("json");
+  const auto& dir = scratch.path;
   const auto fifo = dir / "spec.json";
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   try {
@@ -175,5 +173,4 @@ TEST_CASE("core::read_json_file refuses what is not a regular file", "[core][jso
   } catch (const ns::Error& e) {
     CHECK(std::string(e.what()) == fifo.string() + ": expected a regular file, got a pipe, socket or device");
   }
-  std::filesystem::remove_all(dir);
 }

@@ -6,9 +6,11 @@
 #include <cmath>
 
 #include "engine/asha.hpp"
+#include "support/rows.hpp"
 
 using namespace ns::engine;
 using nlohmann::json;
+using ns::test::row;
 
 namespace {
 
@@ -26,15 +28,6 @@ AshaOptions options(bool promotion = true) {
   o.promotion = promotion;
   o.metric = "score";
   return o;
-}
-
-ResultRow row(const msg::Assign& a, TrialStatus status, double score) {
-  ResultRow r;
-  r.trial_id = a.trial.id;
-  r.status = status;
-  r.attempt = a.attempt;
-  r.metrics["score"] = score;
-  return r;
 }
 
 // Takes the next job and returns "<trial>@<rung resource>" (final rungs marked with !).

@@ -8,16 +8,17 @@
 #include <stdexcept>
 #include <map>
 #include <set>
-#include <unistd.h>
 
 #include "core/file.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/executor.hpp"
 #include "file_size_limit.hpp"
 #include "models/quadratic.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::engine;
 using nlohmann::json;
+using ns::test::TempDir;
 
 namespace {
 
@@ -289,8 +290,8 @@ TEST_CASE("the deadline check scales the expected duration by the next trial's c
 TEST_CASE("executor: exceptions and time limits become rows, the worker goes on", "[executor]") {
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());
-  auto dir = std::filesystem::temp_directory_path() / ("ns_exec_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir scratch("exec");
+  const std::filesystem::path& dir = scratch.path;
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
   auto params = ns::models::quadratic_family()->schema().model_defaults;
   params.update(ns::models::quadratic_family()->schema().training_defaults);
@@ -311,7 +312,6 @@ TEST_CASE("executor: exceptions and time limits become rows, the worker goes on"
   auto r3 = ex.execute(slow, never);
   CHECK(r3.status == TrialStatus::kTimeout);
   CHECK(r3.error == "exceeded the trial time limit of 0.05 s");
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("packing: trials of one pack key go out together, up to `pack`; each gets its row",
@@ -391,8 +391,8 @@ TEST_CASE("executor: a pack runs through run_pack, one row per member in order",
           "[executor][pack]") {
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());
-  auto dir = std::filesystem::temp_directory_path() / ("ns_pack_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir scratch("pack");
+  const std::filesystem::path& dir = scratch.path;
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
   auto params = ns::models::quadratic_family()->schema().model_defaults;
   params.update(ns::models::quadratic_family()->schema().training_defaults);
@@ -422,15 +422,14 @@ TEST_CASE("executor: a pack runs through run_pack, one row per member in order",
   const auto wire = json(msg::wrap(MessageKind::kResult, r)).at("body").get<msg::Result>();
   REQUIRE(wire.pack.size() == 2);
   CHECK(wire.pack[1].error == r.pack[1].error);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("run --schedule static on one rank runs every trial (run_serial)", "[coordinator]") {
   // Once the static schedule filled per-rank queues while run_serial took from the dynamic one.
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());
-  auto dir = std::filesystem::temp_directory_path() / ("ns_serial_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir scratch("serial");
+  const std::filesystem::path& dir = scratch.path;
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
   auto params = ns::models::quadratic_family()->schema().model_defaults;
   params.update(ns::models::quadratic_family()->schema().training_defaults);
@@ -449,7 +448,6 @@ TEST_CASE("run --schedule static on one rank runs every trial (run_serial)", "[c
     REQUIRE(sink.rows.size() == 5);
     for (int i = 0; i < 5; ++i) CHECK(sink.rows[i].trial_id == "s" + std::to_string(i));
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("trial queue: static by rank, dynamic shared, retries go first", "[coordinator]") {
@@ -723,8 +721,8 @@ TEST_CASE("rank health: with one rank there is nothing to compare with: failures
   // sweep completes (it used to take rank 0 out and exit 3).
   FamilyRegistry reg;
   reg.add(ns::models::quadratic_family());
-  auto dir = std::filesystem::temp_directory_path() / ("ns_health_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir scratch("health");
+  const std::filesystem::path& dir = scratch.path;
   TrialExecutor ex(reg, "quadratic", json::object(), dir.string(), RankInfo{0, "h", "cpu", 1});
   auto params = ns::models::quadratic_family()->schema().model_defaults;
   params.update(ns::models::quadratic_family()->schema().training_defaults);
@@ -735,7 +733,6 @@ TEST_CASE("rank health: with one rank there is nothing to compare with: failures
   FakeSink serial_sink;
   CoordinatorOptions o;  // the defaults: 5 failures within 120 s
   auto s1 = Coordinator(none, serial_sink, o, no_drain).run_serial(v, ex);
-  std::filesystem::remove_all(dir);
   CHECK(s1.recorded == 5);
   CHECK(s1.failed == 5);
   CHECK(s1.not_started == 0);
@@ -899,8 +896,8 @@ ResultRow run_failing(const std::filesystem::path& dir, std::function<TrialOutco
 
 TEST_CASE("executor: a failure the output directory caused comes back interrupted, flagged",
           "[executor][write_error]") {
-  auto dir = std::filesystem::temp_directory_path() / ("ns_wfail_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir scratch("wfail");
+  const std::filesystem::path& dir = scratch.path;
   auto torch_like = []() -> TrialOutcome {
     throw std::runtime_error("PytorchStreamWriter failed writing file data/0: file write failed");
   };
@@ -945,7 +942,6 @@ TEST_CASE("executor: a failure the output directory caused comes back interrupte
     CHECK_FALSE(r.output_error);
     CHECK(r.error == "PytorchStreamWriter failed writing file data/0: file write failed");
   }
-  std::filesystem::remove_all(dir);
   // The flag travels in a Result and back; a row without it (an older worker) reads as unset.
   ResultRow flagged;
   flagged.trial_id = "x";

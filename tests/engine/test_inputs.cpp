@@ -16,20 +16,15 @@
 #include "engine/sweep_output.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::engine;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
+using ns::test::TempDir;
 
-fs::path temp_dir(const std::string& name) {
-  auto d =
-      fs::temp_directory_path() / ("ns_test_inputs_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+namespace {
 
 void write(const fs::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << text;
@@ -62,7 +57,8 @@ const char* kEmpty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 TEST_CASE("SHA-256 of strings and files matches the published test vectors", "[inputs]") {
   CHECK(sha256_hex("abc") == kAbc);
   CHECK(sha256_hex("") == kEmpty);
-  const auto d = temp_dir("vectors");
+  const TempDir scratch("inputs_vectors");
+  const fs::path& d = scratch.path;
   write(d / "abc", "abc");
   write(d / "empty", "");
   CHECK(sha256_file(d / "abc") == kAbc);
@@ -73,12 +69,12 @@ TEST_CASE("SHA-256 of strings and files matches the published test vectors", "[i
   CHECK(sha256_file(d / "big") == sha256_hex(big));
   CHECK_THROWS_WITH(sha256_file(d / "missing"), Catch::Contains("missing: cannot open"));
   CHECK_THROWS_WITH(sha256_file(d), Catch::Contains("not a regular file"));
-  fs::remove_all(d);
 }
 
 TEST_CASE("the digest cache reads a file once and sees a same-size rewrite with its mtime restored",
           "[inputs]") {
-  const auto d = temp_dir("cache");
+  const TempDir scratch("inputs_cache");
+  const fs::path& d = scratch.path;
   const fs::path f = d / "data.h5";
   write(f, "first content");
   DigestCache cache(d / "cache.json");
@@ -106,11 +102,11 @@ TEST_CASE("the digest cache reads a file once and sees a same-size rewrite with 
   CHECK(again.digest(f, &bytes) == sha256_hex("other content"));
   CHECK(again.hits() == 1);
   CHECK(again.reads() == 0);
-  fs::remove_all(d);
 }
 
 TEST_CASE("a file changed just before it was digested is not cached (racily clean)", "[inputs]") {
-  const auto d = temp_dir("racy");
+  const TempDir scratch("inputs_racy");
+  const fs::path& d = scratch.path;
   const fs::path f = d / "m.pt";
   write(f, "module");
   DigestCache cache(d / "cache.json");  // racy_s = 2: the file is younger than that
@@ -121,14 +117,14 @@ TEST_CASE("a file changed just before it was digested is not cached (racily clea
   CHECK(cache.hits() == 0);
   cache.save();
   CHECK(json::parse(read(d / "cache.json")).at("files").empty());
-  fs::remove_all(d);
 }
 
 TEST_CASE("the cache's limit: a matching stamp is trusted without reading the file", "[inputs]") {
   // What the cache cannot see: a rewrite that leaves size, mtime, ctime, inode and device all
   // as they were (only a clock set back or a write to the block device does that). Shown here
   // by an entry whose digest does not match the content but whose stamp does.
-  const auto d = temp_dir("limit");
+  const TempDir scratch("inputs_limit");
+  const fs::path& d = scratch.path;
   const fs::path f = d / "train.py";
   write(f, "print(1)\n");
   json entry = file_stamp(f)->to_json();
@@ -141,12 +137,12 @@ TEST_CASE("the cache's limit: a matching stamp is trusted without reading the fi
   write(d / "cache.json", "{not json");
   DigestCache damaged(d / "cache.json");
   CHECK(damaged.digest(f, &bytes) == sha256_hex("print(1)\n"));
-  fs::remove_all(d);
 }
 
 TEST_CASE("inputs are digested once per path, sorted, relative paths from the working directory",
           "[inputs]") {
-  const auto d = temp_dir("set");
+  const TempDir scratch("inputs_set");
+  const fs::path& d = scratch.path;
   write(d / "b.h5", "bb");
   write(d / "a.pt", "aa");
   const fs::path cwd = fs::current_path();
@@ -166,7 +162,6 @@ TEST_CASE("inputs are digested once per path, sorted, relative paths from the wo
   CHECK(got[2].sha256 == sha256_hex("bb"));
   CHECK(input_set_digest(got).size() == 16);
   CHECK(input_set_digest(got) == input_set_digest({got[2], got[0], got[1]}));
-  fs::remove_all(d);
 }
 
 TEST_CASE("inputs compare by path: changed, then added and removed", "[inputs]") {
@@ -248,7 +243,8 @@ OutputPlan plan_of(const ns::sweeps::SweepSpec& spec, std::vector<InputDigest> i
 
 TEST_CASE("a rerun with a changed input is refused before any write, and accepted on request",
           "[inputs][sweep_output]") {
-  const auto d = temp_dir("rerun");
+  const TempDir scratch("inputs_rerun");
+  const fs::path& d = scratch.path;
   const auto spec = quadratic_spec(d.string());
   const auto trials = ns::sweeps::enumerate(spec);
   {
@@ -312,12 +308,12 @@ TEST_CASE("a rerun with a changed input is refused before any write, and accepte
     aside += entry.path().filename().string().rfind("trials.old-", 0) == 0;
   CHECK(aside == 1);
   CHECK(json::parse(read(d / "sweep.json")).at("input_history").size() == 1);
-  fs::remove_all(d);
 }
 
 TEST_CASE("another data block's rows are refused; a narrower grid's rows are not counted",
           "[inputs][sweep_output]") {
-  const auto d = temp_dir("other");
+  const TempDir scratch("inputs_other");
+  const fs::path& d = scratch.path;
   const auto wide = quadratic_spec(d.string(), json::object(), {{"x", {0.0, 1.0, 2.0}}});
   const auto wide_trials = ns::sweeps::enumerate(wide);
   {
@@ -343,5 +339,4 @@ TEST_CASE("another data block's rows are refused; a narrower grid's rows are not
     CHECK(out.finished().size() == 2);
   }
   CHECK(json::parse(read(d / "best.json")).at("trial_id") == wide_trials[0].id);
-  fs::remove_all(d);
 }

@@ -11,9 +11,11 @@
 #include "core/error.hpp"
 #include "engine/pbt.hpp"
 #include "sweeps/spec.hpp"
+#include "support/rows.hpp"
 
 using namespace ns::engine;
 using nlohmann::json;
+using ns::test::row;
 
 namespace {
 
@@ -44,15 +46,6 @@ std::vector<ns::sweeps::Trial> members(const std::vector<double>& lrs) {
     v.push_back(t);
   }
   return v;
-}
-
-ResultRow row(const msg::Assign& a, TrialStatus status, double score) {
-  ResultRow r;
-  r.trial_id = a.trial.id;
-  r.status = status;
-  r.params = a.trial.params;
-  r.metrics["score"] = score;
-  return r;
 }
 
 // A deterministic "training": the score at a step grows with the step and is best near lr 0.01.

@@ -5,44 +5,35 @@
 #include <cerrno>
 #include <fstream>
 #include <stdexcept>
-#include <unistd.h>
 
 #include "engine/csv.hpp"
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "engine/results.hpp"
 #include "file_size_limit.hpp"
+#include "support/rows.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::engine;
 namespace fs = std::filesystem;
 
+using ns::test::row;
+using ns::test::TempDir;
+
 namespace {
-fs::path temp_dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("ns_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-ResultRow row(const std::string& id, double score) {
-  ResultRow r;
-  r.trial_id = id;
-  r.status = TrialStatus::kOk;
-  r.params = {{"lr", 0.001}, {"act", "relu, softplus"}};
-  r.metrics = {{"score", score}};
-  r.host = "h";
-  r.device = "cpu";
-  return r;
-}
+// Parameters with a comma in a value, which the CSV must quote.
+const nlohmann::json kParams = {{"lr", 0.001}, {"act", "relu, softplus"}};
 }  // namespace
 
 TEST_CASE("rows are appended under a fixed header and read back", "[results]") {
-  auto dir = temp_dir("rows");
+  const TempDir scratch("results_rows");
+  const fs::path& dir = scratch.path;
   const auto path = (dir / "results.csv").string();
   {
     ResultsTable t(path, {"act", "lr"}, {"score", "other"});
     CHECK(t.open().empty());
-    t.append(row("a", 1.5));
-    auto r = row("b", NAN);
+    t.append(row("a", 1.5, kParams));
+    auto r = row("b", NAN, kParams);
     r.status = TrialStatus::kFailed;
     r.error = "boom, \"quoted\"\nsecond line";
     t.append(r);
@@ -62,12 +53,13 @@ TEST_CASE("rows are appended under a fixed header and read back", "[results]") {
 }
 
 TEST_CASE("a partial last row is cut before appending", "[results]") {
-  auto dir = temp_dir("partial");
+  const TempDir scratch("results_partial");
+  const fs::path& dir = scratch.path;
   const auto path = (dir / "results.csv").string();
   {
     ResultsTable t(path, {"lr"}, {"score"});
     t.open();
-    t.append(row("a", 1));
+    t.append(row("a", 1, kParams));
   }
   { std::ofstream(path, std::ios::app) << "b,ok,0.0"; }  // killed mid-write
   {
@@ -75,7 +67,7 @@ TEST_CASE("a partial last row is cut before appending", "[results]") {
     auto rows = t.open();
     CHECK(rows.size() == 1);
     CHECK(t.rows_dropped() == 1);
-    t.append(row("c", 2));
+    t.append(row("c", 2, kParams));
   }
   auto csv = read_csv_file(path);
   REQUIRE(csv.rows.size() == 2);
@@ -85,18 +77,19 @@ TEST_CASE("a partial last row is cut before appending", "[results]") {
 
 TEST_CASE("a row the disk takes only part of is cut back: no torn line, the next one lands",
           "[results][write_error]") {
-  auto dir = temp_dir("short");
+  const TempDir scratch("results_short");
+  const fs::path& dir = scratch.path;
   const auto path = (dir / "results.csv").string();
   ResultsTable t(path, {"lr"}, {"score"});
   t.open();
-  t.append(row("a", 1));
+  t.append(row("a", 1, kParams));
   const auto before = fs::file_size(path);
   {
     FileSizeLimit full(before + 10);  // the next row gets 10 bytes, then EFBIG
-    CHECK_THROWS_AS(t.append(row("b", 2)), ns::core::WriteError);
+    CHECK_THROWS_AS(t.append(row("b", 2, kParams)), ns::core::WriteError);
     CHECK(fs::file_size(path) == before);
     try {
-      t.append(row("b", 2));
+      t.append(row("b", 2, kParams));
     } catch (const ns::core::WriteError& e) {
       CHECK_THAT(e.what(), Catch::Contains("results.csv: cannot append") &&
                                Catch::Contains("File too large"));
@@ -105,7 +98,7 @@ TEST_CASE("a row the disk takes only part of is cut back: no torn line, the next
     }
   }
   CHECK(fs::file_size(path) == before);
-  t.append(row("c", 3));
+  t.append(row("c", 3, kParams));
   auto csv = read_csv_file(path);
   CHECK_FALSE(csv.dropped_partial);
   REQUIRE(csv.rows.size() == 2);
@@ -115,7 +108,8 @@ TEST_CASE("a row the disk takes only part of is cut back: no torn line, the next
 
 TEST_CASE("atomic writes on a full disk: WriteError naming the file, no temporary left",
           "[results][write_error]") {
-  auto dir = temp_dir("atomic_full");
+  const TempDir scratch("results_atomic_full");
+  const fs::path& dir = scratch.path;
   ns::core::write_file_atomic(dir / "state.json", "old\n");
   {
     FileSizeLimit full(0);
@@ -148,7 +142,8 @@ TEST_CASE("atomic writes on a full disk: WriteError naming the file, no temporar
 }
 
 TEST_CASE("a results file with another header is refused and left intact", "[results]") {
-  auto dir = temp_dir("header");
+  const TempDir scratch("results_header");
+  const fs::path& dir = scratch.path;
   const auto path = (dir / "results.csv").string();
   { std::ofstream(path) << "trial_id,status,zzz\nx,ok,1\n"; }
   const auto before = fs::file_size(path);

@@ -10,9 +10,11 @@
 #include "core/hash.hpp"
 #include "engine/tpe_search.hpp"
 #include "sweeps/spec.hpp"
+#include "support/rows.hpp"
 
 using namespace ns::engine;
 using nlohmann::json;
+using ns::test::row;
 
 namespace {
 
@@ -53,15 +55,6 @@ TpeSearchOptions options(int trials, int startup_n) {
 double score(const json& p) {
   const double x = p.at("x"), y = p.at("y");
   return -((x - 1) * (x - 1) + (y + 2) * (y + 2));
-}
-
-ResultRow row(const msg::Assign& a, TrialStatus status, double value) {
-  ResultRow r;
-  r.trial_id = a.trial.id;
-  r.status = status;
-  r.attempt = a.attempt;
-  r.metrics["score"] = value;
-  return r;
 }
 
 struct Search {

@@ -12,20 +12,13 @@
 #include <sstream>
 
 #include "launch/launch.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
-namespace {
+using ns::test::TempDir;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ns_launch_cli_XXXXXX").string();
-    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

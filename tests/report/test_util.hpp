@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 namespace ns::report::test {
 
 /// tests/report/data/<name> in the source tree (NS_SOURCE_DIR is set by ns_add_test).
@@ -18,21 +20,7 @@ inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(src) / "tests" / "report" / "data" / name;
 }
 
-/// A fresh directory under the system temp dir, removed when the object dies.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ns_report_XXXXXX").string();
-    if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
+using ns::test::TempDir;
 
 /// Copies fixture `name` into `dir`/<name> (so a test may write into it).
 inline std::filesystem::path copy_fixture(const std::string& name,

@@ -13,7 +13,6 @@
 
 #include "app/commands.hpp"
 #include "app/prepare.hpp"
-#include "engine/asha.hpp"
 #include "core/duration.hpp"
 #include "core/error.hpp"
 #include "core/file.hpp"
@@ -173,10 +172,12 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial
 }
 
 
-// An early-stopping sweep run on a simulated clock (engine/simulate.hpp) with the cost model:
-// a visit from resource a to b takes the trial's fixed seconds plus its per-cost share scaled by
-// (b - a) / max; each trial's quality is a seeded uniform draw, since which configurations go on
-// is what the sweep finds out. The mean over kDraws draws.
+// A sweep whose search pauses or stops trials (early stopping, PBT, a fixed schedule) run on a
+// simulated clock (engine/simulate.hpp), built through the search registry as `run` builds it,
+// with the cost model: a visit from resource a to b takes the trial's fixed seconds plus its
+// per-cost share scaled by (b - a) / the kind's full resource; each trial's quality is a seeded
+// uniform draw, since which configurations go on is what the sweep finds out. The mean over
+// kDraws draws.
 struct EarlyStoppingEstimate {
   int workers = 1;
   double trial_s = 0, makespan_s = 0, visits = 0;
@@ -185,20 +186,20 @@ struct EarlyStoppingEstimate {
 constexpr int kDraws = 5;
 constexpr std::size_t kMaxSimulated = 5000;
 
-std::vector<EarlyStoppingEstimate> simulate_early_stopping(
+std::vector<EarlyStoppingEstimate> simulate_search(
     const Prepared& p, const std::set<std::string>& done, const std::vector<sweeps::Trial>& pending,
-    const engine::CostEstimate& est, const std::vector<int>& worker_counts) {
+    const engine::CostEstimate& est, const std::vector<int>& worker_counts, double full) {
   std::map<std::string, double> predicted;
   for (std::size_t i = 0; i < pending.size(); ++i) predicted[pending[i].id] = est.predicted_s[i];
-  const double max = p.spec.scheduler->max;
   auto duration = [&](const sweeps::Trial& t, double from, double to) {
     auto it = predicted.find(t.id);
-    const double full = it == predicted.end() ? est.mean_s : it->second;
-    return est.s_fixed + (full - est.s_fixed) * (to - from) / max;
+    const double whole = it == predicted.end() ? est.mean_s : it->second;
+    if (full <= 0) return whole;
+    return est.s_fixed + (whole - est.s_fixed) * ((to > 0 ? to : full) - from) / full;
   };
-  // Read and built once: every draw and worker count starts from the same state.
+  // Read once: every draw and worker count starts from the same state.
   const auto events = engine::read_journal(p.spec.out);
-  const std::vector<sweeps::Trial>& trials = p.trials;  // priced by plan_command
+  const engine::SearchKindEntry& kind = engine::search_kind(p.spec);
   engine::SimulationOptions o;
   o.metric = p.spec.metric;
   o.budget_trial_s = p.spec.budget_trial_s;
@@ -212,13 +213,17 @@ std::vector<EarlyStoppingEstimate> simulate_early_stopping(
         return core::unit_double(core::splitmix64((static_cast<std::uint64_t>(d) << 40) ^
                                                   static_cast<std::uint64_t>(t.index)));
       };
-      std::vector<std::string> info, warnings;
-      auto scheduler = engine::make_early_stopping(
-          p.spec, trials, {}, events, done, info, warnings,
-          [&](int index, const nlohmann::json& proposal) {
-            return proposed_trial(p, index, proposal);
-          });
-      const engine::SimulatedRun r = engine::simulate_schedule(*scheduler, o, duration, quality);
+      engine::SearchInputs in;
+      in.trials = p.trials;  // priced by plan_command
+      in.make_trial = [&](int index, const nlohmann::json& proposal) {
+        return proposed_trial(p, index, proposal);
+      };
+      in.events = events;
+      in.finished = done;
+      in.out = p.spec.out;
+      in.read_only = true;
+      auto built = kind.build(p.spec, std::move(in));
+      const engine::SimulatedRun r = engine::simulate_schedule(*built.scheduler, o, duration, quality);
       e.trial_s += r.trial_s / kDraws;
       e.makespan_s += r.makespan_s / kDraws;
       e.visits += static_cast<double>(r.visits) / kDraws;
@@ -251,82 +256,6 @@ struct Plan {
   /// The trials still to run: all of them when none is done (no copy).
   const std::vector<sweeps::Trial>& pending() const { return done.empty() ? p.trials : unfinished; }
 };
-
-// What each scheduler and search does, one function per kind, as text lines.
-
-std::string describe_median(const sweeps::SchedulerSpec& sc) {
-  return fmt::format("early stopping: median stopping rule, reports every {} {} from {} to "
-                     "{}; stops begin once {} trials finished (how much it saves "
-                     "depends on the results)\n",
-                     sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
-}
-
-/// ASHA, and Hyperband (each bracket an ASHA; its most aggressive bracket is shown).
-std::string describe_asha(const Prepared& p) {
-  const auto& sc = *p.spec.scheduler;
-  const engine::AshaOptions ao = engine::asha_options(p.spec);
-  const engine::AshaPlan ap = engine::asha_plan(ao, p.total_trials);
-  std::string out = fmt::format(
-      "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
-      "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
-      "to the end ({:.1f} %)\n",
-      sc.kind == sweeps::SchedulerKind::kHyperband ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
-                             : "ASHA",
-      sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
-      fmt::join(ap.rungs, ", "), sc.resource, fmt::join(ap.trials, ", "), ap.resource,
-      sc.resource, ap.full, 100.0 * ap.resource / ap.full);
-  if (!sc.promotion)
-    out += "  (the stopping variant's share depends on the order results arrive in; the "
-           "figure is successive halving's)\n";
-  return out;
-}
-
-std::string describe_pbt(const Prepared& p) {
-  const auto& sc = *p.spec.search;
-  return fmt::format(
-      "search: PBT (Jaderberg et al. 2017, asynchronous as Ray Tune's): the {} members listed "
-      "train in segments of {} {}{}; at each pause a member in the bottom {} copies the "
-      "checkpoint of one in the top {} and explores {} (resample probability {}, perturb by "
-      "{}); snapshots in <out>/pbt/\n",
-      sc.population, sc.interval, p.schema.resource,
-      sc.max > 0 ? fmt::format(" up to {}", sc.max) : std::string(" to each member's own end"),
-      sc.quantile, sc.quantile, fmt::join(sc.mutables, ", "), sc.resample_probability,
-      fmt::join(sc.perturb, " or "));
-}
-
-std::string describe_schedule(const Prepared& p) {
-  const auto& sc = *p.spec.search;
-  std::vector<std::string> parts;
-  for (const auto& seg : sc.segments)
-    parts.push_back(seg.until > 0 ? fmt::format("to {}", seg.until) : std::string("to its end"));
-  return fmt::format("search: a fixed schedule: the trial trains {} ({}), pausing between "
-                     "segments\n",
-                     fmt::join(parts, ", then "), p.schema.resource);
-}
-
-std::string describe_tpe(const Prepared& p) {
-  const auto& sc = *p.spec.search;
-  return fmt::format(
-      "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "
-      "{} proposals from the results as they come in ({} candidates, gamma {} up to {}, "
-      "prior weight {}); the list and the estimate cover the draws only\n",
-      p.trials.size(), p.total_trials - static_cast<int>(p.trials.size()), sc.candidates,
-      sc.gamma, sc.gamma_max, sc.prior_weight);
-}
-
-/// The spec's scheduler and search described, "" when it has neither.
-std::string describe_scheduling(const Prepared& p) {
-  std::string out;
-  if (p.spec.scheduler)
-    out += p.spec.scheduler->kind == sweeps::SchedulerKind::kMedian ? describe_median(*p.spec.scheduler) : describe_asha(p);
-  if (p.spec.search) {
-    const sweeps::SearchKind kind = p.spec.search->kind;
-    out += kind == sweeps::SearchKind::kPbt        ? describe_pbt(p)
-           : kind == sweeps::SearchKind::kSchedule ? describe_schedule(p)
-                                                   : describe_tpe(p);
-  }
-  return out;
-}
 
 /// The timings to estimate from: a calibration run here, a results file, or this sweep's own
 /// finished trials (`results`, its results.csv); `*source_out` says which.
@@ -436,17 +365,18 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
     }
   }
 
-  // Early stopping: the scheduler simulated with the cost model, per worker count.
-  const bool simulate = plan.est && !pending.empty() && p.spec.scheduler &&
+  // A search that pauses or stops trials: simulated with the cost model, per worker count.
+  const std::optional<double> full = engine::search_kind(p.spec).full_resource(p.spec);
+  const bool simulate = plan.est && !pending.empty() && full &&
                         (pending.size() <= kMaxSimulated || p.spec.budget_trial_s > 0 ||
                          p.spec.budget_resource > 0);
-  if (simulate) plan.early = simulate_early_stopping(p, done, pending, *plan.est, workers);
+  if (simulate) plan.early = simulate_search(p, done, pending, *plan.est, workers, *full);
 
   plan.pack = opt.pack > 0 ? opt.pack : p.spec.pack;
   plan.groups = pack_groups(pending);
   plan.assignments = pack_count(pending, plan.pack);
   plan.varied = p.spec.varied();
-  plan.description = describe_scheduling(p);
+  plan.description = engine::search_kind(p.spec).describe(p.spec, search_facts(p));
   return plan;
 }
 
@@ -482,7 +412,7 @@ nlohmann::json plan_json(const Plan& plan) {
       nlohmann::json o = {{"workers", w}, {"makespan_s", a.makespan_s}, {"bound_s", a.bound_s},
                           {"jobs", a.jobs}, {"warnings", a.warnings}};
       if (k < early.size())
-        o["early_stopping"] = {{"trial_s", early[k].trial_s},
+        o[p.spec.scheduler ? "early_stopping" : "simulated"] = {{"trial_s", early[k].trial_s},
                                {"makespan_s", early[k].makespan_s},
                                {"makespan_range_s", {early[k].makespan_lo_s, early[k].makespan_hi_s}},
                                {"visits", early[k].visits}};
@@ -537,13 +467,16 @@ std::string plan_text(const Plan& plan, int list) {
       plan.source, core::human_duration(est->min_s), core::human_duration(est->max_s),
       core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
       pending.size(), core::human_duration(est->total_s));
+  // What the simulated search is called: early stopping, or the search (PBT, a schedule).
+  const std::string label = p.spec.scheduler ? "early stopping" : "the search";
   if (!early.empty()) {
     out += fmt::format(
-        "  with early stopping: about {} of training ({:.1f} % of the full grid's {}; {:.3g} "
-        "rung visits) on {} worker(s): the scheduler run on the cost model with {} random "
+        "  with {}: about {} of training ({:.1f} % of the full grid's {}; {:.3g} "
+        "{}visits) on {} worker(s): the scheduler run on the cost model with {} random "
         "orders of the trials' quality (mean; which trials go on is what the sweep finds out)\n",
-        core::human_duration(early[0].trial_s), 100.0 * early[0].trial_s / est->total_s,
-        core::human_duration(est->total_s), early[0].visits, early[0].workers, kDraws);
+        label, core::human_duration(early[0].trial_s), 100.0 * early[0].trial_s / est->total_s,
+        core::human_duration(est->total_s), early[0].visits, p.spec.scheduler ? "rung " : "",
+        early[0].workers, kDraws);
   } else if (p.spec.scheduler) {
     out += fmt::format("  with early stopping: not simulated ({} trials to run, at most {} "
                        "without a budget)\n", pending.size(), kMaxSimulated);
@@ -557,7 +490,7 @@ std::string plan_text(const Plan& plan, int list) {
     out += "allocation: one job without a time limit (--time for walltime chunks)\n";
   }
   out += fmt::format("  {:>7}  {:>12}  {:>12}  {:>5}{}\n", "workers", "sweep time", "lower bound", "jobs",
-                     early.empty() ? "" : fmt::format("  {:>14}  {:>12}", "early stopping", "its training"));
+                     early.empty() ? "" : fmt::format("  {:>14}  {:>12}", label, "its training"));
   for (std::size_t k = 0; k < plans.size(); ++k) {
     const auto& [w, a] = plans[k];
     std::string es;
@@ -583,9 +516,10 @@ std::string plan_text(const Plan& plan, int list) {
   out += "  (sweep time: the coordinator's schedule simulated with these predictions, "
          "trials longest first; ranks = workers + 1 coordinator)\n";
   if (!early.empty())
-    out += "  (early stopping: the scheduler's own decisions simulated on the same "
-           "predictions, in one job without a time limit: its sweep time and the trial-seconds it "
-           "trains, the means over the random orders of quality)\n";
+    out += fmt::format("  ({}: the scheduler's own decisions simulated on the same "
+                       "predictions, in one job without a time limit: its sweep time and the "
+                       "trial-seconds it trains, the means over the random orders of quality)\n",
+                       label);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/inputs.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/sweep_output.hpp"
 #include "engine/trial_runner.hpp"
 #include "sweeps/spec.hpp"
@@ -30,6 +31,11 @@ struct Prepared {
   /// and the known configurations; deep checks only).
   std::vector<engine::InputPath> inputs;
 };
+
+/// What the search registry's describe() needs to know of a prepared spec.
+inline engine::SearchFacts search_facts(const Prepared& p) {
+  return {p.schema.resource, p.total_trials, static_cast<int>(p.trials.size())};
+}
 
 /// Parses and enumerates `path`. With `deep_checks` also checks the data block and every
 /// distinct configuration (families build their model once on CPU with a tiny batch); errors

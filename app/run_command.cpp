@@ -15,16 +15,14 @@
 
 #include "app/commands.hpp"
 #include "app/prepare.hpp"
-#include "engine/asha.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/deadline.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "engine/mpi_transport.hpp"
-#include "engine/pbt.hpp"
 #include "engine/protocol.hpp"
 #include "engine/sweep_output.hpp"
-#include "engine/tpe_search.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/worker.hpp"
 #include "models/registry.hpp"
 #include "sweeps/spec.hpp"
@@ -84,6 +82,16 @@ std::string format_wall(engine::WallTime t) {
   char buf[40];
   std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", std::localtime(&tt));
   return buf;
+}
+
+// Logs each line of `text` (lines ending in '\n').
+void log_lines(const std::string& text) {
+  std::size_t from = 0;
+  for (std::size_t nl = text.find('\n'); nl != std::string::npos; nl = text.find('\n', from)) {
+    log::info("{}", text.substr(from, nl - from));
+    from = nl + 1;
+  }
+  if (from < text.size()) log::info("{}", text.substr(from));
 }
 
 }  // namespace
@@ -174,6 +182,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"ranks", mpi.size()},
                              {"start_time", now_iso()},
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
+                             {"search", engine::search_record(prep.spec, search_facts(prep))},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       output = std::make_unique<engine::SweepOutput>(
           output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs), prov,
@@ -239,75 +248,37 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   }
   auto transport = mpi.transport();
   engine::Coordinator coord(*transport, *output, copt, drain_reason);
-  engine::CoordinatorSummary summary;
-  if (prep.spec.scheduler) {
-    // Early stopping: the scheduler sees every trial of the spec (those with a row are over) and
-    // rebuilds its rungs from the journal of earlier runs (reports.jsonl).
-    std::vector<std::string> info, warnings;
-    auto scheduler = engine::make_early_stopping(
-        prep.spec, pending_trials(prep, {}), [&](const nlohmann::json& e) { output->journal(e); },
-        engine::read_journal(prep.spec.out), output->finished(), info, warnings,
-        [&](int index, const nlohmann::json& proposal) {
-          return proposed_trial(prep, index, proposal);
-        });
-    for (const auto& line : info) log::info("scheduler: {}", line);
-    for (const auto& line : warnings) log::warn("scheduler: {}", line);
-    if (copt.budget_resource > 0)
-      log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
-                prep.spec.scheduler->resource, scheduler->resource_used());
-    summary = mpi.size() == 1 ? coord.run_serial(*scheduler, executor) : coord.run(*scheduler);
-  } else if (prep.spec.search && prep.spec.search->kind == sweeps::SearchKind::kPbt) {
-    // PBT: the random draws are the population; snapshots live in <out>/pbt/.
-    const std::filesystem::path out_dir = prep.spec.out;
-    engine::PbtScheduler pbt(
-        pending_trials(prep, {}), engine::pbt_options(prep.spec),
-        [&](const nlohmann::json& e) { output->journal(e); },
-        [out_dir](const std::string& snapshot) {
-          std::error_code ec;
-          std::filesystem::remove_all(out_dir / snapshot, ec);
-          if (ec) log::warn("PBT: cannot delete the snapshot {}: {}", snapshot, ec.message());
-        });
-    pbt.restore(engine::read_journal(prep.spec.out), output->finished(),
-                [out_dir](const std::string& snapshot) -> std::optional<engine::ResultRow> {
-                  const auto file = out_dir / snapshot / "result.json";
-                  if (!std::filesystem::exists(file)) return std::nullopt;
-                  return engine::msg::row_from_json(sweeps::read_json_file(file.string()));
-                });
-    const auto& sc = *prep.spec.search;
-    log::info("search: PBT, population {}, interval {} {}{}, quantile {}, mutable {}; {} "
-              "exploits by earlier runs",
-              sc.population, sc.interval, prep.schema.resource,
-              sc.max > 0 ? fmt::format(", members end at {}", sc.max) : std::string(),
-              sc.quantile, fmt::join(sc.mutables, ", "), pbt.exploits());
-    summary = mpi.size() == 1 ? coord.run_serial(pbt, executor) : coord.run(pbt);
-  } else if (prep.spec.search && prep.spec.search->kind == sweeps::SearchKind::kSchedule) {
-    NS_CHECK(prep.trials.size() == 1, "internal: a fixed schedule has one trial");
-    engine::FixedScheduleScheduler fixed(pending_trials(prep, {}).front(),
-                                         prep.spec.search->segments,
-                                         [&](const nlohmann::json& e) { output->journal(e); });
-    fixed.restore(engine::read_journal(prep.spec.out), output->finished());
-    log::info("search: a fixed schedule of {} segment(s)", prep.spec.search->segments.size());
-    summary = mpi.size() == 1 ? coord.run_serial(fixed, executor) : coord.run(fixed);
-  } else if (prep.spec.search) {
-    // TPE: the startup draws, then proposals from the results; restored from the journal.
-    engine::TpeScheduler tpe(
-        prep.spec.random, engine::tpe_search_options(prep.spec), pending_trials(prep, {}),
-        [&](int index, const nlohmann::json& proposal) {
-          return proposed_trial(prep, index, proposal);
-        },
-        [&](const nlohmann::json& e) { output->journal(e); });
-    tpe.restore(engine::read_journal(prep.spec.out), output->finished());
-    const auto& sc = *prep.spec.search;
-    log::info("search: TPE over {} parameter(s), {} trials: {} random draws first, then "
-              "proposals ({} candidates, gamma {} up to {}, prior weight {}); {} proposed by "
-              "earlier runs",
-              prep.spec.random.size(), prep.total_trials, sc.startup, sc.candidates, sc.gamma,
-              sc.gamma_max, sc.prior_weight, tpe.proposed());
-    summary = mpi.size() == 1 ? coord.run_serial(tpe, executor) : coord.run(tpe);
+  // The search the spec asks for, built through the registry (engine/search_registry.hpp) and
+  // rebuilt from the journal of earlier runs (reports.jsonl): the list gets the trials still to
+  // run, every other kind every trial of the spec (those with a row are over).
+  const engine::SearchKindEntry& kind = engine::search_kind(prep.spec);
+  engine::SearchInputs in;
+  in.make_trial = [&](int index, const nlohmann::json& proposal) {
+    return proposed_trial(prep, index, proposal);
+  };
+  in.out = prep.spec.out;
+  if (kind.method == engine::SearchMethod::kList) {
+    in.trials = std::move(pending);
+    in.workers.clear();  // rank 0 trains alone on one rank, else the other ranks do
+    if (mpi.size() == 1) in.workers.push_back(0);
+    for (int r = 1; r < mpi.size(); ++r) in.workers.push_back(r);
+    in.schedule = copt.schedule;
+    in.longest_first = copt.longest_first;
   } else {
-    summary = mpi.size() == 1 ? coord.run_serial(std::move(pending), executor)
-                              : coord.run(std::move(pending));
+    in.trials = pending_trials(prep, {});
+    in.journal = [&](const nlohmann::json& e) { output->journal(e); };
+    in.events = engine::read_journal(prep.spec.out);
+    in.finished = output->finished();
   }
+  engine::BuiltSearch search = kind.build(prep.spec, std::move(in));
+  log_lines(kind.describe(prep.spec, search_facts(prep)));
+  for (const auto& line : search.info) log::info("{}", line);
+  for (const auto& line : search.warnings) log::warn("{}", line);
+  if (copt.budget_resource > 0)
+    log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
+              prep.spec.scheduler->resource, search.scheduler->resource_used());
+  const engine::CoordinatorSummary summary =
+      mpi.size() == 1 ? coord.run_serial(*search.scheduler, executor) : coord.run(*search.scheduler);
   return finish(output->finish(summary));  // 0, 3, or 5 when the output directory refused a write
 }
 

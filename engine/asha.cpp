@@ -1,4 +1,5 @@
 #include "engine/asha.hpp"
+#include "engine/search_registry.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -852,61 +853,16 @@ std::unique_ptr<Scheduler> make_early_stopping(
     std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
     const std::set<std::string>& finished, std::vector<std::string>& info,
     std::vector<std::string>& warnings, MakeTrial make_trial) {
-  const sweeps::SchedulerSpec& sc = *spec.scheduler;
-  const int n = static_cast<int>(trials.size());
-  if (sc.kind == sweeps::SchedulerKind::kMedian) {
-    auto median = std::make_unique<MedianStoppingScheduler>(std::move(trials),
-                                                            median_options(spec), journal);
-    median->restore(events, finished);
-    info.push_back(fmt::format("median stopping rule, reports every {} {} from {} on, to {}; "
-                               "stops once {} trials finished",
-                               sc.every, sc.resource, sc.min, sc.max, sc.min_samples));
-    return median;
-  }
-  const AshaOptions ao = asha_options(spec);
-  if (sc.kind == sweeps::SchedulerKind::kHyperband) {
-    auto hb = std::make_unique<HyperbandScheduler>(std::move(trials), ao, journal);
-    hb->restore(events, finished);
-    for (int s = hb->brackets() - 1; s >= 0; --s)
-      info.push_back(fmt::format("Hyperband bracket {}: {} configurations, rungs at {} {}", s,
-                                 hb->bracket_trials(s).size(),
-                                 fmt::join(hb->bracket(s).rungs(), ", "), sc.resource));
-    return hb;
-  }
-  if (spec.search) {
-    // TPE + ASHA: the startup draws in their own (random) order, then proposals.
-    NS_CHECK(make_trial, "internal: TPE + ASHA needs make_trial");
-    AshaOptions tao = ao;
-    tao.shuffle = false;
-    auto asha = std::make_unique<AshaScheduler>(std::move(trials), tao, journal);
-    const TpeSearchOptions to = tpe_search_options(spec);
-    asha->set_search(std::make_shared<TpeProposer>(spec.random, to, std::move(make_trial)),
-                     to.trials - std::min(to.trials, spec.search->startup));
-    asha->restore(events, finished);
-    info.push_back(fmt::format("ASHA ({}{}), eta {}, rungs at {} {}; new configurations from "
-                               "TPE after {} random draws, {} in all",
-                               sc.promotion ? "promotion" : "stopping",
-                               sc.synchronous ? ", synchronous" : "", sc.eta,
-                               fmt::join(asha->rungs(), ", "), sc.resource, spec.search->startup,
-                               to.trials));
-    return asha;
-  }
-  auto asha = std::make_unique<AshaScheduler>(std::move(trials), ao, journal);
-  asha->restore(events, finished);
-  info.push_back(fmt::format("ASHA ({}{}), eta {}, rungs at {} {}",
-                             sc.promotion ? "promotion" : "stopping",
-                             sc.synchronous ? ", synchronous" : "", sc.eta,
-                             fmt::join(asha->rungs(), ", "), sc.resource));
-  const AshaPlan plan = asha_plan(ao, n);
-  if (plan.trials.back() == 0) {
-    warnings.push_back(fmt::format(
-        "with {} configurations and eta {}, none reaches the top rung ({} {}): successive "
-        "halving keeps floor(n / eta^k) at rung k ({}); use at least {} configurations, or a "
-        "larger min",
-        n, sc.eta, sc.max, sc.resource, fmt::join(plan.trials, ", "),
-        std::pow(sc.eta, static_cast<double>(plan.rungs.size() - 1))));
-  }
-  return asha;
+  SearchInputs in;
+  in.trials = std::move(trials);
+  in.make_trial = std::move(make_trial);
+  in.journal = std::move(journal);
+  in.events = events;
+  in.finished = finished;
+  BuiltSearch built = search_kind(spec).build(spec, std::move(in));
+  info.insert(info.end(), built.info.begin(), built.info.end());
+  warnings.insert(warnings.end(), built.warnings.begin(), built.warnings.end());
+  return std::move(built.scheduler);
 }
 
 }  // namespace ns::engine

@@ -18,12 +18,8 @@ spec() {  # spec FILE OUT SYNCHRONOUS SLEEP
  "metric": "score", "mode": "max", "out": "$2"}
 JSON
 }
-rows() {  # rows DIR: "id status rung score" per trial, sorted
-  python3 - "$1" <<'PY'
-import csv, sys
-for r in sorted(csv.DictReader(open(f"{sys.argv[1]}/results.csv")), key=lambda r: r["trial_id"]):
-    print(r["trial_id"], r["status"], r["rung"], r["resource"], r["score"])
-PY
+rows() {  # rows DIR: "id status rung resource score" per trial, sorted by id
+  csv_col "$1/results.csv" trial_id,status,rung,resource,score | LC_ALL=C sort
 }
 for np in 1 2 4; do
   spec "$TMP/s$np.json" "$TMP/s$np" true 0

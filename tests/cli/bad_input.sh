@@ -48,7 +48,7 @@ sed 's/"k": \[0, 1, 2, 3, 4, 5, 6, 7\]/"k": [0, 1, 2, 3, 4, 5, 6, 7, 8]/' "$SRC/
 "$NS" run "$SRC/examples/quadratic_grid.json" --out "$TMP/grow" 2>/dev/null
 "$NS" run "$TMP/grown.json" --out "$TMP/grow" 2>"$TMP/err"
 grep -q "225 trials, 200 already done, 25 to run" "$TMP/err" || fail "changed spec: $(cat "$TMP/err")"
-[ "$(tail -n +2 "$TMP/grow/results.csv" | wc -l)" -eq 225 ] || fail "expected 225 rows"
+[ "$(csv_count "$TMP/grow/results.csv")" -eq 225 ] || fail "expected 225 rows"
 
 # One writer: a second run on a directory in use is refused (exit 4) naming host and pid.
 cat >"$TMP/slow.json" <<'J'

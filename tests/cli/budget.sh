@@ -23,9 +23,9 @@ state = json.load(open(f"{sys.argv[1]}/state.json"))
 assert state["state"] == "complete" and "budget" in state["reason"], state
 print(f"ok: {len(rows)} trials, {spent:.2f} trial-seconds of a 2 s budget")
 PY
-n=$(tail -n +2 "$TMP/b/results.csv" | wc -l)
+n=$(csv_count "$TMP/b/results.csv")
 expect_exit 0 "$NS" run "$TMP/spec.json"
-[ "$(tail -n +2 "$TMP/b/results.csv" | wc -l)" -eq "$n" ] || fail "a rerun of a spent budget started trials"
+[ "$(csv_count "$TMP/b/results.csv")" -eq "$n" ] || fail "a rerun of a spent budget started trials"
 
 python3 - "$TMP/spec.json" "$TMP/a.json" "$TMP/a" <<'PY'
 import json, sys
@@ -69,10 +69,10 @@ state = json.load(open(f"{sys.argv[1]}/state.json"))
 assert state["state"] == "complete" and "resource" in state["reason"], state
 print(f"ok: {len(rows)} trials, {used:.0f} steps of a 60-step budget")
 PY
-n=$(tail -n +2 "$TMP/r/results.csv" | wc -l)
+n=$(csv_count "$TMP/r/results.csv")
 expect_exit 0 "$NS" run "$TMP/r.json"
 grep -q "budget: 60 steps, [0-9]* given by earlier runs" "$TMP/err" || { cat "$TMP/err"; fail "the rerun did not count the earlier resource"; }
-[ "$(tail -n +2 "$TMP/r/results.csv" | wc -l)" -eq "$n" ] || fail "a rerun of a spent resource budget started trials"
+[ "$(csv_count "$TMP/r/results.csv")" -eq "$n" ] || fail "a rerun of a spent resource budget started trials"
 # A resource budget without a scheduler has no unit: a clear error, exit 2.
 python3 - "$TMP/spec.json" "$TMP/bad.json" <<'PY'
 import json, sys

@@ -18,16 +18,6 @@ spec() {
  "grid": $3, "metric": "score", "mode": "max", "out": "$2"${4:-}}
 J
 }
-col() {  # col CSV TRIAL-FILTER-PY COLUMN: prints the column of the rows the filter keeps
-  python3 - "$@" <<'PY'
-import csv, sys
-rows = list(csv.DictReader(open(sys.argv[1])))
-for r in rows:
-    if eval(sys.argv[2], {}, {"r": r}):
-        print(r[sys.argv[3]])
-PY
-}
-
 # 1. argv: values with spaces and shell metacharacters arrive literally, one argument each; no
 #    shell ran them (the file an injection would create does not exist).
 mkdir "$TMP/victim"
@@ -81,7 +71,7 @@ spec "$TMP/h.json" "$TMP/h" '{"mode": ["hang"]}' ', "trial_timeout_s": 1' ', "gr
 start=$SECONDS
 expect_exit 0 "$NS" run "$TMP/h.json"
 [ $((SECONDS - start)) -lt 15 ] || fail "the hanging trial took $((SECONDS - start)) s"
-[ "$(col "$TMP/h/results.csv" True status)" = timeout ] || fail "$(cat "$TMP/h/results.csv")"
+[ "$(csv_col "$TMP/h/results.csv" status)" = timeout ] || fail "$(cat "$TMP/h/results.csv")"
 helper=$(cat "$TMP"/h/trials/*/helper.pid)
 # Alive: it exists and is not a zombie waiting for init to reap it.
 alive() { [ -e "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }

@@ -67,7 +67,7 @@ echo "(phase 1 done at $((SECONDS - T0)) s)"
 # 2. Drain: ASHA's best configuration again, without a scheduler, one worker; SIGTERM to rank 0
 #    once the trial has reported its first epoch. The program saves a checkpoint mid-epoch and
 #    exits 75; the sweep exits 3; the rerun resumes the trial.
-best_lr=$(python3 -c "import csv, sys; print([r['lr'] for r in csv.DictReader(open(sys.argv[1])) if r['status'] == 'ok'][0])" "$TMP/a/results.csv")
+best_lr=$(csv_col "$TMP/a/results.csv" lr status=ok)
 tiny "$TMP/b.json" "$TMP/b" null "{\"lr\": [$best_lr], \"channels\": [4]}"
 "${MPIRUN[@]}" -np 2 "$NS" run "$TMP/b.json" --threads 1 >"$TMP/blog" 2>&1 &
 mpirun_pid=$!

@@ -32,6 +32,6 @@ run_and_signal TERM 1 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TM
 run_and_signal TERM 3 "$NS" run "$TMP/spec.json" --out "$TMP/out"
 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/out" 2>"$TMP/log" || { cat "$TMP/log"; fail "resume"; }
 [ "$(rows)" -eq 30 ] || fail "expected 30 rows, got $(rows)"
-[ "$(tail -n +2 "$TMP/out/results.csv" | cut -d, -f1 | sort -u | wc -l)" -eq 30 ] || fail "duplicate ids"
+[ "$(csv_col "$TMP/out/results.csv" trial_id | sort -u | wc -l)" -eq 30 ] || fail "duplicate ids"
 grep -q '"state": "complete"' "$TMP/out/state.json" || fail "state.json not complete"
 echo "ok: drained on USR1 and TERM, resumed to 30 unique rows"

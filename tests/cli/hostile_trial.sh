@@ -108,7 +108,7 @@ PY
 spec "$TMP/t.json" "$TMP/t" '["orphan_timeout"]' ', "trial_timeout_s": 2' ', "grace_s": 0.5'
 expect_exit 0 "$NS" run "$TMP/t.json"
 complete "$TMP/t"
-[ "$(tail -n +2 "$TMP/t/results.csv" | cut -d, -f2)" = timeout ] || fail "$(cat "$TMP/t/results.csv")"
+[ "$(csv_col "$TMP/t/results.csv" status)" = timeout ] || fail "$(cat "$TMP/t/results.csv")"
 grep -q "ended 2 process(es) the program left running outside its process group" "$TMP"/t/trials/*/log.txt ||
   fail "no stray ended: $(cat "$TMP"/t/trials/*/log.txt)"
 no_strays timeout
@@ -124,7 +124,7 @@ echo "ok: timeout under mpirun -np 2: the setsid grandchildren ended"
 # 5. A normal exit: what the program left running ends with it.
 spec "$TMP/n.json" "$TMP/n" '["orphan_exit"]'
 expect_exit 0 "$NS" run "$TMP/n.json"
-[ "$(tail -n +2 "$TMP/n/results.csv" | cut -d, -f2)" = ok ] || fail "$(cat "$TMP/n/results.csv")"
+[ "$(csv_col "$TMP/n/results.csv" status)" = ok ] || fail "$(cat "$TMP/n/results.csv")"
 no_strays "normal exit"
 echo "ok: normal exit: the setsid grandchildren ended"
 

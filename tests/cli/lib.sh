@@ -67,3 +67,31 @@ PY
   grep -qF -- "$want" "$TMP/err" || { cat "$TMP/err"; fail "$name: expected '$want'"; }
   [ ! -e "$TMP/bad_$name" ] || fail "$name: wrote $TMP/bad_$name"
 }
+# csv_col FILE COLUMN[,COLUMN...] [COLUMN=VALUE...]: prints the named columns (space-separated) of
+# each row of the CSV file FILE, in file order, keeping only the rows whose cells equal every
+# VALUE given. csv_count FILE [COLUMN=VALUE...]: the number of such rows. Both read FILE with
+# python's csv module (quoted commas and newlines included) and fail on a missing file or column.
+_csv() {
+  python3 - "$@" <<'PY'
+import csv, sys
+mode, path, *args = sys.argv[1:]
+cols = args.pop(0).split(",") if mode == "col" else []
+if any("=" not in a for a in args):
+    sys.exit(f"csv_{mode}: a filter is COLUMN=VALUE, got {args}")
+want = [a.split("=", 1) for a in args]
+with open(path, newline="") as f:
+    reader = csv.DictReader(f)
+    rows = list(reader)
+header = reader.fieldnames or []
+missing = [c for c in cols + [k for k, _ in want] if c not in header]
+if missing:
+    sys.exit(f"{path}: no column {', '.join(missing)} (the header is {','.join(header)})")
+rows = [r for r in rows if all(r[k] == v for k, v in want)]
+if mode == "count":
+    print(len(rows))
+for r in rows if mode == "col" else []:
+    print(" ".join(r[c] for c in cols))
+PY
+}
+csv_col() { _csv col "$@"; }
+csv_count() { _csv count "$@"; }

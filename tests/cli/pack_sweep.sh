@@ -68,5 +68,5 @@ set +e; wait "$pid"; code=$?; set -e
 [ "$code" -eq 3 ] || { cat "$TMP/drain.log"; fail "drained pack: exit $code, expected 3"; }
 [ "$(ls "$TMP"/drain/trials/*/resume.pt | wc -l)" -eq 5 ] || { ls -R "$TMP/drain/trials"; fail "not every member saved resume.pt"; }
 expect_exit 0 "$NS" run "$TMP/drain.json"
-[ "$(grep -c ',ok,' "$TMP/drain/results.csv")" -eq 5 ] || { cat "$TMP/drain/results.csv"; fail "the resumed pack did not finish"; }
+[ "$(csv_count "$TMP/drain/results.csv" status=ok)" -eq 5 ] || { cat "$TMP/drain/results.csv"; fail "the resumed pack did not finish"; }
 echo "PASS pack_sweep"

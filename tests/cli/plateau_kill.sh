@@ -51,7 +51,7 @@ cat >"$TMP/mask.json" <<'J'
  "metric": "val_ccnorm", "mode": "max"}
 J
 expect_exit 0 "$NS" run "$TMP/mask.json" --out "$TMP/mref" --threads 1
-best=$(python3 -c "import csv; print(int(float(next(csv.DictReader(open('$TMP/mref/results.csv')))['best_iteration'])))")
+best=$(csv_col "$TMP/mref/results.csv" best_iteration)
 [ "$best" -le 300 ] || fail "maskcnn: the last improvement is at iteration $best, not early (no plateau to test)"
 kill_at "$TMP/mask.json" "$TMP/mkill" $((best + 300)) 0.001
 killed=$(last_row "$TMP/mkill")
@@ -78,7 +78,7 @@ cat >"$TMP/conv.json" <<'J'
  "metric": "val_accuracy", "mode": "max"}
 J
 expect_exit 0 "$NS" run "$TMP/conv.json" --out "$TMP/cref" --threads 1
-best=$(python3 -c "import csv; print(int(float(next(csv.DictReader(open('$TMP/cref/results.csv')))['best_epoch'])))")
+best=$(csv_col "$TMP/cref/results.csv" best_epoch)
 [ "$best" -le 30 ] || fail "convnet: the last improvement is at epoch $best, not early (no plateau to test)"
 kill_at "$TMP/conv.json" "$TMP/ckill" $((best + 30)) 0.001
 killed=$(last_row "$TMP/ckill")

@@ -102,7 +102,8 @@ print(f"replay of {trial}: {len(segs)} segments, {changed} with new parameters, 
 PY
   cat "$TMP/out" >/dev/null
 }
-for t in $(tail -n +2 "$TMP/ref/results.csv" | cut -d, -f1); do replay "$TMP/ref" "$t"; done
+ids=$(csv_col "$TMP/ref/results.csv" trial_id)
+for t in $ids; do replay "$TMP/ref" "$t"; done
 $PY - "$TMP/ref" <<'PY'
 import json, sys
 ev = [json.loads(l) for l in open(f"{sys.argv[1]}/reports.jsonl")]
@@ -154,7 +155,8 @@ cat >"$TMP/fashion.json" <<J
  "seed": 1, "metric": "val_accuracy", "mode": "max"}
 J
 expect_exit 0 "$NS" run "$TMP/fashion.json" --out "$TMP/fashion" --threads 1
-for t in $(tail -n +2 "$TMP/fashion/results.csv" | cut -d, -f1); do replay "$TMP/fashion" "$t"; done
+ids=$(csv_col "$TMP/fashion/results.csv" trial_id)
+for t in $ids; do replay "$TMP/fashion" "$t"; done
 
 # Bad PBT blocks: exit 2, a message naming the field, nothing written.
 bad_spec "$TMP/spec.json" structural 's["search"]["mutable"] = ["channels"]; s["random"]["params"]["channels"] = {"dist": "choice", "values": [4, 8]}; del s["fixed"]["channels"]' "\$.search.mutable[0]: 'channels' cannot change while a trial trains"

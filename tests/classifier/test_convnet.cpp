@@ -1,6 +1,5 @@
 // Tests for models/classifier/convnet.* and the family's parameter checks (family.cpp).
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <filesystem>
 
@@ -11,6 +10,7 @@
 #include "models/classifier/family.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/classifier/runner.hpp"
+#include "support/temp_dir.hpp"
 
 using Catch::Contains;
 using nlohmann::json;
@@ -144,10 +144,8 @@ TEST_CASE("convnet's input files are the four IDX files it reads, the .gz copy f
           "[convnet][inputs]") {
   namespace fs = std::filesystem;
   using ns::models::classifier::write_idx;
-  const fs::path dir =
-      fs::temp_directory_path() / ("ns_test_convnet_inputs_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  const ns::test::TempDir tmp("convnet_inputs");
+  const fs::path& dir = tmp.path;
   write_idx(dir / "train-images-idx3-ubyte.gz", {2, 2, 2}, std::vector<std::uint8_t>(8, 1));
   write_idx(dir / "train-images-idx3-ubyte", {2, 2, 2}, std::vector<std::uint8_t>(8, 1));
   write_idx(dir / "train-labels-idx1-ubyte", {2}, {0, 1});
@@ -163,5 +161,4 @@ TEST_CASE("convnet's input files are the four IDX files it reads, the .gz copy f
   }
   CHECK(names == std::vector<std::string>{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte",
                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"});
-  fs::remove_all(dir);
 }

@@ -1,6 +1,5 @@
 // Tests for models/classifier/idx.*: the IDX reader on tiny generated files, gzip and plain, and
 // every error it must report with the file's name.
-#include <unistd.h>
 #include "catch.hpp"
 
 #include <filesystem>
@@ -8,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "models/classifier/idx.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
@@ -17,18 +17,9 @@ using ns::models::classifier::load_idx_dir;
 using ns::models::classifier::read_idx;
 using ns::models::classifier::write_idx;
 
-namespace {
+using ns::test::TempDir;
 
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("ns_idx_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+namespace {
 
 std::vector<std::uint8_t> pixels(std::uint32_t n, std::uint32_t h, std::uint32_t w) {
   std::vector<std::uint8_t> v(std::size_t(n) * h * w);

@@ -1,6 +1,5 @@
 // Tests for models/classifier/runner.*: tiny trials on the first images of Fashion-MNIST (installed
 // by scripts/setup.sh as Debian's dataset-fashion-mnist), run through the TrialRunner interface.
-#include <unistd.h>
 #include "catch.hpp"
 
 #include <torch/torch.h>
@@ -12,6 +11,7 @@
 
 #include "models/classifier/family.hpp"
 #include "models/classifier/runner.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Contains;
@@ -20,20 +20,11 @@ using ns::engine::TrialContext;
 using ns::engine::TrialOutcome;
 using ns::sweeps::Trial;
 
+using ns::test::TempDir;
+
 namespace {
 
 const char* kFashion = "/usr/share/datasets/fashion-mnist";
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("ns_convnet_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 json tiny_data() {
   REQUIRE(fs::exists(fs::path(kFashion) / "train-images-idx3-ubyte.gz"));  // scripts/setup.sh

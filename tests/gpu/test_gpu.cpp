@@ -17,7 +17,7 @@
 #include "models/neural/maskcnn.hpp"
 #include "models/neural/options.hpp"
 #include "models/registry.hpp"
-#include "neural/temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::models::neural;
 namespace fs = std::filesystem;
@@ -74,8 +74,8 @@ void require_close(const ns::engine::TrialOutcome& a, const ns::engine::TrialOut
 TEST_CASE("a maskcnn trial on cuda:0 agrees with the CPU (TF32 off)", "[gpu]") {
   ns::models::configure_device("cuda:0", {/*tf32=*/false, /*deterministic=*/true});
   ns::test::TempDir dir;
-  Run gpu = make_run(dir.path() / "gpu", "cuda:0", 1);
-  Run cpu = make_run(dir.path() / "cpu", "cpu", 1);
+  Run gpu = make_run(dir.path / "gpu", "cuda:0", 1);
+  Run cpu = make_run(dir.path / "cpu", "cpu", 1);
   auto runner = maskcnn_family()->make_runner();
   const auto g = runner->run(gpu.contexts[0]);
   const auto c = runner->run(cpu.contexts[0]);
@@ -90,8 +90,8 @@ TEST_CASE("a maskcnn trial on cuda:0 agrees with the CPU (TF32 off)", "[gpu]") {
 TEST_CASE("a pack of 4 on the GPU agrees with its members trained alone on the GPU", "[gpu]") {
   ns::models::configure_device("cuda:0", {false, true});
   ns::test::TempDir dir;
-  Run packed = make_run(dir.path() / "packed", "cuda:0", 4);
-  Run alone = make_run(dir.path() / "alone", "cuda:0", 4);
+  Run packed = make_run(dir.path / "packed", "cuda:0", 4);
+  Run alone = make_run(dir.path / "alone", "cuda:0", 4);
   auto runner = maskcnn_family()->make_runner();
   const auto out = runner->run_pack(packed.contexts);
   REQUIRE(out.size() == 4);

@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "models/neural/family.hpp"
 #include "models/neural/h5.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::models::neural;
 using ns::test::TempDir;

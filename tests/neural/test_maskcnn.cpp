@@ -8,7 +8,7 @@
 #include "models/neural/family.hpp"
 #include "models/neural/options.hpp"
 #include "models/torch_common.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::models::neural;
 using Catch::Contains;

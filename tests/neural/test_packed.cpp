@@ -11,7 +11,7 @@
 #include "models/neural/family.hpp"
 #include "models/neural/runner.hpp"
 #include "resume_state.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::models::neural;
 using ns::test::TempDir;
@@ -194,8 +194,8 @@ TEST_CASE("K packed members match K separate trials with the same seeds (K = 1, 
     INFO("K = " << K);
     TempDir dir;
     const auto params = member_params(K);
-    const auto sep = members(params, dir.path() / "separate");
-    const auto pk = members(params, dir.path() / "packed");
+    const auto sep = members(params, dir.path / "separate");
+    const auto pk = members(params, dir.path / "packed");
     auto runner = maskcnn_family()->make_runner();
     std::vector<ns::engine::TrialOutcome> separate;
     for (const auto& ctx : contexts(sep, [] { return false; })) separate.push_back(runner->run(ctx));
@@ -237,12 +237,12 @@ TEST_CASE("a packed run stopped midway leaves each member a resume.pt that resum
           "[packed]") {
   TempDir dir;
   const auto params = member_params(3);
-  const auto whole = members(params, dir.path() / "whole");
+  const auto whole = members(params, dir.path / "whole");
   auto runner = maskcnn_family()->make_runner();
   std::vector<ns::engine::TrialOutcome> ref;
   for (const auto& ctx : contexts(whole, [] { return false; })) ref.push_back(runner->run(ctx));
 
-  const auto split = members(params, dir.path() / "split");
+  const auto split = members(params, dir.path / "split");
   int calls = 0;
   const auto first = runner->run_pack(contexts(split, [&] { return ++calls > 5; }));
   // Members that finished before the stop have their results; the others a checkpoint.
@@ -274,7 +274,7 @@ TEST_CASE("a member whose loss is not finite fails alone; the others finish", "[
   auto params = member_params(3);
   params[1]["init_std"] = 1e25;  // readout weights ~1e25: predictions overflow float32 at once
   params[1]["max_iters_per_phase"] = 40;
-  const auto m = members(params, dir.path());
+  const auto m = members(params, dir.path);
   auto runner = maskcnn_family()->make_runner();
   const auto out = runner->run_pack(contexts(m, [] { return false; }));
   CHECK(out[0].status == ns::engine::TrialStatus::kOk);
@@ -284,7 +284,7 @@ TEST_CASE("a member whose loss is not finite fails alone; the others finish", "[
   CHECK(out[2].status == ns::engine::TrialStatus::kOk);
   // The members that finished are those of separate trials.
   auto alone = maskcnn_family()->make_runner();
-  const auto sep = members(params, dir.path() / "separate");
+  const auto sep = members(params, dir.path / "separate");
   const auto c = contexts(sep, [] { return false; });
   require_close_metrics(alone->run(c[0]), out[0], 1e-3);
   require_close_metrics(alone->run(c[2]), out[2], 1e-3);
@@ -295,12 +295,12 @@ TEST_CASE("packed members killed on a plateau each kept a checkpoint at their la
   TempDir dir;
   auto params = member_params(3);
   for (auto& p : params) p["lr"] = p["lr"].get<double>() * 5;  // overshoots: some evaluations do not improve
-  const auto whole = members(params, dir.path() / "whole");
+  const auto whole = members(params, dir.path / "whole");
   auto runner = maskcnn_family()->make_runner();
   std::vector<ns::engine::TrialOutcome> ref;
   for (const auto& ctx : contexts(whole, [] { return false; })) ref.push_back(runner->run(ctx));
 
-  const auto split = members(params, dir.path() / "split");
+  const auto split = members(params, dir.path / "split");
   int calls = 0;
   // A SIGKILL after 5 packed steps: nothing is saved on the way out (the pack fails its members).
   auto ctxs = contexts(split, [&] {

@@ -10,7 +10,7 @@
 #include "models/neural/family.hpp"
 #include "models/neural/h5.hpp"
 #include "resume_state.hpp"
-#include "temp_dir.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace ns::models::neural;
 using ns::test::resume_state;
@@ -84,7 +84,7 @@ void require_same_metrics(const ns::engine::TrialOutcome& a, const ns::engine::T
 TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "[runner]") {
   TempDir dir;
   auto runner = maskcnn_family()->make_runner();
-  const auto out = run_trial(*runner, dir.path(), tiny_params(), kData);
+  const auto out = run_trial(*runner, dir.path, tiny_params(), kData);
   INFO(out.error);
   REQUIRE(out.status == ns::engine::TrialStatus::kOk);
   for (const auto& name : maskcnn_metrics()) REQUIRE(out.metrics.count(name) == 1);
@@ -100,30 +100,30 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
 
   for (const char* f : {"config.json", "curve.csv", "model.pt", "optimizer.pt", "best_checkpoint.json",
                         "neurons.csv", "predictions.h5", "readout_masks.json"})
-    REQUIRE(fs::exists(dir.path() / f));
-  REQUIRE_FALSE(fs::exists(dir.path() / "resume.pt"));
+    REQUIRE(fs::exists(dir.path / f));
+  REQUIRE_FALSE(fs::exists(dir.path / "resume.pt"));
 
-  const auto cfg = nlohmann::json::parse(slurp(dir.path() / "config.json"));
+  const auto cfg = nlohmann::json::parse(slurp(dir.path / "config.json"));
   REQUIRE(cfg.at("seed") == 11);
   REQUIRE(cfg.at("dataset").at("neurons") == 6);
   REQUIRE(cfg.at("model").at("channels") == 4);
   REQUIRE(cfg.at("training").at("batch_size") == 32);
 
-  const std::string curve = slurp(dir.path() / "curve.csv");
+  const std::string curve = slurp(dir.path / "curve.csv");
   REQUIRE(curve.rfind("iteration,phase,lr,train_loss,val_loss\n0,1,0.01,nan,", 0) == 0);
-  REQUIRE(count_lines(dir.path() / "neurons.csv") == 1 + 6);
-  REQUIRE(slurp(dir.path() / "neurons.csv").rfind("neuron,val_pearson,val_ccmax,", 0) == 0);
+  REQUIRE(count_lines(dir.path / "neurons.csv") == 1 + 6);
+  REQUIRE(slurp(dir.path / "neurons.csv").rfind("neuron,val_pearson,val_ccmax,", 0) == 0);
 
   // The best checkpoint's val loss is the reported one.
-  const auto best = nlohmann::json::parse(slurp(dir.path() / "best_checkpoint.json"));
+  const auto best = nlohmann::json::parse(slurp(dir.path / "best_checkpoint.json"));
   REQUIRE(best.at("val_loss").get<double>() == Approx(out.metrics.at("val_loss")).epsilon(1e-5));
   REQUIRE(best.at("iteration").get<double>() == out.metrics.at("best_iteration"));
   REQUIRE(best.at("phase").get<int>() >= 1);
   REQUIRE(best.at("phase").get<int>() <= 2);
   // The curve is rewritten at every evaluation; its last row is the final evaluation.
-  REQUIRE(count_lines(dir.path() / "curve.csv") >= 3);
+  REQUIRE(count_lines(dir.path / "curve.csv") >= 3);
 
-  auto h5 = h5::File::open((dir.path() / "predictions.h5").string());
+  auto h5 = h5::File::open((dir.path / "predictions.h5").string());
   const auto data = simulate_v1(parse_data_spec(kData).sim);
   const auto test = data.indices(kTest);
   const auto m_test = static_cast<std::int64_t>(test.size());
@@ -132,7 +132,7 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
   REQUIRE(std::vector<std::int64_t>(index.begin(), index.end()) == test);
   for (float p : h5.read_float("pred")) REQUIRE((std::isfinite(p) && p >= 0));
 
-  const auto masks = nlohmann::json::parse(slurp(dir.path() / "readout_masks.json"));
+  const auto masks = nlohmann::json::parse(slurp(dir.path / "readout_masks.json"));
   REQUIRE(masks.at("shape") == nlohmann::json::array({6, 6, 6}));  // 16 - 5 + 1 = 12, pool 2
   REQUIRE(masks.at("values").size() == 6u * 6 * 6);
 }
@@ -140,13 +140,13 @@ TEST_CASE("a tiny trial writes every per-trial file and reports every metric", "
 TEST_CASE("a trial is reproducible: same seed, same metrics to 1e-6", "[runner]") {
   TempDir dir;
   auto runner = maskcnn_family()->make_runner();
-  const auto a = run_trial(*runner, dir.path() / "a", tiny_params(), kData);
+  const auto a = run_trial(*runner, dir.path / "a", tiny_params(), kData);
   auto other_runner = maskcnn_family()->make_runner();  // fresh cache, same result
-  const auto b = run_trial(*other_runner, dir.path() / "b", tiny_params(), kData);
+  const auto b = run_trial(*other_runner, dir.path / "b", tiny_params(), kData);
   REQUIRE(a.status == ns::engine::TrialStatus::kOk);
   require_same_metrics(a, b);
   const auto c =
-      run_trial(*runner, dir.path() / "c", tiny_params(), kData, [] { return false; }, 12);
+      run_trial(*runner, dir.path / "c", tiny_params(), kData, [] { return false; }, 12);
   REQUIRE(c.metrics.at("val_loss") != a.metrics.at("val_loss"));  // the seed matters
 }
 
@@ -154,11 +154,11 @@ TEST_CASE("stop_requested interrupts with a checkpoint; the next run resumes exa
           "[runner]") {
   TempDir dir;
   auto runner = maskcnn_family()->make_runner();
-  const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
+  const auto whole = run_trial(*runner, dir.path / "whole", tiny_params(), kData);
   REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
 
   int calls = 0;
-  const fs::path d = dir.path() / "split";
+  const fs::path d = dir.path / "split";
   const auto first = run_trial(*runner, d, tiny_params(), kData, [&] { return ++calls > 17; });
   REQUIRE(first.status == ns::engine::TrialStatus::kInterrupted);
   REQUIRE_THAT(first.error, Catch::Contains("stopped at iteration 17"));
@@ -169,16 +169,16 @@ TEST_CASE("stop_requested interrupts with a checkpoint; the next run resumes exa
   REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
   REQUIRE_FALSE(fs::exists(d / "resume.pt"));
   require_same_metrics(whole, resumed);
-  REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
+  REQUIRE(slurp(d / "curve.csv") == slurp(dir.path / "whole" / "curve.csv"));
 }
 
 TEST_CASE("an HDF5 data block trains like the simulation it was written from", "[runner]") {
   TempDir dir;
   write_simulated_h5(kData, dir.file("sim.h5"));
   auto runner = maskcnn_family()->make_runner();
-  const auto from_sim = run_trial(*runner, dir.path() / "sim", tiny_params(), kData);
+  const auto from_sim = run_trial(*runner, dir.path / "sim", tiny_params(), kData);
   const nlohmann::json file = {{"kind", "hdf5"}, {"path", dir.file("sim.h5")}};
-  const auto from_file = run_trial(*runner, dir.path() / "file", tiny_params(), file);
+  const auto from_file = run_trial(*runner, dir.path / "file", tiny_params(), file);
   REQUIRE(from_file.status == ns::engine::TrialStatus::kOk);
   require_same_metrics(from_sim, from_file);
 }
@@ -188,20 +188,20 @@ TEST_CASE("bad parameters fail before training with a clear message", "[runner]"
   auto runner = maskcnn_family()->make_runner();
   auto p = tiny_params();
   p["batch_size"] = 1000;
-  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), p, kData),
+  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path, p, kData),
                       Catch::Contains("batch_size 1000 is larger than the training set (128 "
                                       "images"));
   p = tiny_params();
   p["k1"] = 17;
-  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), p, kData),
+  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path, p, kData),
                       Catch::Contains("k1 = 17 is larger than the images (16x16)"));
 }
 
 TEST_CASE("a damaged resume checkpoint is an error that says how to recover", "[runner]") {
   TempDir dir;
-  { std::ofstream(dir.path() / "resume.pt") << "not a checkpoint"; }
+  { std::ofstream(dir.path / "resume.pt") << "not a checkpoint"; }
   auto runner = maskcnn_family()->make_runner();
-  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path(), tiny_params(), kData),
+  REQUIRE_THROWS_WITH(run_trial(*runner, dir.path, tiny_params(), kData),
                       Catch::Contains("cannot resume from") &&
                           Catch::Contains("delete it to rerun the trial from the start"));
 }
@@ -210,11 +210,11 @@ TEST_CASE("a kill mid-trial loses only the training since the last checkpoint: t
           "continues from it and ends as the uninterrupted trial", "[runner][checkpoint]") {
   TempDir dir;
   auto runner = maskcnn_family()->make_runner();
-  const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
+  const auto whole = run_trial(*runner, dir.path / "whole", tiny_params(), kData);
   REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
   // A crash (an exception out of the runner: nothing is saved on the way out, as with SIGKILL)
   // after 23 steps, with a checkpoint after every improvement.
-  const fs::path d = dir.path() / "killed";
+  const fs::path d = dir.path / "killed";
   fs::create_directories(d);
   ns::sweeps::Trial spec;
   spec.id = "t11";
@@ -234,20 +234,20 @@ TEST_CASE("a kill mid-trial loses only the training since the last checkpoint: t
   REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
   require_same_metrics(whole, resumed);
   // The curve shows no restart: the same rows as the uninterrupted trial's.
-  REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
+  REQUIRE(slurp(d / "curve.csv") == slurp(dir.path / "whole" / "curve.csv"));
 }
 
 TEST_CASE("early stopping: a trial pauses at its resource limit, resumes exactly when promoted, "
           "and stops when the scheduler says so", "[runner][asha]") {
   TempDir dir;
   auto runner = maskcnn_family()->make_runner();
-  const auto whole = run_trial(*runner, dir.path() / "whole", tiny_params(), kData);
+  const auto whole = run_trial(*runner, dir.path / "whole", tiny_params(), kData);
   REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
   ns::sweeps::Trial spec;
   spec.id = "t11";
   spec.seed = 11;
   spec.params = tiny_params();
-  const fs::path d = dir.path() / "rungs";
+  const fs::path d = dir.path / "rungs";
   fs::create_directories(d);
   ns::engine::TrialContext ctx{spec, kData, d};
   ctx.resource_limit = 10;  // eval_every 5: evaluations at 5, 10
@@ -265,7 +265,7 @@ TEST_CASE("early stopping: a trial pauses at its resource limit, resumes exactly
   require_same_metrics(whole, done);
 
   // The stopping variant: a report at the rung at 5 iterations, answered "stop".
-  const fs::path s = dir.path() / "stopped";
+  const fs::path s = dir.path / "stopped";
   fs::create_directories(s);
   ns::engine::TrialContext stop_ctx{spec, kData, s};
   stop_ctx.rungs = {5};
@@ -290,12 +290,12 @@ TEST_CASE("a kill on a plateau loses at most one evaluation interval: checkpoint
   auto runner = maskcnn_family()->make_runner();
   nlohmann::json p = tiny_params();
   p["lr"] = 0.05;  // overshoots: several evaluations do not improve
-  const auto whole = run_trial(*runner, dir.path() / "whole", p, kData);
+  const auto whole = run_trial(*runner, dir.path / "whole", p, kData);
   REQUIRE(whole.status == ns::engine::TrialStatus::kOk);
   // The evaluations (before the last) that did not improve the validation loss.
   std::vector<std::int64_t> plateau;
   {
-    std::istringstream in(slurp(dir.path() / "whole" / "curve.csv"));
+    std::istringstream in(slurp(dir.path / "whole" / "curve.csv"));
     std::string line;
     std::getline(in, line);  // header
     std::vector<std::pair<std::int64_t, double>> rows;
@@ -309,11 +309,11 @@ TEST_CASE("a kill on a plateau loses at most one evaluation interval: checkpoint
       else plateau.push_back(rows[r].first);
     }
   }
-  INFO(slurp(dir.path() / "whole" / "curve.csv"));
+  INFO(slurp(dir.path / "whole" / "curve.csv"));
   REQUIRE(!plateau.empty());
   for (const std::int64_t at : plateau) {
     INFO("killed 2 steps after the evaluation at iteration " << at);
-    const fs::path d = dir.path() / ("killed" + std::to_string(at));
+    const fs::path d = dir.path / ("killed" + std::to_string(at));
     fs::create_directories(d);
     ns::sweeps::Trial spec;
     spec.id = "t11";
@@ -335,6 +335,6 @@ TEST_CASE("a kill on a plateau loses at most one evaluation interval: checkpoint
     INFO(resumed.error);
     REQUIRE(resumed.status == ns::engine::TrialStatus::kOk);
     require_same_metrics(whole, resumed);
-    REQUIRE(slurp(d / "curve.csv") == slurp(dir.path() / "whole" / "curve.csv"));
+    REQUIRE(slurp(d / "curve.csv") == slurp(dir.path / "whole" / "curve.csv"));
   }
 }

@@ -160,14 +160,9 @@ const ModelFamily& TrialExecutor::prepare(const msg::Assign& assign) {
 }
 
 std::function<Decision(double, const std::map<std::string, double>&)> TrialExecutor::reporter_for(
-    const msg::Assign& assign, std::shared_ptr<std::size_t> next_rung) const {
-  return [this, &assign, next_rung](double resource, const std::map<std::string, double>& m) {
-    bool crossed = false;
-    while (*next_rung < assign.rungs.size() && resource >= assign.rungs[*next_rung]) {
-      crossed = true;
-      ++*next_rung;
-    }
-    if (!crossed || !reporter_) return Decision::kContinue;
+    const msg::Assign& assign, std::shared_ptr<RungCursor> passed) const {
+  return [this, &assign, passed](double resource, const std::map<std::string, double>& m) {
+    if (!passed->pass(resource) || !reporter_) return Decision::kContinue;
     return reporter_(msg::Report{assign.trial.id, resource, m});
   };
 }
@@ -187,7 +182,7 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
     ctx.final_rung = assign.final_rung;
     ctx.rungs = assign.rungs;
     ctx.checkpoint_every_s = info_.checkpoint_every_s;
-    ctx.report = reporter_for(assign, std::make_shared<std::size_t>(0));
+    ctx.report = reporter_for(assign, std::make_shared<RungCursor>(assign.rungs));
     ctx.options = options_;
     if (!assign.adopt.empty()) {
       adopt_snapshot(fs::path(out_dir_) / assign.adopt, dir);

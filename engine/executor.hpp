@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/protocol.hpp"
+#include "engine/rung_walk.hpp"
 #include "engine/trial_runner.hpp"
 
 namespace ns::engine {
@@ -54,9 +55,10 @@ class TrialExecutor {
   /// The family and its runner (made on first use); the trial's directory created.
   const ModelFamily& prepare(const msg::Assign& assign);
   /// TrialContext::report for `assign`: a Report goes up only when a rung of assign.rungs was
-  /// crossed since the last one.
+  /// crossed since the last one (`passed`: the same rule RungWalk reports by, so a runner's
+  /// RungWalk report always goes up; it guards against a runner that calls report() itself).
   std::function<Decision(double, const std::map<std::string, double>&)> reporter_for(
-      const msg::Assign& assign, std::shared_ptr<std::size_t> next_rung) const;
+      const msg::Assign& assign, std::shared_ptr<RungCursor> passed) const;
   RankInfo info_;
   std::function<Decision(const msg::Report&)> reporter_;
   std::unique_ptr<TrialRunner> runner_;  // lives across trials (dataset caches)

@@ -26,6 +26,14 @@ std::string DataFacts::describe() const {
 
 void ModelFamily::check_params(const nlohmann::json&, const DataFacts&) const {}
 
+void ModelFamily::check_params_with(const nlohmann::json& params, const DataFacts& data,
+                                    const nlohmann::json& options) const {
+  if (data.options == options) return check_params(params, data);
+  DataFacts with = data;
+  with.options = options;
+  check_params(params, with);
+}
+
 sweeps::FamilySchema ModelFamily::schema_for(const nlohmann::json& options,
                                              const std::string& where) const {
   if (!options.is_null())

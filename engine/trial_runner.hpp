@@ -30,19 +30,19 @@ struct TrialContext {
   int rank = 0;                      ///< MPI rank running the trial (logs, induced failures)
   /// Early stopping (engine/asha.hpp), in the family's resource units: once this much resource
   /// is used, pause (save the checkpoint as for a stop, return kPaused with the metrics so far)
-  /// or, with `final_rung`, end as finished. 0 = no limit: train to the end.
+  /// or, with `final_rung`, end as finished. 0 = no limit: train to the end. A runner walks
+  /// these, `rungs` and report() with an engine::RungWalk (engine/rung_walk.hpp).
   double resource_limit = 0;
   bool final_rung = false;
-  /// The resources at which report() asks the scheduler (ascending); a runner that computes its
-  /// metrics only for a report can look here first.
+  /// The resources at which report() asks the scheduler (ascending).
   std::vector<double> rungs;
   /// Runners that can checkpoint mid-trial write one at most this often (improved or not), so a
   /// SIGKILL or a lost node costs at most about this much training plus one evaluation interval
   /// (`run --checkpoint-every`).
   double checkpoint_every_s = 60;
-  /// Call at each evaluation with the resource used so far and the metrics; kStop means end now
-  /// with status kStopped and these metrics (the scheduler ended it at a rung). Costs nothing
-  /// between the rungs the scheduler asked about.
+  /// The scheduler's question at a rung: the resource used so far and the metrics; kStop means
+  /// end now with status kStopped and these metrics. RungWalk::at calls it, exactly when a rung
+  /// not reported yet is reached; a runner does not call it itself.
   std::function<Decision(double resource, const std::map<std::string, double>& metrics)> report =
       [](double, const std::map<std::string, double>&) { return Decision::kContinue; };
   /// PBT's exploit (engine/pbt.hpp): the checkpoint in trial_dir was copied from another
@@ -73,9 +73,11 @@ class TrialRunner {
   virtual std::vector<TrialOutcome> run_pack(const std::vector<TrialContext>& members);
 };
 
-/// What a family's check_data learned about a spec's data block. check_params and relative_cost
-/// take it as an argument, so no check depends on an earlier call having filled some state.
-/// A zero means "not known" or "not applicable" (a family without data, a check that was skipped).
+/// What a family's check_data learned about a spec's data block, with the spec's block named
+/// after the family. check_params, relative_cost and pack_key take it as an argument, so no check
+/// depends on an earlier call having filled some state, and each reads the family's block in
+/// the same place (`options`). A zero means "not known" or "not applicable" (a family without
+/// data, a check that was skipped).
 struct DataFacts {
   bool checked = false;         ///< check_data ran on this spec's data block
   std::string source;           ///< what was checked: a file or directory, "simulated data", ...
@@ -87,6 +89,9 @@ struct DataFacts {
   std::int64_t outputs = 0;     ///< what a model predicts per example: neurons or classes
   std::string output_name = "outputs";  ///< their name in describe(): "neurons", "classes"
   std::int64_t repeats = 0;     ///< repeats per image (neural data; the most any image has)
+  /// The spec's block named after the family (SweepSpec::options; null when absent), as
+  /// ModelFamily::check_data_with got it. Null in unchecked facts.
+  nlohmann::json options;
   /// One line for `plan`: "data/v1.h5: 6000 images of 1x32x32, 60 neurons, 6 repeats, 3840 train".
   std::string describe() const;
 };
@@ -100,9 +105,12 @@ struct InputPath {
 };
 
 /// A model family as registered at start-up (models/registry.cpp). A family implements this
-/// interface; the engine and the CLI call it in this order: check_data once per sweep, then
-/// check_params for each distinct configuration and relative_cost for each trial, both with the
-/// facts check_data returned, then make_runner once per worker.
+/// interface; the engine and the CLI call it in this order: check_data_with once per sweep, then
+/// check_params for each distinct configuration and relative_cost and pack_key for each trial,
+/// all with the facts check_data_with returned, then make_runner once per worker. The spec's
+/// block named after the family reaches every call the same way: schema_for, check_data_for and
+/// input_files get it as `options`, the calls after check_data in DataFacts::options, a runner
+/// in TrialContext::options.
 class ModelFamily {
  public:
   explicit ModelFamily(sweeps::FamilySchema schema) : schema_(std::move(schema)) {}
@@ -126,22 +134,27 @@ class ModelFamily {
   virtual DataFacts check_data(const nlohmann::json& data, const std::string& json_path) const = 0;
   /// check_data with the spec's block named after the family (SweepSpec::options), for families
   /// whose block decides what data they read (torchscript: its task). Default: check_data.
-  virtual DataFacts check_data_with(const nlohmann::json& data, const std::string& json_path,
-                                    const nlohmann::json& options) const {
+  virtual DataFacts check_data_for(const nlohmann::json& data, const std::string& json_path,
+                                   const nlohmann::json& options) const {
     (void)options;
     return check_data(data, json_path);
   }
-  /// Cross-field checks of one resolved parameter set against the data (e.g. a kernel larger than
-  /// the image). With unchecked facts (`!data.checked`) only the parameters themselves.
-  virtual void check_params(const nlohmann::json& params, const DataFacts& data) const;
-  /// check_params with the spec's block named after the family (SweepSpec::options), for
-  /// families whose checks need it (torchscript: the regularizers' parameter names). Default:
-  /// check_params.
-  virtual void check_params_with(const nlohmann::json& params, const DataFacts& data,
-                                 const nlohmann::json& options) const {
-    (void)options;
-    check_params(params, data);
+  /// What the engine and the CLI call: check_data_for's facts with `options` kept in
+  /// DataFacts::options for the calls that follow.
+  DataFacts check_data_with(const nlohmann::json& data, const std::string& json_path,
+                            const nlohmann::json& options) const {
+    DataFacts facts = check_data_for(data, json_path, options);
+    facts.options = options;
+    return facts;
   }
+  /// Cross-field checks of one resolved parameter set against the data (e.g. a kernel larger than
+  /// the image); the family's block is `data.options`. With unchecked facts (`!data.checked`)
+  /// only the parameters themselves.
+  virtual void check_params(const nlohmann::json& params, const DataFacts& data) const;
+  /// check_params with `options` as the facts' block (for a caller that holds the block apart
+  /// from facts that may lack it).
+  void check_params_with(const nlohmann::json& params, const DataFacts& data,
+                         const nlohmann::json& options) const;
   /// What check_params does, in a few words, for `plan` ("types and ranges", "builds ...").
   virtual std::string validation() const { return "parameter types and ranges"; }
   /// Expected duration of a resolved parameter set relative to others of the same sweep (same

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "core/json_text.hpp"
+#include "engine/rung_walk.hpp"
 
 namespace ns::models {
 namespace {
@@ -89,8 +90,8 @@ class QuadraticRunner final : public engine::TrialRunner {
   // Under an early-stopping scheduler (a resource limit): a synthetic learning curve in steps,
   // score(t) = final - 5 exp(-t / tau) + noise * N(0, 1), tau = 5 + 20 u (u, N from the trial
   // seed: slow learners look worse early, as in real sweeps); each step sleeps sleep_s / 100.
-  // It reports every step, pauses at the limit (checkpoint: curve.json) or, at the final rung,
-  // ends there as finished.
+  // Each step is a step boundary of its RungWalk (reports at the rungs); it pauses at the limit
+  // (checkpoint: curve.json) or, at the final rung, ends there as finished.
   engine::TrialOutcome learning_curve(const engine::TrialContext& ctx) {
     const json& p = ctx.trial.params;
     const auto seed = ctx.trial.seed;
@@ -102,7 +103,6 @@ class QuadraticRunner final : public engine::TrialRunner {
     const auto ckpt = ctx.trial_dir / "curve.json";
     long t = 0;
     if (std::filesystem::exists(ckpt)) t = core::read_json_file(ckpt.string()).at("step").get<long>();
-    const auto limit = static_cast<long>(std::ceil(ctx.resource_limit));
     auto metrics = [&](long step) {
       double v = final_score - 5 * std::exp(-static_cast<double>(step) / tau);
       if (noise > 0) v += noise * seeded_normal(seed, 100 + static_cast<std::uint64_t>(step));
@@ -110,23 +110,28 @@ class QuadraticRunner final : public engine::TrialRunner {
                                            {"slept_s", step_s * static_cast<double>(step)}};
     };
     auto save = [&] { std::ofstream(ckpt) << json{{"step", t}}.dump(); };
-    while (t < limit) {
+    engine::RungWalk walk(ctx);
+    engine::RungAction next = walk.resume(static_cast<double>(t));
+    while (next == engine::RungAction::kContinue) {
       if (ctx.stop_requested()) {
         save();
         return {engine::TrialStatus::kInterrupted, {}, "stopped at a safe point"};
       }
       if (step_s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(step_s));
       ++t;
-      const auto m = metrics(t);
-      if (ctx.report(static_cast<double>(t), m) == engine::Decision::kStop) {
-        save();
-        return {engine::TrialStatus::kStopped, m, fmt::format("stopped by the scheduler at step {}", t)};
-      }
+      next = walk.at(static_cast<double>(t), metrics(t));
     }
     const auto m = metrics(t);
-    if (!ctx.final_rung) {
-      save();
-      return {engine::TrialStatus::kPaused, m, ""};
+    switch (next) {
+      case engine::RungAction::kStop:
+        save();
+        return {engine::TrialStatus::kStopped, m, fmt::format("stopped by the scheduler at step {}", t)};
+      case engine::RungAction::kPause:
+        save();
+        return {engine::TrialStatus::kPaused, m, ""};
+      case engine::RungAction::kFinish:
+      case engine::RungAction::kContinue:  // not after the loop
+        break;
     }
     std::ofstream(ctx.trial_dir / "result.json") << json{{"score", m.at("score")}, {"step", t}}.dump();
     return {engine::TrialStatus::kOk, m, ""};

@@ -12,6 +12,7 @@
 #include "core/file.hpp"
 #include "core/hash.hpp"
 #include "core/log.hpp"
+#include "engine/rung_walk.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/net.hpp"
 #include "core/json.hpp"
@@ -399,18 +400,17 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
   };
 
   const std::int64_t n_batches = (n_tr + t.batch_size - 1) / t.batch_size;
-  // Early stopping (engine/asha.hpp) counts epochs: rungs already passed before a resume are not
-  // reported again.
-  std::size_t next_rung = 0;
-  while (next_rung < ctx.rungs.size() && static_cast<double>(pr.epoch) >= ctx.rungs[next_rung])
-    ++next_rung;
+  // Early stopping (engine/rung_walk.hpp) counts epochs: rungs already passed before a resume are
+  // not reported again.
+  engine::RungWalk walk(ctx);
+  const engine::RungAction resumed = walk.resume(static_cast<double>(pr.epoch));
   auto last_checkpoint = Clock::now();
   // Resumed at or past its limit (killed after the pause's checkpoint, before the pause was
   // recorded): pause again at once with the same metrics instead of training on; at the final
   // rung, the loop below is skipped and the best epoch is scored.
-  const bool past_limit = ctx.resource_limit > 0 && pr.batch == 0 && !pr.curve.empty() &&
-                          static_cast<double>(pr.epoch) >= ctx.resource_limit;
-  if (past_limit && !ctx.final_rung) {
+  const bool past_limit =
+      resumed != engine::RungAction::kContinue && pr.batch == 0 && !pr.curve.empty();
+  if (past_limit && resumed == engine::RungAction::kPause) {
     out.status = engine::TrialStatus::kPaused;
     out.metrics = {{"val_accuracy", pr.curve.back().val_accuracy},
                    {"val_loss", pr.curve.back().val_loss},
@@ -489,31 +489,27 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     pr.train_seconds += seconds_since(t0);
     if (t.patience > 0 && pr.bad_epochs >= t.patience) break;
     const auto used = static_cast<double>(pr.epoch);
-    bool at_rung = false;
-    while (next_rung < ctx.rungs.size() && used >= ctx.rungs[next_rung]) {
-      at_rung = true;
-      ++next_rung;
-    }
-    const bool at_limit = ctx.resource_limit > 0 && used >= ctx.resource_limit;
-    if (at_rung || at_limit) {
+    if (walk.due(used)) {
       const std::map<std::string, double> m = {{"val_accuracy", val.accuracy},
                                                {"val_loss", val.loss},
                                                {"epochs", used},
                                                {"best_epoch", static_cast<double>(pr.best_epoch)}};
-      if (at_rung && ctx.report(used, m) == engine::Decision::kStop) {
+      const engine::RungAction next = walk.at(used, m);
+      if (next == engine::RungAction::kStop) {
         fs::remove(resume_path);
         out.status = engine::TrialStatus::kStopped;
         out.metrics = m;
         out.error = fmt::format("stopped by the scheduler after epoch {}", pr.epoch);
         return out;
       }
-      if (at_limit && !ctx.final_rung) {  // paused at its rung, to be promoted from here
+      if (next == engine::RungAction::kPause) {  // paused at its rung, to be promoted from here
         save_resume(resume_path, model, *opt, pr);
         out.status = engine::TrialStatus::kPaused;
         out.metrics = m;
         return out;
       }
-      if (at_limit) break;  // the final rung's budget: the best epoch's scores below
+      // The final rung's budget: the best epoch's scores below.
+      if (next == engine::RungAction::kFinish) break;
     }
   }
 

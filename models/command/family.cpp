@@ -19,6 +19,7 @@
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "engine/results.hpp"
+#include "engine/rung_walk.hpp"
 #include "models/command/process.hpp"
 #include "models/command/report.hpp"
 
@@ -238,6 +239,9 @@ class Session {
 
   const engine::TrialContext& ctx_;
   CommandOptions o_;
+  // Its steps' rungs. The program resumes by itself, from a step the family does not know: the
+  // walk starts at 0 (a resumed program's first report past the rungs it passed reports again).
+  engine::RungWalk walk_{ctx_};
   std::ofstream log_;
   std::unique_ptr<ChildProcess> child_;
   fs::path progress_;
@@ -310,13 +314,19 @@ void Session::on_report(const ReportLine& r, const std::string& line) {
   for (auto& [k, v] : r.metrics) last_[k] = v;
   got_report_ = true;
   if (asked_ != Ask::kNone) return;
-  if (ctx_.report(last_step_, last_) == engine::Decision::kStop) {
-    log(fmt::format("neurosweep: the scheduler stopped the trial at step {}", last_step_));
-    ask(Ask::kStop);
-  } else if (ctx_.resource_limit > 0 && !ctx_.final_rung && last_step_ >= ctx_.resource_limit) {
-    log(fmt::format("neurosweep: step {} reached the rung at {}: pausing", last_step_,
-                    ctx_.resource_limit));
-    ask(Ask::kPause);
+  switch (walk_.at(last_step_, last_)) {
+    case engine::RungAction::kStop:
+      log(fmt::format("neurosweep: the scheduler stopped the trial at step {}", last_step_));
+      ask(Ask::kStop);
+      break;
+    case engine::RungAction::kPause:
+      log(fmt::format("neurosweep: step {} reached the rung at {}: pausing", last_step_,
+                      ctx_.resource_limit));
+      ask(Ask::kPause);
+      break;
+    case engine::RungAction::kFinish:  // the program was told its final rung and ends by itself
+    case engine::RungAction::kContinue:
+      break;
   }
 }
 

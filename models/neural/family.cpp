@@ -245,8 +245,8 @@ class ScriptNeuralTask final : public engine::ModelFamily {
     return neural_data_facts(data, json_path);
   }
 
-  void check_params_with(const nlohmann::json& params, const engine::DataFacts& g,
-                         const nlohmann::json& options) const override {
+  // The regularizers attach by parameter name as the spec's block (g.options) says.
+  void check_params(const nlohmann::json& params, const engine::DataFacts& g) const override {
     loss_kind_from_json(params);
     const TrainOptions t = train_options_from_json(params);
     const std::string module = module_param(params);
@@ -257,7 +257,7 @@ class ScriptNeuralTask final : public engine::ModelFamily {
              t.batch_size(), g.source, g.train);
     // Loaded once on CPU and run on a 2-image batch: a wrong output shape, an unknown
     // parameter name or a traced module surfaces before anything is submitted.
-    auto net = make_script_net(module, options, params,
+    auto net = make_script_net(module, g.options, params,
                                std::vector<double>(static_cast<std::size_t>(g.outputs), 1.0),
                                torch::Device(torch::kCPU));
     net->train(false);
@@ -268,9 +268,6 @@ class ScriptNeuralTask final : public engine::ModelFamily {
              "module '{}' returned shape {} for 2 images of {}x{}x{}, expected [2, {}] (one "
              "response per neuron)",
              module, out.sizes(), g.channels, g.height, g.width, g.outputs);
-  }
-  void check_params(const nlohmann::json& params, const engine::DataFacts& g) const override {
-    check_params_with(params, g, nlohmann::json());
   }
 
   std::string validation() const override {

@@ -28,6 +28,7 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
+#include "engine/rung_walk.hpp"
 #include "models/neural/dataset.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/maskcnn.hpp"
@@ -321,8 +322,8 @@ class Trial {
   double loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor& pred);
   engine::TrialOutcome finish();
   PopulationView population() const;
-  /// After an evaluation: at a rung of ctx.rungs, the scheduler's decision; at ctx.resource_limit,
-  /// pause (or finish at the final rung). True ends training here (hold_ says how).
+  /// After an evaluation, the step boundary of walk_: at a rung the scheduler's decision, at the
+  /// resource limit pause (or finish at the final rung). True ends training here (hold_ says how).
   bool check_rung();
   /// The validation metrics of the last evaluation (what a rung ranks by), with the iteration.
   std::map<std::string, double> val_metrics() const;
@@ -349,10 +350,12 @@ class Trial {
   torch::Tensor order_device_;
   std::string best_model_, best_optimizer_;
   std::vector<torch::Tensor> unread_;  // losses of the steps not read yet (on the device)
-  // Early stopping: why check_rung() ended training, and the metrics it reported.
-  enum class Hold { kNone, kPause, kStop, kFinish } hold_ = Hold::kNone;
+  // Early stopping (engine/rung_walk.hpp) in iterations: the walk, what it said when it last
+  // ended training or when the trial resumed (kContinue: neither), and the metrics it reported.
+  engine::RungWalk walk_{ctx_};
+  engine::RungAction hold_ = engine::RungAction::kContinue;
+  engine::RungAction resumed_ = engine::RungAction::kContinue;
   std::map<std::string, double> rung_metrics_;
-  std::size_t next_rung_ = 0;       // first of ctx.rungs not reached yet
   torch::Tensor last_val_pred_;     // the last evaluation's validation predictions
   Clock::time_point last_checkpoint_ = Clock::now();
   ProtocolHooks hooks_;
@@ -579,9 +582,7 @@ void Trial::prepare() {
     return false;
   };
   // Rungs already passed before a resume (a promotion continues from the last one).
-  while (next_rung_ < ctx_.rungs.size() &&
-         static_cast<double>(schedule_.iteration()) >= ctx_.rungs[next_rung_])
-    ++next_rung_;
+  resumed_ = walk_.resume(static_cast<double>(schedule_.iteration()));
   hooks_.set_lr = [this](double lr) {
     for (auto& group : optimizer_->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -598,11 +599,11 @@ engine::TrialOutcome Trial::run() {
   prepare();
   // Resumed at or past its limit (killed after the pause's checkpoint, before the pause was
   // recorded): pause (or finish) again at once with the same metrics instead of training on.
-  if (ctx_.resource_limit > 0 && !schedule_.curve().empty() && !schedule_.finished() &&
-      static_cast<double>(schedule_.iteration()) >= ctx_.resource_limit) {
+  if (resumed_ != engine::RungAction::kContinue && !schedule_.curve().empty() &&
+      !schedule_.finished()) {
     last_val_pred_ = predict(dd_.val);
     rung_metrics_ = val_metrics();
-    hold_ = ctx_.final_rung ? Hold::kFinish : Hold::kPause;
+    hold_ = resumed_;
     return end(ProtocolResult{ProtocolResult::Status::kInterrupted, {}});
   }
   return end(run_protocol(schedule_, hooks_));
@@ -627,23 +628,10 @@ std::map<std::string, double> Trial::val_metrics() const {
 
 bool Trial::check_rung() {
   const auto it = static_cast<double>(schedule_.iteration());
-  const bool at_limit = ctx_.resource_limit > 0 && it >= ctx_.resource_limit;
-  bool at_rung = false;
-  while (next_rung_ < ctx_.rungs.size() && it >= ctx_.rungs[next_rung_]) {
-    at_rung = true;
-    ++next_rung_;
-  }
-  if (!at_limit && !at_rung) return false;
+  if (!walk_.due(it)) return false;  // the validation metrics cost a scoring pass: only here
   rung_metrics_ = val_metrics();
-  if (at_rung && ctx_.report(it, rung_metrics_) == engine::Decision::kStop) {
-    hold_ = Hold::kStop;
-    return true;
-  }
-  if (at_limit) {
-    hold_ = ctx_.final_rung ? Hold::kFinish : Hold::kPause;
-    return true;
-  }
-  return false;
+  hold_ = walk_.at(it, rung_metrics_);
+  return hold_ != engine::RungAction::kContinue;
 }
 
 void Trial::checkpoint_if_due() {
@@ -658,27 +646,28 @@ void Trial::checkpoint_if_due() {
 engine::TrialOutcome Trial::end(const ProtocolResult& result) {
   write_curve();
   engine::TrialOutcome outcome;
-  if (result.status == ProtocolResult::Status::kInterrupted && hold_ != Hold::kNone) {
+  if (result.status == ProtocolResult::Status::kInterrupted &&
+      hold_ != engine::RungAction::kContinue) {
     switch (hold_) {
-      case Hold::kPause:  // a checkpoint to be promoted from, on any rank
+      case engine::RungAction::kPause:  // a checkpoint to be promoted from, on any rank
         save_resume();
         outcome.status = engine::TrialStatus::kPaused;
         outcome.metrics = rung_metrics_;
         return outcome;
-      case Hold::kStop:
+      case engine::RungAction::kStop:
         fs::remove(file("resume.pt"));
         outcome.status = engine::TrialStatus::kStopped;
         outcome.metrics = rung_metrics_;
         outcome.error = fmt::format("stopped by the scheduler at iteration {}",
                                     schedule_.iteration());
         return outcome;
-      case Hold::kFinish:  // the final rung's budget is spent: the best model's scores
+      case engine::RungAction::kFinish:  // the final rung's budget is spent: the best model's scores
         if (schedule_.best_iteration() >= 0) {
           net_->load_blob(best_model_, device_);
           load_blob(*optimizer_, best_optimizer_, device_);
         }
         return finish();
-      case Hold::kNone:
+      case engine::RungAction::kContinue:
         break;
     }
   }

@@ -10,7 +10,8 @@
 namespace ns::models::torchscript {
 namespace {
 
-// Each call goes to the task's own family object; the spec's block names the task.
+// Each call goes to the task's own family object; the spec's block names the task, and reaches
+// every call the same way (ModelFamily): as `options`, DataFacts::options or TrialContext::options.
 class TorchScriptFamily final : public engine::ModelFamily {
  public:
   TorchScriptFamily()
@@ -41,13 +42,12 @@ class TorchScriptFamily final : public engine::ModelFamily {
     NS_FAIL_CODE(kExitInternal, "torchscript: check_data needs the spec's block (its task): "
                                 "call check_data_with");
   }
-  engine::DataFacts check_data_with(const nlohmann::json& data, const std::string& json_path,
-                                    const nlohmann::json& options) const override {
-    return task(options).check_data(data, json_path);
+  engine::DataFacts check_data_for(const nlohmann::json& data, const std::string& json_path,
+                                   const nlohmann::json& options) const override {
+    return task(options).check_data_for(data, json_path, options);
   }
-  void check_params_with(const nlohmann::json& params, const engine::DataFacts& data,
-                         const nlohmann::json& options) const override {
-    task(options).check_params_with(params, data, options);
+  void check_params(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    task(data.options).check_params(params, data);
   }
   std::vector<engine::InputPath> input_files(
       const nlohmann::json& data, const nlohmann::json& options,
@@ -65,7 +65,10 @@ class TorchScriptFamily final : public engine::ModelFamily {
   }
   std::string validation() const override { return neural_->validation(); }
   double relative_cost(const nlohmann::json& params, const engine::DataFacts& data) const override {
-    return task(params).relative_cost(params, data);
+    return task(data.options).relative_cost(params, data);
+  }
+  std::string pack_key(const nlohmann::json& params, const engine::DataFacts& data) const override {
+    return task(data.options).pack_key(params, data);
   }
   // One runner per worker that trains each trial by its task (TrialContext::options).
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
@@ -79,13 +82,10 @@ class TorchScriptFamily final : public engine::ModelFamily {
         neural_(std::move(neural)),
         classification_(std::move(classification)) {}
 
-  // The task of a spec's block, or of a trial's resolved parameters (only the classification
-  // task's schema has "max_epochs"; the neural one counts iterations per phase).
-  const engine::ModelFamily& task(const nlohmann::json& options_or_params) const {
+  // The task the spec's block names (schema_for refused a block without one).
+  const engine::ModelFamily& task(const nlohmann::json& options) const {
     const bool classification =
-        options_or_params.is_object() &&
-        (options_or_params.value("task", "") == "classification" ||
-         options_or_params.contains("max_epochs"));
+        options.is_object() && options.value("task", "") == "classification";
     return classification ? *classification_ : *neural_;
   }
 

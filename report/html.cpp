@@ -284,6 +284,13 @@ json html_data(const Results& r, const Analysis& a, int top) {
   std::string counts = fmt::format("{} trials: {} ok", a.trials, a.ok);
   for (auto& g : a.problems) counts += fmt::format(", {} {}", g.count, g.status);
   meta.push_back(counts + ".");
+  // The search registry's describe(), one meta line per line.
+  std::size_t from = 0;
+  const std::string& desc = r.sweep.search_description;
+  for (std::size_t nl = desc.find('\n'); nl != std::string::npos; nl = desc.find('\n', from)) {
+    meta.push_back(desc.substr(from, nl - from));
+    from = nl + 1;
+  }
   d["meta"] = meta;
   json notes = json::array();
   if (r.dropped_partial)
@@ -420,10 +427,10 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["pbt"] = {{"members", members}, {"exploits", exploits}, {"best", pbt.best},
                 {"schedule", schedule}};
   }
-  if (r.sweep.search == "tpe") {
+  if (r.sweep.tpe()) {
     json best = json::array();
     for (double v : a.best_so_far) best.push_back(std::isfinite(v) ? json(v) : json(nullptr));
-    d["search"] = {{"kind", r.sweep.search}, {"startup", r.sweep.search_startup}, {"best", best}};
+    d["search"] = {{"kind", "tpe"}, {"startup", r.sweep.random_first}, {"best", best}};
   }
   d["skipped"] = skipped;
 

@@ -18,7 +18,7 @@ using nlohmann::json;
 
 PbtView load_pbt(const Results& r) {
   PbtView v;
-  if (r.sweep.search != "pbt") return v;
+  if (r.sweep.search != engine::SearchMethod::kPbt) return v;
   const auto events = engine::read_journal(r.dir.string());
   bool any = false;
   for (const auto& e : events) any |= e.value("event", std::string()) == "pbt_start";

@@ -80,6 +80,15 @@ SweepInfo read_sweep_json(const fs::path& path) {
         if (id.is_string()) info.earlier_definitions[id.get<std::string>()] = what;
     }
   }
+  if (j.contains("search") && j["search"].is_object()) {
+    const json& s = j["search"];
+    if (s.contains("kind") && s["kind"].is_string())
+      info.search = engine::search_method_named(s["kind"].get<std::string>());
+    if (s.contains("random_first") && s["random_first"].is_number_integer())
+      info.random_first = s["random_first"].get<int>();
+    if (s.contains("description") && s["description"].is_string())
+      info.search_description = s["description"].get<std::string>();
+  }
   if (j.contains("spec") && j["spec"].is_object()) {
     const json& spec = j["spec"];
     if (info.name.empty() && spec.contains("name") && spec["name"].is_string())
@@ -91,12 +100,16 @@ SweepInfo read_sweep_json(const fs::path& path) {
     add_keys(spec, "grid", info.spec_params);
     if (spec.contains("random") && spec["random"].is_object())
       add_keys(spec["random"], "params", info.spec_params);
-    if (spec.contains("search") && spec["search"].is_object()) {
+    if (!info.search && spec.contains("search") && spec["search"].is_object()) {
+      // A sweep.json from before the search record: the spec's words, the spec's defaults.
       const json& s = spec["search"];
-      info.search = s.value("kind", std::string("tpe"));
-      info.search_startup = s.contains("startup") && s["startup"].is_number_integer()
-                                ? s["startup"].get<int>()
-                                : 10;
+      const bool asha = spec.contains("scheduler");
+      if (s.contains("kind") && s["kind"].is_string())
+        info.search = engine::search_method_named(s["kind"].get<std::string>());
+      if (info.search == engine::SearchMethod::kTpe && asha) info.search = engine::SearchMethod::kTpeAsha;
+      info.random_first = s.contains("startup") && s["startup"].is_number_integer()
+                              ? s["startup"].get<int>()
+                              : sweeps::SearchSpec{}.startup;
     }
   }
   return info;

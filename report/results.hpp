@@ -6,8 +6,11 @@
 #include <cstddef>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "engine/search_registry.hpp"
 
 namespace ns::report {
 
@@ -27,10 +30,16 @@ struct SweepInfo {
   /// (sweep.json "rows_by_earlier_metric_definitions", written when a sweep resumed across a
   /// change of definition).
   std::map<std::string, std::string> earlier_definitions;
-  /// The spec's "search" block: its kind ("tpe"; "" without one) and how many random draws
-  /// came first (its "startup", default 10).
-  std::string search;
-  int search_startup = 0;
+  /// How the trials were chosen: sweep.json's "search" record (engine/search_registry.hpp), or
+  /// for a sweep.json written before it, the spec's blocks read by the same rules; nullopt when
+  /// neither says. `random_first`: the random draws before TPE proposed (TPE kinds).
+  std::optional<engine::SearchMethod> search;
+  int random_first = 0;
+  std::string search_description;  ///< describe()'s lines ("" when not recorded)
+  /// True when TPE proposed the trials after the first random draws (TPE, TPE + ASHA).
+  bool tpe() const {
+    return search == engine::SearchMethod::kTpe || search == engine::SearchMethod::kTpeAsha;
+  }
 };
 
 /// One trial: its final row in results.csv (a retried trial keeps its last attempt).

@@ -55,6 +55,7 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
                        r.sweep.name.empty() ? "(unnamed)" : r.sweep.name,
                        r.sweep.family.empty() ? "(unknown)" : r.sweep.family, metric, direction,
                        a.selection.mode_source);
+    out += r.sweep.search_description;  // the search registry's describe(), as run logged it
   } else {
     out += fmt::format(
         "no sweep.json: parameters and metrics told apart from results.csv; ranked "
@@ -135,9 +136,9 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
   }
 
   // A search: the best so far against trials, with where TPE took over from the random draws.
-  if (r.sweep.search == "tpe" && !a.best_so_far.empty()) {
+  if (r.sweep.tpe() && !a.best_so_far.empty()) {
     const int n = static_cast<int>(a.best_so_far.size());
-    std::vector<int> at = {r.sweep.search_startup, n};
+    std::vector<int> at = {r.sweep.random_first, n};
     for (int k = 5; k < n; k *= 2) at.push_back(k);
     std::sort(at.begin(), at.end());
     at.erase(std::unique(at.begin(), at.end()), at.end());
@@ -145,10 +146,10 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     for (int k : at)
       if (k >= 1 && k <= n)
         rows.push_back({std::to_string(k), format_metric(a.best_so_far[k - 1]),
-                        k <= r.sweep.search_startup ? "random draws" : "random, then " + r.sweep.search});
-    out += fmt::format("\nSearch: {} after {} random draws; best {} among the first trials to "
+                        k <= r.sweep.random_first ? "random draws" : "random, then tpe"});
+    out += fmt::format("\nSearch: tpe after {} random draws; best {} among the first trials to "
                        "finish\n",
-                       r.sweep.search, r.sweep.search_startup, metric);
+                       r.sweep.random_first, metric);
     out += table({"trials", "best", "chosen by"}, rows, {true, true, false}, "  ");
   }
 

@@ -10,6 +10,8 @@
 #include "models/classifier/family.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/classifier/runner.hpp"
+#include "models/neural/family.hpp"
+#include "models/torchscript/family.hpp"
 #include "support/temp_dir.hpp"
 
 using Catch::Contains;
@@ -161,4 +163,26 @@ TEST_CASE("convnet's input files are the four IDX files it reads, the .gz copy f
   }
   CHECK(names == std::vector<std::string>{"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte",
                                           "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte.gz"});
+}
+
+TEST_CASE("torchscript: every call after the data check takes its task from the spec's block",
+          "[torchscript]") {
+  const auto fam = ns::models::torchscript::torchscript_family();
+  for (const char* name : {"classification", "neural"}) {
+    INFO(name);
+    const json block = {{"task", name}};
+    const auto schema = fam->schema_for(block, "spec.json: $.torchscript");
+    json p = schema.model_defaults;
+    p.update(schema.training_defaults);
+    p.erase("max_epochs");  // what the task once was guessed from: the block says it alone
+    ns::engine::DataFacts facts;
+    facts.checked = true;
+    facts.train = 1000;
+    facts.options = block;
+    const auto task = std::string(name) == "classification"
+                          ? ns::models::classifier::torchscript_classification_task()
+                          : ns::models::neural::torchscript_neural_task();
+    CHECK(fam->relative_cost(p, facts) == task->relative_cost(p, facts));
+    CHECK(fam->pack_key(p, facts) == task->pack_key(p, facts));
+  }
 }

@@ -101,12 +101,15 @@ double truncated_quantile(double a, double b, double u) {
   return std::clamp(z, a, b);
 }
 
-double log_sum_exp(const std::vector<double>& terms) {
+// log(sum_k exp(term(k))) over k < n; term(k) is evaluated twice (cheap: the per-kernel logs
+// are cached), which saves a buffer per density evaluation.
+template <typename Term>
+double log_sum_exp(std::size_t n, const Term& term) {
   double top = -kInf;
-  for (double t : terms) top = std::max(top, t);
+  for (std::size_t k = 0; k < n; ++k) top = std::max(top, term(k));
   if (top == -kInf) return -kInf;
   double sum = 0;
-  for (double t : terms) sum += std::exp(t - top);
+  for (std::size_t k = 0; k < n; ++k) sum += std::exp(term(k) - top);
   return top + std::log(sum);
 }
 
@@ -333,18 +336,21 @@ ParzenEstimator::ParzenEstimator(const sweeps::Distribution& d, std::vector<doub
   }
   mus_.push_back(prior_mu);
   sigmas_.push_back(width);
+  for (std::size_t k = 0; k < weights_.size(); ++k) {
+    const double sigma = sigmas_[k];
+    log_weights_.push_back(std::log(weights_[k]));
+    log_sigmas_.push_back(std::log(sigma));
+    log_masses_.push_back(
+        std::log(gauss_mass((low_ - mus_[k]) / sigma, (high_ - mus_[k]) / sigma)));
+  }
 }
 
 double ParzenEstimator::log_density_internal(double y) const {
   if (!(y >= low_ && y <= high_)) return -kInf;
-  std::vector<double> terms(weights_.size());
-  for (std::size_t k = 0; k < weights_.size(); ++k) {
-    const double sigma = sigmas_[k];
-    const double z = (y - mus_[k]) / sigma;
-    const double mass = gauss_mass((low_ - mus_[k]) / sigma, (high_ - mus_[k]) / sigma);
-    terms[k] = std::log(weights_[k]) - 0.5 * z * z - kLogSqrt2Pi - std::log(sigma) - std::log(mass);
-  }
-  return log_sum_exp(terms);
+  return log_sum_exp(weights_.size(), [&](std::size_t k) {
+    const double z = (y - mus_[k]) / sigmas_[k];
+    return log_weights_[k] - 0.5 * z * z - kLogSqrt2Pi - log_sigmas_[k] - log_masses_[k];
+  });
 }
 
 double ParzenEstimator::log_pdf(double x) const {
@@ -355,14 +361,14 @@ double ParzenEstimator::log_pdf(double x) const {
   }
   if (dist_.kind == "int") {
     if (!(x >= dist_.low && x <= dist_.high) || std::floor(x) != x) return -kInf;
+    // The bin's mass depends on x: computed once per kernel, then summed as above.
     std::vector<double> terms(weights_.size());
     for (std::size_t k = 0; k < weights_.size(); ++k) {
       const double mu = mus_[k], sigma = sigmas_[k];
       const double bin = gauss_mass((x - 0.5 - mu) / sigma, (x + 0.5 - mu) / sigma);
-      const double all = gauss_mass((low_ - mu) / sigma, (high_ - mu) / sigma);
-      terms[k] = std::log(weights_[k]) + std::log(bin) - std::log(all);
+      terms[k] = log_weights_[k] + std::log(bin) - log_masses_[k];
     }
-    return log_sum_exp(terms);
+    return log_sum_exp(terms.size(), [&](std::size_t k) { return terms[k]; });
   }
   // choice
   if (!(x >= low_ && x <= high_) || std::floor(x) != x) return -kInf;
@@ -428,7 +434,15 @@ std::pair<ParzenEstimator, ParzenEstimator> TpeSampler::densities(
       if (!params.is_object()) continue;
       auto it = params.find(name);
       if (it == params.end() || it->is_null()) continue;  // not in this trial (Optuna skips it)
-      out.push_back(tpe_point(dist, *it, fmt::format("tpe observation {} '{}'", i, name)));
+      // The message's "where" is formatted only for a value tpe_point refuses (every
+      // observation is read again at each proposal).
+      double point = 0;
+      try {
+        point = tpe_point(dist, *it, std::string());
+      } catch (const Error&) {
+        point = tpe_point(dist, *it, fmt::format("tpe observation {} '{}'", i, name));
+      }
+      out.push_back(point);
     }
     return out;
   };

@@ -139,6 +139,10 @@ class ParzenEstimator {
   double log_density_internal(double y) const;  ///< continuous mixture in the estimator's space
   sweeps::Distribution dist_;
   std::vector<double> weights_, mus_, sigmas_;
+  /// Per kernel, what log_pdf would otherwise recompute for every candidate: log weight, and
+  /// (numbers) log sigma and the log of the kernel's mass on the support. Each term is
+  /// summed in the same order as before, so densities are bit-identical.
+  std::vector<double> log_weights_, log_sigmas_, log_masses_;
   std::vector<std::vector<double>> choice_weights_;
   double low_ = 0, high_ = 0;
 };

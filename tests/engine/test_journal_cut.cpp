@@ -1,0 +1,537 @@
+// Every scheduler kind, killed after each journal event and restored from the journal cut there
+// and the rows written before the kill, runs the same jobs to the same rows with the same
+// decisions as the uninterrupted run (issue 27). One harness for all kinds: a seeded spec of the
+// quadratic family, one deterministic simulated worker (rank 1), and, for every cut k = 0 .. N
+// (N: the events of the uninterrupted run), a run killed as soon as reports.jsonl holds k events,
+// then a fresh scheduler restored from those k events and the finished ids, driven to the end.
+#include "catch.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "engine/asha.hpp"
+#include "engine/pbt.hpp"
+#include "engine/tpe_search.hpp"
+#include "models/quadratic.hpp"
+#include "sweeps/spec.hpp"
+
+using namespace ns::engine;
+using nlohmann::json;
+
+namespace {
+
+using Sink = std::function<void(const json&)>;
+/// What workers left on disk that a restore may read: the rows in PBT's snapshots (result.json).
+using SnapshotRows = std::map<std::string, ResultRow>;
+
+// ---- The one place that builds a scheduler from a spec (as app/run_command.cpp does today) ----
+
+/// The trial of proposal `index` (TPE), as app/prepare.cpp's proposed_trial builds it.
+ns::sweeps::Trial proposed_trial(const ns::sweeps::SweepSpec& spec, int index,
+                                 const json& proposal) {
+  ns::sweeps::Trial t;
+  t.index = index;
+  t.params = spec.base;
+  for (const auto& [k, v] : proposal.items()) t.params[k] = v;
+  t.id = ns::sweeps::trial_id(spec.family, spec.data, t.params, 0);
+  t.seed = ns::sweeps::trial_seed(spec.seed, t.id);
+  return t;
+}
+
+/// A fresh scheduler of the spec's kind, its state rebuilt from `events` (reports.jsonl of the
+/// earlier runs), `finished` (the ids with a row in results.csv) and `snapshots`.
+std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Sink& journal,
+                                     const std::vector<json>& events,
+                                     const std::set<std::string>& finished,
+                                     const SnapshotRows& snapshots) {
+  std::vector<ns::sweeps::Trial> trials = ns::sweeps::enumerate(spec);
+  auto make = [&spec](int index, const json& proposal) {
+    return proposed_trial(spec, index, proposal);
+  };
+  if (spec.scheduler) {
+    std::vector<std::string> info, warnings;
+    return make_early_stopping(spec, std::move(trials), journal, events, finished, info, warnings,
+                               make);
+  }
+  NS_CHECK(spec.search.has_value(), "test: a spec without a journal (no scheduler, no search)");
+  switch (spec.search->kind) {
+    case ns::sweeps::SearchKind::kPbt: {
+      auto pbt = std::make_unique<PbtScheduler>(std::move(trials), pbt_options(spec), journal);
+      pbt->restore(events, finished,
+                   [&snapshots](const std::string& s) -> std::optional<ResultRow> {
+                     auto it = snapshots.find(s);
+                     if (it == snapshots.end()) return std::nullopt;
+                     return it->second;
+                   });
+      return pbt;
+    }
+    case ns::sweeps::SearchKind::kSchedule: {
+      auto fixed =
+          std::make_unique<FixedScheduleScheduler>(trials.front(), spec.search->segments, journal);
+      fixed->restore(events, finished);
+      return fixed;
+    }
+    case ns::sweeps::SearchKind::kTpe: {
+      auto tpe = std::make_unique<TpeScheduler>(spec.random, tpe_search_options(spec),
+                                                std::move(trials), make, journal);
+      tpe->restore(events, finished);
+      return tpe;
+    }
+  }
+  throw ns::Error("test: unknown search kind");
+}
+
+// ---- The cases ----
+
+/// The quadratic family, with x and y allowed to change while a trial trains (PBT's mutable
+/// parameters and a fixed schedule's segments need that; the family itself declares none).
+const ns::sweeps::FamilySchema& schema() {
+  static const ns::sweeps::FamilySchema s = [] {
+    ns::sweeps::FamilySchema f = ns::models::quadratic_family()->schema();
+    f.mutable_params = {"x", "y"};
+    return f;
+  }();
+  return s;
+}
+
+/// A random search of `count` configurations over x and y, seeded, plus `extra`.
+json spec_json(int count, const json& extra) {
+  json j = {{"name", "cut"},
+            {"family", "quadratic"},
+            {"metric", "score"},
+            {"mode", "max"},
+            {"seed", 7},
+            {"random",
+             {{"count", count},
+              {"params",
+               {{"x", {{"dist", "uniform"}, {"low", -3}, {"high", 3}}},
+                {"y", {{"dist", "uniform"}, {"low", -3}, {"high", 3}}}}}}}};
+  j.update(extra);
+  return j;
+}
+
+json asha_block(const json& more = json::object()) {
+  json b = {{"kind", "asha"}, {"resource", "steps"}, {"min", 1}, {"max", 9}, {"eta", 3}};
+  b.update(more);
+  return b;
+}
+
+/// Why a case does not restore exactly today ("" when it does): found by this test, left for
+/// the rewrite of engine/asha.*, tpe_search.* (the cases run under "[!mayfail]" until then).
+const char* const kStopForgotten =
+    "a cut right after a rung event with \"decision\": \"stop\" (the kill comes before the "
+    "stopped row): restore() records the value but not the decision, the trial is handed out "
+    "again, its rung is heard again and answered \"continue\" without an event, and it trains "
+    "past the rung it was stopped at (stopped one rung later or ok at the top instead of "
+    "stopped there); later rung tables and decisions follow from that";
+const char* const kTpeAttemptForgotten =
+    "a cut right after the tpe_result of a trial that failed its first attempt and passed its "
+    "retry (the kill comes before its row): restore() queues it again as attempt 1 (TPE "
+    "journals no attempts), so it fails again and spends its retry; the uninterrupted run "
+    "went on to the next proposal";
+
+struct Case {
+  std::string name;
+  json spec;
+  bool can_fail;                 ///< false: the kind has no retries (a failure ends the run)
+  std::string diverges;          ///< see above: without failures
+  std::string diverges_failing;  ///< with some trials failing their first attempt
+};
+
+std::vector<Case> cases() {
+  return {
+      {"ASHA promotion, asynchronous", spec_json(18, {{"scheduler", asha_block()}}), true, "", ""},
+      {"ASHA promotion, synchronous",
+       spec_json(18, {{"scheduler", asha_block({{"synchronous", true}})}}), true, "", ""},
+      {"ASHA stopping", spec_json(18, {{"scheduler", asha_block({{"variant", "stopping"}})}}), true,
+       kStopForgotten, kStopForgotten},
+      {"Hyperband", spec_json(18, {{"scheduler", asha_block({{"kind", "hyperband"}})}}), true, "",
+       ""},
+      {"median rule",
+       spec_json(12, {{"scheduler",
+                       {{"kind", "median"},
+                        {"resource", "steps"},
+                        {"min", 1},
+                        {"max", 9},
+                        {"every", 2},
+                        {"min_samples", 3}}}}),
+       true, "", ""},
+      {"TPE", spec_json(12, {{"search", {{"kind", "tpe"}, {"startup", 4}}}}), true, "",
+       kTpeAttemptForgotten},
+      {"TPE + ASHA",
+       spec_json(15, {{"scheduler", asha_block()}, {"search", {{"kind", "tpe"}, {"startup", 5}}}}),
+       true, "", ""},
+      {"PBT",
+       spec_json(6, {{"search",
+                      {{"kind", "pbt"},
+                       {"interval", 3},
+                       {"max", 12},
+                       {"mutable", {"x", "y"}},
+                       {"quantile", 0.5}}}}),
+       true, "", ""},
+      {"fixed schedule",
+       {{"name", "cut"},
+        {"family", "quadratic"},
+        {"metric", "score"},
+        {"mode", "max"},
+        {"seed", 7},
+        {"fixed", {{"x", -1.5}, {"y", 0.5}}},
+        {"search",
+         {{"kind", "schedule"},
+          {"segments",
+           {{{"until", 3}},
+            {{"until", 6}, {"params", {{"x", 0.5}}}},
+            {{"until", 9}, {"params", {{"y", -1}}}},
+            {{"until", 12}, {"params", {{"x", 1}}}}}}}}},
+       false,
+       "",
+       ""},
+  };
+}
+
+// ---- The simulated worker ----
+
+/// The metric of a trial with parameters `p` after `r` units of training: the quadratic's value,
+/// approached at a rate set by y (slow learners look worse early, so rankings change by rung).
+double value_at(const json& p, double r) {
+  const double x = p.at("x").get<double>(), y = p.at("y").get<double>();
+  return ns::models::quadratic_score(x, y, p.at("k").get<long>()) -
+         5 * std::exp(-r / (1 + 2 * std::abs(y)));
+}
+
+/// About a third of the trials fail their first attempt (after their first report, if any).
+bool fails(const msg::Assign& a, bool failures) {
+  return failures && a.attempt == 1 && std::stoull(a.trial.id.substr(0, 4), nullptr, 16) % 3 == 0;
+}
+
+/// A job as the worker got it, and what came of it.
+struct Job {
+  json assign;                                       ///< trial, attempt, limit, rungs, params, ...
+  std::vector<std::pair<double, Decision>> reports;  ///< (resource, decision) at each report
+  std::optional<Verdict> verdict;                    ///< none: the kill came first
+  bool operator==(const Job& o) const {
+    return assign == o.assign && reports == o.reports && verdict == o.verdict;
+  }
+};
+
+std::string show(const Job& j) {
+  std::ostringstream s;
+  s << j.assign.dump() << " reports [";
+  for (const auto& [r, d] : j.reports) s << r << ":" << json(d).dump() << " ";
+  s << "] verdict ";
+  if (!j.verdict)
+    s << "none (killed)";
+  else
+    s << (*j.verdict == Verdict::kRecord  ? "record"
+          : *j.verdict == Verdict::kRetry ? "retry"
+                                          : "hold");
+  return s.str();
+}
+
+/// What outlives a kill: reports.jsonl, results.csv (rows by trial id; their ids are
+/// `finished`) and the snapshots' rows.
+struct Disk {
+  std::vector<json> journal;
+  std::map<std::string, json> rows;
+  std::set<std::string> finished;
+  SnapshotRows snapshots;
+};
+
+/// One run of a scheduler: appends to `disk` until the journal holds `cut` events.
+struct Run {
+  Disk& disk;
+  std::size_t cut = SIZE_MAX;
+  std::size_t first = 0;            ///< disk.journal's events from earlier runs
+  std::vector<std::string> unit;    ///< per event of this run: who wrote it
+  std::string current = "restore";  ///< "restore", "final" or "job <trial id> #<job number>"
+  std::vector<Job> jobs;
+  int lost = -1;            ///< the job whose work the kill lost (its trial runs again), or -1
+  bool lost_final = false;  ///< the kill came while final_rows() wrote its events
+
+  Run(Disk& d, std::size_t c) : disk(d), cut(c), first(d.journal.size()) {}
+  bool killed() const { return disk.journal.size() >= cut; }
+  /// The coordinator's sink: events go to reports.jsonl (as text, read back as reports.jsonl
+  /// would be) until the kill; a call that journals past it loses the rest.
+  Sink sink() {
+    return [this](const json& e) {
+      if (killed()) return;
+      disk.journal.push_back(json::parse(e.dump()));
+      unit.push_back(current);
+    };
+  }
+  std::vector<json> events() const {
+    return {disk.journal.begin() + static_cast<std::ptrdiff_t>(first), disk.journal.end()};
+  }
+  /// Writes a row as results.csv would keep it.
+  void write(const ResultRow& r) {
+    CHECK(disk.rows.count(r.trial_id) == 0);  // never two rows for one trial
+    disk.rows[r.trial_id] = {
+        {"status", r.status}, {"attempt", r.attempt}, {"metrics", msg::metrics_json(r.metrics)}};
+    disk.finished.insert(r.trial_id);
+  }
+};
+
+/// The coordinator's serial loop (Coordinator::run_serial) with one simulated worker.
+void drive(Scheduler& s, Run& run, bool failures) {
+  while (!run.killed()) {
+    const msg::Assign* shown = s.next(1);
+    if (!shown) break;
+    REQUIRE(run.jobs.size() < 5000);  // a scheduler that never ends
+    const std::string id = shown->trial.id;
+    run.current = "job " + id + " #" + std::to_string(run.jobs.size());
+    const msg::Assign a = s.take(1);
+    REQUIRE(a.trial.id == id);  // take() takes what next() showed
+    run.jobs.push_back({{{"trial", a.trial.id},
+                         {"attempt", a.attempt},
+                         {"limit", a.resource_limit},
+                         {"final", a.final_rung},
+                         {"rungs", a.rungs},
+                         {"params", a.trial.params},
+                         {"adopt", a.adopt},
+                         {"snapshot", a.snapshot}},
+                        {},
+                        std::nullopt});
+    Job& job = run.jobs.back();
+    if (run.killed()) {
+      run.lost = static_cast<int>(run.jobs.size()) - 1;
+      return;
+    }
+    ResultRow row;
+    row.trial_id = a.trial.id;
+    row.params = a.trial.params;
+    row.seed = a.trial.seed;
+    row.attempt = a.attempt;
+    // No resource limit (TPE): the trial trains to its own end, here 100 units.
+    const bool to_end = a.final_rung || a.resource_limit == 0;
+    row.status = to_end ? TrialStatus::kOk : TrialStatus::kPaused;
+    double reached = a.resource_limit > 0 ? a.resource_limit : 100;
+    for (double r : a.rungs) {
+      if (r >= a.resource_limit) break;
+      const Decision d =
+          s.on_report(1, msg::Report{a.trial.id, r, {{"score", value_at(a.trial.params, r)}}});
+      job.reports.emplace_back(r, d);
+      if (run.killed()) {
+        run.lost = static_cast<int>(run.jobs.size()) - 1;
+        return;
+      }
+      reached = r;
+      if (fails(a, failures)) break;
+      if (d == Decision::kStop) {
+        row.status = TrialStatus::kStopped;
+        break;
+      }
+    }
+    if (fails(a, failures)) {
+      row.status = TrialStatus::kFailed;
+      row.error = "induced failure";
+    } else {
+      row.metrics["score"] = value_at(a.trial.params, reached);
+    }
+    // A PBT worker leaves the row in the snapshot (result.json) before it answers.
+    if (!a.snapshot.empty()) run.disk.snapshots[a.snapshot] = row;
+    const Verdict v = s.on_result(1, a, row, false);
+    job.verdict = v;
+    if (run.killed()) {
+      // The coordinator journals before it writes the row: a row to write is lost with the
+      // kill, and the trial runs again, unless its worker left the row in a snapshot.
+      if (v == Verdict::kRecord && a.snapshot.empty())
+        run.lost = static_cast<int>(run.jobs.size()) - 1;
+      return;
+    }
+    if (v == Verdict::kRecord) {
+      s.annotate(a, row);
+      run.write(row);
+    }
+  }
+  if (run.killed() || s.pending() > 0) return;
+  run.current = "final";
+  const std::vector<ResultRow> rows = s.final_rows();
+  if (run.killed()) {  // its events first, then the rows: none written
+    run.lost_final = true;
+    return;
+  }
+  for (const auto& r : rows) run.write(r);
+}
+
+/// The first difference between two sequences, or "".
+template <typename T, typename Show>
+std::string difference(const std::vector<T>& want, const std::vector<T>& got, Show show) {
+  for (std::size_t i = 0; i < std::max(want.size(), got.size()); ++i) {
+    if (i < want.size() && i < got.size() && want[i] == got[i]) continue;
+    std::ostringstream s;
+    s << "at " << i << " (of " << want.size() << " expected, " << got.size() << " got): expected "
+      << (i < want.size() ? show(want[i]) : "nothing") << ", got "
+      << (i < got.size() ? show(got[i]) : "nothing");
+    return s.str();
+  }
+  return "";
+}
+
+/// Runs `c` uninterrupted and cut after every event; with `failures`, some trials fail their
+/// first attempt and the spec allows one retry; with `attempts`, rows must have the same attempt
+/// numbers too. Returns what diverged ("" when nothing), and the number of events of the
+/// uninterrupted run in `events`.
+std::string check_every_cut(const Case& c, bool failures, bool attempts, std::size_t& events) {
+  json j = c.spec;
+  j["retries"] = failures ? 1 : 0;
+  const ns::sweeps::SweepSpec spec = ns::sweeps::parse_spec_with(j, "spec.json", schema());
+  Disk ref_disk;
+  Run ref(ref_disk, SIZE_MAX);
+  {
+    auto s = build_for(spec, ref.sink(), {}, {}, {});
+    drive(*s, ref, failures);
+    CHECK(s->pending() == 0);
+    CHECK_FALSE(s->may_have_more());
+  }
+  events = ref_disk.journal.size();
+  REQUIRE(events > 0);
+  REQUIRE(ref_disk.rows.size() == static_cast<std::size_t>(std::max(spec.random_count, 1)));
+  auto show_event = [](const json& e) { return e.dump(); };
+  auto show_job = [](const Job& j) { return show(j); };
+
+  std::vector<std::string> problems;
+  for (std::size_t k = 0; k <= events; ++k) {
+    Disk disk;
+    Run first(disk, k);
+    {
+      auto s = build_for(spec, first.sink(), {}, {}, {});
+      drive(*s, first, failures);
+    }
+    REQUIRE(disk.journal.size() == k);  // the same decisions up to the kill
+    const std::map<std::string, json> rows_before = disk.rows;
+    Run second(disk, SIZE_MAX);
+    {
+      const std::vector<json> cut(disk.journal.begin(), disk.journal.end());
+      auto s = build_for(spec, second.sink(), cut, disk.finished, disk.snapshots);
+      drive(*s, second, failures);
+    }
+    std::ostringstream why;
+    // Jobs: those that came back before the kill, then the restored run's; the job the kill
+    // lost runs again.
+    std::vector<Job> jobs = first.jobs;
+    if (first.lost >= 0) jobs.erase(jobs.begin() + first.lost);
+    jobs.insert(jobs.end(), second.jobs.begin(), second.jobs.end());
+    if (auto d = difference(ref.jobs, jobs, show_job); !d.empty())
+      why << "jobs differ " << d << "; ";
+    // Rows: those written before the kill and after the restore, each trial once, as the
+    // uninterrupted run wrote them (status, metrics with the rung and resource; attempt).
+    if (disk.rows != ref_disk.rows) {
+      for (const auto& [id, r] : ref_disk.rows) {
+        auto it = disk.rows.find(id);
+        auto without_attempt = [&](json row) {
+          if (!attempts) row.erase("attempt");
+          return row;
+        };
+        if (it == disk.rows.end())
+          why << "row " << id << " missing; ";
+        else if (without_attempt(it->second) != without_attempt(r))
+          why << "row " << id << (rows_before.count(id) ? " (before the cut)" : "") << " expected "
+              << r.dump() << ", got " << it->second.dump() << "; ";
+      }
+      if (disk.rows.size() != ref_disk.rows.size()) why << disk.rows.size() << " rows; ";
+    }
+    // Decisions: the restored run's events are the uninterrupted run's from k on, field by
+    // field. One thing differs legitimately: what the kill lost is done again, and it journals
+    // again some of what it had journaled before the kill (a lost job's "start" and reports, a
+    // result journaled before its row; final_rows()' "final" events for rows not written; not
+    // what restore() rebuilt, such as a "tpe_propose"). Those repeats, each equal to an event
+    // the lost unit wrote before the kill and in the same order, open the restored run's first
+    // unit of the same work (the first job of the same trial, or final_rows()); they are taken
+    // out before the comparison, and nothing else is.
+    std::vector<json> after = second.events();
+    if (first.lost >= 0 || first.lost_final) {
+      // The lost unit's events: the trailing block of the first run's (which started on an
+      // empty journal, so its units are indexed as disk.journal).
+      std::vector<json> lost;
+      for (std::size_t i = first.unit.size(); i-- > 0 && first.unit[i] == first.current;)
+        lost.insert(lost.begin(), disk.journal[i]);
+      auto work = [](const std::string& u) { return u.substr(0, u.find(" #")); };
+      auto at = std::find_if(second.unit.begin(), second.unit.end(),
+                             [&](const std::string& u) { return work(u) == work(first.current); });
+      std::vector<json> kept;
+      auto next = lost.begin();  // repeats come in the order they were first journaled
+      bool leading = true;
+      for (std::size_t i = 0; i < after.size(); ++i) {
+        if (at != second.unit.end() && second.unit[i] == *at && leading) {
+          auto same = std::find(next, lost.end(), after[i]);
+          if (same != lost.end()) {
+            next = same + 1;
+            continue;
+          }
+          leading = false;
+        }
+        kept.push_back(after[i]);
+      }
+      after = std::move(kept);
+    }
+    const std::vector<json> want(ref_disk.journal.begin() + static_cast<std::ptrdiff_t>(k),
+                                 ref_disk.journal.end());
+    if (auto d = difference(want, after, show_event); !d.empty())
+      why << "events after the restore differ " << d << "; ";
+    if (!why.str().empty()) {
+      std::ostringstream line;
+      line << "cut after " << k << " events"
+           << (k > 0 ? " (last: " + disk.journal[k - 1].dump() + ")" : "") << ": " << why.str();
+      problems.push_back(line.str());
+    }
+  }
+  if (problems.empty()) return "";
+  std::ostringstream out;
+  out << problems.size() << " of " << events + 1 << " cuts diverge; the first ones:\n";
+  for (std::size_t i = 0; i < problems.size() && i < 3; ++i) out << "  " << problems[i] << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "journal cut: every scheduler kind restored after any event decides as the "
+    "uninterrupted run",
+    "[journal_cut]") {
+  for (const Case& c : cases()) {
+    for (bool failures : {false, true}) {
+      if ((failures && !c.can_fail) || !(failures ? c.diverges_failing : c.diverges).empty())
+        continue;
+      INFO(c.name << (failures ? ", some trials failing once" : ""));
+      std::size_t events = 0;
+      CHECK(check_every_cut(c, failures, false, events) == "");
+      CHECK(events >= 3);
+    }
+  }
+}
+
+TEST_CASE("journal cut: the kinds that do not restore exactly yet", "[journal_cut][!mayfail]") {
+  for (const Case& c : cases()) {
+    for (bool failures : {false, true}) {
+      const std::string& why = failures ? c.diverges_failing : c.diverges;
+      if ((failures && !c.can_fail) || why.empty()) continue;
+      INFO(c.name << (failures ? ", some trials failing once" : "") << ": " << why);
+      std::size_t events = 0;
+      CHECK(check_every_cut(c, failures, false, events) == "");
+    }
+  }
+}
+
+TEST_CASE("journal cut: rows keep their attempt numbers across a restore",
+          "[journal_cut][!mayfail]") {
+  // Failed at 7ae1217 for ASHA (promotion, both variants), Hyperband and TPE + ASHA: a trial paused
+  // at a rung and never promoted gets its "stopped" row from final_rows(), built from the row
+  // it paused with; restore() rebuilds that row from the journal's "rung" event, which has no
+  // attempt, so the row says attempt 1 where the uninterrupted run wrote the attempt that
+  // paused (2 for a trial that failed its first attempt).
+  for (const Case& c : cases()) {
+    if (!c.can_fail || !c.diverges_failing.empty()) continue;
+    INFO(c.name << ", some trials failing once");
+    std::size_t events = 0;
+    CHECK(check_every_cut(c, true, true, events) == "");
+  }
+}

@@ -395,6 +395,9 @@ std::string check_every_cut(const Case& c, bool failures, bool attempts, std::si
   events = ref_disk.journal.size();
   REQUIRE(events > 0);
   REQUIRE(ref_disk.rows.size() == static_cast<std::size_t>(std::max(spec.random_count, 1)));
+  if (failures)  // the retries are exercised (PBT: a failed segment waits for its exploit)
+    CHECK(std::count_if(ref.jobs.begin(), ref.jobs.end(),
+                        [](const Job& j) { return j.verdict == Verdict::kRetry; }) > 0);
   auto show_event = [](const json& e) { return e.dump(); };
   auto show_job = [](const Job& j) { return show(j); };
 

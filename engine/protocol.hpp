@@ -81,7 +81,7 @@ struct DecisionMsg {
 
 struct Result {
   ResultRow row;  ///< row.status may be "interrupted" (no row is written for it; see output_error)
-  std::vector<ResultRow> pack;  ///< the rows of Assign::pack's trials, in their order
+  std::vector<ResultRow> pack{};  ///< the rows of Assign::pack's trials, in their order
 };
 
 struct Drain {};

@@ -157,7 +157,6 @@ BuiltSearch build_tpe_asha(const SweepSpec& spec, SearchInputs in) {
   return out;
 }
 
-std::optional<double> no_pauses(const SweepSpec&) { return 0.0; }
 std::optional<double> not_simulated(const SweepSpec&) { return std::nullopt; }
 
 // ---- PBT and the fixed schedule (its replay) ---------------------------------------------------

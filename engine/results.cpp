@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -63,36 +64,56 @@ ResultsTable::~ResultsTable() {
   }
 }
 
+namespace {
+
+// The rows of an existing results.csv (none when there is no file); a header other than
+// `header` is refused.
+CsvTable read_table(const std::string& path, const std::vector<std::string>& header) {
+  if (!std::filesystem::exists(path)) return {};
+  CsvTable t = read_csv_file(path);
+  if (!t.header.empty() && t.header != header) {
+    throw Error(fmt::format(
+        "{}: its header does not match this sweep's columns (a different family or program "
+        "version wrote it); use another --out, or --force-new to move it aside", path));
+  }
+  return t;
+}
+
+}  // namespace
+
+void ResultsTable::check() const { (void)read_table(path_, header_); }
+
 std::vector<std::map<std::string, std::string>> ResultsTable::open(bool check_only) {
+  CsvTable t = open_table(check_only);
   std::vector<std::map<std::string, std::string>> rows;
+  rows.reserve(t.rows.size());
+  for (auto& r : t.rows) {
+    std::map<std::string, std::string> m;
+    for (size_t i = 0; i < header_.size(); ++i) m[header_[i]] = std::move(r[i]);
+    rows.push_back(std::move(m));
+  }
+  return rows;
+}
+
+CsvTable ResultsTable::open_table(bool check_only) {
   const bool exists = std::filesystem::exists(path_);
+  CsvTable t = read_table(path_, header_);
   if (exists) {
-    CsvTable t = read_csv_file(path_);
-    if (!t.header.empty() && t.header != header_) {
-      throw Error(fmt::format(
-          "{}: its header does not match this sweep's columns (a different family or program "
-          "version wrote it); use another --out, or --force-new to move it aside", path_));
-    }
-    for (auto& r : t.rows) {
-      std::map<std::string, std::string> m;
-      for (size_t i = 0; i < header_.size(); ++i) m[header_[i]] = r[i];
-      rows.push_back(std::move(m));
-    }
     dropped_partial_ = t.dropped_partial;
-    if (check_only) return rows;
+    if (check_only) return t;
     if (t.dropped_partial || t.header.empty()) {
       // Cut the partial record (or a torn header) so appends start on a fresh line.
       std::filesystem::resize_file(path_, t.header.empty() ? 0 : t.complete_bytes);
     }
   }
-  if (check_only) return rows;
+  if (check_only) return t;
   fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(fmt::format("{}: cannot open for appending: {}", path_, std::strerror(errno)));
   if (::lseek(fd_, 0, SEEK_END) == 0) {
     core::append_whole(fd_, path_, csv_record(header_));
     ::fdatasync(fd_);
   }
-  return rows;
+  return t;
 }
 
 std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
@@ -126,12 +147,15 @@ void ResultsTable::append(const ResultRow& row) {
   }
 }
 
+bool BestTracker::would_take(double v) const {
+  return std::isfinite(v) && (!best_ || (max_ ? v > best_value_ : v < best_value_));
+}
+
 bool BestTracker::offer(const ResultRow& row) {
   if (row.status != TrialStatus::kOk) return false;
   auto it = row.metrics.find(metric_);
-  if (it == row.metrics.end() || !std::isfinite(it->second)) return false;
+  if (it == row.metrics.end() || !would_take(it->second)) return false;
   const double v = it->second;
-  if (best_ && !(max_ ? v > best_value_ : v < best_value_)) return false;
   nlohmann::json metrics = nlohmann::json::object();
   for (auto& [k, m] : row.metrics) metrics[k] = std::isfinite(m) ? nlohmann::json(m) : nlohmann::json(nullptr);
   best_ = nlohmann::json{{"trial_id", row.trial_id}, {"metric", metric_},
@@ -169,6 +193,32 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
   row.seed = std::stoull(cells.at("seed"));
   row.repeat = std::stoi(cells.at("repeat"));
   return offer(row);
+}
+
+bool BestTracker::offer_record(const std::vector<std::string>& header,
+                               const std::vector<std::string>& cells,
+                               const std::vector<std::string>& param_names,
+                               const std::vector<std::string>& metric_names) {
+  auto cell = [&](const std::string& column) -> const std::string* {
+    const auto at = std::find(header.begin(), header.end(), column);
+    return at == header.end() || static_cast<std::size_t>(at - header.begin()) >= cells.size()
+               ? nullptr
+               : &cells[static_cast<std::size_t>(at - header.begin())];
+  };
+  // What offer() would decide from the status and the metric, read as offer_cells reads them.
+  const std::string* status = cell("status");
+  if (status == nullptr || parse_trial_status(*status) != TrialStatus::kOk) return false;
+  if (std::find(metric_names.begin(), metric_names.end(), metric_) == metric_names.end())
+    return false;  // offer_cells would leave the metric out, and offer refuse the row
+  if (const std::string* m = cell(metric_)) {
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(m->c_str(), &end);
+    if (end == m->c_str() || errno == ERANGE || !would_take(v)) return false;
+  }
+  std::map<std::string, std::string> named;
+  for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) named[header[i]] = cells[i];
+  return offer_cells(named, param_names, metric_names);
 }
 
 double BestTracker::value() const { return best_value_; }

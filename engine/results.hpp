@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/csv.hpp"
 #include "engine/status.hpp"
 
 namespace ns::engine {
@@ -64,6 +65,12 @@ class ResultsTable {
   /// a partial last record (a kill mid-write) is cut off. Returns the existing rows as
   /// column -> cell maps. `check_only` reads and checks without touching the file.
   std::vector<std::map<std::string, std::string>> open(bool check_only = false);
+  /// The same, with the rows as read: cells in the order of header() (no map per row, for a
+  /// resume that reads every row of a large sweep).
+  CsvTable open_table(bool check_only = false);
+  /// Reads and checks the file as open(true) does (the header, every record's field count)
+  /// without keeping its rows.
+  void check() const;
 
   /// Appends one row (one write(2) when the disk takes it) and flushes it to the kernel;
   /// fdatasync at most once a second (and at close) so a node crash loses at most that second.
@@ -95,12 +102,21 @@ class BestTracker {
   bool offer_cells(const std::map<std::string, std::string>& cells,
                    const std::vector<std::string>& param_names,
                    const std::vector<std::string>& metric_names);
+  /// The same for a row as read (`cells` in the order of `header`, ResultsTable::header()); a
+  /// row that cannot become the best (not ok, its metric not finite or not better) is set aside
+  /// from two cells, without building it.
+  bool offer_record(const std::vector<std::string>& header, const std::vector<std::string>& cells,
+                    const std::vector<std::string>& param_names,
+                    const std::vector<std::string>& metric_names);
   bool has_best() const { return best_.has_value(); }
   double value() const;
   /// {"trial_id","metric","mode","value","params","metrics", ...}
   nlohmann::json to_json() const;
 
  private:
+  /// Whether a row's metric value `v` (ok status) would become the best.
+  bool would_take(double v) const;
+
   std::string metric_;
   bool max_;
   std::optional<nlohmann::json> best_;

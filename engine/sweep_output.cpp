@@ -13,6 +13,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <unordered_set>
 
 #include <fmt/ranges.h>
 
@@ -293,7 +294,7 @@ void check_output_dir(const OutputPlan& plan) {
       r.needs_acceptance() && !plan.accept_changed_inputs)
     throw Error(refusal(plan, r));
   ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics);
-  table.open(/*check_only=*/true);
+  table.check();
 }
 
 DirLock::DirLock(const std::string& dir) {
@@ -331,7 +332,7 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     const std::string old = incompatibility(dir_, plan.spec);
     bool header_differs = false;
     try {
-      ResultsTable(results, plan.spec.param_names(), plan.metrics).open(true);
+      ResultsTable(results, plan.spec.param_names(), plan.metrics).check();
     } catch (const Error&) {
       header_differs = true;
     }
@@ -358,10 +359,17 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     throw Error(refusal(plan, changes));
   table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
   std::vector<std::string> row_ids;
-  std::set<std::string> counted;  // ids of this spec's trials with a row
+  std::unordered_set<std::string> counted;  // ids of this spec's trials with a row
   int foreign_rows = 0;
-  for (auto& row : table_->open()) {
-    const std::string& id = row.at("trial_id");
+  // Every row of the table, read once as cells (a resume of a large sweep reads them all).
+  const CsvTable table = table_->open_table();
+  const std::vector<std::string>& header = table_->header();
+  const auto wall_column = static_cast<std::size_t>(
+      std::find(header.begin(), header.end(), "wall_s") - header.begin());
+  const std::vector<std::string> param_names = plan.spec.param_names();
+  row_ids.reserve(table.rows.size());
+  for (const auto& row : table.rows) {
+    const std::string& id = row.at(0);  // trial_id
     finished_.insert(id);
     row_ids.push_back(id);
     // Rows of trials the spec does not list (a narrowed grid) stay in results.csv, but the
@@ -371,12 +379,13 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       continue;
     }
     counted.insert(id);
-    if (auto w = row.find("wall_s"); w != row.end()) {
+    if (wall_column < row.size()) {
+      const std::string& w = row[wall_column];
       char* end = nullptr;
-      const double v = std::strtod(w->second.c_str(), &end);
-      if (end != w->second.c_str() && std::isfinite(v)) finished_wall_s_ += v;
+      const double v = std::strtod(w.c_str(), &end);
+      if (end != w.c_str() && std::isfinite(v)) finished_wall_s_ += v;
     }
-    best_.offer_cells(row, plan.spec.param_names(), plan.metrics);
+    best_.offer_record(header, row, param_names, plan.metrics);
   }
   if (foreign_rows > 0)
     log::info(

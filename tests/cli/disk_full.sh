@@ -88,15 +88,15 @@ expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/a.json"
 check_complete "$MNT/a" 24
 rm -rf "$MNT/a"
 
-# B. Quadratic on one rank: the disk full but for 24 pages, which the sweep's files, best.json
-#    (written once: the first trial, x = 1, is the best) and the trials' own small files (the
-#    quadratic family ignores their write errors) take; a row then crosses into a page the disk
-#    does not have.
+# B. Quadratic on one rank: the disk full but for 24 pages, which the sweep's files and best.json
+#    (written once: the first trial, x = 1, is the best) take, then results.csv (3000 rows
+#    need far more than 24 pages; the trials write no files of their own); a row then crosses
+#    into a page the disk does not have.
 mount -o remount,size=1m "$MNT"
 head -c 2M /dev/zero >"$MNT/filler" 2>/dev/null || true
 truncate -s -96K "$MNT/filler"
 cat >"$TMP/b.json" <<JSON
-{"family": "quadratic", "grid": {"x": [$(seq -s, 1 300)]},
+{"family": "quadratic", "grid": {"x": [$(seq -s, 1 3000)]},
  "metric": "score", "mode": "max", "out": "$MNT/b"}
 JSON
 expect_exit 5 "$NS" run "$TMP/b.json"
@@ -108,5 +108,5 @@ echo "B: $(($(wc -l <"$MNT/b/results.csv") - 1)) rows before the disk was full"
 rm -f "$MNT/filler"
 mount -o remount,size=64m "$MNT"
 expect_exit 0 "$NS" run "$TMP/b.json"
-check_complete "$MNT/b" 300
+check_complete "$MNT/b" 3000
 echo "PASS disk_full"

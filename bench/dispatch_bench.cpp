@@ -8,6 +8,9 @@
 // --reports R: each trial reports R times at rungs and waits for the scheduler's Decision (the
 // early-stopping path, a round trip to rank 0 each); the difference to R = 0 divided by R is
 // the cost of one report.
+// Also printed: rank 0's CPU time (user + system, getrusage) over the same span per trial, which
+// a loaded machine disturbs less than the wall time.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -23,6 +26,14 @@
 #include "sweeps/spec.hpp"
 
 namespace {
+
+// This process's user + system CPU seconds so far.
+double cpu_seconds() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
 
 class NullRunner final : public ns::engine::TrialRunner {
  public:
@@ -124,6 +135,7 @@ int main(int argc, char** argv) {
   if (mpi.rank() == 0) std::filesystem::remove_all(out);
   mpi.barrier();
   const auto t0 = std::chrono::steady_clock::now();
+  const double cpu0 = cpu_seconds();
   if (mpi.rank() == 0) {
     auto list = ns::sweeps::enumerate(spec);
     std::vector<ns::sweeps::Trial> specs = list;
@@ -135,11 +147,12 @@ int main(int argc, char** argv) {
     ReportingScheduler sched(specs, workers, reports);
     auto s = mpi.size() == 1 ? c.run_serial(sched, ex) : c.run(sched);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double cpu = cpu_seconds() - cpu0;
     std::printf("dispatch: %d trials over %d worker(s)%s%s in %.3f s: %.1f us of engine time per "
-                "trial (%d rows, %d reports answered)\n",
+                "trial, %.1f us of rank 0's CPU (%d rows, %d reports answered)\n",
                 trials, std::max(1, mpi.size() - 1), trial_dirs ? " with trial dirs" : "",
                 reports ? (" with " + std::to_string(reports) + " reports each").c_str() : "", secs,
-                secs / trials * 1e6, s.recorded, sched.answered);
+                secs / trials * 1e6, cpu / trials * 1e6, s.recorded, sched.answered);
   } else {
     ns::engine::run_worker(*transport, ex, [] { return false; });
   }

@@ -24,6 +24,7 @@
 #include "engine/executor.hpp"
 #include "core/log.hpp"
 #include "engine/results.hpp"
+#include "engine/journal.hpp"
 #include "engine/simulate.hpp"
 #include "engine/sweep_output.hpp"
 #include "models/registry.hpp"
@@ -199,6 +200,7 @@ std::vector<EarlyStoppingEstimate> simulate_search(
   };
   // Read once: every draw and worker count starts from the same state.
   const auto events = engine::read_journal(p.spec.out);
+  engine::journal::check_format(events, p.spec.out);
   const engine::SearchKindEntry& kind = engine::search_kind(p.spec);
   engine::SimulationOptions o;
   o.metric = p.spec.metric;

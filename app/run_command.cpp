@@ -22,6 +22,7 @@
 #include "engine/mpi_transport.hpp"
 #include "engine/protocol.hpp"
 #include "engine/sweep_output.hpp"
+#include "engine/journal.hpp"
 #include "engine/search_registry.hpp"
 #include "engine/worker.hpp"
 #include "models/registry.hpp"
@@ -268,6 +269,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     in.trials = pending_trials(prep, {});
     in.journal = [&](const nlohmann::json& e) { output->journal(e); };
     in.events = engine::read_journal(prep.spec.out);
+    engine::journal::check_format(in.events, prep.spec.out);
+    // Decisions this run adds follow kFormat: say so once (docs/formats.md, "The journal").
+    if (!engine::journal::has_format_line(in.events)) output->journal(engine::journal::format_line());
     in.finished = output->finished();
   }
   engine::BuiltSearch search = kind.build(prep.spec, std::move(in));

@@ -1,4 +1,5 @@
 #include "engine/asha.hpp"
+#include "engine/journal.hpp"
 #include "engine/search_registry.hpp"
 
 #include <fmt/format.h>
@@ -264,26 +265,64 @@ msg::Assign AshaScheduler::take(int) {
   const auto j = job();
   NS_CHECK(j.has_value(), "internal: AshaScheduler::take without a job");
   const auto [i, target] = *j;
-  if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
   if (i == static_cast<int>(entries_.size())) {  // the search's proposal becomes an entry
-    entries_.push_back(Entry{*proposal_});
-    index_[proposal_->id] = i;
-    start_order_.push_back(i);
-    log({{"event", "tpe_propose"},
-         {"index", proposal_->index},
-         {"trial", proposal_->id},
-         {"params", search_->searched(proposal_->params)}});
+    log(journal::TpePropose{proposal_->index, proposal_->id,
+                            search_->searched(proposal_->params)}
+            .to_json());
+    add_proposed(*proposal_);
   }
   proposal_valid_ = false;
+  shown_.reset();
+  const journal::Start start{entries_[i].trial.id, target, entries_[i].attempt};
+  log(start.to_json());
+  apply(i, start);
+  return assign_for(i, target);
+}
+
+void AshaScheduler::add_proposed(sweeps::Trial t) {
+  const int i = static_cast<int>(entries_.size());
+  index_[t.id] = i;
+  start_order_.push_back(i);
+  entries_.push_back(Entry{std::move(t)});
+}
+
+void AshaScheduler::apply(int i, const journal::Start& ev) {
+  auto again = std::find(again_.begin(), again_.end(), i);
+  if (again != again_.end()) again_.erase(again);
   Entry& e = entries_[i];
+  const int target = ev.rung.value_or(0);
   if (target > 0 && e.state == State::kPaused) promoted_[target - 1].insert(i);
   e.state = State::kRunning;
   e.target = target;
+  e.attempt = ev.attempt;
   sync(i);
-  log({{"event", "start"}, {"trial", e.trial.id}, {"rung", target}, {"attempt", e.attempt}});
-  shown_.reset();
   charge(i);
-  return assign_for(i, target);
+}
+
+void AshaScheduler::apply(int i, const journal::Rung& ev) {
+  Entry& e = entries_[i];
+  record(i, ev.rung, ev.value);
+  if (ev.decision == journal::RungDecision::kEnd) e.completed = true;
+  if (ev.decision == journal::RungDecision::kPause) {
+    e.state = State::kPaused;
+    e.last = ev.row.value_or(ResultRow{});
+    sync(i);
+  }
+  if (ev.decision == journal::RungDecision::kStop) {
+    // Its stopped row comes from the worker; a restart before it writes the row from here.
+    e.stopped_at = ev.rung;
+    e.last = ev.row.value_or(ResultRow{});
+    if (!e.last.metrics.count(opt_.metric)) e.last.metrics[opt_.metric] = ev.value;
+  }
+  charge(i);
+}
+
+void AshaScheduler::finish(int i) {
+  Entry& e = entries_[i];
+  e.state = State::kDone;
+  for (const auto& [k, v] : e.values) promoted_[k].insert(i);  // it goes no further
+  charge(i);
+  sync(i);
 }
 
 void AshaScheduler::charge(int i) {
@@ -330,47 +369,33 @@ void AshaScheduler::record(int i, int rung, double value) {
 
 void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
                             const std::set<std::string>& finished) {
+  // The journal's events through the handlers' own apply(), in order.
   proposal_valid_ = false;
   for (const auto& ev : events) {
-    if (search_ && ev.value("event", std::string()) == "tpe_propose") {
-      const int k = static_cast<int>(entries_.size());
-      sweeps::Trial t = search_->replay(ev, k, {});  // the startup draws are entries already
-      index_[t.id] = k;
-      start_order_.push_back(k);
-      entries_.push_back(Entry{std::move(t)});
+    const journal::Kind kind = journal::kind_of(ev);
+    if (kind == journal::Kind::kTpePropose && search_) {
+      // The startup draws are entries already: the replay checks it is the next proposal.
+      add_proposed(search_->replay(ev, static_cast<int>(entries_.size()), {}));
       continue;
     }
+    if (kind != journal::Kind::kStart && kind != journal::Kind::kRung) continue;  // "final": rows decide
     const int i = index_of(ev.value("trial", std::string()));
     if (i < 0) continue;  // not a trial of this spec
-    Entry& e = entries_[i];
-    const std::string kind = ev.value("event", std::string());
-    if (kind == "start") {
-      const int t = ev.at("rung").get<int>();
-      if (t > 0 && e.state == State::kPaused) promoted_[t - 1].insert(i);
-      e.state = State::kRunning;
-      e.target = t;
-      e.attempt = ev.value("attempt", 1);
-    } else if (kind == "rung") {
-      record(i, ev.at("rung").get<int>(), journal_value(ev.at("value")));
-      if (ev.at("decision") == "end") e.completed = true;
-      if (ev.at("decision") == "pause") {
-        e.state = State::kPaused;
-        e.last = ResultRow{};
-        e.last.metrics = msg::metrics_from_json(ev.at("metrics"));
-        e.last.wall_s = ev.value("wall_s", 0.0);
-        e.last.rank = ev.value("rank", 0);
-        e.last.host = ev.value("host", std::string());
-        e.last.device = ev.value("device", std::string());
-      }
-    }  // "final": the rows below decide
+    if (kind == journal::Kind::kStart) apply(i, journal::Start::from(ev));
+    else apply(i, journal::Rung::from(ev));
   }
+  // A trial with a row is over, whatever the journal says after its last rung (a kill between
+  // the journal line and the row loses neither); one that was training is handed out first.
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (finished.count(e.trial.id)) {
-      e.state = State::kDone;
-      for (const auto& [k, v] : e.values) promoted_[k].insert(static_cast<int>(i));
+      finish(static_cast<int>(i));
+    } else if (e.state == State::kRunning && e.stopped_at >= 0) {
+      // Told to stop, killed before its row: it trains no further; final_rows() writes the row.
+      finish(static_cast<int>(i));
+      e.row_owed = true;
     } else if (e.state == State::kRunning) {
-      again_.push_back(static_cast<int>(i));  // it was training when the run ended
+      again_.push_back(static_cast<int>(i));
     }
     charge(static_cast<int>(i));
     sync(static_cast<int>(i));
@@ -395,12 +420,18 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
   std::vector<double> before;
   for (const auto& key : ranked_[k]) before.push_back(-std::get<0>(key));
   const auto cutoff = asha_cutoff(before, opt_.eta);
-  const Decision d = cutoff && score(v) < *cutoff ? Decision::kStop : Decision::kContinue;
-  record(i, k, v);
-  charge(i);
-  log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", k}, {"resource", report.resource},
-       {"value", journal_json(v)}, {"decision", d}});
-  return d;
+  const bool stop = cutoff && score(v) < *cutoff;
+  std::optional<ResultRow> stopped;
+  if (stop) {
+    stopped.emplace();
+    stopped->metrics = report.metrics;
+  }
+  const journal::Rung ev{e.trial.id, k, report.resource, v,
+                         stop ? journal::RungDecision::kStop : journal::RungDecision::kContinue,
+                         std::move(stopped)};
+  log(ev.to_json());
+  apply(i, ev);
+  return stop ? Decision::kStop : Decision::kContinue;
 }
 
 Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
@@ -411,15 +442,10 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   Entry& e = entries_[i];
   const double v = metric_of(row.metrics, opt_.metric);
   if (row.status == TrialStatus::kPaused) {
-    record(i, e.target, v);
-    e.state = State::kPaused;
-    sync(i);
-    e.last = row;
-    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
-         {"resource", rungs_[e.target]}, {"value", journal_json(v)}, {"decision", Decision::kPause},
-         {"metrics", msg::metrics_json(row.metrics)}, {"wall_s", row.wall_s},
-         {"rank", row.rank}, {"host", row.host}, {"device", row.device}});
-    charge(i);
+    const journal::Rung ev{e.trial.id, e.target, rungs_[e.target], v,
+                           journal::RungDecision::kPause, row};
+    log(ev.to_json());
+    apply(i, ev);
     return Verdict::kHold;
   }
   if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
@@ -431,16 +457,12 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   }
   // Ended: finished (at the top rung, or its own training ended sooner), stopped, failed.
   if (row.status == TrialStatus::kOk) {
-    e.completed = true;
-    record(i, e.target, v);
-    log({{"event", "rung"}, {"trial", e.trial.id}, {"rung", e.target},
-         {"resource", rungs_[e.target]}, {"value", journal_json(v)}, {"decision", "end"}});
+    const journal::Rung ev{e.trial.id, e.target, rungs_[e.target], v,
+                           journal::RungDecision::kEnd, std::nullopt};
+    log(ev.to_json());
+    apply(i, ev);
   }
-  e.state = State::kDone;
-  charge(i);
-  for (int k = 0; k <= e.target && k < static_cast<int>(promoted_.size()); ++k)
-    if (e.values.count(k)) promoted_[k].insert(i);  // it goes no further: its slot is used
-  sync(i);
+  finish(i);
   return Verdict::kRecord;
 }
 
@@ -466,6 +488,29 @@ void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
   row.metrics["resource"] = rungs_[rung];
 }
 
+std::vector<ResultRow> AshaScheduler::restored_rows() {
+  std::vector<ResultRow> rows;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    if (!e.row_owed) continue;
+    ResultRow r = e.last;
+    r.trial_id = e.trial.id;
+    r.params = e.trial.params;
+    r.seed = e.trial.seed;
+    r.repeat = e.trial.repeat;
+    r.attempt = e.attempt;
+    r.status = TrialStatus::kStopped;
+    r.metrics["rung"] = e.stopped_at;
+    r.metrics["resource"] = rungs_[e.stopped_at];
+    r.error = fmt::format("stopped by the scheduler at rung {} (resource {}); row written from "
+                          "the journal after a restart",
+                          e.stopped_at, rungs_[e.stopped_at]);
+    e.row_owed = false;
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
 std::vector<ResultRow> AshaScheduler::final_rows() {
   proposal_valid_ = false;
   std::vector<ResultRow> rows;
@@ -477,15 +522,15 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
     r.params = e.trial.params;
     r.seed = e.trial.seed;
     r.repeat = e.trial.repeat;
+    r.attempt = e.attempt;
     r.status = TrialStatus::kStopped;
     const int rung = e.rung();
     r.metrics["rung"] = rung;
     r.metrics["resource"] = rungs_[rung];
     r.error = fmt::format("stopped at rung {} of {} (resource {}): not among the top 1/{} there",
                           rung, rungs_.size() - 1, rungs_[rung], opt_.eta);
-    e.state = State::kDone;
-    sync(static_cast<int>(i));
-    log({{"event", "final"}, {"trial", e.trial.id}, {"rung", rung}});
+    log(journal::Final{e.trial.id, rung}.to_json());
+    finish(static_cast<int>(i));
     rows.push_back(std::move(r));
   }
   return rows;
@@ -629,6 +674,13 @@ std::vector<ResultRow> HyperbandScheduler::final_rows() {
   return rows;
 }
 
+std::vector<ResultRow> HyperbandScheduler::restored_rows() {
+  std::vector<ResultRow> rows;
+  for (auto& b : brackets_)
+    for (auto& r : b->restored_rows()) rows.push_back(std::move(r));
+  return rows;
+}
+
 void HyperbandScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
   brackets_[owner(assign.trial.id)]->annotate(assign, row);
 }
@@ -709,22 +761,77 @@ msg::Assign MedianStoppingScheduler::take(int worker) {
   const msg::Assign* a = next(worker);
   NS_CHECK(a != nullptr, "internal: MedianStoppingScheduler::take without a job");
   msg::Assign out = *a;
-  const int i = index_of(out.trial.id);
-  if (!again_.empty() && again_.front() == i) again_.erase(again_.begin());
-  entries_[i].started = true;
-  charge(i);
-  if (journal_) journal_({{"event", "start"}, {"trial", out.trial.id}, {"attempt", out.attempt}});
+  const journal::Start ev{out.trial.id, std::nullopt, out.attempt};
+  if (journal_) journal_(ev.to_json());
+  apply(index_of(out.trial.id), ev);
   shown_.reset();
   return out;
+}
+
+void MedianStoppingScheduler::apply(int i, const journal::Start& ev) {
+  auto again = std::find(again_.begin(), again_.end(), i);
+  if (again != again_.end()) again_.erase(again);
+  entries_[i].started = true;
+  entries_[i].attempt = ev.attempt;
+  charge(i);
+}
+
+void MedianStoppingScheduler::apply(int i, const journal::Report& ev) {
+  add_point(i, ev.resource, ev.value);
+  if (ev.decision == Decision::kStop) {
+    // Its stopped row comes from the worker; a restart before it writes the row from here.
+    Entry& e = entries_[i];
+    e.stopped = true;
+    e.stop_metrics = ev.metrics;
+    if (!e.stop_metrics.count(opt_.metric)) e.stop_metrics[opt_.metric] = ev.value;
+  }
+}
+
+std::vector<ResultRow> MedianStoppingScheduler::restored_rows() {
+  std::vector<ResultRow> rows;
+  for (Entry& e : entries_) {
+    if (!e.row_owed) continue;
+    ResultRow r;
+    r.trial_id = e.trial.id;
+    r.params = e.trial.params;
+    r.seed = e.trial.seed;
+    r.repeat = e.trial.repeat;
+    r.attempt = e.attempt;
+    r.status = TrialStatus::kStopped;
+    r.metrics = e.stop_metrics;
+    msg::Assign a;
+    a.trial = e.trial;
+    annotate(a, r);
+    r.error = fmt::format("stopped by the median rule at resource {}; row written from the "
+                          "journal after a restart",
+                          e.curve.empty() ? 0.0 : e.curve.back().first);
+    e.row_owed = false;
+    if (!e.end_journaled) {  // what on_result journals before a stopped row
+      const journal::End ev{e.trial.id, false};
+      if (journal_) journal_(ev.to_json());
+      apply(index_of(e.trial.id), ev);
+    }
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+void MedianStoppingScheduler::apply(int i, const journal::End& ev) {
+  entries_[i].complete = ev.complete;
+  entries_[i].ended = true;
+  entries_[i].end_journaled = true;
+  charge(i);
 }
 
 Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
   const int i = index_of(report.trial_id);
   if (i < 0) return Decision::kContinue;
   const double v = metric_of(report.metrics, opt_.metric);
-  add_point(i, report.resource, v);
+  // The trial's best so far, this report included (a point heard before is not heard again).
+  const auto& curve = entries_[i].curve;
   double best = -std::numeric_limits<double>::infinity();
-  for (const auto& [r, x] : entries_[i].curve) best = std::max(best, score(x));
+  for (const auto& [r, x] : curve) best = std::max(best, score(x));
+  if (curve.empty() || curve.back().first < report.resource) best = std::max(best, score(v));
   // Running averages, up to this resource, of the trials that trained to the end.
   std::vector<double> averages;
   for (std::size_t j = 0; j < entries_.size(); ++j) {
@@ -743,10 +850,10 @@ Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
     const double median = m % 2 ? averages[m / 2] : (averages[m / 2 - 1] + averages[m / 2]) / 2;
     if (best < median) d = Decision::kStop;
   }
-  if (journal_)
-    journal_({{"event", "report"}, {"trial", report.trial_id}, {"resource", report.resource},
-              {"value", journal_json(v)},
-              {"decision", d}});
+  const journal::Report ev{report.trial_id, report.resource, v, d,
+                           d == Decision::kStop ? report.metrics : std::map<std::string, double>{}};
+  if (journal_) journal_(ev.to_json());
+  apply(i, ev);
   return d;
 }
 
@@ -762,11 +869,9 @@ Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const
     charge(i);
     return Verdict::kRetry;
   }
-  e.complete = row.status == TrialStatus::kOk;
-  e.ended = true;
-  charge(i);
-  if (journal_)
-    journal_({{"event", "end"}, {"trial", e.trial.id}, {"complete", e.complete}});
+  const journal::End ev{e.trial.id, row.status == TrialStatus::kOk};
+  if (journal_) journal_(ev.to_json());
+  apply(i, ev);
   return Verdict::kRecord;
 }
 
@@ -791,27 +896,32 @@ void MedianStoppingScheduler::annotate(const msg::Assign& assign, ResultRow& row
 
 void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
                                       const std::set<std::string>& finished) {
+  // The journal's events through the handlers' own apply(), in order.
   for (const auto& ev : events) {
+    const journal::Kind kind = journal::kind_of(ev);
+    if (kind != journal::Kind::kStart && kind != journal::Kind::kReport &&
+        kind != journal::Kind::kEnd)
+      continue;
     const int i = index_of(ev.value("trial", std::string()));
-    if (i < 0) continue;
-    Entry& e = entries_[i];
-    const std::string kind = ev.value("event", std::string());
-    if (kind == "start") {
-      e.started = true;
-      e.attempt = ev.value("attempt", 1);
-    } else if (kind == "report") {
-      add_point(i, ev.at("resource").get<double>(), journal_value(ev.at("value")));
-    } else if (kind == "end") {
-      e.complete = ev.value("complete", false);
-    }
+    if (i < 0) continue;  // not a trial of this spec
+    if (kind == journal::Kind::kStart) apply(i, journal::Start::from(ev));
+    else if (kind == journal::Kind::kReport) apply(i, journal::Report::from(ev));
+    else apply(i, journal::End::from(ev));
   }
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (finished.count(e.trial.id)) {
       e.started = true;  // over, even if the journal lost its start
       e.ended = true;
+    } else if (e.started && e.stopped) {
+      // Told to stop, killed before its row: it trains no further; final_rows() writes the row.
+      e.ended = true;
+      e.row_owed = true;
     } else if (e.started) {
-      e.complete = false;  // it trains on from its checkpoint; points heard before stay
+      // No row: it trains on from its checkpoint (an "end" without its row included); points
+      // heard before stay.
+      e.complete = false;
+      e.ended = false;
       again_.push_back(static_cast<int>(i));
     }
     charge(static_cast<int>(i));

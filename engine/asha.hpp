@@ -34,6 +34,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/journal.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/tpe_search.hpp"
 #include "sweeps/spec.hpp"
@@ -113,6 +114,7 @@ class AshaScheduler final : public Scheduler {
   Decision on_report(int worker, const msg::Report& report) override;
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
+  std::vector<ResultRow> restored_rows() override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
   /// Per trial: running, the resource of the next rung it trains toward; paused or ended, the
   /// resource of the highest rung it recorded (a trial that ended before its first rung: 0).
@@ -137,6 +139,8 @@ class AshaScheduler final : public Scheduler {
     ResultRow last;           ///< the row it paused with (its metrics at the rung)
     double charged = 0;       ///< its share of resource_used()
     bool completed = false;   ///< ended ok (trained to its end), for observations()
+    int stopped_at = -1;      ///< the rung a stop decision was made at (stopping variant)
+    bool row_owed = false;    ///< stopped before a restart that found no row: final_rows() writes it
   };
 
   /// Ranking value: larger is better; NaN -> -inf.
@@ -156,6 +160,13 @@ class AshaScheduler final : public Scheduler {
   std::optional<std::pair<int, int>> job() const;
   bool rung_complete(int k) const;
   void record(int i, int rung, double value);
+  // Each decision's state change, applied when it is made and when restore() replays it.
+  void apply(int i, const journal::Start& ev);
+  void apply(int i, const journal::Rung& ev);
+  /// Entry i has its row: it goes no further (its slots at its rungs are used).
+  void finish(int i);
+  /// A search's proposal becomes the next entry.
+  void add_proposed(sweeps::Trial t);
   msg::Assign assign_for(int i, int target) const;
   void log(nlohmann::json event);
   int index_of(const std::string& id) const;
@@ -212,6 +223,7 @@ class HyperbandScheduler final : public Scheduler {
   Decision on_report(int worker, const msg::Report& report) override;
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
+  std::vector<ResultRow> restored_rows() override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
   double resource_used() const override;
 
@@ -254,6 +266,8 @@ class MedianStoppingScheduler final : public Scheduler {
   void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
+  /// Rows of trials stopped before a restart whose rows the kill lost.
+  std::vector<ResultRow> restored_rows() override;
   /// Per trial: running, the next report's resource (or max); trained to the end, max; ended
   /// sooner, its last report's resource (0 without one).
   double resource_used() const override { return used_; }
@@ -269,9 +283,17 @@ class MedianStoppingScheduler final : public Scheduler {
     int attempt = 1;
     std::vector<std::pair<double, double>> curve;  ///< (resource, value) of its reports
     double charged = 0;                      ///< its share of resource_used()
+    bool stopped = false;                    ///< told to stop (its row may still be owed)
+    std::map<std::string, double> stop_metrics;  ///< the report it was stopped at
+    bool row_owed = false;  ///< stopped before a restart that found no row: restored_rows()
+    bool end_journaled = false;  ///< its "end" event is in the journal
   };
   double score(double v) const;
   int index_of(const std::string& id) const;
+  // Each decision's state change, applied when it is made and when restore() replays it.
+  void apply(int i, const journal::Start& ev);
+  void apply(int i, const journal::Report& ev);
+  void apply(int i, const journal::End& ev);
   void add_point(int i, double resource, double value);
   void charge(int i);
 

@@ -73,7 +73,11 @@ void Coordinator::wake_parked() {
 void Coordinator::record_final_rows() {
   if (draining_ || (stopped_starting_ && !summary_.budget_spent)) return;
   if (scheduler_->pending() > 0 && !summary_.budget_spent) return;
-  for (ResultRow& row : scheduler_->final_rows()) {
+  record_rows(scheduler_->final_rows());
+}
+
+void Coordinator::record_rows(std::vector<ResultRow> rows) {
+  for (ResultRow& row : rows) {
     try {
       sink_.record(row);
     } catch (const core::WriteError& e) {
@@ -356,6 +360,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
   scheduler_ = &scheduler;
   const int workers = transport_.size() - 1;
   workers_ = workers;
+  record_rows(scheduler.restored_rows());
   Backoff backoff;
   auto last_tick = Steady::now();
   while (shut_down_ < workers) {
@@ -381,6 +386,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
 CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
   scheduler_ = &scheduler;
   workers_ = 1;
+  record_rows(scheduler.restored_rows());
   executor.set_reporter([&](const msg::Report& r) { return scheduler.on_report(0, r); });
   while (const msg::Assign* next = scheduler.next(0)) {
     if (unhealthy_.count(0)) break;

@@ -183,6 +183,8 @@ class Coordinator {
   void wake_parked();
   /// The scheduler's rows for what it still holds, once the run ends with nothing pending.
   void record_final_rows();
+  /// Writes rows the scheduler gives (final_rows(), restored_rows()), counting them.
+  void record_rows(std::vector<ResultRow> rows);
 
   Transport& transport_;
   ResultSink& sink_;

@@ -1,4 +1,5 @@
 #include "engine/pbt.hpp"
+#include "engine/journal.hpp"
 
 #include <fmt/format.h>
 
@@ -144,24 +145,24 @@ PbtHistory pbt_history(const std::vector<json>& events) {
     return h.members[static_cast<std::size_t>(i)];
   };
   for (const json& e : events) {
-    const std::string kind = e.value("event", std::string());
-    if (kind == "pbt_start") {
+    const journal::Kind kind = journal::kind_of(e);
+    if (kind == journal::Kind::kPbtStart) {
       const int i = e.at("member").get<int>();
       if (i >= static_cast<int>(h.members.size())) h.members.resize(static_cast<std::size_t>(i) + 1);
       auto& m = h.members[static_cast<std::size_t>(i)];
       m.trial = e.at("trial").get<std::string>();
       m.initial = e.at("params");
       m.lineage = {{0, i, m.initial}};
-    } else if (kind == "pbt_result") {
+    } else if (kind == journal::Kind::kPbtResult) {
       auto& m = member(e);
-      m.status = e.at("status").get<std::string>();
-      if (m.status == "paused" || m.status == "ok")
+      m.status = e.at("status").get<TrialStatus>();
+      if (m.status == TrialStatus::kPaused || m.status == TrialStatus::kOk)
         m.values.emplace_back(e.at("step").get<double>(), journal_value(e.at("value")));
-    } else if (kind == "pbt_continue") {
+    } else if (kind == journal::Kind::kPbtContinue) {
       auto& m = member(e);
       m.lineage.push_back({e.at("step").get<double>(), e.at("member").get<int>(),
                            m.lineage.back().params});
-    } else if (kind == "pbt_exploit") {
+    } else if (kind == journal::Kind::kPbtExploit) {
       auto& m = member(e);
       const int d = e.at("donor").get<int>();
       PbtHistory::Exploit x;
@@ -496,20 +497,22 @@ void PbtScheduler::restore(
   std::set<int> started;       // members with a pbt_start event
   std::map<int, std::string> final_of;  // members the journal says finished: their snapshot
   for (const json& e : events) {
-    const std::string kind = e.value("event", std::string());
-    if (kind.rfind("pbt_", 0) != 0) continue;
+    const journal::Kind kind = journal::kind_of(e);
+    if (kind != journal::Kind::kPbtStart && kind != journal::Kind::kPbtResult &&
+        kind != journal::Kind::kPbtContinue && kind != journal::Kind::kPbtExploit)
+      continue;
     const int i = index_of(e.at("trial").get<std::string>());
     NS_CHECK(e.at("member").get<int>() == i,
              "reports.jsonl: PBT member {} is trial {} in this spec, not member {}; the journal "
              "is not this spec's",
              i, members_[i].trial.id, e.at("member").dump());
-    if (kind == "pbt_start") {
+    if (kind == journal::Kind::kPbtStart) {
       started.insert(i);
       continue;
     }
     Member& m = members_[i];
     const double step = e.at("step").get<double>();
-    if (kind == "pbt_result") {
+    if (kind == journal::Kind::kPbtResult) {
       msg::Assign a;
       a.resource_limit = step;
       a.snapshot = e.at("snapshot").get<std::string>();
@@ -547,10 +550,10 @@ void PbtScheduler::restore(
         m.last_failure = row;
         m.state = m.failures > opt_.max_failures ? State::kDone : State::kWaiting;
       }
-    } else if (kind == "pbt_continue") {
+    } else if (kind == journal::Kind::kPbtContinue) {
       m.lineage.push_back({step, i, m.trial.params});
       make_ready(m);
-    } else if (kind == "pbt_exploit") {
+    } else if (kind == journal::Kind::kPbtExploit) {
       const int d = index_of(e.at("donor_trial").get<std::string>());
       const Member& donor = members_[d];
       const double from = e.at("from_step").get<double>();
@@ -635,10 +638,16 @@ json FixedScheduleScheduler::params_at(int k) const {
 
 void FixedScheduleScheduler::restore(const std::vector<json>& events,
                                      const std::set<std::string>& finished) {
+  // The journal's events through the handler's own apply(), in order.
   for (const json& e : events)
-    if (e.value("event", std::string()) == "schedule_segment")
-      segment_ = std::max(segment_, e.at("segment").get<int>() + 1);
+    if (journal::kind_of(e) == journal::Kind::kScheduleSegment)
+      apply(journal::ScheduleSegment::from(e));
   if (finished.count(trial_.id)) state_ = State::kDone;
+}
+
+void FixedScheduleScheduler::apply(const journal::ScheduleSegment& ev) {
+  segment_ = std::max(segment_, ev.segment + 1);
+  state_ = State::kReady;
 }
 
 const msg::Assign* FixedScheduleScheduler::next(int) const {
@@ -667,12 +676,9 @@ Verdict FixedScheduleScheduler::on_result(int, const msg::Assign&, const ResultR
   shown_.reset();
   if (row.status == TrialStatus::kPaused &&
       segment_ + 1 < static_cast<int>(segments_.size())) {
-    if (journal_)
-      journal_({{"event", "schedule_segment"},
-                {"segment", segment_},
-                {"step", segments_[segment_].until}});
-    ++segment_;
-    state_ = State::kReady;
+    const journal::ScheduleSegment ev{segment_, segments_[segment_].until};
+    if (journal_) journal_(ev.to_json());
+    apply(ev);
     return Verdict::kHold;
   }
   state_ = State::kDone;

@@ -56,6 +56,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/journal.hpp"
 #include "engine/scheduler.hpp"
 #include "sweeps/spec.hpp"
 
@@ -114,7 +115,7 @@ struct PbtHistory {
     nlohmann::json initial;
     std::vector<std::pair<double, double>> values;  ///< (step, metric) at each segment's end
     std::vector<PbtSegment> lineage;
-    std::string status;  ///< its last segment's status ("ok" once finished)
+    TrialStatus status = TrialStatus::kInvalid;  ///< its last segment's (kOk once finished)
   };
   struct Exploit {
     int member = 0, donor = 0;
@@ -237,6 +238,8 @@ class FixedScheduleScheduler final : public Scheduler {
 
  private:
   enum class State { kReady, kRunning, kDone };
+  /// A finished segment's state change, applied when it is decided and when restore() replays it.
+  void apply(const journal::ScheduleSegment& ev);
   sweeps::Trial trial_;
   std::vector<sweeps::SearchSpec::Segment> segments_;
   std::function<void(const nlohmann::json&)> journal_;

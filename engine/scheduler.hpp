@@ -57,6 +57,10 @@ class Scheduler {
   /// Called once when the run ends with nothing pending: rows for trials the scheduler still
   /// holds (ASHA: paused trials never promoted, as "stopped"). Default: none.
   virtual std::vector<ResultRow> final_rows() { return {}; }
+  /// Called once before the first trial is handed out: rows restore() found owed (a trial the
+  /// journal says was stopped, whose row a kill lost), written first, as the uninterrupted run
+  /// wrote them right after the decision. Default: none.
+  virtual std::vector<ResultRow> restored_rows() { return {}; }
   /// The resource (the family's unit: iterations, epochs, steps) the scheduler has given
   /// trials so far: what ended trials reached, plus what running ones train toward (their next
   /// rung or report), including earlier runs rebuilt from the journal. The spec's

@@ -1,4 +1,5 @@
 #include "engine/tpe_search.hpp"
+#include "engine/journal.hpp"
 
 #include <fmt/format.h>
 
@@ -147,45 +148,52 @@ msg::Assign TpeScheduler::take(int worker) {
   const msg::Assign* n = next(worker);
   NS_CHECK(n != nullptr, "tpe: take() without a trial to take");
   msg::Assign a = *n;
-  Entry e;
-  e.trial = a.trial;
-  e.proposal = proposer_.searched(a.trial.params);
-  by_id_[e.trial.id] = static_cast<int>(entries_.size());
-  if (journal_)
-    journal_({{"event", "tpe_propose"},
-              {"index", a.trial.index},
-              {"trial", a.trial.id},
-              {"params", e.proposal}});
-  entries_.push_back(std::move(e));
-  upcoming_valid_ = false;
+  const journal::TpePropose ev{a.trial.index, a.trial.id, proposer_.searched(a.trial.params)};
+  if (journal_) journal_(ev.to_json());
+  apply(ev, a.trial);
   return a;
 }
 
-void TpeScheduler::record(const std::string& id, TrialStatus status, double value) {
-  auto it = by_id_.find(id);
+void TpeScheduler::apply(const journal::TpePropose& ev, sweeps::Trial trial) {
+  Entry e;
+  e.trial = std::move(trial);
+  e.proposal = ev.params;
+  by_id_[e.trial.id] = static_cast<int>(entries_.size());
+  entries_.push_back(std::move(e));
+  upcoming_valid_ = false;
+}
+
+void TpeScheduler::apply(const journal::Retry& ev) {
+  auto it = by_id_.find(ev.trial);
+  if (it != by_id_.end()) entries_[static_cast<std::size_t>(it->second)].attempt = ev.attempt;
+}
+
+void TpeScheduler::apply(const journal::TpeResult& ev) {
+  auto it = by_id_.find(ev.trial);
   if (it == by_id_.end()) return;
   Entry& e = entries_[static_cast<std::size_t>(it->second)];
-  e.state = status == TrialStatus::kOk ? State::kDone : State::kFailed;
-  e.value = value;
+  // Any status but ok (an unknown word reads as kInvalid) is a failure to TPE.
+  e.state = ev.status == TrialStatus::kOk ? State::kDone : State::kFailed;
+  e.value = ev.value;
   upcoming_valid_ = false;
 }
 
 Verdict TpeScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
                                 bool draining) {
   if (row.status == TrialStatus::kFailed && row.attempt <= proposer_.options().retries && !draining) {
+    const journal::Retry ev{row.trial_id, row.attempt + 1};
+    if (journal_) journal_(ev.to_json());
+    apply(ev);
     msg::Assign again = assign;
-    again.attempt = row.attempt + 1;
+    again.attempt = ev.attempt;
     again_.push_front(std::move(again));
     return Verdict::kRetry;
   }
   auto m = row.metrics.find(proposer_.options().metric);
-  const double value = m != row.metrics.end() ? m->second : std::nan("");
-  if (journal_)
-    journal_({{"event", "tpe_result"},
-              {"trial", row.trial_id},
-              {"status", to_string(row.status)},
-              {"value", journal_json(value)}});
-  record(row.trial_id, row.status, value);
+  const journal::TpeResult ev{row.trial_id, row.status,
+                              m != row.metrics.end() ? m->second : std::nan("")};
+  if (journal_) journal_(ev.to_json());
+  apply(ev);
   return Verdict::kRecord;
 }
 
@@ -197,21 +205,16 @@ int TpeScheduler::pending() const {
 
 void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
                            const std::set<std::string>& finished) {
+  // The journal's events through the handlers' own apply(), in order.
   for (const auto& ev : events) {
-    const std::string kind = ev.value("event", "");
-    if (kind == "tpe_propose") {
+    const journal::Kind kind = journal::kind_of(ev);
+    if (kind == journal::Kind::kTpePropose) {
       const int k = static_cast<int>(entries_.size());
-      Entry e;
-      e.trial = proposer_.replay(ev, k, startup_);
-      e.proposal = ev.at("params");
-      by_id_[e.trial.id] = k;
-      entries_.push_back(std::move(e));
-    } else if (kind == "tpe_result") {
-      // Any status but ok (an unknown word reads as kInvalid) is a failure to TPE.
-      const auto status = ev.at("status").get<TrialStatus>();
-      record(ev.at("trial").get<std::string>(),
-             status == TrialStatus::kOk ? TrialStatus::kOk : TrialStatus::kFailed,
-             journal_value(ev.at("value")));
+      apply(journal::TpePropose::from(ev), proposer_.replay(ev, k, startup_));
+    } else if (kind == journal::Kind::kTpeResult) {
+      apply(journal::TpeResult::from(ev));
+    } else if (kind == journal::Kind::kRetry) {
+      apply(journal::Retry::from(ev));
     }
   }
   // Proposed and not finished (no row, whatever the journal says: a kill between its result
@@ -221,6 +224,7 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
     e.state = State::kRunning;
     msg::Assign a;
     a.trial = e.trial;
+    a.attempt = e.attempt;
     again_.push_back(std::move(a));
   }
   upcoming_valid_ = false;

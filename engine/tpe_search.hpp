@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/journal.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/tpe.hpp"
 #include "sweeps/spec.hpp"
@@ -109,12 +110,16 @@ class TpeScheduler final : public Scheduler {
     nlohmann::json proposal;  ///< the searched parameters
     State state = State::kRunning;
     double value = 0;
+    int attempt = 1;  ///< the attempt it runs as (a journaled retry raises it)
   };
 
   /// The trial the next proposal gives (cached until the state changes), or nullopt when the
   /// space is exhausted.
   const std::optional<msg::Assign>& upcoming() const;
-  void record(const std::string& id, TrialStatus status, double value);
+  // Each decision's state change, applied when it is made and when restore() replays it.
+  void apply(const journal::TpePropose& ev, sweeps::Trial trial);
+  void apply(const journal::TpeResult& ev);
+  void apply(const journal::Retry& ev);
 
   TpeProposer proposer_;  ///< its options() are the search's
   std::vector<sweeps::Trial> startup_;

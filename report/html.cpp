@@ -1,4 +1,5 @@
 #include "report/html.hpp"
+#include "engine/journal.hpp"
 #include "report/pbt.hpp"
 
 #include <map>
@@ -108,7 +109,7 @@ json early_stopping(const Results& r) {
     const double resource = e.at("resource").get<double>();
     auto& pts = points[e.value("trial", std::string())];
     if (pts.empty() || pts.back().first < resource) pts.emplace_back(resource, value);
-    if (e.value("event", std::string()) == "rung") rungs.insert(resource);
+    if (engine::journal::kind_of(e) == engine::journal::Kind::kRung) rungs.insert(resource);
   }
   json trials = json::array();
   for (const Trial& t : r.trials) {

@@ -21,7 +21,7 @@ PbtView load_pbt(const Results& r) {
   if (r.sweep.search != engine::SearchMethod::kPbt) return v;
   const auto events = engine::read_journal(r.dir.string());
   bool any = false;
-  for (const auto& e : events) any |= e.value("event", std::string()) == "pbt_start";
+  for (const auto& e : events) any |= engine::journal::kind_of(e) == engine::journal::Kind::kPbtStart;
   if (!any) return v;
   v.history = engine::pbt_history(events);
   v.present = true;

@@ -393,7 +393,7 @@ TEST_CASE("pbt history and replay spec follow the lineage") {
       CHECK(h.members[m].lineage[k].member == s.lineage(m)[k].member);
       CHECK(h.members[m].lineage[k].params == s.lineage(m)[k].params);
     }
-    CHECK(h.members[m].status == "ok");
+    CHECK(h.members[m].status == TrialStatus::kOk);
   }
   // A member whose lineage went through an exploit: its replay spec has the root's draw in
   // "fixed", one segment per pause, and the changed lr where the exploit happened.

@@ -45,6 +45,8 @@ def events(d):
             if not line.strip():
                 continue
             e = json.loads(line)
+            if e.get("event") == "journal":
+                continue  # the format line (docs/formats.md): checked by check(), not a decision
             for k in TIMING_FIELDS:
                 e.pop(k, None)
             out.append(json.dumps(e, sort_keys=True))
@@ -95,6 +97,13 @@ def check(fixture, resumed, prefix, old_prefix=None):
         b = open(os.path.join(resumed, f), "rb").read()
         if not b.startswith(a):
             fail(f"{name}: the fixture's {f} is not kept byte for byte at the start of the resumed one")
+    # A format-1 journal resumed by this version: one format line, after the old events.
+    lines = [json.loads(l) for l in open(os.path.join(resumed, "reports.jsonl")) if l.strip()]
+    fmt_lines = [i for i, e in enumerate(lines) if e.get("event") == "journal"]
+    old_lines = sum(1 for l in open(os.path.join(fixture, "reports.jsonl")) if l.strip())
+    if fmt_lines != [old_lines] or lines[old_lines].get("format") != 2:
+        fail(f"{name}: expected one format line {{\"event\": \"journal\", \"format\": 2}} right "
+             f"after the fixture's {old_lines} events, found it at {fmt_lines}")
     fx = events(fixture)
     got = events(resumed)
     # No trial with a row in the fixture ran again: no event of it after the fixture's journal,

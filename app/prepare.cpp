@@ -119,7 +119,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     if (configurations.size() == kChunk) ask();
   }
   for (const auto& [name, dist] : p.spec.random) {
-    if (dist.kind != "choice") continue;
+    if (dist.kind != sweeps::DistKind::kChoice) continue;
     for (const auto& v : dist.choices) {
       nlohmann::json params = p.trials.empty() ? p.spec.base : p.trials.front().params;
       params[name] = v;

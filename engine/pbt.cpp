@@ -89,7 +89,7 @@ json pbt_explore(const json& params, const PbtOptions& o, std::uint64_t stream, 
     const json old = params.at(name);
     json now;
     const bool resample = rng.uniform() < o.resample_probability;
-    if (d.kind == "choice") {
+    if (d.kind == sweeps::DistKind::kChoice) {
       auto it = std::find(d.choices.begin(), d.choices.end(), old);
       const double u = rng.uniform();
       if (resample || it == d.choices.end()) {
@@ -109,7 +109,7 @@ json pbt_explore(const json& params, const PbtOptions& o, std::uint64_t stream, 
         const double f = o.perturb[std::min(o.perturb.size() - 1,
                                             static_cast<std::size_t>(u * o.perturb.size()))];
         double v = std::clamp(old.get<double>() * f, d.low, d.high);
-        if (d.kind == "int") {
+        if (d.kind == sweeps::DistKind::kInt) {
           auto iv = static_cast<std::int64_t>(std::llround(v));
           // A factor that rounds back to the same integer moves it by one (else ints never move).
           if (iv == old.get<std::int64_t>() && f != 1.0) iv += f > 1 ? 1 : -1;

@@ -146,24 +146,24 @@ Stream stream_for(std::uint64_t seed, const std::string& name) {
 }
 
 bool is_numeric(const sweeps::Distribution& d) {
-  return d.kind == "uniform" || d.kind == "log_uniform" || d.kind == "int";
+  return d.kind == sweeps::DistKind::kUniform || d.kind == sweeps::DistKind::kLogUniform || d.kind == sweeps::DistKind::kInt;
 }
 
 void check_distribution(const std::string& name, const sweeps::Distribution& d) {
   const std::string where = fmt::format("tpe: parameter '{}'", name);
-  if (d.kind == "choice") {
+  if (d.kind == sweeps::DistKind::kChoice) {
     NS_CHECK(!d.choices.empty(), "{}: a choice needs at least one value", where);
     return;
   }
   NS_CHECK(is_numeric(d), "{}: unknown distribution '{}'; known: uniform, log_uniform, int, choice",
-           where, d.kind);
+           where, sweeps::dist_word(d.kind));
   NS_CHECK(std::isfinite(d.low) && std::isfinite(d.high),
            "{}: expected finite bounds, got {} and {}", where, d.low, d.high);
-  NS_CHECK(d.low < d.high || (d.kind == "int" && d.low == d.high),
+  NS_CHECK(d.low < d.high || (d.kind == sweeps::DistKind::kInt && d.low == d.high),
            "{}: expected low < high, got low {} and high {}", where, d.low, d.high);
-  NS_CHECK(d.kind != "log_uniform" || d.low > 0, "{}: log_uniform needs low > 0, got {}", where,
+  NS_CHECK(d.kind != sweeps::DistKind::kLogUniform || d.low > 0, "{}: log_uniform needs low > 0, got {}", where,
            d.low);
-  NS_CHECK(d.kind != "int" || (std::floor(d.low) == d.low && std::floor(d.high) == d.high),
+  NS_CHECK(d.kind != sweeps::DistKind::kInt || (std::floor(d.low) == d.low && std::floor(d.high) == d.high),
            "{}: int needs integer bounds, got {} and {}", where, d.low, d.high);
 }
 
@@ -228,21 +228,21 @@ TpeSplit tpe_split(const std::vector<TpeObservation>& obs, const TpeOptions& o) 
 
 json tpe_prior_draw(const sweeps::Distribution& d, double u) {
   // The random search's draw (sweeps/spec.cpp), so a TPE sweep starts like a random one.
-  if (d.kind == "uniform") return json(d.low + u * (d.high - d.low));
-  if (d.kind == "log_uniform")
+  if (d.kind == sweeps::DistKind::kUniform) return json(d.low + u * (d.high - d.low));
+  if (d.kind == sweeps::DistKind::kLogUniform)
     return json(std::exp(std::log(d.low) + u * (std::log(d.high) - std::log(d.low))));
-  if (d.kind == "int") {
+  if (d.kind == sweeps::DistKind::kInt) {
     auto lo = static_cast<std::int64_t>(d.low), hi = static_cast<std::int64_t>(d.high);
     return json(std::min(hi, lo + static_cast<std::int64_t>(u * static_cast<double>(hi - lo + 1))));
   }
-  NS_CHECK(d.kind == "choice" && !d.choices.empty(), "tpe: cannot draw from distribution '{}'",
-           d.kind);
+  NS_CHECK(d.kind == sweeps::DistKind::kChoice && !d.choices.empty(), "tpe: cannot draw from distribution '{}'",
+           sweeps::dist_word(d.kind));
   auto i = std::min(d.choices.size() - 1, static_cast<std::size_t>(u * d.choices.size()));
   return d.choices[i];
 }
 
 double tpe_point(const sweeps::Distribution& d, const json& value, const std::string& where) {
-  if (d.kind == "choice") {
+  if (d.kind == sweeps::DistKind::kChoice) {
     for (std::size_t i = 0; i < d.choices.size(); ++i)
       if (d.choices[i] == value) return static_cast<double>(i);
     std::vector<std::string> shown;
@@ -250,7 +250,7 @@ double tpe_point(const sweeps::Distribution& d, const json& value, const std::st
     throw Error(fmt::format("{}: expected one of the choices {}, got {}", where,
                             fmt::join(shown, ", "), core::shown(value)));
   }
-  const bool integral = d.kind == "int";
+  const bool integral = d.kind == sweeps::DistKind::kInt;
   const char* what = integral ? "an integer" : "a number";
   if (!value.is_number() || (integral && !core::is_integral(value)))
     throw Error(fmt::format("{}: expected {} in [{}, {}], got {}", where, what, d.low, d.high,
@@ -263,8 +263,8 @@ double tpe_point(const sweeps::Distribution& d, const json& value, const std::st
 }
 
 json tpe_value(const sweeps::Distribution& d, double point) {
-  if (d.kind == "int") return json(static_cast<std::int64_t>(std::llround(point)));
-  if (d.kind == "choice") return d.choices.at(static_cast<std::size_t>(point));
+  if (d.kind == sweeps::DistKind::kInt) return json(static_cast<std::int64_t>(std::llround(point)));
+  if (d.kind == sweeps::DistKind::kChoice) return d.choices.at(static_cast<std::size_t>(point));
   return json(point);
 }
 
@@ -282,7 +282,7 @@ ParzenEstimator::ParzenEstimator(const sweeps::Distribution& d, std::vector<doub
   for (double w : weights_) total += w;
   for (double& w : weights_) w /= total;
 
-  if (d.kind == "choice") {
+  if (d.kind == sweeps::DistKind::kChoice) {
     // Optuna's _calculate_categorical_distributions (without a distance function).
     const int k = static_cast<int>(d.choices.size());
     low_ = 0, high_ = k - 1;
@@ -299,8 +299,8 @@ ParzenEstimator::ParzenEstimator(const sweeps::Distribution& d, std::vector<doub
   }
 
   low_ = d.low, high_ = d.high;
-  if (d.kind == "int") low_ -= 0.5, high_ += 0.5;
-  if (d.kind == "log_uniform") {
+  if (d.kind == sweeps::DistKind::kInt) low_ -= 0.5, high_ += 0.5;
+  if (d.kind == sweeps::DistKind::kLogUniform) {
     low_ = std::log(low_), high_ = std::log(high_);
     for (double& p : points) p = std::log(p);
   }
@@ -354,12 +354,12 @@ double ParzenEstimator::log_density_internal(double y) const {
 }
 
 double ParzenEstimator::log_pdf(double x) const {
-  if (dist_.kind == "uniform") return log_density_internal(x);
-  if (dist_.kind == "log_uniform") {
+  if (dist_.kind == sweeps::DistKind::kUniform) return log_density_internal(x);
+  if (dist_.kind == sweeps::DistKind::kLogUniform) {
     if (!(x >= dist_.low && x <= dist_.high)) return -kInf;
     return log_density_internal(std::log(x)) - std::log(x);  // Jacobian of y = log x
   }
-  if (dist_.kind == "int") {
+  if (dist_.kind == sweeps::DistKind::kInt) {
     if (!(x >= dist_.low && x <= dist_.high) || std::floor(x) != x) return -kInf;
     // The bin's mass depends on x: computed once per kernel, then summed as above.
     std::vector<double> terms(weights_.size());
@@ -380,12 +380,12 @@ double ParzenEstimator::log_pdf(double x) const {
 
 double ParzenEstimator::sample(double u_kernel, double u_value) const {
   const int k = pick(weights_, u_kernel);
-  if (dist_.kind == "choice") return pick(choice_weights_[k], u_value);
+  if (dist_.kind == sweeps::DistKind::kChoice) return pick(choice_weights_[k], u_value);
   const double mu = mus_[k], sigma = sigmas_[k];
   const double z = truncated_quantile((low_ - mu) / sigma, (high_ - mu) / sigma, u_value);
   const double y = std::clamp(mu + sigma * z, low_, high_);
-  if (dist_.kind == "uniform") return y;
-  if (dist_.kind == "log_uniform") return std::clamp(std::exp(y), dist_.low, dist_.high);
+  if (dist_.kind == sweeps::DistKind::kUniform) return y;
+  if (dist_.kind == sweeps::DistKind::kLogUniform) return std::clamp(std::exp(y), dist_.low, dist_.high);
   // int: round the draw on [low - 1/2, high + 1/2] to the nearest integer.
   return std::clamp(std::floor(y + 0.5), dist_.low, dist_.high);
 }

@@ -123,10 +123,10 @@ Analysis analyze(const Results& results, const Selection& selection) {
   double best = std::nan("");
   for (const auto& t : results.trials) {
     ++a.trials;
-    const double m = t.status == "ok" ? t.metric(selection.metric) : std::nan("");
+    const double m = t.ok() ? t.metric(selection.metric) : std::nan("");
     if (std::isfinite(m) && (std::isnan(best) || better(m, best))) best = m;
     a.best_so_far.push_back(best);
-    if (t.status != "ok") {
+    if (!t.ok()) {
       auto& g = problems[t.status];
       g.status = t.status;
       ++g.count;

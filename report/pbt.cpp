@@ -36,7 +36,7 @@ PbtView load_pbt(const Results& r) {
   for (std::size_t i = 0; i < v.history.members.size(); ++i)
     member_of[v.history.members[i].trial] = static_cast<int>(i);
   for (const auto& t : r.trials) {
-    if (t.status != "ok" || !member_of.count(t.id)) continue;
+    if (!t.ok() || !member_of.count(t.id)) continue;
     const double x = t.metric(r.sweep.metric);
     if (!std::isfinite(x)) continue;
     if (v.best < 0 || (maximize ? x > v.best_value : x < v.best_value)) {

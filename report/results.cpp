@@ -188,6 +188,7 @@ Results load_results(const fs::path& dir) {
     for (std::size_t c = 0; c < r.columns.size(); ++c) tr.cells[r.columns[c]] = rec.fields[c];
     tr.id = tr.cells["trial_id"];
     tr.status = tr.cells["status"];
+    tr.state = nlohmann::json(tr.status).get<engine::TrialStatus>();  // unknown: kInvalid
     tr.error = tr.cell("error");
     auto it = index_of.find(tr.id);
     if (it == index_of.end()) {

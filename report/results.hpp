@@ -45,7 +45,9 @@ struct SweepInfo {
 /// One trial: its final row in results.csv (a retried trial keeps its last attempt).
 struct Trial {
   std::string id;
-  std::string status;  ///< ok | failed | timeout | ...
+  std::string status;  ///< the word in results.csv: ok | failed | timeout | ... (shown as is)
+  engine::TrialStatus state = engine::TrialStatus::kInvalid;  ///< that word read once
+  bool ok() const { return state == engine::TrialStatus::kOk; }
   std::string error;
   std::size_t line = 0;                      ///< line of results.csv where the row starts
   std::map<std::string, std::string> cells;  ///< column -> cell as written

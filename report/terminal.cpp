@@ -116,7 +116,7 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
       auto& e = per_rung[static_cast<int>(k)];
       ++e.first;
       e.second = t.metric("resource");
-      if (t.status == "ok") ++best_ok;
+      if (t.ok()) ++best_ok;
     }
     if (!per_rung.empty()) {
       out += "\nEarly stopping: trials by the rung where they ended\n";

@@ -313,10 +313,14 @@ class Parser {
     if (!d.contains("dist") || !d.at("dist").is_string())
       fail(path + ".dist", fmt::format("required string; one of {}", fmt::join(kinds, ", ")));
     Distribution out;
-    out.kind = d.at("dist").get<std::string>();
-    if (std::find(kinds.begin(), kinds.end(), out.kind) == kinds.end())
-      fail(path + ".dist", fmt::format("unknown distribution '{}'; allowed: {}", out.kind, fmt::join(kinds, ", ")));
-    if (out.kind == "choice") {
+    const std::string word = d.at("dist").get<std::string>();
+    if (std::find(kinds.begin(), kinds.end(), word) == kinds.end())
+      fail(path + ".dist", fmt::format("unknown distribution '{}'; allowed: {}", word, fmt::join(kinds, ", ")));
+    out.kind = word == "uniform"       ? DistKind::kUniform
+               : word == "log_uniform" ? DistKind::kLogUniform
+               : word == "int"         ? DistKind::kInt
+                                       : DistKind::kChoice;
+    if (out.kind == DistKind::kChoice) {
       for (auto& [k, v] : d.items())
         if (k != "dist" && k != "values") fail(path + "." + k, "unknown key; allowed for 'choice': dist, values");
       if (!d.contains("values") || !d.at("values").is_array() || d.at("values").empty())
@@ -329,17 +333,17 @@ class Parser {
     }
     for (auto& [k, v] : d.items())
       if (k != "dist" && k != "low" && k != "high")
-        fail(path + "." + k, fmt::format("unknown key; allowed for '{}': dist, low, high", out.kind));
+        fail(path + "." + k, fmt::format("unknown key; allowed for '{}': dist, low, high", word));
     for (const char* b : {"low", "high"}) {
       if (!d.contains(b) || !d.at(b).is_number()) fail(path + "." + b, "expected a number");
     }
     out.low = d.at("low").get<double>();
     out.high = d.at("high").get<double>();
-    if (!(out.low < out.high) && !(out.kind == "int" && out.low == out.high))
+    if (!(out.low < out.high) && !(out.kind == DistKind::kInt && out.low == out.high))
       fail(path, fmt::format("expected low < high, got low {} and high {}", out.low, out.high));
-    if (out.kind == "log_uniform" && out.low <= 0)
+    if (out.kind == DistKind::kLogUniform && out.low <= 0)
       fail(path + ".low", fmt::format("log_uniform needs low > 0, got {}", out.low));
-    if (out.kind == "int") {
+    if (out.kind == DistKind::kInt) {
       if (!core::is_integral(d.at("low")) || !core::is_integral(d.at("high")))
         fail(path, "int needs integer low and high");
     }
@@ -348,7 +352,7 @@ class Parser {
     const bool wants_int = def.is_number_integer() || def.is_number_unsigned();
     if (!def.is_number() && !def.is_null())
       fail(path + ".dist", fmt::format("'{}' takes {}; use \"choice\" for it", name, expected_type(def)));
-    if (wants_int && out.kind != "int")
+    if (wants_int && out.kind != DistKind::kInt)
       fail(path + ".dist", fmt::format("'{}' takes an integer; use \"int\" or \"choice\"", name));
     return out;
   }
@@ -510,10 +514,20 @@ double unit_draw(std::uint64_t seed, int grid_index, int sample, const std::stri
 
 }  // namespace
 
+const char* dist_word(DistKind kind) {
+  switch (kind) {
+    case DistKind::kUniform: return "uniform";
+    case DistKind::kLogUniform: return "log_uniform";
+    case DistKind::kInt: return "int";
+    case DistKind::kChoice: return "choice";
+  }
+  return "?";
+}
+
 json draw(const Distribution& d, double u) {
-  if (d.kind == "uniform") return json(d.low + u * (d.high - d.low));
-  if (d.kind == "log_uniform") return json(std::exp(std::log(d.low) + u * (std::log(d.high) - std::log(d.low))));
-  if (d.kind == "int") {
+  if (d.kind == DistKind::kUniform) return json(d.low + u * (d.high - d.low));
+  if (d.kind == DistKind::kLogUniform) return json(std::exp(std::log(d.low) + u * (std::log(d.high) - std::log(d.low))));
+  if (d.kind == DistKind::kInt) {
     auto lo = static_cast<std::int64_t>(d.low), hi = static_cast<std::int64_t>(d.high);
     return json(std::min(hi, lo + static_cast<std::int64_t>(u * static_cast<double>(hi - lo + 1))));
   }

@@ -14,8 +14,13 @@
 namespace ns::sweeps {
 
 /// One random-search distribution ("dist": uniform | log_uniform | int | choice).
+/// A "random" parameter's distribution, read once from its "dist" word.
+enum class DistKind { kUniform, kLogUniform, kInt, kChoice };
+/// The spec's word for `kind` ("uniform", "log_uniform", "int", "choice"), for messages.
+const char* dist_word(DistKind kind);
+
 struct Distribution {
-  std::string kind;
+  DistKind kind = DistKind::kUniform;
   double low = 0, high = 0;       ///< uniform, log_uniform; int uses them as inclusive bounds
   std::vector<nlohmann::json> choices;  ///< choice
 };

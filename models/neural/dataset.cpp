@@ -58,15 +58,17 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
            block.dump());
   DataSpec spec;
   const core::JsonFields f(block, jp);
-  spec.kind = block.at("kind").get<std::string>();
+  const std::string word = block.at("kind").get<std::string>();
   spec.ccnorm = f.boolean("ccnorm", true);
-  if (spec.kind == "hdf5") {
+  if (word == "hdf5") {
+    spec.kind = DataSpec::Kind::kHdf5;
     check_keys(block, jp, "hdf5", {"kind", "path", "split_seed", "ccnorm"});
     if (!f.has("path")) f.fail_with("path", "an hdf5 data block needs \"path\": \"FILE.h5\"");
     spec.path = f.string("path", "", /*non_empty=*/true);
     core::require_regular_file(spec.path, jp + ".path");
     spec.split_seed = static_cast<std::uint64_t>(f.integer("split_seed", 0, core::Interval::at_least(0)));
-  } else if (spec.kind == "simulated") {
+  } else if (word == "simulated") {
+    spec.kind = DataSpec::Kind::kSimulated;
     check_keys(block, jp, "simulated",
                {"kind", "seed", "images", "size", "neurons", "repeats", "complex_fraction",
                 "mean_rate", "missing", "missing_mode", "ccnorm"});
@@ -105,13 +107,13 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
              jp, s.repeats, s.missing, s.missing_mode, expected);
   } else {
     NS_FAIL_CODE(kExitBadInput, "{}.kind: unknown data kind \"{}\"; known kinds: hdf5, simulated",
-                 jp, spec.kind);
+                 jp, word);
   }
   return spec;
 }
 
 NeuralData load_dataset(const DataSpec& spec) {
-  if (spec.kind == "hdf5") return read_h5(spec.path, spec.split_seed, spec.ccnorm);
+  if (spec.kind == DataSpec::Kind::kHdf5) return read_h5(spec.path, spec.split_seed, spec.ccnorm);
   NeuralData d = simulate_v1(spec.sim);
   if (spec.ccnorm) check_effective_repeats(d, "the simulated data");
   return d;

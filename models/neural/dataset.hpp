@@ -49,7 +49,8 @@ struct SimOptions {
 
 /// A parsed and checked data block.
 struct DataSpec {
-  std::string kind;                 ///< "hdf5" | "simulated"
+  /// The block's "kind", read once by parse_data_spec.
+  enum class Kind { kHdf5, kSimulated } kind = Kind::kSimulated;
   std::string path;                 ///< hdf5 only
   std::uint64_t split_seed = 0;     ///< hdf5 without `split`: seed of the 64/16/20 split
   bool ccnorm = true;               ///< CCnorm metrics wanted: trials with R >= 2 required

@@ -32,7 +32,7 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
   engine::DataFacts f;
   f.checked = true;
   f.output_name = "neurons";
-  if (spec.kind == "hdf5") {
+  if (spec.kind == DataSpec::Kind::kHdf5) {
     const NeuralData d = read_h5(spec.path, spec.split_seed, spec.ccnorm);
     for (const std::string& w : d.warnings) log::warn("{}", w);
     f.source = spec.path;
@@ -59,7 +59,7 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
 std::vector<engine::InputPath> neural_data_inputs(const nlohmann::json& data) {
   const DataSpec spec = parse_data_spec(data, "$.data");
   std::error_code ec;
-  if (spec.kind != "hdf5" || !std::filesystem::is_regular_file(spec.path, ec)) return {};
+  if (spec.kind != DataSpec::Kind::kHdf5 || !std::filesystem::is_regular_file(spec.path, ec)) return {};
   return {{spec.path, "data"}};
 }
 
@@ -309,9 +309,8 @@ void write_simulated_h5(const nlohmann::json& data_block, const std::string& pat
   nlohmann::json block = data_block;
   if (!block.contains("kind")) block["kind"] = "simulated";
   const DataSpec spec = parse_data_spec(block, "$.data");
-  NS_CHECK(spec.kind == "simulated", "simulate: the data block must be \"kind\": \"simulated\", "
-                                     "got \"{}\"",
-           spec.kind);
+  NS_CHECK(spec.kind == DataSpec::Kind::kSimulated,
+           "simulate: the data block must be \"kind\": \"simulated\", got \"hdf5\"");
   write_h5(simulate_v1(spec.sim), path);
 }
 

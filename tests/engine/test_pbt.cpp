@@ -19,7 +19,7 @@ using ns::test::row;
 
 namespace {
 
-ns::sweeps::Distribution log_lr() { return {"log_uniform", 1e-4, 1e-1, {}}; }
+ns::sweeps::Distribution log_lr() { return {ns::sweeps::DistKind::kLogUniform, 1e-4, 1e-1, {}}; }
 
 PbtOptions options(int population) {
   PbtOptions o;
@@ -87,9 +87,9 @@ TEST_CASE("pbt quantiles follow Ray: ceil(n q), at most floor(n / 2)") {
 TEST_CASE("pbt explore perturbs by the factors, resamples, moves choices to a neighbour") {
   PbtOptions o = options(4);
   o.space = {{"lr", log_lr()},
-             {"k", {"int", 1, 9, {}}},
-             {"act", {"choice", 0, 0, {json("a"), json("b"), json("c")}}},
-             {"p", {"uniform", 0.0, 0.5, {}}}};
+             {"k", {ns::sweeps::DistKind::kInt, 1, 9, {}}},
+             {"act", {ns::sweeps::DistKind::kChoice, 0, 0, {json("a"), json("b"), json("c")}}},
+             {"p", {ns::sweeps::DistKind::kUniform, 0.0, 0.5, {}}}};
   o.mutables = {"lr", "k", "act", "p"};
   const json params = {{"lr", 0.01}, {"k", 3}, {"act", "b"}, {"p", 0.45}, {"channels", 8}};
   o.resample_probability = 0;

@@ -19,7 +19,7 @@ using ns::test::row;
 namespace {
 
 TpeSpace space_xy() {
-  ns::sweeps::Distribution u{"uniform", -5, 5, {}};
+  ns::sweeps::Distribution u{ns::sweeps::DistKind::kUniform, -5, 5, {}};
   return {{"x", u}, {"y", u}};
 }
 
@@ -144,7 +144,7 @@ TEST_CASE("tpe search: retries come first and failures leave the densities", "[t
 }
 
 TEST_CASE("tpe search: a space of few configurations ends when every one was tried", "[tpe]") {
-  ns::sweeps::Distribution c{"choice", 0, 0, {json("a"), json("b")}};
+  ns::sweeps::Distribution c{ns::sweeps::DistKind::kChoice, 0, 0, {json("a"), json("b")}};
   TpeSearchOptions o = options(10, 1);
   TpeScheduler s({{"c", c}}, o, {make(0, {{"c", "a"}})}, make);
   std::set<std::string> seen;

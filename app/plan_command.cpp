@@ -240,20 +240,20 @@ std::vector<EarlyStoppingEstimate> simulate_search(
 /// Everything `plan` shows, computed once; `plan_text` and `plan_json` only render it.
 struct Plan {
   Prepared p;
-  std::set<std::string> done;   ///< trial ids with a row in <out>/results.csv
+  std::set<std::string> done{}; ///< trial ids with a row in <out>/results.csv
   std::size_t done_here = 0;    ///< rows of this spec's trials
-  std::vector<sweeps::Trial> unfinished;  ///< filled only when some trial is done
+  std::vector<sweeps::Trial> unfinished{};  ///< filled only when some trial is done
   double job_s = 0, queue_max_s = 0, margin_s = 0;
   int max_jobs = 0;
-  std::string source;           ///< where the timings came from
-  std::optional<engine::CostEstimate> est;
-  std::vector<std::pair<int, engine::AllocationPlan>> plans;  ///< per worker count
-  std::vector<EarlyStoppingEstimate> early;                   ///< per worker count, or none
+  std::string source{};         ///< where the timings came from
+  std::optional<engine::CostEstimate> est{};
+  std::vector<std::pair<int, engine::AllocationPlan>> plans{};  ///< per worker count
+  std::vector<EarlyStoppingEstimate> early{};                 ///< per worker count, or none
   int pack = 1;
-  PackGroups groups;
+  PackGroups groups{};
   int assignments = 0;
-  std::vector<std::string> varied;
-  std::string description;      ///< the scheduler's and the search's lines, each ending in \n
+  std::vector<std::string> varied{};
+  std::string description{};    ///< the scheduler's and the search's lines, each ending in \n
 
   /// The trials still to run: all of them when none is done (no copy).
   const std::vector<sweeps::Trial>& pending() const { return done.empty() ? p.trials : unfinished; }

@@ -133,10 +133,10 @@ class AshaScheduler final : public Scheduler {
     State state = State::kNew;
     int target = 0;           ///< rung it trains toward while running
     int attempt = 1;
-    std::map<int, double> values;  ///< rung -> value recorded there
+    std::map<int, double> values{};  ///< rung -> value recorded there
     /// The highest rung recorded (-1: none).
     int rung() const { return values.empty() ? -1 : values.rbegin()->first; }
-    ResultRow last;           ///< the row it paused with (its metrics at the rung)
+    ResultRow last{};         ///< the row it paused with (its metrics at the rung)
     double charged = 0;       ///< its share of resource_used()
     bool completed = false;   ///< ended ok (trained to its end), for observations()
     int stopped_at = -1;      ///< the rung a stop decision was made at (stopping variant)
@@ -202,128 +202,8 @@ class AshaScheduler final : public Scheduler {
   int more_left() const;
 };
 
-/// Hyperband (Li et al., JMLR 2018) with each bracket an ASHA (as in the ASHA paper, Section
-/// 3.3): s_max = floor(log_eta(max / min)); bracket s = s_max .. 0 starts at min_s = max / eta^s
-/// (so its rungs are min_s * eta^k up to max) and gets a share of the configurations proportional
-/// to Hyperband's n_s = ceil((s_max + 1) / (s + 1) * eta^s), split in sweep order by largest
-/// remainders. Bracket 0 trains its configurations to max (random search). A free worker takes
-/// the first job any bracket has, the most aggressive bracket first.
-class HyperbandScheduler final : public Scheduler {
- public:
-  HyperbandScheduler(std::vector<sweeps::Trial> trials, AshaOptions options,
-                     std::function<void(const nlohmann::json&)> journal = {});
-  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
-
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  int pending() const override;
-  void on_worker_lost(int) override {}
-  Decision on_report(int worker, const msg::Report& report) override;
-  bool may_have_more() const override;
-  std::vector<ResultRow> final_rows() override;
-  std::vector<ResultRow> restored_rows() override;
-  void annotate(const msg::Assign& assign, ResultRow& row) const override;
-  double resource_used() const override;
-
-  /// Bracket s's ASHA (s = 0 .. s_max) and the trial ids it was given.
-  int brackets() const { return static_cast<int>(brackets_.size()); }
-  const AshaScheduler& bracket(int s) const { return *brackets_.at(s); }
-  std::vector<std::string> bracket_trials(int s) const;
-
- private:
-  int owner(const std::string& id) const;
-  std::vector<std::unique_ptr<AshaScheduler>> brackets_;  ///< index s
-  std::map<std::string, int> owner_;                      ///< trial id -> bracket
-  mutable int shown_ = -1;                                ///< bracket next() looked in
-};
-
-/// The median stopping rule (Golovin et al., "Google Vizier", KDD 2017; Ray Tune's
-/// MedianStoppingRule): every trial trains toward `max` and reports every `every` units from
-/// `min` (the grace period) on; at a report at resource r it stops when its best value so far is
-/// worse than the median, over the trials that trained to the end, of their running averages up
-/// to r — once at least `min_samples` such trials exist. Ties continue.
-struct MedianOptions {
-  double min = 1, max = 1, every = 1;
-  int min_samples = 3;
-  std::string metric;
-  bool maximize = true;
-  int retries = 0;
-};
-
-class MedianStoppingScheduler final : public Scheduler {
- public:
-  MedianStoppingScheduler(std::vector<sweeps::Trial> trials, MedianOptions options,
-                          std::function<void(const nlohmann::json&)> journal = {});
-  void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
-
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  int pending() const override;
-  void on_worker_lost(int) override {}
-  Decision on_report(int worker, const msg::Report& report) override;
-  void annotate(const msg::Assign& assign, ResultRow& row) const override;
-  /// Rows of trials stopped before a restart whose rows the kill lost.
-  std::vector<ResultRow> restored_rows() override;
-  /// Per trial: running, the next report's resource (or max); trained to the end, max; ended
-  /// sooner, its last report's resource (0 without one).
-  double resource_used() const override { return used_; }
-
-  /// The report resources: min, min + every, ... below max.
-  const std::vector<double>& checks() const { return checks_; }
-
- private:
-  struct Entry {
-    sweeps::Trial trial;
-    bool started = false, complete = false;  ///< complete: trained to the end
-    bool ended = false;                      ///< has its row (or its end event)
-    int attempt = 1;
-    std::vector<std::pair<double, double>> curve;  ///< (resource, value) of its reports
-    double charged = 0;                      ///< its share of resource_used()
-    bool stopped = false;                    ///< told to stop (its row may still be owed)
-    std::map<std::string, double> stop_metrics;  ///< the report it was stopped at
-    bool row_owed = false;  ///< stopped before a restart that found no row: restored_rows()
-    bool end_journaled = false;  ///< its "end" event is in the journal
-  };
-  double score(double v) const;
-  int index_of(const std::string& id) const;
-  // Each decision's state change, applied when it is made and when restore() replays it.
-  void apply(int i, const journal::Start& ev);
-  void apply(int i, const journal::Report& ev);
-  void apply(int i, const journal::End& ev);
-  void add_point(int i, double resource, double value);
-  void charge(int i);
-
-  MedianOptions opt_;
-  std::vector<double> checks_;
-  std::vector<Entry> entries_;
-  std::vector<int> again_;
-  std::unordered_map<std::string, int> index_;  ///< trial id -> entry
-  std::function<void(const nlohmann::json&)> journal_;
-  mutable std::optional<msg::Assign> shown_;
-  double used_ = 0;
-};
-
-/// Hyperband's split of `n` configurations over brackets s = 0 .. s_max (see above).
-std::vector<int> hyperband_split(int n, double min, double max, double eta);
-
 /// The options a spec's "scheduler" block (which it must have) and its metric, mode and retries
 /// give.
 AshaOptions asha_options(const sweeps::SweepSpec& spec);
-MedianOptions median_options(const sweeps::SweepSpec& spec);
-
-/// The scheduler the spec's "scheduler" block asks for, over `trials` (every trial of the spec),
-/// with its state rebuilt from `events` (the journal of earlier runs) and the ids that have a
-/// row. `info` and `warnings` get lines worth logging (rungs, brackets; a top rung no trial
-/// can reach). With a "search" block (TPE + ASHA), `trials` are the startup draws and
-/// `make_trial` builds the proposals' trials.
-std::unique_ptr<Scheduler> make_early_stopping(
-    const sweeps::SweepSpec& spec, std::vector<sweeps::Trial> trials,
-    std::function<void(const nlohmann::json&)> journal, const std::vector<nlohmann::json>& events,
-    const std::set<std::string>& finished, std::vector<std::string>& info,
-    std::vector<std::string>& warnings, MakeTrial make_trial = {});
 
 }  // namespace ns::engine

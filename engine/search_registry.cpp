@@ -10,6 +10,8 @@
 #include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "engine/asha.hpp"
+#include "engine/hyperband.hpp"
+#include "engine/median.hpp"
 #include "engine/pbt.hpp"
 #include "engine/protocol.hpp"
 
@@ -187,13 +189,14 @@ BuiltSearch build_pbt(const SweepSpec& spec, SearchInputs in) {
     remove = [](const std::string&) {};
   auto pbt = std::make_unique<PbtScheduler>(std::move(in.trials), pbt_options(spec),
                                             std::move(in.journal), std::move(remove));
-  pbt->restore(in.events, in.finished,
-               [out_dir](const std::string& snapshot) -> std::optional<ResultRow> {
-                 if (out_dir.empty()) return std::nullopt;
-                 const auto file = out_dir / snapshot / "result.json";
-                 if (!std::filesystem::exists(file)) return std::nullopt;
-                 return msg::row_from_json(sweeps::read_json_file(file.string()));
-               });
+  if (!in.snapshot_row)
+    in.snapshot_row = [out_dir](const std::string& snapshot) -> std::optional<ResultRow> {
+      if (out_dir.empty()) return std::nullopt;
+      const auto file = out_dir / snapshot / "result.json";
+      if (!std::filesystem::exists(file)) return std::nullopt;
+      return msg::row_from_json(sweeps::read_json_file(file.string()));
+    };
+  pbt->restore(in.events, in.finished, in.snapshot_row);
   BuiltSearch out;
   if (pbt->exploits() > 0)
     out.info.push_back(fmt::format("PBT: {} exploit(s) by earlier runs", pbt->exploits()));

@@ -53,6 +53,8 @@ struct SearchInputs {
   std::set<std::string> finished;      ///< trial ids that have a row
   std::filesystem::path out;           ///< the output directory (PBT reads its snapshots there)
   bool read_only = false;              ///< true: never delete in `out` (plan)
+  /// PBT: the row a worker left in a snapshot (default: <out>/<snapshot>/result.json).
+  std::function<std::optional<ResultRow>(const std::string& snapshot)> snapshot_row;
   // The list only: who takes trials and in which order (engine/scheduler.hpp).
   std::vector<int> workers = {0};
   Schedule schedule = Schedule::kDynamic;

@@ -28,16 +28,16 @@ struct OutputPlan {
   nlohmann::json legacy_metric_definitions = nlohmann::json::object();  ///< FamilySchema's
   /// The files the trials read, with their digests (engine/inputs.hpp): compared with those the
   /// directory's rows were run with, and recorded in sweep.json.
-  std::vector<InputDigest> inputs;
+  std::vector<InputDigest> inputs{};
   /// ModelFamily::identity_options: the part of the spec's family block compared across runs
   /// (unset: the whole block).
-  std::function<nlohmann::json(const nlohmann::json&)> identity_options;
+  std::function<nlohmann::json(const nlohmann::json&)> identity_options{};
   /// `run --accept-changed-inputs`: continue although inputs or the family block changed (the
   /// user declares the change harmless); sweep.json records it.
   bool accept_changed_inputs = false;
   /// Every trial id of the spec, when the spec lists them all before the run (no "search"
   /// block): the counts and best.json then consider only rows of these trials.
-  std::optional<std::set<std::string>> trial_ids;
+  std::optional<std::set<std::string>> trial_ids{};
 };
 
 /// Checks the output directory without writing anything: not a file, an existing results.csv

@@ -35,7 +35,7 @@ struct TrialContext {
   double resource_limit = 0;
   bool final_rung = false;
   /// The resources at which report() asks the scheduler (ascending).
-  std::vector<double> rungs;
+  std::vector<double> rungs{};
   /// Runners that can checkpoint mid-trial write one at most this often (improved or not), so a
   /// SIGKILL or a lost node costs at most about this much training plus one evaluation interval
   /// (`run --checkpoint-every`).
@@ -51,7 +51,7 @@ struct TrialContext {
   /// (FamilySchema::mutable_params) of `trial.params` from here on.
   bool adopted = false;
   /// The spec's block named after the family (SweepSpec::options; null when absent).
-  nlohmann::json options;
+  nlohmann::json options{};
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.

@@ -130,7 +130,7 @@ struct Trial {
   double cost = 1.0;
   /// ModelFamily::pack_key: trials with the same non-empty key may be trained together as one
   /// pack (`pack: K`). Set with `cost`; not sent to workers.
-  std::string pack_key;
+  std::string pack_key{};
 };
 
 /// The value of `d` at the uniform draw u in [0, 1) (what a random block draws).

@@ -226,7 +226,7 @@ class Session {
  private:
   enum class Ask { kNone, kStop, kPause, kDrain };
   void on_line(int stream, const std::string& line);
-  void on_report(const ReportLine& r, const std::string& line);
+  void on_report(const ReportLine& r);
   void read_progress(std::uintmax_t max_bytes);
   void log_stream(int stream, const std::string& text);
   void ask(Ask why);
@@ -299,7 +299,7 @@ void Session::log_stream(int stream, const std::string& text) {
   log(text);
 }
 
-void Session::on_report(const ReportLine& r, const std::string& line) {
+void Session::on_report(const ReportLine& r) {
   for (const auto& k : r.unknown) {
     if (unknown_.size() >= 100 || !unknown_.insert(k).second) continue;  // warned once each
     log_stream(1, fmt::format("neurosweep: metric '{}' is not in $.command.metrics ({}); ignored",
@@ -349,7 +349,7 @@ void Session::on_line(int stream, const std::string& line) {
       return;
     case ReportLine::Kind::kReport:
     case ReportLine::Kind::kFinal:
-      on_report(r, line);
+      on_report(r);
       return;
   }
 }

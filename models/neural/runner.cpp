@@ -55,14 +55,6 @@ void write_file(const fs::path& path, const std::string& content) {
   core::write_file_atomic(path, content, kExitBadInput);
 }
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  NS_CHECK(in.good(), "cannot read '{}'", path.string());
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
-}
-
 // LibTorch archives as byte strings: in-memory snapshots of the best model / optimizer state.
 std::string archive_bytes(torch::serialize::OutputArchive& archive) {
   std::ostringstream os;

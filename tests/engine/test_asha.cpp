@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "engine/asha.hpp"
+#include "engine/hyperband.hpp"
+#include "engine/median.hpp"
 #include "support/rows.hpp"
 
 using namespace ns::engine;

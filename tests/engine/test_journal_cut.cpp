@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/asha.hpp"
 #include "engine/pbt.hpp"
 #include "engine/tpe_search.hpp"
@@ -33,7 +34,7 @@ using Sink = std::function<void(const json&)>;
 /// What workers left on disk that a restore may read: the rows in PBT's snapshots (result.json).
 using SnapshotRows = std::map<std::string, ResultRow>;
 
-// ---- The one place that builds a scheduler from a spec (as app/run_command.cpp does today) ----
+// ---- The one place that builds a scheduler from a spec ----
 
 /// The trial of proposal `index` (TPE), as app/prepare.cpp's proposed_trial builds it.
 ns::sweeps::Trial proposed_trial(const ns::sweeps::SweepSpec& spec, int index,
@@ -53,41 +54,22 @@ std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Si
                                      const std::vector<json>& events,
                                      const std::set<std::string>& finished,
                                      const SnapshotRows& snapshots) {
-  std::vector<ns::sweeps::Trial> trials = ns::sweeps::enumerate(spec);
-  auto make = [&spec](int index, const json& proposal) {
+  // Through the search registry, as `run` builds it (engine/search_registry.hpp).
+  ns::engine::SearchInputs in;
+  in.trials = ns::sweeps::enumerate(spec);
+  in.make_trial = [&spec](int index, const json& proposal) {
     return proposed_trial(spec, index, proposal);
   };
-  if (spec.scheduler) {
-    std::vector<std::string> info, warnings;
-    return make_early_stopping(spec, std::move(trials), journal, events, finished, info, warnings,
-                               make);
-  }
-  NS_CHECK(spec.search.has_value(), "test: a spec without a journal (no scheduler, no search)");
-  switch (spec.search->kind) {
-    case ns::sweeps::SearchKind::kPbt: {
-      auto pbt = std::make_unique<PbtScheduler>(std::move(trials), pbt_options(spec), journal);
-      pbt->restore(events, finished,
-                   [&snapshots](const std::string& s) -> std::optional<ResultRow> {
-                     auto it = snapshots.find(s);
-                     if (it == snapshots.end()) return std::nullopt;
-                     return it->second;
-                   });
-      return pbt;
-    }
-    case ns::sweeps::SearchKind::kSchedule: {
-      auto fixed =
-          std::make_unique<FixedScheduleScheduler>(trials.front(), spec.search->segments, journal);
-      fixed->restore(events, finished);
-      return fixed;
-    }
-    case ns::sweeps::SearchKind::kTpe: {
-      auto tpe = std::make_unique<TpeScheduler>(spec.random, tpe_search_options(spec),
-                                                std::move(trials), make, journal);
-      tpe->restore(events, finished);
-      return tpe;
-    }
-  }
-  throw ns::Error("test: unknown search kind");
+  in.journal = journal;
+  in.events = events;
+  in.finished = finished;
+  in.read_only = true;
+  in.snapshot_row = [&snapshots](const std::string& s) -> std::optional<ResultRow> {
+    auto it = snapshots.find(s);
+    if (it == snapshots.end()) return std::nullopt;
+    return it->second;
+  };
+  return ns::engine::search_kind(spec).build(spec, std::move(in)).scheduler;
 }
 
 // ---- The cases ----

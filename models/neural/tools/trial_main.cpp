@@ -1,8 +1,8 @@
 // ns_neural_trial: runs one maskcnn trial outside the sweep engine, for measurements
 // (bench/neural.md) and debugging. Prints the outcome as JSON, plus process CPU time.
 //
-//   ns_neural_trial --data '{"kind":"simulated","size":50,"images":2000}' \
-//                   --params '{"phases":1,"max_iters_per_phase":30,"eval_every":1000}' \
+//   ns_neural_trial --data '{"kind":"simulated","size":50,"images":2000}'
+//                   --params '{"phases":1,"max_iters_per_phase":30,"eval_every":1000}'
 //                   --out /tmp/trial --seed 0 --threads 1
 #include <sys/resource.h>
 

@@ -48,7 +48,7 @@ class NullRunner final : public ns::engine::TrialRunner {
 class ReportingScheduler final : public ns::engine::Scheduler {
  public:
   ReportingScheduler(std::vector<ns::sweeps::Trial> trials, std::vector<int> workers, int reports)
-      : list_(std::move(trials), std::move(workers), ns::engine::Schedule::kDynamic, false, 0) {
+      : list_(std::move(trials), std::move(workers), ns::engine::Schedule::kDynamic, false) {
     for (int r = 1; r <= reports; ++r) rungs_.push_back(r);
   }
   const ns::engine::msg::Assign* next(int w) const override { return list_.next(w); }
@@ -61,6 +61,7 @@ class ReportingScheduler final : public ns::engine::Scheduler {
                                 const ns::engine::ResultRow& row, bool draining) override {
     return list_.on_result(w, a, row, draining);
   }
+  void retry(int w, ns::engine::msg::Assign a) override { list_.retry(w, std::move(a)); }
   int pending() const override { return list_.pending(); }
   void on_worker_lost(int w) override { list_.on_worker_lost(w); }
   ns::engine::Decision on_report(int, const ns::engine::msg::Report&) override {

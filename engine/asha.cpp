@@ -415,7 +415,7 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
 }
 
 Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
-                                 bool draining) {
+                                 bool) {
   const int i = index_of(assign.trial.id);
   NS_CHECK(i >= 0, "internal: AshaScheduler got a result for unknown trial {}", assign.trial.id);
   proposal_valid_ = false;
@@ -428,13 +428,6 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
     apply(i, ev);
     return Verdict::kHold;
   }
-  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
-    e.attempt = row.attempt + 1;
-    e.state = State::kRunning;  // until taken again
-    sync(i);
-    again_.insert(again_.begin(), i);
-    return Verdict::kRetry;
-  }
   // Ended: finished (at the top rung, or its own training ended sooner), stopped, failed.
   if (row.status == TrialStatus::kOk) {
     const journal::Rung ev{e.trial.id, e.target, rungs_[e.target], v,
@@ -444,6 +437,17 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   }
   finish(i);
   return Verdict::kRecord;
+}
+
+void AshaScheduler::retry(int, msg::Assign again) {
+  const int i = index_of(again.trial.id);
+  NS_CHECK(i >= 0, "internal: AshaScheduler asked to retry unknown trial {}", again.trial.id);
+  proposal_valid_ = false;
+  Entry& e = entries_[i];
+  e.attempt = again.attempt;
+  e.state = State::kRunning;  // until taken again
+  sync(i);
+  again_.insert(again_.begin(), i);
 }
 
 int AshaScheduler::pending() const {
@@ -529,7 +533,6 @@ AshaOptions asha_options(const sweeps::SweepSpec& spec) {
   o.order_seed = spec.seed;
   o.metric = spec.metric;
   o.maximize = spec.mode == sweeps::Mode::kMax;
-  o.retries = spec.retries;
   return o;
 }
 

@@ -49,7 +49,6 @@ struct AshaOptions {
   bool synchronous = false;
   std::string metric;    ///< the sweep's metric
   bool maximize = true;
-  int retries = 0;       ///< re-runs of a failed trial (first in line)
   /// Start new configurations in a seeded shuffle of the sweep order (`order_seed`) instead of
   /// the sweep order. ASHA's promotions assume configurations arrive in random order (the
   /// paper samples them); a grid's order is not random (its last key varies fastest), and when
@@ -109,6 +108,7 @@ class AshaScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  void retry(int worker, msg::Assign again) override;
   int pending() const override;
   void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;

@@ -252,7 +252,7 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
     }
     return false;
   }
-  const Verdict verdict = scheduler_->on_result(worker, assign, row, draining_);
+  const Verdict verdict = settle_result(*scheduler_, worker, assign, row, opt_.retries, draining_);
   if (verdict == Verdict::kHold) {
     ++summary_.paused;
     return true;
@@ -345,14 +345,13 @@ void Coordinator::handle(const Envelope& env) {
 CoordinatorSummary Coordinator::run(std::vector<sweeps::Trial> trials) {
   std::vector<int> ranks;
   for (int w = 1; w < transport_.size(); ++w) ranks.push_back(w);
-  ListScheduler s(std::move(trials), std::move(ranks), opt_.schedule, opt_.longest_first,
-                  opt_.retries);
+  ListScheduler s(std::move(trials), std::move(ranks), opt_.schedule, opt_.longest_first);
   return run(s);
 }
 
 CoordinatorSummary Coordinator::run_serial(std::vector<sweeps::Trial> trials,
                                            TrialExecutor& executor) {
-  ListScheduler s(std::move(trials), {0}, opt_.schedule, opt_.longest_first, opt_.retries);
+  ListScheduler s(std::move(trials), {0}, opt_.schedule, opt_.longest_first);
   return run_serial(s, executor);
 }
 

@@ -41,7 +41,7 @@ class ResultSink {
 };
 
 struct CoordinatorOptions {
-  int retries = 0;              ///< re-runs of a failed trial (ListScheduler)
+  int retries = 0;              ///< re-runs of a failed trial (the retry rule, every scheduler)
   double trial_timeout_s = 0;   ///< per-trial limit sent with each assignment (0 = none)
   /// Wall-clock end of the allocation; trials that would not finish before
   /// deadline - margin are not started, and running ones are drained at deadline - margin.

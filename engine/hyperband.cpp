@@ -124,6 +124,10 @@ Verdict HyperbandScheduler::on_result(int worker, const msg::Assign& assign, con
   return brackets_[owner(assign.trial.id)]->on_result(worker, assign, row, draining);
 }
 
+void HyperbandScheduler::retry(int worker, msg::Assign again) {
+  brackets_[owner(again.trial.id)]->retry(worker, std::move(again));
+}
+
 int HyperbandScheduler::pending() const {
   int n = 0;
   for (const auto& b : brackets_) n += b->pending();

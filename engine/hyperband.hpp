@@ -26,6 +26,7 @@ class HyperbandScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  void retry(int worker, msg::Assign again) override;
   int pending() const override;
   void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;

@@ -189,21 +189,24 @@ Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
 }
 
 Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
-                                           bool draining) {
+                                           bool) {
   const int i = index_of(assign.trial.id);
   NS_CHECK(i >= 0, "internal: median stopping got a result for unknown trial {}", assign.trial.id);
   Entry& e = entries_[i];
-  if (row.status == TrialStatus::kFailed && row.attempt <= opt_.retries && !draining) {
-    e.attempt = row.attempt + 1;
-    e.curve.clear();
-    again_.insert(again_.begin(), i);
-    charge(i);
-    return Verdict::kRetry;
-  }
   const journal::End ev{e.trial.id, row.status == TrialStatus::kOk};
   if (journal_) journal_(ev.to_json());
   apply(i, ev);
   return Verdict::kRecord;
+}
+
+void MedianStoppingScheduler::retry(int, msg::Assign again) {
+  const int i = index_of(again.trial.id);
+  NS_CHECK(i >= 0, "internal: median stopping asked to retry unknown trial {}", again.trial.id);
+  Entry& e = entries_[i];
+  e.attempt = again.attempt;
+  e.curve.clear();
+  again_.insert(again_.begin(), i);
+  charge(i);
 }
 
 int MedianStoppingScheduler::pending() const {
@@ -268,7 +271,6 @@ MedianOptions median_options(const sweeps::SweepSpec& spec) {
   o.min_samples = spec.scheduler->min_samples;
   o.metric = a.metric;
   o.maximize = a.maximize;
-  o.retries = a.retries;
   return o;
 }
 

@@ -24,7 +24,6 @@ struct MedianOptions {
   int min_samples = 3;
   std::string metric;
   bool maximize = true;
-  int retries = 0;
 };
 
 class MedianStoppingScheduler final : public Scheduler {
@@ -37,6 +36,7 @@ class MedianStoppingScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  void retry(int worker, msg::Assign again) override;
   int pending() const override;
   void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;

@@ -153,6 +153,8 @@ class PbtScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  /// Failed segments are PBT's own business (an exploit replaces them): no retry rule.
+  bool retries_failed() const override { return false; }
   int pending() const override;
   void on_worker_lost(int) override {}
   bool may_have_more() const override;
@@ -230,6 +232,8 @@ class FixedScheduleScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  /// A failed segment ends the schedule: no retry rule.
+  bool retries_failed() const override { return false; }
   int pending() const override { return state_ == State::kReady ? 1 : 0; }
   void on_worker_lost(int) override {}
 

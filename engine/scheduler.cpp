@@ -109,8 +109,8 @@ int TrialQueue::size() const {
 }
 
 ListScheduler::ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers,
-                             Schedule schedule, bool longest_first, int retries)
-    : queue_(schedule, std::move(workers)), retries_(retries) {
+                             Schedule schedule, bool longest_first)
+    : queue_(schedule, std::move(workers)) {
   if (schedule == Schedule::kDynamic && longest_first) order_longest_first(trials);
   for (auto& t : trials) {
     msg::Assign a;
@@ -148,17 +148,33 @@ std::vector<msg::Assign> ListScheduler::take_more(
       worker, [&](const msg::Assign& a) { return fresh_for(worker, a) && fits(a); }, max);
 }
 
-Verdict ListScheduler::on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                                 bool draining) {
-  if (row.status == TrialStatus::kFailed && row.attempt <= retries_ && !draining) {
-    msg::Assign again = assign;
-    again.attempt = row.attempt + 1;
-    failed_on_[assign.trial.id].push_back(worker);
-    queue_.push_front(worker, std::move(again));
-    return Verdict::kRetry;
-  }
+Verdict ListScheduler::on_result(int, const msg::Assign& assign, const ResultRow&, bool) {
   failed_on_.erase(assign.trial.id);
   return Verdict::kRecord;
+}
+
+void ListScheduler::retry(int worker, msg::Assign again) {
+  failed_on_[again.trial.id].push_back(worker);
+  queue_.push_front(worker, std::move(again));
+}
+
+void Scheduler::retry(int, msg::Assign again) {
+  NS_FAIL_CODE(kExitInternal, "internal: this scheduler does not retry (trial {})", again.trial.id);
+}
+
+bool should_retry(const Scheduler& scheduler, const ResultRow& row, int retries, bool draining) {
+  return scheduler.retries_failed() && row.status == TrialStatus::kFailed &&
+         row.attempt <= retries && !draining;
+}
+
+Verdict settle_result(Scheduler& scheduler, int worker, const msg::Assign& assign,
+                      const ResultRow& row, int retries, bool draining) {
+  if (!should_retry(scheduler, row, retries, draining))
+    return scheduler.on_result(worker, assign, row, draining);
+  msg::Assign again = assign;
+  again.attempt = row.attempt + 1;
+  scheduler.retry(worker, std::move(again));
+  return Verdict::kRetry;
 }
 
 }  // namespace ns::engine

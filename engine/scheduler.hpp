@@ -17,7 +17,7 @@ namespace ns::engine {
 /// What a finished trial means to the scheduler.
 enum class Verdict {
   kRecord,  ///< write its row (ok, failed, timeout or stopped)
-  kRetry,   ///< no row: the scheduler queued the trial again (a failed attempt with retries left)
+  kRetry,   ///< no row: the trial runs again (the retry rule, or PBT's own replacement)
   kHold,    ///< no row: the trial paused at a rung and waits for a promotion
 };
 
@@ -30,9 +30,16 @@ class Scheduler {
   /// Takes the trial next(worker) showed; it is no longer pending.
   virtual msg::Assign take(int worker) = 0;
   /// A trial `worker` ran came back (never "interrupted": a drained trial is simply pending in
-  /// the next run). `draining`: no new trial will start in this run.
+  /// the next run), after the retry rule (settle_result below) passed it on. `draining`: no new
+  /// trial will start in this run.
   virtual Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                             bool draining) = 0;
+  /// The retry rule sends a failed attempt back: queue `again` (its attempt raised) first in
+  /// line. Called only when retries_failed().
+  virtual void retry(int worker, msg::Assign again);
+  /// False for a scheduler that handles failed attempts itself (PBT replaces a failed member by
+  /// an exploit; a fixed schedule ends): the retry rule leaves them to on_result. Default: true.
+  virtual bool retries_failed() const { return true; }
   /// Trials not handed out, counted as not started when the run ends.
   virtual int pending() const = 0;
   /// `worker` takes no more trials (the coordinator took it out as unhealthy): what it would
@@ -67,6 +74,15 @@ class Scheduler {
   /// "budget": {"resource": N} starts nothing once it reaches N. Default: 0 (not counted).
   virtual double resource_used() const { return 0; }
 };
+
+/// The retry rule, the one place it is written: a failed attempt runs again while its attempt
+/// <= `retries` (the spec's) and the run is not draining, for a scheduler that retries_failed().
+bool should_retry(const Scheduler& scheduler, const ResultRow& row, int retries, bool draining);
+
+/// What the coordinator does with a result: the retry rule (then Scheduler::retry and kRetry),
+/// else Scheduler::on_result.
+Verdict settle_result(Scheduler& scheduler, int worker, const msg::Assign& assign,
+                      const ResultRow& row, int retries, bool draining);
 
 /// The trials not yet handed out: one queue for the dynamic schedule, or one per worker rank
 /// for the static one (trial index modulo the number of workers picks the rank).
@@ -114,17 +130,18 @@ void order_longest_first(std::vector<sweeps::Trial>& trials);
 
 /// Today's scheduler: a fixed list of trials. Dynamic: workers pull from one queue, dearest
 /// first when `longest_first` (ties in sweep order). Static: split round-robin by rank up front.
-/// A failed trial is retried while its attempt <= `retries` and the run is not draining: first
-/// in line, and under the dynamic schedule on a rank where it has not failed yet when one asks
-/// (so a broken rank does not spend a trial's retries); static retries stay on their rank.
+/// A retried trial (the retry rule) runs first in line, and under the dynamic schedule on a
+/// rank where it has not failed yet when one asks (so a broken rank does not spend a trial's
+/// retries); static retries stay on their rank.
 class ListScheduler final : public Scheduler {
  public:
   ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers, Schedule schedule,
-                bool longest_first, int retries);
+                bool longest_first);
   const msg::Assign* next(int worker) const override;
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  void retry(int worker, msg::Assign again) override;
   int pending() const override { return queue_.size(); }
   void on_worker_lost(int worker) override;
   /// Pending trials in queue order; a retry only on a rank it has not failed on.
@@ -137,7 +154,6 @@ class ListScheduler final : public Scheduler {
   bool fresh_for(int worker, const msg::Assign& a) const;
 
   TrialQueue queue_;
-  int retries_;
   std::map<std::string, std::vector<int>> failed_on_;  ///< trial id -> ranks it failed on
 };
 

@@ -23,14 +23,14 @@ using sweeps::SweepSpec;
 
 // ---- the list: the spec's trials as enumerated, nothing adaptive ----------------------------
 
-BuiltSearch build_list(const SweepSpec& spec, SearchInputs in) {
+BuiltSearch build_list(const SweepSpec&, SearchInputs in) {
   if (!in.finished.empty())
     in.trials.erase(std::remove_if(in.trials.begin(), in.trials.end(),
                                    [&](const sweeps::Trial& t) { return in.finished.count(t.id) > 0; }),
                     in.trials.end());
   BuiltSearch out;
   out.scheduler = std::make_unique<ListScheduler>(std::move(in.trials), std::move(in.workers),
-                                                  in.schedule, in.longest_first, spec.retries);
+                                                  in.schedule, in.longest_first);
   return out;
 }
 

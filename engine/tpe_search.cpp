@@ -30,7 +30,6 @@ TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
   o.trials = spec.random_count;
   o.seed = spec.seed;
   o.metric = spec.metric;
-  o.retries = spec.retries;
   return o;
 }
 
@@ -178,17 +177,14 @@ void TpeScheduler::apply(const journal::TpeResult& ev) {
   upcoming_valid_ = false;
 }
 
-Verdict TpeScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
-                                bool draining) {
-  if (row.status == TrialStatus::kFailed && row.attempt <= proposer_.options().retries && !draining) {
-    const journal::Retry ev{row.trial_id, row.attempt + 1};
-    if (journal_) journal_(ev.to_json());
-    apply(ev);
-    msg::Assign again = assign;
-    again.attempt = ev.attempt;
-    again_.push_front(std::move(again));
-    return Verdict::kRetry;
-  }
+void TpeScheduler::retry(int, msg::Assign again) {
+  const journal::Retry ev{again.trial.id, again.attempt};
+  if (journal_) journal_(ev.to_json());
+  apply(ev);
+  again_.push_front(std::move(again));
+}
+
+Verdict TpeScheduler::on_result(int, const msg::Assign&, const ResultRow& row, bool) {
   auto m = row.metrics.find(proposer_.options().metric);
   const journal::TpeResult ev{row.trial_id, row.status,
                               m != row.metrics.end() ? m->second : std::nan("")};

@@ -41,7 +41,6 @@ struct TpeSearchOptions {
   int trials = 0;          ///< trials in all (the random block's count)
   std::uint64_t seed = 0;  ///< the spec's seed
   std::string metric;      ///< the sweep's metric (TpeOptions::maximize its mode)
-  int retries = 0;         ///< re-runs of a failed trial (first in line)
 };
 
 /// The options of a spec with "search": {"kind": "tpe", ...}.
@@ -93,6 +92,7 @@ class TpeScheduler final : public Scheduler {
   msg::Assign take(int worker) override;
   Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
                     bool draining) override;
+  void retry(int worker, msg::Assign again) override;
   int pending() const override;
   void on_worker_lost(int) override {}
 

@@ -147,20 +147,21 @@ TEST_CASE("ASHA promotion: the top rung trains to max and ends as finished; ties
 TEST_CASE("ASHA: fewer results than eta promote nothing; failures leave the rung; retries first",
           "[asha]") {
   AshaOptions o = options();
-  o.retries = 1;
   AshaScheduler s(trials(3), o);
+  const int retries = 1;  // the spec's "retries": the coordinator's retry rule (settle_result)
   msg::Assign a, b, c;
   take(s, &a);
   take(s, &b);
   take(s, &c);
   s.on_result(1, a, row(a, TrialStatus::kPaused, 1), false);
   // b fails: with a retry left it runs again first, with attempt 2.
-  CHECK(s.on_result(1, b, row(b, TrialStatus::kFailed, std::nan("")), false) == Verdict::kRetry);
+  CHECK(settle_result(s, 1, b, row(b, TrialStatus::kFailed, std::nan("")), retries, false) ==
+        Verdict::kRetry);
   msg::Assign again;
   CHECK(take(s, &again) == "t1@1");
   CHECK(again.attempt == 2);
-  CHECK(s.on_result(1, again, row(again, TrialStatus::kFailed, std::nan("")), false) ==
-        Verdict::kRecord);
+  CHECK(settle_result(s, 1, again, row(again, TrialStatus::kFailed, std::nan("")), retries,
+                      false) == Verdict::kRecord);
   s.on_result(1, c, row(c, TrialStatus::kPaused, 2), false);
   // Two recorded at rung 0 (the failure is not): floor(2/3) = 0 -> nothing to promote.
   CHECK(s.rung_table(0).size() == 2);

@@ -315,7 +315,8 @@ void drive(Scheduler& s, Run& run, bool failures) {
     }
     // A PBT worker leaves the row in the snapshot (result.json) before it answers.
     if (!a.snapshot.empty()) run.disk.snapshots[a.snapshot] = row;
-    const Verdict v = s.on_result(1, a, row, false);
+    // As the coordinator: the retry rule (the spec allows one retry with failures), then on_result.
+    const Verdict v = settle_result(s, 1, a, row, failures ? 1 : 0, false);
     job.verdict = v;
     if (run.killed()) {
       // The coordinator journals before it writes the row: a row to write is lost with the

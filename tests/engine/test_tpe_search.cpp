@@ -129,15 +129,17 @@ TEST_CASE("tpe search: a running trial changes the next proposal (constant liar)
 
 TEST_CASE("tpe search: retries come first and failures leave the densities", "[tpe]") {
   TpeSearchOptions o = options(12, 3);
-  o.retries = 1;
+  const int retries = 1;  // the spec's "retries": the coordinator's retry rule (settle_result)
   std::vector<json> journal;
   TpeScheduler s(space_xy(), o, startup(3, 5), make, [&](const json& e) { journal.push_back(e); });
   msg::Assign a = s.take(1);
-  CHECK(s.on_result(1, a, row(a, TrialStatus::kFailed, NAN), false) == Verdict::kRetry);
+  CHECK(settle_result(s, 1, a, row(a, TrialStatus::kFailed, NAN), retries, false) ==
+        Verdict::kRetry);
   const msg::Assign again = s.take(1);
   CHECK(again.trial.id == a.trial.id);
   CHECK(again.attempt == 2);
-  CHECK(s.on_result(1, again, row(again, TrialStatus::kFailed, NAN), false) == Verdict::kRecord);
+  CHECK(settle_result(s, 1, again, row(again, TrialStatus::kFailed, NAN), retries, false) ==
+        Verdict::kRecord);
   CHECK(s.observations().empty());  // failed: not an observation
   CHECK(s.proposed() == 1);
   CHECK(s.pending() == 11);

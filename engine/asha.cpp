@@ -93,10 +93,7 @@ AshaScheduler::AshaScheduler(std::vector<sweeps::Trial> trials, AshaOptions opti
   bound_.resize(rungs_.size());
 }
 
-double AshaScheduler::score(double v) const {
-  if (std::isnan(v)) return -std::numeric_limits<double>::infinity();
-  return opt_.maximize ? v : -v;
-}
+double AshaScheduler::score(double v) const { return ranking_score(v, opt_.maximize); }
 
 AshaScheduler::Rank AshaScheduler::rank_key(int i, int rung) const {
   return {-score(entries_[i].values.at(rung)), entries_[i].trial.index, i};

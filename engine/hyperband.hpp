@@ -28,7 +28,6 @@ class HyperbandScheduler final : public Scheduler {
                     bool draining) override;
   void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;

@@ -32,10 +32,7 @@ MedianStoppingScheduler::MedianStoppingScheduler(std::vector<sweeps::Trial> tria
   index_ = index_by_id(entries_);
 }
 
-double MedianStoppingScheduler::score(double v) const {
-  if (std::isnan(v)) return -std::numeric_limits<double>::infinity();
-  return opt_.maximize ? v : -v;
-}
+double MedianStoppingScheduler::score(double v) const { return ranking_score(v, opt_.maximize); }
 
 int MedianStoppingScheduler::index_of(const std::string& id) const {
   return find_index(index_, id);

@@ -38,7 +38,6 @@ class MedianStoppingScheduler final : public Scheduler {
                     bool draining) override;
   void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  void on_worker_lost(int) override {}
   Decision on_report(int worker, const msg::Report& report) override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
   /// Rows of trials stopped before a restart whose rows the kill lost.

@@ -226,10 +226,7 @@ PbtScheduler::PbtScheduler(std::vector<sweeps::Trial> members, PbtOptions option
   }
 }
 
-double PbtScheduler::score(double v) const {
-  if (std::isnan(v)) return -std::numeric_limits<double>::infinity();
-  return opt_.maximize ? v : -v;
-}
+double PbtScheduler::score(double v) const { return ranking_score(v, opt_.maximize); }
 
 double PbtScheduler::target(const Member& m) const {
   const double next = (std::floor(m.step / opt_.interval + 1e-9) + 1) * opt_.interval;

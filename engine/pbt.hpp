@@ -156,7 +156,6 @@ class PbtScheduler final : public Scheduler {
   /// Failed segments are PBT's own business (an exploit replaces them): no retry rule.
   bool retries_failed() const override { return false; }
   int pending() const override;
-  void on_worker_lost(int) override {}
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
   /// Steps reached by the members, plus what running ones train toward.
@@ -235,7 +234,6 @@ class FixedScheduleScheduler final : public Scheduler {
   /// A failed segment ends the schedule: no retry rule.
   bool retries_failed() const override { return false; }
   int pending() const override { return state_ == State::kReady ? 1 : 0; }
-  void on_worker_lost(int) override {}
 
   /// The parameters of segment k (the trial's, with segments 0..k's changes applied).
   nlohmann::json params_at(int k) const;

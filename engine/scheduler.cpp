@@ -1,6 +1,8 @@
 #include "engine/scheduler.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "core/error.hpp"
 
@@ -160,6 +162,11 @@ void ListScheduler::retry(int worker, msg::Assign again) {
 
 void Scheduler::retry(int, msg::Assign again) {
   NS_FAIL_CODE(kExitInternal, "internal: this scheduler does not retry (trial {})", again.trial.id);
+}
+
+double ranking_score(double value, bool maximize) {
+  if (std::isnan(value)) return -std::numeric_limits<double>::infinity();
+  return maximize ? value : -value;
 }
 
 bool should_retry(const Scheduler& scheduler, const ResultRow& row, int retries, bool draining) {

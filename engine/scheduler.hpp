@@ -44,7 +44,8 @@ class Scheduler {
   virtual int pending() const = 0;
   /// `worker` takes no more trials (the coordinator took it out as unhealthy): what it would
   /// have run must reach the others. Called once per worker, never for the last one alive.
-  virtual void on_worker_lost(int worker) = 0;
+  /// Default: nothing (a scheduler whose trials are not bound to a rank).
+  virtual void on_worker_lost(int worker) { (void)worker; }
   /// Right after take(worker): up to `max` more pending trials for `worker` that `fits` accepts,
   /// trained in one pack with the one taken (`pack: K`); they are no longer pending. A scheduler
   /// that does not pack keeps this default: none.
@@ -74,6 +75,10 @@ class Scheduler {
   /// "budget": {"resource": N} starts nothing once it reaches N. Default: 0 (not counted).
   virtual double resource_used() const { return 0; }
 };
+
+/// A metric value as a ranking score: larger is better under `maximize` (else smaller), NaN
+/// last (-inf). The one ranking rule of ASHA, the median rule and PBT.
+double ranking_score(double value, bool maximize);
 
 /// The retry rule, the one place it is written: a failed attempt runs again while its attempt
 /// <= `retries` (the spec's) and the run is not draining, for a scheduler that retries_failed().

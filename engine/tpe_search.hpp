@@ -94,7 +94,6 @@ class TpeScheduler final : public Scheduler {
                     bool draining) override;
   void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  void on_worker_lost(int) override {}
 
   /// What the sampler sees, in journal order (failed trials left out).
   std::vector<TpeObservation> observations() const;

@@ -235,44 +235,60 @@ std::optional<double> schedule_end(const SweepSpec& spec) {
   return std::nullopt;
 }
 
+// ---- which spec each kind runs (the spec parser allows only these combinations) ------------
+
+bool scheduler_is(const SweepSpec& s, sweeps::SchedulerKind k) {
+  return s.scheduler && s.scheduler->kind == k;
+}
+bool search_is(const SweepSpec& s, sweeps::SearchKind k) { return s.search && s.search->kind == k; }
+
+bool selects_list(const SweepSpec& s) { return !s.scheduler && !s.search; }
+bool selects_asha(const SweepSpec& s) {
+  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kAsha);
+}
+bool selects_hyperband(const SweepSpec& s) {
+  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kHyperband);
+}
+bool selects_median(const SweepSpec& s) {
+  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kMedian);
+}
+bool selects_tpe(const SweepSpec& s) { return !s.scheduler && search_is(s, sweeps::SearchKind::kTpe); }
+bool selects_tpe_asha(const SweepSpec& s) {
+  return search_is(s, sweeps::SearchKind::kTpe) && scheduler_is(s, sweeps::SchedulerKind::kAsha);
+}
+bool selects_pbt(const SweepSpec& s) { return search_is(s, sweeps::SearchKind::kPbt); }
+bool selects_schedule(const SweepSpec& s) { return search_is(s, sweeps::SearchKind::kSchedule); }
+
 }  // namespace
 
 const std::vector<SearchKindEntry>& search_kinds() {
   static const std::vector<SearchKindEntry> kinds = {
-      {SearchMethod::kList, "list", build_list, describe_list, not_simulated},
-      {SearchMethod::kAsha, "asha", build_asha, describe_asha_kind, scheduler_max},
-      {SearchMethod::kHyperband, "hyperband", build_hyperband, describe_asha_kind, scheduler_max},
-      {SearchMethod::kMedian, "median", build_median, describe_median, scheduler_max},
-      {SearchMethod::kTpe, "tpe", build_tpe, describe_tpe, not_simulated},
-      {SearchMethod::kTpeAsha, "tpe+asha", build_tpe_asha, describe_tpe_asha, scheduler_max},
-      {SearchMethod::kPbt, "pbt", build_pbt, describe_pbt, pbt_end},
-      {SearchMethod::kSchedule, "schedule", build_schedule, describe_schedule, schedule_end},
+      {SearchMethod::kList, "list", selects_list, build_list, describe_list, not_simulated},
+      {SearchMethod::kAsha, "asha", selects_asha, build_asha, describe_asha_kind, scheduler_max},
+      {SearchMethod::kHyperband, "hyperband", selects_hyperband, build_hyperband,
+       describe_asha_kind, scheduler_max},
+      {SearchMethod::kMedian, "median", selects_median, build_median, describe_median,
+       scheduler_max},
+      {SearchMethod::kTpe, "tpe", selects_tpe, build_tpe, describe_tpe, not_simulated},
+      {SearchMethod::kTpeAsha, "tpe+asha", selects_tpe_asha, build_tpe_asha, describe_tpe_asha,
+       scheduler_max},
+      {SearchMethod::kPbt, "pbt", selects_pbt, build_pbt, describe_pbt, pbt_end},
+      {SearchMethod::kSchedule, "schedule", selects_schedule, build_schedule, describe_schedule,
+       schedule_end},
   };
   return kinds;
 }
 
 SearchMethod search_method(const SweepSpec& spec) {
-  if (spec.search) {
-    switch (spec.search->kind) {
-      case sweeps::SearchKind::kTpe:
-        return spec.scheduler ? SearchMethod::kTpeAsha : SearchMethod::kTpe;
-      case sweeps::SearchKind::kPbt:
-        return SearchMethod::kPbt;
-      case sweeps::SearchKind::kSchedule:
-        return SearchMethod::kSchedule;
-    }
+  const SearchKindEntry* found = nullptr;
+  for (const auto& k : search_kinds()) {
+    if (!k.selects(spec)) continue;
+    NS_CHECK(found == nullptr, "internal: search kinds '{}' and '{}' both select the spec",
+             found ? found->name : "", k.name);
+    found = &k;
   }
-  if (spec.scheduler) {
-    switch (spec.scheduler->kind) {
-      case sweeps::SchedulerKind::kAsha:
-        return SearchMethod::kAsha;
-      case sweeps::SchedulerKind::kHyperband:
-        return SearchMethod::kHyperband;
-      case sweeps::SchedulerKind::kMedian:
-        return SearchMethod::kMedian;
-    }
-  }
-  return SearchMethod::kList;
+  NS_CHECK(found != nullptr, "internal: no search kind selects the spec");
+  return found->method;
 }
 
 const SearchKindEntry& search_kind(SearchMethod method) {

@@ -72,6 +72,8 @@ struct BuiltSearch {
 struct SearchKindEntry {
   SearchMethod method;
   const char* name;  ///< as sweep.json records it ("list", "asha", "tpe+asha", ...)
+  /// True for the specs this kind runs (exactly one entry selects a parsed spec).
+  bool (*selects)(const sweeps::SweepSpec& spec);
   BuiltSearch (*build)(const sweeps::SweepSpec& spec, SearchInputs inputs);
   /// What the kind does with this spec, as lines each ending in '\n' ("" for the list).
   std::string (*describe)(const sweeps::SweepSpec& spec, const SearchFacts& facts);
@@ -83,7 +85,7 @@ struct SearchKindEntry {
 
 /// The registry, one entry per SearchMethod.
 const std::vector<SearchKindEntry>& search_kinds();
-/// Which kind a parsed spec asks for.
+/// Which kind a parsed spec asks for: the entry whose selects() holds.
 SearchMethod search_method(const sweeps::SweepSpec& spec);
 const SearchKindEntry& search_kind(SearchMethod method);
 const SearchKindEntry& search_kind(const sweeps::SweepSpec& spec);

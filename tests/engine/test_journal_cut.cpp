@@ -509,3 +509,26 @@ TEST_CASE("journal cut: rows keep their attempt numbers across a restore", "[jou
     CHECK(check_every_cut(c, true, true, events) == "");
   }
 }
+
+TEST_CASE("search registry: exactly one kind selects each spec, by name both ways",
+          "[journal_cut][registry]") {
+  std::set<std::string> names;
+  for (const Case& c : cases()) {
+    INFO(c.name);
+    const ns::sweeps::SweepSpec spec = ns::sweeps::parse_spec_with(c.spec, "spec.json", schema());
+    const ns::engine::SearchMethod m = ns::engine::search_method(spec);  // throws unless one
+    const ns::engine::SearchKindEntry& kind = ns::engine::search_kind(m);
+    CHECK(ns::engine::search_method_named(kind.name) == m);
+    CHECK_FALSE(kind.describe(spec, {"steps", 18, 18}).empty());
+    // plan simulates every kind here but TPE alone, whose trials run whole (allocated as a list)
+    CHECK(kind.full_resource(spec).has_value() == (m != ns::engine::SearchMethod::kTpe));
+    names.insert(kind.name);
+  }
+  CHECK(names == std::set<std::string>{"asha", "hyperband", "median", "tpe", "tpe+asha", "pbt",
+                                       "schedule"});
+  const ns::sweeps::SweepSpec list = ns::sweeps::parse_spec_with(
+      spec_json(4, json::object()), "spec.json", schema());
+  CHECK(ns::engine::search_method(list) == ns::engine::SearchMethod::kList);
+  CHECK(ns::engine::search_kind(list).describe(list, {"steps", 4, 4}).empty());
+  CHECK_FALSE(ns::engine::search_method_named("no such kind").has_value());
+}

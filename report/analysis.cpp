@@ -92,8 +92,8 @@ Selection choose_selection(const Results& results, const std::string& metric,
     NS_CHECK(mode == "max" || mode == "min", "--mode: expected max or min, found \"{}\"", mode);
     sel.maximize = mode == "max";
     sel.mode_source = "as --mode says";
-  } else if (sel.metric == results.sweep.metric && !results.sweep.mode.empty()) {
-    sel.maximize = results.sweep.mode == "max";
+  } else if (sel.metric == results.sweep.metric && results.sweep.maximize) {
+    sel.maximize = *results.sweep.maximize;
     sel.mode_source = "as sweep.json says";
   } else if (has_any(sel.metric, {"loss", "mse", "mae", "nll", "error"})) {
     sel.maximize = false;

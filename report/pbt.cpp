@@ -31,7 +31,7 @@ PbtView load_pbt(const Results& r) {
     if (j.contains("spec")) v.spec = j["spec"];
   }
   if (v.spec.contains("search")) v.max = v.spec["search"].value("max", 0.0);
-  const bool maximize = r.sweep.mode != "min";
+  const bool maximize = r.sweep.maximize.value_or(true);
   std::map<std::string, int> member_of;
   for (std::size_t i = 0; i < v.history.members.size(); ++i)
     member_of[v.history.members[i].trial] = static_cast<int>(i);
@@ -79,7 +79,7 @@ std::string render_pbt(const PbtView& v, const Results& r) {
   std::map<double, int> exploits_at;
   for (const auto& x : h.exploits) ++exploits_at[x.step];
   std::vector<std::vector<std::string>> rows;
-  const bool maximize = r.sweep.mode != "min";
+  const bool maximize = r.sweep.maximize.value_or(true);
   for (const auto& [step, values] : at) {
     const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
     rows.push_back({format_metric(step), std::to_string(values.size()),

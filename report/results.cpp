@@ -60,7 +60,8 @@ SweepInfo read_sweep_json(const fs::path& path) {
   str("name", info.name);
   str("family", info.family);
   str("metric", info.metric);
-  if (j.contains("mode") && !j["mode"].is_null()) info.mode = f.choice("mode", "", {"max", "min"});
+  if (j.contains("mode") && !j["mode"].is_null())
+    info.maximize = f.choice("mode", "", {"max", "min"}) == "max";
   if (j.contains("varied")) {
     info.varied = string_list(j["varied"], path.string() + ": $.varied");
     info.has_varied = true;

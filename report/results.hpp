@@ -20,7 +20,8 @@ struct SweepInfo {
   std::string name;
   std::string family;
   std::string metric;                ///< the sweep's selection metric
-  std::string mode;                  ///< "max" | "min"
+  /// sweep.json's "mode", read once: true for "max", false for "min", nullopt when absent.
+  std::optional<bool> maximize;
   bool has_varied = false;           ///< sweep.json lists the varied parameters
   std::vector<std::string> varied;   ///< parameters varied by grid/random
   std::vector<std::string> metrics;  ///< metric columns, when sweep.json names them

@@ -17,6 +17,7 @@ namespace ns::engine {
 using scheduler_util::find_index;
 using scheduler_util::index_by_id;
 using scheduler_util::metric_of;
+using scheduler_util::stopped_row;
 
 std::vector<int> seeded_permutation(int n, std::uint64_t seed) {
   std::vector<int> p(static_cast<std::size_t>(std::max(n, 0)));
@@ -474,13 +475,7 @@ std::vector<ResultRow> AshaScheduler::restored_rows() {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (!e.row_owed) continue;
-    ResultRow r = e.last;
-    r.trial_id = e.trial.id;
-    r.params = e.trial.params;
-    r.seed = e.trial.seed;
-    r.repeat = e.trial.repeat;
-    r.attempt = e.attempt;
-    r.status = TrialStatus::kStopped;
+    ResultRow r = stopped_row(e.trial, e.attempt, e.last);
     r.metrics["rung"] = e.stopped_at;
     r.metrics["resource"] = rungs_[e.stopped_at];
     r.error = fmt::format("stopped by the scheduler at rung {} (resource {}); row written from "
@@ -498,13 +493,7 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
     if (e.state != State::kPaused) continue;
-    ResultRow r = e.last;
-    r.trial_id = e.trial.id;
-    r.params = e.trial.params;
-    r.seed = e.trial.seed;
-    r.repeat = e.trial.repeat;
-    r.attempt = e.attempt;
-    r.status = TrialStatus::kStopped;
+    ResultRow r = stopped_row(e.trial, e.attempt, e.last);
     const int rung = e.rung();
     r.metrics["rung"] = rung;
     r.metrics["resource"] = rungs_[rung];

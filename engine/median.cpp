@@ -119,14 +119,9 @@ std::vector<ResultRow> MedianStoppingScheduler::restored_rows() {
   std::vector<ResultRow> rows;
   for (Entry& e : entries_) {
     if (!e.row_owed) continue;
-    ResultRow r;
-    r.trial_id = e.trial.id;
-    r.params = e.trial.params;
-    r.seed = e.trial.seed;
-    r.repeat = e.trial.repeat;
-    r.attempt = e.attempt;
-    r.status = TrialStatus::kStopped;
-    r.metrics = e.stop_metrics;
+    ResultRow stopped;
+    stopped.metrics = e.stop_metrics;
+    ResultRow r = scheduler_util::stopped_row(e.trial, e.attempt, std::move(stopped));
     msg::Assign a;
     a.trial = e.trial;
     annotate(a, r);

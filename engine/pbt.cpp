@@ -171,7 +171,7 @@ PbtHistory pbt_history(const std::vector<json>& events) {
       x.step = e.at("step").get<double>();
       x.from = e.at("from_step").get<double>();
       x.changes = e.at("changes");
-      x.reason = e.value("reason", std::string());
+      x.reason = e.value("reason", ExploitReason::kQuantile);
       h.exploits.push_back(x);
       NS_CHECK(d >= 0 && d < static_cast<int>(h.members.size()),
                "reports.jsonl: PBT donor {} has no \"pbt_start\" event", d);
@@ -300,7 +300,7 @@ void PbtScheduler::release(const std::string& snapshot) {
   if (!replaying_ && remove_snapshot_) remove_snapshot_(snapshot);
 }
 
-bool PbtScheduler::exploit(int i, double step, const char* reason, bool quantile_only) {
+bool PbtScheduler::exploit(int i, double step, ExploitReason reason, bool quantile_only) {
   const std::vector<int> order = ranked();
   std::vector<int> donors;
   if (quantile_only) {
@@ -370,7 +370,7 @@ void PbtScheduler::decide(int i, double step) {
   const std::vector<int> order = ranked();
   const PbtQuantiles q = pbt_quantiles(order, opt_.quantile);
   const bool bottom = std::find(q.bottom.begin(), q.bottom.end(), i) != q.bottom.end();
-  if (bottom && exploit(i, step, "quantile", true)) return;
+  if (bottom && exploit(i, step, ExploitReason::kQuantile, true)) return;
   log({{"event", "pbt_continue"}, {"member", i}, {"trial", m.trial.id}, {"step", step}});
   // The same parameters from here on: a new segment, so a replay pauses where this one did.
   m.lineage.push_back({step, i, m.trial.params});
@@ -379,7 +379,7 @@ void PbtScheduler::decide(int i, double step) {
 
 void PbtScheduler::serve_waiting() {
   for (int i = 0; i < size(); ++i)
-    if (members_[i].state == State::kWaiting) exploit(i, members_[i].step, "failed", false);
+    if (members_[i].state == State::kWaiting) exploit(i, members_[i].step, ExploitReason::kFailed, false);
 }
 
 Verdict PbtScheduler::settle(int i, const msg::Assign& assign, const ResultRow& row) {
@@ -436,7 +436,7 @@ Verdict PbtScheduler::settle(int i, const msg::Assign& assign, const ResultRow& 
     m.state = State::kDone;
     return Verdict::kRecord;
   }
-  if (!exploit(i, m.step, "failed", false)) m.state = State::kWaiting;
+  if (!exploit(i, m.step, ExploitReason::kFailed, false)) m.state = State::kWaiting;
   return Verdict::kRetry;
 }
 

@@ -62,6 +62,13 @@
 
 namespace ns::engine {
 
+/// Why a member exploited: it ranked in the bottom quantile, or its segment failed. Its word in
+/// the journal's "reason" ("quantile", "failed"), read once where the journal is read.
+enum class ExploitReason { kInvalid, kQuantile, kFailed };
+NLOHMANN_JSON_SERIALIZE_ENUM(ExploitReason, {{ExploitReason::kInvalid, nullptr},
+                                             {ExploitReason::kQuantile, "quantile"},
+                                             {ExploitReason::kFailed, "failed"}})
+
 struct PbtOptions {
   int population = 0;
   double interval = 0;
@@ -121,7 +128,7 @@ struct PbtHistory {
     int member = 0, donor = 0;
     double step = 0, from = 0;
     nlohmann::json changes;
-    std::string reason;
+    ExploitReason reason = ExploitReason::kQuantile;
   };
   std::vector<Member> members;
   std::vector<Exploit> exploits;
@@ -194,7 +201,7 @@ class PbtScheduler final : public Scheduler {
   /// Members with a value, best first (ties by index).
   std::vector<int> ranked() const;
   /// Exploit: member i copies a member of the top quantile (excluding i); false if none.
-  bool exploit(int i, double step, const char* reason, bool quantile_only);
+  bool exploit(int i, double step, ExploitReason reason, bool quantile_only);
   void decide(int i, double step);
   /// Ready for its next segment, queued behind the members that became ready before it.
   void make_ready(Member& m);

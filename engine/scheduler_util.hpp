@@ -6,6 +6,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "engine/results.hpp"
+#include "sweeps/spec.hpp"
+
 namespace ns::engine::scheduler_util {
 
 /// Entry index by trial id, for schedulers whose entries hold sweeps::Trial in `trial`.
@@ -25,6 +28,18 @@ inline int find_index(const std::unordered_map<std::string, int>& index, const s
 inline double metric_of(const std::map<std::string, double>& m, const std::string& name) {
   auto it = m.find(name);
   return it == m.end() ? std::nan("") : it->second;
+}
+
+/// The "stopped" row a scheduler writes itself (a trial it holds at the end, or one a restore
+/// found owed): `base`'s metrics and timing, the trial's identity, `attempt`.
+inline ResultRow stopped_row(const sweeps::Trial& trial, int attempt, ResultRow base) {
+  base.trial_id = trial.id;
+  base.params = trial.params;
+  base.seed = trial.seed;
+  base.repeat = trial.repeat;
+  base.attempt = attempt;
+  base.status = TrialStatus::kStopped;
+  return base;
 }
 
 }  // namespace ns::engine::scheduler_util

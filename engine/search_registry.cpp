@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "core/error.hpp"
-#include "core/json_text.hpp"
 #include "core/log.hpp"
 #include "engine/asha.hpp"
 #include "engine/hyperband.hpp"

@@ -67,7 +67,7 @@ std::string render_pbt(const PbtView& v, const Results& r) {
   if (!v.present) return "";
   const auto& h = v.history;
   int failed = 0;
-  for (const auto& x : h.exploits) failed += x.reason == "failed";
+  for (const auto& x : h.exploits) failed += x.reason == engine::ExploitReason::kFailed;
   std::string out = fmt::format(
       "\nPBT: population {}, {} exploits ({} replacing a failed segment)\n", h.members.size(),
       h.exploits.size(), failed);

@@ -147,7 +147,7 @@ std::vector<Timing> calibrate(const Prepared& p, const std::vector<sweeps::Trial
       }
       a.trial.cost = cost_of(p, a.trial.params);
     }
-    const engine::ResultRow row = exec.execute(a, [] { return false; });
+    const engine::Outcome row = exec.execute(a, [] { return false; });
     log::info("calibration {}/{}: trial {} (#{}, relative cost {:.3g}): {} in {}", i + 1,
               pick.size(), a.trial.id, a.trial.index, a.trial.cost, engine::to_string(row.status),
               core::human_duration(row.wall_s));
@@ -314,7 +314,7 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
   // Rows of this spec's trials (rows of trials a narrower spec no longer lists do not count);
   // with a search, whose later ids are not known yet, every row.
   plan.done_here = done.size();
-  if (!p.spec.search) {
+  if (p.spec.search_word.empty()) {
     plan.done_here = 0;
     for (const auto& t : p.trials) plan.done_here += done.count(t.id);
   }
@@ -414,7 +414,7 @@ nlohmann::json plan_json(const Plan& plan) {
       nlohmann::json o = {{"workers", w}, {"makespan_s", a.makespan_s}, {"bound_s", a.bound_s},
                           {"jobs", a.jobs}, {"warnings", a.warnings}};
       if (k < early.size())
-        o[p.spec.scheduler ? "early_stopping" : "simulated"] = {{"trial_s", early[k].trial_s},
+        o[p.spec.has_scheduler() ? "early_stopping" : "simulated"] = {{"trial_s", early[k].trial_s},
                                {"makespan_s", early[k].makespan_s},
                                {"makespan_range_s", {early[k].makespan_lo_s, early[k].makespan_hi_s}},
                                {"visits", early[k].visits}};
@@ -470,16 +470,16 @@ std::string plan_text(const Plan& plan, int list) {
       core::human_duration(est->mean_s), core::human_duration(est->s_fixed), est->s_per_cost,
       pending.size(), core::human_duration(est->total_s));
   // What the simulated search is called: early stopping, or the search (PBT, a schedule).
-  const std::string label = p.spec.scheduler ? "early stopping" : "the search";
+  const std::string label = p.spec.has_scheduler() ? "early stopping" : "the search";
   if (!early.empty()) {
     out += fmt::format(
         "  with {}: about {} of training ({:.1f} % of the full grid's {}; {:.3g} "
         "{}visits) on {} worker(s): the scheduler run on the cost model with {} random "
         "orders of the trials' quality (mean; which trials go on is what the sweep finds out)\n",
         label, core::human_duration(early[0].trial_s), 100.0 * early[0].trial_s / est->total_s,
-        core::human_duration(est->total_s), early[0].visits, p.spec.scheduler ? "rung " : "",
+        core::human_duration(est->total_s), early[0].visits, p.spec.has_scheduler() ? "rung " : "",
         early[0].workers, kDraws);
-  } else if (p.spec.scheduler) {
+  } else if (p.spec.has_scheduler()) {
     out += fmt::format("  with early stopping: not simulated ({} trials to run, at most {} "
                        "without a budget)\n", pending.size(), kMaxSimulated);
   }

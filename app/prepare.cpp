@@ -44,25 +44,28 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   }
   p.schema = p.family->schema_for(j.contains(fam) ? j.at(fam) : nlohmann::json(),
                                   fmt::format("{}: $.{}", path, fam));
-  p.spec = sweeps::parse_spec_with(j, path, p.schema);
+  p.spec = engine::parse_spec(j, path, p.schema);
   if (!out_override.empty()) p.spec.out = out_override;
   p.metrics = p.schema.metrics;
-  if (p.spec.scheduler) {
+  if (p.spec.has_scheduler()) {
     const std::string unit = p.schema.resource;
     if (unit.empty())
       throw Error(fmt::format("{}: $.scheduler: the {} family cannot stop trials early (it reports "
                               "no resource)", path, fam));
-    if (p.spec.scheduler->resource != unit)
+    const std::string named = p.spec.search_options->scheduler_resource();
+    if (named != unit)
       throw Error(fmt::format("{}: $.scheduler.resource: expected \"{}\" (the {} family's "
                               "resource), got \"{}\"",
-                              path, unit, fam, p.spec.scheduler->resource));
+                              path, unit, fam, named));
     p.metrics.push_back("rung");
     p.metrics.push_back("resource");
   }
   p.trials = sweeps::enumerate(p.spec);
-  p.total_trials = p.spec.search && p.spec.search->kind == sweeps::SearchKind::kTpe
-                       ? p.spec.random_count
-                       : static_cast<int>(p.trials.size());
+  // A search that proposes trials as results come in (TPE) lists fewer than the random count.
+  const int proposed = p.spec.random.empty() || !p.spec.search_options
+                           ? 0
+                           : p.spec.random_count - p.spec.search_options->listed_draws(p.spec.random_count);
+  p.total_trials = static_cast<int>(p.trials.size()) + proposed;
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).
@@ -144,7 +147,7 @@ engine::OutputPlan output_plan(const Prepared& p, bool force_new, bool accept_ch
     return family ? family->identity_options(options) : options;
   };
   plan.accept_changed_inputs = accept_changed_inputs;
-  if (!p.spec.search) {
+  if (p.spec.search_word.empty()) {  // no "search" block: the trials are known up front
     std::set<std::string> ids;
     for (const auto& t : p.trials) ids.insert(t.id);
     plan.trial_ids = std::move(ids);

@@ -194,8 +194,8 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
         log::warn("{} (the next run reads the input files again)", e.what());
       }
       // The plain list schedule needs the trials once: moved, not copied (a large grid is held once).
-      pending = prep.spec.scheduler || prep.spec.search ? pending_trials(prep, output->finished())
-                                                        : take_pending_trials(prep, output->finished());
+      pending = prep.spec.search_options ? pending_trials(prep, output->finished())
+                                         : take_pending_trials(prep, output->finished());
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
                 prep.spec.name, prep.total_trials, output->done_before(), pending.size(),
                 mpi.size(), prep.spec.out);
@@ -280,7 +280,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   for (const auto& line : search.warnings) log::warn("{}", line);
   if (copt.budget_resource > 0)
     log::info("budget: {:.6g} {}, {:.6g} given by earlier runs", copt.budget_resource,
-              prep.spec.scheduler->resource, search.scheduler->resource_used());
+              prep.spec.search_options->scheduler_resource(), search.scheduler->resource_used());
   const engine::CoordinatorSummary summary =
       mpi.size() == 1 ? coord.run_serial(*search.scheduler, executor) : coord.run(*search.scheduler);
   return finish(output->finish(summary));  // 0, 3, or 5 when the output directory refused a write

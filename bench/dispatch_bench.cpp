@@ -21,6 +21,7 @@
 
 #include "engine/coordinator.hpp"
 #include "engine/mpi_transport.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/sweep_output.hpp"
 #include "engine/worker.hpp"
 #include "sweeps/spec.hpp"
@@ -129,7 +130,7 @@ int main(int argc, char** argv) {
   nlohmann::json j = {{"family", "null"},
                       {"random", {{"count", trials}, {"params", {{"x", {{"dist", "uniform"}, {"low", 0}, {"high", 1}}}}}}},
                       {"metric", "score"}, {"mode", "max"}};
-  auto spec = ns::sweeps::parse_spec_with(j, "bench", fam.schema());
+  auto spec = ns::engine::parse_spec(j, "bench", fam.schema());
   ns::engine::TrialExecutor ex(reg, "null", nlohmann::json::object(), out,
                                ns::engine::RankInfo{mpi.rank(), mpi.hostname(), "cpu", 1});
   auto transport = mpi.transport();

@@ -1,5 +1,4 @@
 #include "engine/asha.hpp"
-#include "engine/journal.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -10,6 +9,8 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/json.hpp"
+#include "engine/journal.hpp"
 #include "engine/scheduler_util.hpp"
 
 namespace ns::engine {
@@ -506,16 +507,55 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
   return rows;
 }
 
-AshaOptions asha_options(const sweeps::SweepSpec& spec) {
-  NS_CHECK(spec.scheduler.has_value(), "internal: asha_options without a scheduler block");
-  const sweeps::SchedulerSpec& sc = *spec.scheduler;
+SchedulerRange scheduler_range(const sweeps::SpecBlocks& blocks) {
+  const core::JsonFields f(*blocks.scheduler, blocks.source() + ": $.scheduler");
+  SchedulerRange r;
+  if (!f.has("resource"))
+    blocks.fail("$.scheduler.resource",
+                "required key is missing; the family's resource (maskcnn: \"iterations\", "
+                "convnet: \"epochs\", quadratic: \"steps\")");
+  r.resource = f.string("resource", "", /*non_empty=*/true);
+  for (const char* k : {"min", "max"})
+    if (!f.has(k)) blocks.fail(std::string("$.scheduler.") + k, "required key is missing; a resource amount > 0");
+  r.min = f.number("min", 0, core::Interval::above(0));
+  r.max = f.number("max", 0, core::Interval::above(0));
+  if (r.max < r.min) f.fail_with("max", fmt::format("must be >= min ({})", r.min));
+  return r;
+}
+
+AshaSpec AshaSpec::from_json(const sweeps::SpecBlocks& blocks, bool hyperband) {
+  const nlohmann::json& b = *blocks.scheduler;
+  const std::string word = hyperband ? "hyperband" : "asha";
+  blocks.allow_keys(b, "$.scheduler",
+                    {"kind", "resource", "min", "max", "eta", "variant", "synchronous", "order"},
+                    fmt::format(" for \"kind\": \"{}\"", word));
+  const core::JsonFields f(b, blocks.source() + ": $.scheduler");
+  AshaSpec s;
+  s.hyperband = hyperband;
+  const SchedulerRange r = scheduler_range(blocks);
+  s.resource = r.resource;
+  s.min = r.min;
+  s.max = r.max;
+  s.eta = f.number("eta", 3, core::Interval::above(1));
+  s.promotion = f.choice("variant", "promotion", {"promotion", "stopping"}) == "promotion";
+  s.synchronous = f.boolean("synchronous", false);
+  s.shuffle = f.choice("order", "shuffled", {"shuffled", "sweep"}) == "shuffled";
+  if (s.synchronous && !s.promotion)
+    f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
+  if (hyperband && !s.promotion)
+    f.fail_with("variant", "hyperband runs each bracket as ASHA's promotion variant; remove "
+                           "\"variant\" or use \"kind\": \"asha\"");
+  return s;
+}
+
+AshaOptions asha_options(const sweeps::SweepSpec& spec, const AshaSpec& a) {
   AshaOptions o;
-  o.min = sc.min;
-  o.max = sc.max;
-  o.eta = sc.eta;
-  o.promotion = sc.promotion;
-  o.synchronous = sc.synchronous;
-  o.shuffle = sc.shuffle;
+  o.min = a.min;
+  o.max = a.max;
+  o.eta = a.eta;
+  o.promotion = a.promotion;
+  o.synchronous = a.synchronous;
+  o.shuffle = a.shuffle;
   o.order_seed = spec.seed;
   o.metric = spec.metric;
   o.maximize = spec.mode == sweeps::Mode::kMax;

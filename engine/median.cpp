@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "core/json.hpp"
 #include "engine/asha.hpp"
 #include "engine/scheduler_util.hpp"
 
@@ -254,15 +255,31 @@ void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,
   }
 }
 
-MedianOptions median_options(const sweeps::SweepSpec& spec) {
-  const AshaOptions a = asha_options(spec);
+MedianSpec MedianSpec::from_json(const sweeps::SpecBlocks& blocks) {
+  const nlohmann::json& b = *blocks.scheduler;
+  blocks.allow_keys(b, "$.scheduler", {"kind", "resource", "min", "max", "every", "min_samples"},
+                    " for \"kind\": \"median\"");
+  const core::JsonFields f(b, blocks.source() + ": $.scheduler");
+  MedianSpec s;
+  const SchedulerRange r = scheduler_range(blocks);
+  s.resource = r.resource;
+  s.min = r.min;
+  s.max = r.max;
+  if (!f.has("every"))
+    blocks.fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
+  s.every = f.number("every", 0, core::Interval::above(0));
+  s.min_samples = static_cast<int>(f.integer("min_samples", 3, core::Interval::closed(1, 1000000)));
+  return s;
+}
+
+MedianOptions median_options(const sweeps::SweepSpec& spec, const MedianSpec& m) {
   MedianOptions o;
-  o.min = a.min;
-  o.max = a.max;
-  o.every = spec.scheduler->every;
-  o.min_samples = spec.scheduler->min_samples;
-  o.metric = a.metric;
-  o.maximize = a.maximize;
+  o.min = m.min;
+  o.max = m.max;
+  o.every = m.every;
+  o.min_samples = m.min_samples;
+  o.metric = spec.metric;
+  o.maximize = spec.mode == sweeps::Mode::kMax;
   return o;
 }
 

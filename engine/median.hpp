@@ -83,6 +83,19 @@ class MedianStoppingScheduler final : public Scheduler {
 
 /// The options of a spec whose "scheduler" block is "kind": "median", with its metric, mode and
 /// retries.
-MedianOptions median_options(const sweeps::SweepSpec& spec);
+/// The spec's "scheduler" block for the median rule ({"kind": "median", "resource", "min",
+/// "max", "every", "min_samples"}), parsed by from_json.
+struct MedianSpec : sweeps::SearchOptions {
+  std::string resource;  ///< the family's resource unit
+  double min = 0, max = 0;
+  double every = 0;      ///< resource between two reports
+  int min_samples = 3;   ///< finished trials needed before any stop
+
+  static MedianSpec from_json(const sweeps::SpecBlocks& blocks);
+  std::string scheduler_resource() const override { return resource; }
+};
+
+/// The options of a median-rule sweep: `m` with the spec's metric and mode.
+MedianOptions median_options(const sweeps::SweepSpec& spec, const MedianSpec& m);
 
 }  // namespace ns::engine

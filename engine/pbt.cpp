@@ -16,9 +16,7 @@ namespace ns::engine {
 
 using nlohmann::json;
 
-PbtOptions pbt_options(const sweeps::SweepSpec& spec) {
-  NS_CHECK(spec.search && spec.search->kind == sweeps::SearchKind::kPbt, "internal: pbt_options needs a PBT spec");
-  const auto& s = *spec.search;
+PbtOptions pbt_options(const sweeps::SweepSpec& spec, const PbtSpec& s) {
   PbtOptions o;
   o.population = s.population;
   o.interval = s.interval;
@@ -620,7 +618,7 @@ void PbtScheduler::restore(
 // ---------------------------------------------------------------------------------------------
 
 FixedScheduleScheduler::FixedScheduleScheduler(sweeps::Trial trial,
-                                               std::vector<sweeps::SearchSpec::Segment> segments,
+                                               std::vector<ScheduleSegment> segments,
                                                std::function<void(const json&)> journal)
     : trial_(std::move(trial)), segments_(std::move(segments)), journal_(std::move(journal)) {
   NS_CHECK(!segments_.empty(), "a fixed schedule needs at least one segment");

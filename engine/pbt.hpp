@@ -57,6 +57,7 @@
 #include <vector>
 
 #include "engine/journal.hpp"
+#include "engine/pbt_spec.hpp"
 #include "engine/scheduler.hpp"
 #include "sweeps/spec.hpp"
 
@@ -85,7 +86,7 @@ struct PbtOptions {
 };
 
 /// The options of a spec with "search": {"kind": "pbt", ...}.
-PbtOptions pbt_options(const sweeps::SweepSpec& spec);
+PbtOptions pbt_options(const sweeps::SweepSpec& spec, const PbtSpec& pbt);
 
 /// The bottom and top `quantile` of `ranked` (member indices, best first), as Ray computes them.
 struct PbtQuantiles {
@@ -230,7 +231,7 @@ class PbtScheduler final : public Scheduler {
 /// applied from its start on. Journal: {"event": "schedule_segment", "segment": k, "step"}.
 class FixedScheduleScheduler final : public Scheduler {
  public:
-  FixedScheduleScheduler(sweeps::Trial trial, std::vector<sweeps::SearchSpec::Segment> segments,
+  FixedScheduleScheduler(sweeps::Trial trial, std::vector<ScheduleSegment> segments,
                          std::function<void(const nlohmann::json&)> journal = {});
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
@@ -250,7 +251,7 @@ class FixedScheduleScheduler final : public Scheduler {
   /// A finished segment's state change, applied when it is decided and when restore() replays it.
   void apply(const journal::ScheduleSegment& ev);
   sweeps::Trial trial_;
-  std::vector<sweeps::SearchSpec::Segment> segments_;
+  std::vector<ScheduleSegment> segments_;
   std::function<void(const nlohmann::json&)> journal_;
   int segment_ = 0;
   State state_ = State::kReady;

@@ -12,6 +12,7 @@
 #include "engine/hyperband.hpp"
 #include "engine/median.hpp"
 #include "engine/pbt.hpp"
+#include "engine/pbt_spec.hpp"
 #include "engine/protocol.hpp"
 
 namespace ns::engine {
@@ -35,17 +36,62 @@ BuiltSearch build_list(const SweepSpec&, SearchInputs in) {
 
 std::string describe_list(const SweepSpec&, const SearchFacts&) { return ""; }
 
+// ---- each kind's options, parsed by its own from_json ------------------------------------------
+
+/// TPE + ASHA: ASHA's "scheduler" block with TPE's "search" block (TPE proposes the new
+/// configurations ASHA starts at rung 0). An AshaSpec, so ASHA's readers see its block.
+struct TpeAshaSpec : AshaSpec {
+  TpeSpec tpe;
+  int listed_draws(int random_count) const override { return tpe.listed_draws(random_count); }
+};
+
+template <typename T>
+std::shared_ptr<const sweeps::SearchOptions> shared(T&& options) {
+  return std::make_shared<const std::decay_t<T>>(std::forward<T>(options));
+}
+
+std::shared_ptr<const sweeps::SearchOptions> parse_asha(const sweeps::SpecBlocks& b) {
+  return shared(AshaSpec::from_json(b, /*hyperband=*/false));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_hyperband(const sweeps::SpecBlocks& b) {
+  return shared(AshaSpec::from_json(b, /*hyperband=*/true));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_median(const sweeps::SpecBlocks& b) {
+  return shared(MedianSpec::from_json(b));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_tpe(const sweeps::SpecBlocks& b) {
+  return shared(TpeSpec::from_json(b, /*with_asha=*/false));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_tpe_asha(const sweeps::SpecBlocks& b) {
+  TpeAshaSpec s;
+  static_cast<AshaSpec&>(s) = AshaSpec::from_json(b, /*hyperband=*/false);
+  s.tpe = TpeSpec::from_json(b, /*with_asha=*/true);
+  return shared(std::move(s));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_pbt(const sweeps::SpecBlocks& b) {
+  return shared(PbtSpec::from_json(b));
+}
+std::shared_ptr<const sweeps::SearchOptions> parse_schedule(const sweeps::SpecBlocks& b) {
+  return shared(ScheduleSpec::from_json(b));
+}
+
+/// TPE's options, alone or in TPE + ASHA.
+const TpeSpec& tpe_spec(const SweepSpec& spec) {
+  if (const auto* both = dynamic_cast<const TpeAshaSpec*>(spec.search_options.get())) return both->tpe;
+  return spec.options_as<TpeSpec>();
+}
+
 // ---- early stopping: ASHA, Hyperband, the median rule ----------------------------------------
 
 std::string describe_asha_kind(const SweepSpec& spec, const SearchFacts& facts) {
-  const auto& sc = *spec.scheduler;
-  const AshaOptions ao = asha_options(spec);
+  const auto& sc = spec.options_as<AshaSpec>();
+  const AshaOptions ao = asha_options(spec, sc);
   const AshaPlan ap = asha_plan(ao, facts.total_trials);
   std::string out = fmt::format(
       "early stopping: {} ({}{}), eta {}; rungs at {} {}; trials reaching each: {} (successive "
       "halving's floor(n / eta^k)); {:.4g} {} in all against {:.4g} for every configuration "
       "to the end ({:.1f} %)\n",
-      sc.kind == sweeps::SchedulerKind::kHyperband
+      sc.hyperband
           ? "Hyperband, each bracket an ASHA; the most aggressive bracket"
           : "ASHA",
       sc.promotion ? "promotion" : "stopping", sc.synchronous ? ", synchronous" : "", sc.eta,
@@ -58,19 +104,20 @@ std::string describe_asha_kind(const SweepSpec& spec, const SearchFacts& facts) 
 }
 
 std::string describe_median(const SweepSpec& spec, const SearchFacts&) {
-  const auto& sc = *spec.scheduler;
+  const auto& sc = spec.options_as<MedianSpec>();
   return fmt::format("early stopping: median stopping rule, reports every {} {} from {} to "
                      "{}; stops begin once {} trials finished (how much it saves "
                      "depends on the results)\n",
                      sc.every, sc.resource, sc.min, sc.max, sc.min_samples);
 }
 
-std::optional<double> scheduler_max(const SweepSpec& spec) { return spec.scheduler->max; }
+std::optional<double> asha_max(const SweepSpec& spec) { return spec.options_as<AshaSpec>().max; }
+std::optional<double> median_max(const SweepSpec& spec) { return spec.options_as<MedianSpec>().max; }
 
 /// ASHA's warning when no configuration can reach the top rung.
 void warn_unreachable_top(const SweepSpec& spec, int n, BuiltSearch& out) {
-  const auto& sc = *spec.scheduler;
-  const AshaPlan plan = asha_plan(asha_options(spec), n);
+  const auto& sc = spec.options_as<AshaSpec>();
+  const AshaPlan plan = asha_plan(asha_options(spec, sc), n);
   if (plan.trials.back() != 0) return;
   out.warnings.push_back(fmt::format(
       "with {} configurations and eta {}, none reaches the top rung ({} {}): successive "
@@ -82,8 +129,8 @@ void warn_unreachable_top(const SweepSpec& spec, int n, BuiltSearch& out) {
 
 BuiltSearch build_asha(const SweepSpec& spec, SearchInputs in) {
   const int n = static_cast<int>(in.trials.size());
-  auto asha = std::make_unique<AshaScheduler>(std::move(in.trials), asha_options(spec),
-                                              std::move(in.journal));
+  auto asha = std::make_unique<AshaScheduler>(
+      std::move(in.trials), asha_options(spec, spec.options_as<AshaSpec>()), std::move(in.journal));
   asha->restore(in.events, in.finished);
   BuiltSearch out;
   warn_unreachable_top(spec, n, out);
@@ -92,22 +139,22 @@ BuiltSearch build_asha(const SweepSpec& spec, SearchInputs in) {
 }
 
 BuiltSearch build_hyperband(const SweepSpec& spec, SearchInputs in) {
-  auto hb = std::make_unique<HyperbandScheduler>(std::move(in.trials), asha_options(spec),
+  const AshaSpec& sc = spec.options_as<AshaSpec>();
+  auto hb = std::make_unique<HyperbandScheduler>(std::move(in.trials), asha_options(spec, sc),
                                                  std::move(in.journal));
   hb->restore(in.events, in.finished);
   BuiltSearch out;
   for (int s = hb->brackets() - 1; s >= 0; --s)
     out.info.push_back(fmt::format("Hyperband bracket {}: {} configurations, rungs at {} {}", s,
                                    hb->bracket_trials(s).size(),
-                                   fmt::join(hb->bracket(s).rungs(), ", "),
-                                   spec.scheduler->resource));
+                                   fmt::join(hb->bracket(s).rungs(), ", "), sc.resource));
   out.scheduler = std::move(hb);
   return out;
 }
 
 BuiltSearch build_median(const SweepSpec& spec, SearchInputs in) {
   auto median = std::make_unique<MedianStoppingScheduler>(
-      std::move(in.trials), median_options(spec), std::move(in.journal));
+      std::move(in.trials), median_options(spec, spec.options_as<MedianSpec>()), std::move(in.journal));
   median->restore(in.events, in.finished);
   BuiltSearch out;
   out.scheduler = std::move(median);
@@ -117,7 +164,7 @@ BuiltSearch build_median(const SweepSpec& spec, SearchInputs in) {
 // ---- TPE, alone and as ASHA's source of new configurations ------------------------------------
 
 std::string describe_tpe(const SweepSpec& spec, const SearchFacts& facts) {
-  const auto& sc = *spec.search;
+  const TpeSpec& sc = tpe_spec(spec);
   return fmt::format(
       "search: TPE (Bergstra et al. 2011, Optuna's defaults): the {} random draws listed, then "
       "{} proposals from the results as they come in ({} candidates, gamma {} up to {}, "
@@ -128,7 +175,7 @@ std::string describe_tpe(const SweepSpec& spec, const SearchFacts& facts) {
 
 BuiltSearch build_tpe(const SweepSpec& spec, SearchInputs in) {
   NS_CHECK(in.make_trial, "internal: TPE needs make_trial");
-  auto tpe = std::make_unique<TpeScheduler>(spec.random, tpe_search_options(spec),
+  auto tpe = std::make_unique<TpeScheduler>(spec.random, tpe_search_options(spec, tpe_spec(spec)),
                                             std::move(in.trials), std::move(in.make_trial),
                                             std::move(in.journal));
   tpe->restore(in.events, in.finished);
@@ -146,12 +193,13 @@ std::string describe_tpe_asha(const SweepSpec& spec, const SearchFacts& facts) {
 BuiltSearch build_tpe_asha(const SweepSpec& spec, SearchInputs in) {
   // The startup draws in their own (random) order, then proposals.
   NS_CHECK(in.make_trial, "internal: TPE + ASHA needs make_trial");
-  AshaOptions ao = asha_options(spec);
+  const auto& both = spec.options_as<TpeAshaSpec>();
+  AshaOptions ao = asha_options(spec, both);
   ao.shuffle = false;
   auto asha = std::make_unique<AshaScheduler>(std::move(in.trials), ao, std::move(in.journal));
-  const TpeSearchOptions to = tpe_search_options(spec);
+  const TpeSearchOptions to = tpe_search_options(spec, both.tpe);
   asha->set_search(std::make_shared<TpeProposer>(spec.random, to, std::move(in.make_trial)),
-                   to.trials - std::min(to.trials, spec.search->startup));
+                   to.trials - std::min(to.trials, both.tpe.startup));
   asha->restore(in.events, in.finished);
   BuiltSearch out;
   out.scheduler = std::move(asha);
@@ -163,7 +211,7 @@ std::optional<double> not_simulated(const SweepSpec&) { return std::nullopt; }
 // ---- PBT and the fixed schedule (its replay) ---------------------------------------------------
 
 std::string describe_pbt(const SweepSpec& spec, const SearchFacts& facts) {
-  const auto& sc = *spec.search;
+  const auto& sc = spec.options_as<PbtSpec>();
   return fmt::format(
       "search: PBT (Jaderberg et al. 2017, asynchronous as Ray Tune's): the {} members listed "
       "train in segments of {} {}{}; at each pause a member in the bottom {} copies the "
@@ -186,7 +234,8 @@ BuiltSearch build_pbt(const SweepSpec& spec, SearchInputs in) {
     };
   else
     remove = [](const std::string&) {};
-  auto pbt = std::make_unique<PbtScheduler>(std::move(in.trials), pbt_options(spec),
+  auto pbt = std::make_unique<PbtScheduler>(std::move(in.trials),
+                                            pbt_options(spec, spec.options_as<PbtSpec>()),
                                             std::move(in.journal), std::move(remove));
   if (!in.snapshot_row)
     in.snapshot_row = [out_dir](const std::string& snapshot) -> std::optional<ResultRow> {
@@ -204,13 +253,14 @@ BuiltSearch build_pbt(const SweepSpec& spec, SearchInputs in) {
 }
 
 std::optional<double> pbt_end(const SweepSpec& spec) {
-  if (spec.search->max > 0) return spec.search->max;
+  const double max = spec.options_as<PbtSpec>().max;
+  if (max > 0) return max;
   return std::nullopt;  // members train to their own end: plan does not know where that is
 }
 
 std::string describe_schedule(const SweepSpec& spec, const SearchFacts& facts) {
   std::vector<std::string> parts;
-  for (const auto& seg : spec.search->segments)
+  for (const auto& seg : spec.options_as<ScheduleSpec>().segments)
     parts.push_back(seg.until > 0 ? fmt::format("to {}", seg.until) : std::string("to its end"));
   return fmt::format("search: a fixed schedule: the trial trains {} ({}), pausing between "
                      "segments\n",
@@ -220,7 +270,7 @@ std::string describe_schedule(const SweepSpec& spec, const SearchFacts& facts) {
 BuiltSearch build_schedule(const SweepSpec& spec, SearchInputs in) {
   NS_CHECK(in.trials.size() == 1, "internal: a fixed schedule has one trial");
   auto fixed = std::make_unique<FixedScheduleScheduler>(std::move(in.trials.front()),
-                                                        spec.search->segments,
+                                                        spec.options_as<ScheduleSpec>().segments,
                                                         std::move(in.journal));
   fixed->restore(in.events, in.finished);
   BuiltSearch out;
@@ -229,65 +279,48 @@ BuiltSearch build_schedule(const SweepSpec& spec, SearchInputs in) {
 }
 
 std::optional<double> schedule_end(const SweepSpec& spec) {
-  const double last = spec.search->segments.back().until;
+  const double last = spec.options_as<ScheduleSpec>().segments.back().until;
   if (last > 0) return last;
   return std::nullopt;
 }
 
-// ---- which spec each kind runs (the spec parser allows only these combinations) ------------
-
-bool scheduler_is(const SweepSpec& s, sweeps::SchedulerKind k) {
-  return s.scheduler && s.scheduler->kind == k;
-}
-bool search_is(const SweepSpec& s, sweeps::SearchKind k) { return s.search && s.search->kind == k; }
-
-bool selects_list(const SweepSpec& s) { return !s.scheduler && !s.search; }
-bool selects_asha(const SweepSpec& s) {
-  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kAsha);
-}
-bool selects_hyperband(const SweepSpec& s) {
-  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kHyperband);
-}
-bool selects_median(const SweepSpec& s) {
-  return !s.search && scheduler_is(s, sweeps::SchedulerKind::kMedian);
-}
-bool selects_tpe(const SweepSpec& s) { return !s.scheduler && search_is(s, sweeps::SearchKind::kTpe); }
-bool selects_tpe_asha(const SweepSpec& s) {
-  return search_is(s, sweeps::SearchKind::kTpe) && scheduler_is(s, sweeps::SchedulerKind::kAsha);
-}
-bool selects_pbt(const SweepSpec& s) { return search_is(s, sweeps::SearchKind::kPbt); }
-bool selects_schedule(const SweepSpec& s) { return search_is(s, sweeps::SearchKind::kSchedule); }
-
 }  // namespace
 
 const std::vector<SearchKindEntry>& search_kinds() {
+  // method, name, {scheduler word, search word, parser}, build, describe, plan's full resource
   static const std::vector<SearchKindEntry> kinds = {
-      {SearchMethod::kList, "list", selects_list, build_list, describe_list, not_simulated},
-      {SearchMethod::kAsha, "asha", selects_asha, build_asha, describe_asha_kind, scheduler_max},
-      {SearchMethod::kHyperband, "hyperband", selects_hyperband, build_hyperband,
-       describe_asha_kind, scheduler_max},
-      {SearchMethod::kMedian, "median", selects_median, build_median, describe_median,
-       scheduler_max},
-      {SearchMethod::kTpe, "tpe", selects_tpe, build_tpe, describe_tpe, not_simulated},
-      {SearchMethod::kTpeAsha, "tpe+asha", selects_tpe_asha, build_tpe_asha, describe_tpe_asha,
-       scheduler_max},
-      {SearchMethod::kPbt, "pbt", selects_pbt, build_pbt, describe_pbt, pbt_end},
-      {SearchMethod::kSchedule, "schedule", selects_schedule, build_schedule, describe_schedule,
-       schedule_end},
+      {SearchMethod::kList, "list", {nullptr, nullptr, nullptr}, build_list, describe_list, not_simulated},
+      {SearchMethod::kAsha, "asha", {"asha", nullptr, parse_asha}, build_asha, describe_asha_kind, asha_max},
+      {SearchMethod::kHyperband, "hyperband", {"hyperband", nullptr, parse_hyperband}, build_hyperband, describe_asha_kind, asha_max},
+      {SearchMethod::kMedian, "median", {"median", nullptr, parse_median}, build_median, describe_median, median_max},
+      {SearchMethod::kTpe, "tpe", {nullptr, "tpe", parse_tpe}, build_tpe, describe_tpe, not_simulated},
+      {SearchMethod::kTpeAsha, "tpe+asha", {"asha", "tpe", parse_tpe_asha}, build_tpe_asha, describe_tpe_asha, asha_max},
+      {SearchMethod::kPbt, "pbt", {nullptr, "pbt", parse_pbt}, build_pbt, describe_pbt, pbt_end},
+      {SearchMethod::kSchedule, "schedule", {nullptr, "schedule", parse_schedule}, build_schedule, describe_schedule, schedule_end},
   };
   return kinds;
 }
 
+const std::vector<sweeps::SearchKindParser>& search_parsers() {
+  static const std::vector<sweeps::SearchKindParser> parsers = [] {
+    std::vector<sweeps::SearchKindParser> out;
+    for (const auto& k : search_kinds())
+      if (k.spec.parse != nullptr) out.push_back(k.spec);
+    return out;
+  }();
+  return parsers;
+}
+
+SweepSpec parse_spec(const nlohmann::json& j, const std::string& source,
+                     const sweeps::FamilySchema& schema) {
+  return sweeps::parse_spec_with(j, source, schema, search_parsers());
+}
+
 SearchMethod search_method(const SweepSpec& spec) {
-  const SearchKindEntry* found = nullptr;
-  for (const auto& k : search_kinds()) {
-    if (!k.selects(spec)) continue;
-    NS_CHECK(found == nullptr, "internal: search kinds '{}' and '{}' both select the spec",
-             found ? found->name : "", k.name);
-    found = &k;
-  }
-  NS_CHECK(found != nullptr, "internal: no search kind selects the spec");
-  return found->method;
+  for (const auto& k : search_kinds())
+    if (k.spec.selects(spec.scheduler_word, spec.search_word)) return k.method;
+  throw Error(fmt::format("internal: no search kind has \"scheduler\" \"{}\" and \"search\" \"{}\"",
+                          spec.scheduler_word, spec.search_word));
 }
 
 const SearchKindEntry& search_kind(SearchMethod method) {
@@ -310,7 +343,7 @@ nlohmann::json search_record(const SweepSpec& spec, const SearchFacts& facts) {
   const SearchKindEntry& kind = search_kind(spec);
   nlohmann::json out = {{"kind", kind.name}, {"description", kind.describe(spec, facts)}};
   if (kind.method == SearchMethod::kTpe || kind.method == SearchMethod::kTpeAsha)
-    out["random_first"] = spec.search->startup;
+    out["random_first"] = tpe_spec(spec).startup;
   return out;
 }
 

@@ -5,8 +5,12 @@
 // `report`, and what `plan`'s simulated clock needs to price its visits. `run` and `plan` build
 // through the same entry, so every kind plan can simulate is simulated by its real decisions.
 //
-// Adding a search kind: its scheduler in its own files, a SearchMethod value, one entry in
-// search_kinds() (search_registry.cpp), and the spec words that select it (sweeps/spec.cpp).
+// Each kind also owns its spec: the words that select it ("scheduler": {"kind": ...},
+// "search": {"kind": ...}) and a parser for its typed options struct (AshaSpec, TpeSpec, ...,
+// each parsed and checked by its own from_json); the spec parser (sweeps/spec.cpp) knows no kind.
+//
+// Adding a search kind: its scheduler and its spec struct in its own files, a SearchMethod
+// value, and one entry in search_kinds() (search_registry.cpp).
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -72,8 +76,10 @@ struct BuiltSearch {
 struct SearchKindEntry {
   SearchMethod method;
   const char* name;  ///< as sweep.json records it ("list", "asha", "tpe+asha", ...)
-  /// True for the specs this kind runs (exactly one entry selects a parsed spec).
-  bool (*selects)(const sweeps::SweepSpec& spec);
+  /// The spec words that select the kind and its options' parser (sweeps::SearchKindParser):
+  /// "scheduler": {"kind": scheduler_word} and "search": {"kind": search_word}, nullptr for a
+  /// block the kind has not. Exactly one entry has a parsed spec's words.
+  sweeps::SearchKindParser spec;
   BuiltSearch (*build)(const sweeps::SweepSpec& spec, SearchInputs inputs);
   /// What the kind does with this spec, as lines each ending in '\n' ("" for the list).
   std::string (*describe)(const sweeps::SweepSpec& spec, const SearchFacts& facts);
@@ -85,7 +91,13 @@ struct SearchKindEntry {
 
 /// The registry, one entry per SearchMethod.
 const std::vector<SearchKindEntry>& search_kinds();
-/// Which kind a parsed spec asks for: the entry whose selects() holds.
+/// The spec half of every entry, for the spec parser.
+const std::vector<sweeps::SearchKindParser>& search_parsers();
+/// Parses and validates a spec against its family's schema with the registry's search kinds
+/// (sweeps::parse_spec_with): the one way to read a spec.
+sweeps::SweepSpec parse_spec(const nlohmann::json& j, const std::string& source,
+                             const sweeps::FamilySchema& schema);
+/// Which kind a parsed spec asks for: the entry with its words.
 SearchMethod search_method(const sweeps::SweepSpec& spec);
 const SearchKindEntry& search_kind(SearchMethod method);
 const SearchKindEntry& search_kind(const sweeps::SweepSpec& spec);

@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/hash.hpp"
+#include "core/json.hpp"
 #include "core/log.hpp"
 #include "engine/results.hpp"
 
@@ -17,15 +18,39 @@ constexpr int kRedraws = 100;
 constexpr int kTpeRedraws = 10;
 }  // namespace
 
-TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec) {
-  NS_CHECK(spec.search.has_value() && spec.search->kind == sweeps::SearchKind::kTpe,
-           "{}: tpe_search_options needs \"search\": {{\"kind\": \"tpe\"}}", spec.source);
+TpeSpec TpeSpec::from_json(const sweeps::SpecBlocks& blocks, bool with_asha) {
+  const nlohmann::json& b = *blocks.search;
+  blocks.allow_keys(b, "$.search", {"kind", "startup", "candidates", "gamma", "gamma_max", "prior_weight"},
+                    " for \"kind\": \"tpe\"");
+  const core::JsonFields f(b, blocks.source() + ": $.search");
+  TpeSpec s;
+  s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, sweeps::kMaxSpecTrials)));
+  s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
+  s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
+  s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, sweeps::kMaxSpecTrials)));
+  s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
+  const sweeps::SweepSpec& spec = blocks.spec;
+  if (spec.random.empty())
+    blocks.fail("$.search", "needs a \"random\" block: its \"params\" are the space TPE searches "
+                            "and its \"count\" the number of trials");
+  if (!spec.grid.empty())
+    blocks.fail("$.grid", "cannot be combined with \"search\"; give every searched parameter a "
+                          "distribution in $.random.params (a list of values: {\"dist\": \"choice\", ...})");
+  if (spec.repeats > 1)
+    blocks.fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
+                             "configuration); rerun the best configurations with a grid");
+  if (blocks.scheduler && !with_asha)
+    blocks.fail("$.scheduler.kind", "\"search\" combines with \"asha\" only (TPE + ASHA)");
+  return s;
+}
+
+TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec, const TpeSpec& t) {
   TpeSearchOptions o;
-  o.tpe.startup = spec.search->startup;
-  o.tpe.candidates = spec.search->candidates;
-  o.tpe.gamma_fraction = spec.search->gamma;
-  o.tpe.gamma_max = spec.search->gamma_max;
-  o.tpe.prior_weight = spec.search->prior_weight;
+  o.tpe.startup = t.startup;
+  o.tpe.candidates = t.candidates;
+  o.tpe.gamma_fraction = t.gamma;
+  o.tpe.gamma_max = t.gamma_max;
+  o.tpe.prior_weight = t.prior_weight;
   o.tpe.maximize = spec.mode == sweeps::Mode::kMax;
   o.trials = spec.random_count;
   o.seed = spec.seed;

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <optional>
@@ -43,8 +44,25 @@ struct TpeSearchOptions {
   std::string metric;      ///< the sweep's metric (TpeOptions::maximize its mode)
 };
 
+/// The spec's "search" block for TPE ({"kind": "tpe", "startup", "candidates", "gamma",
+/// "gamma_max", "prior_weight"}), parsed by from_json; alone or as TPE + ASHA's source of new
+/// configurations.
+struct TpeSpec : sweeps::SearchOptions {
+  int startup = 10;          ///< random draws before TPE proposes (Optuna's n_startup_trials)
+  int candidates = 24;       ///< draws from l(x) per proposal (n_ei_candidates)
+  double gamma = 0.1;        ///< good fraction: gamma(n) = min(ceil(gamma n), gamma_max)
+  int gamma_max = 25;
+  double prior_weight = 1.0;
+
+  /// Parses blocks.search; `with_asha`: the "scheduler" block is ASHA's (TPE + ASHA), else a
+  /// "scheduler" block is refused.
+  static TpeSpec from_json(const sweeps::SpecBlocks& blocks, bool with_asha);
+  /// The startup draws are listed; the others are proposed as results come in.
+  int listed_draws(int random_count) const override { return std::min(startup, random_count); }
+};
+
 /// The options of a spec with "search": {"kind": "tpe", ...}.
-TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec);
+TpeSearchOptions tpe_search_options(const sweeps::SweepSpec& spec, const TpeSpec& t);
 
 /// Builds trial `index` from a proposal (the searched parameters only): resolved parameters,
 /// id, seed and cost (the application knows the family and the data).

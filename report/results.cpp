@@ -102,15 +102,19 @@ SweepInfo read_sweep_json(const fs::path& path) {
     if (spec.contains("random") && spec["random"].is_object())
       add_keys(spec["random"], "params", info.spec_params);
     if (!info.search && spec.contains("search") && spec["search"].is_object()) {
-      // A sweep.json from before the search record: the spec's words, the spec's defaults.
+      // A sweep.json from before the search record: the kind the spec's words select, the TPE
+      // parser's default startup.
+      auto word = [&](const char* block) {
+        const json* b = spec.contains(block) && spec[block].is_object() ? &spec[block] : nullptr;
+        return b && b->contains("kind") && (*b)["kind"].is_string() ? (*b)["kind"].get<std::string>()
+                                                                     : std::string();
+      };
+      for (const auto& k : engine::search_kinds())
+        if (k.spec.selects(word("scheduler"), word("search"))) info.search = k.method;
       const json& s = spec["search"];
-      const bool asha = spec.contains("scheduler");
-      if (s.contains("kind") && s["kind"].is_string())
-        info.search = engine::search_method_named(s["kind"].get<std::string>());
-      if (info.search == engine::SearchMethod::kTpe && asha) info.search = engine::SearchMethod::kTpeAsha;
       info.random_first = s.contains("startup") && s["startup"].is_number_integer()
                               ? s["startup"].get<int>()
-                              : sweeps::SearchSpec{}.startup;
+                              : engine::TpeSpec{}.startup;
     }
   }
   return info;

@@ -47,16 +47,18 @@ const char* expected_type(const json& def) {
 // (about 2 KB each for the 9 parameters of the quadratic family, 7 KB for 25): at 1,000,000
 // `plan` and the start of `run` took 12-15 s and 2.2 GB, or 34-44 s and 7.4 GB with 25
 // parameters (bench/plan_sizes.sh, docs/performance.md "Large sweeps").
-constexpr double kMaxTrials = 1'000'000;
+constexpr double kMaxTrials = kMaxSpecTrials;
 
-class Parser {
+class Parser final : public SpecBlocks::Checks {
  public:
-  Parser(const std::string& source, const FamilySchema& schema) : src_(source), schema_(schema) {
+  Parser(const std::string& source, const FamilySchema& schema,
+         const std::vector<SearchKindParser>& kinds)
+      : src_(source), schema_(schema), kinds_(kinds) {
     for (auto& [k, v] : schema.model_defaults.items()) defaults_[k] = v;
     for (auto& [k, v] : schema.training_defaults.items()) defaults_[k] = v;
   }
 
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const override {
     throw Error(fmt::format("{}: {}: {}", src_, path, what));
   }
 
@@ -66,7 +68,7 @@ class Parser {
     return fmt::format("{}", fmt::join(names, ", "));
   }
 
-  void require_param(const std::string& path, const std::string& name) const {
+  void require_param(const std::string& path, const std::string& name) const override {
     if (!defaults_.contains(name)) {
       fail(path, fmt::format("unknown parameter '{}' of family '{}'; allowed: {}", name,
                              schema_.name, param_list()));
@@ -75,7 +77,7 @@ class Parser {
 
   /// Type-checks `v` against the default of `name`; returns it normalised (floats as doubles)
   /// so equal values always hash to the same trial id.
-  json check_value(const std::string& path, const std::string& name, const json& v) const {
+  json check_value(const std::string& path, const std::string& name, const json& v) const override {
     const json& def = defaults_.at(name);
     const bool nullable = std::find(schema_.nullable.begin(), schema_.nullable.end(), name) !=
                           schema_.nullable.end();
@@ -115,195 +117,47 @@ class Parser {
 
   const json& object_at(const json& j, const std::string& key) const { return top(j).object(key); }
 
-  SearchSpec parse_search(const json& b) const {
-    const core::JsonFields f(b, src_ + ": $.search");
-    SearchSpec s;
-    if (!f.has("kind")) fail("$.search.kind", "required key is missing; \"tpe\", \"pbt\" or \"schedule\"");
-    const std::string word = f.choice("kind", "", {"tpe", "pbt", "schedule"});
-    s.kind = word == "tpe" ? SearchKind::kTpe : word == "pbt" ? SearchKind::kPbt : SearchKind::kSchedule;
-    static const std::vector<std::string> tpe_keys = {"kind",  "startup",   "candidates",
-                                                      "gamma", "gamma_max", "prior_weight"};
-    static const std::vector<std::string> pbt_keys = {
-        "kind", "population", "interval", "max", "quantile", "perturb", "resample_probability",
-        "mutable"};
-    static const std::vector<std::string> schedule_keys = {"kind", "segments"};
-    const auto& keys = s.kind == SearchKind::kTpe ? tpe_keys
-                       : s.kind == SearchKind::kPbt ? pbt_keys
-                                                    : schedule_keys;
-    for (auto& [k, v] : b.items())
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        fail("$.search." + k, fmt::format("unknown key for \"kind\": \"{}\"; allowed: {}", word,
-                                          fmt::join(keys, ", ")));
-    if (s.kind == SearchKind::kTpe) {
-      s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, kMaxTrials)));
-      s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
-      s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
-      s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, kMaxTrials)));
-      s.prior_weight = f.number("prior_weight", 1.0, core::Interval::above(0));
-    } else if (s.kind == SearchKind::kPbt) {
-      s.population = static_cast<int>(f.integer("population", 0, core::Interval::closed(2, 100000)));
-      if (!f.has("interval"))
-        fail("$.search.interval", fmt::format("required key is missing; the {} between two exploit "
-                                              "and explore decisions (> 0)",
-                                              schema_.resource.empty() ? "resource" : schema_.resource));
-      s.interval = f.number("interval", 0, core::Interval::above(0));
-      s.max = f.number("max", 0, core::Interval::at_least(0));
-      if (s.max > 0 && s.max <= s.interval)
-        f.fail_with("max", fmt::format("must be larger than interval ({}): a member that ends "
-                                       "before the first interval is never exploited",
-                                       s.interval));
-      s.quantile = f.number("quantile", 0.25, {0.0, 0.5, true, false});
-      s.resample_probability = f.number("resample_probability", 0.25, {0.0, 1.0, false, false});
-      if (f.has("perturb")) {
-        const json& p = b.at("perturb");
-        if (!p.is_array() || p.empty())
-          fail("$.search.perturb", fmt::format("expected a non-empty array of factors > 0, got {}", core::shown(p)));
-        s.perturb.clear();
-        for (size_t i = 0; i < p.size(); ++i) {
-          if (!p[i].is_number() || !(p[i].get<double>() > 0))
-            fail(fmt::format("$.search.perturb[{}]", i), fmt::format("expected a factor > 0, got {}", core::shown(p[i])));
-          s.perturb.push_back(p[i].get<double>());
-        }
-      }
-      if (!f.has("mutable"))
-        fail("$.search.mutable", "required key is missing; the parameters PBT may change while "
-                                 "members train (names in $.random.params)");
-      const json& m = b.at("mutable");
-      if (!m.is_array() || m.empty())
-        fail("$.search.mutable", fmt::format("expected a non-empty array of parameter names, got {}", core::shown(m)));
-      for (size_t i = 0; i < m.size(); ++i) {
-        const std::string path = fmt::format("$.search.mutable[{}]", i);
-        if (!m[i].is_string()) fail(path, fmt::format("expected a parameter name, got {}", core::shown(m[i])));
-        const std::string name = m[i].get<std::string>();
-        require_param(path, name);
-        const auto& ok = schema_.mutable_params;
-        if (std::find(ok.begin(), ok.end(), "*") == ok.end() &&
-            std::find(ok.begin(), ok.end(), name) == ok.end())
-          fail(path, ok.empty()
-                         ? fmt::format("family '{}' cannot change parameters while a trial trains",
-                                       schema_.name)
-                         : fmt::format("'{}' cannot change while a trial trains (structural); "
-                                       "family '{}' can change: {}",
-                                       name, schema_.name, fmt::join(ok, ", ")));
-        if (std::find(s.mutables.begin(), s.mutables.end(), name) != s.mutables.end())
-          fail(path, fmt::format("'{}' is listed twice", name));
-        s.mutables.push_back(name);
-      }
-    } else {
-      if (!b.contains("segments") || !b.at("segments").is_array() || b.at("segments").empty())
-        fail("$.search.segments", "expected a non-empty array of {\"until\": resource, \"params\": {...}}");
-      const json& segs = b.at("segments");
-      for (size_t i = 0; i < segs.size(); ++i) {
-        const std::string path = fmt::format("$.search.segments[{}]", i);
-        if (!segs[i].is_object()) fail(path, fmt::format("expected an object, got {}", core::shown(segs[i])));
-        for (auto& [k, v] : segs[i].items())
-          if (k != "until" && k != "params") fail(path + "." + k, "unknown key; allowed: until, params");
-        const core::JsonFields sf(segs[i], src_ + ": " + path);
-        SearchSpec::Segment seg;
-        const bool last = i + 1 == segs.size();
-        if (!last && !sf.has("until"))
-          fail(path + ".until", "required key is missing; the resource this segment trains to");
-        seg.until = sf.number("until", 0, last ? core::Interval::at_least(0) : core::Interval::above(0));
-        if (i > 0 && seg.until > 0 && seg.until <= s.segments.back().until)
-          fail(path + ".until", fmt::format("must be larger than the previous segment's ({})", s.segments.back().until));
-        if (segs[i].contains("params")) {
-          const json& p = segs[i].at("params");
-          if (!p.is_object()) fail(path + ".params", fmt::format("expected an object, got {}", core::shown(p)));
-          for (auto& [k, v] : p.items()) {
-            require_param(path + ".params." + k, k);
-            seg.params[k] = check_value(path + ".params." + k, k, v);
-          }
-        }
-        s.segments.push_back(std::move(seg));
-      }
+  /// The kind word of a "scheduler" or "search" block, one of the registered kinds' words.
+  std::string kind_word(const json& block, const std::string& key, bool scheduler) const {
+    std::vector<std::string> words;
+    for (const auto& k : kinds_) {
+      const char* w = scheduler ? k.scheduler_word : k.search_word;
+      if (w != nullptr && std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
     }
-    return s;
-  }
-
-  /// What PBT and a fixed schedule refuse, and PBT's population against the random block.
-  void check_population_search(SweepSpec& s) const {
-    const SearchSpec& sc = *s.search;
-    const std::string what = sc.kind == SearchKind::kPbt ? "PBT" : "a fixed schedule";
-    if (schema_.resource.empty())
-      fail("$.search.kind", fmt::format("family '{}' reports no resource (iterations, epochs), so "
-                                        "{} cannot pause its trials", schema_.name, what));
-    if (!s.grid.empty()) fail("$.grid", fmt::format("cannot be combined with {}", what));
-    if (s.repeats > 1) fail("$.repeats", fmt::format("cannot be combined with {}", what));
-    if (s.scheduler) fail("$.scheduler", fmt::format("cannot be combined with {}: it pauses and "
-                                                     "resumes trials itself", what));
-    if (s.pack > 1) fail("$.pack", fmt::format("cannot be combined with {}", what));
-    const auto& ok = schema_.mutable_params;
-    const bool any = std::find(ok.begin(), ok.end(), "*") != ok.end();
-    if (sc.kind == SearchKind::kSchedule) {
-      if (!s.random.empty())
-        fail("$.random", "cannot be combined with a fixed schedule: it trains one trial (set its "
-                         "parameters in $.fixed)");
-      for (size_t i = 0; i < sc.segments.size(); ++i)
-        for (auto& [k, v] : sc.segments[i].params.items())
-          if (!any && std::find(ok.begin(), ok.end(), k) == ok.end())
-            fail(fmt::format("$.search.segments[{}].params.{}", i, k),
-                 fmt::format("'{}' cannot change while a trial trains; family '{}' can change: {}",
-                             k, schema_.name, ok.empty() ? "nothing" : fmt::format("{}", fmt::join(ok, ", "))));
-      return;
-    }
-    if (s.random.empty())
-      fail("$.search", "PBT needs a \"random\" block: its draws are the initial population and "
-                       "its distributions what explore resamples from");
-    if (sc.population == 0) s.search->population = s.random_count;
-    else if (sc.population != s.random_count)
-      fail("$.search.population", fmt::format("{} differs from $.random.count ({}); give one of them",
-                                              sc.population, s.random_count));
-    if (s.search->population < 2) fail("$.random.count", "PBT needs a population of at least 2");
-    for (const auto& m : sc.mutables)
-      if (std::none_of(s.random.begin(), s.random.end(), [&](const auto& r) { return r.first == m; }))
-        fail("$.search.mutable", fmt::format("'{}' is not in $.random.params: PBT resamples a "
-                                             "mutable parameter from its distribution", m));
-  }
-
-  SchedulerSpec parse_scheduler(const json& b) const {
-    static const std::vector<std::string> keys = {"kind",    "resource",    "min",   "max",
-                                                  "eta",     "variant",     "synchronous",
-                                                  "order",   "every",       "min_samples"};
-    for (auto& [k, v] : b.items())
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        fail("$.scheduler." + k, fmt::format("unknown key; allowed: {}", fmt::join(keys, ", ")));
-    const core::JsonFields f(b, src_ + ": $.scheduler");
-    SchedulerSpec s;
+    const core::JsonFields f(block, src_ + ": $." + key);
     if (!f.has("kind"))
-      fail("$.scheduler.kind", "required key is missing; \"asha\", \"hyperband\" or \"median\"");
-    s.kind = f.choice_of<SchedulerKind>("kind", SchedulerKind::kAsha,
-                                        {{"asha", SchedulerKind::kAsha},
-                                         {"hyperband", SchedulerKind::kHyperband},
-                                         {"median", SchedulerKind::kMedian}});
-    if (!f.has("resource"))
-      fail("$.scheduler.resource", "required key is missing; the family's resource (maskcnn: \"iterations\", convnet: \"epochs\", quadratic: \"steps\")");
-    s.resource = f.string("resource", "", /*non_empty=*/true);
-    for (const char* k : {"min", "max"})
-      if (!f.has(k)) fail(std::string("$.scheduler.") + k, "required key is missing; a resource amount > 0");
-    s.min = f.number("min", 0, core::Interval::above(0));
-    s.max = f.number("max", 0, core::Interval::above(0));
-    if (s.max < s.min) f.fail_with("max", fmt::format("must be >= min ({})", s.min));
-    s.eta = f.number("eta", 3, core::Interval::above(1));
-    s.promotion = f.choice("variant", "promotion", {"promotion", "stopping"}) == "promotion";
-    s.synchronous = f.boolean("synchronous", false);
-    s.shuffle = f.choice("order", "shuffled", {"shuffled", "sweep"}) == "shuffled";
-    if (s.synchronous && !s.promotion)
-      f.fail_with("synchronous", "synchronous successive halving needs \"variant\": \"promotion\"");
-    if (s.kind == SchedulerKind::kMedian) {
-      if (!f.has("every"))
-        fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
-      s.every = f.number("every", 0, core::Interval::above(0));
-      s.min_samples = static_cast<int>(f.integer("min_samples", 3, core::Interval::closed(1, 1000000)));
-      for (const char* k : {"eta", "variant", "synchronous", "order"})
-        if (f.has(k)) f.fail_with(k, "not a setting of the median stopping rule");
-    } else {
-      for (const char* k : {"every", "min_samples"})
-        if (f.has(k)) f.fail_with(k, "a setting of \"kind\": \"median\" only");
-    }
-    if (s.kind == SchedulerKind::kHyperband && !s.promotion)
-      f.fail_with("variant", "hyperband runs each bracket as ASHA's promotion variant; remove "
-                             "\"variant\" or use \"kind\": \"asha\"");
-    return s;
+      fail("$." + key + ".kind", fmt::format("required key is missing; {}", or_list(words)));
+    return f.choice("kind", "", words);
+  }
+
+  static std::string or_list(const std::vector<std::string>& words) {
+    std::string out;
+    for (size_t i = 0; i < words.size(); ++i)
+      out += fmt::format("{}\"{}\"", i == 0 ? "" : i + 1 == words.size() ? " or " : ", ", words[i]);
+    return out;
+  }
+
+  /// The search kind the blocks name, parsed by its own parser: the kind registered for both
+  /// words, else the one for the "search" word alone (whose parser refuses the "scheduler" block
+  /// with its own message).
+  void parse_search_kind(const json& j, SweepSpec& s) const {
+    const json* sched = j.contains("scheduler") ? &object_at(j, "scheduler") : nullptr;
+    const json* search = j.contains("search") ? &object_at(j, "search") : nullptr;
+    if (sched == nullptr && search == nullptr) return;
+    if (sched) s.scheduler_word = kind_word(*sched, "scheduler", true);
+    if (search) s.search_word = kind_word(*search, "search", false);
+    const SearchKindParser* kind = nullptr;
+    for (const auto& k : kinds_)
+      if (k.selects(s.scheduler_word, s.search_word)) kind = &k;
+    if (kind == nullptr && search)
+      for (const auto& k : kinds_)
+        if (k.selects("", s.search_word)) kind = &k;
+    if (kind == nullptr)
+      fail("$.scheduler.kind", fmt::format("\"{}\" does not combine with \"search\": \"{}\"",
+                                           s.scheduler_word, s.search_word));
+    s.search_options = kind->parse(SpecBlocks(s, schema_, sched, search, *this));
+    if (sched && kind->scheduler_word == nullptr)
+      fail("$.scheduler", fmt::format("cannot be combined with \"search\": \"{}\"", s.search_word));
   }
 
   Distribution parse_dist(const std::string& path, const std::string& name, const json& d) const {
@@ -449,24 +303,7 @@ class Parser {
     s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
     s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
-    if (j.contains("scheduler")) s.scheduler = parse_scheduler(object_at(j, "scheduler"));
-    if (j.contains("search")) {
-      s.search = parse_search(object_at(j, "search"));
-      if (s.search->kind != SearchKind::kTpe) check_population_search(s);
-    }
-    if (s.search && s.search->kind == SearchKind::kTpe) {
-      if (s.random.empty())
-        fail("$.search", "needs a \"random\" block: its \"params\" are the space TPE searches and "
-                         "its \"count\" the number of trials");
-      if (!s.grid.empty())
-        fail("$.grid", "cannot be combined with \"search\"; give every searched parameter a "
-                       "distribution in $.random.params (a list of values: {\"dist\": \"choice\", ...})");
-      if (s.repeats > 1)
-        fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
-                          "configuration); rerun the best configurations with a grid");
-      if (s.scheduler && s.scheduler->kind != SchedulerKind::kAsha)
-        fail("$.scheduler.kind", "\"search\" combines with \"asha\" only (TPE + ASHA)");
-    }
+    parse_search_kind(j, s);
     if (j.contains("budget")) {
       const json& b = object_at(j, "budget");
       for (auto& [k, v] : b.items())
@@ -478,7 +315,7 @@ class Parser {
       core::JsonFields bf(b, src_ + ": $.budget");
       s.budget_trial_s = bf.number("trial_seconds", 0, core::Interval::above(0));
       s.budget_resource = bf.number("resource", 0, core::Interval::above(0));
-      if (s.budget_resource > 0 && !s.scheduler)
+      if (s.budget_resource > 0 && !s.has_scheduler())
         fail("$.budget.resource", "needs a \"scheduler\" block: the budget counts the "
                                   "scheduler's resource (iterations, epochs, steps) given to trials");
     }
@@ -500,6 +337,7 @@ class Parser {
  private:
   std::string src_;
   const FamilySchema& schema_;
+  const std::vector<SearchKindParser>& kinds_;
   json defaults_ = json::object();
 };
 
@@ -565,8 +403,23 @@ std::string spec_family(const nlohmann::json& j, const std::string& source) {
 }
 
 SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
-                          const FamilySchema& schema) {
-  return Parser(source, schema).parse(j);
+                          const FamilySchema& schema, const std::vector<SearchKindParser>& kinds) {
+  return Parser(source, schema, kinds).parse(j);
+}
+
+const std::string& SpecBlocks::source() const { return spec.source; }
+
+void SpecBlocks::allow_keys(const nlohmann::json& block, const std::string& path,
+                            const std::vector<std::string>& keys,
+                            const std::string& for_what) const {
+  for (auto& [k, v] : block.items())
+    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+      fail(path + "." + k, fmt::format("unknown key{}; allowed: {}", for_what, fmt::join(keys, ", ")));
+}
+
+void SweepSpec::throw_options_mismatch() const {
+  throw Error(fmt::format("internal: {}: the search kind's options are not of the type asked for",
+                          source), kExitInternal);
 }
 
 nlohmann::json read_json_file(const std::string& path) {
@@ -598,9 +451,8 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
   // A search knows its startup draws in advance (the random search's first draws); it proposes
   // the others as results come in (engine/tpe_search.hpp).
   const int n_random = spec.random.empty() ? 1
-                       : spec.search && spec.search->kind == SearchKind::kTpe
-                           ? std::min(spec.search->startup, spec.random_count)
-                                        : spec.random_count;
+                       : spec.search_options ? spec.search_options->listed_draws(spec.random_count)
+                                             : spec.random_count;
   const std::uint64_t prefix = id_prefix_hash(spec.family, spec.data);
   std::vector<Trial> out;
   out.reserve(n_grid * static_cast<size_t>(n_random) * static_cast<size_t>(spec.repeats));

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,51 +28,82 @@ struct Distribution {
 
 enum class Mode { kMax, kMin };
 
-/// The scheduler and search kinds, read once from the spec's words ("asha", "tpe", ...) and
-/// compared as enums from there on.
-enum class SchedulerKind { kAsha, kHyperband, kMedian };
-enum class SearchKind { kTpe, kPbt, kSchedule };
+struct SweepSpec;
 
-/// The spec's "scheduler" block: early stopping (engine/asha.hpp).
-struct SchedulerSpec {
-  SchedulerKind kind = SchedulerKind::kAsha;  ///< "asha", "hyperband" or "median"
-  std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
-  double min = 0, max = 0, eta = 3;
-  bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
-  bool synchronous = false;
-  /// "order": "shuffled" (true, the default) or "sweep": the order in which ASHA and Hyperband
-  /// start new configurations (a shuffle seeded by the spec's seed; see engine/asha.hpp).
-  bool shuffle = true;
-  double every = 0;       ///< median: resource between two reports
-  int min_samples = 3;    ///< median: finished trials needed before any stop
+/// The most trials one spec may hold (sweeps/spec.cpp says why).
+constexpr int kMaxSpecTrials = 1'000'000;
+
+/// A search kind's typed options: each kind's own struct (engine/asha.hpp's AshaSpec,
+/// engine/median.hpp's MedianSpec, engine/tpe_search.hpp's TpeSpec, engine/pbt_spec.hpp's PbtSpec
+/// and ScheduleSpec), parsed and checked by the kind's own from_json. The engine's registry of
+/// search kinds (engine/search_registry.hpp) maps the spec's words to the kind; this layer knows
+/// no kind.
+struct SearchOptions {
+  virtual ~SearchOptions() = default;
+  /// The random draws enumerate() lists before the search runs, of the "random" block's
+  /// `random_count` (TPE: its startup draws; the others propose as results come in).
+  virtual int listed_draws(int random_count) const { return random_count; }
+  /// The resource unit the kind's "scheduler" block names ("" for a kind without one), checked
+  /// against the family's.
+  virtual std::string scheduler_resource() const { return ""; }
 };
 
-/// The spec's "search" block: how the "random" block's trials are chosen (engine/tpe_search.hpp).
-/// Absent: independent random draws.
-struct SearchSpec {
-  SearchKind kind = SearchKind::kTpe;  ///< "tpe", "pbt" or "schedule"
-  // TPE (engine/tpe_search.hpp)
-  int startup = 10;          ///< random draws before TPE proposes (Optuna's n_startup_trials)
-  int candidates = 24;       ///< draws from l(x) per proposal (n_ei_candidates)
-  double gamma = 0.1;        ///< good fraction: gamma(n) = min(ceil(gamma n), gamma_max)
-  int gamma_max = 25;
-  double prior_weight = 1.0;
-  // PBT (engine/pbt.hpp): the "random" block's draws are the initial population.
-  int population = 0;        ///< members (the random block's count)
-  double interval = 0;       ///< resource between two exploit/explore decisions
-  double max = 0;            ///< resource at which members end (0: each trains to its own end)
-  double quantile = 0.25;    ///< bottom / top fraction of the population
-  std::vector<double> perturb = {0.8, 1.2};  ///< factors a perturbed number is multiplied by
-  double resample_probability = 0.25;
-  std::vector<std::string> mutables;  ///< the parameters explore changes (in $.random.params)
-  // A fixed schedule (the replay of a PBT member's lineage): the spec's one trial trains to
-  // each segment's `until`, pausing there, with the segment's parameters set from its start
-  // on. The last segment's `until` ends the trial (0: the trial's own end).
-  struct Segment {
-    double until = 0;
-    nlohmann::json params = nlohmann::json::object();  ///< changes from the previous segment
+/// What a kind's from_json gets: the spec parsed so far (every block but "budget", "metric" and
+/// "mode"), the family's schema, the kind's blocks, and the spec parser's checks (messages name
+/// the file and the JSON path as every other spec error does).
+class SpecBlocks {
+ public:
+  /// The spec parser's checks a kind's parser reuses.
+  struct Checks {
+    virtual ~Checks() = default;
+    [[noreturn]] virtual void fail(const std::string& path, const std::string& what) const = 0;
+    /// Fails unless `name` is a parameter of the family.
+    virtual void require_param(const std::string& path, const std::string& name) const = 0;
+    /// `v` type-checked against the parameter's default, normalised as trial ids hash it.
+    virtual nlohmann::json check_value(const std::string& path, const std::string& name,
+                                       const nlohmann::json& v) const = 0;
   };
-  std::vector<Segment> segments;
+  SpecBlocks(const SweepSpec& spec, const FamilySchema& schema, const nlohmann::json* scheduler,
+             const nlohmann::json* search, const Checks& checks)
+      : spec(spec), schema(schema), scheduler(scheduler), search(search), checks_(checks) {}
+
+  const SweepSpec& spec;
+  const FamilySchema& schema;
+  const nlohmann::json* scheduler;  ///< the "scheduler" block; nullptr when absent
+  const nlohmann::json* search;     ///< the "search" block; nullptr when absent
+  const std::string& source() const;
+
+  /// Throws ns::Error "<file>: <path>: <what>" (exit 2).
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const { checks_.fail(path, what); }
+  void require_param(const std::string& path, const std::string& name) const {
+    checks_.require_param(path, name);
+  }
+  nlohmann::json check_value(const std::string& path, const std::string& name,
+                             const nlohmann::json& v) const {
+    return checks_.check_value(path, name, v);
+  }
+  /// Fails for any key of `block` (at `path`, "$.search") not in `keys`: "unknown key<for>;
+  /// allowed: ...".
+  void allow_keys(const nlohmann::json& block, const std::string& path,
+                  const std::vector<std::string>& keys, const std::string& for_what = "") const;
+
+ private:
+  const Checks& checks_;
+};
+
+/// A search kind as the spec parser sees it: the words that select it and its parser. The
+/// engine's registry gives the table (engine::search_parsers()).
+struct SearchKindParser {
+  const char* scheduler_word;  ///< "scheduler": {"kind": word}; nullptr: no "scheduler" block
+  const char* search_word;     ///< "search": {"kind": word}; nullptr: no "search" block
+  /// The kind's typed options; refuses what the kind cannot run (with today's messages).
+  std::shared_ptr<const SearchOptions> (*parse)(const SpecBlocks& blocks);
+
+  /// True when the spec's words ("" for an absent block) are this kind's.
+  bool selects(const std::string& scheduler, const std::string& search) const {
+    return (scheduler_word == nullptr ? scheduler.empty() : scheduler == scheduler_word) &&
+           (search_word == nullptr ? search.empty() : search == search_word);
+  }
 };
 
 /// A parsed, validated sweep spec.
@@ -104,16 +136,29 @@ struct SweepSpec {
   /// The spec's block named after its family ("command": {...}), for families whose schema
   /// depends on it (ModelFamily::schema_for); null when absent. Not part of trial identity.
   nlohmann::json options;
-  /// Early stopping; absent = every trial trains to its end.
-  std::optional<SchedulerSpec> scheduler;
-  /// Adaptive search over the "random" block's space; absent = random draws.
-  std::optional<SearchSpec> search;
+  /// The kind words of the "scheduler" and "search" blocks ("" when a block is absent): which
+  /// search kind runs the sweep (engine/search_registry.hpp maps them; none: the list).
+  std::string scheduler_word, search_word;
+  /// The kind's typed options (nullptr for the list): read them with options_as<T>().
+  std::shared_ptr<const SearchOptions> search_options;
+
+  /// The search kind's options as its own struct (throws when the kind has other options).
+  template <typename T>
+  const T& options_as() const {
+    const T* o = dynamic_cast<const T*>(search_options.get());
+    if (o == nullptr) throw_options_mismatch();
+    return *o;
+  }
+  bool has_scheduler() const { return !scheduler_word.empty(); }
 
   /// Names of the parameters the search varies (grid, then random), sorted.
   std::vector<std::string> varied() const;
   /// Every parameter name (the columns of results.csv), sorted.
   std::vector<std::string> param_names() const;
   bool better(double a, double b) const { return mode == Mode::kMax ? a > b : a < b; }
+
+ private:
+  [[noreturn]] void throw_options_mismatch() const;
 };
 
 /// One trial of a sweep: enumerated here, handed out by the coordinator, run by a worker (the
@@ -139,22 +184,18 @@ nlohmann::json draw(const Distribution& d, double u);
 /// Returns the keys a spec may contain, in documentation order.
 const std::vector<std::string>& spec_keys();
 
-/// Parses and validates a spec against its family's schema. Throws ns::Error naming the JSON
-/// path ("$.grid.lr[2]") and what is allowed. `lookup` maps a family name to its schema and
-/// throws (listing the known families) when unknown.
-template <typename Lookup>
-SweepSpec parse_spec(const nlohmann::json& j, const std::string& source, Lookup&& lookup);
-
-/// The same, with the schema already known (family name checked against schema.name).
+/// Parses and validates a spec against its family's schema (family name checked against
+/// schema.name); `kinds` parse the "scheduler" and "search" blocks (engine::parse_spec passes
+/// the registry's). Throws ns::Error naming the JSON path ("$.grid.lr[2]") and what is allowed.
 SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
-                          const FamilySchema& schema);
+                          const FamilySchema& schema, const std::vector<SearchKindParser>& kinds);
 /// Reads the "family" field only (with a clear error if missing or not a string).
 std::string spec_family(const nlohmann::json& j, const std::string& source);
 /// Reads a JSON file; errors name the file and the parse position.
 nlohmann::json read_json_file(const std::string& path);
 
 /// All trials in deterministic order: grid points (last key fastest) x random samples x repeats.
-/// With a "search" block: the first min(startup, count) random samples only.
+/// With a search kind: its listed_draws() of the random samples only (TPE: its startup draws).
 std::vector<Trial> enumerate(const SweepSpec& spec);
 
 /// Stable trial id: 16 hex digits of FNV-1a/64 over the canonical JSON of
@@ -164,10 +205,5 @@ std::string trial_id(const std::string& family, const nlohmann::json& data,
 
 /// Per-trial seed derived from (sweep seed, trial id).
 std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id);
-
-template <typename Lookup>
-SweepSpec parse_spec(const nlohmann::json& j, const std::string& source, Lookup&& lookup) {
-  return parse_spec_with(j, source, lookup(spec_family(j, source)));
-}
 
 }  // namespace ns::sweeps

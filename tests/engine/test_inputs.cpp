@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "engine/inputs.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/sweep_output.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
@@ -209,7 +210,7 @@ ns::sweeps::SweepSpec quadratic_spec(const std::string& dir, const json& data = 
   json j = {
       {"family", "quadratic"}, {"grid", grid}, {"metric", "score"}, {"mode", "max"}, {"out", dir}};
   if (!data.empty()) j["data"] = data;
-  return ns::sweeps::parse_spec_with(j, "t.json", family->schema());
+  return ns::engine::parse_spec(j, "t.json", family->schema());
 }
 
 InputDigest input(const std::string& path, const std::string& content) {

@@ -361,7 +361,7 @@ std::string difference(const std::vector<T>& want, const std::vector<T>& got, Sh
 std::string check_every_cut(const Case& c, bool failures, bool attempts, std::size_t& events) {
   json j = c.spec;
   j["retries"] = failures ? 1 : 0;
-  const ns::sweeps::SweepSpec spec = ns::sweeps::parse_spec_with(j, "spec.json", schema());
+  const ns::sweeps::SweepSpec spec = ns::engine::parse_spec(j, "spec.json", schema());
   Disk ref_disk;
   Run ref(ref_disk, SIZE_MAX);
   {
@@ -515,7 +515,7 @@ TEST_CASE("search registry: exactly one kind selects each spec, by name both way
   std::set<std::string> names;
   for (const Case& c : cases()) {
     INFO(c.name);
-    const ns::sweeps::SweepSpec spec = ns::sweeps::parse_spec_with(c.spec, "spec.json", schema());
+    const ns::sweeps::SweepSpec spec = ns::engine::parse_spec(c.spec, "spec.json", schema());
     const ns::engine::SearchMethod m = ns::engine::search_method(spec);  // throws unless one
     const ns::engine::SearchKindEntry& kind = ns::engine::search_kind(m);
     CHECK(ns::engine::search_method_named(kind.name) == m);
@@ -526,7 +526,7 @@ TEST_CASE("search registry: exactly one kind selects each spec, by name both way
   }
   CHECK(names == std::set<std::string>{"asha", "hyperband", "median", "tpe", "tpe+asha", "pbt",
                                        "schedule"});
-  const ns::sweeps::SweepSpec list = ns::sweeps::parse_spec_with(
+  const ns::sweeps::SweepSpec list = ns::engine::parse_spec(
       spec_json(4, json::object()), "spec.json", schema());
   CHECK(ns::engine::search_method(list) == ns::engine::SearchMethod::kList);
   CHECK(ns::engine::search_kind(list).describe(list, {"steps", 4, 4}).empty());

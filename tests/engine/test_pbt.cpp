@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "engine/pbt.hpp"
+#include "engine/search_registry.hpp"
 #include "sweeps/spec.hpp"
 #include "support/rows.hpp"
 
@@ -424,7 +425,7 @@ TEST_CASE("a fixed schedule trains its segments in order with their parameters")
   ns::sweeps::Trial t;
   t.id = "t";
   t.params = {{"lr", 0.01}, {"channels", 4}};
-  std::vector<ns::sweeps::SearchSpec::Segment> segs(3);
+  std::vector<ns::engine::ScheduleSegment> segs(3);
   segs[0].until = 10;
   segs[1].until = 30;
   segs[1].params = {{"lr", 0.02}};
@@ -462,13 +463,13 @@ TEST_CASE("pbt and schedule spec blocks are checked") {
                            {"params", {{"lr", {{"dist", "log_uniform"}, {"low", 1e-4}, {"high", 0.1}}},
                                        {"channels", {{"dist", "choice"}, {"values", {4, 8}}}}}}}},
                {"search", {{"kind", "pbt"}, {"interval", 5}, {"mutable", {"lr"}}}}};
-  const auto spec = ns::sweeps::parse_spec_with(base, "s.json", schema);
-  CHECK(spec.search->population == 4);
+  const auto spec = ns::engine::parse_spec(base, "s.json", schema);
+  CHECK(spec.options_as<ns::engine::PbtSpec>().population == 4);
   CHECK(ns::sweeps::enumerate(spec).size() == 4);
   auto refused = [&](json j, const std::string& what) {
     INFO(what);
     try {
-      ns::sweeps::parse_spec_with(j, "s.json", schema);
+      ns::engine::parse_spec(j, "s.json", schema);
       FAIL("accepted");
     } catch (const ns::Error& e) {
       CHECK_THAT(std::string(e.what()), Catch::Contains(what));
@@ -507,9 +508,9 @@ TEST_CASE("pbt and schedule spec blocks are checked") {
   f["search"]["segments"][1] = {{"until", 9}, {"params", {{"channels", 8}}}};
   refused(f, "$.search.segments[1].params.channels: 'channels' cannot change");
   f["search"]["segments"][1] = {{"until", 9}, {"params", {{"lr", 0.1}}}};
-  const auto fs = ns::sweeps::parse_spec_with(f, "s.json", schema);
-  CHECK(fs.search->segments.size() == 2);
-  CHECK(fs.search->segments[1].params == json{{"lr", 0.1}});
+  const auto fs = ns::engine::parse_spec(f, "s.json", schema);
+  CHECK(fs.options_as<ns::engine::ScheduleSpec>().segments.size() == 2);
+  CHECK(fs.options_as<ns::engine::ScheduleSpec>().segments[1].params == json{{"lr", 0.1}});
 }
 
 TEST_CASE("pbt on a stationary population exploits about the quantile's share of decisions") {

@@ -15,6 +15,7 @@
 
 #include "engine/csv.hpp"
 #include "core/error.hpp"
+#include "engine/search_registry.hpp"
 #include "models/classifier/idx.hpp"
 #include "models/command/process.hpp"
 #include "models/command/report.hpp"
@@ -56,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 0: {
         auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
         if (j.is_discarded()) return 0;
-        auto spec = ns::sweeps::parse_spec_with(j, "fuzz.json", family->schema());
+        auto spec = ns::engine::parse_spec(j, "fuzz.json", family->schema());
         std::size_t n = 1;
         for (auto& g : spec.grid) n *= g.second.size();
         if (n * spec.repeats * std::max(1, spec.random_count) <= 100000) ns::sweeps::enumerate(spec);

@@ -13,6 +13,7 @@
 #include "engine/coordinator.hpp"
 #include "engine/csv.hpp"
 #include "engine/mpi_transport.hpp"
+#include "engine/search_registry.hpp"
 #include "engine/sweep_output.hpp"
 #include "engine/worker.hpp"
 #include "models/quadratic.hpp"
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
             {"training", {{"sleep_s", 0.002}}},
             {"metric", "score"},
             {"mode", "max"}};
-  auto spec = ns::sweeps::parse_spec_with(j, "mpi.json", fam.schema());
+  auto spec = ns::engine::parse_spec(j, "mpi.json", fam.schema());
   auto trials = ns::sweeps::enumerate(spec);
   g_trials = static_cast<int>(trials.size());
   g_out = fs::temp_directory_path() / ("ns_mpi_test_" + std::to_string(mpi.broadcast_int(::getpid())));

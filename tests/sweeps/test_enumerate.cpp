@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "engine/search_registry.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 
@@ -12,7 +13,7 @@ using nlohmann::json;
 namespace {
 ns::sweeps::SweepSpec parse(const std::string& text) {
   static const auto f = ns::models::quadratic_family();
-  return ns::sweeps::parse_spec_with(json::parse(text), "t.json", f->schema());
+  return ns::engine::parse_spec(json::parse(text), "t.json", f->schema());
 }
 }  // namespace
 

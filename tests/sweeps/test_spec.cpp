@@ -6,11 +6,12 @@
 #include "core/error.hpp"
 #include "core/hash.hpp"
 #include "core/json.hpp"
+#include "engine/search_registry.hpp"
 #include "models/quadratic.hpp"
 #include "sweeps/spec.hpp"
 
 using nlohmann::json;
-using ns::sweeps::parse_spec_with;
+using ns::engine::parse_spec;
 
 namespace {
 
@@ -25,7 +26,7 @@ json good() {
 
 std::string error_of(const json& j) {
   try {
-    parse_spec_with(j, "s.json", schema());
+    parse_spec(j, "s.json", schema());
   } catch (const ns::Error& e) {
     CHECK(e.exit_code() == 2);
     return e.what();
@@ -36,7 +37,7 @@ std::string error_of(const json& j) {
 }  // namespace
 
 TEST_CASE("a valid spec parses with defaults filled in", "[spec]") {
-  auto s = parse_spec_with(good(), "dir/s.json", schema());
+  auto s = parse_spec(good(), "dir/s.json", schema());
   CHECK(s.name == "s");
   CHECK(s.out == "runs/s");
   CHECK(s.repeats == 1);
@@ -125,13 +126,13 @@ TEST_CASE("a sweep's name must be a safe directory name under runs/", "[spec]") 
   for (const std::string& ok : std::vector<std::string>{"lee8k_grid", "v1.2-final", "A_b.c-9", std::string(200, 'a')}) {
     json g = good();
     g["name"] = ok;
-    CHECK(parse_spec_with(g, "s.json", schema()).name == ok);
-    CHECK(parse_spec_with(g, "s.json", schema()).out == "runs/" + ok);
+    CHECK(parse_spec(g, "s.json", schema()).name == ok);
+    CHECK(parse_spec(g, "s.json", schema()).out == "runs/" + ok);
   }
   // Without "name" the file's stem is the name, under the same rule.
-  CHECK(parse_spec_with(good(), "dir/my-sweep.v2.json", schema()).name == "my-sweep.v2");
+  CHECK(parse_spec(good(), "dir/my-sweep.v2.json", schema()).name == "my-sweep.v2");
   try {
-    parse_spec_with(good(), "dir/.hidden.json", schema());
+    parse_spec(good(), "dir/.hidden.json", schema());
     FAIL("a stem starting with '.' was accepted");
   } catch (const ns::Error& e) {
     CHECK(std::string(e.what()) == "dir/.hidden.json: $.name: required here: the file name gives "
@@ -143,8 +144,8 @@ TEST_CASE("a sweep's name must be a safe directory name under runs/", "[spec]") 
 TEST_CASE("ints given for float parameters are normalised so ids agree", "[spec]") {
   json a = good(), b = good();
   b["grid"]["x"] = {0, 1};
-  auto ta = ns::sweeps::enumerate(parse_spec_with(a, "s.json", schema()));
-  auto tb = ns::sweeps::enumerate(parse_spec_with(b, "s.json", schema()));
+  auto ta = ns::sweeps::enumerate(parse_spec(a, "s.json", schema()));
+  auto tb = ns::sweeps::enumerate(parse_spec(b, "s.json", schema()));
   REQUIRE(ta.size() == tb.size());
   for (size_t i = 0; i < ta.size(); ++i) CHECK(ta[i].id == tb[i].id);
 }
@@ -157,7 +158,7 @@ TEST_CASE("a spec with more than a million trials is refused", "[spec]") {
   CHECK(error_of(j) == "s.json: $: the sweep has 100000000 trials; at most 1000000 are allowed in one spec (split it)");
   // The cap itself is allowed; one more grid point x 2 repeats is not.
   j["grid"] = {{"x", v}, {"y", v}, {"noise", v}};
-  CHECK_NOTHROW(parse_spec_with(j, "s.json", schema()));
+  CHECK_NOTHROW(parse_spec(j, "s.json", schema()));
   j["grid"]["x"].push_back(100.0);
   j["repeats"] = 2;
   CHECK(error_of(j) == "s.json: $: the sweep has 2020000 trials; at most 1000000 are allowed in one spec (split it)");
@@ -169,7 +170,7 @@ TEST_CASE("enumerated ids are the hash of the whole canonical dump", "[spec]") {
   json j = good();
   j["repeats"] = 2;
   j["random"] = {{"count", 3}, {"params", {{"y", {{"dist", "choice"}, {"values", {1.0, 2.0}}}}}}};
-  auto spec = parse_spec_with(j, "s.json", schema());
+  auto spec = parse_spec(j, "s.json", schema());
   spec.data = {{"dir", "d\"\u00e9\\"}, {"n", 3}};  // escapes and non-ASCII in the prefix
   const auto trials = ns::sweeps::enumerate(spec);
   REQUIRE(trials.size() == 2 * 3 * 2);
@@ -188,14 +189,15 @@ TEST_CASE("a TPE search: its block's defaults, and only the startup draws are en
                                          "k": {"dist": "int", "low": 0, "high": 3}}}})");
   json tpe = random;
   tpe["search"] = {{"kind", "tpe"}, {"startup", 7}};
-  const auto r = parse_spec_with(random, "s.json", schema());
-  const auto t = parse_spec_with(tpe, "s.json", schema());
-  REQUIRE(t.search.has_value());
-  CHECK(t.search->startup == 7);
-  CHECK(t.search->candidates == 24);
-  CHECK(t.search->gamma == 0.1);
-  CHECK(t.search->gamma_max == 25);
-  CHECK(t.search->prior_weight == 1.0);
+  const auto r = parse_spec(random, "s.json", schema());
+  const auto t = parse_spec(tpe, "s.json", schema());
+  CHECK(t.search_word == "tpe");
+  const auto& ts = t.options_as<ns::engine::TpeSpec>();
+  CHECK(ts.startup == 7);
+  CHECK(ts.candidates == 24);
+  CHECK(ts.gamma == 0.1);
+  CHECK(ts.gamma_max == 25);
+  CHECK(ts.prior_weight == 1.0);
   const auto rt = ns::sweeps::enumerate(r), tt = ns::sweeps::enumerate(t);
   REQUIRE(rt.size() == 30);
   REQUIRE(tt.size() == 7);

@@ -467,8 +467,8 @@ void AshaScheduler::annotate(const msg::Assign& assign, ResultRow& row) const {
   if (i < 0) return;
   const Entry& e = entries_[i];
   const int rung = e.rung() >= 0 ? e.rung() : e.target;
-  row.metrics["rung"] = rung;
-  row.metrics["resource"] = rungs_[rung];
+  row.rung = rung;
+  row.resource = rungs_[rung];
 }
 
 std::vector<ResultRow> AshaScheduler::restored_rows() {
@@ -477,8 +477,8 @@ std::vector<ResultRow> AshaScheduler::restored_rows() {
     Entry& e = entries_[i];
     if (!e.row_owed) continue;
     ResultRow r = stopped_row(e.trial, e.attempt, e.last);
-    r.metrics["rung"] = e.stopped_at;
-    r.metrics["resource"] = rungs_[e.stopped_at];
+    r.rung = e.stopped_at;
+    r.resource = rungs_[e.stopped_at];
     r.error = fmt::format("stopped by the scheduler at rung {} (resource {}); row written from "
                           "the journal after a restart",
                           e.stopped_at, rungs_[e.stopped_at]);
@@ -496,8 +496,8 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
     if (e.state != State::kPaused) continue;
     ResultRow r = stopped_row(e.trial, e.attempt, e.last);
     const int rung = e.rung();
-    r.metrics["rung"] = rung;
-    r.metrics["resource"] = rungs_[rung];
+    r.rung = rung;
+    r.resource = rungs_[rung];
     r.error = fmt::format("stopped at rung {} of {} (resource {}): not among the top 1/{} there",
                           rung, rungs_.size() - 1, rungs_[rung], opt_.eta);
     log(journal::Final{e.trial.id, rung}.to_json());

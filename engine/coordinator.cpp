@@ -289,38 +289,44 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
 
 void Coordinator::on_result(int worker, msg::Result result) {
   auto it = busy_.find(worker);
-  msg::Assign assign;
-  if (it != busy_.end()) {
-    assign = std::move(it->second.assign);
-    busy_.erase(it);
+  if (it == busy_.end()) {
+    log::warn("coordinator: rank {} sent a result for trial {}, but was given no trial",
+              worker, result.outcome.trial_id);
+    return;
   }
-  std::vector<msg::Assign> members = std::move(assign.pack);
-  assign.pack.clear();
-  std::vector<ResultRow> rows;
-  rows.reserve(1 + result.pack.size());
-  rows.push_back(std::move(result.row));
-  for (auto& r : result.pack) rows.push_back(std::move(r));
+  // The Assigns handed out (a pack's first trial, then its members): each outcome is joined
+  // with its own into the row. Rank 0 holds the parameters, seed, repeat and attempt; the
+  // worker sent only what it learned.
+  std::vector<msg::Assign> given;
+  given.reserve(1 + it->second.assign.pack.size());
+  given.push_back(std::move(it->second.assign));
+  busy_.erase(it);
+  for (auto& m : given.front().pack) given.push_back(std::move(m));
+  given.front().pack.clear();
+  std::vector<Outcome> outcomes;
+  outcomes.reserve(1 + result.pack.size());
+  outcomes.push_back(std::move(result.outcome));
+  for (auto& o : result.pack) outcomes.push_back(std::move(o));
+  std::vector<std::pair<const msg::Assign*, ResultRow>> rows;
+  rows.reserve(outcomes.size());
+  for (Outcome& o : outcomes) {
+    auto a = std::find_if(given.begin(), given.end(),
+                          [&](const msg::Assign& x) { return x.trial.id == o.trial_id; });
+    if (a == given.end()) {
+      log::warn("coordinator: rank {} sent an outcome for trial {}, which it was not given",
+                worker, o.trial_id);
+      continue;
+    }
+    rows.emplace_back(&*a, msg::row_of(*a, std::move(o)));
+  }
   // For the breaker a Result is one event: healthy when one of its trials succeeded, else a
   // failure when one failed (a pack that ran out of memory is one failure, not K).
   const ResultRow* health = nullptr;
   auto rank_of = [](const ResultRow& r) {
     return r.status == TrialStatus::kOk ? 2 : r.status == TrialStatus::kFailed ? 1 : 0;
   };
-  for (std::size_t i = 0; i < rows.size(); ++i) {
-    ResultRow& row = rows[i];
-    const msg::Assign* a = &assign;
-    if (i > 0) {
-      auto m = std::find_if(members.begin(), members.end(),
-                            [&](const msg::Assign& x) { return x.trial.id == row.trial_id; });
-      if (m == members.end()) {
-        log::warn("coordinator: rank {} sent a row for trial {}, which it was not given",
-                  worker, row.trial_id);
-        continue;
-      }
-      a = &*m;
-    }
+  for (auto& [a, row] : rows)
     if (settle(worker, *a, row) && (!health || rank_of(row) > rank_of(*health))) health = &row;
-  }
   if (health) update_health(worker, *health);
 }
 

@@ -160,6 +160,8 @@ class Coordinator {
 
   void handle(const Envelope& env);
   void reply(int worker);
+  /// A worker's Result: each outcome joined with the Assign this rank handed out for it into
+  /// its row (msg::row_of), then settled. Both run() and run_serial() come here.
   void on_result(int worker, msg::Result result);
   void check_drain();
   void begin_drain(const std::string& reason);

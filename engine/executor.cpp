@@ -23,30 +23,29 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The runner's outcome as the row's status, metrics and error: a status a runner may not
+// The runner's outcome as the trial's status, metrics and error: a status a runner may not
 // return is a failure, an interruption the time limit caused is a timeout.
-void apply_outcome(ResultRow& row, TrialOutcome out, const std::string& family, bool timed_out,
+void apply_outcome(Outcome& o, TrialOutcome out, const std::string& family, bool timed_out,
                    double time_limit_s) {
-  row.status = out.status;
-  row.metrics = std::move(out.metrics);
-  row.error = std::move(out.error);
-  if (row.status == TrialStatus::kInvalid || row.status == TrialStatus::kTimeout) {
-    row.error = fmt::format("the {} runner returned status \"{}\" (expected ok, failed or "
-                            "interrupted){}{}",
-                            family, to_string(row.status), row.error.empty() ? "" : ": ",
-                            row.error);
-    row.status = TrialStatus::kFailed;
+  o.status = out.status;
+  o.metrics = std::move(out.metrics);
+  o.error = std::move(out.error);
+  if (o.status == TrialStatus::kInvalid || o.status == TrialStatus::kTimeout) {
+    o.error = fmt::format("the {} runner returned status \"{}\" (expected ok, failed or "
+                          "interrupted){}{}",
+                          family, to_string(o.status), o.error.empty() ? "" : ": ", o.error);
+    o.status = TrialStatus::kFailed;
   }
-  if (row.status == TrialStatus::kInterrupted && timed_out) {
-    row.status = TrialStatus::kTimeout;
-    row.error = fmt::format("exceeded the trial time limit of {} s", time_limit_s);
+  if (o.status == TrialStatus::kInterrupted && timed_out) {
+    o.status = TrialStatus::kTimeout;
+    o.error = fmt::format("exceeded the trial time limit of {} s", time_limit_s);
   }
-  row.error = without_backtrace(std::move(row.error));
+  o.error = without_backtrace(std::move(o.error));
 }
 
-void apply_exception(ResultRow& row, const std::string& what, bool timed_out) {
-  row.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
-  row.error = without_backtrace(what);
+void apply_exception(Outcome& o, const std::string& what, bool timed_out) {
+  o.status = timed_out ? TrialStatus::kTimeout : TrialStatus::kFailed;
+  o.error = without_backtrace(what);
 }
 
 // `stop`, and true once the assignment's time limit (from `start`) has passed, which also sets
@@ -118,17 +117,17 @@ std::string output_fault(const std::exception_ptr& failure, const fs::path& dir,
   return fmt::format("{}: a test write fails: {}", where.string(), std::strerror(err));
 }
 
-// Failed rows whose cause is the output directory become "interrupted" with output_error: no
-// row, the trial stays pending, the coordinator drains. One verdict for all of `rows` (a pack
+// Failed outcomes whose cause is the output directory become "interrupted" with output_error:
+// no row, the trial stays pending, the coordinator drains. One verdict for all of `rows` (a pack
 // shares its directory's filesystem), probed only when one of them failed.
-void blame_output(const std::vector<ResultRow*>& rows, const std::exception_ptr& failure,
+void blame_output(const std::vector<Outcome*>& rows, const std::exception_ptr& failure,
                   const fs::path& dir, const fs::path& out_dir) {
   bool failed = false;
-  for (const ResultRow* r : rows) failed = failed || r->status == TrialStatus::kFailed;
+  for (const Outcome* r : rows) failed = failed || r->status == TrialStatus::kFailed;
   if (!failed) return;
   const std::string why = output_fault(failure, dir, out_dir);
   if (why.empty()) return;
-  for (ResultRow* r : rows) {
+  for (Outcome* r : rows) {
     if (r->status != TrialStatus::kFailed) continue;
     if (r->error != why) r->error = fmt::format("{} (the trial failed with: {})", why, r->error);
     r->status = TrialStatus::kInterrupted;
@@ -138,13 +137,9 @@ void blame_output(const std::vector<ResultRow*>& rows, const std::exception_ptr&
 
 }  // namespace
 
-ResultRow TrialExecutor::start_row(const msg::Assign& assign) const {
-  ResultRow row;
+Outcome TrialExecutor::start_outcome(const msg::Assign& assign) const {
+  Outcome row;
   row.trial_id = assign.trial.id;
-  row.params = assign.trial.params;
-  row.seed = assign.trial.seed;
-  row.repeat = assign.trial.repeat;
-  row.attempt = assign.attempt;
   row.rank = info_.rank;
   row.host = info_.host;
   row.device = info_.device;
@@ -167,9 +162,9 @@ std::function<Decision(double, const std::map<std::string, double>&)> TrialExecu
   };
 }
 
-ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<bool()>& stop) {
+Outcome TrialExecutor::execute(const msg::Assign& assign, const std::function<bool()>& stop) {
   const auto start = Clock::now();
-  ResultRow row = start_row(assign);
+  Outcome o = start_outcome(assign);
   bool timed_out = false;
   const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
   const auto dir = fs::path(out_dir_) / "trials" / assign.trial.id;
@@ -189,28 +184,29 @@ ResultRow TrialExecutor::execute(const msg::Assign& assign, const std::function<
       ctx.adopted = true;
     }
     TrialOutcome out = runner_->run(ctx);  // before reading timed_out, which it may set
-    apply_outcome(row, std::move(out), family_, timed_out, assign.time_limit_s);
+    apply_outcome(o, std::move(out), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
-    apply_exception(row, e.what(), timed_out);
+    apply_exception(o, e.what(), timed_out);
     failure = std::current_exception();
   } catch (...) {
-    row.status = TrialStatus::kFailed;
-    row.error = "unknown exception";
+    o.status = TrialStatus::kFailed;
+    o.error = "unknown exception";
   }
-  row.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
-  blame_output({&row}, failure, dir, out_dir_);
-  if (!assign.snapshot.empty() && row.status != TrialStatus::kInterrupted &&
-      row.status != TrialStatus::kTimeout) {
+  o.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  blame_output({&o}, failure, dir, out_dir_);
+  if (!assign.snapshot.empty() && o.status != TrialStatus::kInterrupted &&
+      o.status != TrialStatus::kTimeout) {
     try {
+      // The file holds the whole row (PBT's restore writes it to results.csv as it is).
       write_snapshot(fs::path(out_dir_) / "trials" / assign.trial.id,
-                     fs::path(out_dir_) / assign.snapshot, row, info_.rank);
+                     fs::path(out_dir_) / assign.snapshot, msg::row_of(assign, o), info_.rank);
     } catch (const std::exception& e) {
-      row.status = TrialStatus::kFailed;
-      row.error = fmt::format("cannot write the snapshot {}: {}", assign.snapshot, e.what());
-      blame_output({&row}, std::current_exception(), dir, out_dir_);
+      o.status = TrialStatus::kFailed;
+      o.error = fmt::format("cannot write the snapshot {}: {}", assign.snapshot, e.what());
+      blame_output({&o}, std::current_exception(), dir, out_dir_);
     }
   }
-  return row;
+  return o;
 }
 
 msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bool()>& stop) {
@@ -218,8 +214,8 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
   const auto start = Clock::now();
   std::vector<const msg::Assign*> members = {&assign};
   for (const auto& m : assign.pack) members.push_back(&m);
-  std::vector<ResultRow> rows;
-  for (const auto* m : members) rows.push_back(start_row(*m));
+  std::vector<Outcome> outs;
+  for (const auto* m : members) outs.push_back(start_outcome(*m));
   bool timed_out = false;
   const std::function<bool()> stop_requested = with_time_limit(assign, start, stop, timed_out);
   std::exception_ptr failure;
@@ -237,23 +233,23 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
     NS_CHECK(outcomes.size() == members.size(), "the {} runner returned {} outcomes for a pack "
                                                 "of {} trials",
              family_, outcomes.size(), members.size());
-    for (std::size_t k = 0; k < rows.size(); ++k)
-      apply_outcome(rows[k], std::move(outcomes[k]), family_, timed_out, assign.time_limit_s);
+    for (std::size_t k = 0; k < outs.size(); ++k)
+      apply_outcome(outs[k], std::move(outcomes[k]), family_, timed_out, assign.time_limit_s);
   } catch (const std::exception& e) {
-    for (auto& row : rows) apply_exception(row, e.what(), timed_out);
+    for (auto& o : outs) apply_exception(o, e.what(), timed_out);
     failure = std::current_exception();
   } catch (...) {
-    for (auto& row : rows) apply_exception(row, "unknown exception", false);
+    for (auto& o : outs) apply_exception(o, "unknown exception", false);
   }
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<ResultRow*> all;
-  for (auto& row : rows) {
-    row.wall_s = wall;
-    all.push_back(&row);
+  std::vector<Outcome*> all;
+  for (auto& o : outs) {
+    o.wall_s = wall;
+    all.push_back(&o);
   }
   blame_output(all, failure, fs::path(out_dir_) / "trials" / assign.trial.id, out_dir_);
-  msg::Result result{std::move(rows[0]), {}};
-  for (std::size_t k = 1; k < rows.size(); ++k) result.pack.push_back(std::move(rows[k]));
+  msg::Result result{std::move(outs[0]), {}};
+  for (std::size_t k = 1; k < outs.size(); ++k) result.pack.push_back(std::move(outs[k]));
   return result;
 }
 

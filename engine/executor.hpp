@@ -1,6 +1,7 @@
 #pragma once
 // Runs one trial on this rank: creates its directory, calls the family's runner, and turns
-// everything that can happen (metrics, exceptions, time limit, drain) into a ResultRow.
+// everything that can happen (metrics, exceptions, time limit, drain) into an Outcome, which
+// goes back to rank 0 (msg::Result) to be joined with the trial's Assign into its row.
 #include <functional>
 #include <map>
 #include <memory>
@@ -29,10 +30,10 @@ class TrialExecutor {
   /// the executor adds the trial's own time limit. Never throws: failures are data, except a
   /// failure whose cause is the output directory's filesystem (a core::WriteError, or any
   /// failure while a small write in the trial directory fails with ENOSPC, EDQUOT, EIO, EROFS
-  /// or EFBIG): that row is "interrupted" with ResultRow::output_error, so it is not recorded.
-  ResultRow execute(const msg::Assign& assign, const std::function<bool()>& stop);
+  /// or EFBIG): that outcome is "interrupted" with Outcome::output_error, so it is not recorded.
+  Outcome execute(const msg::Assign& assign, const std::function<bool()>& stop);
   /// execute() for a trial alone; for a pack (assign.pack), all its trials through the runner's
-  /// run_pack, one row each, under the first trial's time limit. Never throws.
+  /// run_pack, one outcome each, under the first trial's time limit. Never throws.
   msg::Result run(const msg::Assign& assign, const std::function<bool()>& stop);
 
   const RankInfo& info() const { return info_; }
@@ -50,8 +51,8 @@ class TrialExecutor {
   nlohmann::json data_;
   nlohmann::json options_;
   std::string out_dir_;
-  /// A row for `assign` with everything but the outcome filled in.
-  ResultRow start_row(const msg::Assign& assign) const;
+  /// An outcome for `assign` that names its trial and where it runs, nothing more yet.
+  Outcome start_outcome(const msg::Assign& assign) const;
   /// The family and its runner (made on first use); the trial's directory created.
   const ModelFamily& prepare(const msg::Assign& assign);
   /// TrialContext::report for `assign`: a Report goes up only when a rung of assign.rungs was

@@ -216,9 +216,9 @@ void MedianStoppingScheduler::annotate(const msg::Assign& assign, ResultRow& row
   const double resource = row.status == TrialStatus::kOk ? opt_.max
                           : c.empty()                    ? std::nan("")
                                                          : c.back().first;
-  row.metrics["rung"] = row.status == TrialStatus::kOk ? static_cast<double>(checks_.size())
-                                                        : static_cast<double>(c.size()) - 1;
-  row.metrics["resource"] = resource;
+  row.rung = row.status == TrialStatus::kOk ? static_cast<int>(checks_.size())
+                                            : static_cast<int>(c.size()) - 1;
+  row.resource = resource;
 }
 
 void MedianStoppingScheduler::restore(const std::vector<nlohmann::json>& events,

@@ -54,50 +54,78 @@ std::map<std::string, double> metrics_from_json(const nlohmann::json& j) {
   return m;
 }
 
-nlohmann::json row_json(const ResultRow& r) {
-  const nlohmann::json metrics = metrics_json(r.metrics);
-  nlohmann::json j = {{"trial_id", r.trial_id}, {"status", r.status}, {"params", r.params},
-                      {"metrics", metrics},     {"seed", r.seed},     {"repeat", r.repeat},
-                      {"attempt", r.attempt},   {"wall_s", r.wall_s}, {"rank", r.rank},
-                      {"host", r.host},         {"device", r.device}, {"error", r.error}};
+nlohmann::json outcome_json(const Outcome& o) {
+  nlohmann::json j = {{"trial_id", o.trial_id}, {"status", o.status},
+                      {"metrics", metrics_json(o.metrics)}, {"wall_s", o.wall_s},
+                      {"rank", o.rank}, {"host", o.host}, {"device", o.device},
+                      {"error", o.error}};
   // Only when set, with status "interrupted": a reader that does not know the flag still
   // leaves the trial pending and drains.
-  if (r.output_error) j["output_error"] = true;
+  if (o.output_error) j["output_error"] = true;
+  return j;
+}
+
+Outcome outcome_from_json(const nlohmann::json& j) {
+  Outcome o;
+  j.at("trial_id").get_to(o.trial_id);
+  j.at("status").get_to(o.status);
+  o.metrics = metrics_from_json(j.at("metrics"));
+  j.at("wall_s").get_to(o.wall_s);
+  j.at("rank").get_to(o.rank);
+  j.at("host").get_to(o.host);
+  j.at("device").get_to(o.device);
+  j.at("error").get_to(o.error);
+  o.output_error = j.value("output_error", false);
+  return o;
+}
+
+ResultRow row_of(const Assign& assign, Outcome outcome) {
+  ResultRow r;
+  static_cast<Outcome&>(r) = std::move(outcome);
+  r.trial_id = assign.trial.id;
+  r.params = assign.trial.params;
+  r.seed = assign.trial.seed;
+  r.repeat = assign.trial.repeat;
+  r.attempt = assign.attempt;
+  return r;
+}
+
+nlohmann::json row_json(const ResultRow& r) {
+  nlohmann::json j = outcome_json(r);
+  j["params"] = r.params;
+  j["seed"] = r.seed;
+  j["repeat"] = r.repeat;
+  j["attempt"] = r.attempt;
+  if (r.rung) j["rung"] = *r.rung;
+  if (r.resource) j["resource"] = journal_json(*r.resource);
   return j;
 }
 
 ResultRow row_from_json(const nlohmann::json& j) {
   ResultRow r;
-  j.at("trial_id").get_to(r.trial_id);
-  j.at("status").get_to(r.status);
+  static_cast<Outcome&>(r) = outcome_from_json(j);
   r.params = j.at("params");
-  r.metrics = metrics_from_json(j.at("metrics"));
   j.at("seed").get_to(r.seed);
   j.at("repeat").get_to(r.repeat);
   j.at("attempt").get_to(r.attempt);
-  j.at("wall_s").get_to(r.wall_s);
-  j.at("rank").get_to(r.rank);
-  j.at("host").get_to(r.host);
-  j.at("device").get_to(r.device);
-  j.at("error").get_to(r.error);
-  r.output_error = j.value("output_error", false);
+  if (j.contains("rung")) r.rung = j.at("rung").get<int>();
+  if (j.contains("resource")) r.resource = journal_value(j.at("resource"));
   return r;
 }
 
-
 void to_json(nlohmann::json& j, const Result& m) {
-  j = row_json(m.row);
+  j = outcome_json(m.outcome);
   if (!m.pack.empty()) {
     j["pack"] = nlohmann::json::array();
-    for (const ResultRow& r : m.pack) j["pack"].push_back(row_json(r));
+    for (const Outcome& o : m.pack) j["pack"].push_back(outcome_json(o));
   }
 }
 
 void from_json(const nlohmann::json& j, Result& m) {
-  m.row = row_from_json(j);
+  m.outcome = outcome_from_json(j);
   m.pack.clear();
   if (j.contains("pack"))
-    for (const auto& r : j.at("pack")) m.pack.push_back(row_from_json(r));
+    for (const auto& o : j.at("pack")) m.pack.push_back(outcome_from_json(o));
 }
 
 void to_json(nlohmann::json& j, const Report& m) {

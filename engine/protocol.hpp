@@ -9,9 +9,13 @@
 //      has none for it, the deadline leaves no time for it, or the sweep is draining.
 //      With `pack: K` an Assign may carry up to K-1 more trials of the same shapes, which the
 //      worker trains together with the first (TrialRunner::run_pack); its Result then carries
-//      one row for each.
-//   3. The worker runs the trial and sends Result {row}. The scheduler says what it means:
-//      record the row, or retry (the trial is pending again). A Result also means "ready for
+//      one outcome for each.
+//   3. The worker runs the trial and sends Result {outcome}: what only it knows (status,
+//      metrics, error, wall_s, where it ran), never the trial's parameters, seed, repeat or
+//      attempt. The coordinator holds the Assign it handed out and builds the row from the two
+//      (row_of; a pack's outcomes each with its own member's Assign, matched by trial id; a run
+//      on one rank takes the same path). The scheduler says what it means: record the row, or
+//      retry (the trial is pending again). A Result also means "ready for
 //      more", so the coordinator answers it as in step 2, except to a rank whose last trials
 //      all failed within a short time (CoordinatorOptions::unhealthy_after): that rank gets
 //      Shutdown, and the scheduler hands what it would have run to the others.
@@ -79,10 +83,16 @@ struct DecisionMsg {
   Decision decision = Decision::kContinue;
 };
 
+/// What a worker sends back for an Assign: outcomes only (Outcome in engine/results.hpp).
 struct Result {
-  ResultRow row;  ///< row.status may be "interrupted" (no row is written for it; see output_error)
-  std::vector<ResultRow> pack{};  ///< the rows of Assign::pack's trials, in their order
+  Outcome outcome;  ///< status may be "interrupted" (no row is written for it; see output_error)
+  std::vector<Outcome> pack{};  ///< the outcomes of Assign::pack's trials, in their order
 };
+
+/// The row of a trial: the Assign rank 0 handed out (trial id, parameters, seed, repeat,
+/// attempt) joined with the outcome that came back. The one way a row is built from a run: the
+/// coordinator for every Result, the executor for PBT's result.json.
+ResultRow row_of(const Assign& assign, Outcome outcome);
 
 struct Drain {};
 struct Shutdown {};
@@ -98,7 +108,11 @@ void from_json(const nlohmann::json& j, Report& m);
 void to_json(nlohmann::json& j, const DecisionMsg& m);
 void from_json(const nlohmann::json& j, DecisionMsg& m);
 
-/// A row as JSON and back (Result's rows, PBT's result.json).
+/// An outcome as JSON and back (the wire: Result and its pack).
+nlohmann::json outcome_json(const Outcome& o);
+Outcome outcome_from_json(const nlohmann::json& j);
+/// A whole row as JSON and back: a file, not the wire (PBT's result.json, read on restore; the
+/// outcome's fields plus params, seed, repeat, attempt, and rung / resource when set).
 nlohmann::json row_json(const ResultRow& r);
 ResultRow row_from_json(const nlohmann::json& j);
 

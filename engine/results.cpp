@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -47,6 +48,52 @@ const std::vector<std::string>& trailing_columns() {
                                              "rank", "host",   "device",  "error"};
   return c;
 }
+
+const std::vector<std::string>& scheduler_columns() {
+  static const std::vector<std::string> c = {"rung", "resource"};
+  return c;
+}
+
+namespace {
+
+// A number cell as results.csv has it ("nan", "inf", shortest round trip); NaN when empty or
+// not a number (no exceptions: a resume reads every row).
+double number_cell(const std::string& s) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(s.c_str(), &end);
+  return end == s.c_str() || errno == ERANGE ? NAN : v;
+}
+
+// The cell of a metric column: the row's rung or resource for scheduler_columns(), else the
+// metric (nan when the row has none).
+std::string metric_cell(const ResultRow& row, const std::string& column) {
+  const auto& sc = scheduler_columns();
+  if (column == sc[0]) return format_number(row.rung ? static_cast<double>(*row.rung) : NAN);
+  if (column == sc[1]) return format_number(row.resource.value_or(NAN));
+  auto it = row.metrics.find(column);
+  return format_number(it == row.metrics.end() ? NAN : it->second);
+}
+
+// A metric column's cell read back into `row`: scheduler_columns() into rung / resource (left
+// unset for "nan"), any other into metrics.
+void read_metric_cell(ResultRow& row, const std::string& column, const std::string& cell) {
+  const double v = number_cell(cell);
+  const auto& sc = scheduler_columns();
+  if (column == sc[0]) {
+    if (std::isfinite(v)) row.rung = static_cast<int>(v);
+  } else if (column == sc[1]) {
+    if (!std::isnan(v)) row.resource = v;
+  } else {
+    row.metrics[column] = v;
+  }
+}
+
+nlohmann::json finite_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
+}
+
+}  // namespace
 
 ResultsTable::ResultsTable(std::string path, std::vector<std::string> param_names,
                            std::vector<std::string> metric_names)
@@ -119,10 +166,7 @@ CsvTable ResultsTable::open_table(bool check_only) {
 std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
   std::vector<std::string> c = {row.trial_id, to_string(row.status)};
   for (auto& p : params_) c.push_back(row.params.contains(p) ? format_value(row.params.at(p)) : "");
-  for (auto& m : metrics_) {
-    auto it = row.metrics.find(m);
-    c.push_back(format_number(it == row.metrics.end() ? NAN : it->second));
-  }
+  for (auto& m : metrics_) c.push_back(metric_cell(row, m));
   c.push_back(std::to_string(row.seed));
   c.push_back(std::to_string(row.repeat));
   c.push_back(std::to_string(row.attempt));
@@ -157,11 +201,14 @@ bool BestTracker::offer(const ResultRow& row) {
   if (it == row.metrics.end() || !would_take(it->second)) return false;
   const double v = it->second;
   nlohmann::json metrics = nlohmann::json::object();
-  for (auto& [k, m] : row.metrics) metrics[k] = std::isfinite(m) ? nlohmann::json(m) : nlohmann::json(nullptr);
+  for (auto& [k, m] : row.metrics) metrics[k] = finite_or_null(m);
   best_ = nlohmann::json{{"trial_id", row.trial_id}, {"metric", metric_},
                          {"mode", max_ ? "max" : "min"}, {"value", v},
                          {"params", row.params}, {"metrics", metrics},
                          {"seed", row.seed}, {"repeat", row.repeat}};
+  // Early stopping's bookkeeping, beside the metrics (not among them).
+  if (row.rung) (*best_)["rung"] = *row.rung;
+  if (row.resource) (*best_)["resource"] = finite_or_null(*row.resource);
   best_value_ = v;
   return true;
 }
@@ -183,13 +230,7 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
     else
       row.params[p] = std::move(v);
   }
-  for (auto& m : metric_names) {
-    const std::string& s = cells.at(m);
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(s.c_str(), &end);
-    row.metrics[m] = end == s.c_str() || errno == ERANGE ? NAN : v;
-  }
+  for (auto& m : metric_names) read_metric_cell(row, m, cells.at(m));
   row.seed = std::stoull(cells.at("seed"));
   row.repeat = std::stoi(cells.at("repeat"));
   return offer(row);
@@ -210,12 +251,8 @@ bool BestTracker::offer_record(const std::vector<std::string>& header,
   if (status == nullptr || parse_trial_status(*status) != TrialStatus::kOk) return false;
   if (std::find(metric_names.begin(), metric_names.end(), metric_) == metric_names.end())
     return false;  // offer_cells would leave the metric out, and offer refuse the row
-  if (const std::string* m = cell(metric_)) {
-    char* end = nullptr;
-    errno = 0;
-    const double v = std::strtod(m->c_str(), &end);
-    if (end == m->c_str() || errno == ERANGE || !would_take(v)) return false;
-  }
+  if (const std::string* m = cell(metric_))
+    if (!would_take(number_cell(*m))) return false;
   std::map<std::string, std::string> named;
   for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) named[header[i]] = cells[i];
   return offer_cells(named, param_names, metric_names);

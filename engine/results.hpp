@@ -16,24 +16,36 @@
 
 namespace ns::engine {
 
-/// One finished trial.
-struct ResultRow {
+/// What the rank that ran a trial knows of it: the outcome a worker sends back (msg::Result),
+/// nothing rank 0 already holds. `trial_id` only names which trial of the Assign it is.
+struct Outcome {
   std::string trial_id;
-  TrialStatus status = TrialStatus::kInvalid;  ///< ok | failed | timeout (| interrupted)
-  nlohmann::json params;                   ///< flat resolved configuration
+  TrialStatus status = TrialStatus::kInvalid;  ///< ok | failed | timeout | stopped | paused | interrupted
   std::map<std::string, double> metrics;   ///< missing metrics are written as nan
-  std::uint64_t seed = 0;
-  int repeat = 0;
-  int attempt = 1;
   double wall_s = 0;
   int rank = 0;
   std::string host;
   std::string device;
   std::string error;
   /// The trial could not write its files to the output directory (disk full, quota, I/O error,
-  /// read-only): a worker sends such a row with status "interrupted", so it gets no row and the
-  /// trial stays pending; the coordinator drains (exit kExitCannotWrite). Never in results.csv.
+  /// read-only): a worker sends such an outcome with status "interrupted", so it gets no row and
+  /// the trial stays pending; the coordinator drains (exit kExitCannotWrite). Never in results.csv.
   bool output_error = false;
+};
+
+/// One finished trial: its outcome, plus what rank 0 holds in the Assign it handed out (the
+/// trial's parameters, seed, repeat, attempt; msg::row_of joins the two), plus the scheduler's
+/// bookkeeping. The outcome's trial_id is the Assign's.
+struct ResultRow : Outcome {
+  nlohmann::json params;                   ///< flat resolved configuration
+  std::uint64_t seed = 0;
+  int repeat = 0;
+  int attempt = 1;
+  /// Early stopping (ASHA, Hyperband, the median rule): the rung where the trial ended and its
+  /// resource there; results.csv's `rung` and `resource` columns (scheduler_columns()), which
+  /// are not metrics. Unset: "nan" in those columns, as for a sweep's other absent values.
+  std::optional<int> rung;
+  std::optional<double> resource;
 };
 
 /// Formats a double so that pandas reads it back exactly ("nan", "inf" for non-finite).
@@ -49,6 +61,10 @@ std::string format_value(const nlohmann::json& v);
 /// before them, then "seed" ... "error" after.
 const std::vector<std::string>& leading_columns();
 const std::vector<std::string>& trailing_columns();
+/// The columns an early-stopping sweep adds after its metrics ("rung", "resource"; the run lists
+/// them with the metric names, so the header keeps its place): ResultsTable writes them from
+/// ResultRow::rung and ::resource and reads them back there, never from or into `metrics`.
+const std::vector<std::string>& scheduler_columns();
 
 class ResultsTable {
  public:

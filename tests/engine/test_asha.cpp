@@ -116,8 +116,10 @@ TEST_CASE("ASHA promotion: the paper's get_job, rung by rung, on scripted values
   for (const auto& r : rows) {
     CHECK(r.status == TrialStatus::kStopped);
     const bool promoted = r.trial_id == "t1" || r.trial_id == "t4";
-    CHECK(r.metrics.at("rung") == (promoted ? 1 : 0));
-    CHECK(r.metrics.at("resource") == (promoted ? 3 : 1));
+    CHECK(r.rung == (promoted ? 1 : 0));
+    CHECK(r.resource == (promoted ? 3.0 : 1.0));
+    CHECK_FALSE(r.metrics.count("rung"));  // bookkeeping, not a metric
+    CHECK_FALSE(r.metrics.count("resource"));
   }
 }
 
@@ -139,8 +141,9 @@ TEST_CASE("ASHA promotion: the top rung trains to max and ends as finished; ties
   CHECK_FALSE(s.may_have_more());
   ResultRow r = row(top, TrialStatus::kOk, 6);
   s.annotate(top, r);
-  CHECK(r.metrics.at("rung") == 1);
-  CHECK(r.metrics.at("resource") == 3);
+  CHECK(r.rung == 1);
+  CHECK(r.resource == 3.0);
+  CHECK(r.metrics.size() == 1);  // the trial's metric alone
   CHECK(s.final_rows().size() == 2);  // t1, t2 stopped at rung 0
 }
 
@@ -316,7 +319,9 @@ TEST_CASE("median stopping rule: best so far against the median of finished tria
   CHECK(report("t4", 2, 0.0) == Decision::kStop);
   ResultRow r = row(a4, TrialStatus::kStopped, 0);
   s.annotate(a4, r);
-  CHECK(r.metrics.at("resource") == 2);
+  CHECK(r.resource == 2.0);
+  CHECK(r.rung == 0);
+  CHECK_FALSE(r.metrics.count("resource"));
   CHECK(s.pending() == 0);
   (void)a2;
   (void)a3;

@@ -22,8 +22,8 @@ using ns::test::TempDir;
 
 namespace {
 
-/// Worker behaviour: given an Assign, the Result it sends back (or nothing to hold the trial).
-using Behaviour = std::function<std::optional<ResultRow>(int rank, const msg::Assign&)>;
+/// Worker behaviour: given an Assign, the outcome it sends back (or nothing to hold the trial).
+using Behaviour = std::function<std::optional<Outcome>(int rank, const msg::Assign&)>;
 
 class FakeTransport final : public Transport {
  public:
@@ -50,7 +50,7 @@ class FakeTransport final : public Transport {
         held[dest] = a;
       }
     } else if (type == "drain" && held.count(dest)) {
-      ResultRow r;
+      Outcome r;
       r.trial_id = held[dest].trial.id;
       r.status = TrialStatus::kInterrupted;
       held.erase(dest);
@@ -62,10 +62,9 @@ class FakeTransport final : public Transport {
     if (inbox_.empty() && finish_held_when_idle && !held.empty()) {
       // A slow rank: its trial ends ok once nothing else is pending.
       const auto it = held.begin();
-      ResultRow r;
+      Outcome r;
       r.trial_id = it->second.trial.id;
       r.status = TrialStatus::kOk;
-      r.attempt = it->second.attempt;
       r.rank = it->first;
       r.wall_s = 1;
       r.metrics["score"] = it->second.trial.params.at("x").get<double>();
@@ -101,11 +100,10 @@ std::vector<ns::sweeps::Trial> trials(int n) {
   return v;
 }
 
-ResultRow ok_row(const msg::Assign& a, int rank) {
-  ResultRow r;
+Outcome ok_row(const msg::Assign& a, int rank) {
+  Outcome r;
   r.trial_id = a.trial.id;
   r.status = TrialStatus::kOk;
-  r.attempt = a.attempt;
   r.rank = rank;
   r.wall_s = 1;
   r.metrics["score"] = a.trial.params.at("x").get<double>();
@@ -143,7 +141,7 @@ TEST_CASE("every trial is recorded once and every worker is shut down once", "[c
 
 TEST_CASE("pull scheduling: a worker that holds a trial gets no more", "[coordinator]") {
   // Rank 1 never finishes its first trial until drained; ranks 2 and 3 do all the rest.
-  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<Outcome> {
     if (rank == 1) return std::nullopt;
     return ok_row(a, rank);
   });
@@ -160,7 +158,7 @@ TEST_CASE("pull scheduling: a worker that holds a trial gets no more", "[coordin
 
 TEST_CASE("a failed trial is retried up to `retries` times, then recorded", "[coordinator]") {
   FakeTransport t(3, [](int rank, const msg::Assign& a) {
-    ResultRow r = ok_row(a, rank);
+    Outcome r = ok_row(a, rank);
     if (a.trial.index == 2 && a.attempt < 3) {
       r.status = TrialStatus::kFailed;
       r.error = "transient";
@@ -191,7 +189,7 @@ TEST_CASE("a failed trial is retried up to `retries` times, then recorded", "[co
 
 TEST_CASE("drain: no new trials, running ones stop, nothing is recorded for them", "[coordinator]") {
   bool drain = false;
-  FakeTransport t(3, [&](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+  FakeTransport t(3, [&](int rank, const msg::Assign& a) -> std::optional<Outcome> {
     if (a.trial.index >= 4) {
       drain = true;  // a signal arrives while trial 4 runs
       return std::nullopt;
@@ -274,7 +272,7 @@ TEST_CASE("the deadline check scales the expected duration by the next trial's c
   v[1].cost = 50;
   v[2].cost = 40;
   FakeTransport t(2, [&v](int rank, const msg::Assign& a) {
-    ResultRow r = ok_row(a, rank);
+    Outcome r = ok_row(a, rank);
     r.wall_s = v[static_cast<size_t>(a.trial.index)].cost;  // 1 s per cost unit (cost is not sent)
     return r;
   });
@@ -349,7 +347,7 @@ TEST_CASE("packing: a failed member is retried alone; a pack that fails whole is
   for (auto& x : v) x.pack_key = "a";
   SECTION("retry") {
     FakeTransport t(2, [](int rank, const msg::Assign& a) {
-      ResultRow r = ok_row(a, rank);
+      Outcome r = ok_row(a, rank);
       if (a.trial.id == "t1" && a.attempt == 1) r.status = TrialStatus::kFailed;
       return r;
     });
@@ -367,7 +365,7 @@ TEST_CASE("packing: a failed member is retried alone; a pack that fails whole is
     // Every trial fails: with pack 3 and unhealthy_after 2, the rank goes after two packs
     // (6 failures), not after its first pack's 3 rows.
     FakeTransport t(3, [](int rank, const msg::Assign& a) {
-      ResultRow r = ok_row(a, rank);
+      Outcome r = ok_row(a, rank);
       if (rank == 1) r.status = TrialStatus::kFailed;
       return r;
     });
@@ -410,15 +408,17 @@ TEST_CASE("executor: a pack runs through run_pack, one row per member in order",
   REQUIRE(back.pack.size() == 2);
   CHECK(back.pack[1].attempt == 2);
   const msg::Result r = ex.run(back, [] { return false; });
-  CHECK(r.row.trial_id == "p0");
-  CHECK(r.row.status == TrialStatus::kOk);
+  CHECK(r.outcome.trial_id == "p0");
+  CHECK(r.outcome.status == TrialStatus::kOk);
   REQUIRE(r.pack.size() == 2);
   CHECK(r.pack[0].trial_id == "p1");
   CHECK(r.pack[0].status == TrialStatus::kOk);
-  CHECK(r.pack[0].attempt == 1);
   CHECK(r.pack[1].trial_id == "p2");
   CHECK(r.pack[1].status == TrialStatus::kFailed);
-  CHECK(r.pack[1].attempt == 2);
+  // Each member's row joins its outcome with its own Assign (its attempt and parameters).
+  CHECK(msg::row_of(back.pack[0], r.pack[0]).attempt == 1);
+  CHECK(msg::row_of(back.pack[1], r.pack[1]).attempt == 2);
+  CHECK(msg::row_of(back.pack[1], r.pack[1]).params.at("fail_first_n") == 5);
   const auto wire = json(msg::wrap(MessageKind::kResult, r)).at("body").get<msg::Result>();
   REQUIRE(wire.pack.size() == 2);
   CHECK(wire.pack[1].error == r.pack[1].error);
@@ -609,7 +609,7 @@ TEST_CASE("model families: data facts are a value; costs and statuses are checke
     TrialExecutor ex(reg, "status", json::object(), "/nonexistent", RankInfo{1, "h", "cpu", 1});
     msg::Assign a;
     a.trial = ns::sweeps::Trial{"t", 0, 0, 1, json{{"x", 1.0}}};
-    const ResultRow row = ex.execute(a, [] { return false; });
+    const Outcome row = ex.execute(a, [] { return false; });
     CHECK(row.status == TrialStatus::kFailed);
     CHECK_THAT(row.error, Catch::Contains("the status runner returned status \"" + to_string(s) + "\""));
   }
@@ -618,8 +618,8 @@ TEST_CASE("model families: data facts are a value; costs and statuses are checke
 namespace {
 // Rank `bad` fails every trial at once; the others run them.
 Behaviour broken_rank(int bad) {
-  return [bad](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
-    ResultRow r = ok_row(a, rank);
+  return [bad](int rank, const msg::Assign& a) -> std::optional<Outcome> {
+    Outcome r = ok_row(a, rank);
     r.host = "node" + std::to_string(rank);
     if (rank == bad) {
       r.status = TrialStatus::kFailed;
@@ -682,7 +682,7 @@ TEST_CASE("rank health: without retries the failures are rows; ok resets the str
   {
     // Alternating failures never make a streak of 2.
     FakeTransport t(2, [](int rank, const msg::Assign& a) {
-      ResultRow r = ok_row(a, rank);
+      Outcome r = ok_row(a, rank);
       if (a.trial.index % 2) r.status = TrialStatus::kFailed;
       return r;
     });
@@ -746,7 +746,7 @@ TEST_CASE("rank health: with one rank there is nothing to compare with: failures
 
 TEST_CASE("rank health: ranks that all fail alike are not taken out", "[coordinator][health]") {
   FakeTransport t(4, [](int rank, const msg::Assign& a) {
-    ResultRow r = ok_row(a, rank);
+    Outcome r = ok_row(a, rank);
     r.status = TrialStatus::kFailed;
     r.error = "non-finite loss (learning rate too large)";
     return r;
@@ -764,9 +764,9 @@ TEST_CASE("rank health: a rank failing fast waits for a slower rank's result, wh
   // Rank 1 fails every trial at once; ranks 2 and 3 are slow (their results come only when
   // nothing else is pending). Without the wait rank 1 would fail most of the sweep before any
   // other rank had a result to compare with.
-  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<ResultRow> {
+  FakeTransport t(4, [](int rank, const msg::Assign& a) -> std::optional<Outcome> {
     if (rank != 1) return std::nullopt;
-    ResultRow r = ok_row(a, rank);
+    Outcome r = ok_row(a, rank);
     r.status = TrialStatus::kFailed;
     r.error = "CUDA error: an illegal memory access was encountered";
     return r;
@@ -785,7 +785,7 @@ TEST_CASE("rank health: a rank failing fast waits for a slower rank's result, wh
 TEST_CASE("a trial that could not write its files drains the sweep; it gets no row and no retry",
           "[coordinator][write_error]") {
   FakeTransport t(3, [](int rank, const msg::Assign& a) {
-    ResultRow r = ok_row(a, rank);
+    Outcome r = ok_row(a, rank);
     if (a.trial.index == 3) {
       r.status = TrialStatus::kInterrupted;
       r.output_error = true;
@@ -884,7 +884,7 @@ class FailingFamily final : public ModelFamily {
   std::function<TrialOutcome()> fail_;
 };
 
-ResultRow run_failing(const std::filesystem::path& dir, std::function<TrialOutcome()> fail) {
+Outcome run_failing(const std::filesystem::path& dir, std::function<TrialOutcome()> fail) {
   FamilyRegistry reg;
   reg.add(std::make_unique<FailingFamily>(std::move(fail)));
   TrialExecutor ex(reg, "failing", json::object(), dir.string(), RankInfo{1, "h", "cpu", 1});
@@ -903,7 +903,7 @@ TEST_CASE("executor: a failure the output directory caused comes back interrupte
   };
   {
     // Our writers say so themselves.
-    const ResultRow r = run_failing(dir, []() -> TrialOutcome {
+    const Outcome r = run_failing(dir, []() -> TrialOutcome {
       throw ns::core::WriteError("out/trials/w1/curve.csv", ENOSPC,
                                  "out/trials/w1/curve.csv: cannot write: No space left on device");
     });
@@ -913,7 +913,7 @@ TEST_CASE("executor: a failure the output directory caused comes back interrupte
   }
   {
     // A filesystem_error with ENOSPC (creating a directory, copying a snapshot).
-    const ResultRow r = run_failing(dir, []() -> TrialOutcome {
+    const Outcome r = run_failing(dir, []() -> TrialOutcome {
       throw std::filesystem::filesystem_error("create_directories", "out/trials/w1/ckpt",
                                               std::error_code(ENOSPC, std::generic_category()));
     });
@@ -924,8 +924,8 @@ TEST_CASE("executor: a failure the output directory caused comes back interrupte
     // Anything else while the trial directory takes no write (RLIMIT_FSIZE 0: EFBIG): the
     // probe puts it down to the disk.
     FileSizeLimit full(0);
-    const ResultRow r = run_failing(dir, torch_like);
-    const ResultRow r2 = run_failing(dir, []() -> TrialOutcome {
+    const Outcome r = run_failing(dir, torch_like);
+    const Outcome r2 = run_failing(dir, []() -> TrialOutcome {
       return {TrialStatus::kFailed, {}, "the program exited with code 1"};
     });
     CHECK(r.status == TrialStatus::kInterrupted);
@@ -937,22 +937,124 @@ TEST_CASE("executor: a failure the output directory caused comes back interrupte
   }
   {
     // The same failure on a disk with room is the trial's own: a failed row.
-    const ResultRow r = run_failing(dir, torch_like);
+    const Outcome r = run_failing(dir, torch_like);
     CHECK(r.status == TrialStatus::kFailed);
     CHECK_FALSE(r.output_error);
     CHECK(r.error == "PytorchStreamWriter failed writing file data/0: file write failed");
   }
   // The flag travels in a Result and back; a row without it (an older worker) reads as unset.
-  ResultRow flagged;
+  Outcome flagged;
   flagged.trial_id = "x";
   flagged.status = TrialStatus::kInterrupted;
   flagged.output_error = true;
   const json j = msg::Result{flagged, {}};
   CHECK(j.at("output_error") == true);
-  CHECK(j.get<msg::Result>().row.output_error);
-  ResultRow plain = flagged;
+  CHECK(j.get<msg::Result>().outcome.output_error);
+  Outcome plain = flagged;
   plain.output_error = false;
   const json k = msg::Result{plain, {}};
   CHECK_FALSE(k.contains("output_error"));
-  CHECK_FALSE(k.get<msg::Result>().row.output_error);
+  CHECK_FALSE(k.get<msg::Result>().outcome.output_error);
+}
+
+TEST_CASE("a Result carries outcomes only; rank 0 builds each row from the Assign it holds",
+          "[coordinator][protocol]") {
+  // The wire: what a worker's executor sends for a pack has no parameters, seed, repeat or
+  // attempt, for the first trial or any member.
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  const TempDir scratch("outcome");
+  TrialExecutor ex(reg, "quadratic", json::object(), scratch.path.string(),
+                   RankInfo{1, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
+  msg::Assign a;
+  a.trial = ns::sweeps::Trial{"o0", 0, 1, 11, params};
+  msg::Assign m;
+  m.trial = ns::sweeps::Trial{"o1", 1, 2, 12, params};
+  m.trial.params["x"] = 0.5;
+  m.attempt = 3;
+  a.pack.push_back(m);
+  const json wire = json(msg::wrap(MessageKind::kResult, ex.run(a, [] { return false; }))).at("body");
+  REQUIRE(wire.at("pack").size() == 1);
+  for (const json& o : {wire, wire.at("pack")[0]}) {
+    CHECK(o.contains("trial_id"));
+    CHECK(o.contains("metrics"));
+    for (const char* k : {"params", "seed", "repeat", "attempt", "rung", "resource"})
+      CHECK_FALSE(o.contains(k));
+  }
+
+  // The coordinator: the rows it records carry the identity and parameters of its own Assigns
+  // (the worker here sends outcomes in the reverse order of the pack: matched by trial id).
+  std::vector<ns::sweeps::Trial> v;
+  for (int i = 0; i < 4; ++i)
+    v.push_back(ns::sweeps::Trial{"p" + std::to_string(i), i, i % 2, 100u + i,
+                                  json{{"x", i}, {"tag", "v" + std::to_string(i)}}, 1.0, "k"});
+  class Reversing final : public Transport {
+   public:
+    int rank() const override { return 0; }
+    int size() const override { return 2; }
+    void send(int dest, const json& msg) override {
+      if (msg.at("type") != "assign") return;
+      const auto got = msg.at("body").get<msg::Assign>();
+      std::vector<msg::Assign> all = {got};
+      all.insert(all.end(), got.pack.begin(), got.pack.end());
+      std::vector<Outcome> outs;
+      for (const msg::Assign& x : all) outs.insert(outs.begin(), ok_row(x, dest));
+      msg::Result r{outs.front(), {outs.begin() + 1, outs.end()}};
+      inbox.push_back({dest, msg::wrap(MessageKind::kResult, r)});
+    }
+    std::optional<Envelope> poll() override {
+      if (inbox.empty()) return std::nullopt;
+      Envelope e = inbox.front();
+      inbox.pop_front();
+      return e;
+    }
+    std::deque<Envelope> inbox{{1, msg::wrap(MessageKind::kReady, msg::Ready{1, "h", "cpu"})}};
+  } t;
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.pack = 2;
+  o.longest_first = false;
+  auto s = Coordinator(t, sink, o, no_drain).run(v);
+  CHECK(s.recorded == 4);
+  REQUIRE(sink.rows.size() == 4);
+  for (const ResultRow& r : sink.rows) {
+    const auto& trial = v.at(static_cast<std::size_t>(std::stoi(r.trial_id.substr(1))));
+    CHECK(r.params == trial.params);
+    CHECK(r.seed == trial.seed);
+    CHECK(r.repeat == trial.repeat);
+    CHECK(r.attempt == 1);
+    CHECK(r.metrics.at("score") == trial.params.at("x").get<double>());
+    CHECK(r.rank == 1);
+  }
+}
+
+TEST_CASE("run_serial builds rows the same way: the executor's outcome joined with the Assign",
+          "[coordinator][protocol]") {
+  FamilyRegistry reg;
+  reg.add(ns::models::quadratic_family());
+  const TempDir scratch("serial_rows");
+  TrialExecutor ex(reg, "quadratic", json::object(), scratch.path.string(),
+                   RankInfo{0, "h", "cpu", 1});
+  auto params = ns::models::quadratic_family()->schema().model_defaults;
+  params.update(ns::models::quadratic_family()->schema().training_defaults);
+  std::vector<ns::sweeps::Trial> v;
+  for (int i = 0; i < 3; ++i) {
+    v.push_back(ns::sweeps::Trial{"s" + std::to_string(i), i, i, 7u + i, params});
+    v.back().params["x"] = 0.25 * i;
+  }
+  FakeTransport one(1, [](int, const msg::Assign&) { return std::nullopt; });
+  FakeSink sink;
+  CoordinatorOptions o;
+  o.longest_first = false;
+  Coordinator(one, sink, o, no_drain).run_serial(v, ex);
+  REQUIRE(sink.rows.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(sink.rows[i].trial_id == v[i].id);
+    CHECK(sink.rows[i].params == v[i].params);
+    CHECK(sink.rows[i].seed == v[i].seed);
+    CHECK(sink.rows[i].repeat == v[i].repeat);
+    CHECK(sink.rows[i].status == TrialStatus::kOk);
+  }
 }

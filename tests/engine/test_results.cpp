@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <cerrno>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 
 #include "engine/csv.hpp"
@@ -187,4 +189,65 @@ TEST_CASE("BestTracker::offer_cells reads the cells of a results.csv row") {
   CHECK_FALSE(best.offer_cells(cells("x", "1e999"), {"lr", "name"}, {"score"}));
   CHECK_FALSE(best.offer_cells(cells("x", "abc"), {"lr", "name"}, {"score"}));
   CHECK(best.value() == 2);
+}
+
+TEST_CASE("early stopping's rung and resource are row fields in their own columns, not metrics",
+          "[results][asha]") {
+  const TempDir scratch("results_rung");
+  const auto path = (scratch.path / "results.csv").string();
+  // An early-stopping sweep lists the two columns after its metrics (as the run does).
+  const std::vector<std::string> metrics = {"score", "rung", "resource"};
+  ResultRow stopped = row("t1", 0.25, {{"x", 2}});
+  stopped.status = TrialStatus::kStopped;
+  stopped.seed = 7;
+  stopped.wall_s = 1.5;
+  stopped.rank = 2;
+  stopped.host = "h";
+  stopped.device = "cpu";
+  stopped.error = "stopped at rung 1";
+  stopped.rung = 1;
+  stopped.resource = 3;
+  ResultRow plain = row("t2", 0.5, {{"x", 3}});  // no rung: nan there, as an absent metric
+  {
+    ResultsTable t(path, {"x"}, metrics);
+    t.open();
+    t.append(stopped);
+    t.append(plain);
+  }
+  // Byte for byte what the version that kept them in `metrics` wrote (tests/data/resume_v1).
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text ==
+        "trial_id,status,x,score,rung,resource,seed,repeat,attempt,wall_s,rank,host,device,error\n"
+        "t1,stopped,2,0.25,1,3,7,0,1,1.500,2,h,cpu,stopped at rung 1\n"
+        "t2,ok,3,0.5,nan,nan,0,0,1,0.000,0,,,\n");
+  // A stray metric of that name is not what the column shows.
+  ResultRow stray = stopped;
+  stray.metrics["rung"] = 99;
+  CHECK(ResultsTable(path, {"x"}, metrics).cells(stray)[4] == "1");
+
+  // Read back (a resume's best.json): into the fields; best.json shows them beside the metrics.
+  BestTracker best("score", true);
+  ResultsTable again(path, {"x"}, metrics);
+  const auto rows = again.open(/*check_only=*/true);
+  REQUIRE(rows.size() == 2);
+  auto ok = rows[0];
+  ok["status"] = "ok";
+  CHECK(best.offer_cells(ok, {"x"}, metrics));
+  const nlohmann::json j = best.to_json();
+  CHECK(j.at("metrics") == nlohmann::json{{"score", 0.25}});
+  CHECK(j.at("rung") == 1);
+  CHECK(j.at("resource") == 3.0);
+  // Live rows give the same best.json.
+  BestTracker live("score", true);
+  ResultRow ok_row = stopped;
+  ok_row.status = TrialStatus::kOk;
+  CHECK(live.offer(ok_row));
+  CHECK(live.to_json().at("metrics") == j.at("metrics"));
+  CHECK(live.to_json().at("rung") == 1);
+  // A row with none (no early stopping): no such keys.
+  BestTracker none("score", true);
+  CHECK(none.offer(plain));
+  CHECK_FALSE(none.to_json().contains("rung"));
+  CHECK_FALSE(none.to_json().contains("resource"));
 }

@@ -155,14 +155,14 @@ TEST_CASE("quadratic through the executor keeps the rung contract", "[rung_walk]
   a.trial = ns::sweeps::Trial{"q1", 0, 0, 7, params};
   a.rungs = {1, 3, 9};
   a.resource_limit = 3;
-  const ResultRow paused = ex.execute(a, never);
+  const Outcome paused = ex.execute(a, never);
   CHECK(paused.status == TrialStatus::kPaused);
   CHECK(reports == std::vector<double>{1, 3});
   // Resumed from its checkpoint at step 3 up to the final rung: only rung 9 is new.
   reports.clear();
   a.resource_limit = 9;
   a.final_rung = true;
-  const ResultRow done = ex.execute(a, never);
+  const Outcome done = ex.execute(a, never);
   CHECK(done.status == TrialStatus::kOk);
   CHECK(reports == std::vector<double>{9});
   // Resumed past its limit (the pause not recorded): paused again at once, no report.
@@ -171,11 +171,11 @@ TEST_CASE("quadratic through the executor keeps the rung contract", "[rung_walk]
   b.trial.id = "q2";
   b.resource_limit = 3;
   b.final_rung = false;
-  const ResultRow first = ex.execute(b, never);
+  const Outcome first = ex.execute(b, never);
   CHECK(first.status == TrialStatus::kPaused);
   reports.clear();
   b.resource_limit = 2;
-  const ResultRow again = ex.execute(b, never);
+  const Outcome again = ex.execute(b, never);
   CHECK(again.status == TrialStatus::kPaused);
   CHECK(again.metrics == first.metrics);  // step 3's, without a step
   CHECK(reports.empty());

@@ -30,12 +30,15 @@ inline engine::ResultRow row(const sweeps::Trial& t, engine::TrialStatus status,
   return r;
 }
 
-/// The row a worker sends back for assignment `a`: the trial's row with the attempt it was given.
+/// The row rank 0 builds when assignment `a` comes back with `status` and "score": the
+/// worker's outcome joined with the Assign (msg::row_of), as the coordinator does.
 inline engine::ResultRow row(const engine::msg::Assign& a, engine::TrialStatus status,
                              double score) {
-  engine::ResultRow r = row(a.trial, status, score);
-  r.attempt = a.attempt;
-  return r;
+  engine::Outcome o;
+  o.trial_id = a.trial.id;
+  o.status = status;
+  o.metrics["score"] = score;
+  return engine::msg::row_of(a, std::move(o));
 }
 
 }  // namespace ns::test

@@ -127,6 +127,12 @@ def pbt_replay(path, keep_value, maximize):
     return total, agree, first
 
 
+def exploited(path):
+    with open(path) as f:
+        return {e["trial"] for e in map(json.loads, filter(str.strip, f))
+                if e.get("event") == "pbt_exploit"}
+
+
 def pbt_rules(path, maximize):
     out = []
     for name, keep in (("old rule", False), ("new rule", True)):
@@ -185,6 +191,19 @@ def main():
                     f"{(c[val + '_new'] - c[val + '_random']).abs().max():.3g}, {test} "
                     f"{(c[test + '_new'] - c[test + '_random']).abs().max():.3g}")
             if arm == "pbt":
+                # Members that never exploited trained their own draw to the end in segments:
+                # against the random arm's row of the same trial (trained in one go).
+                rr = pd.read_csv(f"{COMMITTED['random']}/{task}/seed{seed}/random/results.csv")
+                for name, d, df in (("old", old_dir, do), ("new", new_dir, dn)):
+                    own = [t for t in df.trial_id
+                           if t not in exploited(os.path.join(d, "reports.jsonl"))]
+                    c = df[df.trial_id.isin(own)][["trial_id", val]].merge(
+                        rr[["trial_id", val]], on="trial_id", suffixes=("_pbt", "_random"))
+                    diff = (c[val + "_pbt"] - c[val + "_random"]).abs()
+                    cross_lines.append(
+                        f"{task} pbt {name}: {len(c)} members never exploited; their {val} against "
+                        f"the committed random arm's rows: max abs diff {diff.max():.3g}, "
+                        f"{int((diff == 0).sum())} equal")
                 maximize = bo.get("mode", "max") == "max"
                 pbt_lines.append(f"{task} pbt, exploits old {ex_old}, new {ex_new}. Quantile rule "
                                  f"replayed over the old journal: "

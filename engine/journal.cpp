@@ -209,6 +209,86 @@ json Retry::to_json() const {
 
 Retry Retry::from(const json& j) { return {j.at("trial").get<std::string>(), j.at("attempt").get<int>()}; }
 
+json PbtStart::to_json() const {
+  json j = event(Kind::kPbtStart);
+  j["member"] = member;
+  j["trial"] = trial;
+  j["seed"] = seed;
+  j["params"] = params;
+  return j;
+}
+
+PbtStart PbtStart::from(const json& j) {
+  return {j.at("member").get<int>(), j.at("trial").get<std::string>(),
+          j.value("seed", std::uint64_t{0}), j.at("params")};
+}
+
+json PbtResult::to_json() const {
+  json j = event(Kind::kPbtResult);
+  j["member"] = member;
+  j["trial"] = trial;
+  j["step"] = step;
+  j["status"] = to_string(status);
+  j["value"] = journal_json(value);
+  j["snapshot"] = snapshot;
+  j["adopted"] = adopted;
+  return j;
+}
+
+PbtResult PbtResult::from(const json& j) {
+  PbtResult r;
+  r.member = j.at("member").get<int>();
+  r.trial = j.at("trial").get<std::string>();
+  r.step = j.at("step").get<double>();
+  r.status = j.at("status").get<TrialStatus>();  // an unknown word reads as kInvalid
+  r.value = journal_value(j.at("value"));
+  r.snapshot = j.at("snapshot").get<std::string>();
+  r.adopted = j.at("adopted").get<std::string>();
+  return r;
+}
+
+json PbtExploit::to_json() const {
+  json j = event(Kind::kPbtExploit);
+  j["member"] = member;
+  j["trial"] = trial;
+  j["step"] = step;
+  j["donor"] = donor;
+  j["donor_trial"] = donor_trial;
+  j["from_step"] = from_step;
+  j["snapshot"] = snapshot;
+  j["params"] = params;
+  j["changes"] = changes;
+  j["reason"] = reason;
+  return j;
+}
+
+PbtExploit PbtExploit::from(const json& j) {
+  PbtExploit x;
+  x.member = j.at("member").get<int>();
+  x.trial = j.at("trial").get<std::string>();
+  x.step = j.at("step").get<double>();
+  x.donor = j.at("donor").get<int>();
+  x.donor_trial = j.at("donor_trial").get<std::string>();
+  x.from_step = j.at("from_step").get<double>();
+  x.snapshot = j.at("snapshot").get<std::string>();
+  x.params = j.at("params");
+  x.changes = j.at("changes");
+  x.reason = j.value("reason", ExploitReason::kQuantile);
+  return x;
+}
+
+json PbtContinue::to_json() const {
+  json j = event(Kind::kPbtContinue);
+  j["member"] = member;
+  j["trial"] = trial;
+  j["step"] = step;
+  return j;
+}
+
+PbtContinue PbtContinue::from(const json& j) {
+  return {j.at("member").get<int>(), j.at("trial").get<std::string>(), j.at("step").get<double>()};
+}
+
 json ScheduleSegment::to_json() const {
   json j = event(Kind::kScheduleSegment);
   j["segment"] = segment;

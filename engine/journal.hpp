@@ -11,6 +11,7 @@
 // 9da2899), whose events and fields are those of format 2; a reader takes both.
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -136,6 +137,61 @@ struct Retry {
   int attempt = 2;
   nlohmann::json to_json() const;
   static Retry from(const nlohmann::json& j);
+};
+
+/// "pbt_start": PBT, member `member` (trial `trial`, its seed) with its initial parameters.
+struct PbtStart {
+  int member = 0;
+  std::string trial;
+  std::uint64_t seed = 0;
+  nlohmann::json params;
+  nlohmann::json to_json() const;
+  static PbtStart from(const nlohmann::json& j);
+};
+
+/// "pbt_result": PBT, a segment to `step` came back with `status` and `value` (the metric, NaN
+/// none); `snapshot` is where the worker copied it, `adopted` the snapshot it loaded ("" none).
+struct PbtResult {
+  int member = 0;
+  std::string trial;
+  double step = 0;
+  TrialStatus status = TrialStatus::kOk;
+  double value = 0;
+  std::string snapshot, adopted;
+  nlohmann::json to_json() const;
+  static PbtResult from(const nlohmann::json& j);
+};
+
+/// Why a PBT member exploited: it ranked in the bottom quantile, or its segment failed. Its
+/// word is "reason" ("quantile", "failed"; missing reads as "quantile").
+enum class ExploitReason { kInvalid, kQuantile, kFailed };
+NLOHMANN_JSON_SERIALIZE_ENUM(ExploitReason, {{ExploitReason::kInvalid, nullptr},
+                                             {ExploitReason::kQuantile, "quantile"},
+                                             {ExploitReason::kFailed, "failed"}})
+
+/// "pbt_exploit": PBT, member `member` at `step` copies donor `donor`'s snapshot `snapshot`
+/// (taken at `from_step`) and goes on with `params` (explored: `changes` {name: [old, new]}).
+struct PbtExploit {
+  int member = 0;
+  std::string trial;
+  double step = 0;
+  int donor = 0;
+  std::string donor_trial;
+  double from_step = 0;
+  std::string snapshot;
+  nlohmann::json params, changes;
+  ExploitReason reason = ExploitReason::kQuantile;
+  nlohmann::json to_json() const;
+  static PbtExploit from(const nlohmann::json& j);
+};
+
+/// "pbt_continue": PBT, member `member` goes on from `step` with its own parameters.
+struct PbtContinue {
+  int member = 0;
+  std::string trial;
+  double step = 0;
+  nlohmann::json to_json() const;
+  static PbtContinue from(const nlohmann::json& j);
 };
 
 /// "schedule_segment": the fixed schedule's trial finished segment `segment` at `step`.

@@ -136,8 +136,7 @@ std::vector<PbtSegment> pbt_inherit(const std::vector<PbtSegment>& donor, double
 
 PbtHistory pbt_history(const std::vector<json>& events) {
   PbtHistory h;
-  auto member = [&](const json& e) -> PbtHistory::Member& {
-    const int i = e.at("member").get<int>();
+  auto member = [&](int i) -> PbtHistory::Member& {
     NS_CHECK(i >= 0 && i < static_cast<int>(h.members.size()),
              "reports.jsonl: PBT member {} has no \"pbt_start\" event", i);
     return h.members[static_cast<std::size_t>(i)];
@@ -145,36 +144,32 @@ PbtHistory pbt_history(const std::vector<json>& events) {
   for (const json& e : events) {
     const journal::Kind kind = journal::kind_of(e);
     if (kind == journal::Kind::kPbtStart) {
-      const int i = e.at("member").get<int>();
-      if (i >= static_cast<int>(h.members.size())) h.members.resize(static_cast<std::size_t>(i) + 1);
-      auto& m = h.members[static_cast<std::size_t>(i)];
-      m.trial = e.at("trial").get<std::string>();
-      m.initial = e.at("params");
-      m.lineage = {{0, i, m.initial}};
+      const auto ev = journal::PbtStart::from(e);
+      NS_CHECK(ev.member >= 0, "reports.jsonl: PBT member {} is not a member index", ev.member);
+      if (ev.member >= static_cast<int>(h.members.size()))
+        h.members.resize(static_cast<std::size_t>(ev.member) + 1);
+      auto& m = h.members[static_cast<std::size_t>(ev.member)];
+      m.trial = ev.trial;
+      m.initial = ev.params;
+      m.lineage = {{0, ev.member, m.initial}};
     } else if (kind == journal::Kind::kPbtResult) {
-      auto& m = member(e);
-      m.status = e.at("status").get<TrialStatus>();
+      const auto ev = journal::PbtResult::from(e);
+      auto& m = member(ev.member);
+      m.status = ev.status;
       if (m.status == TrialStatus::kPaused || m.status == TrialStatus::kOk)
-        m.values.emplace_back(e.at("step").get<double>(), journal_value(e.at("value")));
+        m.values.emplace_back(ev.step, ev.value);
     } else if (kind == journal::Kind::kPbtContinue) {
-      auto& m = member(e);
-      m.lineage.push_back({e.at("step").get<double>(), e.at("member").get<int>(),
-                           m.lineage.back().params});
+      const auto ev = journal::PbtContinue::from(e);
+      auto& m = member(ev.member);
+      m.lineage.push_back({ev.step, ev.member, m.lineage.back().params});
     } else if (kind == journal::Kind::kPbtExploit) {
-      auto& m = member(e);
-      const int d = e.at("donor").get<int>();
-      PbtHistory::Exploit x;
-      x.member = e.at("member").get<int>();
-      x.donor = d;
-      x.step = e.at("step").get<double>();
-      x.from = e.at("from_step").get<double>();
-      x.changes = e.at("changes");
-      x.reason = e.value("reason", ExploitReason::kQuantile);
-      h.exploits.push_back(x);
-      NS_CHECK(d >= 0 && d < static_cast<int>(h.members.size()),
-               "reports.jsonl: PBT donor {} has no \"pbt_start\" event", d);
-      m.lineage = pbt_inherit(h.members[static_cast<std::size_t>(d)].lineage, x.from, x.member,
-                              e.at("params"));
+      const auto ev = journal::PbtExploit::from(e);
+      auto& m = member(ev.member);
+      h.exploits.push_back({ev.member, ev.donor, ev.step, ev.from_step, ev.changes, ev.reason});
+      NS_CHECK(ev.donor >= 0 && ev.donor < static_cast<int>(h.members.size()),
+               "reports.jsonl: PBT donor {} has no \"pbt_start\" event", ev.donor);
+      m.lineage = pbt_inherit(h.members[static_cast<std::size_t>(ev.donor)].lineage, ev.from_step,
+                              ev.member, ev.params);
     }
   }
   NS_CHECK(!h.members.empty(), "reports.jsonl has no PBT events (\"pbt_start\")");
@@ -237,8 +232,13 @@ int PbtScheduler::index_of(const std::string& id) const {
   return it->second;
 }
 
-void PbtScheduler::log(json event) {
-  if (!replaying_ && journal_) journal_(event);
+int PbtScheduler::member_of(int member, const std::string& trial) const {
+  const int i = index_of(trial);
+  NS_CHECK(member == i,
+           "reports.jsonl: PBT member {} is trial {} in this spec, not member {}; the journal "
+           "is not this spec's",
+           i, members_[i].trial.id, member);
+  return i;
 }
 
 msg::Assign PbtScheduler::assign_for(int i) const {
@@ -315,47 +315,49 @@ bool PbtScheduler::exploit(int i, double step, ExploitReason reason, bool quanti
                               [&](int k) { return k == i || members_[k].latest.empty(); }),
                donors.end());
   if (donors.empty()) return false;
-  Member& m = members_[i];
-  Stream pick(core::mix_seed(opt_.seed, 0x9B7000ULL + static_cast<std::uint64_t>(i) * 1000003ULL +
-                                            static_cast<std::uint64_t>(m.decisions)));
+  const Member& m = members_[i];
+  const auto draw = static_cast<std::uint64_t>(i) * 1000003ULL +
+                    static_cast<std::uint64_t>(m.decisions);
+  Stream pick(core::mix_seed(opt_.seed, 0x9B7000ULL + draw));
   const int d = donors[pick.below(donors.size())];
   const Member& donor = members_[d];
-  json changes;
-  json params = pbt_explore(donor.trial.params, opt_,
-                            core::mix_seed(opt_.seed, 0xE7000ULL +
-                                                          static_cast<std::uint64_t>(i) * 1000003ULL +
-                                                          static_cast<std::uint64_t>(m.decisions)),
-                            changes);
-  ++m.decisions;
-  const double from = donor.step;
-  log({{"event", "pbt_exploit"},
-       {"member", i},
-       {"trial", m.trial.id},
-       {"step", step},
-       {"donor", d},
-       {"donor_trial", donor.trial.id},
-       {"from_step", from},
-       {"snapshot", donor.latest},
-       {"params", params},
-       {"changes", changes},
-       {"reason", reason}});
+  journal::PbtExploit ev;
+  ev.member = i;
+  ev.trial = m.trial.id;
+  ev.step = step;
+  ev.donor = d;
+  ev.donor_trial = donor.trial.id;
+  ev.from_step = donor.step;
+  ev.snapshot = donor.latest;
+  ev.params = pbt_explore(donor.trial.params, opt_, core::mix_seed(opt_.seed, 0xE7000ULL + draw),
+                          ev.changes);
+  ev.reason = reason;
+  if (journal_) journal_(ev.to_json());
+  apply(ev);
+  return true;
+}
+
+void PbtScheduler::apply(const journal::PbtExploit& ev) {
+  Member& m = members_[ev.member];
+  const Member& donor = members_[index_of(ev.donor_trial)];
   const std::string own = m.latest;
   m.latest.clear();
-  m.adopt = donor.latest;
-  pins_[donor.latest].insert(i);
-  m.trial.params = params;
-  m.step = from;
+  m.adopt = ev.snapshot;
+  pins_[ev.snapshot].insert(ev.member);
+  m.trial.params = ev.params;
+  m.step = ev.from_step;
   // The member keeps its own last value (not the donor's) until its next segment reports, as
   // Ray Tune's PopulationBasedTraining does (its _exploit hands over the donor's checkpoint,
   // config and perturbation time, never last_score), so every decision ranks the whole
   // population that has reported. Clearing it (before issue 27) left only the members that had
   // not just copied in the ranking, whose bottom then copied too: on a stationary population
-  // 91-95 % of decisions were exploits at quantile 0.25 (tests/engine/test_pbt.cpp).
-  m.lineage = pbt_inherit(donor.lineage, from, i, params);
+  // 91-95 % of decisions were exploits at quantile 0.25 (tests/engine/test_pbt.cpp). A journal
+  // written under that rule resumes too: its decisions stand as recorded; later ones follow this.
+  ++m.decisions;
+  m.lineage = pbt_inherit(donor.lineage, ev.from_step, ev.member, ev.params);
   make_ready(m);
   ++exploits_;
   release(own);
-  return true;
 }
 
 void PbtScheduler::make_ready(Member& m) {
@@ -364,16 +366,22 @@ void PbtScheduler::make_ready(Member& m) {
 }
 
 void PbtScheduler::decide(int i, double step) {
-  Member& m = members_[i];
-  const std::vector<int> order = ranked();
-  const PbtQuantiles q = pbt_quantiles(order, opt_.quantile);
+  const PbtQuantiles q = pbt_quantiles(ranked(), opt_.quantile);
   const bool bottom = std::find(q.bottom.begin(), q.bottom.end(), i) != q.bottom.end();
   if (bottom && exploit(i, step, ExploitReason::kQuantile, true)) return;
-  log({{"event", "pbt_continue"}, {"member", i}, {"trial", m.trial.id}, {"step", step}});
+  const journal::PbtContinue ev{i, members_[i].trial.id, step};
+  if (journal_) journal_(ev.to_json());
+  apply(ev);
+}
+
+void PbtScheduler::apply(const journal::PbtContinue& ev) {
+  Member& m = members_[ev.member];
   // The same parameters from here on: a new segment, so a replay pauses where this one did.
-  m.lineage.push_back({step, i, m.trial.params});
+  m.lineage.push_back({ev.step, ev.member, m.trial.params});
   make_ready(m);
 }
+
+void PbtScheduler::apply(const journal::PbtStart& ev) { members_[ev.member].started = true; }
 
 void PbtScheduler::serve_waiting() {
   for (int i = 0; i < size(); ++i)
@@ -381,61 +389,71 @@ void PbtScheduler::serve_waiting() {
 }
 
 Verdict PbtScheduler::settle(int i, const msg::Assign& assign, const ResultRow& row) {
-  Member& m = members_[i];
-  // The snapshot it was given is loaded now (whatever came of the segment).
-  if (!assign.adopt.empty()) {
-    pins_[assign.adopt].erase(i);
-    if (m.adopt == assign.adopt) m.adopt.clear();
-    release(assign.adopt);
-  }
-  const double step = assign.resource_limit;
   auto it = row.metrics.find(opt_.metric);
-  const double value = it == row.metrics.end() ? std::nan("") : it->second;
-  log({{"event", "pbt_result"},
-       {"member", i},
-       {"trial", m.trial.id},
-       {"step", step},
-       {"status", to_string(row.status)},
-       {"value", journal_json(value)},
-       {"snapshot", assign.snapshot},
-       {"adopted", assign.adopt}});
+  journal::PbtResult ev;
+  ev.member = i;
+  ev.trial = members_[i].trial.id;
+  ev.step = assign.resource_limit;
+  ev.status = row.status;
+  ev.value = it == row.metrics.end() ? std::nan("") : it->second;
+  ev.snapshot = assign.snapshot;
+  ev.adopted = assign.adopt;
+  if (journal_) journal_(ev.to_json());
+  apply(ev, &row);
+  switch (members_[i].state) {
+    case State::kDeciding:
+      decide(i, ev.step);
+      serve_waiting();
+      return Verdict::kHold;
+    case State::kWaiting:  // failed: replaced by an exploit at once when there is a donor
+      exploit(i, members_[i].step, ExploitReason::kFailed, false);
+      return Verdict::kRetry;
+    default:  // finished, or out of failures: its row
+      return Verdict::kRecord;
+  }
+}
+
+void PbtScheduler::apply(const journal::PbtResult& ev, const ResultRow* row) {
+  Member& m = members_[ev.member];
+  // The snapshot it was given is loaded now (whatever came of the segment).
+  if (!ev.adopted.empty()) {
+    pins_[ev.adopted].erase(ev.member);
+    if (m.adopt == ev.adopted) m.adopt.clear();
+    release(ev.adopted);
+  }
   ++m.results;
-  if (row.status == TrialStatus::kPaused) {
-    const std::string old = m.latest;
-    m.latest = assign.snapshot;
-    m.step = step;
-    m.value = value;
-    m.state = State::kRunning;  // deciding
-    release(old);
-    decide(i, step);
-    serve_waiting();
-    return Verdict::kHold;
-  }
-  if (row.status == TrialStatus::kOk || row.status == TrialStatus::kStopped) {
-    m.state = State::kDone;
-    m.step = step;
-    m.value = value;
-    const std::string old = m.latest;
-    m.latest.clear();
-    release(old);
-    // A finished segment's snapshot holds its row only (result.json): kept, so a kill before
-    // the row reaches results.csv loses nothing.
-    finals_.insert(assign.snapshot);
-    return Verdict::kRecord;
-  }
-  // Failed (or timed out): replaced by an exploit, not waited for.
-  ++m.failures;
-  m.last_failure = row;
   const std::string old = m.latest;
   m.latest.clear();
-  m.value.reset();
-  release(old);
-  if (m.failures > opt_.max_failures) {
+  if (ev.status == TrialStatus::kPaused) {
+    m.latest = ev.snapshot;
+    m.step = ev.step;
+    m.value = ev.value;
+    m.state = State::kDeciding;  // until its decision (decide(), or the journal's next event)
+  } else if (ev.status == TrialStatus::kOk || ev.status == TrialStatus::kStopped) {
     m.state = State::kDone;
-    return Verdict::kRecord;
+    m.step = ev.step;
+    m.value = ev.value;
+    // A finished segment's snapshot holds its row only (result.json): kept, so a kill before
+    // the row reaches results.csv loses nothing.
+    finals_.insert(ev.snapshot);
+    m.final_snapshot = ev.snapshot;
+  } else {
+    // Failed (or timed out): it waits to be replaced by an exploit, or is out of failures.
+    ++m.failures;
+    m.value.reset();
+    if (row) {
+      m.last_failure = *row;
+    } else {  // restore(): the journal's facts
+      ResultRow r;
+      r.trial_id = m.trial.id;
+      r.status = ev.status;
+      r.metrics[opt_.metric] = ev.value;
+      r.params = m.trial.params;
+      m.last_failure = std::move(r);
+    }
+    m.state = m.failures > opt_.max_failures ? State::kDone : State::kWaiting;
   }
-  if (!exploit(i, m.step, ExploitReason::kFailed, false)) m.state = State::kWaiting;
-  return Verdict::kRetry;
+  release(old);
 }
 
 Verdict PbtScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row, bool) {
@@ -452,7 +470,8 @@ int PbtScheduler::pending() const {
 
 bool PbtScheduler::may_have_more() const {
   bool running = false;
-  for (const auto& m : members_) running |= m.state == State::kRunning;
+  for (const auto& m : members_)
+    running |= m.state == State::kRunning || m.state == State::kDeciding;
   // A waiting member needs a snapshot: only a running member can still make one.
   return running;
 }
@@ -487,115 +506,58 @@ std::map<std::string, std::set<int>> PbtScheduler::live_snapshots() const {
 void PbtScheduler::restore(
     const std::vector<json>& events, const std::set<std::string>& finished,
     const std::function<std::optional<ResultRow>(const std::string&)>& segment_result) {
-  replaying_ = true;
+  // The journal's events through the handlers' own apply(), in order.
   std::set<std::string> seen;  // snapshots the journal named
-  std::set<int> started;       // members with a pbt_start event
-  std::map<int, std::string> final_of;  // members the journal says finished: their snapshot
+  auto replay = [&](const auto& ev) {
+    member_of(ev.member, ev.trial);
+    apply(ev);
+  };
+  replaying_ = true;
   for (const json& e : events) {
-    const journal::Kind kind = journal::kind_of(e);
-    if (kind != journal::Kind::kPbtStart && kind != journal::Kind::kPbtResult &&
-        kind != journal::Kind::kPbtContinue && kind != journal::Kind::kPbtExploit)
-      continue;
-    const int i = index_of(e.at("trial").get<std::string>());
-    NS_CHECK(e.at("member").get<int>() == i,
-             "reports.jsonl: PBT member {} is trial {} in this spec, not member {}; the journal "
-             "is not this spec's",
-             i, members_[i].trial.id, e.at("member").dump());
-    if (kind == journal::Kind::kPbtStart) {
-      started.insert(i);
-      continue;
-    }
-    Member& m = members_[i];
-    const double step = e.at("step").get<double>();
-    if (kind == journal::Kind::kPbtResult) {
-      msg::Assign a;
-      a.resource_limit = step;
-      a.snapshot = e.at("snapshot").get<std::string>();
-      a.adopt = e.at("adopted").get<std::string>();
-      ++m.results;
-      ResultRow row;
-      row.trial_id = m.trial.id;
-      row.status = e.at("status").get<TrialStatus>();
-      row.metrics[opt_.metric] = journal_value(e.at("value"));
-      row.params = m.trial.params;
-      seen.insert(a.snapshot);
-      if (!a.adopt.empty()) seen.insert(a.adopt);
-      // The decisions that follow are journaled events of their own: settle without deciding.
-      const std::string adopt = a.adopt;
-      if (!adopt.empty()) {
-        pins_[adopt].erase(i);
-        m.adopt.clear();
+    switch (journal::kind_of(e)) {
+      case journal::Kind::kPbtStart: replay(journal::PbtStart::from(e)); break;
+      case journal::Kind::kPbtResult: {
+        const auto ev = journal::PbtResult::from(e);
+        seen.insert({ev.snapshot, ev.adopted});
+        replay(ev);
+        break;
       }
-      if (row.status == TrialStatus::kPaused) {
-        m.latest = a.snapshot;
-        m.step = step;
-        m.value = row.metrics[opt_.metric];
-        m.state = State::kRunning;  // until its decision's event
-      } else if (row.status == TrialStatus::kOk || row.status == TrialStatus::kStopped) {
-        finals_.insert(a.snapshot);
-        final_of[i] = a.snapshot;
-        m.state = State::kDone;
-        m.step = step;
-        m.value = row.metrics[opt_.metric];
-        m.latest.clear();
-      } else {
-        ++m.failures;
-        m.latest.clear();
-        m.value.reset();
-        m.last_failure = row;
-        m.state = m.failures > opt_.max_failures ? State::kDone : State::kWaiting;
+      case journal::Kind::kPbtExploit: {
+        const auto ev = journal::PbtExploit::from(e);
+        seen.insert(ev.snapshot);
+        replay(ev);
+        break;
       }
-    } else if (kind == journal::Kind::kPbtContinue) {
-      m.lineage.push_back({step, i, m.trial.params});
-      make_ready(m);
-    } else if (kind == journal::Kind::kPbtExploit) {
-      const int d = index_of(e.at("donor_trial").get<std::string>());
-      const Member& donor = members_[d];
-      const double from = e.at("from_step").get<double>();
-      const std::string snap = e.at("snapshot").get<std::string>();
-      seen.insert(snap);
-      m.latest.clear();
-      m.adopt = snap;
-      pins_[snap].insert(i);
-      m.trial.params = e.at("params");
-      m.step = from;
-      // Its own last value stays (as exploit() keeps it). A journal written when an exploit
-      // cleared it resumes too: its decisions stand as recorded; the ones after follow this rule.
-      ++m.decisions;
-      m.lineage = pbt_inherit(donor.lineage, from, i, m.trial.params);
-      make_ready(m);
-      ++exploits_;
+      case journal::Kind::kPbtContinue: replay(journal::PbtContinue::from(e)); break;
+      default: break;
     }
   }
   replaying_ = false;
   // The first run: each member's initial parameters, for report's lineages.
-  for (int i = 0; i < size(); ++i)
-    if (!started.count(i))
-      log({{"event", "pbt_start"},
-           {"member", i},
-           {"trial", members_[i].trial.id},
-           {"seed", members_[i].trial.seed},
-           {"params", members_[i].trial.params}});
+  for (int i = 0; i < size(); ++i) {
+    const Member& m = members_[i];
+    if (m.started) continue;
+    const journal::PbtStart ev{i, m.trial.id, m.trial.seed, m.trial.params};
+    if (journal_) journal_(ev.to_json());
+    apply(ev);
+  }
   for (auto& m : members_)
     if (finished.count(m.trial.id)) m.state = State::kDone;
   // Finished, or out of failures, with no row (a kill between the journal and results.csv): the
   // row from the final snapshot's result.json, or the failure the journal recorded.
   for (int i = 0; i < size(); ++i) {
-    Member& m = members_[i];
+    const Member& m = members_[i];
     if (m.state != State::kDone || finished.count(m.trial.id)) continue;
     std::optional<ResultRow> row;
-    if (final_of.count(i) && segment_result) row = segment_result(final_of[i]);
+    if (!m.final_snapshot.empty() && segment_result) row = segment_result(m.final_snapshot);
     if (!row && m.last_failure) row = m.last_failure;
     if (row) recovered_.push_back(*row);
     else log::warn("PBT: member {} (trial {}) finished but its row is lost (no {}/result.json)",
-                   i, m.trial.id, final_of.count(i) ? final_of[i] : std::string("snapshot"));
+                   i, m.trial.id, m.final_snapshot.empty() ? "snapshot" : m.final_snapshot);
   }
   // A member paused with no decision journaled (a kill between the two): decide now.
   for (int i = 0; i < size(); ++i)
-    if (members_[i].state == State::kRunning && members_[i].value && !members_[i].latest.empty() &&
-        members_[i].latest == pbt_snapshot(members_[i].trial.id, members_[i].results - 1,
-                                           members_[i].step))
-      decide(i, members_[i].step);
+    if (members_[i].state == State::kDeciding) decide(i, members_[i].step);
   // A segment that came back on its worker after the journal's last word on it.
   if (segment_result) {
     for (int i = 0; i < size(); ++i) {

@@ -44,9 +44,13 @@
 //     {"event": "pbt_exploit", "member", "trial", "step", "donor", "from_step", "snapshot",
 //      "params", "changes": {name: [old, new]}, "reason": "quantile"|"failed"}
 //     {"event": "pbt_continue", "member", "trial", "step"}
-//   restore() replays it; a member whose segment was running is handed out again with the same
-//   snapshot to load. A segment that had finished on its worker (its snapshot's result.json
-//   exists) when the run ended is taken as having come back, so no segment trains twice.
+//   plus {"event": "pbt_start", "member", "trial", "seed", "params"} once per member. Each is a
+//   typed event (engine/journal.hpp): the handlers build it, journal it and apply() it; restore()
+//   applies the journal's events in order through the same apply() functions. A member whose
+//   segment was running is handed out again with the same snapshot to load; one that paused with
+//   no decision journaled is decided then. A segment that had finished on its worker (its
+//   snapshot's result.json exists) when the run ended is taken as having come back, so no
+//   segment trains twice.
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -63,12 +67,8 @@
 
 namespace ns::engine {
 
-/// Why a member exploited: it ranked in the bottom quantile, or its segment failed. Its word in
-/// the journal's "reason" ("quantile", "failed"), read once where the journal is read.
-enum class ExploitReason { kInvalid, kQuantile, kFailed };
-NLOHMANN_JSON_SERIALIZE_ENUM(ExploitReason, {{ExploitReason::kInvalid, nullptr},
-                                             {ExploitReason::kQuantile, "quantile"},
-                                             {ExploitReason::kFailed, "failed"}})
+/// Why a member exploited (engine/journal.hpp: the "pbt_exploit" event's "reason").
+using journal::ExploitReason;
 
 struct PbtOptions {
   int population = 0;
@@ -179,10 +179,15 @@ class PbtScheduler final : public Scheduler {
   int exploits() const { return exploits_; }
 
  private:
-  enum class State { kReady, kRunning, kWaiting, kDone };
+  /// kReady: waits for a worker; kRunning: a segment out on a worker; kDeciding: its segment
+  /// paused and its decision (continue or exploit) is not applied yet; kWaiting: failed, waits
+  /// for a snapshot to copy; kDone: its row is written (or due).
+  enum class State { kReady, kRunning, kDeciding, kWaiting, kDone };
   struct Member {
     sweeps::Trial trial;
     State state = State::kReady;
+    bool started = false;         ///< its pbt_start event is journaled
+    std::string final_snapshot;   ///< its finished segment's snapshot ("" none)
     double step = 0;
     std::optional<double> value;  ///< the last pause's metric, kept across an exploit; none after a failure
     std::string latest;           ///< its latest snapshot ("" none)
@@ -203,14 +208,23 @@ class PbtScheduler final : public Scheduler {
   std::vector<int> ranked() const;
   /// Exploit: member i copies a member of the top quantile (excluding i); false if none.
   bool exploit(int i, double step, ExploitReason reason, bool quantile_only);
+  /// A deciding member's decision: exploit when it ranks in the bottom quantile, else continue.
   void decide(int i, double step);
   /// Ready for its next segment, queued behind the members that became ready before it.
   void make_ready(Member& m);
   void serve_waiting();
-  /// A segment came back (also from restore's result.json).
+  /// A segment came back (also from restore's result.json): journaled, applied, decided.
   Verdict settle(int i, const msg::Assign& assign, const ResultRow& row);
   void release(const std::string& snapshot);
-  void log(nlohmann::json event);
+  /// The member an event names, checked against this population (a journal of another spec).
+  int member_of(int member, const std::string& trial) const;
+
+  // Each event's state change, applied when it is decided and when restore() replays it.
+  void apply(const journal::PbtStart& ev);
+  /// `row`: the segment's row when known (live); restore() has the event's facts only.
+  void apply(const journal::PbtResult& ev, const ResultRow* row = nullptr);
+  void apply(const journal::PbtExploit& ev);
+  void apply(const journal::PbtContinue& ev);
 
   PbtOptions opt_;
   std::vector<Member> members_;

@@ -337,6 +337,44 @@ TEST_CASE("pbt restored from its journal cut anywhere decides as the uninterrupt
   }
 }
 
+TEST_CASE("pbt journal events are typed: each line reads back as the event that wrote it") {
+  // Every kind (start, result paused / ok / failed, continue, exploit for a quantile and for a
+  // failure) through journal::X::from and to_json unchanged: restore() and pbt_history read the
+  // events the handlers wrote, field for field.
+  std::vector<json> ref;
+  PbtScheduler s(members({0.01, 0.05, 0.002, 0.02}), options(4),
+                 [&](const json& e) { ref.push_back(e); });
+  s.restore({}, {});
+  int segments = 0;
+  while (s.next(1)) {
+    const msg::Assign a = s.take(1);
+    const TrialStatus st = ++segments % 5 == 0 ? TrialStatus::kFailed
+                           : a.final_rung      ? TrialStatus::kOk
+                                               : TrialStatus::kPaused;
+    s.on_result(1, a, row(a, st, st == TrialStatus::kFailed ? NAN : score_of(a)), false);
+  }
+  std::map<std::string, int> kinds;
+  for (const json& e : ref) {
+    INFO(e.dump());
+    switch (journal::kind_of(e)) {
+      case journal::Kind::kPbtStart: CHECK(journal::PbtStart::from(e).to_json() == e); break;
+      case journal::Kind::kPbtResult: CHECK(journal::PbtResult::from(e).to_json() == e); break;
+      case journal::Kind::kPbtExploit: CHECK(journal::PbtExploit::from(e).to_json() == e); break;
+      case journal::Kind::kPbtContinue: CHECK(journal::PbtContinue::from(e).to_json() == e); break;
+      default: FAIL("not a PBT event");
+    }
+    std::string k = e.at("event").get<std::string>();
+    if (e.contains("status")) k += " " + e["status"].get<std::string>();
+    if (e.contains("reason")) k += " " + e["reason"].get<std::string>();
+    ++kinds[k];
+  }
+  for (const char* k : {"pbt_start", "pbt_result paused", "pbt_result ok", "pbt_result failed",
+                        "pbt_continue", "pbt_exploit quantile", "pbt_exploit failed"}) {
+    INFO(k);
+    CHECK(kinds[k] > 0);
+  }
+}
+
 TEST_CASE("pbt takes a segment that came back before the kill from its result.json") {
   std::vector<json> ref;
   std::map<std::string, ResultRow> written;  // what workers left in snapshots

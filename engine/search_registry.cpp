@@ -56,9 +56,6 @@ std::shared_ptr<const sweeps::SearchOptions> parse_asha(const sweeps::SpecBlocks
 std::shared_ptr<const sweeps::SearchOptions> parse_hyperband(const sweeps::SpecBlocks& b) {
   return shared(AshaSpec::from_json(b, /*hyperband=*/true));
 }
-std::shared_ptr<const sweeps::SearchOptions> parse_median(const sweeps::SpecBlocks& b) {
-  return shared(MedianSpec::from_json(b));
-}
 std::shared_ptr<const sweeps::SearchOptions> parse_tpe(const sweeps::SpecBlocks& b) {
   return shared(TpeSpec::from_json(b, /*with_asha=*/false));
 }
@@ -67,12 +64,6 @@ std::shared_ptr<const sweeps::SearchOptions> parse_tpe_asha(const sweeps::SpecBl
   static_cast<AshaSpec&>(s) = AshaSpec::from_json(b, /*hyperband=*/false);
   s.tpe = TpeSpec::from_json(b, /*with_asha=*/true);
   return shared(std::move(s));
-}
-std::shared_ptr<const sweeps::SearchOptions> parse_pbt(const sweeps::SpecBlocks& b) {
-  return shared(PbtSpec::from_json(b));
-}
-std::shared_ptr<const sweeps::SearchOptions> parse_schedule(const sweeps::SpecBlocks& b) {
-  return shared(ScheduleSpec::from_json(b));
 }
 
 /// TPE's options, alone or in TPE + ASHA.
@@ -292,11 +283,11 @@ const std::vector<SearchKindEntry>& search_kinds() {
       {SearchMethod::kList, "list", {nullptr, nullptr, nullptr}, build_list, describe_list, not_simulated},
       {SearchMethod::kAsha, "asha", {"asha", nullptr, parse_asha}, build_asha, describe_asha_kind, asha_max},
       {SearchMethod::kHyperband, "hyperband", {"hyperband", nullptr, parse_hyperband}, build_hyperband, describe_asha_kind, asha_max},
-      {SearchMethod::kMedian, "median", {"median", nullptr, parse_median}, build_median, describe_median, median_max},
+      {SearchMethod::kMedian, "median", {"median", nullptr, sweeps::parse_options<MedianSpec>}, build_median, describe_median, median_max},
       {SearchMethod::kTpe, "tpe", {nullptr, "tpe", parse_tpe}, build_tpe, describe_tpe, not_simulated},
       {SearchMethod::kTpeAsha, "tpe+asha", {"asha", "tpe", parse_tpe_asha}, build_tpe_asha, describe_tpe_asha, asha_max},
-      {SearchMethod::kPbt, "pbt", {nullptr, "pbt", parse_pbt}, build_pbt, describe_pbt, pbt_end},
-      {SearchMethod::kSchedule, "schedule", {nullptr, "schedule", parse_schedule}, build_schedule, describe_schedule, schedule_end},
+      {SearchMethod::kPbt, "pbt", {nullptr, "pbt", sweeps::parse_options<PbtSpec>}, build_pbt, describe_pbt, pbt_end},
+      {SearchMethod::kSchedule, "schedule", {nullptr, "schedule", sweeps::parse_options<ScheduleSpec>}, build_schedule, describe_schedule, schedule_end},
   };
   return kinds;
 }

@@ -58,7 +58,7 @@ class Parser final : public SpecBlocks::Checks {
     for (auto& [k, v] : schema.training_defaults.items()) defaults_[k] = v;
   }
 
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const override {
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
     throw Error(fmt::format("{}: {}: {}", src_, path, what));
   }
 
@@ -408,6 +408,10 @@ SweepSpec parse_spec_with(const nlohmann::json& j, const std::string& source,
 }
 
 const std::string& SpecBlocks::source() const { return spec.source; }
+
+void SpecBlocks::fail(const std::string& path, const std::string& what) const {
+  throw Error(fmt::format("{}: {}: {}", spec.source, path, what));
+}
 
 void SpecBlocks::allow_keys(const nlohmann::json& block, const std::string& path,
                             const std::vector<std::string>& keys,

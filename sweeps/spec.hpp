@@ -56,7 +56,6 @@ class SpecBlocks {
   /// The spec parser's checks a kind's parser reuses.
   struct Checks {
     virtual ~Checks() = default;
-    [[noreturn]] virtual void fail(const std::string& path, const std::string& what) const = 0;
     /// Fails unless `name` is a parameter of the family.
     virtual void require_param(const std::string& path, const std::string& name) const = 0;
     /// `v` type-checked against the parameter's default, normalised as trial ids hash it.
@@ -74,7 +73,7 @@ class SpecBlocks {
   const std::string& source() const;
 
   /// Throws ns::Error "<file>: <path>: <what>" (exit 2).
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const { checks_.fail(path, what); }
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const;
   void require_param(const std::string& path, const std::string& name) const {
     checks_.require_param(path, name);
   }
@@ -90,6 +89,13 @@ class SpecBlocks {
  private:
   const Checks& checks_;
 };
+
+/// A SearchKindParser::parse for an options struct T with `static T from_json(const
+/// SpecBlocks&)`.
+template <typename T>
+std::shared_ptr<const SearchOptions> parse_options(const SpecBlocks& blocks) {
+  return std::make_shared<const T>(T::from_json(blocks));
+}
 
 /// A search kind as the spec parser sees it: the words that select it and its parser. The
 /// engine's registry gives the table (engine::search_parsers()).

@@ -524,8 +524,13 @@ TEST_CASE("search registry: exactly one kind selects each spec, by name both way
     CHECK(kind.full_resource(spec).has_value() == (m != ns::engine::SearchMethod::kTpe));
     names.insert(kind.name);
   }
-  CHECK(names == std::set<std::string>{"asha", "hyperband", "median", "tpe", "tpe+asha", "pbt",
-                                       "schedule"});
+  // Every kind of the registry but the list is in the journal-cut table: a new kind fails here
+  // until it has a case there.
+  for (const auto& k : ns::engine::search_kinds()) {
+    INFO(k.name);
+    CHECK((k.method == ns::engine::SearchMethod::kList || names.count(k.name) == 1));
+  }
+  CHECK(names.size() == ns::engine::search_kinds().size() - 1);
   const ns::sweeps::SweepSpec list = ns::engine::parse_spec(
       spec_json(4, json::object()), "spec.json", schema());
   CHECK(ns::engine::search_method(list) == ns::engine::SearchMethod::kList);

@@ -52,24 +52,26 @@ class ReportingScheduler final : public ns::engine::Scheduler {
       : list_(std::move(trials), std::move(workers), ns::engine::Schedule::kDynamic, false) {
     for (int r = 1; r <= reports; ++r) rungs_.push_back(r);
   }
-  const ns::engine::msg::Assign* next(int w) const override { return list_.next(w); }
-  ns::engine::msg::Assign take(int w) override {
+  int pending() const override { return list_.pending(); }
+  int answered = 0;
+
+ protected:
+  const ns::engine::msg::Assign* choose(int w) const override { return list_.next(w); }
+  ns::engine::msg::Assign commit(int w, std::optional<ns::engine::msg::Assign>) override {
     auto a = list_.take(w);
     a.rungs = rungs_;
     return a;
   }
-  ns::engine::Verdict on_result(int w, const ns::engine::msg::Assign& a,
-                                const ns::engine::ResultRow& row, bool draining) override {
+  ns::engine::Verdict decide_result(int w, const ns::engine::msg::Assign& a,
+                                    const ns::engine::ResultRow& row, bool draining) override {
     return list_.on_result(w, a, row, draining);
   }
-  void retry(int w, ns::engine::msg::Assign a) override { list_.retry(w, std::move(a)); }
-  int pending() const override { return list_.pending(); }
-  void on_worker_lost(int w) override { list_.on_worker_lost(w); }
-  ns::engine::Decision on_report(int, const ns::engine::msg::Report&) override {
+  void requeue(int w, ns::engine::msg::Assign a) override { list_.retry(w, std::move(a)); }
+  void lose_worker(int w) override { list_.on_worker_lost(w); }
+  ns::engine::Decision decide_report(int, const ns::engine::msg::Report&) override {
     ++answered;
     return ns::engine::Decision::kContinue;
   }
-  int answered = 0;
 
  private:
   ns::engine::ListScheduler list_;

@@ -204,7 +204,7 @@ std::vector<TpeObservation> AshaScheduler::observations() const {
   for (const Entry& e : entries_) {
     TpeObservation o;
     o.params = e.trial.params;
-    if (e.state == State::kRunning) {
+    if (e.state == State::kRunning || e.state == State::kQueued) {  // a queued one runs again
       o.state = TpeState::kRunning;
     } else if (e.completed && e.rung() >= 0) {
       o.state = TpeState::kComplete;
@@ -233,14 +233,13 @@ msg::Assign AshaScheduler::assign_for(int i, int target) const {
   return a;
 }
 
-const msg::Assign* AshaScheduler::next(int) const {
+const msg::Assign* AshaScheduler::choose(int worker) const {
   const auto j = job();
   if (!j) return nullptr;
-  shown_ = assign_for(j->first, j->second);
-  return &*shown_;
+  return show(worker, assign_for(j->first, j->second));
 }
 
-msg::Assign AshaScheduler::take(int) {
+msg::Assign AshaScheduler::commit(int, std::optional<msg::Assign>) {
   const auto j = job();
   NS_CHECK(j.has_value(), "internal: AshaScheduler::take without a job");
   const auto [i, target] = *j;
@@ -251,7 +250,6 @@ msg::Assign AshaScheduler::take(int) {
     add_proposed(*proposal_);
   }
   proposal_valid_ = false;
-  shown_.reset();
   const journal::Start start{entries_[i].trial.id, target, entries_[i].attempt};
   log(start.to_json());
   apply(i, start);
@@ -308,7 +306,7 @@ void AshaScheduler::charge(int i) {
   Entry& e = entries_[i];
   const int r = e.rung();
   double c = 0;
-  if (e.state == State::kRunning)
+  if (e.state == State::kRunning || e.state == State::kQueued)  // it trains toward its target
     c = rungs_[static_cast<std::size_t>(std::min(r + 1, e.target))];
   else if (r >= 0)
     c = rungs_[static_cast<std::size_t>(r)];
@@ -374,6 +372,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
       finish(static_cast<int>(i));
       e.row_owed = true;
     } else if (e.state == State::kRunning) {
+      e.state = State::kQueued;
       again_.push_back(static_cast<int>(i));
     }
     charge(static_cast<int>(i));
@@ -381,7 +380,7 @@ void AshaScheduler::restore(const std::vector<nlohmann::json>& events,
   }
 }
 
-Decision AshaScheduler::on_report(int, const msg::Report& report) {
+Decision AshaScheduler::decide_report(int, const msg::Report& report) {
   proposal_valid_ = false;
   const int i = index_of(report.trial_id);
   if (i < 0 || opt_.promotion) return Decision::kContinue;
@@ -413,7 +412,7 @@ Decision AshaScheduler::on_report(int, const msg::Report& report) {
   return stop ? Decision::kStop : Decision::kContinue;
 }
 
-Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
+Verdict AshaScheduler::decide_result(int, const msg::Assign& assign, const ResultRow& row,
                                  bool) {
   const int i = index_of(assign.trial.id);
   NS_CHECK(i >= 0, "internal: AshaScheduler got a result for unknown trial {}", assign.trial.id);
@@ -438,13 +437,13 @@ Verdict AshaScheduler::on_result(int, const msg::Assign& assign, const ResultRow
   return Verdict::kRecord;
 }
 
-void AshaScheduler::retry(int, msg::Assign again) {
+void AshaScheduler::requeue(int, msg::Assign again) {
   const int i = index_of(again.trial.id);
   NS_CHECK(i >= 0, "internal: AshaScheduler asked to retry unknown trial {}", again.trial.id);
   proposal_valid_ = false;
   Entry& e = entries_[i];
   e.attempt = again.attempt;
-  e.state = State::kRunning;  // until taken again
+  e.state = State::kQueued;
   sync(i);
   again_.insert(again_.begin(), i);
 }

@@ -104,13 +104,7 @@ class AshaScheduler final : public Scheduler {
   /// constant liar); failed and never-started ones are left out.
   std::vector<TpeObservation> observations() const;
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  Decision on_report(int worker, const msg::Report& report) override;
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
   std::vector<ResultRow> restored_rows() override;
@@ -125,8 +119,18 @@ class AshaScheduler final : public Scheduler {
   /// Trials paused at a rung and not promoted, by id.
   std::set<std::string> paused() const;
 
+ protected:
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
+  void requeue(int worker, msg::Assign again) override;
+  Decision decide_report(int worker, const msg::Report& report) override;
+
  private:
-  enum class State { kNew, kRunning, kPaused, kDone };
+  /// kQueued: handed back to run again (a retry, or a trial a kill cut while training), in
+  /// again_, until taken; kRunning: handed out, its result to come.
+  enum class State { kNew, kRunning, kQueued, kPaused, kDone };
   struct Entry {
     sweeps::Trial trial;
     State state = State::kNew;
@@ -186,7 +190,6 @@ class AshaScheduler final : public Scheduler {
   std::vector<int> again_;                  ///< entries to hand out first (retries, resumed)
   std::vector<int> start_order_;            ///< the order new entries start in
   std::function<void(const nlohmann::json&)> journal_;
-  mutable std::optional<msg::Assign> shown_;
   double used_ = 0;
   // TPE + ASHA (set_search): the proposer, how many configurations it may add, how many the
   // list had, and the next proposal (computed by next(), dropped at any change of state).

@@ -85,9 +85,21 @@ void Coordinator::record_rows(std::vector<ResultRow> rows) {
       output_failed(e.what());
       continue;
     }
-    if (row.status == TrialStatus::kStopped) ++summary_.stopped;
-    ++summary_.recorded;
+    life_.record(row.trial_id, row.status, row.attempt);
   }
+}
+
+void Coordinator::count_rows() {
+  summary_.ok = life_.recorded(TrialStatus::kOk);
+  summary_.timeout = life_.recorded(TrialStatus::kTimeout);
+  summary_.stopped = life_.recorded(TrialStatus::kStopped);
+  int all = 0;
+  for (TrialStatus st : {TrialStatus::kInvalid, TrialStatus::kOk, TrialStatus::kFailed,
+                         TrialStatus::kTimeout, TrialStatus::kInterrupted, TrialStatus::kStopped,
+                         TrialStatus::kPaused})
+    all += life_.recorded(st);
+  summary_.recorded = all;
+  summary_.failed = all - summary_.ok - summary_.timeout - summary_.stopped;
 }
 
 void Coordinator::check_drain() {
@@ -207,10 +219,17 @@ void Coordinator::fill_pack(int worker, msg::Assign& a) {
   for (auto& m : a.pack) m.time_limit_s = opt_.trial_timeout_s;
 }
 
-int Coordinator::running() const {
-  int n = 0;
-  for (const auto& [w, f] : busy_) n += 1 + static_cast<int>(f.assign.pack.size());
-  return n;
+int Coordinator::running() const { return life_.count(Phase::kRunning); }
+
+msg::Assign Coordinator::hand_out(int worker) {
+  msg::Assign a = scheduler_->take(worker);
+  a.time_limit_s = opt_.trial_timeout_s;
+  fill_pack(worker, a);
+  life_.start(a.trial.id, worker, a.attempt);
+  for (const auto& m : a.pack) life_.start(m.trial.id, worker, m.attempt);
+  busy_[worker] = InFlight{a, Steady::now()};
+  if (!first_assign_) first_assign_ = Steady::now();
+  return a;
 }
 
 void Coordinator::reply(int worker) {
@@ -224,12 +243,7 @@ void Coordinator::reply(int worker) {
   }
   const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
   if (next && may_start(next->trial.cost)) {
-    msg::Assign a = scheduler_->take(worker);
-    a.time_limit_s = opt_.trial_timeout_s;
-    fill_pack(worker, a);
-    busy_[worker] = InFlight{a, Steady::now()};
-    if (!first_assign_) first_assign_ = Steady::now();
-    transport_.send(worker, msg::wrap(MessageKind::kAssign, a));
+    transport_.send(worker, msg::wrap(MessageKind::kAssign, hand_out(worker)));
   } else if (!next && !draining_ && !stopped_starting_ && !unhealthy_.count(worker) &&
              scheduler_->may_have_more()) {
     parked_.insert(worker);  // a result still to come may give it work (a promotion)
@@ -244,6 +258,7 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   opt_.budget_used_s += row.wall_s;  // every attempt and every rung visit spends the budget
   if (row.status == TrialStatus::kInterrupted) {
     ++summary_.interrupted;
+    life_.unfinish(row.trial_id);
     if (row.output_error) {
       output_failed(fmt::format("rank {}, trial {}: {}", worker, row.trial_id, row.error));
     } else {
@@ -255,10 +270,12 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   const Verdict verdict = settle_result(*scheduler_, worker, assign, row, opt_.retries, draining_);
   if (verdict == Verdict::kHold) {
     ++summary_.paused;
+    life_.pause(row.trial_id);
     return true;
   }
   if (verdict == Verdict::kRetry) {
     ++summary_.retried;
+    life_.retry(row.trial_id, row.attempt + 1);
     log::info("trial {} {} (attempt {}): {}; retrying", row.trial_id, to_string(row.status),
               row.attempt, row.error);
     return true;
@@ -269,20 +286,13 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   } catch (const core::WriteError& e) {
     // Nothing of the row remains: the trial has no row, so the next run does it again.
     ++summary_.unwritten;
+    life_.unfinish(row.trial_id);
     output_failed(e.what());
     return false;
   }
-  if (row.status == TrialStatus::kOk) {
-    ++summary_.ok;
+  life_.record(row.trial_id, row.status, row.attempt);
+  if (row.status == TrialStatus::kOk)
     durations_.add(row.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
-  } else if (row.status == TrialStatus::kTimeout) {
-    ++summary_.timeout;
-  } else if (row.status == TrialStatus::kStopped) {
-    ++summary_.stopped;
-  } else {
-    ++summary_.failed;
-  }
-  ++summary_.recorded;
   if (first_assign_) summary_.makespan_s = std::chrono::duration<double>(Steady::now() - *first_assign_).count();
   return true;
 }
@@ -319,6 +329,10 @@ void Coordinator::on_result(int worker, msg::Result result) {
     }
     rows.emplace_back(&*a, msg::row_of(*a, std::move(o)));
   }
+  // A trial handed out whose outcome did not come back is not running: the next run's.
+  for (const msg::Assign& a : given)
+    if (std::none_of(rows.begin(), rows.end(), [&](const auto& r) { return r.first == &a; }))
+      life_.unfinish(a.trial.id);
   // For the breaker a Result is one event: healthy when one of its trials succeeded, else a
   // failure when one failed (a pack that ran out of memory is one failure, not K).
   const ResultRow* health = nullptr;
@@ -383,6 +397,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
   }
   record_final_rows();
   summary_.not_started = scheduler.pending();
+  count_rows();
   scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;
@@ -397,11 +412,7 @@ CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& 
     if (unhealthy_.count(0)) break;
     check_drain();
     if (!may_start(next->trial.cost)) break;
-    msg::Assign a = scheduler.take(0);
-    a.time_limit_s = opt_.trial_timeout_s;
-    fill_pack(0, a);
-    busy_[0] = InFlight{a, Steady::now()};
-    if (!first_assign_) first_assign_ = Steady::now();
+    msg::Assign a = hand_out(0);
     sink_.tick(running(), false);
     auto stop = [this]() {
       check_drain();
@@ -413,6 +424,7 @@ CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& 
   executor.set_reporter({});
   record_final_rows();
   summary_.not_started = scheduler.pending();
+  count_rows();
   scheduler_ = nullptr;
   sink_.tick(0, true);
   return summary_;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/executor.hpp"
+#include "engine/lifecycle.hpp"
 #include "engine/protocol.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/status.hpp"
@@ -152,6 +153,10 @@ class Coordinator {
   CoordinatorSummary run(std::vector<sweeps::Trial> trials);
   CoordinatorSummary run_serial(std::vector<sweeps::Trial> trials, TrialExecutor& executor);
 
+  /// Every trial this coordinator handed out or recorded, its phase and attempt (after run():
+  /// recorded ones done or failed, paused ones paused, drained ones pending).
+  const Lifecycle& lifecycle() const { return life_; }
+
  private:
   struct InFlight {
     msg::Assign assign;
@@ -179,7 +184,11 @@ class Coordinator {
   bool settle(int worker, const msg::Assign& assign, ResultRow& row);
   /// Adds to `a` (just taken for `worker`) up to pack - 1 pending trials of its pack_key.
   void fill_pack(int worker, msg::Assign& a);
-  /// Trials running now (a pack counts each of its trials).
+  /// Takes the trial next(worker) showed (and its pack): running on `worker` from now on.
+  msg::Assign hand_out(int worker);
+  /// The summary's row counts, from the lifecycle table.
+  void count_rows();
+  /// Trials running now (a pack counts each of its trials): the lifecycle table's.
   int running() const;
   /// Answers the workers waiting for work (the scheduler may have some now, or the sweep ended).
   void wake_parked();
@@ -193,7 +202,8 @@ class Coordinator {
   CoordinatorOptions opt_;
   std::function<std::string()> drain_requested_;
   Scheduler* scheduler_ = nullptr;  ///< set for the duration of run() / run_serial()
-  std::map<int, InFlight> busy_;
+  std::map<int, InFlight> busy_;  ///< per worker: the Assigns it runs (their rows join them)
+  Lifecycle life_;                ///< every trial's phase and attempt in this run
   DurationStats durations_;
   CoordinatorSummary summary_;
   std::optional<std::chrono::steady_clock::time_point> first_assign_;

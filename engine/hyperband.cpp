@@ -100,31 +100,23 @@ void HyperbandScheduler::restore(const std::vector<nlohmann::json>& events,
   for (std::size_t s = 0; s < brackets_.size(); ++s) brackets_[s]->restore(per[s], finished);
 }
 
-const msg::Assign* HyperbandScheduler::next(int worker) const {
-  for (int s = static_cast<int>(brackets_.size()) - 1; s >= 0; --s) {
-    if (const msg::Assign* a = brackets_[s]->next(worker)) {
-      shown_ = s;
-      return a;
-    }
-  }
-  shown_ = -1;
+const msg::Assign* HyperbandScheduler::choose(int worker) const {
+  for (int s = static_cast<int>(brackets_.size()) - 1; s >= 0; --s)
+    if (const msg::Assign* a = brackets_[s]->next(worker)) return show(worker, *a);
   return nullptr;
 }
 
-msg::Assign HyperbandScheduler::take(int worker) {
-  if (shown_ < 0) next(worker);
-  NS_CHECK(shown_ >= 0, "internal: HyperbandScheduler::take without a job");
-  const int s = shown_;
-  shown_ = -1;
-  return brackets_[s]->take(worker);
+msg::Assign HyperbandScheduler::commit(int worker, std::optional<msg::Assign> shown) {
+  NS_CHECK(shown.has_value(), "internal: HyperbandScheduler::commit without a job");
+  return brackets_[owner(shown->trial.id)]->take(worker);
 }
 
-Verdict HyperbandScheduler::on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                                      bool draining) {
+Verdict HyperbandScheduler::decide_result(int worker, const msg::Assign& assign,
+                                          const ResultRow& row, bool draining) {
   return brackets_[owner(assign.trial.id)]->on_result(worker, assign, row, draining);
 }
 
-void HyperbandScheduler::retry(int worker, msg::Assign again) {
+void HyperbandScheduler::requeue(int worker, msg::Assign again) {
   brackets_[owner(again.trial.id)]->retry(worker, std::move(again));
 }
 
@@ -134,7 +126,7 @@ int HyperbandScheduler::pending() const {
   return n;
 }
 
-Decision HyperbandScheduler::on_report(int worker, const msg::Report& report) {
+Decision HyperbandScheduler::decide_report(int worker, const msg::Report& report) {
   return brackets_[owner(report.trial_id)]->on_report(worker, report);
 }
 

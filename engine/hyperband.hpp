@@ -22,13 +22,7 @@ class HyperbandScheduler final : public Scheduler {
                      std::function<void(const nlohmann::json&)> journal = {});
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  Decision on_report(int worker, const msg::Report& report) override;
   bool may_have_more() const override;
   std::vector<ResultRow> final_rows() override;
   std::vector<ResultRow> restored_rows() override;
@@ -40,11 +34,20 @@ class HyperbandScheduler final : public Scheduler {
   const AshaScheduler& bracket(int s) const { return *brackets_.at(s); }
   std::vector<std::string> bracket_trials(int s) const;
 
+ protected:
+  /// The first job any bracket has, the most aggressive bracket first (kept by show(), so that
+  /// commit() knows its bracket by the trial's id).
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
+  void requeue(int worker, msg::Assign again) override;
+  Decision decide_report(int worker, const msg::Report& report) override;
+
  private:
   int owner(const std::string& id) const;
   std::vector<std::unique_ptr<AshaScheduler>> brackets_;  ///< index s
   std::map<std::string, int> owner_;                      ///< trial id -> bracket
-  mutable int shown_ = -1;                                ///< bracket next() looked in
 };
 
 /// Hyperband's split of `n` configurations over brackets s = 0 .. s_max (see above).

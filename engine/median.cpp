@@ -64,7 +64,7 @@ void MedianStoppingScheduler::charge(int i) {
   e.charged = c;
 }
 
-const msg::Assign* MedianStoppingScheduler::next(int) const {
+const msg::Assign* MedianStoppingScheduler::choose(int worker) const {
   int i = -1;
   if (!again_.empty()) {
     i = again_.front();
@@ -82,18 +82,15 @@ const msg::Assign* MedianStoppingScheduler::next(int) const {
   a.resource_limit = opt_.max;
   a.final_rung = true;
   a.rungs = checks_;
-  shown_ = a;
-  return &*shown_;
+  return show(worker, std::move(a));
 }
 
-msg::Assign MedianStoppingScheduler::take(int worker) {
-  const msg::Assign* a = next(worker);
-  NS_CHECK(a != nullptr, "internal: MedianStoppingScheduler::take without a job");
-  msg::Assign out = *a;
+msg::Assign MedianStoppingScheduler::commit(int, std::optional<msg::Assign> shown) {
+  NS_CHECK(shown.has_value(), "internal: MedianStoppingScheduler::commit without a job");
+  msg::Assign out = std::move(*shown);
   const journal::Start ev{out.trial.id, std::nullopt, out.attempt};
   if (journal_) journal_(ev.to_json());
   apply(index_of(out.trial.id), ev);
-  shown_.reset();
   return out;
 }
 
@@ -147,7 +144,7 @@ void MedianStoppingScheduler::apply(int i, const journal::End& ev) {
   charge(i);
 }
 
-Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
+Decision MedianStoppingScheduler::decide_report(int, const msg::Report& report) {
   const int i = index_of(report.trial_id);
   if (i < 0) return Decision::kContinue;
   const double v = metric_of(report.metrics, opt_.metric);
@@ -181,8 +178,8 @@ Decision MedianStoppingScheduler::on_report(int, const msg::Report& report) {
   return d;
 }
 
-Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row,
-                                           bool) {
+Verdict MedianStoppingScheduler::decide_result(int, const msg::Assign& assign,
+                                               const ResultRow& row, bool) {
   const int i = index_of(assign.trial.id);
   NS_CHECK(i >= 0, "internal: median stopping got a result for unknown trial {}", assign.trial.id);
   Entry& e = entries_[i];
@@ -192,7 +189,7 @@ Verdict MedianStoppingScheduler::on_result(int, const msg::Assign& assign, const
   return Verdict::kRecord;
 }
 
-void MedianStoppingScheduler::retry(int, msg::Assign again) {
+void MedianStoppingScheduler::requeue(int, msg::Assign again) {
   const int i = index_of(again.trial.id);
   NS_CHECK(i >= 0, "internal: median stopping asked to retry unknown trial {}", again.trial.id);
   Entry& e = entries_[i];

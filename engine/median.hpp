@@ -32,13 +32,7 @@ class MedianStoppingScheduler final : public Scheduler {
                           std::function<void(const nlohmann::json&)> journal = {});
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  void retry(int worker, msg::Assign again) override;
   int pending() const override;
-  Decision on_report(int worker, const msg::Report& report) override;
   void annotate(const msg::Assign& assign, ResultRow& row) const override;
   /// Rows of trials stopped before a restart whose rows the kill lost.
   std::vector<ResultRow> restored_rows() override;
@@ -48,6 +42,14 @@ class MedianStoppingScheduler final : public Scheduler {
 
   /// The report resources: min, min + every, ... below max.
   const std::vector<double>& checks() const { return checks_; }
+
+ protected:
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
+  void requeue(int worker, msg::Assign again) override;
+  Decision decide_report(int worker, const msg::Report& report) override;
 
  private:
   struct Entry {
@@ -77,7 +79,6 @@ class MedianStoppingScheduler final : public Scheduler {
   std::vector<int> again_;
   std::unordered_map<std::string, int> index_;  ///< trial id -> entry
   std::function<void(const nlohmann::json&)> journal_;
-  mutable std::optional<msg::Assign> shown_;
   double used_ = 0;
 };
 

@@ -253,7 +253,7 @@ msg::Assign PbtScheduler::assign_for(int i) const {
   return a;
 }
 
-const msg::Assign* PbtScheduler::next(int) const {
+const msg::Assign* PbtScheduler::choose(int worker) const {
   int best = -1;
   for (int i = 0; i < size(); ++i) {
     if (members_[i].state != State::kReady) continue;
@@ -265,15 +265,12 @@ const msg::Assign* PbtScheduler::next(int) const {
       best = i;
   }
   if (best < 0) return nullptr;
-  shown_ = assign_for(best);
-  return &*shown_;
+  return show(worker, assign_for(best));
 }
 
-msg::Assign PbtScheduler::take(int worker) {
-  if (!shown_) next(worker);
-  NS_CHECK(shown_.has_value(), "internal: PBT take() with no member ready");
-  msg::Assign a = std::move(*shown_);
-  shown_.reset();
+msg::Assign PbtScheduler::commit(int, std::optional<msg::Assign> shown) {
+  NS_CHECK(shown.has_value(), "internal: PBT commit() with no member ready");
+  msg::Assign a = std::move(*shown);
   members_[index_of(a.trial.id)].state = State::kRunning;
   return a;
 }
@@ -456,9 +453,8 @@ void PbtScheduler::apply(const journal::PbtResult& ev, const ResultRow* row) {
   release(old);
 }
 
-Verdict PbtScheduler::on_result(int, const msg::Assign& assign, const ResultRow& row, bool) {
+Verdict PbtScheduler::decide_result(int, const msg::Assign& assign, const ResultRow& row, bool) {
   const int i = index_of(assign.trial.id);
-  shown_.reset();
   return settle(i, assign, row);
 }
 
@@ -607,7 +603,7 @@ void FixedScheduleScheduler::apply(const journal::ScheduleSegment& ev) {
   state_ = State::kReady;
 }
 
-const msg::Assign* FixedScheduleScheduler::next(int) const {
+const msg::Assign* FixedScheduleScheduler::choose(int worker) const {
   if (state_ != State::kReady) return nullptr;
   msg::Assign a;
   a.trial = trial_;
@@ -616,21 +612,18 @@ const msg::Assign* FixedScheduleScheduler::next(int) const {
   const bool last = segment_ + 1 == static_cast<int>(segments_.size());
   a.resource_limit = seg.until;
   a.final_rung = last;
-  shown_ = std::move(a);
-  return &*shown_;
+  return show(worker, std::move(a));
 }
 
-msg::Assign FixedScheduleScheduler::take(int worker) {
-  if (!shown_) next(worker);
-  NS_CHECK(shown_.has_value(), "internal: fixed schedule take() with nothing ready");
-  msg::Assign a = std::move(*shown_);
-  shown_.reset();
+msg::Assign FixedScheduleScheduler::commit(int, std::optional<msg::Assign> shown) {
+  NS_CHECK(shown.has_value(), "internal: fixed schedule commit() with nothing ready");
+  msg::Assign a = std::move(*shown);
   state_ = State::kRunning;
   return a;
 }
 
-Verdict FixedScheduleScheduler::on_result(int, const msg::Assign&, const ResultRow& row, bool) {
-  shown_.reset();
+Verdict FixedScheduleScheduler::decide_result(int, const msg::Assign&, const ResultRow& row,
+                                              bool) {
   if (row.status == TrialStatus::kPaused &&
       segment_ + 1 < static_cast<int>(segments_.size())) {
     const journal::ScheduleSegment ev{segment_, segments_[segment_].until};

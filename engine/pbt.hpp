@@ -157,10 +157,6 @@ class PbtScheduler final : public Scheduler {
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished,
                const std::function<std::optional<ResultRow>(const std::string&)>& segment_result = {});
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
   /// Failed segments are PBT's own business (an exploit replaces them): no retry rule.
   bool retries_failed() const override { return false; }
   int pending() const override;
@@ -177,6 +173,12 @@ class PbtScheduler final : public Scheduler {
   std::map<std::string, std::set<int>> live_snapshots() const;
   /// Members in the order next() would hand them out (for tests).
   int exploits() const { return exploits_; }
+
+ protected:
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
 
  private:
   /// kReady: waits for a worker; kRunning: a segment out on a worker; kDeciding: its segment
@@ -235,7 +237,6 @@ class PbtScheduler final : public Scheduler {
   bool replaying_ = false;
   int exploits_ = 0;
   std::uint64_t queued_ = 0;  ///< ready order so far (Member::queued)
-  mutable std::optional<msg::Assign> shown_;
   std::vector<ResultRow> recovered_;  ///< final rows found by restore (result.json)
   std::set<std::string> finals_;      ///< finished segments' snapshots (their row), kept
 };
@@ -249,16 +250,18 @@ class FixedScheduleScheduler final : public Scheduler {
                          std::function<void(const nlohmann::json&)> journal = {});
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
   /// A failed segment ends the schedule: no retry rule.
   bool retries_failed() const override { return false; }
   int pending() const override { return state_ == State::kReady ? 1 : 0; }
 
   /// The parameters of segment k (the trial's, with segments 0..k's changes applied).
   nlohmann::json params_at(int k) const;
+
+ protected:
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
 
  private:
   enum class State { kReady, kRunning, kDone };
@@ -269,7 +272,6 @@ class FixedScheduleScheduler final : public Scheduler {
   std::function<void(const nlohmann::json&)> journal_;
   int segment_ = 0;
   State state_ = State::kReady;
-  mutable std::optional<msg::Assign> shown_;
 };
 
 }  // namespace ns::engine

@@ -127,40 +127,59 @@ bool ListScheduler::fresh_for(int worker, const msg::Assign& a) const {
          std::find(it->second.begin(), it->second.end(), worker) == it->second.end();
 }
 
-const msg::Assign* ListScheduler::next(int worker) const {
+const msg::Assign* Scheduler::next(int worker) const {
+  forget_shown();
+  return choose(worker);
+}
+
+msg::Assign Scheduler::take(int worker) {
+  if (!shown_ || shown_->worker != worker)
+    NS_CHECK(next(worker) != nullptr, "internal: take() for rank {} with nothing to take", worker);
+  std::optional<msg::Assign> shown;
+  if (shown_) shown = std::move(shown_->assign);
+  forget_shown();
+  return commit(worker, std::move(shown));
+}
+
+const msg::Assign* Scheduler::show(int worker, msg::Assign a) const {
+  shown_ = Shown{worker, std::move(a)};
+  return &shown_->assign;
+}
+
+const msg::Assign* ListScheduler::choose(int worker) const {
   return queue_.peek_preferring(worker, [&](const msg::Assign& a) { return fresh_for(worker, a); });
 }
 
-msg::Assign ListScheduler::take(int worker) {
+msg::Assign ListScheduler::commit(int worker, std::optional<msg::Assign>) {
   return queue_.pop_preferring(worker, [&](const msg::Assign& a) { return fresh_for(worker, a); });
 }
 
-void ListScheduler::on_worker_lost(int worker) { queue_.remove_worker(worker); }
+void ListScheduler::lose_worker(int worker) { queue_.remove_worker(worker); }
 
-std::vector<msg::Assign> Scheduler::take_more(int, const std::function<bool(const msg::Assign&)>&,
+std::vector<msg::Assign> Scheduler::commit_more(int, const std::function<bool(const msg::Assign&)>&,
                                               int) {
   return {};
 }
 
-Decision Scheduler::on_report(int, const msg::Report&) { return Decision::kContinue; }
+Decision Scheduler::decide_report(int, const msg::Report&) { return Decision::kContinue; }
 
-std::vector<msg::Assign> ListScheduler::take_more(
+std::vector<msg::Assign> ListScheduler::commit_more(
     int worker, const std::function<bool(const msg::Assign&)>& fits, int max) {
   return queue_.pop_matching(
       worker, [&](const msg::Assign& a) { return fresh_for(worker, a) && fits(a); }, max);
 }
 
-Verdict ListScheduler::on_result(int, const msg::Assign& assign, const ResultRow&, bool) {
+Verdict ListScheduler::decide_result(int, const msg::Assign& assign, const ResultRow&, bool) {
   failed_on_.erase(assign.trial.id);
   return Verdict::kRecord;
 }
 
-void ListScheduler::retry(int worker, msg::Assign again) {
+void ListScheduler::requeue(int worker, msg::Assign again) {
   failed_on_[again.trial.id].push_back(worker);
   queue_.push_front(worker, std::move(again));
 }
 
-void Scheduler::retry(int, msg::Assign again) {
+void Scheduler::requeue(int, msg::Assign again) {
   NS_FAIL_CODE(kExitInternal, "internal: this scheduler does not retry (trial {})", again.trial.id);
 }
 

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "engine/protocol.hpp"
@@ -21,22 +22,34 @@ enum class Verdict {
   kHold,    ///< no row: the trial paused at a rung and waits for a promotion
 };
 
+/// The interface the coordinator calls is non-virtual: it keeps, in one place, the look-before-
+/// take cache (next() shows a trial, take() takes that one) and forgets it at every entry point
+/// that changes what next() would show (on_result, retry, take_more, on_report,
+/// on_worker_lost). A scheduler implements the protected virtuals: choose/commit (what next, and
+/// taking it) and its decisions.
 class Scheduler {
  public:
   virtual ~Scheduler() = default;
   /// The trial `worker` would run next, or nullptr when it has none (it is then shut down).
-  /// The coordinator looks before it takes: the deadline check needs the trial's cost.
-  virtual const msg::Assign* next(int worker) const = 0;
-  /// Takes the trial next(worker) showed; it is no longer pending.
-  virtual msg::Assign take(int worker) = 0;
+  /// The coordinator looks before it takes: the deadline check needs the trial's cost. Asks
+  /// choose() each time; what it shows stays valid until the next call of any entry point.
+  const msg::Assign* next(int worker) const;
+  /// Takes the trial next(worker) showed (choosing it first when next(worker) was not the last
+  /// look); it is no longer pending. Throws (internal) when there is none.
+  msg::Assign take(int worker);
   /// A trial `worker` ran came back (never "interrupted": a drained trial is simply pending in
   /// the next run), after the retry rule (settle_result below) passed it on. `draining`: no new
   /// trial will start in this run.
-  virtual Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                            bool draining) = 0;
+  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row, bool draining) {
+    forget_shown();
+    return decide_result(worker, assign, row, draining);
+  }
   /// The retry rule sends a failed attempt back: queue `again` (its attempt raised) first in
   /// line. Called only when retries_failed().
-  virtual void retry(int worker, msg::Assign again);
+  void retry(int worker, msg::Assign again) {
+    forget_shown();
+    requeue(worker, std::move(again));
+  }
   /// False for a scheduler that handles failed attempts itself (PBT replaces a failed member by
   /// an exploit; a fixed schedule ends): the retry rule leaves them to on_result. Default: true.
   virtual bool retries_failed() const { return true; }
@@ -44,16 +57,23 @@ class Scheduler {
   virtual int pending() const = 0;
   /// `worker` takes no more trials (the coordinator took it out as unhealthy): what it would
   /// have run must reach the others. Called once per worker, never for the last one alive.
-  /// Default: nothing (a scheduler whose trials are not bound to a rank).
-  virtual void on_worker_lost(int worker) { (void)worker; }
+  void on_worker_lost(int worker) {
+    forget_shown();
+    lose_worker(worker);
+  }
   /// Right after take(worker): up to `max` more pending trials for `worker` that `fits` accepts,
-  /// trained in one pack with the one taken (`pack: K`); they are no longer pending. A scheduler
-  /// that does not pack keeps this default: none.
-  virtual std::vector<msg::Assign> take_more(int worker,
-                                             const std::function<bool(const msg::Assign&)>& fits,
-                                             int max);
-  /// A running trial reached one of its Assign::rungs: continue or stop. Default: continue.
-  virtual Decision on_report(int worker, const msg::Report& report);
+  /// trained in one pack with the one taken (`pack: K`); they are no longer pending.
+  std::vector<msg::Assign> take_more(int worker,
+                                     const std::function<bool(const msg::Assign&)>& fits,
+                                     int max) {
+    forget_shown();
+    return commit_more(worker, fits, max);
+  }
+  /// A running trial reached one of its Assign::rungs: continue or stop.
+  Decision on_report(int worker, const msg::Report& report) {
+    forget_shown();
+    return decide_report(worker, report);
+  }
   /// True when next() has nothing now but a result still to come may give work (a promotion):
   /// the coordinator then lets a free worker wait instead of shutting it down. Default: false.
   virtual bool may_have_more() const { return false; }
@@ -74,6 +94,36 @@ class Scheduler {
   /// rung or report), including earlier runs rebuilt from the journal. The spec's
   /// "budget": {"resource": N} starts nothing once it reaches N. Default: 0 (not counted).
   virtual double resource_used() const { return 0; }
+
+ protected:
+  /// What `worker` would run next, or nullptr. A scheduler that keeps its trials (a queue)
+  /// returns a pointer into them; one that builds the Assign returns show(worker, built).
+  virtual const msg::Assign* choose(int worker) const = 0;
+  /// Takes what choose(worker) just returned: `shown` is the Assign it passed to show(), or
+  /// nullopt when it returned a pointer into its own storage.
+  virtual msg::Assign commit(int worker, std::optional<msg::Assign> shown) = 0;
+  /// Keeps `a` as what next(worker) shows; returns it.
+  const msg::Assign* show(int worker, msg::Assign a) const;
+  virtual Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                                bool draining) = 0;
+  /// Default: throws (internal), for a scheduler whose retries_failed() is false.
+  virtual void requeue(int worker, msg::Assign again);
+  /// Default: nothing (a scheduler whose trials are not bound to a rank).
+  virtual void lose_worker(int worker) { (void)worker; }
+  /// Default: none (a scheduler that does not pack).
+  virtual std::vector<msg::Assign> commit_more(int worker,
+                                               const std::function<bool(const msg::Assign&)>& fits,
+                                               int max);
+  /// Default: continue.
+  virtual Decision decide_report(int worker, const msg::Report& report);
+
+ private:
+  void forget_shown() const { shown_.reset(); }
+  struct Shown {
+    int worker = 0;
+    msg::Assign assign;
+  };
+  mutable std::optional<Shown> shown_;  ///< the one look-before-take cache
 };
 
 /// A metric value as a ranking score: larger is better under `maximize` (else smaller), NaN
@@ -142,17 +192,20 @@ class ListScheduler final : public Scheduler {
  public:
   ListScheduler(std::vector<sweeps::Trial> trials, std::vector<int> workers, Schedule schedule,
                 bool longest_first);
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  void retry(int worker, msg::Assign again) override;
   int pending() const override { return queue_.size(); }
-  void on_worker_lost(int worker) override;
+
+ protected:
+  /// The queue's front (a peek, no copy).
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
+  void requeue(int worker, msg::Assign again) override;
+  void lose_worker(int worker) override;
   /// Pending trials in queue order; a retry only on a rank it has not failed on.
-  std::vector<msg::Assign> take_more(int worker,
-                                     const std::function<bool(const msg::Assign&)>& fits,
-                                     int max) override;
+  std::vector<msg::Assign> commit_more(int worker,
+                                       const std::function<bool(const msg::Assign&)>& fits,
+                                       int max) override;
 
  private:
   /// True if `a` has not failed on `worker` (the preference for retries).

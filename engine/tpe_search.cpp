@@ -157,19 +157,19 @@ const std::optional<msg::Assign>& TpeScheduler::upcoming() const {
   return upcoming_;
 }
 
-const msg::Assign* TpeScheduler::next(int) const {
+const msg::Assign* TpeScheduler::choose(int) const {
   if (!again_.empty()) return &again_.front();
   const auto& u = upcoming();
   return u ? &*u : nullptr;
 }
 
-msg::Assign TpeScheduler::take(int worker) {
+msg::Assign TpeScheduler::commit(int worker, std::optional<msg::Assign>) {
   if (!again_.empty()) {
     msg::Assign a = std::move(again_.front());
     again_.pop_front();
     return a;
   }
-  const msg::Assign* n = next(worker);
+  const msg::Assign* n = choose(worker);
   NS_CHECK(n != nullptr, "tpe: take() without a trial to take");
   msg::Assign a = *n;
   const journal::TpePropose ev{a.trial.index, a.trial.id, proposer_.searched(a.trial.params)};
@@ -202,14 +202,14 @@ void TpeScheduler::apply(const journal::TpeResult& ev) {
   upcoming_valid_ = false;
 }
 
-void TpeScheduler::retry(int, msg::Assign again) {
+void TpeScheduler::requeue(int, msg::Assign again) {
   const journal::Retry ev{again.trial.id, again.attempt};
   if (journal_) journal_(ev.to_json());
   apply(ev);
   again_.push_front(std::move(again));
 }
 
-Verdict TpeScheduler::on_result(int, const msg::Assign&, const ResultRow& row, bool) {
+Verdict TpeScheduler::decide_result(int, const msg::Assign&, const ResultRow& row, bool) {
   auto m = row.metrics.find(proposer_.options().metric);
   const journal::TpeResult ev{row.trial_id, row.status,
                               m != row.metrics.end() ? m->second : std::nan("")};

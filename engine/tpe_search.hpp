@@ -106,11 +106,6 @@ class TpeScheduler final : public Scheduler {
   /// Throws ns::Error when the journal's proposals do not match this spec (it was edited).
   void restore(const std::vector<nlohmann::json>& events, const std::set<std::string>& finished);
 
-  const msg::Assign* next(int worker) const override;
-  msg::Assign take(int worker) override;
-  Verdict on_result(int worker, const msg::Assign& assign, const ResultRow& row,
-                    bool draining) override;
-  void retry(int worker, msg::Assign again) override;
   int pending() const override;
 
   /// What the sampler sees, in journal order (failed trials left out).
@@ -119,6 +114,14 @@ class TpeScheduler final : public Scheduler {
   int proposed() const { return static_cast<int>(entries_.size()); }
   /// True once a proposal found no configuration that was not tried already.
   bool exhausted() const { return exhausted_; }
+
+ protected:
+  /// A queued retry, else the upcoming proposal (TPE's own cache of it): no copy.
+  const msg::Assign* choose(int worker) const override;
+  msg::Assign commit(int worker, std::optional<msg::Assign> shown) override;
+  Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
+                        bool draining) override;
+  void requeue(int worker, msg::Assign again) override;
 
  private:
   enum class State { kRunning, kDone, kFailed };

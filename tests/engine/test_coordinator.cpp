@@ -10,6 +10,7 @@
 #include <set>
 
 #include "core/file.hpp"
+#include "engine/asha.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/executor.hpp"
 #include "file_size_limit.hpp"
@@ -485,16 +486,24 @@ class FakeScheduler final : public Scheduler {
       queue.push_back(a);
     }
   }
-  const msg::Assign* next(int worker) const override {
+  int pending() const override { return static_cast<int>(queue.size()); }
+
+  std::deque<msg::Assign> queue;
+  std::vector<int> lost;
+  mutable std::vector<int> asked;
+  std::vector<std::string> results;
+
+ protected:
+  const msg::Assign* choose(int worker) const override {
     asked.push_back(worker);
     return queue.empty() ? nullptr : &queue.front();
   }
-  msg::Assign take(int) override {
+  msg::Assign commit(int, std::optional<msg::Assign>) override {
     msg::Assign a = queue.front();
     queue.pop_front();
     return a;
   }
-  Verdict on_result(int, const msg::Assign& a, const ResultRow& row, bool) override {
+  Verdict decide_result(int, const msg::Assign& a, const ResultRow& row, bool) override {
     results.push_back(row.trial_id);
     if (a.attempt > 1) return Verdict::kRecord;
     msg::Assign again = a;
@@ -502,13 +511,7 @@ class FakeScheduler final : public Scheduler {
     queue.push_back(again);
     return Verdict::kRetry;
   }
-  int pending() const override { return static_cast<int>(queue.size()); }
-  void on_worker_lost(int worker) override { lost.push_back(worker); }
-
-  std::deque<msg::Assign> queue;
-  std::vector<int> lost;
-  mutable std::vector<int> asked;
-  std::vector<std::string> results;
+  void lose_worker(int worker) override { lost.push_back(worker); }
 };
 }  // namespace
 
@@ -1056,5 +1059,104 @@ TEST_CASE("run_serial builds rows the same way: the executor's outcome joined wi
     CHECK(sink.rows[i].seed == v[i].seed);
     CHECK(sink.rows[i].repeat == v[i].repeat);
     CHECK(sink.rows[i].status == TrialStatus::kOk);
+  }
+}
+
+namespace {
+/// Every row written is done (ok, stopped) or failed (failed, timeout) in the coordinator's
+/// lifecycle table, with the row's attempt; returns the ids that have rows.
+std::set<std::string> check_rows_in_table(const Coordinator& c, const FakeSink& sink) {
+  std::set<std::string> ids;
+  for (const ResultRow& r : sink.rows) {
+    const TrialLife* t = c.lifecycle().find(r.trial_id);
+    REQUIRE(t != nullptr);
+    const bool done = r.status == TrialStatus::kOk || r.status == TrialStatus::kStopped;
+    CHECK(t->phase == (done ? Phase::kDone : Phase::kFailed));
+    CHECK(t->attempt == r.attempt);
+    ids.insert(r.trial_id);
+  }
+  return ids;
+}
+
+/// ASHA's worker: a trial pauses at every rung below the top (score = x), ends ok at the top;
+/// trial 1 fails its first attempt.
+Outcome asha_outcome(const msg::Assign& a, int rank) {
+  Outcome r = ok_row(a, rank);
+  if (a.trial.index == 1 && a.attempt == 1) {
+    r.status = TrialStatus::kFailed;
+    r.error = "once";
+  } else if (!a.final_rung) {
+    r.status = TrialStatus::kPaused;
+  }
+  return r;
+}
+
+AshaOptions asha_options() {
+  AshaOptions o;
+  o.min = 1;
+  o.max = 9;
+  o.eta = 3;
+  o.metric = "score";
+  return o;
+}
+}  // namespace
+
+TEST_CASE("the lifecycle table agrees with the rows written", "[coordinator][lifecycle]") {
+  SECTION("retries: attempts are the rows'") {
+    FakeTransport t(3, [](int rank, const msg::Assign& a) {
+      Outcome r = ok_row(a, rank);
+      if ((a.trial.index == 2 && a.attempt < 3) || a.trial.index == 4) r.status = TrialStatus::kFailed;
+      return r;
+    });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.retries = 2;
+    Coordinator c(t, sink, o, no_drain);
+    const auto s = c.run(trials(6));
+    CHECK(check_rows_in_table(c, sink).size() == 6);
+    CHECK(c.lifecycle().find("t2")->attempt == 3);
+    CHECK(c.lifecycle().count(Phase::kDone) == s.ok);
+    CHECK(c.lifecycle().count(Phase::kFailed) == s.failed);
+    CHECK(c.lifecycle().count(Phase::kRunning) == 0);
+  }
+  SECTION("ASHA to the end: paused trials get their stopped rows, nothing stays paused") {
+    FakeTransport t(3, [](int rank, const msg::Assign& a) { return asha_outcome(a, rank); });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.retries = 1;
+    Coordinator c(t, sink, o, no_drain);
+    AshaScheduler asha(trials(9), asha_options());
+    const auto s = c.run(asha);
+    CHECK(s.paused > 0);
+    CHECK(check_rows_in_table(c, sink).size() == 9);
+    CHECK(c.lifecycle().find("t1")->attempt == 2);
+    CHECK(c.lifecycle().count(Phase::kPaused) == 0);
+    CHECK(c.lifecycle().count(Phase::kRunning) == 0);
+    CHECK(c.lifecycle().trials().size() == 9);
+  }
+  SECTION("ASHA drained: what paused without a row is paused in the table") {
+    int results = 0;
+    FakeTransport t(2, [&](int rank, const msg::Assign& a) {
+      ++results;
+      return asha_outcome(a, rank);
+    });
+    FakeSink sink;
+    CoordinatorOptions o;
+    o.retries = 1;
+    Coordinator c(t, sink, o, [&] { return results >= 6 ? std::string("stop") : ""; });
+    AshaScheduler asha(trials(9), asha_options());
+    const auto s = c.run(asha);
+    CHECK(s.drain_reason == "stop");
+    const auto with_rows = check_rows_in_table(c, sink);
+    int paused = 0;
+    for (const auto& [id, life] : c.lifecycle().trials()) {
+      CHECK(life.phase != Phase::kRunning);
+      if (!with_rows.count(id)) {
+        CHECK((life.phase == Phase::kPaused || life.phase == Phase::kPending));
+        paused += life.phase == Phase::kPaused;
+      }
+    }
+    CHECK(paused > 0);
+    CHECK(paused == c.lifecycle().count(Phase::kPaused));
   }
 }

@@ -308,7 +308,8 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
     engine::check_output_dir(output_plan(p, false, false, digest_inputs(p, cache)));
   }
   if (fs::exists(results)) {
-    engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics);
+    engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics,
+                           p.spec.has_scheduler());
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
   }
   // Rows of this spec's trials (rows of trials a narrower spec no longer lists do not count);

@@ -57,8 +57,6 @@ Prepared prepare(const std::string& path, const std::string& out_override,
       throw Error(fmt::format("{}: $.scheduler.resource: expected \"{}\" (the {} family's "
                               "resource), got \"{}\"",
                               path, unit, fam, named));
-    p.metrics.push_back("rung");
-    p.metrics.push_back("resource");
   }
   p.trials = sweeps::enumerate(p.spec);
   // A search that proposes trials as results come in (TPE) lists fewer than the random count.

@@ -24,8 +24,8 @@ struct Prepared {
   sweeps::FamilySchema schema;     ///< the family's schema for this spec (schema_for)
   engine::DataFacts data;          ///< what the family's check_data returned (deep checks only)
   int configurations_checked = 0;  ///< distinct parameter sets passed to check_params
-  /// The columns after the parameters in results.csv: the family's metrics, and with a
-  /// "scheduler" block also `rung` and `resource` (where a trial ended, in the family's units).
+  /// The family's metrics: results.csv's columns after the parameters (with a "scheduler"
+  /// block, ResultsTable adds `rung` and `resource` after them: scheduler bookkeeping).
   std::vector<std::string> metrics;
   /// The files the trials read (ModelFamily::input_files of the data block, the family block
   /// and the known configurations; deep checks only).

@@ -96,8 +96,11 @@ nlohmann::json finite_or_null(double v) {
 }  // namespace
 
 ResultsTable::ResultsTable(std::string path, std::vector<std::string> param_names,
-                           std::vector<std::string> metric_names)
+                           std::vector<std::string> metric_names, bool scheduler_columns)
     : path_(std::move(path)), params_(std::move(param_names)), metrics_(std::move(metric_names)) {
+  // The value columns: the metrics, then the scheduler's (written and read as one block).
+  if (scheduler_columns)
+    metrics_.insert(metrics_.end(), engine::scheduler_columns().begin(), engine::scheduler_columns().end());
   header_ = leading_columns();
   header_.insert(header_.end(), params_.begin(), params_.end());
   header_.insert(header_.end(), metrics_.begin(), metrics_.end());
@@ -231,6 +234,11 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
       row.params[p] = std::move(v);
   }
   for (auto& m : metric_names) read_metric_cell(row, m, cells.at(m));
+  for (auto& c : scheduler_columns()) {
+    const auto at = cells.find(c);
+    if (at != cells.end() && !std::count(metric_names.begin(), metric_names.end(), c))
+      read_metric_cell(row, c, at->second);
+  }
   row.seed = std::stoull(cells.at("seed"));
   row.repeat = std::stoi(cells.at("repeat"));
   return offer(row);

@@ -68,8 +68,10 @@ const std::vector<std::string>& scheduler_columns();
 
 class ResultsTable {
  public:
+  /// `scheduler_columns`: the sweep stops trials early; its rows' rung and resource go in the
+  /// scheduler_columns() after the metrics (scheduler bookkeeping, not metrics).
   ResultsTable(std::string path, std::vector<std::string> param_names,
-               std::vector<std::string> metric_names);
+               std::vector<std::string> metric_names, bool scheduler_columns = false);
   ~ResultsTable();
   ResultsTable(const ResultsTable&) = delete;
   ResultsTable& operator=(const ResultsTable&) = delete;

@@ -293,7 +293,8 @@ void check_output_dir(const OutputPlan& plan) {
   if (const Review r = review(plan, previous_sweep(plan.dir));
       r.needs_acceptance() && !plan.accept_changed_inputs)
     throw Error(refusal(plan, r));
-  ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics);
+  ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics,
+                    plan.spec.has_scheduler());
   table.check();
 }
 
@@ -332,7 +333,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     const std::string old = incompatibility(dir_, plan.spec);
     bool header_differs = false;
     try {
-      ResultsTable(results, plan.spec.param_names(), plan.metrics).check();
+      ResultsTable(results, plan.spec.param_names(), plan.metrics,
+                    plan.spec.has_scheduler()).check();
     } catch (const Error&) {
       header_differs = true;
     }
@@ -357,7 +359,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   const Review changes = review(plan, previous);
   if (changes.needs_acceptance() && !plan.accept_changed_inputs)
     throw Error(refusal(plan, changes));
-  table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics);
+  table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics,
+                    plan.spec.has_scheduler());
   std::vector<std::string> row_ids;
   std::unordered_set<std::string> counted;  // ids of this spec's trials with a row
   int foreign_rows = 0;

@@ -21,7 +21,8 @@ namespace ns::engine {
 /// Everything a sweep's output needs to know about the sweep.
 struct OutputPlan {
   const sweeps::SweepSpec& spec;
-  std::vector<std::string> metrics;  ///< the family's metric columns
+  std::vector<std::string> metrics;  ///< the family's metric columns (with a "scheduler" block,
+                                     ///< results.csv adds scheduler_columns() after them)
   std::string dir;                   ///< output directory
   bool force_new = false;            ///< move an incompatible results.csv aside instead of refusing
   nlohmann::json metric_definitions = nlohmann::json::object();         ///< FamilySchema's

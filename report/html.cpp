@@ -439,7 +439,7 @@ json html_data(const Results& r, const Analysis& a, int top) {
   std::vector<std::string> cols = {"trial_id", "status"};
   for (auto& p : r.varied) cols.push_back(p);
   for (auto& m : r.metric_columns) cols.push_back(m);
-  for (const char* c : {"seed", "repeat", "attempt", "wall_s", "host", "error"})
+  for (const char* c : {"rung", "resource", "seed", "repeat", "attempt", "wall_s", "host", "error"})
     if (std::find(r.columns.begin(), r.columns.end(), c) != r.columns.end()) cols.push_back(c);
   std::vector<bool> numeric(cols.size(), true), is_metric(cols.size(), false);
   for (std::size_t k = 0; k < cols.size(); ++k)

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/json_text.hpp"
+#include "engine/results.hpp"
 #include "report/csv.hpp"
 
 namespace ns::report {
@@ -220,8 +221,13 @@ Results load_results(const fs::path& dir) {
     }
     return true;
   };
+  const auto& scheduler = engine::scheduler_columns();  // rung, resource
   for (auto& col : r.columns) {
     if (kBookkeeping.count(col)) continue;
+    if (contains(scheduler, col)) {
+      r.rungs = true;
+      continue;
+    }
     bool metric;
     if (!r.sweep.metrics.empty()) {
       metric = contains(r.sweep.metrics, col);
@@ -234,12 +240,17 @@ Results load_results(const fs::path& dir) {
     }
     (metric ? r.metric_columns : r.param_columns).push_back(col);
   }
-  for (auto& tr : r.trials)
+  for (auto& tr : r.trials) {
     for (auto& m : r.metric_columns) {
       double v = std::nan("");
       parse_number(tr.cell(m), v);
       tr.metrics[m] = v;
     }
+    if (r.rungs) {
+      parse_number(tr.cell(scheduler[0]), tr.rung);
+      parse_number(tr.cell(scheduler[1]), tr.resource);
+    }
+  }
 
   if (r.sweep.has_varied) {
     for (auto& p : r.sweep.varied) {

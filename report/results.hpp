@@ -5,6 +5,7 @@
 // device, error.
 #include <cstddef>
 #include <filesystem>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <string>
@@ -53,6 +54,9 @@ struct Trial {
   std::size_t line = 0;                      ///< line of results.csv where the row starts
   std::map<std::string, std::string> cells;  ///< column -> cell as written
   std::map<std::string, double> metrics;     ///< metric columns; NaN when missing
+  /// Early stopping's bookkeeping (results.csv's rung and resource columns): where the trial
+  /// ended; NaN when the sweep has none or the row no value.
+  double rung = std::nan(""), resource = std::nan("");
   std::string earlier_definition;  ///< non-empty: scored under an earlier metric definition
 
   /// The cell of `column`, or "" when the table has no such column.
@@ -68,6 +72,9 @@ struct Results {
   std::vector<std::string> columns;          ///< results.csv header
   std::vector<std::string> param_columns;    ///< all parameter columns, header order
   std::vector<std::string> metric_columns;   ///< metric columns, header order
+  /// results.csv has early stopping's rung and resource columns (engine::scheduler_columns(),
+  /// never metrics, also where an older sweep.json lists them among its metrics).
+  bool rungs = false;
   std::vector<std::string> varied;           ///< the parameters that make a configuration
   std::vector<Trial> trials;                 ///< one per trial id, in order of first appearance
   int rows = 0;                              ///< complete data rows read (before dedup)

@@ -107,15 +107,15 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
   }
 
   // Early stopping: where the trials ended (results.csv's rung and resource columns).
-  if (std::find(r.metric_columns.begin(), r.metric_columns.end(), "rung") != r.metric_columns.end()) {
+  if (r.rungs) {
     std::map<int, std::pair<int, double>> per_rung;  // rung -> (trials that ended there, resource)
     int best_ok = 0;
     for (const Trial& t : r.trials) {
-      const double k = t.metric("rung");
+      const double k = t.rung;
       if (std::isnan(k)) continue;
       auto& e = per_rung[static_cast<int>(k)];
       ++e.first;
-      e.second = t.metric("resource");
+      e.second = t.resource;
       if (t.ok()) ++best_ok;
     }
     if (!per_rung.empty()) {

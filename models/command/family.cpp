@@ -39,7 +39,7 @@ const std::set<std::string>& reserved_columns() {
   static const std::set<std::string> r = [] {
     std::set<std::string> s(engine::leading_columns().begin(), engine::leading_columns().end());
     s.insert(engine::trailing_columns().begin(), engine::trailing_columns().end());
-    s.insert({"rung", "resource"});
+    s.insert(engine::scheduler_columns().begin(), engine::scheduler_columns().end());
     return s;
   }();
   return r;

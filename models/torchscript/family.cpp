@@ -82,11 +82,16 @@ class TorchScriptFamily final : public engine::ModelFamily {
         neural_(std::move(neural)),
         classification_(std::move(classification)) {}
 
-  // The task the spec's block names (schema_for refused a block without one).
+  enum class Task { kNeural, kClassification };
+
+  // The task the spec's block names (schema_for refused a block without one), read by the
+  // block's parser into an enum.
   const engine::ModelFamily& task(const nlohmann::json& options) const {
-    const bool classification =
-        options.is_object() && options.value("task", "") == "classification";
-    return classification ? *classification_ : *neural_;
+    const Task t = core::JsonFields(options, "$.torchscript")
+                       .choice_of<Task>("task", Task::kNeural,
+                                        {{"neural", Task::kNeural},
+                                         {"classification", Task::kClassification}});
+    return t == Task::kClassification ? *classification_ : *neural_;
   }
 
   class Runner final : public engine::TrialRunner {

@@ -130,3 +130,29 @@ TEST_CASE("results: sweep.json without a metric list: spec-named parameters are 
   CHECK(r.param_columns == std::vector<std::string>{"loss", "lr", "val_every"});
   CHECK(r.varied == std::vector<std::string>{"lr"});
 }
+
+TEST_CASE("results: early stopping's rung and resource are bookkeeping, never metrics") {
+  // Before issue 27, sweep.json listed them among the metrics; both forms load the same.
+  for (const char* metrics : {R"(["score", "rung", "resource"])", R"(["score"])"}) {
+    INFO(metrics);
+    test::TempDir tmp;
+    test::write_text(tmp.path / "sweep.json",
+                     std::string(R"({"spec": {"family": "quadratic", "grid": {"x": [1, 2]}},
+      "metric": "score", "mode": "max", "varied": ["x"], "metrics": )") + metrics + "}");
+    test::write_text(tmp.path / "results.csv",
+                     "trial_id,status,x,score,rung,resource,seed,repeat,error\n"
+                     "t1,ok,1,0.4,2,9,1,0,\n"
+                     "t2,stopped,2,0.1,0,1,2,0,\n"
+                     "t3,failed,2,nan,nan,nan,3,0,boom\n");
+    const Results r = load_results(tmp.path);
+    CHECK(r.metric_columns == std::vector<std::string>{"score"});
+    CHECK(r.param_columns == std::vector<std::string>{"x"});
+    CHECK(r.rungs);
+    REQUIRE(r.trials.size() == 3);
+    CHECK(r.trials[0].rung == 2);
+    CHECK(r.trials[0].resource == 9);
+    CHECK(r.trials[1].rung == 0);
+    CHECK(std::isnan(r.trials[2].rung));
+    CHECK(r.trials[0].metrics.count("rung") == 0);
+  }
+}

@@ -233,10 +233,10 @@ msg::Assign AshaScheduler::assign_for(int i, int target) const {
   return a;
 }
 
-const msg::Assign* AshaScheduler::choose(int worker) const {
+const msg::Assign* AshaScheduler::choose(int) const {
   const auto j = job();
   if (!j) return nullptr;
-  return show(worker, assign_for(j->first, j->second));
+  return show(assign_for(j->first, j->second));
 }
 
 msg::Assign AshaScheduler::commit(int, std::optional<msg::Assign>) {

@@ -379,6 +379,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
   scheduler_ = &scheduler;
   const int workers = transport_.size() - 1;
   workers_ = workers;
+  life_.reserve(static_cast<std::size_t>(std::max(0, scheduler.pending())));
   record_rows(scheduler.restored_rows());
   Backoff backoff;
   auto last_tick = Steady::now();
@@ -406,6 +407,7 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
 CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& executor) {
   scheduler_ = &scheduler;
   workers_ = 1;
+  life_.reserve(static_cast<std::size_t>(std::max(0, scheduler.pending())));
   record_rows(scheduler.restored_rows());
   executor.set_reporter([&](const msg::Report& r) { return scheduler.on_report(0, r); });
   while (const msg::Assign* next = scheduler.next(0)) {

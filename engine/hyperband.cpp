@@ -102,7 +102,7 @@ void HyperbandScheduler::restore(const std::vector<nlohmann::json>& events,
 
 const msg::Assign* HyperbandScheduler::choose(int worker) const {
   for (int s = static_cast<int>(brackets_.size()) - 1; s >= 0; --s)
-    if (const msg::Assign* a = brackets_[s]->next(worker)) return show(worker, *a);
+    if (const msg::Assign* a = brackets_[s]->next(worker)) return show(*a);
   return nullptr;
 }
 

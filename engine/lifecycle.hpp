@@ -39,6 +39,8 @@ class Lifecycle {
   /// No row and no verdict (drained, or its row could not be written): pending for the next run.
   void unfinish(const std::string& id);
 
+  /// Room for `n` trials (the scheduler's pending() at the start of a run): no rehash.
+  void reserve(std::size_t n) { trials_.reserve(n); }
   /// nullptr when the run has not seen `id`.
   const TrialLife* find(const std::string& id) const;
   int count(Phase phase) const { return by_phase_[static_cast<std::size_t>(phase)]; }

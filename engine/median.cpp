@@ -64,7 +64,7 @@ void MedianStoppingScheduler::charge(int i) {
   e.charged = c;
 }
 
-const msg::Assign* MedianStoppingScheduler::choose(int worker) const {
+const msg::Assign* MedianStoppingScheduler::choose(int) const {
   int i = -1;
   if (!again_.empty()) {
     i = again_.front();
@@ -82,7 +82,7 @@ const msg::Assign* MedianStoppingScheduler::choose(int worker) const {
   a.resource_limit = opt_.max;
   a.final_rung = true;
   a.rungs = checks_;
-  return show(worker, std::move(a));
+  return show(std::move(a));
 }
 
 msg::Assign MedianStoppingScheduler::commit(int, std::optional<msg::Assign> shown) {

@@ -253,7 +253,7 @@ msg::Assign PbtScheduler::assign_for(int i) const {
   return a;
 }
 
-const msg::Assign* PbtScheduler::choose(int worker) const {
+const msg::Assign* PbtScheduler::choose(int) const {
   int best = -1;
   for (int i = 0; i < size(); ++i) {
     if (members_[i].state != State::kReady) continue;
@@ -265,7 +265,7 @@ const msg::Assign* PbtScheduler::choose(int worker) const {
       best = i;
   }
   if (best < 0) return nullptr;
-  return show(worker, assign_for(best));
+  return show(assign_for(best));
 }
 
 msg::Assign PbtScheduler::commit(int, std::optional<msg::Assign> shown) {
@@ -603,7 +603,7 @@ void FixedScheduleScheduler::apply(const journal::ScheduleSegment& ev) {
   state_ = State::kReady;
 }
 
-const msg::Assign* FixedScheduleScheduler::choose(int worker) const {
+const msg::Assign* FixedScheduleScheduler::choose(int) const {
   if (state_ != State::kReady) return nullptr;
   msg::Assign a;
   a.trial = trial_;
@@ -612,7 +612,7 @@ const msg::Assign* FixedScheduleScheduler::choose(int worker) const {
   const bool last = segment_ + 1 == static_cast<int>(segments_.size());
   a.resource_limit = seg.until;
   a.final_rung = last;
-  return show(worker, std::move(a));
+  return show(std::move(a));
 }
 
 msg::Assign FixedScheduleScheduler::commit(int, std::optional<msg::Assign> shown) {

@@ -129,21 +129,22 @@ bool ListScheduler::fresh_for(int worker, const msg::Assign& a) const {
 
 const msg::Assign* Scheduler::next(int worker) const {
   forget_shown();
-  return choose(worker);
+  const msg::Assign* a = choose(worker);
+  if (a) looked_ = worker;
+  return a;
 }
 
 msg::Assign Scheduler::take(int worker) {
-  if (!shown_ || shown_->worker != worker)
+  if (looked_ != worker)
     NS_CHECK(next(worker) != nullptr, "internal: take() for rank {} with nothing to take", worker);
-  std::optional<msg::Assign> shown;
-  if (shown_) shown = std::move(shown_->assign);
+  std::optional<msg::Assign> shown = std::move(shown_);
   forget_shown();
   return commit(worker, std::move(shown));
 }
 
-const msg::Assign* Scheduler::show(int worker, msg::Assign a) const {
-  shown_ = Shown{worker, std::move(a)};
-  return &shown_->assign;
+const msg::Assign* Scheduler::show(msg::Assign a) const {
+  shown_ = std::move(a);
+  return &*shown_;
 }
 
 const msg::Assign* ListScheduler::choose(int worker) const {

@@ -102,8 +102,8 @@ class Scheduler {
   /// Takes what choose(worker) just returned: `shown` is the Assign it passed to show(), or
   /// nullopt when it returned a pointer into its own storage.
   virtual msg::Assign commit(int worker, std::optional<msg::Assign> shown) = 0;
-  /// Keeps `a` as what next(worker) shows; returns it.
-  const msg::Assign* show(int worker, msg::Assign a) const;
+  /// Keeps `a` (built by choose()) as what next() shows; returns it.
+  const msg::Assign* show(msg::Assign a) const;
   virtual Verdict decide_result(int worker, const msg::Assign& assign, const ResultRow& row,
                                 bool draining) = 0;
   /// Default: throws (internal), for a scheduler whose retries_failed() is false.
@@ -118,12 +118,16 @@ class Scheduler {
   virtual Decision decide_report(int worker, const msg::Report& report);
 
  private:
-  void forget_shown() const { shown_.reset(); }
-  struct Shown {
-    int worker = 0;
-    msg::Assign assign;
-  };
-  mutable std::optional<Shown> shown_;  ///< the one look-before-take cache
+  void forget_shown() const {
+    looked_ = kNone;
+    shown_.reset();
+  }
+  static constexpr int kNone = -1;
+  /// The one look-before-take cache: the worker whose next() found a trial (kNone: no valid
+  /// look), and the Assign it showed when choose() built it (else it is in the scheduler's own
+  /// storage, e.g. a queue's front).
+  mutable int looked_ = kNone;
+  mutable std::optional<msg::Assign> shown_;
 };
 
 /// A metric value as a ranking score: larger is better under `maximize` (else smaller), NaN

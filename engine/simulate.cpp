@@ -69,14 +69,14 @@ SimulatedRun simulate_schedule(
     Visit v = std::move(running.at(w));
     running.erase(w);
     reached[v.assign.trial.id] = resource;
-    ResultRow row;
-    row.trial_id = v.assign.trial.id;
-    row.attempt = v.assign.attempt;
-    row.status = stopped ? TrialStatus::kStopped
-                 : v.assign.final_rung ? TrialStatus::kOk
-                                       : TrialStatus::kPaused;
-    row.metrics[metric] = value(v.assign.trial);
-    row.wall_s = now - v.start;
+    Outcome outcome;  // what a worker would send back, joined with the Assign as rank 0 does
+    outcome.trial_id = v.assign.trial.id;
+    outcome.status = stopped ? TrialStatus::kStopped
+                     : v.assign.final_rung ? TrialStatus::kOk
+                                           : TrialStatus::kPaused;
+    outcome.metrics[metric] = value(v.assign.trial);
+    outcome.wall_s = now - v.start;
+    const ResultRow row = msg::row_of(v.assign, std::move(outcome));
     out.trial_s += row.wall_s;
     out.makespan_s = std::max(out.makespan_s, now);
     if (scheduler.on_result(w, v.assign, row, false) == Verdict::kRecord) {

@@ -126,7 +126,7 @@ std::vector<TpeObservation> TpeScheduler::observations() const {
     if (e.state == State::kFailed) continue;
     TpeObservation o;
     o.params = e.proposal;
-    o.state = e.state == State::kDone ? TpeState::kComplete : TpeState::kRunning;
+    o.state = e.state == State::kDone ? TpeState::kComplete : TpeState::kRunning;  // or queued
     o.value = e.value;
     out.push_back(std::move(o));
   }
@@ -167,6 +167,8 @@ msg::Assign TpeScheduler::commit(int worker, std::optional<msg::Assign>) {
   if (!again_.empty()) {
     msg::Assign a = std::move(again_.front());
     again_.pop_front();
+    auto it = by_id_.find(a.trial.id);
+    if (it != by_id_.end()) entries_[static_cast<std::size_t>(it->second)].state = State::kRunning;
     return a;
   }
   const msg::Assign* n = choose(worker);
@@ -189,7 +191,10 @@ void TpeScheduler::apply(const journal::TpePropose& ev, sweeps::Trial trial) {
 
 void TpeScheduler::apply(const journal::Retry& ev) {
   auto it = by_id_.find(ev.trial);
-  if (it != by_id_.end()) entries_[static_cast<std::size_t>(it->second)].attempt = ev.attempt;
+  if (it == by_id_.end()) return;
+  Entry& e = entries_[static_cast<std::size_t>(it->second)];
+  e.attempt = ev.attempt;
+  if (e.state == State::kRunning) e.state = State::kQueued;
 }
 
 void TpeScheduler::apply(const journal::TpeResult& ev) {
@@ -242,7 +247,7 @@ void TpeScheduler::restore(const std::vector<nlohmann::json>& events,
   // line and its row): run again, first, in proposal order.
   for (Entry& e : entries_) {
     if (finished.count(e.trial.id)) continue;
-    e.state = State::kRunning;
+    e.state = State::kQueued;
     msg::Assign a;
     a.trial = e.trial;
     a.attempt = e.attempt;

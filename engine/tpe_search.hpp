@@ -124,7 +124,9 @@ class TpeScheduler final : public Scheduler {
   void requeue(int worker, msg::Assign again) override;
 
  private:
-  enum class State { kRunning, kDone, kFailed };
+  /// kRunning: handed out, its result to come; kQueued: to run again (a retry, or proposed in
+  /// a run a kill cut), in again_. The sampler sees both as running (the constant liar).
+  enum class State { kRunning, kQueued, kDone, kFailed };
   struct Entry {
     sweeps::Trial trial;
     nlohmann::json proposal;  ///< the searched parameters

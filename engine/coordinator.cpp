@@ -50,7 +50,7 @@ void Coordinator::begin_drain(const std::string& reason) {
   summary_.drain_reason = reason;
   log::info("draining ({}): no new trials; {} running trial(s) asked to checkpoint and stop",
             reason, busy_.size());
-  for (auto& [worker, f] : busy_) transport_.send(worker, msg::drain());
+  for (auto& [worker, a] : busy_) transport_.send(worker, msg::drain());
   wake_parked();  // they get Shutdown now
 }
 
@@ -227,7 +227,7 @@ msg::Assign Coordinator::hand_out(int worker) {
   fill_pack(worker, a);
   life_.start(a.trial.id, worker, a.attempt);
   for (const auto& m : a.pack) life_.start(m.trial.id, worker, m.attempt);
-  busy_[worker] = InFlight{a, Steady::now()};
+  busy_[worker] = a;
   if (!first_assign_) first_assign_ = Steady::now();
   return a;
 }
@@ -308,8 +308,8 @@ void Coordinator::on_result(int worker, msg::Result result) {
   // with its own into the row. Rank 0 holds the parameters, seed, repeat and attempt; the
   // worker sent only what it learned.
   std::vector<msg::Assign> given;
-  given.reserve(1 + it->second.assign.pack.size());
-  given.push_back(std::move(it->second.assign));
+  given.reserve(1 + it->second.pack.size());
+  given.push_back(std::move(it->second));
   busy_.erase(it);
   for (auto& m : given.front().pack) given.push_back(std::move(m));
   given.front().pack.clear();

@@ -158,11 +158,6 @@ class Coordinator {
   const Lifecycle& lifecycle() const { return life_; }
 
  private:
-  struct InFlight {
-    msg::Assign assign;
-    std::chrono::steady_clock::time_point start;
-  };
-
   void handle(const Envelope& env);
   void reply(int worker);
   /// A worker's Result: each outcome joined with the Assign this rank handed out for it into
@@ -202,7 +197,9 @@ class Coordinator {
   CoordinatorOptions opt_;
   std::function<std::string()> drain_requested_;
   Scheduler* scheduler_ = nullptr;  ///< set for the duration of run() / run_serial()
-  std::map<int, InFlight> busy_;  ///< per worker: the Assigns it runs (their rows join them)
+  /// Per worker: the Assign it runs (a pack's members inside), which its outcomes join; the
+  /// trials' phases are in life_.
+  std::map<int, msg::Assign> busy_;
   Lifecycle life_;                ///< every trial's phase and attempt in this run
   DurationStats durations_;
   CoordinatorSummary summary_;

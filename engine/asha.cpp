@@ -506,7 +506,7 @@ std::vector<ResultRow> AshaScheduler::final_rows() {
   return rows;
 }
 
-SchedulerRange scheduler_range(const sweeps::SpecBlocks& blocks) {
+SchedulerRange SchedulerRange::from_json(const sweeps::SpecBlocks& blocks) {
   const core::JsonFields f(*blocks.scheduler, blocks.source() + ": $.scheduler");
   SchedulerRange r;
   if (!f.has("resource"))
@@ -530,11 +530,8 @@ AshaSpec AshaSpec::from_json(const sweeps::SpecBlocks& blocks, bool hyperband) {
                     fmt::format(" for \"kind\": \"{}\"", word));
   const core::JsonFields f(b, blocks.source() + ": $.scheduler");
   AshaSpec s;
+  static_cast<SchedulerRange&>(s) = SchedulerRange::from_json(blocks);
   s.hyperband = hyperband;
-  const SchedulerRange r = scheduler_range(blocks);
-  s.resource = r.resource;
-  s.min = r.min;
-  s.max = r.max;
   s.eta = f.number("eta", 3, core::Interval::above(1));
   s.promotion = f.choice("variant", "promotion", {"promotion", "stopping"}) == "promotion";
   s.synchronous = f.boolean("synchronous", false);

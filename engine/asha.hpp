@@ -204,21 +204,22 @@ class AshaScheduler final : public Scheduler {
   int more_left() const;
 };
 
-/// The options a spec's "scheduler" block (which it must have) and its metric, mode and retries
-/// give.
 /// What every early-stopping "scheduler" block has: the family's resource unit and the range
-/// trials train over ("resource", "min" > 0, "max" >= min), read from blocks.scheduler.
-struct SchedulerRange {
-  std::string resource;
+/// trials train over ("resource", "min" > 0, "max" >= min). The base of each early-stopping
+/// kind's options struct.
+struct SchedulerRange : sweeps::SearchOptions {
+  std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
   double min = 0, max = 0;
+
+  /// Reads blocks.scheduler's "resource", "min" and "max".
+  static SchedulerRange from_json(const sweeps::SpecBlocks& blocks);
+  std::string scheduler_resource() const override { return resource; }
 };
-SchedulerRange scheduler_range(const sweeps::SpecBlocks& blocks);
 
 /// The spec's "scheduler" block for ASHA and Hyperband ({"kind": "asha" | "hyperband",
 /// "resource", "min", "max", "eta", "variant", "synchronous", "order"}), parsed by from_json.
-struct AshaSpec : sweeps::SearchOptions {
-  std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
-  double min = 0, max = 0, eta = 3;
+struct AshaSpec : SchedulerRange {
+  double eta = 3;
   bool promotion = true;  ///< "variant": "promotion" (true) or "stopping"
   bool synchronous = false;
   /// "order": "shuffled" (true, the default) or "sweep": the order in which new configurations
@@ -228,7 +229,6 @@ struct AshaSpec : sweeps::SearchOptions {
 
   /// Parses blocks.scheduler; `hyperband` for "kind": "hyperband".
   static AshaSpec from_json(const sweeps::SpecBlocks& blocks, bool hyperband);
-  std::string scheduler_resource() const override { return resource; }
 };
 
 /// The options of an ASHA (or Hyperband, or TPE + ASHA) sweep: `a` with the spec's seed,

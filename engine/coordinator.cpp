@@ -93,13 +93,8 @@ void Coordinator::count_rows() {
   summary_.ok = life_.recorded(TrialStatus::kOk);
   summary_.timeout = life_.recorded(TrialStatus::kTimeout);
   summary_.stopped = life_.recorded(TrialStatus::kStopped);
-  int all = 0;
-  for (TrialStatus st : {TrialStatus::kInvalid, TrialStatus::kOk, TrialStatus::kFailed,
-                         TrialStatus::kTimeout, TrialStatus::kInterrupted, TrialStatus::kStopped,
-                         TrialStatus::kPaused})
-    all += life_.recorded(st);
-  summary_.recorded = all;
-  summary_.failed = all - summary_.ok - summary_.timeout - summary_.stopped;
+  summary_.recorded = life_.recorded();
+  summary_.failed = summary_.recorded - summary_.ok - summary_.timeout - summary_.stopped;
 }
 
 void Coordinator::check_drain() {

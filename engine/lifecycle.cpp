@@ -29,6 +29,7 @@ void Lifecycle::record(const std::string& id, TrialStatus status, int attempt) {
   t.status = status;
   t.attempt = attempt;
   ++by_status_[static_cast<std::size_t>(status)];
+  ++recorded_;
 }
 
 void Lifecycle::unfinish(const std::string& id) { enter(id, Phase::kPending); }

@@ -10,6 +10,7 @@
 
 namespace ns::engine {
 
+/// (kFailed last: by_phase_ is sized by it.)
 enum class Phase {
   kPending,  ///< due to run (a retry queued, or a drained / unwritten trial: the next run's)
   kRunning,  ///< handed out to `worker`
@@ -46,14 +47,18 @@ class Lifecycle {
   int count(Phase phase) const { return by_phase_[static_cast<std::size_t>(phase)]; }
   /// Rows recorded in this run with `status` (events: a trial recorded again counts again).
   int recorded(TrialStatus status) const { return by_status_[static_cast<std::size_t>(status)]; }
+  /// Rows recorded in this run, whatever their status.
+  int recorded() const { return recorded_; }
   const std::unordered_map<std::string, TrialLife>& trials() const { return trials_; }
 
  private:
   TrialLife& enter(const std::string& id, Phase phase);
 
   std::unordered_map<std::string, TrialLife> trials_;
-  std::array<int, 5> by_phase_{};
-  std::array<int, 7> by_status_{};  ///< indexed by TrialStatus
+  std::array<int, static_cast<std::size_t>(Phase::kFailed) + 1> by_phase_{};
+  /// By TrialStatus (kPaused is its last value).
+  std::array<int, static_cast<std::size_t>(TrialStatus::kPaused) + 1> by_status_{};
+  int recorded_ = 0;
 };
 
 }  // namespace ns::engine

@@ -258,10 +258,7 @@ MedianSpec MedianSpec::from_json(const sweeps::SpecBlocks& blocks) {
                     " for \"kind\": \"median\"");
   const core::JsonFields f(b, blocks.source() + ": $.scheduler");
   MedianSpec s;
-  const SchedulerRange r = scheduler_range(blocks);
-  s.resource = r.resource;
-  s.min = r.min;
-  s.max = r.max;
+  static_cast<SchedulerRange&>(s) = SchedulerRange::from_json(blocks);
   if (!f.has("every"))
     blocks.fail("$.scheduler.every", "required key is missing; the resource between two reports (> 0)");
   s.every = f.number("every", 0, core::Interval::above(0));

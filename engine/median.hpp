@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/asha.hpp"  // SchedulerRange
 #include "engine/journal.hpp"
 #include "engine/scheduler.hpp"
 #include "sweeps/spec.hpp"
@@ -86,14 +87,11 @@ class MedianStoppingScheduler final : public Scheduler {
 /// retries.
 /// The spec's "scheduler" block for the median rule ({"kind": "median", "resource", "min",
 /// "max", "every", "min_samples"}), parsed by from_json.
-struct MedianSpec : sweeps::SearchOptions {
-  std::string resource;  ///< the family's resource unit
-  double min = 0, max = 0;
+struct MedianSpec : SchedulerRange {
   double every = 0;      ///< resource between two reports
   int min_samples = 3;   ///< finished trials needed before any stop
 
   static MedianSpec from_json(const sweeps::SpecBlocks& blocks);
-  std::string scheduler_resource() const override { return resource; }
 };
 
 /// The options of a median-rule sweep: `m` with the spec's metric and mode.

@@ -309,7 +309,7 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
   }
   if (fs::exists(results)) {
     engine::ResultsTable t(results.string(), p.spec.param_names(), p.metrics,
-                           p.spec.has_scheduler());
+                           p.spec.has_scheduler(), p.spec.folds > 1);
     for (auto& row : t.open(true)) done.insert(row.at("trial_id"));
   }
   // Rows of this spec's trials (rows of trials a narrower spec no longer lists do not count);

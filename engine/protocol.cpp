@@ -15,6 +15,11 @@ void to_json(nlohmann::json& j, const Assign& m) {
   j = {{"id", m.trial.id},         {"index", m.trial.index},   {"repeat", m.trial.repeat},
        {"seed", m.trial.seed},     {"params", m.trial.params}, {"attempt", m.attempt},
        {"time_limit_s", m.time_limit_s}};
+  if (m.trial.folds > 1) {
+    j["fold"] = m.trial.fold;
+    j["folds"] = m.trial.folds;
+    j["fold_seed"] = m.trial.fold_seed;
+  }
   if (!m.pack.empty()) j["pack"] = m.pack;
   if (m.resource_limit > 0) {
     j["resource_limit"] = m.resource_limit;
@@ -32,6 +37,9 @@ void from_json(const nlohmann::json& j, Assign& m) {
   m.trial.params = j.at("params");
   j.at("attempt").get_to(m.attempt);
   j.at("time_limit_s").get_to(m.time_limit_s);
+  m.trial.fold = j.value("fold", -1);
+  m.trial.folds = j.value("folds", 0);
+  m.trial.fold_seed = j.value("fold_seed", std::uint64_t{0});
   m.pack.clear();
   if (j.contains("pack")) j.at("pack").get_to(m.pack);
   m.resource_limit = j.value("resource_limit", 0.0);
@@ -86,6 +94,7 @@ ResultRow row_of(const Assign& assign, Outcome outcome) {
   r.params = assign.trial.params;
   r.seed = assign.trial.seed;
   r.repeat = assign.trial.repeat;
+  if (assign.trial.folds > 1) r.fold = assign.trial.fold;
   r.attempt = assign.attempt;
   return r;
 }
@@ -95,6 +104,7 @@ nlohmann::json row_json(const ResultRow& r) {
   j["params"] = r.params;
   j["seed"] = r.seed;
   j["repeat"] = r.repeat;
+  if (r.fold) j["fold"] = *r.fold;
   j["attempt"] = r.attempt;
   if (r.rung) j["rung"] = *r.rung;
   if (r.resource) j["resource"] = journal_json(*r.resource);
@@ -107,6 +117,7 @@ ResultRow row_from_json(const nlohmann::json& j) {
   r.params = j.at("params");
   j.at("seed").get_to(r.seed);
   j.at("repeat").get_to(r.repeat);
+  if (j.contains("fold")) r.fold = j.at("fold").get<int>();
   j.at("attempt").get_to(r.attempt);
   if (j.contains("rung")) r.rung = j.at("rung").get<int>();
   if (j.contains("resource")) r.resource = journal_value(j.at("resource"));

@@ -54,6 +54,11 @@ const std::vector<std::string>& scheduler_columns() {
   return c;
 }
 
+const std::string& fold_column() {
+  static const std::string c = "fold";
+  return c;
+}
+
 namespace {
 
 // A number cell as results.csv has it ("nan", "inf", shortest round trip); NaN when empty or
@@ -71,6 +76,7 @@ std::string metric_cell(const ResultRow& row, const std::string& column) {
   const auto& sc = scheduler_columns();
   if (column == sc[0]) return format_number(row.rung ? static_cast<double>(*row.rung) : NAN);
   if (column == sc[1]) return format_number(row.resource.value_or(NAN));
+  if (column == fold_column()) return row.fold ? std::to_string(*row.fold) : "nan";
   auto it = row.metrics.find(column);
   return format_number(it == row.metrics.end() ? NAN : it->second);
 }
@@ -84,6 +90,8 @@ void read_metric_cell(ResultRow& row, const std::string& column, const std::stri
     if (std::isfinite(v)) row.rung = static_cast<int>(v);
   } else if (column == sc[1]) {
     if (!std::isnan(v)) row.resource = v;
+  } else if (column == fold_column()) {
+    if (std::isfinite(v)) row.fold = static_cast<int>(v);
   } else {
     row.metrics[column] = v;
   }
@@ -96,11 +104,14 @@ nlohmann::json finite_or_null(double v) {
 }  // namespace
 
 ResultsTable::ResultsTable(std::string path, std::vector<std::string> param_names,
-                           std::vector<std::string> metric_names, bool scheduler_columns)
+                           std::vector<std::string> metric_names, bool scheduler_columns,
+                           bool fold_column)
     : path_(std::move(path)), params_(std::move(param_names)), metrics_(std::move(metric_names)) {
-  // The value columns: the metrics, then the scheduler's (written and read as one block).
+  // The value columns: the metrics, then the scheduler's, then the fold (written and read as
+  // one block).
   if (scheduler_columns)
     metrics_.insert(metrics_.end(), engine::scheduler_columns().begin(), engine::scheduler_columns().end());
+  if (fold_column) metrics_.push_back(engine::fold_column());
   header_ = leading_columns();
   header_.insert(header_.end(), params_.begin(), params_.end());
   header_.insert(header_.end(), metrics_.begin(), metrics_.end());
@@ -234,7 +245,9 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
       row.params[p] = std::move(v);
   }
   for (auto& m : metric_names) read_metric_cell(row, m, cells.at(m));
-  for (auto& c : scheduler_columns()) {
+  std::vector<std::string> bookkeeping = scheduler_columns();
+  bookkeeping.push_back(fold_column());
+  for (auto& c : bookkeeping) {
     const auto at = cells.find(c);
     if (at != cells.end() && !std::count(metric_names.begin(), metric_names.end(), c))
       read_metric_cell(row, c, at->second);

@@ -40,6 +40,9 @@ struct ResultRow : Outcome {
   nlohmann::json params;                   ///< flat resolved configuration
   std::uint64_t seed = 0;
   int repeat = 0;
+  /// Cross-validation (the spec's "folds"): the fold this replicate validated on; results.csv's
+  /// `fold` column, after `repeat`, in a sweep with folds only.
+  std::optional<int> fold;
   int attempt = 1;
   /// Early stopping (ASHA, Hyperband, the median rule): the rung where the trial ended and its
   /// resource there; results.csv's `rung` and `resource` columns (scheduler_columns()), which
@@ -65,13 +68,17 @@ const std::vector<std::string>& trailing_columns();
 /// them with the metric names, so the header keeps its place): ResultsTable writes them from
 /// ResultRow::rung and ::resource and reads them back there, never from or into `metrics`.
 const std::vector<std::string>& scheduler_columns();
+/// The column a sweep with folds adds after those ("fold"), from and into ResultRow::fold.
+const std::string& fold_column();
 
 class ResultsTable {
  public:
   /// `scheduler_columns`: the sweep stops trials early; its rows' rung and resource go in the
-  /// scheduler_columns() after the metrics (scheduler bookkeeping, not metrics).
+  /// scheduler_columns() after the metrics (scheduler bookkeeping, not metrics); `fold_column`:
+  /// the sweep has folds, fold_column() comes after those.
   ResultsTable(std::string path, std::vector<std::string> param_names,
-               std::vector<std::string> metric_names, bool scheduler_columns = false);
+               std::vector<std::string> metric_names, bool scheduler_columns = false,
+               bool fold_column = false);
   ~ResultsTable();
   ResultsTable(const ResultsTable&) = delete;
   ResultsTable& operator=(const ResultsTable&) = delete;

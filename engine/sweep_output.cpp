@@ -294,7 +294,7 @@ void check_output_dir(const OutputPlan& plan) {
       r.needs_acceptance() && !plan.accept_changed_inputs)
     throw Error(refusal(plan, r));
   ResultsTable table(results_path(plan.dir), plan.spec.param_names(), plan.metrics,
-                    plan.spec.has_scheduler());
+                    plan.spec.has_scheduler(), plan.spec.folds > 1);
   table.check();
 }
 
@@ -333,8 +333,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
     const std::string old = incompatibility(dir_, plan.spec);
     bool header_differs = false;
     try {
-      ResultsTable(results, plan.spec.param_names(), plan.metrics,
-                    plan.spec.has_scheduler()).check();
+      ResultsTable(results, plan.spec.param_names(), plan.metrics, plan.spec.has_scheduler(),
+                   plan.spec.folds > 1).check();
     } catch (const Error&) {
       header_differs = true;
     }
@@ -360,7 +360,7 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   if (changes.needs_acceptance() && !plan.accept_changed_inputs)
     throw Error(refusal(plan, changes));
   table_ = std::make_unique<ResultsTable>(results, plan.spec.param_names(), plan.metrics,
-                    plan.spec.has_scheduler());
+                    plan.spec.has_scheduler(), plan.spec.folds > 1);
   std::vector<std::string> row_ids;
   std::unordered_set<std::string> counted;  // ids of this spec's trials with a row
   int foreign_rows = 0;

@@ -24,7 +24,7 @@ namespace {
 
 // Columns every results.csv has besides the parameters and metrics (docs/formats.md, "Results
 // directory").
-const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed", "repeat", "attempt",
+const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed", "repeat", "fold", "attempt",
                                             "wall_s",   "rank",   "host", "device", "error"};
 
 std::vector<std::string> string_list(const json& j, const std::string& where) {

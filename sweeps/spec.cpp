@@ -299,6 +299,7 @@ class Parser final : public SpecBlocks::Checks {
       }
     }
     s.repeats = static_cast<int>(f.integer("repeats", 1, core::Interval::closed(1, kMaxTrials)));
+    s.folds = static_cast<int>(f.integer("folds", 0, core::Interval::closed(2, 100)));
     s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
     s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
@@ -325,7 +326,7 @@ class Parser final : public SpecBlocks::Checks {
     if (!j.contains("mode")) fail("$.mode", "required key is missing; \"max\" or \"min\"");
     const std::string mode = f.choice("mode", "", {"max", "min"});
     s.mode = mode == "max" ? Mode::kMax : Mode::kMin;
-    double total = s.repeats * static_cast<double>(s.random.empty() ? 1 : s.random_count);
+    double total = s.replicates() * static_cast<double>(s.random.empty() ? 1 : s.random_count);
     for (auto& g : s.grid) total *= static_cast<double>(g.second.size());
     if (total > kMaxTrials)
       fail("$", fmt::format("the sweep has {:.0f} trials; at most {} are allowed in one spec (split it)", total, kMaxTrials));
@@ -376,7 +377,7 @@ json draw(const Distribution& d, double u) {
 
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
-      "name", "family", "data", "fixed", "training", "grid", "random", "repeats",
+      "name", "family", "data", "fixed", "training", "grid", "random", "repeats", "folds",
       "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler", "search",
       "budget"};
   return keys;
@@ -442,8 +443,34 @@ std::uint64_t id_prefix_hash(const std::string& family, const json& data) {
                                         fnv1a(",\"family\":", fnv1a(data.dump(), fnv1a("{\"data\":")))));
 }
 
-std::string finish_id(std::uint64_t after_params, int repeat) {
+std::string finish_id(std::uint64_t after_params, int repeat, int fold = -1, int folds = 0) {
+  if (folds > 1)
+    return fmt::format("{:016x}", fnv1a(fmt::format(",\"repeat\":{},\"fold\":{},\"folds\":{}}}",
+                                                    repeat, fold, folds),
+                                        after_params));
   return fmt::format("{:016x}", fnv1a(fmt::format(",\"repeat\":{}}}", repeat), after_params));
+}
+
+/// The replicates of one configuration (params, after_params: its hash state), appended to
+/// `out` with indices from out.size(); the last takes `params`.
+void push_replicates(const SweepSpec& spec, json params, std::uint64_t after_params,
+                     std::vector<Trial>& out) {
+  const int K = spec.folds > 1 ? spec.folds : 1;
+  const int n = spec.repeats * K;
+  for (int j = 0; j < n; ++j) {
+    Trial t;
+    t.index = static_cast<int>(out.size());
+    t.repeat = j / K;
+    if (spec.folds > 1) {
+      t.fold = j % K;
+      t.folds = spec.folds;
+      t.fold_seed = spec.seed;
+    }
+    t.id = finish_id(after_params, t.repeat, t.fold, t.folds);
+    t.seed = trial_seed(spec.seed, t.id);
+    if (j + 1 == n) t.params = std::move(params); else t.params = params;
+    out.push_back(std::move(t));
+  }
 }
 
 }  // namespace
@@ -459,7 +486,7 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
                                              : spec.random_count;
   const std::uint64_t prefix = id_prefix_hash(spec.family, spec.data);
   std::vector<Trial> out;
-  out.reserve(n_grid * static_cast<size_t>(n_random) * static_cast<size_t>(spec.repeats));
+  out.reserve(n_grid * static_cast<size_t>(n_random) * static_cast<size_t>(spec.replicates()));
   for (size_t g = 0; g < n_grid; ++g) {
     json point = spec.base;
     size_t rem = g;
@@ -476,23 +503,35 @@ std::vector<Trial> enumerate(const SweepSpec& spec) {
         params[name] = draw(dist, unit_draw(spec.seed, static_cast<int>(g), s, name));
       }
       const std::uint64_t after_params = fnv1a(params.dump(), prefix);  // once for all repeats
-      for (int r = 0; r < spec.repeats; ++r) {
-        Trial t;
-        t.index = static_cast<int>(out.size());
-        t.repeat = r;
-        t.id = finish_id(after_params, r);
-        t.seed = trial_seed(spec.seed, t.id);
-        if (r + 1 == spec.repeats) t.params = std::move(params); else t.params = params;
-        out.push_back(std::move(t));
-      }
+      push_replicates(spec, std::move(params), after_params, out);
     }
   }
   return out;
 }
 
 std::string trial_id(const std::string& family, const nlohmann::json& data,
-                     const nlohmann::json& params, int repeat) {
-  return finish_id(fnv1a(params.dump(), id_prefix_hash(family, data)), repeat);
+                     const nlohmann::json& params, int repeat, int fold, int folds) {
+  return finish_id(fnv1a(params.dump(), id_prefix_hash(family, data)), repeat, fold, folds);
+}
+
+std::string config_id(const std::string& family, const nlohmann::json& data,
+                      const nlohmann::json& params) {
+  return fmt::format("{:016x}", fnv1a(",\"configuration\":true}",
+                                      fnv1a(params.dump(), id_prefix_hash(family, data))));
+}
+
+std::vector<Trial> replicates_of(const SweepSpec& spec, const Trial& config) {
+  std::vector<Trial> out;
+  const int n = spec.replicates();
+  out.reserve(static_cast<std::size_t>(n));
+  push_replicates(spec, config.params,
+                  fnv1a(config.params.dump(), id_prefix_hash(spec.family, spec.data)), out);
+  for (auto& t : out) {
+    t.index += config.index * n;
+    t.cost = config.cost;
+    t.pack_key = config.pack_key;
+  }
+  return out;
 }
 
 std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id) {

@@ -124,6 +124,9 @@ struct SweepSpec {
   int random_count = 0;
   std::vector<std::pair<std::string, Distribution>> random;  ///< sorted by name
   int repeats = 1;
+  /// "folds": K >= 2: K-fold cross-validation of the training + validation data; each
+  /// configuration runs repeats x K replicates (0: no folds, the family's own split).
+  int folds = 0;
   std::uint64_t seed = 0;
   std::string metric;
   Mode mode = Mode::kMax;
@@ -156,6 +159,9 @@ struct SweepSpec {
     return *o;
   }
   bool has_scheduler() const { return !scheduler_word.empty(); }
+  /// The replicates of one configuration: repeats x folds (a configuration's value is their
+  /// mean; engine/replicates.hpp).
+  int replicates() const { return repeats * (folds > 1 ? folds : 1); }
 
   /// Names of the parameters the search varies (grid, then random), sorted.
   std::vector<std::string> varied() const;
@@ -173,6 +179,13 @@ struct Trial {
   std::string id;          ///< stable hash of (family, data, resolved params, repeat)
   int index = 0;           ///< position in the sweep's deterministic order
   int repeat = 0;          ///< repeat index (0..repeats-1)
+  /// Cross-validation (the spec's "folds": K): this replicate's fold k in 0..K-1 (its
+  /// validation part; the others train) and K; fold -1 and folds 0 without folds.
+  int fold = -1;
+  int folds = 0;
+  /// The seed of the folds' partition: the sweep's seed, the same for every trial of a sweep
+  /// (so all configurations see the same folds).
+  std::uint64_t fold_seed = 0;
   std::uint64_t seed = 0;  ///< derived from (sweep seed, id); seeds every random stream
   nlohmann::json params;   ///< flat, fully resolved: defaults <- fixed <- training <- varied
   /// Expected duration relative to the sweep's other trials (ModelFamily::relative_cost, set by
@@ -200,14 +213,26 @@ std::string spec_family(const nlohmann::json& j, const std::string& source);
 /// Reads a JSON file; errors name the file and the parse position.
 nlohmann::json read_json_file(const std::string& path);
 
-/// All trials in deterministic order: grid points (last key fastest) x random samples x repeats.
-/// With a search kind: its listed_draws() of the random samples only (TPE: its startup draws).
+/// All trials in deterministic order: grid points (last key fastest) x random samples x
+/// replicates (repeats, and within each repeat the folds). With a search kind: its
+/// listed_draws() of the random samples only (TPE: its startup draws).
 std::vector<Trial> enumerate(const SweepSpec& spec);
 
 /// Stable trial id: 16 hex digits of FNV-1a/64 over the canonical JSON of
-/// {family, data, params, repeat}. Independent of ranks and of the order of keys in the file.
+/// {family, data, params, repeat} (with folds: the text ends `"repeat":r,"fold":k,"folds":K}`).
+/// Independent of ranks and of the order of keys in the file.
 std::string trial_id(const std::string& family, const nlohmann::json& data,
-                     const nlohmann::json& params, int repeat);
+                     const nlohmann::json& params, int repeat, int fold = -1, int folds = 0);
+
+/// A configuration's id (its replicates share it): the same hash over {family, data, params}
+/// closed by `"configuration":true}` instead of a repeat, so it is never a trial's id.
+std::string config_id(const std::string& family, const nlohmann::json& data,
+                      const nlohmann::json& params);
+
+/// The replicates of a configuration as `config` (index: the configuration's position; params)
+/// has it: spec.replicates() trials, repeat-major then fold, with index config.index x
+/// replicates + j, their own ids and seeds; cost and pack_key copied.
+std::vector<Trial> replicates_of(const SweepSpec& spec, const Trial& config);
 
 /// Per-trial seed derived from (sweep seed, trial id).
 std::uint64_t trial_seed(std::uint64_t sweep_seed, const std::string& id);

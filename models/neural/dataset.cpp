@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
+#include "models/folds.hpp"
 #include "models/neural/h5.hpp"
 #include "models/neural/metrics.hpp"
 #include "models/neural/rng.hpp"
@@ -45,10 +46,26 @@ std::string fmt_value(float v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : 
 
 }  // namespace
 
-std::vector<std::int64_t> NeuralData::indices(Part part) const {
+std::vector<std::int64_t> part_indices(const std::vector<std::int8_t>& split, Part part) {
   std::vector<std::int64_t> out;
-  for (std::int64_t m = 0; m < images; ++m)
-    if (split[m] == part) out.push_back(m);
+  for (std::size_t m = 0; m < split.size(); ++m)
+    if (split[m] == part) out.push_back(static_cast<std::int64_t>(m));
+  return out;
+}
+
+std::vector<std::int64_t> NeuralData::indices(Part part) const {
+  return part_indices(split, part);
+}
+
+std::vector<std::int8_t> fold_labels(const std::vector<std::int8_t>& split, int folds, int fold,
+                                     std::uint64_t seed) {
+  std::vector<std::int64_t> pool;
+  for (std::size_t m = 0; m < split.size(); ++m)
+    if (split[m] != kTest) pool.push_back(static_cast<std::int64_t>(m));
+  const FoldSplit f = fold_split(pool, folds, fold, seed);
+  std::vector<std::int8_t> out = split;
+  for (auto m : f.train) out[static_cast<std::size_t>(m)] = kTrain;
+  for (auto m : f.val) out[static_cast<std::size_t>(m)] = kVal;
   return out;
 }
 

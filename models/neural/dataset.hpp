@@ -78,6 +78,18 @@ void write_h5(const NeuralData& data, const std::string& path);
 /// The seeded random 64/16/20 train/val/test split used when a file has no `split`.
 std::vector<std::int8_t> random_split(std::int64_t images, std::uint64_t seed);
 
+/// The image indices of `split` (Part values per image) labelled `part`, ascending.
+std::vector<std::int64_t> part_indices(const std::vector<std::int8_t>& split, Part part);
+
+/// Fold `fold` of `folds` (the spec's "folds"; models/folds.hpp) as a split: the images `split`
+/// puts in train or val are pooled (ascending) and partitioned by models::fold_split with
+/// `seed`; the fold's part becomes kVal, the rest kTrain; kTest images keep their label. The
+/// unit is the image, so all repeats of an image (`trials`) and its mean response stay in one
+/// part. Throws ns::Error (exit 2) naming `$.folds` when train + val has fewer than 2 x folds
+/// images.
+std::vector<std::int8_t> fold_labels(const std::vector<std::int8_t>& split, int folds, int fold,
+                                     std::uint64_t seed);
+
 /// Generates the simulated V1 population (models/neural/simulate.cpp).
 NeuralData simulate_v1(const SimOptions& options);
 

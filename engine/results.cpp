@@ -38,6 +38,11 @@ std::string format_value(const nlohmann::json& v) {
   return v.dump();
 }
 
+nlohmann::json param_value(const std::string& cell) {
+  nlohmann::json v = nlohmann::json::parse(cell, nullptr, /*allow_exceptions=*/false);
+  return v.is_discarded() ? nlohmann::json(cell) : v;
+}
+
 const std::vector<std::string>& leading_columns() {
   static const std::vector<std::string> c = {"trial_id", "status"};
   return c;
@@ -236,14 +241,7 @@ bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
   // No exceptions for ordinary cells (a resume reads every row): a cell that is not JSON is a
   // bare string value; a metric that is empty or out of range reads as NaN (as std::stod's
   // throwing did).
-  for (auto& p : param_names) {
-    const std::string& s = cells.at(p);
-    nlohmann::json v = nlohmann::json::parse(s, nullptr, /*allow_exceptions=*/false);
-    if (v.is_discarded())
-      row.params[p] = s;
-    else
-      row.params[p] = std::move(v);
-  }
+  for (auto& p : param_names) row.params[p] = param_value(cells.at(p));
   for (auto& m : metric_names) read_metric_cell(row, m, cells.at(m));
   std::vector<std::string> bookkeeping = scheduler_columns();
   bookkeeping.push_back(fold_column());

@@ -59,6 +59,9 @@ nlohmann::json journal_json(double v);
 double journal_value(const nlohmann::json& j);
 /// Formats a parameter value for a CSV cell (strings bare, numbers shortest round-trip).
 std::string format_value(const nlohmann::json& v);
+/// A parameter cell of results.csv read back as a value: the cell as JSON, else the bare string
+/// (format_value's inverse up to the JSON type: 3.0 reads as 3). No exceptions.
+nlohmann::json param_value(const std::string& cell);
 
 /// The columns every results.csv has besides the parameters and metrics: "trial_id", "status"
 /// before them, then "seed" ... "error" after.

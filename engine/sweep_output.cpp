@@ -325,6 +325,8 @@ DirLock::~DirLock() {
 
 SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenance, int total_trials)
     : dir_(plan.dir), best_(plan.spec.metric, plan.spec.mode == sweeps::Mode::kMax),
+      best_config_(plan.spec.metric, plan.spec.mode == sweeps::Mode::kMax,
+                   plan.spec.replicates(), plan.spec.param_names()),
       total_(total_trials) {
   fs::create_directories(dir_);
   lock_ = std::make_unique<DirLock>(dir_);
@@ -344,7 +346,8 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       const std::string suffix = ".old-" + stamp();
       std::vector<std::string> moved;
       for (const char* f :
-           {"results.csv", "sweep.json", "best.json", "reports.jsonl", "trials", "pbt"}) {
+           {"results.csv", "sweep.json", "best.json", "best_config.json", "reports.jsonl",
+            "trials", "pbt"}) {
         const auto p = fs::path(dir_) / f;
         if (!fs::exists(p)) continue;
         fs::rename(p, p.string() + suffix);
@@ -389,11 +392,12 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       if (end != w.c_str() && std::isfinite(v)) finished_wall_s_ += v;
     }
     best_.offer_record(header, row, param_names, plan.metrics);
+    best_config_.offer_record(header, row);
   }
   if (foreign_rows > 0)
     log::info(
         "{}: {} row(s) of trials this spec does not list stay in results.csv; the counts "
-        "and best.json leave them out",
+        "and best.json / best_config.json leave them out",
         dir_, foreign_rows);
   const MetricDefinitionRecord defs = reconcile_metric_definitions(
       previous, plan.metric_definitions, plan.legacy_metric_definitions, row_ids);
@@ -418,10 +422,15 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   done_before_ = static_cast<int>(counted.size());
   done_ = done_before_;
   write_best();
+  write_best_config();
   if (plan.trial_ids && !best_.has_best()) {
     // best.json of rows the spec no longer lists (it is rebuilt from this spec's rows).
     std::error_code ec;
     fs::remove(fs::path(dir_) / "best.json", ec);
+  }
+  if (plan.trial_ids && !best_config_.has_best()) {
+    std::error_code ec;
+    fs::remove(fs::path(dir_) / "best_config.json", ec);
   }
   tty_ = ::isatty(STDERR_FILENO) != 0;
   start_ = last_line_ = std::chrono::steady_clock::now();
@@ -430,6 +439,12 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
 void SweepOutput::write_best() {
   if (!best_.has_best()) return;
   core::write_file_atomic((fs::path(dir_) / "best.json").string(), best_.to_json().dump(2) + "\n");
+}
+
+void SweepOutput::write_best_config() {
+  if (!best_config_.has_best()) return;
+  core::write_file_atomic((fs::path(dir_) / "best_config.json").string(),
+                          best_config_.to_json().dump(2) + "\n");
 }
 
 void SweepOutput::journal(const nlohmann::json& event) {
@@ -516,6 +531,13 @@ void SweepOutput::record(const ResultRow& row) {
       write_best();
     } catch (const core::WriteError& e) {
       write_error_ = e.what();  // the row is in results.csv; best.json is rebuilt on resume
+    }
+  }
+  if (best_config_.offer(row) && write_error_.empty()) {
+    try {
+      write_best_config();
+    } catch (const core::WriteError& e) {
+      write_error_ = e.what();  // rebuilt on resume, as best.json
     }
   }
   tick(running_, false);

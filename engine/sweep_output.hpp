@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/best_config.hpp"
 #include "engine/coordinator.hpp"
 #include "engine/inputs.hpp"
 #include "engine/results.hpp"
@@ -64,7 +65,8 @@ class DirLock {
 /// <dir>/state.json, or null when there is none or it is not an object of JSON.
 nlohmann::json read_state(const std::string& dir);
 
-/// The coordinator's ResultSink: writes rows, keeps best.json current, shows progress.
+/// The coordinator's ResultSink: writes rows, keeps best.json and best_config.json current,
+/// shows progress.
 class SweepOutput final : public ResultSink {
  public:
   /// Creates the directory, takes the lock, moves old files aside when forced, writes
@@ -80,9 +82,10 @@ class SweepOutput final : public ResultSink {
   /// not known before the run: OutputPlan::trial_ids).
   int done_before() const { return done_before_; }
 
-  /// Appends the row to results.csv (whole or not at all) and keeps best.json current. A write
-  /// the directory refuses throws core::WriteError when the row did not land (results.csv),
-  /// else is kept for write_error(); after either, nothing more is written.
+  /// Appends the row to results.csv (whole or not at all) and keeps best.json and
+  /// best_config.json current. A write the directory refuses throws core::WriteError when the
+  /// row did not land (results.csv), else is kept for write_error(); after either, nothing more
+  /// is written.
   void record(const ResultRow& row) override;
   void tick(int running, bool force) override;
   /// Appends `event` as one line of <dir>/reports.jsonl (one write(2), flushed to the kernel);
@@ -99,6 +102,7 @@ class SweepOutput final : public ResultSink {
 
  private:
   void write_best();
+  void write_best_config();
 
   std::unique_ptr<DirLock> lock_;
   std::string dir_;
@@ -108,6 +112,7 @@ class SweepOutput final : public ResultSink {
   std::string write_error_;  ///< the first refused write (file and strerror); "" = none
   std::unique_ptr<ResultsTable> table_;
   BestTracker best_;
+  BestConfigTracker best_config_;
   std::set<std::string> finished_;
   double finished_wall_s_ = 0;
   std::map<std::string, int> failure_messages_;

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "core/error.hpp"
+#include "engine/best_config.hpp"
 #include "report/csv.hpp"
 
 namespace ns::report {
@@ -43,6 +44,9 @@ json cell_json(const std::string& s) {
   if (!parse_number(s, v)) return s;
   return finite_or_null(v);
 }
+
+// best_config.json's answer for the trials (engine::BestConfigTracker).
+json best_config(const Results& results, const Selection& selection);
 
 }  // namespace
 
@@ -209,28 +213,51 @@ Analysis analyze(const Results& results, const Selection& selection) {
   }
   std::stable_sort(a.marginals.begin(), a.marginals.end(),
                    [](const Marginal& x, const Marginal& y) { return x.spread > y.spread; });
+
+  a.best_config = best_config(results, selection);
+  if (!a.best_config.is_null()) {
+    // Its entry in the leaderboard: the configuration holding its first counted row.
+    std::string first;
+    for (const json& row : a.best_config.at("rows"))
+      if (row.at("status") == "ok" && row.at("value").is_number()) {
+        first = row.at("trial_id").get<std::string>();
+        break;
+      }
+    for (std::size_t i = 0; i < a.configs.size() && a.best_config_index < 0; ++i)
+      for (const Trial* t : a.configs[i].trials)
+        if (t->id == first) a.best_config_index = static_cast<int>(i);
+  }
   return a;
 }
 
-json best_config_json(const Results& results, const Analysis& analysis) {
-  if (analysis.configs.empty()) return nullptr;
-  const ConfigStats& c = analysis.configs.front();
-  const Trial& t = *c.best;
-  json params = json::object(), metrics = json::object();
-  for (auto& p : results.param_columns) params[p] = cell_json(t.cell(p));
-  for (auto& m : results.metric_columns) metrics[m] = finite_or_null(t.metric(m));
-  json j = {{"trial_id", t.id},
-            {"metric", analysis.selection.metric},
-            {"mode", analysis.selection.maximize ? "max" : "min"},
-            {"value", t.metric(analysis.selection.metric)},
-            {"params", params},
-            {"metrics", metrics}};
-  for (const char* col : {"seed", "repeat"})
-    if (!t.cell(col).empty()) j[col] = cell_json(t.cell(col));
-  j["mean"] = c.mean;
-  j["sem"] = finite_or_null(c.sem);
-  j["n"] = c.trials.size();
-  return j;
+json best_config_json(const Analysis& analysis) { return analysis.best_config; }
+
+namespace {
+
+json best_config(const Results& results, const Selection& selection) {
+  engine::BestConfigTracker tracker(selection.metric, selection.maximize,
+                                    results.sweep.replicates, results.param_columns);
+  // The trials as results.csv holds them (a retried trial's last row, in its first row's
+  // place): the rows the engine's tracker saw, in the same order.
+  std::vector<std::string> cells(results.param_columns.size());
+  for (const Trial& t : results.trials) {
+    for (std::size_t i = 0; i < cells.size(); ++i) cells[i] = t.cell(results.param_columns[i]);
+    engine::ReplicateRow row;
+    row.trial_id = t.id;
+    row.status = t.state;
+    row.value = t.metric(selection.metric);
+    const json seed = cell_json(t.cell("seed")), repeat = cell_json(t.cell("repeat")),
+               fold = cell_json(t.cell(engine::fold_column()));
+    if (seed.is_number_unsigned()) row.seed = seed.get<std::uint64_t>();
+    if (repeat.is_number_integer()) row.repeat = repeat.get<int>();
+    if (fold.is_number_integer()) row.fold = fold.get<int>();
+    if (std::isfinite(t.rung)) row.rung = static_cast<int>(t.rung);
+    if (!std::isnan(t.resource)) row.resource = t.resource;
+    tracker.offer_cells(cells, std::move(row));
+  }
+  return tracker.to_json();
 }
+
+}  // namespace
 
 }  // namespace ns::report

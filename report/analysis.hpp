@@ -67,6 +67,11 @@ struct Analysis {
   /// After each trial of results.csv (in the order rows landed: the order trials finished),
   /// the best selection metric of the ok trials so far; NaN until the first.
   std::vector<double> best_so_far;
+  /// The best configuration by best_config.json's rule (engine::BestConfigTracker over the
+  /// trials, under `selection`): its JSON (null when none) and its entry in `configs` (-1: none).
+  /// It can differ from configs.front(), the best mean: complete configurations rank first.
+  nlohmann::json best_config;
+  int best_config_index = -1;
 };
 
 /// Aggregates `results` under `selection`.
@@ -75,10 +80,10 @@ Analysis analyze(const Results& results, const Selection& selection);
 /// One-line summary of a message for grouping: first line, trimmed, at most 120 characters.
 std::string summarize_message(const std::string& message);
 
-/// `report --best-config`: the best configuration (ranked by its mean over repeats) as its best
-/// repeat in best.json's shape ({"trial_id","metric","mode","value","params","metrics"}) plus the
-/// configuration's "mean", "sem" and "n". Null when no ok trial has a finite metric.
-nlohmann::json best_config_json(const Results& results, const Analysis& analysis);
+/// `report --best-config`: the best configuration as the engine's best_config.json gives it
+/// (engine/best_config.hpp: the same rule and fields, under the analysis' selection). Null when
+/// no ok trial has a finite metric.
+nlohmann::json best_config_json(const Analysis& analysis);
 
 /// Orders parameter values: numerically when both parse as numbers, else as strings.
 bool value_less(const std::string& a, const std::string& b);

@@ -57,7 +57,7 @@ void run_report(const ReportOptions& o, std::ostream& out) {
   if (!o.best_config.empty()) {
     // Written even when no configuration has a finite metric (then null), so a script that asked
     // for the file always finds it.
-    const nlohmann::json best = best_config_json(results, analysis);
+    const nlohmann::json best = best_config_json(analysis);
     core::write_file_atomic(o.best_config, best.dump(2) + "\n", kExitBadInput);
     out << "wrote " << o.best_config.string() << "\n";
   }
@@ -86,8 +86,8 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
       ->capture_default_str();
   cmd->add_option("--html", opts->html, "also write a self-contained HTML report to FILE");
   cmd->add_option("--best-config", opts->best_config,
-                  "also write the best configuration (by mean over repeats) and its best repeat "
-                  "as JSON to FILE");
+                  "also write the best configuration (by mean over its replicates, as the "
+                  "engine's best_config.json) as JSON to FILE");
   cmd->add_option("--replay", opts->replay,
                   "PBT: also write a spec that retrains the best member's schedule (its "
                   "lineage) as one fixed-schedule trial to FILE");

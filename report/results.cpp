@@ -97,6 +97,12 @@ SweepInfo read_sweep_json(const fs::path& path) {
       info.name = spec["name"];
     if (info.family.empty() && spec.contains("family") && spec["family"].is_string())
       info.family = spec["family"];
+    // SweepSpec::replicates(): repeats x folds (folds of 0 or 1: none).
+    auto count = [&](const char* key) {
+      return spec.contains(key) && spec[key].is_number_integer() ? spec[key].get<int>() : 1;
+    };
+    const int repeats = count("repeats"), folds = count("folds");
+    info.replicates = std::max(1, repeats) * (folds > 1 ? folds : 1);
     add_keys(spec, "fixed", info.spec_params);
     add_keys(spec, "training", info.spec_params);
     add_keys(spec, "grid", info.spec_params);

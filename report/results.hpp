@@ -38,6 +38,9 @@ struct SweepInfo {
   std::optional<engine::SearchMethod> search;
   int random_first = 0;
   std::string search_description;  ///< describe()'s lines ("" when not recorded)
+  /// The replicates of a configuration: the spec's "repeats" x "folds" (1 when sweep.json does
+  /// not say): best_config.json's rule ranks configurations with all of them ended first.
+  int replicates = 1;
   /// True when TPE proposed the trials after the first random draws (TPE, TPE + ASHA).
   bool tpe() const {
     return search == engine::SearchMethod::kTpe || search == engine::SearchMethod::kTpeAsha;

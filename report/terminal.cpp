@@ -182,8 +182,10 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     }
   }
 
-  if (!a.configs.empty()) {
-    const ConfigStats& c = a.configs.front();
+  if (a.best_config_index >= 0) {
+    // best_config.json's rule: usually the leaderboard's first; an incomplete configuration
+    // (not every replicate ended) ranks after the complete ones.
+    const ConfigStats& c = a.configs[static_cast<std::size_t>(a.best_config_index)];
     std::string cfg;
     for (std::size_t i = 0; i < r.varied.size(); ++i)
       cfg += fmt::format("{}{}={}", i ? " " : "", r.varied[i], c.values[i]);
@@ -192,6 +194,13 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     out += fmt::format("\nBest configuration: {}: mean {}{} (n={}); best repeat {} = {}\n", cfg,
                        format_metric(c.mean), spread, c.trials.size(), c.best->id,
                        format_metric(c.best->metric(metric)));
+    if (a.best_config_index > 0)
+      out += fmt::format("  (rank {} by mean: configurations with all {} replicates ended rank "
+                         "first, as in best_config.json)\n",
+                         a.best_config_index + 1, a.best_config.at("replicates").get<int>());
+    if (!a.best_config.at("complete").get<bool>())
+      out += fmt::format("  (incomplete: {} of {} replicates ended)\n",
+                         a.best_config.at("rows").size(), a.best_config.at("replicates").get<int>());
   }
   return out;
 }

@@ -3,7 +3,10 @@
 #include "catch.hpp"
 #include <cmath>
 
+#include <tuple>
+
 #include "core/error.hpp"
+#include "engine/best_config.hpp"
 #include "report/analysis.hpp"
 #include "test_util.hpp"
 
@@ -138,24 +141,84 @@ TEST_CASE("analysis: lower-is-better metrics rank the other way") {
   CHECK(a.configs.back().values == std::vector<std::string>{"8", "0.0003"});
 }
 
-TEST_CASE("analysis: --best-config holds the best configuration's best repeat and its mean") {
+TEST_CASE("analysis: --best-config is best_config.json's answer: complete configurations first") {
   const Results& r = maskcnn();
-  const auto j = best_config_json(r, analyze(r, choose_selection(r, "", "")));
-  CHECK(j["trial_id"] == "e5b61c83");
+  REQUIRE(r.sweep.replicates == 3);  // sweep.json's spec: "repeats": 3
+  const Analysis a = analyze(r, choose_selection(r, "", ""));
+  // channels 16, lr 0.001 has the best mean (0.595) but only 2 of its 3 replicates ended (the
+  // third is the partial last line); channels 16, lr 0.003 has all three (ok, ok, timeout):
+  // mean (0.575 + 0.569) / 2 = 0.572, SEM 0.003.
+  CHECK(a.configs.front().values == std::vector<std::string>{"16", "0.001"});
+  const auto j = best_config_json(a);
   CHECK(j["metric"] == "val_ccnorm");
   CHECK(j["mode"] == "max");
-  CHECK(j["value"].get<double>() == Approx(0.602));
-  CHECK(j["mean"].get<double>() == Approx(0.595));
-  CHECK(j["sem"].get<double>() == Approx(0.007));
+  CHECK(j["value"].get<double>() == Approx(0.572));
+  CHECK(j["sem"].get<double>() == Approx(0.003));
   CHECK(j["n"] == 2);
+  CHECK(j["replicates"] == 3);
+  CHECK(j["complete"] == true);
   CHECK(j["params"]["channels"] == 16);
-  CHECK(j["params"]["lr"].get<double>() == 0.001);
+  CHECK(j["params"]["lr"].get<double>() == 0.003);
   CHECK(j["params"]["act"] == "softplus");
   CHECK(j["params"]["bn_before_act"] == true);
   CHECK(j["params"]["smoothness"].get<double>() == 5e-06);
-  CHECK(j["metrics"]["test_ccnorm"].get<double>() == Approx(0.591));
-  CHECK(j["seed"].get<std::uint64_t>() == 7114852782006643ULL);
-  CHECK(j["repeat"] == 0);
+  REQUIRE(j["rows"].size() == 3);
+  CHECK(j["rows"][0]["trial_id"] == "f6c7d219");
+  CHECK(j["rows"][0]["value"].get<double>() == Approx(0.575));
+  CHECK(j["rows"][0]["seed"].get<std::uint64_t>() == 832793787593048ULL);
+  CHECK(j["rows"][0]["repeat"] == 0);
+  CHECK(j["rows"][2]["trial_id"] == "f8a4b0c2");
+  CHECK(j["rows"][2]["status"] == "timeout");
+  CHECK(j["rows"][2]["value"].is_null());
+  // Its entry in the leaderboard: rank 2 by mean.
+  REQUIRE(a.best_config_index == 1);
+  CHECK(a.configs[1].best->id == "f6c7d219");
+}
+
+TEST_CASE("analysis: --best-config and the engine's best_config.json name the same configuration") {
+  // A sweep with 3 repeats, written as the engine writes it: x = 3 has one lucky replicate and
+  // no other row (incomplete), x = 2 the best complete mean, x = 1 a failed replicate.
+  test::TempDir tmp;
+  const std::vector<std::string> params = {"lr", "x"};
+  ns::engine::ResultsTable table((tmp.path / "results.csv").string(), params, {"score"});
+  table.open();
+  test::write_text(tmp.path / "sweep.json",
+                   R"({"metric": "score", "mode": "max", "metrics": ["score"], "varied": ["x"],
+                       "spec": {"repeats": 3}})");
+  ns::engine::BestConfigTracker engine("score", true, 3, params);
+  const std::vector<std::tuple<std::string, double, int, double, ns::engine::TrialStatus>> rows = {
+      {"a0", 1, 0, 1.0, ns::engine::TrialStatus::kOk},
+      {"b0", 2, 0, 2.0, ns::engine::TrialStatus::kOk},
+      {"c0", 3, 0, 9.0, ns::engine::TrialStatus::kOk},
+      {"a1", 1, 1, NAN, ns::engine::TrialStatus::kFailed},
+      {"b1", 2, 1, 2.5, ns::engine::TrialStatus::kOk},
+      {"a2", 1, 2, 4.0, ns::engine::TrialStatus::kOk},
+      {"b2", 2, 2, 2.25, ns::engine::TrialStatus::kOk},
+      {"a1", 1, 1, 1.5, ns::engine::TrialStatus::kOk}};  // a retry of a1
+  for (const auto& [id, x, repeat, score, status] : rows) {
+    ns::engine::ResultRow row;
+    row.trial_id = id;
+    row.status = status;
+    row.params = {{"lr", 0.001}, {"x", x}};
+    row.metrics = {{"score", score}};
+    row.seed = 40 + static_cast<std::uint64_t>(repeat);
+    row.repeat = repeat;
+    table.append(row);
+    engine.offer(row);
+  }
+  const Results r = load_results(tmp.path);
+  const Analysis a = analyze(r, choose_selection(r, "", ""));
+  const auto j = best_config_json(a);
+  CHECK(j == engine.to_json());
+  CHECK(j["params"]["x"] == 2);
+  CHECK(j["value"].get<double>() == Approx(2.25));
+  CHECK(j["complete"] == true);
+  // The leaderboard ranks by the mean alone: x = 3's single row first; the best configuration
+  // line names x = 2.
+  CHECK(a.configs.front().values == std::vector<std::string>{"3"});
+  REQUIRE(a.best_config_index >= 0);
+  CHECK(a.configs[static_cast<std::size_t>(a.best_config_index)].values ==
+        std::vector<std::string>{"2"});
 }
 
 TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and a null best configuration") {
@@ -166,7 +229,8 @@ TEST_CASE("analysis: no ok trial yet gives an empty leaderboard and a null best 
   const Analysis a = analyze(r, choose_selection(r, "", ""));
   CHECK(a.configs.empty());
   CHECK(a.problems.size() == 1);
-  CHECK(best_config_json(r, a).is_null());
+  CHECK(best_config_json(a).is_null());
+  CHECK(a.best_config_index == -1);
 }
 
 TEST_CASE("analysis: summarize_message keeps the first non-empty line, bounded") {

@@ -224,7 +224,7 @@ std::vector<EarlyStoppingEstimate> simulate_search(
       in.finished = done;
       in.out = p.spec.out;
       in.read_only = true;
-      auto built = kind.build(p.spec, std::move(in));
+      auto built = engine::build_search(p.spec, std::move(in));
       const engine::SimulatedRun r = engine::simulate_schedule(*built.scheduler, o, duration, quality);
       e.trial_s += r.trial_s / kDraws;
       e.makespan_s += r.makespan_s / kDraws;

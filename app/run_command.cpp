@@ -274,7 +274,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     if (!engine::journal::has_format_line(in.events)) output->journal(engine::journal::format_line());
     in.finished = output->finished();
   }
-  engine::BuiltSearch search = kind.build(prep.spec, std::move(in));
+  engine::BuiltSearch search = engine::build_search(prep.spec, std::move(in));
   log_lines(kind.describe(prep.spec, search_facts(prep)));
   for (const auto& line : search.info) log::info("{}", line);
   for (const auto& line : search.warnings) log::warn("{}", line);

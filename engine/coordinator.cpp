@@ -263,9 +263,16 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
     return false;
   }
   const Verdict verdict = settle_result(*scheduler_, worker, assign, row, opt_.retries, draining_);
-  if (verdict == Verdict::kHold) {
-    ++summary_.paused;
+  if (verdict == Verdict::kHold || verdict == Verdict::kDefer) {
+    if (verdict == Verdict::kHold) ++summary_.paused;
     life_.pause(row.trial_id);
+    // Rows the result released (a configuration's replicates, decided together): they are
+    // replicates of this trial's configuration, so its cost prices them.
+    std::vector<ResultRow> ready = scheduler_->ready_rows();
+    for (const ResultRow& r : ready)
+      if (r.status == TrialStatus::kOk)
+        durations_.add(r.wall_s / (assign.trial.cost > 0 ? assign.trial.cost : 1.0));
+    record_rows(std::move(ready));
     return true;
   }
   if (verdict == Verdict::kRetry) {

@@ -28,6 +28,11 @@ constexpr std::pair<Kind, const char*> kWords[] = {
     {Kind::kPbtExploit, "pbt_exploit"},
     {Kind::kPbtContinue, "pbt_continue"},
     {Kind::kScheduleSegment, "schedule_segment"},
+    {Kind::kReplicates, "replicates"},
+    {Kind::kReplicatesTake, "replicates_take"},
+    {Kind::kReplicateResult, "replicate_result"},
+    {Kind::kReplicateRetry, "replicate_retry"},
+    {Kind::kReplicatesFinal, "replicates_final"},
 };
 
 json event(Kind kind) { return json{{"event", word(kind)}}; }
@@ -299,5 +304,48 @@ json ScheduleSegment::to_json() const {
 ScheduleSegment ScheduleSegment::from(const json& j) {
   return {j.at("segment").get<int>(), j.value("step", 0.0)};
 }
+
+json Replicates::to_json() const {
+  json j = event(Kind::kReplicates);
+  j["replicates"] = replicates;
+  return j;
+}
+
+Replicates Replicates::from(const json& j) { return {j.at("replicates").get<int>()}; }
+
+json ReplicatesTake::to_json() const {
+  json j = event(Kind::kReplicatesTake);
+  j["config"] = config;
+  j["worker"] = worker;
+  return j;
+}
+
+ReplicatesTake ReplicatesTake::from(const json& j) {
+  return {j.at("config").get<std::string>(), j.at("worker").get<int>()};
+}
+
+json ReplicateResult::to_json() const {
+  json j = event(Kind::kReplicateResult);
+  j["row"] = msg::row_json(row);
+  j["draining"] = draining;
+  return j;
+}
+
+ReplicateResult ReplicateResult::from(const json& j) {
+  return {msg::row_from_json(j.at("row")), j.value("draining", false)};
+}
+
+json ReplicateRetry::to_json() const {
+  json j = event(Kind::kReplicateRetry);
+  j["trial"] = trial;
+  j["attempt"] = attempt;
+  return j;
+}
+
+ReplicateRetry ReplicateRetry::from(const json& j) {
+  return {j.at("trial").get<std::string>(), j.at("attempt").get<int>()};
+}
+
+json ReplicatesFinal::to_json() const { return event(Kind::kReplicatesFinal); }
 
 }  // namespace ns::engine::journal

@@ -40,6 +40,11 @@ enum class Kind {
   kPbtExploit,       ///< "pbt_exploit": PBT, a member copies a donor and explores
   kPbtContinue,      ///< "pbt_continue": PBT, a member goes on unchanged
   kScheduleSegment,  ///< "schedule_segment": a fixed schedule finished a segment
+  kReplicates,       ///< "replicates": a search over configurations' replicates begins
+  kReplicatesTake,   ///< "replicates_take": the search handed out a configuration's visit
+  kReplicateResult,  ///< "replicate_result": one replicate came back
+  kReplicateRetry,   ///< "replicate_retry": a failed replicate runs again
+  kReplicatesFinal,  ///< "replicates_final": the run ended; paused configurations stopped
   kUnknown,
 };
 
@@ -200,6 +205,44 @@ struct ScheduleSegment {
   double step = 0;
   nlohmann::json to_json() const;
   static ScheduleSegment from(const nlohmann::json& j);
+};
+
+// ---- Replicates (engine/replicates.hpp): a search over configurations whose value is the
+// mean of their replicates. Its events are the calls its search received, in order; restore()
+// makes the same calls again (the search's own events are not replayed under replicates).
+
+/// "replicates": the first event of a journal of a search over replicates: `replicates` per
+/// configuration (repeats x folds).
+struct Replicates {
+  int replicates = 1;
+  nlohmann::json to_json() const;
+  static Replicates from(const nlohmann::json& j);
+};
+/// "replicates_take": worker `worker` took configuration `config`'s next visit from the search.
+struct ReplicatesTake {
+  std::string config;
+  int worker = 0;
+  nlohmann::json to_json() const;
+  static ReplicatesTake from(const nlohmann::json& j);
+};
+/// "replicate_result": a replicate's row as it came back (paused, ok, failed, ...), with the
+/// run's draining flag.
+struct ReplicateResult {
+  ResultRow row;
+  bool draining = false;
+  nlohmann::json to_json() const;
+  static ReplicateResult from(const nlohmann::json& j);
+};
+/// "replicate_retry": replicate `trial` runs again as attempt `attempt`.
+struct ReplicateRetry {
+  std::string trial;
+  int attempt = 2;
+  nlohmann::json to_json() const;
+  static ReplicateRetry from(const nlohmann::json& j);
+};
+/// "replicates_final": the run ended with nothing pending (final_rows()).
+struct ReplicatesFinal {
+  nlohmann::json to_json() const;
 };
 
 }  // namespace ns::engine::journal

@@ -21,7 +21,16 @@ void refuse_beside(const sweeps::SpecBlocks& blocks, const std::string& what) {
                                              "epochs), so {} cannot pause its trials",
                                              blocks.schema.name, what));
   if (!s.grid.empty()) blocks.fail("$.grid", fmt::format("cannot be combined with {}", what));
-  if (s.repeats > 1) blocks.fail("$.repeats", fmt::format("cannot be combined with {}", what));
+  // A member's checkpoint passes to others (exploit): a member has no replicates of its own
+  // whose mean would mean something; replicate the configuration PBT ends with in a grid.
+  for (const auto& [key, n] : {std::pair<const char*, int>{"repeats", s.repeats}, {"folds", s.folds}})
+    if (n > 1)
+      blocks.fail(std::string("$.") + key,
+                  fmt::format("cannot be combined with {}: its members copy each other's "
+                              "checkpoints, so a member has no replicates whose mean means "
+                              "something; rerun the configuration it ends with in a grid with "
+                              "\"{}\"",
+                              what, key));
   if (blocks.scheduler)
     blocks.fail("$.scheduler", fmt::format("cannot be combined with {}: it pauses and resumes "
                                            "trials itself",

@@ -20,6 +20,9 @@ enum class Verdict {
   kRecord,  ///< write its row (ok, failed, timeout or stopped)
   kRetry,   ///< no row: the trial runs again (the retry rule, or PBT's own replacement)
   kHold,    ///< no row: the trial paused at a rung and waits for a promotion
+  /// No row yet: its row comes later through Scheduler::ready_rows() (a replicate waiting for
+  /// the other replicates of its configuration, engine/replicates.hpp).
+  kDefer,
 };
 
 /// The interface the coordinator calls is non-virtual: it keeps, in one place, the look-before-
@@ -82,6 +85,10 @@ class Scheduler {
     (void)assign;
     (void)row;
   }
+  /// Rows the scheduler decided since the last call, for trials that came back earlier with
+  /// Verdict::kDefer (a configuration's replicates, written together once the configuration's
+  /// result is decided); the coordinator writes them after each result. Default: none.
+  virtual std::vector<ResultRow> ready_rows() { return {}; }
   /// Called once when the run ends with nothing pending: rows for trials the scheduler still
   /// holds (ASHA: paused trials never promoted, as "stopped"). Default: none.
   virtual std::vector<ResultRow> final_rows() { return {}; }

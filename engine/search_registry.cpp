@@ -14,6 +14,7 @@
 #include "engine/pbt.hpp"
 #include "engine/pbt_spec.hpp"
 #include "engine/protocol.hpp"
+#include "engine/replicates.hpp"
 
 namespace ns::engine {
 
@@ -328,6 +329,47 @@ std::optional<SearchMethod> search_method_named(const std::string& name) {
   for (const auto& k : search_kinds())
     if (name == k.name) return k.method;
   return std::nullopt;
+}
+
+BuiltSearch build_search(const SweepSpec& spec, SearchInputs in) {
+  const SearchKindEntry& kind = search_kind(spec);
+  const int n = spec.replicates();
+  if (n <= 1 || kind.method == SearchMethod::kList) return kind.build(spec, std::move(in));
+  NS_CHECK(kind.method != SearchMethod::kPbt && kind.method != SearchMethod::kSchedule,
+           "internal: {} with replicates (the spec parser refuses it)", kind.name);
+  // The kind's own scheduler sees configurations: one per `n` listed replicates, and the
+  // configuration of each proposal.
+  auto ids = std::make_shared<SweepSpec>();
+  ids->family = spec.family;
+  ids->data = spec.data;
+  ids->seed = spec.seed;
+  SearchInputs inner;
+  for (std::size_t i = 0; i < in.trials.size(); i += static_cast<std::size_t>(n))
+    inner.trials.push_back(config_trial(spec, in.trials[i], n));
+  if (in.make_trial)
+    inner.make_trial = [ids, make = std::move(in.make_trial)](int index, const nlohmann::json& p) {
+      return config_trial(*ids, make(index, p), 1);
+    };
+  inner.out = in.out;
+  inner.read_only = in.read_only;
+  BuiltSearch out;
+  auto replicates = std::make_unique<ReplicateScheduler>(
+      spec,
+      [&](ReplicateScheduler::Journal journal) {
+        inner.journal = std::move(journal);
+        BuiltSearch built = kind.build(spec, std::move(inner));
+        out.info = std::move(built.info);
+        out.warnings = std::move(built.warnings);
+        return std::move(built.scheduler);
+      },
+      std::move(in.journal));
+  replicates->restore(in.events, in.finished);
+  out.info.push_back(fmt::format(
+      "replicates: {} per configuration ({} repeat(s) x {} fold(s)); the search decides on "
+      "their mean",
+      n, spec.repeats, spec.folds > 1 ? spec.folds : 1));
+  out.scheduler = std::move(replicates);
+  return out;
 }
 
 nlohmann::json search_record(const SweepSpec& spec, const SearchFacts& facts) {

@@ -104,6 +104,12 @@ const SearchKindEntry& search_kind(const sweeps::SweepSpec& spec);
 /// The method sweep.json names (SearchKindEntry::name), nullopt for a word no entry has.
 std::optional<SearchMethod> search_method_named(const std::string& name);
 
+/// Builds the spec's search kind (its entry's build), wrapped in a ReplicateScheduler
+/// (engine/replicates.hpp) when the spec has replicates ("repeats" x "folds" > 1) and the kind
+/// is a search (the list simply lists every replicate): the one way `run`, `plan` and the tests
+/// build a sweep's scheduler. `inputs.trials` are every trial the spec lists (replicates).
+BuiltSearch build_search(const sweeps::SweepSpec& spec, SearchInputs inputs);
+
 /// What sweep.json records about the search (`report` reads it): {"kind": name, "description":
 /// describe()'s lines, "random_first": the draws before TPE proposes (TPE kinds only)}.
 nlohmann::json search_record(const sweeps::SweepSpec& spec, const SearchFacts& facts);

@@ -83,6 +83,10 @@ SimulatedRun simulate_schedule(
       if (row.status == TrialStatus::kOk) ++out.finished;
       if (row.status == TrialStatus::kStopped) ++out.stopped;
     }
+    for (const ResultRow& r : scheduler.ready_rows()) {  // replicates, decided together
+      if (r.status == TrialStatus::kOk) ++out.finished;
+      if (r.status == TrialStatus::kStopped) ++out.stopped;
+    }
     request(w, now);
     std::set<int> waiting;
     waiting.swap(parked);

@@ -36,9 +36,6 @@ TpeSpec TpeSpec::from_json(const sweeps::SpecBlocks& blocks, bool with_asha) {
   if (!spec.grid.empty())
     blocks.fail("$.grid", "cannot be combined with \"search\"; give every searched parameter a "
                           "distribution in $.random.params (a list of values: {\"dist\": \"choice\", ...})");
-  if (spec.repeats > 1)
-    blocks.fail("$.repeats", "cannot be combined with \"search\" yet (TPE proposes one trial per "
-                             "configuration); rerun the best configurations with a grid");
   if (blocks.scheduler && !with_asha)
     blocks.fail("$.scheduler.kind", "\"search\" combines with \"asha\" only (TPE + ASHA)");
   return s;

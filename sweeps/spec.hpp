@@ -179,13 +179,6 @@ struct Trial {
   std::string id;          ///< stable hash of (family, data, resolved params, repeat)
   int index = 0;           ///< position in the sweep's deterministic order
   int repeat = 0;          ///< repeat index (0..repeats-1)
-  /// Cross-validation (the spec's "folds": K): this replicate's fold k in 0..K-1 (its
-  /// validation part; the others train) and K; fold -1 and folds 0 without folds.
-  int fold = -1;
-  int folds = 0;
-  /// The seed of the folds' partition: the sweep's seed, the same for every trial of a sweep
-  /// (so all configurations see the same folds).
-  std::uint64_t fold_seed = 0;
   std::uint64_t seed = 0;  ///< derived from (sweep seed, id); seeds every random stream
   nlohmann::json params;   ///< flat, fully resolved: defaults <- fixed <- training <- varied
   /// Expected duration relative to the sweep's other trials (ModelFamily::relative_cost, set by
@@ -195,6 +188,13 @@ struct Trial {
   /// ModelFamily::pack_key: trials with the same non-empty key may be trained together as one
   /// pack (`pack: K`). Set with `cost`; not sent to workers.
   std::string pack_key{};
+  /// Cross-validation (the spec's "folds": K): this replicate's fold k in 0..K-1 (its
+  /// validation part; the others train) and K; fold -1 and folds 0 without folds.
+  int fold = -1;
+  int folds = 0;
+  /// The seed of the folds' partition: the sweep's seed, the same for every trial of a sweep
+  /// (so all configurations see the same folds).
+  std::uint64_t fold_seed = 0;
 };
 
 /// The value of `d` at the uniform draw u in [0, 1) (what a random block draws).

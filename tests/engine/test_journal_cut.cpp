@@ -69,7 +69,7 @@ std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Si
     if (it == snapshots.end()) return std::nullopt;
     return it->second;
   };
-  return ns::engine::search_kind(spec).build(spec, std::move(in)).scheduler;
+  return ns::engine::build_search(spec, std::move(in)).scheduler;
 }
 
 // ---- The cases ----
@@ -145,6 +145,32 @@ std::vector<Case> cases() {
       {"TPE + ASHA",
        spec_json(15, {{"scheduler", asha_block()}, {"search", {{"kind", "tpe"}, {"startup", 5}}}}),
        true, "", ""},
+      // Replicates (engine/replicates.hpp): the search decides on configurations' means.
+      {"ASHA promotion, 2 repeats x 2 folds",
+       spec_json(9, {{"scheduler", asha_block()}, {"repeats", 2}, {"folds", 2}}), true, "", ""},
+      {"ASHA stopping, 2 repeats (lockstep)",
+       spec_json(9, {{"scheduler", asha_block({{"variant", "stopping"}})}, {"repeats", 2}}), true,
+       "", ""},
+      {"Hyperband, 2 repeats",
+       spec_json(9, {{"scheduler", asha_block({{"kind", "hyperband"}})}, {"repeats", 2}}), true,
+       "", ""},
+      {"median rule, 2 repeats (lockstep)",
+       spec_json(8, {{"scheduler",
+                      {{"kind", "median"},
+                       {"resource", "steps"},
+                       {"min", 1},
+                       {"max", 9},
+                       {"every", 2},
+                       {"min_samples", 3}}},
+                     {"repeats", 2}}),
+       true, "", ""},
+      {"TPE, 3 repeats", spec_json(8, {{"search", {{"kind", "tpe"}, {"startup", 3}}}, {"repeats", 3}}),
+       true, "", ""},
+      {"TPE + ASHA, 3 repeats",
+       spec_json(12, {{"scheduler", asha_block()},
+                      {"search", {{"kind", "tpe"}, {"startup", 4}}},
+                      {"repeats", 3}}),
+       true, "", ""},
       {"PBT",
        spec_json(6, {{"search",
                       {{"kind", "pbt"},
@@ -183,6 +209,12 @@ double value_at(const json& p, double r) {
          5 * std::exp(-r / (1 + 2 * std::abs(y)));
 }
 
+/// The same for one trial: plus its seed's noise (replicates of a configuration differ, so a
+/// mean over them is not any one of them).
+double value_at(const msg::Assign& a, double r) {
+  return value_at(a.trial.params, r) + 0.8 * (static_cast<double>(a.trial.seed % 1000) / 1000 - 0.5);
+}
+
 /// About a third of the trials fail their first attempt (after their first report, if any).
 bool fails(const msg::Assign& a, bool failures) {
   return failures && a.attempt == 1 && std::stoull(a.trial.id.substr(0, 4), nullptr, 16) % 3 == 0;
@@ -208,6 +240,7 @@ std::string show(const Job& j) {
   else
     s << (*j.verdict == Verdict::kRecord  ? "record"
           : *j.verdict == Verdict::kRetry ? "retry"
+          : *j.verdict == Verdict::kDefer ? "defer"
                                           : "hold");
   return s.str();
 }
@@ -294,7 +327,7 @@ void drive(Scheduler& s, Run& run, bool failures) {
     for (double r : a.rungs) {
       if (r >= a.resource_limit) break;
       const Decision d =
-          s.on_report(1, msg::Report{a.trial.id, r, {{"score", value_at(a.trial.params, r)}}});
+          s.on_report(1, msg::Report{a.trial.id, r, {{"score", value_at(a, r)}}});
       job.reports.emplace_back(r, d);
       if (run.killed()) {
         run.lost = static_cast<int>(run.jobs.size()) - 1;
@@ -311,7 +344,7 @@ void drive(Scheduler& s, Run& run, bool failures) {
       row.status = TrialStatus::kFailed;
       row.error = "induced failure";
     } else {
-      row.metrics["score"] = value_at(a.trial.params, reached);
+      row.metrics["score"] = value_at(a, reached);
     }
     // A PBT worker leaves the row in the snapshot (result.json) before it answers.
     if (!a.snapshot.empty()) run.disk.snapshots[a.snapshot] = row;
@@ -320,8 +353,13 @@ void drive(Scheduler& s, Run& run, bool failures) {
     job.verdict = v;
     if (run.killed()) {
       // The coordinator journals before it writes the row: a row to write is lost with the
-      // kill, and the trial runs again, unless its worker left the row in a snapshot.
-      if (v == Verdict::kRecord && a.snapshot.empty())
+      // kill, and the trial runs again, unless its worker left the row in a snapshot. A
+      // replicate's result (kDefer) is kept when its own event made the journal (the rows it
+      // released are then written by the restored run, restored_rows()), else it runs again.
+      const bool kept = v == Verdict::kDefer && !run.disk.journal.empty() &&
+                        run.disk.journal.back().value("event", "") == "replicate_result" &&
+                        run.disk.journal.back().at("row").at("trial_id") == a.trial.id;
+      if ((v == Verdict::kRecord && a.snapshot.empty()) || (v == Verdict::kDefer && !kept))
         run.lost = static_cast<int>(run.jobs.size()) - 1;
       return;
     }
@@ -329,6 +367,7 @@ void drive(Scheduler& s, Run& run, bool failures) {
       s.annotate(a, row);
       run.write(row);
     }
+    for (const ResultRow& r : s.ready_rows()) run.write(r);  // replicates, decided together
   }
   if (run.killed() || s.pending() > 0) return;
   run.current = "final";
@@ -372,7 +411,8 @@ std::string check_every_cut(const Case& c, bool failures, bool attempts, std::si
   }
   events = ref_disk.journal.size();
   REQUIRE(events > 0);
-  REQUIRE(ref_disk.rows.size() == static_cast<std::size_t>(std::max(spec.random_count, 1)));
+  REQUIRE(ref_disk.rows.size() ==
+          static_cast<std::size_t>(std::max(spec.random_count, 1) * spec.replicates()));
   if (failures)  // the retries are exercised (PBT: a failed segment waits for its exploit)
     CHECK(std::count_if(ref.jobs.begin(), ref.jobs.end(),
                         [](const Job& j) { return j.verdict == Verdict::kRetry; }) > 0);

@@ -14,6 +14,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "models/folds.hpp"
 
 namespace ns::app {
 namespace {
@@ -47,6 +48,14 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   p.spec = engine::parse_spec(j, path, p.schema);
   if (!out_override.empty()) p.spec.out = out_override;
   p.metrics = p.schema.metrics;
+  if (p.spec.folds > 1 && !p.family->supports_folds()) {  // ModelFamily::supports_folds
+    std::string can;
+    for (const auto& name : registry.names())
+      if (registry.get(name).supports_folds()) can += (can.empty() ? "" : ", ") + name;
+    throw Error(fmt::format("{}: $.folds: the {} family cannot cross-validate (it has no "
+                            "training + validation data to partition); families that can: {}",
+                            path, fam, can));
+  }
   if (p.spec.has_scheduler()) {
     const std::string unit = p.schema.resource;
     if (unit.empty())
@@ -75,6 +84,13 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   } catch (const std::exception& e) {  // a data set too large to read (std::bad_alloc), ...
     throw Error(fmt::format("{}: $.data: cannot be read: {}", path, first_line(e.what())));
   }
+  if (p.spec.folds > 1 && p.data.fold_examples > 0 &&
+      p.data.fold_examples < models::min_fold_examples(p.spec.folds))
+    throw Error(fmt::format("{}: $.folds: {} folds need at least {} training + validation "
+                            "examples (2 per fold); the data has {}: lower \"folds\" or use "
+                            "more data",
+                            path, p.spec.folds, models::min_fold_examples(p.spec.folds),
+                            p.data.fold_examples));
   // Each distinct configuration once. Repeats follow their repeat 0 with the same parameters;
   // grid points differ (the parser refuses a value listed twice), so only random draws can
   // repeat a configuration, and then its repeat-0 id (a hash of the parameters) finds it.

@@ -89,6 +89,8 @@ struct DataFacts {
   std::int64_t outputs = 0;     ///< what a model predicts per example: neurons or classes
   std::string output_name = "outputs";  ///< their name in describe(): "neurons", "classes"
   std::int64_t repeats = 0;     ///< repeats per image (neural data; the most any image has)
+  /// What the spec's "folds" partition: the training + validation examples (0: not known).
+  std::int64_t fold_examples = 0;
   /// The spec's block named after the family (SweepSpec::options; null when absent), as
   /// ModelFamily::check_data_with got it. Null in unchecked facts.
   nlohmann::json options;
@@ -186,6 +188,10 @@ class ModelFamily {
   /// (command's "params" defaults reach the ids through the parameters) or cannot change a
   /// result (command's "grace_s").
   virtual nlohmann::json identity_options(const nlohmann::json& options) const { return options; }
+  /// Whether the family honours the spec's "folds" (TrialContext's trial.fold/folds/fold_seed:
+  /// K-fold cross-validation of its training + validation data; docs/formats.md). A spec with
+  /// folds for a family that does not is refused (app/prepare.cpp).
+  virtual bool supports_folds() const { return false; }
   /// Whether the engine creates <out>/trials/<id>/ before each trial (a mkdir costs hundreds of
   /// microseconds on some filesystems; a family that writes nothing may opt out).
   virtual bool wants_trial_dir() const { return true; }

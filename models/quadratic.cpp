@@ -180,6 +180,9 @@ class QuadraticFamily final : public engine::ModelFamily {
   // Its runner creates the trial directory only for what it reads back (an attempt count, a
   // checkpoint, a learning curve's step): a 10^5-trial sweep leaves no 10^5 directories.
   bool wants_trial_dir() const override { return false; }
+  // No data to partition: with folds each replicate is another seed (its trial id and seed
+  // include the fold), so the engine's replicate searches can be tested on it.
+  bool supports_folds() const override { return true; }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<QuadraticRunner>();
   }

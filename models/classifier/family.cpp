@@ -39,6 +39,7 @@ engine::DataFacts idx_data_facts(const nlohmann::json& data, const std::string& 
   f.source = opts.dir;
   f.examples = d.train.count() + d.test.count();
   f.train = d.train.count();
+  f.fold_examples = f.train;  // folds partition all training images (val_split's pool)
   f.channels = 1;
   f.height = d.train.rows();
   f.width = d.train.cols();
@@ -177,6 +178,8 @@ class ConvNetFamily final : public engine::ModelFamily {
                                              const std::vector<nlohmann::json>&) const override {
     return idx_data_inputs(data);
   }
+  // Folds partition the training images (runner.cpp); the t10k test images stay.
+  bool supports_folds() const override { return true; }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<ConvNetRunner>();
   }
@@ -243,6 +246,7 @@ class ScriptClassificationTask final : public engine::ModelFamily {
     for (auto& m : module_inputs(configurations)) out.push_back(std::move(m));
     return out;
   }
+  bool supports_folds() const override { return true; }  // convnet's loop (runner.cpp)
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return make_script_classifier_runner();
   }

@@ -15,6 +15,7 @@
 #include "engine/rung_walk.hpp"
 #include "models/classifier/convnet.hpp"
 #include "models/classifier/net.hpp"
+#include "models/folds.hpp"
 #include "core/json.hpp"
 #include "models/torch_common.hpp"
 
@@ -307,18 +308,33 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
       t.channels_last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
 
   // Validation split: a permutation seeded by split_seed (not the trial seed), so every trial of
-  // a sweep is scored on the same held-out images.
+  // a sweep is scored on the same held-out images. With folds (the spec's "folds"), the fold's
+  // part of all training images validates instead (models/folds.hpp; val_split and split_seed
+  // are unused), and the test images stay as they are.
   const std::int64_t n_all = data->train_x.size(0);
-  const auto n_val = static_cast<std::int64_t>(std::llround(t.val_split * double(n_all)));
-  NS_CHECK(n_val >= 1 && n_all - n_val >= 1,
-           "convnet: val_split {} of {} training images leaves {} for validation and {} for "
-           "training; both need at least one (raise the data block's limit or change val_split)",
-           t.val_split, n_all, n_val, n_all - n_val);
-  const auto perm = torch::randperm(n_all, cpu_generator(static_cast<std::uint64_t>(t.split_seed)),
-                                    torch::TensorOptions().dtype(torch::kInt64))
-                        .to(device);
-  const auto val_idx = perm.narrow(0, 0, n_val);
-  const auto tr_idx = perm.narrow(0, n_val, n_all - n_val);
+  torch::Tensor val_idx, tr_idx;
+  std::int64_t n_val = 0;
+  if (ctx.trial.folds > 1) {
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n_all));
+    for (std::int64_t i = 0; i < n_all; ++i) all[static_cast<std::size_t>(i)] = i;
+    const FoldSplit f = fold_split(all, ctx.trial.folds, ctx.trial.fold, ctx.trial.fold_seed);
+    n_val = static_cast<std::int64_t>(f.val.size());
+    val_idx = torch::tensor(f.val, torch::kInt64).to(device);
+    tr_idx = torch::tensor(f.train, torch::kInt64).to(device);
+  } else {
+    n_val = static_cast<std::int64_t>(std::llround(t.val_split * double(n_all)));
+    NS_CHECK(n_val >= 1 && n_all - n_val >= 1,
+             "convnet: val_split {} of {} training images leaves {} for validation and {} for "
+             "training; both need at least one (raise the data block's limit or change "
+             "val_split)",
+             t.val_split, n_all, n_val, n_all - n_val);
+    const auto perm =
+        torch::randperm(n_all, cpu_generator(static_cast<std::uint64_t>(t.split_seed)),
+                        torch::TensorOptions().dtype(torch::kInt64))
+            .to(device);
+    val_idx = perm.narrow(0, 0, n_val);
+    tr_idx = perm.narrow(0, n_val, n_all - n_val);
+  }
   const auto x_val = data->train_x.index_select(0, val_idx).contiguous(fmt);
   const auto y_val = data->train_y.index_select(0, val_idx);
   const auto x_tr = data->train_x.index_select(0, tr_idx);
@@ -367,6 +383,11 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
                  {"device", ctx.device},
                  {"threads", ctx.threads},
                  {"torch_version", TORCH_VERSION}};
+  if (ctx.trial.folds > 1) {  // cross-validation: which part of the training images validated
+    config["fold"] = ctx.trial.fold;
+    config["folds"] = ctx.trial.folds;
+    config["fold_seed"] = ctx.trial.fold_seed;
+  }
   core::write_file_atomic(dir / "config.json", config.dump(2) + "\n");
 
   Progress pr;

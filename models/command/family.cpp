@@ -40,6 +40,8 @@ const std::set<std::string>& reserved_columns() {
     std::set<std::string> s(engine::leading_columns().begin(), engine::leading_columns().end());
     s.insert(engine::trailing_columns().begin(), engine::trailing_columns().end());
     s.insert(engine::scheduler_columns().begin(), engine::scheduler_columns().end());
+    s.insert(engine::fold_column());  // a sweep with folds (the spec's "folds")
+    s.insert("folds");                // reserved with it: config.json's name for K
     return s;
   }();
   return r;
@@ -56,8 +58,9 @@ json placeholder_values(const CommandOptions& o) {
 
 const std::vector<std::string>& builtin_placeholders() {
   static const std::vector<std::string> b = {"trial_id", "trial_dir", "seed",
-                                             "repeat",   "device",    "threads",
-                                             "resource_limit", "config", "cwd"};
+                                             "repeat",   "fold",      "folds",
+                                             "device",   "threads",   "resource_limit",
+                                             "config",   "cwd"};
   return b;
 }
 
@@ -424,6 +427,9 @@ engine::TrialOutcome Session::run() {
               {"trial_dir", dir.string()},
               {"seed", ctx_.trial.seed},
               {"repeat", ctx_.trial.repeat},
+              {"fold", ctx_.trial.fold},
+              {"folds", ctx_.trial.folds},
+              {"fold_seed", ctx_.trial.fold_seed},
               {"params", ctx_.trial.params},
               {"data", ctx_.data},
               {"device", device},
@@ -440,6 +446,8 @@ engine::TrialOutcome Session::run() {
   values["trial_dir"] = dir.string();
   values["seed"] = ctx_.trial.seed;
   values["repeat"] = ctx_.trial.repeat;
+  values["fold"] = ctx_.trial.fold;    // -1 without folds
+  values["folds"] = ctx_.trial.folds;  // 0 without folds
   values["device"] = device;
   values["threads"] = std::max(1, ctx_.threads);
   values["resource_limit"] = ctx_.resource_limit > 0 ? json(ctx_.resource_limit) : json("");
@@ -586,6 +594,9 @@ class CommandFamily final : public engine::ModelFamily {
       for (const char* k : {"params", "metrics", "grace_s", "log_max_bytes", "inputs"}) out.erase(k);
     return out;
   }
+  // The program does its own partition: it gets {fold}, {folds} and config.json's fold,
+  // folds and fold_seed.
+  bool supports_folds() const override { return true; }
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<CommandRunner>();
   }

@@ -43,6 +43,7 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
     f.outputs = d.neurons;
     f.repeats = d.repeats;
     f.train = static_cast<std::int64_t>(d.indices(kTrain).size());
+    f.fold_examples = f.train + static_cast<std::int64_t>(d.indices(kVal).size());
   } else {
     f.source = "simulated data";
     f.examples = spec.sim.images;
@@ -51,6 +52,11 @@ engine::DataFacts neural_data_facts(const nlohmann::json& data, const std::strin
     f.outputs = spec.sim.neurons;
     f.repeats = spec.sim.repeats;
     f.train = static_cast<std::int64_t>(std::floor(0.64 * spec.sim.images + 0.5));
+    // The simulated population's split is random_split's (simulate.cpp): its test part's size
+    // does not depend on the seed.
+    const std::vector<std::int8_t> split = random_split(spec.sim.images, 0);
+    f.fold_examples = static_cast<std::int64_t>(part_indices(split, kTrain).size() +
+                                                part_indices(split, kVal).size());
   }
   return f;
 }
@@ -181,6 +187,9 @@ class MaskCnnFamily final : public engine::ModelFamily {
     return neural_data_inputs(data);
   }
 
+  // Folds partition the train + val images (fold_labels); the test images stay.
+  bool supports_folds() const override { return true; }
+
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_maskcnn_runner();
@@ -286,6 +295,7 @@ class ScriptNeuralTask final : public engine::ModelFamily {
     for (auto& m : module_inputs(configurations)) out.push_back(std::move(m));
     return out;
   }
+  bool supports_folds() const override { return true; }  // maskcnn's runner: fold_labels
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     tune_allocator();
     return make_torchscript_runner();

@@ -168,6 +168,21 @@ std::shared_ptr<const DeviceData> MaskCnnRunner::device_data(const json& block,
   return dd;
 }
 
+// A trial's view of the data: with folds (the spec's "folds"), its fold's train and val images
+// (fold_labels; the test images stay); the device tensors are shared, not copied.
+std::shared_ptr<const DeviceData> for_fold(std::shared_ptr<const DeviceData> base,
+                                           const NeuralData& d, const sweeps::Trial& trial,
+                                           const torch::Device& device) {
+  if (trial.folds <= 1) return base;
+  auto dd = std::make_shared<DeviceData>(*base);
+  const std::vector<std::int8_t> labels =
+      fold_labels(d.split, trial.folds, trial.fold, trial.fold_seed);
+  dd->train = part_indices(labels, kTrain);
+  dd->val = part_indices(labels, kVal);
+  dd->val_index = index_tensor(dd->val, device);
+  return dd;
+}
+
 // The built-in mask CNN as a Net.
 class MaskCnnNet final : public Net {
  public:
@@ -381,6 +396,11 @@ void Trial::write_config() const {
               {"parameters", net_->parameter_count()},
               {"device", ctx_.device},
               {"threads", ctx_.threads}};
+  if (ctx_.trial.folds > 1) {  // cross-validation: which part of train + val validated
+    cfg["fold"] = ctx_.trial.fold;
+    cfg["folds"] = ctx_.trial.folds;
+    cfg["fold_seed"] = ctx_.trial.fold_seed;
+  }
   write_file(file("config.json"), cfg.dump(2) + "\n");
 }
 
@@ -754,7 +774,7 @@ engine::TrialOutcome MaskCnnRunner::run(const engine::TrialContext& ctx) {
   set_torch_threads(ctx.threads);
   const torch::Device device = to_torch_device(ctx.device);
   auto data = dataset(ctx.data);
-  auto dd = device_data(ctx.data, *data, device);
+  auto dd = for_fold(device_data(ctx.data, *data, device), *data, ctx.trial, device);
   Trial trial(ctx, *data, *dd, NetKind{script_, ctx.options});
   return trial.run();
 }
@@ -824,6 +844,7 @@ std::vector<engine::TrialOutcome> MaskCnnRunner::run_pack(
   const std::size_t K = members.size();
   std::vector<engine::TrialOutcome> outcomes(K);
   std::vector<std::unique_ptr<Trial>> trials(K);
+  std::vector<std::shared_ptr<const DeviceData>> views(K);  // each member's fold (for_fold)
   std::vector<bool> open(K, false);  // member k still trains in the pack
   auto fail = [&](std::size_t k, const std::string& error) {
     outcomes[k].status = engine::TrialStatus::kFailed;
@@ -834,7 +855,8 @@ std::vector<engine::TrialOutcome> MaskCnnRunner::run_pack(
   for (std::size_t k = 0; k < K; ++k) {
     try {
       // Built one after the other: each seeds LibTorch's generator with its own seed first.
-      trials[k] = std::make_unique<Trial>(members[k], *data, *dd);
+      views[k] = for_fold(dd, *data, members[k].trial, device);
+      trials[k] = std::make_unique<Trial>(members[k], *data, *views[k]);
       const TrainOptions to = train_options_from_json(members[k].trial.params);
       const std::string key = pack_shape_key(trials[k]->model()->options(), to);
       if (shape.empty()) shape = key;

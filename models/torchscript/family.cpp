@@ -70,6 +70,10 @@ class TorchScriptFamily final : public engine::ModelFamily {
   std::string pack_key(const nlohmann::json& params, const engine::DataFacts& data) const override {
     return task(data.options).pack_key(params, data);
   }
+  // Both tasks' loops partition their train + val data (maskcnn's and convnet's runners).
+  bool supports_folds() const override {
+    return neural_->supports_folds() && classification_->supports_folds();
+  }
   // One runner per worker that trains each trial by its task (TrialContext::options).
   std::unique_ptr<engine::TrialRunner> make_runner() const override {
     return std::make_unique<Runner>(*this);

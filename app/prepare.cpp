@@ -72,7 +72,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   const int proposed = p.spec.random.empty() || !p.spec.search_options
                            ? 0
                            : p.spec.random_count - p.spec.search_options->listed_draws(p.spec.random_count);
-  p.total_trials = static_cast<int>(p.trials.size()) + proposed;
+  p.total_trials = static_cast<int>(p.trials.size()) + proposed * p.spec.replicates();
   if (!deep_checks) return p;
   // Data first: a family may check parameters against the data's geometry (maskcnn: kernel
   // larger than the image).
@@ -97,7 +97,8 @@ Prepared prepare(const std::string& path, const std::string& out_override,
   std::unordered_set<std::string> seen;
   int checked = 0;
   for (const auto& t : p.trials) {
-    if (t.repeat > 0 || (!p.spec.random.empty() && !seen.insert(t.id).second)) continue;
+    if (t.repeat > 0 || t.fold > 0 || (!p.spec.random.empty() && !seen.insert(t.id).second))
+      continue;  // repeats and folds share their repeat-0, fold-0 replicate's parameters
     ++checked;
     try {
       p.family->check_params_with(t.params, p.data, p.spec.options);
@@ -131,7 +132,7 @@ Prepared prepare(const std::string& path, const std::string& out_override,
     configurations.clear();
   };
   for (const auto& t : p.trials) {
-    if (t.repeat != 0) continue;
+    if (t.repeat != 0 || t.fold > 0) continue;
     configurations.push_back(t.params);
     if (configurations.size() == kChunk) ask();
   }

@@ -19,6 +19,10 @@ JSON
 }
 spec "$TMP/alone.json" "$TMP/alone" 1
 spec "$TMP/packed.json" "$TMP/packed" 3
+# The family checks each configuration once, not once per fold.
+expect_exit 0 "$NS" plan "$TMP/alone.json"
+grep -q " and 2 distinct configuration(s) with the family's checks" "$TMP/out" ||
+  { cat "$TMP/out"; fail "plan: expected 2 configurations checked"; }
 expect_exit 0 "$NS" run "$TMP/alone.json"
 expect_exit 0 "$NS" run "$TMP/packed.json"
 python3 - "$TMP/alone" "$TMP/packed" <<'PY'

@@ -3,9 +3,11 @@
 # folds"): a maskcnn grid with 3 folds gives each configuration 3 rows (folds 0, 1, 2), distinct
 # trial ids, each trial validated on its own fold's images (disjoint, together the train + val
 # images, the test images never) with validation metrics that differ between folds and test
-# images that do not; the folds packed 3 to a worker give the same rows as trained alone; the
-# command family gets {fold}, {folds} and config.json's fold, folds and fold_seed; too few
-# examples for the folds are refused (exit 2, naming $.folds, nothing written).
+# images that do not; the folds packed 3 to a worker give the same rows as trained alone; plan
+# checks each configuration once; convnet and torchscript (task neural) validate on their
+# fold's part; the command family gets {fold}, {folds} and config.json's fold, folds and
+# fold_seed (fold and folds are reserved names); too few examples for the folds are refused
+# (exit 2, naming $.folds, nothing written).
 source "$(dirname "$0")/lib.sh"
 spec() {  # spec FILE OUT PACK: 2 configurations x 3 folds of a tiny simulated population
   cat >"$1" <<JSON
@@ -82,6 +84,34 @@ print("ok: convnet folds of 100 of the 300 training images")
 PY
 else
   echo "skipped the convnet part: no convnet family or no Fashion-MNIST in $FASHION"
+fi
+
+# torchscript, task neural: the maskcnn runner's folds (the same images per fold as maskcnn's).
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  /usr/bin/python3 "$SRC/examples/torchscript_v1/export.py" "$TMP/m.pt" --size 12 --neurons 4 \
+    --channels 3 >/dev/null
+  python3 - "$TMP/alone.json" "$TMP/ts.json" "$TMP/ts" "$TMP/m.pt" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+s.update(family="torchscript", out=sys.argv[3], torchscript={"task": "neural"},
+         fixed={"module": sys.argv[4], "batch_size": 16}, grid={"lr": [0.003]})
+del s["pack"]
+json.dump(s, open(sys.argv[2], "w"))
+PY
+  expect_exit 0 "$NS" run "$TMP/ts.json"
+  python3 - "$TMP/ts" "$TMP/alone" <<'PY'
+import csv, json, sys
+ts, mc = sys.argv[1:3]
+rows = list(csv.DictReader(open(f"{ts}/results.csv")))
+assert sorted(r["fold"] for r in rows) == ["0", "1", "2"] and all(r["status"] == "ok" for r in rows), rows
+assert len({r["val_loss"] for r in rows}) == 3, rows
+for r in rows:
+    c = json.load(open(f"{ts}/trials/{r['trial_id']}/config.json"))
+    assert (c["fold"], c["folds"], c["dataset"]["val"], c["dataset"]["test"]) == (int(r["fold"]), 3, 40, 30), c
+print("ok: torchscript (neural) folds")
+PY
+else
+  echo "skipped the torchscript part: no python3-torch to export a module"
 fi
 
 # The command family: {fold} and {folds} in argv, fold, folds, fold_seed in config.json.

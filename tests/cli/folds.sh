@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Cross-validation folds end to end (the spec's "folds": K; docs/formats.md, "Cross-validation
 # folds"): a maskcnn grid with 3 folds gives each configuration 3 rows (folds 0, 1, 2), distinct
-# trial ids, each trial validated on its own fold's images (disjoint, together the train + val
-# images, the test images never) with validation metrics that differ between folds and test
-# images that do not; the folds packed 3 to a worker give the same rows as trained alone; plan
+# trial ids, the fold's sizes in config.json (40 val of the 120 train + val images, the 30 test
+# images as without folds; that the parts are disjoint and cover train + val is
+# tests/neural/test_folds.cpp's) and validation metrics that differ between folds; the folds
+# packed 3 to a worker give the same rows as trained alone; plan
 # checks each configuration once; convnet and torchscript (task neural) validate on their
 # fold's part; the command family gets {fold}, {folds} and config.json's fold, folds and
 # fold_seed (fold and folds are reserved names); too few examples for the folds are refused

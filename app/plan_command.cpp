@@ -379,7 +379,7 @@ Plan compute_plan(const PlanOptions& opt, const engine::FamilyRegistry& registry
   plan.groups = pack_groups(pending);
   plan.assignments = pack_count(pending, plan.pack);
   plan.varied = p.spec.varied();
-  plan.description = engine::search_kind(p.spec).describe(p.spec, search_facts(p));
+  plan.description = engine::describe_search(p.spec, search_facts(p));
   return plan;
 }
 
@@ -433,6 +433,10 @@ std::string plan_text(const Plan& plan, int list) {
   const auto& early = plan.early;
   const auto& plans = plan.plans;
   std::string out = fmt::format("sweep '{}' (family {}): {} trials", p.spec.name, p.spec.family, p.total_trials);
+  if (p.spec.replicates() > 1)
+    out += fmt::format(" ({} configurations x {} replicates: {} repeat(s) x {} fold(s))",
+                       p.total_trials / p.spec.replicates(), p.spec.replicates(), p.spec.repeats,
+                       p.spec.folds > 1 ? p.spec.folds : 1);
   if (plan.done_here > 0) out += fmt::format(", {} already done in {}", plan.done_here, p.spec.out);
   out += fmt::format("\nselect by {} ({}); output {}\n", p.spec.metric,
                      p.spec.mode == sweeps::Mode::kMax ? "max" : "min", p.spec.out);
@@ -455,7 +459,8 @@ std::string plan_text(const Plan& plan, int list) {
     const auto& t = p.trials[i];
     std::string params;
     for (auto& k : plan.varied) params += fmt::format(" {}={}", k, engine::format_value(t.params.at(k)));
-    out += fmt::format("  {:>5} {} r{}{}{}\n", t.index, t.id, t.repeat, params,
+    const std::string fold = t.folds > 1 ? fmt::format(" f{}/{}", t.fold, t.folds) : "";
+    out += fmt::format("  {:>5} {} r{}{}{}{}\n", t.index, t.id, t.repeat, fold, params,
                        plan.done.count(t.id) ? "  (done)" : "");
   }
   if (n < p.trials.size()) out += fmt::format("  ... {} more (--list -1 for all)\n", p.trials.size() - n);

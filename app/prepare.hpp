@@ -32,9 +32,11 @@ struct Prepared {
   std::vector<engine::InputPath> inputs;
 };
 
-/// What the search registry's describe() needs to know of a prepared spec.
+/// What the search registry's describe() needs to know of a prepared spec: its counts in
+/// configurations (a search decides on configurations; each has spec.replicates() trials).
 inline engine::SearchFacts search_facts(const Prepared& p) {
-  return {p.schema.resource, p.total_trials, static_cast<int>(p.trials.size())};
+  const int n = p.spec.replicates();
+  return {p.schema.resource, p.total_trials / n, static_cast<int>(p.trials.size()) / n};
 }
 
 /// Parses and enumerates `path`. With `deep_checks` also checks the data block and every

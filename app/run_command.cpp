@@ -275,7 +275,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
     in.finished = output->finished();
   }
   engine::BuiltSearch search = engine::build_search(prep.spec, std::move(in));
-  log_lines(kind.describe(prep.spec, search_facts(prep)));
+  log_lines(engine::describe_search(prep.spec, search_facts(prep)));
   for (const auto& line : search.info) log::info("{}", line);
   for (const auto& line : search.warnings) log::warn("{}", line);
   if (copt.budget_resource > 0)

@@ -364,17 +364,26 @@ BuiltSearch build_search(const SweepSpec& spec, SearchInputs in) {
       },
       std::move(in.journal));
   replicates->restore(in.events, in.finished);
-  out.info.push_back(fmt::format(
-      "replicates: {} per configuration ({} repeat(s) x {} fold(s)); the search decides on "
-      "their mean",
-      n, spec.repeats, spec.folds > 1 ? spec.folds : 1));
   out.scheduler = std::move(replicates);
+  return out;
+}
+
+std::string describe_search(const SweepSpec& spec, const SearchFacts& facts) {
+  const SearchKindEntry& kind = search_kind(spec);
+  std::string out = kind.describe(spec, facts);
+  if (spec.replicates() > 1 && kind.method != SearchMethod::kList)
+    out += fmt::format(
+        "replicates: {} per configuration ({} repeat(s) x {} fold(s)), {} trials in all; the "
+        "search decides on each configuration's mean over its replicates, once all are back\n",
+        spec.replicates(), spec.repeats, spec.folds > 1 ? spec.folds : 1,
+        facts.total_trials * spec.replicates());
   return out;
 }
 
 nlohmann::json search_record(const SweepSpec& spec, const SearchFacts& facts) {
   const SearchKindEntry& kind = search_kind(spec);
-  nlohmann::json out = {{"kind", kind.name}, {"description", kind.describe(spec, facts)}};
+  nlohmann::json out = {{"kind", kind.name}, {"description", describe_search(spec, facts)}};
+  if (spec.replicates() > 1) out["replicates"] = spec.replicates();
   if (kind.method == SearchMethod::kTpe || kind.method == SearchMethod::kTpeAsha)
     out["random_first"] = tpe_spec(spec).startup;
   return out;

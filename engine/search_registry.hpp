@@ -40,11 +40,12 @@ enum class SearchMethod {
   kSchedule,   ///< "search": {"kind": "schedule"}
 };
 
-/// What describe() needs besides the spec.
+/// What describe() needs besides the spec, counted in configurations (a configuration has
+/// spec.replicates() trials).
 struct SearchFacts {
   std::string resource;  ///< the family's resource unit ("iterations", "epochs", "steps")
-  int total_trials = 0;  ///< the sweep's trials (TPE: the startup draws and the proposals)
-  int listed = 0;        ///< trials the spec lists (TPE: the startup draws)
+  int total_trials = 0;  ///< the sweep's configurations (TPE: the startup draws and the proposals)
+  int listed = 0;        ///< configurations the spec lists (TPE: the startup draws)
 };
 
 /// What a builder gets.
@@ -109,6 +110,10 @@ std::optional<SearchMethod> search_method_named(const std::string& name);
 /// is a search (the list simply lists every replicate): the one way `run`, `plan` and the tests
 /// build a sweep's scheduler. `inputs.trials` are every trial the spec lists (replicates).
 BuiltSearch build_search(const sweeps::SweepSpec& spec, SearchInputs inputs);
+
+/// The kind's describe() lines, plus one on the replicates when the spec has them (`facts` in
+/// configurations): what `run` logs, `plan` prints and sweep.json records.
+std::string describe_search(const sweeps::SweepSpec& spec, const SearchFacts& facts);
 
 /// What sweep.json records about the search (`report` reads it): {"kind": name, "description":
 /// describe()'s lines, "random_first": the draws before TPE proposes (TPE kinds only)}.

@@ -467,9 +467,11 @@ json html_data(const Results& r, const Analysis& a, int top) {
   return d;
 }
 
-std::string render_html(const Results& r, const Analysis& a, int top,
-                        const std::string& plotly_js) {
-  const json d = html_data(r, a, top);
+namespace {
+
+// The page around `body` (static HTML the script fills): the style, Plotly and the page's
+// script inlined, the data as JSON in #ns-data.
+std::string page(const json& d, const std::string& body, const std::string& plotly_js) {
   std::string page;
   page.reserve(plotly_js.size() + 200000);
   page += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
@@ -477,7 +479,29 @@ std::string render_html(const Results& r, const Analysis& a, int top,
   page += "<title>" + html_escape(d["title"].get<std::string>()) + "</title>\n";
   page += "<style>\n" + std::string(kReportCss) + "</style>\n";
   page += "<script>\n" + script_safe_js(plotly_js) + "\n</script>\n</head>\n<body>\n";
-  page += R"(<h1 id="title"></h1>
+  page += body;
+  page += "<script type=\"application/json\" id=\"ns-data\">" + script_safe_json(d) + "</script>\n";
+  page += "<script>\n" + script_safe_js(kReportJs) + "\n</script>\n</body>\n</html>\n";
+  return page;
+}
+
+}  // namespace
+
+std::string render_compare_html(const json& data, const std::string& plotly_js) {
+  return page(data, R"(<h1 id="title"></h1>
+<div id="summary"></div>
+<h2>The sweeps</h2>
+<div class="scroll" id="compare-table"></div>
+<h2>The best so far against trials finished</h2>
+<div id="compare-chart"></div>
+)",
+              plotly_js);
+}
+
+std::string render_html(const Results& r, const Analysis& a, int top,
+                        const std::string& plotly_js) {
+  const json d = html_data(r, a, top);
+  return page(d, R"(<h1 id="title"></h1>
 <div id="summary"></div>
 <h2>Top configurations</h2>
 <div id="leaderboard"></div>
@@ -510,10 +534,8 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <div id="skipped"></div>
 <h2>All trials</h2>
 <div class="scroll"><table id="trials"></table></div>
-)";
-  page += "<script type=\"application/json\" id=\"ns-data\">" + script_safe_json(d) + "</script>\n";
-  page += "<script>\n" + script_safe_js(kReportJs) + "\n</script>\n</body>\n</html>\n";
-  return page;
+)",
+              plotly_js);
 }
 
 }  // namespace ns::report

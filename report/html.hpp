@@ -24,6 +24,11 @@ std::string load_plotly_js();
 /// per-trial files are skipped and listed under "skipped".
 nlohmann::json html_data(const Results& results, const Analysis& analysis, int top);
 
+/// The page of `report DIR1 DIR2 ...` (report/compare.hpp builds `data`: {"compare": true,
+/// "title", "metric", "maximize", "meta", "sweeps": [...]}): a table of the sweeps and their
+/// best-so-far curves on one chart, `plotly_js` inlined.
+std::string render_compare_html(const nlohmann::json& data, const std::string& plotly_js);
+
 /// The whole page, `plotly_js` inlined.
 std::string render_html(const Results& results, const Analysis& analysis, int top,
                         const std::string& plotly_js);

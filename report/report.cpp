@@ -11,6 +11,7 @@
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "report/analysis.hpp"
+#include "report/compare.hpp"
 #include "report/html.hpp"
 #include "report/pbt.hpp"
 #include "report/results.hpp"
@@ -70,12 +71,15 @@ void run_report(const ReportOptions& o, std::ostream& out) {
 void add_report_command(CLI::App& root, std::function<int()>& action) {
   // Options live as long as the CLI app: the callback runs after parsing.
   auto opts = std::make_shared<ReportOptions>(fs::path());
+  auto dirs = std::make_shared<std::vector<fs::path>>();
   CLI::App* cmd =
       root.add_subcommand("report",
                           "Summarize a sweep's output directory: leaderboard, failures, marginals, "
                           "optional HTML page and best configuration (works while the sweep "
-                          "runs; writes nothing into the directory)");
-  cmd->add_option("OUT_DIR", opts->out_dir, "the sweep's output directory (holds results.csv)")
+                          "runs; writes nothing into the directory). With several directories: "
+                          "the sweeps side by side");
+  cmd->add_option("OUT_DIR", *dirs,
+                  "the sweep's output directory (holds results.csv); two or more: compare them")
       ->required();
   cmd->add_option("--metric", opts->metric, "metric to rank by (default: the sweep's)");
   cmd->add_option("--mode", opts->mode,
@@ -93,9 +97,27 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
                   "lineage) as one fixed-schedule trial to FILE");
   cmd->add_option("--replay-trial", opts->replay_trial,
                   "with --replay: the member (trial id) to replay instead of the best");
-  cmd->callback([opts, &action] {
-    action = [opts] {
+  cmd->callback([opts, dirs, cmd, &action] {
+    // Which options were given, read now (the App lives on, its parse state may not).
+    std::vector<std::string> single_only;
+    for (const char* flag : {"--top", "--best-config", "--replay", "--replay-trial"})
+      if (cmd->count(flag) > 0) single_only.push_back(flag);
+    action = [opts, dirs, single_only] {
       try {
+        if (dirs->size() > 1) {
+          NS_CHECK(single_only.empty(),
+                   "{}: applies to one sweep directory; comparing {} sweeps takes --metric, "
+                   "--mode and --html",
+                   single_only.front(), dirs->size());
+          CompareOptions c;
+          c.dirs = *dirs;
+          c.metric = opts->metric;
+          c.mode = opts->mode;
+          c.html = opts->html;
+          run_compare(c, std::cout);
+          return static_cast<int>(kExitOk);
+        }
+        opts->out_dir = dirs->front();
         run_report(*opts, std::cout);
         return static_cast<int>(kExitOk);
       } catch (const Error& e) {

@@ -3,7 +3,8 @@
 //  [--best-config FILE]`: reads a sweep's output directory (finished, running or interrupted),
 // prints the leaderboard, failures and marginals, and optionally writes an HTML page and the best
 // configuration (by mean over repeats) as JSON. It never writes into the sweep's directory:
-// best.json there is the engine's (the best single trial; docs/formats.md).
+// best.json there is the engine's (the best single trial; docs/formats.md). With two or more
+// directories it compares the sweeps instead (report/compare.hpp).
 #include <filesystem>
 #include <functional>
 #include <iosfwd>

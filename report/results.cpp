@@ -123,7 +123,15 @@ SweepInfo read_sweep_json(const fs::path& path) {
                               ? s["startup"].get<int>()
                               : engine::TpeSpec{}.startup;
     }
+    const bool searched = (spec.contains("search") && !spec["search"].is_null()) ||
+                          (spec.contains("scheduler") && !spec["scheduler"].is_null());
+    if (!info.search && !searched) info.search = engine::SearchMethod::kList;
+    if (info.search == engine::SearchMethod::kList) {
+      const bool grid = spec.contains("grid"), random = spec.contains("random");
+      info.search_name = grid && random ? "grid+random" : grid ? "grid" : random ? "random" : "list";
+    }
   }
+  if (info.search && info.search_name.empty()) info.search_name = engine::search_kind(*info.search).name;
   return info;
 }
 
@@ -189,12 +197,17 @@ Results load_results(const fs::path& dir) {
 
   // Rows first: telling metrics from parameters looks at the cells.
   std::map<std::string, std::size_t> index_of;
+  const auto wall_at =
+      static_cast<std::size_t>(std::find(r.columns.begin(), r.columns.end(), "wall_s") - r.columns.begin());
   for (auto& rec : t.records) {
     if (rec.fields.size() != r.columns.size()) {
       r.malformed_lines.push_back(rec.line);
       continue;
     }
     ++r.rows;
+    double wall = 0;
+    if (wall_at < rec.fields.size() && parse_number(rec.fields[wall_at], wall) && std::isfinite(wall))
+      r.wall_s += wall;
     Trial tr;
     tr.line = rec.line;
     for (std::size_t c = 0; c < r.columns.size(); ++c) tr.cells[r.columns[c]] = rec.fields[c];

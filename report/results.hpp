@@ -37,6 +37,10 @@ struct SweepInfo {
   /// neither says. `random_first`: the random draws before TPE proposed (TPE kinds).
   std::optional<engine::SearchMethod> search;
   int random_first = 0;
+  /// How the trials were chosen, as a word: the registry's name of the kind ("tpe", "asha",
+  /// "tpe+asha", ...), or for the list the spec's blocks ("grid", "random", "grid+random",
+  /// "list"); "" when sweep.json does not say.
+  std::string search_name;
   std::string search_description;  ///< describe()'s lines ("" when not recorded)
   /// The replicates of a configuration: the spec's "repeats" x "folds" (1 when sweep.json does
   /// not say): best_config.json's rule ranks configurations with all of them ended first.
@@ -82,6 +86,7 @@ struct Results {
   std::vector<Trial> trials;                 ///< one per trial id, in order of first appearance
   int rows = 0;                              ///< complete data rows read (before dedup)
   int superseded_rows = 0;                   ///< earlier attempts of a retried trial
+  double wall_s = 0;  ///< the trials' seconds: wall_s summed over every row (attempts included)
   bool dropped_partial = false;              ///< a partial last line was ignored
   std::vector<std::size_t> malformed_lines;  ///< rows skipped for a wrong field count
   std::vector<std::string> warnings;         ///< things the reader noticed and worked around

@@ -43,6 +43,33 @@
     return t;
   }
 
+  // `report DIR1 DIR2 ...`: the sweeps side by side, their best-so-far curves on one chart.
+  if (D.compare) {
+    document.getElementById('title').textContent = D.title;
+    const cs = document.getElementById('summary');
+    D.meta.forEach((m) => cs.appendChild(el('p', { class: 'meta' }, m)));
+    const header = ['sweep', 'directory', 'family', 'search', 'trials', 'ok', 'stopped', 'failed',
+      'trial seconds', 'best row', 'best trial', 'best configuration', 'mean ' + M, '± SEM', 'n'];
+    const numeric = [false, false, false, false, true, true, true, true, true, true, false, false,
+      true, true, true];
+    const rows = D.sweeps.map((s) => {
+      const c = s.best_config;
+      return [s.label, s.dir, s.family, s.search, String(s.trials), String(s.ok), String(s.stopped),
+        String(s.failed), num(s.trial_seconds), num(s.best_row ? s.best_row.value : null),
+        s.best_row ? s.best_row.trial_id : '-', c ? c.params_text : '-', num(c ? c.value : null),
+        num(c ? c.sem : null), c ? c.n + ' of ' + c.replicates : '-'];
+    });
+    table(document.getElementById('compare-table'), header, rows, numeric);
+    plot(document.getElementById('compare-chart'), D.sweeps.map((s) => ({
+      x: s.best_so_far.map((_, i) => i + 1), y: s.best_so_far, mode: 'lines', type: 'scatter',
+      line: { shape: 'hv' }, name: s.label })),
+    { title: { text: 'best ' + M + ' so far' }, height: 420,
+      xaxis: { title: { text: 'trials, in the order they finished' } },
+      yaxis: { title: { text: M } }, legend: { orientation: 'h', y: -0.25 } });
+    document.body.setAttribute('data-ns-rendered', String(document.querySelectorAll('.main-svg').length));
+    return;
+  }
+
   // Header and summary.
   document.getElementById('title').textContent = D.title;
   const summary = document.getElementById('summary');

@@ -3,6 +3,7 @@
 #include "catch.hpp"
 #include <sstream>
 
+#include "report/compare.hpp"
 #include "report/report.hpp"
 #include "test_util.hpp"
 
@@ -81,4 +82,30 @@ TEST_CASE("browser: the report's Plotly charts render offline in headless Chromi
   CHECK(fs::file_size(png) > 50000);  // a blank 1200x2000 page compresses to a few KB
   CHECK(test::read_text(png).substr(1, 3) == "PNG");
   WARN("screenshot: " << png.string());
+}
+
+TEST_CASE("browser: the comparison page draws every sweep's best-so-far curve on one chart") {
+  INFO("needs Debian's chromium: run scripts/setup.sh --deps, or set NS_CHROMIUM");
+  REQUIRE_FALSE(chromium().empty());
+  test::TempDir tmp;
+  const fs::path a = test::copy_fixture("maskcnn_sweep", tmp.path);
+  const fs::path b = tmp.path / "again";
+  fs::copy(a, b, fs::copy_options::recursive);
+  CompareOptions o;
+  o.dirs = {a, b};
+  o.html = tmp.path / "compare.html";
+  std::ostringstream out;
+  run_compare(o, out);
+  const fs::path dom_path = tmp.path / "dom.html";
+  const std::string dump = chromium_cmd(tmp.path / "profile") + " --dump-dom " +
+                           test::shell_quote("file://" + o.html.string()) + " > " +
+                           test::shell_quote(dom_path.string()) + " 2>/dev/null";
+  INFO(dump);
+  REQUIRE(test::run_shell(dump) == 0);
+  const std::string dom = test::read_text(dom_path);
+  CHECK(count(dom, "class=\"plot-container plotly\"") == 1);
+  CHECK(count(dom, "class=\"trace scatter") == 2);  // one curve per sweep
+  CHECK(dom.find("data-ns-rendered=\"0\"") == std::string::npos);
+  // The table: a row per sweep, told apart by their directories (one sweep name).
+  CHECK(count(dom, "<td>maskcnn_lr_channels (") == 2);
 }

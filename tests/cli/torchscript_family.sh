@@ -39,6 +39,7 @@ b = sum(float(r["test_ccnorm"]) for r in mc) / len(mc)
 print(f"mean test CCnorm over {len(ts)} seeds: torchscript {a:.4f}, maskcnn {b:.4f}")
 assert abs(a - b) <= 0.03, (a, b)
 PY
+python3 -c "import csv, json; r = list(csv.DictReader(open('$TMP/mc/results.csv'))); b = json.load(open('$TMP/mc/best_config.json')); assert b['params']['lr'] == 0.003 and b['n'] == 3 and abs(b['value'] - sum(float(x['val_ccnorm']) for x in r) / 3) < 1e-9, b" || fail "best_config.json: not the one configuration's mean over its 3 repeats"
 $PY -c "import torch, glob; m = torch.jit.load(glob.glob('$TMP/ts/trials/*/model.pt')[0]); assert tuple(m(torch.zeros(2, 1, 32, 32)).shape) == (2, 30)" \
   || fail "the exported model.pt does not load in Python"
 bad() {  # bad NAME MODULE PYTHON-EDIT EXPECTED (lib.sh: bad_spec)

@@ -24,6 +24,8 @@
 #include "engine/sweep_output.hpp"
 #include "engine/journal.hpp"
 #include "engine/search_registry.hpp"
+#include "engine/warm_start.hpp"
+#include "core/file.hpp"
 #include "engine/worker.hpp"
 #include "models/registry.hpp"
 #include "sweeps/spec.hpp"
@@ -167,8 +169,31 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   // Step 2: rank 0 takes the output directory and finds what is already done.
   std::unique_ptr<engine::SweepOutput> output;
   std::vector<sweeps::Trial> pending;
+  // Warm start (engine/warm_start.hpp): TPE's prior observations, kept in the output directory
+  // from the first run on (so a resumed run proposes as the uninterrupted one), or the list's
+  // rows of the same trials from earlier sweeps of the same inputs.
+  engine::WarmStart warm;
+  const bool warm_tpe = prep.spec.search_word == "tpe";  // the spec parser allows no other search
+  const auto warm_file = std::filesystem::path(prep.spec.out) / "warm_start.json";
   if (coordinator) {
     try {
+      bool warm_kept = false;
+      if (!prep.spec.warm_start.empty()) {
+        if (warm_tpe && !opt.force_new && std::filesystem::exists(warm_file)) {
+          const nlohmann::json kept = sweeps::read_json_file(warm_file.string());
+          warm.prior = engine::prior_from_json(kept.at("prior"));
+          warm.record = kept.at("sources");
+          warm_kept = true;
+          log::info("warm start: {} prior observation(s) as the first run read them ({})",
+                    warm.prior.size(), warm_file.string());
+        } else {
+          warm = engine::read_warm_start(prep.spec, warm_tpe, prep.trials, inputs);
+          if (warm_tpe)
+            log::info("warm start: {} prior observation(s) for TPE from {} earlier sweep(s)",
+                      warm.prior.size(), prep.spec.warm_start.size());
+        }
+        for (const auto& w : warm.warnings) log::warn("{}", w);
+      }
       nlohmann::json prov = {{"program", "neurosweep"},
                              {"version", NS_VERSION},
                              {"git_revision", NS_GIT_REV},
@@ -185,6 +210,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"spec_path", std::filesystem::absolute(opt.spec_path).string()},
                              {"search", engine::search_record(prep.spec, search_facts(prep))},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
+      if (!prep.spec.warm_start.empty()) prov["warm_start"] = warm.record;
       output = std::make_unique<engine::SweepOutput>(
           output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs), prov,
           prep.total_trials);
@@ -196,6 +222,26 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
       // The plain list schedule needs the trials once: moved, not copied (a large grid is held once).
       pending = prep.spec.search_options ? pending_trials(prep, output->finished())
                                          : take_pending_trials(prep, output->finished());
+      if (warm_tpe && !prep.spec.warm_start.empty() && !warm_kept)
+        core::write_file_atomic(warm_file.string(),
+                                nlohmann::json{{"prior", engine::prior_json(warm.prior)},
+                                               {"sources", warm.record}}
+                                        .dump(1) +
+                                    "\n");
+      if (!warm.reused.empty()) {
+        std::set<std::string> reused;
+        for (const auto& row : warm.reused) {
+          if (output->finished().count(row.trial_id)) continue;
+          output->record(row);
+          reused.insert(row.trial_id);
+        }
+        pending.erase(std::remove_if(pending.begin(), pending.end(),
+                                     [&](const sweeps::Trial& t) { return reused.count(t.id) > 0; }),
+                      pending.end());
+        log::info("warm start: {} trial(s) an earlier sweep of the same inputs finished are "
+                  "reused, not run (their rows say where from)",
+                  reused.size());
+      }
       log::info("sweep '{}': {} trials, {} already done, {} to run on {} rank(s); output {}",
                 prep.spec.name, prep.total_trials, output->done_before(), pending.size(),
                 mpi.size(), prep.spec.out);
@@ -257,6 +303,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   in.make_trial = [&](int index, const nlohmann::json& proposal) {
     return proposed_trial(prep, index, proposal);
   };
+  in.prior = warm.prior;
   in.out = prep.spec.out;
   if (kind.method == engine::SearchMethod::kList) {
     in.trials = std::move(pending);

@@ -232,6 +232,39 @@ bool BestTracker::offer(const ResultRow& row) {
   return true;
 }
 
+ResultRow row_from_record(const std::vector<std::string>& header,
+                          const std::vector<std::string>& cells,
+                          const std::vector<std::string>& param_names,
+                          const std::vector<std::string>& value_columns) {
+  std::map<std::string, const std::string*> at;
+  for (std::size_t i = 0; i < header.size() && i < cells.size(); ++i) at[header[i]] = &cells[i];
+  auto cell = [&](const std::string& c) -> const std::string& {
+    static const std::string none;
+    const auto it = at.find(c);
+    return it == at.end() ? none : *it->second;
+  };
+  ResultRow row;
+  row.trial_id = cell("trial_id");
+  row.status = parse_trial_status(cell("status"));
+  for (const auto& p : param_names) {
+    if (!at.count(p)) continue;
+    nlohmann::json v = nlohmann::json::parse(cell(p), nullptr, /*allow_exceptions=*/false);
+    row.params[p] = v.is_discarded() ? nlohmann::json(cell(p)) : std::move(v);
+  }
+  for (const auto& m : value_columns)
+    if (at.count(m)) read_metric_cell(row, m, cell(m));
+  row.seed = std::strtoull(cell("seed").c_str(), nullptr, 10);
+  row.repeat = std::atoi(cell("repeat").c_str());
+  row.attempt = std::max(1, std::atoi(cell("attempt").c_str()));
+  row.wall_s = number_cell(cell("wall_s"));
+  if (!std::isfinite(row.wall_s)) row.wall_s = 0;
+  row.rank = std::atoi(cell("rank").c_str());
+  row.host = cell("host");
+  row.device = cell("device");
+  row.error = cell("error");
+  return row;
+}
+
 bool BestTracker::offer_cells(const std::map<std::string, std::string>& cells,
                               const std::vector<std::string>& param_names,
                               const std::vector<std::string>& metric_names) {

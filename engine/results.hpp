@@ -120,6 +120,14 @@ class ResultsTable {
 };
 
 
+/// A results.csv record (`cells` in the order of `header`) as a row: the parameters named
+/// (JSON cells, else strings), the value columns (metrics; rung, resource and fold into their
+/// fields), the bookkeeping columns. Cells it cannot read are left at their defaults.
+ResultRow row_from_record(const std::vector<std::string>& header,
+                          const std::vector<std::string>& cells,
+                          const std::vector<std::string>& param_names,
+                          const std::vector<std::string>& value_columns);
+
 /// Tracks the best ok row under (metric, mode); rows with a non-finite metric never win.
 class BestTracker {
  public:

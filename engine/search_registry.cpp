@@ -167,7 +167,9 @@ std::string describe_tpe(const SweepSpec& spec, const SearchFacts& facts) {
 
 BuiltSearch build_tpe(const SweepSpec& spec, SearchInputs in) {
   NS_CHECK(in.make_trial, "internal: TPE needs make_trial");
-  auto tpe = std::make_unique<TpeScheduler>(spec.random, tpe_search_options(spec, tpe_spec(spec)),
+  TpeSearchOptions to = tpe_search_options(spec, tpe_spec(spec));
+  to.prior = std::move(in.prior);
+  auto tpe = std::make_unique<TpeScheduler>(spec.random, std::move(to),
                                             std::move(in.trials), std::move(in.make_trial),
                                             std::move(in.journal));
   tpe->restore(in.events, in.finished);
@@ -189,7 +191,8 @@ BuiltSearch build_tpe_asha(const SweepSpec& spec, SearchInputs in) {
   AshaOptions ao = asha_options(spec, both);
   ao.shuffle = false;
   auto asha = std::make_unique<AshaScheduler>(std::move(in.trials), ao, std::move(in.journal));
-  const TpeSearchOptions to = tpe_search_options(spec, both.tpe);
+  TpeSearchOptions to = tpe_search_options(spec, both.tpe);
+  to.prior = std::move(in.prior);
   asha->set_search(std::make_shared<TpeProposer>(spec.random, to, std::move(in.make_trial)),
                    to.trials - std::min(to.trials, both.tpe.startup));
   asha->restore(in.events, in.finished);
@@ -352,6 +355,7 @@ BuiltSearch build_search(const SweepSpec& spec, SearchInputs in) {
     };
   inner.out = in.out;
   inner.read_only = in.read_only;
+  inner.prior = std::move(in.prior);
   BuiltSearch out;
   auto replicates = std::make_unique<ReplicateScheduler>(
       spec,

@@ -52,6 +52,8 @@ struct SearchFacts {
 struct SearchInputs {
   std::vector<sweeps::Trial> trials;  ///< every trial the spec lists, in sweep order
   MakeTrial make_trial;               ///< a proposal's trial (TPE, TPE + ASHA)
+  /// TPE's prior observations from a warm start (engine/warm_start.hpp); empty: none.
+  std::vector<TpeObservation> prior;
   /// Receives each decision as a journal event (reports.jsonl); empty: none recorded (plan).
   std::function<void(const nlohmann::json&)> journal;
   std::vector<nlohmann::json> events;  ///< the journal of earlier runs, in order

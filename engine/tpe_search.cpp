@@ -24,7 +24,10 @@ TpeSpec TpeSpec::from_json(const sweeps::SpecBlocks& blocks, bool with_asha) {
                     " for \"kind\": \"tpe\"");
   const core::JsonFields f(b, blocks.source() + ": $.search");
   TpeSpec s;
-  s.startup = static_cast<int>(f.integer("startup", 10, core::Interval::closed(1, sweeps::kMaxSpecTrials)));
+  // With a warm start the prior observations may take the place of the random draws (0).
+  s.startup = static_cast<int>(f.integer(
+      "startup", 10,
+      core::Interval::closed(blocks.spec.warm_start.empty() ? 1 : 0, sweeps::kMaxSpecTrials)));
   s.candidates = static_cast<int>(f.integer("candidates", 24, core::Interval::closed(1, 100000)));
   s.gamma = f.number("gamma", 0.1, {0.0, 1.0, true, false});
   s.gamma_max = static_cast<int>(f.integer("gamma_max", 25, core::Interval::closed(1, sweeps::kMaxSpecTrials)));
@@ -70,13 +73,21 @@ std::optional<sweeps::Trial> TpeProposer::propose(
     int k, const std::vector<TpeObservation>& obs,
     const std::function<bool(const std::string&)>& tried) const {
   const std::vector<TpeObservation> none;
+  // A warm start's observations come first, then this sweep's (engine/warm_start.hpp).
+  std::vector<TpeObservation> all;
+  const std::vector<TpeObservation>* seen = &obs;
+  if (!options_.prior.empty()) {
+    all = options_.prior;
+    all.insert(all.end(), obs.begin(), obs.end());
+    seen = &all;
+  }
   for (int redraw = 0; redraw < kRedraws; ++redraw) {
     const std::uint64_t seed =
         core::mix_seed(options_.seed, static_cast<std::uint64_t>(k) * kRedraws + redraw);
     // After kTpeRedraws repeats of tried configurations, draws from the prior (a small discrete
     // space where l(x)/g(x) keeps pointing at a configuration already tried).
     sweeps::Trial t =
-        make_trial_(k, sampler_.propose(redraw < kTpeRedraws ? obs : none, seed));
+        make_trial_(k, sampler_.propose(redraw < kTpeRedraws ? *seen : none, seed));
     if (tried(t.id)) continue;
     t.index = k;
     return t;

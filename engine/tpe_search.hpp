@@ -42,6 +42,8 @@ struct TpeSearchOptions {
   int trials = 0;          ///< trials in all (the random block's count)
   std::uint64_t seed = 0;  ///< the spec's seed
   std::string metric;      ///< the sweep's metric (TpeOptions::maximize its mode)
+  /// A warm start's prior observations (engine/warm_start.hpp), seen before the sweep's own.
+  std::vector<TpeObservation> prior;
 };
 
 /// The spec's "search" block for TPE ({"kind": "tpe", "startup", "candidates", "gamma",

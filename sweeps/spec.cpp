@@ -304,7 +304,26 @@ class Parser final : public SpecBlocks::Checks {
     s.retries = static_cast<int>(f.integer("retries", 0, core::Interval::closed(0, 1000)));
     s.trial_timeout_s = f.number("trial_timeout_s", 0, core::Interval::at_least(0));
     s.pack = static_cast<int>(f.integer("pack", 1, core::Interval::closed(1, 256)));
+    if (j.contains("warm_start")) {
+      const json& w = j.at("warm_start");
+      if (!w.is_array() || w.empty() || w.size() > 100)
+        fail("$.warm_start", fmt::format("expected an array of 1 to 100 output directories of "
+                                         "earlier sweeps, got {}", core::shown(w)));
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        const std::string path = fmt::format("$.warm_start[{}]", i);
+        if (!w[i].is_string() || w[i].get<std::string>().empty())
+          fail(path, fmt::format("expected a directory (a non-empty string), got {}", core::shown(w[i])));
+        if (std::count(s.warm_start.begin(), s.warm_start.end(), w[i].get<std::string>()))
+          fail(path, "named twice");
+        s.warm_start.push_back(w[i].get<std::string>());
+      }
+    }
     parse_search_kind(j, s);
+    if (!s.warm_start.empty() && (s.search_word.empty() ? s.has_scheduler() : s.search_word != "tpe"))
+      fail("$.warm_start", "works with TPE (\"search\": {\"kind\": \"tpe\"}, with or without ASHA: "
+                           "the earlier sweeps' results become its prior observations) and with a "
+                           "grid or random list without \"scheduler\" (trials an earlier sweep of the "
+                           "same inputs finished are reused)");
     if (j.contains("budget")) {
       const json& b = object_at(j, "budget");
       for (auto& [k, v] : b.items())
@@ -377,7 +396,7 @@ json draw(const Distribution& d, double u) {
 
 const std::vector<std::string>& spec_keys() {
   static const std::vector<std::string> keys = {
-      "name", "family", "data", "fixed", "training", "grid", "random", "repeats", "folds",
+      "name", "family", "data", "fixed", "training", "grid", "random", "repeats", "folds", "warm_start",
       "seed", "metric", "mode", "out", "retries", "trial_timeout_s", "pack", "scheduler", "search",
       "budget"};
   return keys;

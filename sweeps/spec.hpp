@@ -128,6 +128,9 @@ struct SweepSpec {
   /// configuration runs repeats x K replicates (0: no folds, the family's own split).
   int folds = 0;
   std::uint64_t seed = 0;
+  /// "warm_start": output directories of earlier sweeps (engine/warm_start.hpp): TPE's prior
+  /// observations, or the list's finished trials reused. Not part of any trial's identity.
+  std::vector<std::string> warm_start;
   std::string metric;
   Mode mode = Mode::kMax;
   std::string out;               ///< output directory ("" = runs/<name>)

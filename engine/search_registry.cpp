@@ -378,9 +378,10 @@ std::string describe_search(const SweepSpec& spec, const SearchFacts& facts) {
   if (spec.replicates() > 1 && kind.method != SearchMethod::kList)
     out += fmt::format(
         "replicates: {} per configuration ({} repeat(s) x {} fold(s)), {} trials in all; the "
-        "search decides on each configuration's mean over its replicates, once all are back\n",
+        "search decides on each configuration's mean over its replicates, once all are back "
+        "(resources above are per replicate: x {} in all)\n",
         spec.replicates(), spec.repeats, spec.folds > 1 ? spec.folds : 1,
-        facts.total_trials * spec.replicates());
+        facts.total_trials * spec.replicates(), spec.replicates());
   return out;
 }
 

@@ -308,3 +308,23 @@ TEST_CASE("replicates: PBT refuses them, the list runs them as trials", "[replic
   CHECK(dynamic_cast<ReplicateScheduler*>(s.get()) == nullptr);
   CHECK(s->pending() == 4);
 }
+
+TEST_CASE("replicates: a configuration's replicates pack together", "[replicates]") {
+  const auto spec = parse({{"grid", {{"x", {0, 1}}}},
+                           {"repeats", 3},
+                           {"scheduler",
+                            {{"kind", "asha"}, {"resource", "steps"}, {"min", 1}, {"max", 3},
+                             {"eta", 3}, {"order", "sweep"}}}});
+  auto s = build(spec);
+  const msg::Assign first = s->take(1);
+  const auto more = s->take_more(1, [](const msg::Assign&) { return true; }, 4);
+  // The visit's other replicates only: the next configuration is not started by a pack.
+  REQUIRE(more.size() == 2);
+  for (const auto& m : more) {
+    CHECK(m.trial.params == first.trial.params);
+    CHECK(m.resource_limit == first.resource_limit);
+  }
+  CHECK(more[0].trial.repeat == 1);
+  CHECK(more[1].trial.repeat == 2);
+  CHECK(s->pending() == 3);  // the other configuration's replicates
+}

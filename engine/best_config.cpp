@@ -118,7 +118,8 @@ bool BestConfigTracker::offer_cells(const std::vector<std::string>& param_cells,
     c.rows.push_back(std::move(row));
   else
     c.rows[slot->second] = std::move(row);
-  const std::optional<Rank> before = has_best() ? std::optional<Rank>(*ranking_.begin()) : std::nullopt;
+  const std::optional<Rank> before =
+      has_best() ? std::optional<Rank>(*ranking_.begin()) : std::nullopt;
   if (c.rank) ranking_.erase(*c.rank);
   update(c);
   c.rank->index = index;

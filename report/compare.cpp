@@ -35,7 +35,8 @@ std::string params_text(const Results& r, const json& params) {
   const std::vector<std::string>& names = r.varied.empty() ? r.param_columns : r.varied;
   std::string out;
   for (const auto& p : names)
-    if (params.contains(p)) out += fmt::format("{}{}={}", out.empty() ? "" : " ", p, shown(params.at(p)));
+    if (params.contains(p))
+      out += fmt::format("{}{}={}", out.empty() ? "" : " ", p, shown(params.at(p)));
   return out.empty() ? "(no parameters)" : out;
 }
 
@@ -101,8 +102,8 @@ json compare_data(const CompareOptions& o) {
           (!best || (sel.maximize ? v > best->metric(sel.metric) : v < best->metric(sel.metric))))
         best = &t;
     }
-    s["best_row"] = best ? json{{"trial_id", best->id}, {"value", best->metric(sel.metric)}}
-                         : json(nullptr);
+    s["best_row"] =
+        best ? json{{"trial_id", best->id}, {"value", best->metric(sel.metric)}} : json(nullptr);
     s["best_config"] = a.best_config;
     if (!a.best_config.is_null())
       s["best_config"]["params_text"] = params_text(r, a.best_config.at("params"));
@@ -112,8 +113,8 @@ json compare_data(const CompareOptions& o) {
     sweeps.push_back(std::move(s));
   }
   json meta = json::array();
-  meta.push_back(fmt::format("ranked by {} ({}, {})", sel.metric, direction(sel.maximize),
-                             sel.mode_source));
+  meta.push_back(
+      fmt::format("ranked by {} ({}, {})", sel.metric, direction(sel.maximize), sel.mode_source));
   meta.push_back(
       "best row: the single best ok trial (best.json); best configuration: the best mean over "
       "a configuration's replicates, complete configurations first (best_config.json)");
@@ -133,25 +134,28 @@ std::string render_compare_terminal(const json& d) {
   for (const json& s : d.at("sweeps")) {
     const json& b = s.at("best_row");
     const json& c = s.at("best_config");
-    auto number = [](const json& v) { return v.is_number() ? format_metric(v.get<double>()) : "-"; };
-    rows.push_back({s.at("label").get<std::string>(), s.at("family").get<std::string>(),
-                    s.at("search").get<std::string>(), std::to_string(s.at("trials").get<int>()),
-                    std::to_string(s.at("ok").get<int>()), std::to_string(s.at("stopped").get<int>()),
-                    std::to_string(s.at("failed").get<int>()),
-                    fmt::format("{:.1f}", s.at("trial_seconds").get<double>()),
-                    b.is_null() ? "-" : number(b.at("value")),
-                    b.is_null() ? "-" : b.at("trial_id").get<std::string>(),
-                    c.is_null() ? "-" : number(c.at("value")),
-                    c.is_null() ? "-" : number(c.at("sem")),
-                    c.is_null() ? "-" : fmt::format("{} of {}", c.at("n").get<int>(),
-                                                    c.at("replicates").get<int>())});
+    auto number = [](const json& v) {
+      return v.is_number() ? format_metric(v.get<double>()) : "-";
+    };
+    rows.push_back(
+        {s.at("label").get<std::string>(), s.at("family").get<std::string>(),
+         s.at("search").get<std::string>(), std::to_string(s.at("trials").get<int>()),
+         std::to_string(s.at("ok").get<int>()), std::to_string(s.at("stopped").get<int>()),
+         std::to_string(s.at("failed").get<int>()),
+         fmt::format("{:.1f}", s.at("trial_seconds").get<double>()),
+         b.is_null() ? "-" : number(b.at("value")),
+         b.is_null() ? "-" : b.at("trial_id").get<std::string>(),
+         c.is_null() ? "-" : number(c.at("value")), c.is_null() ? "-" : number(c.at("sem")),
+         c.is_null()
+             ? "-"
+             : fmt::format("{} of {}", c.at("n").get<int>(), c.at("replicates").get<int>())});
   }
-  out += "\n" + table({"sweep", "family", "search", "trials", "ok", "stopped", "failed",
-                       "trial s", "best row", "best trial", "best mean", "+-sem", "n"},
-                      rows,
-                      {false, false, false, true, true, true, true, true, true, false, true, true,
-                       true},
-                      "  ");
+  out += "\n" +
+         table({"sweep", "family", "search", "trials", "ok", "stopped", "failed", "trial s",
+                "best row", "best trial", "best mean", "+-sem", "n"},
+               rows,
+               {false, false, false, true, true, true, true, true, true, false, true, true, true},
+               "  ");
   out += "\nBest configuration of each (best mean " + metric + "):\n";
   for (const json& s : d.at("sweeps")) {
     const json& c = s.at("best_config");

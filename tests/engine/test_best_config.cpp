@@ -13,10 +13,10 @@
 #include "support/temp_dir.hpp"
 #include "sweeps/spec.hpp"
 
+using nlohmann::json;
 using ns::engine::BestConfigTracker;
 using ns::engine::ResultRow;
 using ns::engine::TrialStatus;
-using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
@@ -47,9 +47,9 @@ TEST_CASE("best_config: 3 configurations x 3 repeats, ranked by their mean", "[b
   // x = 1: 1, 2, 3 (mean 2, SEM 1/sqrt 3); x = 2: 2, 2, 2.6 (mean 2.2, SEM 0.2);
   // x = 3: 0, 0, 6 (mean 2; it holds the single best row, 6). Rows land interleaved.
   const std::vector<ResultRow> rows = {
-      row("a0", 1, 0, 1), row("b0", 2, 0, 2), row("c0", 3, 0, 0), row("a1", 1, 1, 2),
-      row("c1", 3, 1, 6), row("b1", 2, 1, 2), row("a2", 1, 2, 3), row("b2", 2, 2, 2.6),
-      row("c2", 3, 2, 0)};
+      row("a0", 1, 0, 1), row("b0", 2, 0, 2),   row("c0", 3, 0, 0),
+      row("a1", 1, 1, 2), row("c1", 3, 1, 6),   row("b1", 2, 1, 2),
+      row("a2", 1, 2, 3), row("b2", 2, 2, 2.6), row("c2", 3, 2, 0)};
   BestConfigTracker max("score", true, 3, {"x"}), min("score", false, 3, {"x"});
   ns::engine::BestTracker best_row("score", true);
   for (const auto& r : rows) {
@@ -67,8 +67,8 @@ TEST_CASE("best_config: 3 configurations x 3 repeats, ranked by their mean", "[b
   CHECK(j.at("metric") == "score");
   CHECK(j.at("mode") == "max");
   REQUIRE(j.at("rows").size() == 3);
-  CHECK(j.at("rows")[0] == json{{"trial_id", "b0"}, {"seed", 100}, {"repeat", 0},
-                                {"value", 2.0}, {"status", "ok"}});
+  CHECK(j.at("rows")[0] ==
+        json{{"trial_id", "b0"}, {"seed", 100}, {"repeat", 0}, {"value", 2.0}, {"status", "ok"}});
   CHECK(j.at("rows")[2].at("trial_id") == "b2");
   // The single best row is another configuration's lucky replicate.
   CHECK(best_row.to_json().at("trial_id") == "c1");
@@ -104,8 +104,9 @@ TEST_CASE("best_config: a lucky replicate of an incomplete configuration does no
   CHECK(j.at("rows")[2].at("value").is_null());
 }
 
-TEST_CASE("best_config: failed replicates count as ended, not in the mean; a retry replaces its row",
-          "[best_config]") {
+TEST_CASE(
+    "best_config: failed replicates count as ended, not in the mean; a retry replaces its row",
+    "[best_config]") {
   BestConfigTracker t("score", true, 3, {"x"});
   for (const auto& r : {row("a0", 1, 0, 2), row("a1", 1, 1, 2), row("a2", 1, 2, 2.3)}) t.offer(r);
   // x = 2: 3 and a failure (with a metric, which does not count): 2 of 3 ended, incomplete.
@@ -161,9 +162,9 @@ TEST_CASE("best_config: with early stopping only the highest stage competes", "[
 }
 
 TEST_CASE("best_config: rows read back from results.csv give the same file", "[best_config]") {
-  const std::vector<std::string> header = {"trial_id", "status", "x", "score", "rung", "resource",
-                                           "fold", "seed", "repeat", "attempt", "wall_s", "rank",
-                                           "host", "device", "error"};
+  const std::vector<std::string> header = {"trial_id", "status", "x",    "score",  "rung",
+                                           "resource", "fold",   "seed", "repeat", "attempt",
+                                           "wall_s",   "rank",   "host", "device", "error"};
   ns::engine::ResultsTable table("/nonexistent/results.csv", {"x"}, {"score"}, true, true);
   REQUIRE(table.header() == header);
   BestConfigTracker live("score", false, 4, {"x"}), read("score", false, 4, {"x"});
@@ -184,8 +185,9 @@ TEST_CASE("best_config.json: written as rows land, the same file rebuilt on resu
   const ns::test::TempDir scratch("best_config");
   const fs::path& d = scratch.path;
   const auto family = ns::models::quadratic_family();
-  const json j = {{"family", "quadratic"}, {"grid", {{"x", {0.0, 1.0, 2.0}}}}, {"repeats", 3},
-                  {"metric", "score"},     {"mode", "max"},                    {"out", d.string()}};
+  const json j = {{"family", "quadratic"}, {"grid", {{"x", {0.0, 1.0, 2.0}}}},
+                  {"repeats", 3},          {"metric", "score"},
+                  {"mode", "max"},         {"out", d.string()}};
   const auto spec = ns::engine::parse_spec(j, "t.json", family->schema());
   REQUIRE(spec.replicates() == 3);
   const auto trials = ns::sweeps::enumerate(spec);

@@ -115,5 +115,5 @@ bad grid 's["grid"] = {"k": [0, 1]}; del s["random"]["params"]["k"]' '$.grid: ca
 bad norandom 'del s["random"]' '$.search: needs a "random" block'
 bad kind 's["search"]["kind"] = "bayes"' '$.search.kind'
 bad key 's["search"]["trials"] = 5' '$.search.trials: unknown key'
-bad repeats 's["repeats"] = 2' '$.repeats: cannot be combined with "search"'
+bad startup 's["search"]["startup"] = 0' '$.search.startup'
 echo "PASS tpe_search"

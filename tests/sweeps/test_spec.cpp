@@ -54,7 +54,7 @@ TEST_CASE("malformed specs name the JSON path and what is allowed", "[spec]") {
   };
   const std::vector<Case> cases = {
       {"unknown top-level key", [](json& j) { j["grdi"] = json::object(); },
-       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, seed, metric, mode, out, retries, trial_timeout_s, pack, scheduler, search, budget"},
+       "s.json: $.grdi: unknown key; allowed: name, family, data, fixed, training, grid, random, repeats, folds, warm_start, seed, metric, mode, out, retries, trial_timeout_s, pack, scheduler, search, budget"},
       {"unknown parameter in grid", [](json& j) { j["grid"]["z"] = {1.0}; },
        "s.json: $.grid.z: unknown parameter 'z' of family 'quadratic'; allowed: fail_first_n, fail_prob, k, noise, shape, sleep_s, sleep_sigma, x, y"},
       {"empty grid list", [](json& j) { j["grid"]["x"] = json::array(); },

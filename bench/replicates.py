@@ -222,6 +222,8 @@ def reach(c, col, target):
 
 def part_b():
     res = []
+    print(f"== (b) warm start: a second population (data seed 1); random search, cold TPE (startup 10), "
+          f"warm TPE (startup 0, warm_start: the first population's TPE sweep of the same seed)")
     for s in seeds:
         d = f"{out}/b/seed{s}"
         if not all(complete(f"{d}/{a}") for a in ("random", "tpe", "warm")):
@@ -238,25 +240,31 @@ def part_b():
             for k in (5, 10, 20, n[a]):
                 line[f"{a}_test_at_{k if k != n[a] else 'end'}"] = C[a]["test"].loc[min(k, n[a])]
         res.append(line)
-        warn = [l.strip() for l in open(f"{d}/warm.log") if "warm" in l.lower()][:3]
+        warn = [l.strip() for l in open(f"{d}/warm.log") if l.lower().startswith(("warm", "warning"))][:3]
         print(f"  (b) seed {s}: rows random {n['random']}, tpe {n['tpe']}, warm {n['warm']}; random's final best "
               f"{TEST} {rt:.4f} ({VAL} {rv:.4f}), its own at trial {line['random_own']}; reached (and kept) by "
-              f"{TEST}: cold TPE at {line['tpe_reach_test']}, warm TPE at {line['warm_reach_test']}; by {VAL}: "
-              f"cold {line['tpe_reach_val']}, warm {line['warm_reach_val']}")
+              f"{TEST}: cold TPE at {line['tpe_reach_test'] or 'never'}, warm TPE at {line['warm_reach_test'] or 'never'}; "
+              f"by {VAL}: cold {line['tpe_reach_val'] or 'never'}, warm {line['warm_reach_val'] or 'never'}")
         for a in ("tpe", "warm"):
+            df = rows(f"{d}/{a}")
+            changes = [i + 1 for i in range(len(C[a])) if i == 0 or C[a]["val"].iloc[i] != C[a]["val"].iloc[i - 1]]
+            keys = list(json.load(open(f"{d}/{a}.json"))["random"]["params"])
+            pick = df.loc[changes[-1] - 1]
             print(f"    {a:4s} best-so-far {TEST} at n = 5, 10, 20, end: " + ", ".join(
-                f"{C[a]['test'].loc[min(k, n[a])]:.4f}" for k in (5, 10, 20, n[a])))
-        print(f"    warm start: {len(prior) if isinstance(prior, list) else 'see warm_start.json'} prior observations; "
+                f"{C[a]['test'].loc[min(k, n[a])]:.4f}" for k in (5, 10, 20, n[a]))
+                  + f"; the best trial changed at n = {', '.join(map(str, changes))}; final pick: "
+                  + short({k: pick[k] for k in keys}, keys))
+        print(f"    warm start: {len(prior['prior']) if prior else 'no warm_start.json:'} prior observations; "
               f"log lines naming it: {' | '.join(warn) if warn else 'none'}")
     if not res:
         return
     B = pd.DataFrame(res)
     B.to_csv(f"{out}/b.csv", index=False)
-    print(f"== (b) warm start, second population (data seed 1): over seeds {', '.join(map(str, B['seed']))}")
+    print(f"  over seeds {', '.join(map(str, B['seed']))}:")
     for col in ("reach_test", "reach_val"):
         for a in ("tpe", "warm"):
             v = B[f"{a}_{col}"]
-            print(f"  trials to reach random's final best ({col[6:]}), {a}: {', '.join(str(x) if x == x and x is not None else 'not within' for x in v)}"
+            print(f"  trials to reach random's final best ({col[6:]}), {a}: {', '.join(str(int(x)) if x == x and x is not None else 'not within 30' for x in v)}"
                   + (f"; mean {pm(v.astype(float), 1)}" if v.notna().all() else ""))
     for k in ("5", "10", "20", "end"):
         print(f"  best-so-far {TEST} at n = {k}: cold {pm(B[f'tpe_test_at_{k}'])}, warm {pm(B[f'warm_test_at_{k}'])}, "

@@ -13,21 +13,28 @@
 #     300 iterations; the choice's quality is the mean test_ccnorm of those 5 rows. The two arms
 #     of a seed run side by side (one process each), the retrains likewise.
 #  c  5-fold selection against a single split on a small population (800 images, data seed 0,
-#     the simulator's fixed test part of 160 images): a grid of 9 configurations (lr x
-#     readout_scale, channels 8, smoothness 1e-4) with "folds": 5 and seed S. Ranking (i): the
-#     single split = fold 0 alone (an 80/20 draw of the 640 train + val images that depends on
-#     S); ranking (ii): the mean val_ccnorm over the 5 folds. True quality: a separate grid of
-#     the same 9 configurations without folds, "repeats": 4, seed 2000, on the simulator's own
-#     split (train 512 = a fold's size, val 128, test 160): mean test_ccnorm over the 4 seeds.
-#     Spearman correlation of each ranking with the true quality, per S.
+#     the simulator's fixed test part of 160 images): a grid of 9 configurations with
+#     "folds": 5 and seed S. Ranking (i): the single split = fold 0 alone (an 80/20 draw of the
+#     640 train + val images that depends on S); ranking (ii): the mean val_ccnorm over the 5
+#     folds. True quality: a separate grid of the same 9 configurations without folds, seed
+#     2000, on the simulator's own split (train 512 = a fold's size, val 128, test 160): mean
+#     test_ccnorm over its repeats. Spearman correlation of each ranking with it, per S.
+#     c: lr 0.0005/0.003/0.015 x readout_scale 0.001/0.01/0.1 (channels 8, smoothness 1e-4),
+#     truth over 4 repeats; c2: 9 log-spaced lr 0.003 .. 0.03 (readout_scale 0.01), 8 repeats.
+#  b  warm start: a second population (data seed 1), 30 trials each of random search, cold TPE
+#     ("startup": 10) and warm TPE ("startup": 0, "warm_start": the committed TPE sweep of the
+#     same seed on the first population, NS_SEARCH_RANDOM/v1/seedS/tpe); trials until TPE's
+#     best-so-far reaches the random search's final best. Needs a binary with warm start.
 #
-#   nice -n 10 bash bench/replicates.sh [OUT=bench/results/replicates] [PART...=a c]
+#   nice -n 10 bash bench/replicates.sh [OUT=bench/results/replicates] [PART...=a c c2]
 #   NS_BENCH_BINARY=build/app/neurosweep NS_REPL_SEEDS="0 1 2" NS_SEARCH_RANDOM=bench/results/search
 #
-# A sweep whose state.json says complete is not run again; trials/ is deleted after each sweep
-# (NS_SEARCH_KEEP_TRIALS=1 keeps it). Then bench/replicates.py prints every figure of the doc to
-# OUT/summary.txt (and OUT/a.csv, OUT/c.csv) from what is there; `... OUT` with no part left to
-# run only recomputes them.
+# Sweeps run two at a time (one process and core each). A sweep whose state.json says complete
+# is not run again; trials/ is deleted after each sweep (NS_SEARCH_KEEP_TRIALS=1 keeps it).
+# OUT/machine.PART.txt records the machine and binary of the parts that ran. Then
+# bench/replicates.py prints every figure of bench/search.md to OUT/summary.txt (and OUT/a.csv,
+# b.csv, c.csv, c2.csv) from whatever is complete; a call with nothing left to run only
+# recomputes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/search_lib.sh
@@ -36,7 +43,7 @@ out_arg=${1:-bench/results/replicates}
 shift || true
 PARTS=("$@")
 [ ${#PARTS[@]} -gt 0 ] || PARTS=(a c c2)
-# shellcheck disable=SC2206  # words on purpose
+# shellcheck disable=SC2086  # NS_REPL_SEEDS: words on purpose
 search_args bench/results/replicates "$out_arg" ${NS_REPL_SEEDS:-0 1 2}
 export RANDOM_DIR=${NS_SEARCH_RANDOM:-bench/results/search}
 PY=/usr/bin/python3
@@ -124,7 +131,7 @@ part_c() {
     if ((i + 2 < ${#jobs[@]})); then
       pair "$name" "${jobs[i]}" "${jobs[i + 1]}" "$name" "${jobs[i + 2]}" "${jobs[i + 3]}"
     else
-      RAN=1
+      search_complete "$OUT/$name/seed${jobs[i]}/${jobs[i + 1]}" || RAN=1
       search_sweep "$name" "${jobs[i]}" "${jobs[i + 1]}"
     fi
   done
@@ -157,7 +164,7 @@ if arg == "warm":
     if ((i + 2 < ${#jobs[@]})); then
       pair b "${jobs[i]}" "${jobs[i + 1]}" b "${jobs[i + 2]}" "${jobs[i + 3]}"
     else
-      RAN=1
+      search_complete "$OUT/b/seed${jobs[i]}/${jobs[i + 1]}" || RAN=1
       search_sweep b "${jobs[i]}" "${jobs[i + 1]}"
     fi
   done

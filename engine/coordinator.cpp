@@ -237,7 +237,10 @@ void Coordinator::reply(int worker) {
     suspects_.erase(worker);  // no other rank can tell: its failures count as the trials'
   }
   const msg::Assign* next = unhealthy_.count(worker) ? nullptr : scheduler_->next(worker);
-  if (next && may_start(next->trial.cost)) {
+  // Work already started (a configuration's other replicates) is handed out even once a budget
+  // or the deadline stops new starts; a drain stops it too.
+  const bool continues = next && !draining_ && scheduler_->next_continues(worker);
+  if (next && (continues || may_start(next->trial.cost))) {
     transport_.send(worker, msg::wrap(MessageKind::kAssign, hand_out(worker)));
   } else if (!next && !draining_ && !stopped_starting_ && !unhealthy_.count(worker) &&
              scheduler_->may_have_more()) {

@@ -76,6 +76,8 @@ class ReplicateScheduler final : public Scheduler {
   std::vector<ResultRow> final_rows() override;
   std::vector<ResultRow> restored_rows() override;
   double resource_used() const override;
+  /// True while replicates of visits already taken from the inner scheduler wait to run.
+  bool next_continues(int) const override { return !queue_.empty(); }
   /// The search kind's own scheduler (tests: its rung tables hold configuration means).
   const Scheduler& inner() const { return *inner_; }
   int replicates() const { return n_; }

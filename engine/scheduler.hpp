@@ -77,6 +77,14 @@ class Scheduler {
     forget_shown();
     return decide_report(worker, report);
   }
+  /// True when what next(worker) shows belongs to work already started (the other replicates
+  /// of a configuration's visit, engine/replicates.hpp): the coordinator hands it out even once
+  /// a budget or the deadline stops new starts (a drain still stops it), so a configuration is
+  /// never left with replicates at different rungs. Default: false.
+  virtual bool next_continues(int worker) const {
+    (void)worker;
+    return false;
+  }
   /// True when next() has nothing now but a result still to come may give work (a promotion):
   /// the coordinator then lets a free worker wait instead of shutting it down. Default: false.
   virtual bool may_have_more() const { return false; }

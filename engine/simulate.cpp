@@ -49,7 +49,8 @@ SimulatedRun simulate_schedule(
     spent = spent ||
             (options.budget_trial_s > 0 && out.trial_s >= options.budget_trial_s) ||
             (options.budget_resource > 0 && scheduler.resource_used() >= options.budget_resource);
-    if (spent) return;
+    // Work already started (a visit's other replicates) goes on, as in the coordinator.
+    if (spent && !(scheduler.next(w) != nullptr && scheduler.next_continues(w))) return;
     if (scheduler.next(w) != nullptr) {
       Visit v;
       v.assign = scheduler.take(w);

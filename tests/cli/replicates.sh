@@ -4,7 +4,8 @@
 #  - every configuration has its 3 replicates, at the same rung, with the same status;
 #  - SIGKILLs at random moments of a one-rank run and resumes give exactly the rows and the
 #    decisions (the configurations handed out, in order) of an uninterrupted run;
-#  - a 2-worker MPI run completes with the same per-configuration shape;
+#  - a 2-worker MPI run completes with the same per-configuration shape, and so does one that a
+#    budget of resource ends early;
 #  - `plan` counts configurations x replicates (PBT's refusal: tests/engine/test_replicates.cpp).
 source "$(dirname "$0")/lib.sh"
 cat >"$TMP/spec.json" <<'J'
@@ -36,6 +37,14 @@ done
 [ "$kills" -ge 3 ] || fail "only $kills kills hit a running sweep"
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/kill"
 expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/mpi"
+# A budget of resource stops new visits, never a visit's other replicates (a promotion's
+# replicates all reach the rung, not one of them).
+python3 - "$TMP/spec.json" "$TMP/budget.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); s["budget"] = {"resource": 40}
+json.dump(s, open(sys.argv[2], "w"))
+PY
+expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/budget.json" --out "$TMP/budget"
 python3 - "$TMP" <<'PY'
 import collections, csv, json, sys
 tmp = sys.argv[1]
@@ -54,10 +63,12 @@ def shape(rs):
         assert len({r["status"] for r in g}) == 1, ("replicates with different status", key, g)
         assert len({r["seed"] for r in g}) == 3
     return by
-ref, got, mpi = rows("ref"), rows("kill"), rows("mpi")
+ref, got, mpi, budget = rows("ref"), rows("kill"), rows("mpi"), rows("budget")
 for rs in (ref, got, mpi):
     assert len(rs) == 36 and len({r["trial_id"] for r in rs}) == 36, len(rs)
     shape(rs)
+assert 0 < len(budget) < 36 and len(budget) % 3 == 0, len(budget)
+shape(budget)
 # Resumed after kills: the same configurations handed out in the same order, the same rows.
 # (A kill between a decision and its rows may hand a replicate out again: dedupe the takes.)
 key = lambda r: (r["trial_id"], r["status"], r["rung"], r["score"])

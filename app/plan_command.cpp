@@ -443,6 +443,17 @@ std::string plan_text(const Plan& plan, int list) {
   out += fmt::format("checked the data ({}) and {} distinct configuration(s) with the "
                      "family's checks ({})\n",
                      p.data.describe(), p.configurations_checked, p.family->validation());
+  if (p.spec.folds > 1 && p.data.fold_examples > 0) {
+    const std::int64_t n = p.data.fold_examples, k = p.spec.folds;
+    // Parts differ in size by at most one (docs/formats.md, "Cross-validation folds").
+    auto sizes = [](std::int64_t a, std::int64_t b) {
+      return a == b ? fmt::format("{}", a) : fmt::format("{} or {}", a, b);
+    };
+    out += fmt::format("cross-validation: {} folds of the {} training + validation examples: "
+                       "each replicate validates on {} and trains on the rest ({}); the test "
+                       "split is the same for all\n",
+                       k, n, sizes(n / k, (n + k - 1) / k), sizes(n - (n + k - 1) / k, n - n / k));
+  }
   out += plan.description;
   if (plan.pack > 1) {
     out += fmt::format("packing up to {} trials per worker: {} of the {} trial(s) to run "

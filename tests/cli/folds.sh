@@ -26,6 +26,8 @@ spec "$TMP/packed.json" "$TMP/packed" 3
 expect_exit 0 "$NS" plan "$TMP/alone.json"
 grep -q " and 2 distinct configuration(s) with the family's checks" "$TMP/out" ||
   { cat "$TMP/out"; fail "plan: expected 2 configurations checked"; }
+grep -q "cross-validation: 3 folds of the 120 training + validation examples: each replicate validates on 40 and trains on the rest (80)" "$TMP/out" ||
+  { cat "$TMP/out"; fail "plan: expected the folds' sizes"; }
 expect_exit 0 "$NS" run "$TMP/alone.json"
 expect_exit 0 "$NS" run "$TMP/packed.json"
 python3 - "$TMP/alone" "$TMP/packed" <<'PY'

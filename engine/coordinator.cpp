@@ -418,7 +418,10 @@ CoordinatorSummary Coordinator::run_serial(Scheduler& scheduler, TrialExecutor& 
   while (const msg::Assign* next = scheduler.next(0)) {
     if (unhealthy_.count(0)) break;
     check_drain();
-    if (!may_start(next->trial.cost)) break;
+    // As reply(): a visit's other replicates run even once a budget or the deadline stops new
+    // starts; a drain stops them too.
+    const bool continues = !draining_ && scheduler.next_continues(0);
+    if (!continues && !may_start(next->trial.cost)) break;
     msg::Assign a = hand_out(0);
     sink_.tick(running(), false);
     auto stop = [this]() {

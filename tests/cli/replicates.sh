@@ -4,8 +4,8 @@
 #  - every configuration has its 3 replicates, at the same rung, with the same status;
 #  - SIGKILLs at random moments of a one-rank run and resumes give exactly the rows and the
 #    decisions (the configurations handed out, in order) of an uninterrupted run;
-#  - a 2-worker MPI run completes with the same per-configuration shape, and so does one that a
-#    budget of resource ends early;
+#  - a 2-worker MPI run completes with the same per-configuration shape, and so do a 2-worker and
+#    a one-rank run that a budget of resource ends early (no replicate result left without a row);
 #  - `plan` counts configurations x replicates (PBT's refusal: tests/engine/test_replicates.cpp).
 source "$(dirname "$0")/lib.sh"
 cat >"$TMP/spec.json" <<'J'
@@ -45,6 +45,7 @@ s = json.load(open(sys.argv[1])); s["budget"] = {"resource": 40}
 json.dump(s, open(sys.argv[2], "w"))
 PY
 expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/budget.json" --out "$TMP/budget"
+expect_exit 0 "$NS" run "$TMP/budget.json" --out "$TMP/budget1"  # one rank: run_serial
 python3 - "$TMP" <<'PY'
 import collections, csv, json, sys
 tmp = sys.argv[1]
@@ -63,12 +64,19 @@ def shape(rs):
         assert len({r["status"] for r in g}) == 1, ("replicates with different status", key, g)
         assert len({r["seed"] for r in g}) == 3
     return by
-ref, got, mpi, budget = rows("ref"), rows("kill"), rows("mpi"), rows("budget")
+ref, got, mpi = rows("ref"), rows("kill"), rows("mpi")
 for rs in (ref, got, mpi):
     assert len(rs) == 36 and len({r["trial_id"] for r in rs}) == 36, len(rs)
     shape(rs)
-assert 0 < len(budget) < 36 and len(budget) % 3 == 0, len(budget)
-shape(budget)
+for d in ("budget", "budget1"):
+    rs = rows(d)
+    assert 0 < len(rs) < 36 and len(rs) % 3 == 0, (d, len(rs))
+    shape(rs)
+    # No replicate result in the journal without its row (the visit cut short by the budget).
+    have = {r["trial_id"] for r in rs}
+    ev = [json.loads(l) for l in open(f"{tmp}/{d}/reports.jsonl")]
+    lost = {e["row"]["trial_id"] for e in ev if e.get("event") == "replicate_result"} - have
+    assert not lost, (d, "replicate results without a row", lost)
 # Resumed after kills: the same configurations handed out in the same order, the same rows.
 # (A kill between a decision and its rows may hand a replicate out again: dedupe the takes.)
 key = lambda r: (r["trial_id"], r["status"], r["rung"], r["score"])

@@ -201,7 +201,6 @@ std::vector<EarlyStoppingEstimate> simulate_search(
   // Read once: every draw and worker count starts from the same state.
   const auto events = engine::read_journal(p.spec.out);
   engine::journal::check_format(events, p.spec.out);
-  const engine::SearchKindEntry& kind = engine::search_kind(p.spec);
   engine::SimulationOptions o;
   o.metric = p.spec.metric;
   o.budget_trial_s = p.spec.budget_trial_s;

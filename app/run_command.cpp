@@ -173,7 +173,9 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   // from the first run on (so a resumed run proposes as the uninterrupted one), or the list's
   // rows of the same trials from earlier sweeps of the same inputs.
   engine::WarmStart warm;
-  const bool warm_tpe = prep.spec.search_word == "tpe";  // the spec parser allows no other search
+  const engine::SearchMethod method = engine::search_method(prep.spec);
+  // TPE's priors; else the list's reuse (the spec parser allows no other kind a warm start).
+  const bool warm_tpe = method == engine::SearchMethod::kTpe || method == engine::SearchMethod::kTpeAsha;
   const auto warm_file = std::filesystem::path(prep.spec.out) / "warm_start.json";
   if (coordinator) {
     try {
@@ -298,7 +300,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   // The search the spec asks for, built through the registry (engine/search_registry.hpp) and
   // rebuilt from the journal of earlier runs (reports.jsonl): the list gets the trials still to
   // run, every other kind every trial of the spec (those with a row are over).
-  const engine::SearchKindEntry& kind = engine::search_kind(prep.spec);
+  const engine::SearchKindEntry& kind = engine::search_kind(method);
   engine::SearchInputs in;
   in.make_trial = [&](int index, const nlohmann::json& proposal) {
     return proposed_trial(prep, index, proposal);

@@ -122,7 +122,11 @@ ReplicateScheduler::Job ReplicateScheduler::visit(const msg::Assign& c) const {
   if (it != job_of_.end()) {
     job = jobs_[static_cast<std::size_t>(it->second)];
   } else {
-    for (sweeps::Trial& t : sweeps::replicates_of(spec_, c.trial)) job.reps.push_back(Rep{std::move(t)});
+    for (sweeps::Trial& t : sweeps::replicates_of(spec_, c.trial)) {
+      Rep rep;
+      rep.trial = std::move(t);
+      job.reps.push_back(std::move(rep));
+    }
   }
   // Where its replicates are: the resource they paused at (0 for a new configuration).
   double at = 0;

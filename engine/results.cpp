@@ -246,11 +246,8 @@ ResultRow row_from_record(const std::vector<std::string>& header,
   ResultRow row;
   row.trial_id = cell("trial_id");
   row.status = parse_trial_status(cell("status"));
-  for (const auto& p : param_names) {
-    if (!at.count(p)) continue;
-    nlohmann::json v = nlohmann::json::parse(cell(p), nullptr, /*allow_exceptions=*/false);
-    row.params[p] = v.is_discarded() ? nlohmann::json(cell(p)) : std::move(v);
-  }
+  for (const auto& p : param_names)
+    if (at.count(p)) row.params[p] = param_value(cell(p));
   for (const auto& m : value_columns)
     if (at.count(m)) read_metric_cell(row, m, cell(m));
   row.seed = std::strtoull(cell("seed").c_str(), nullptr, 10);

@@ -44,6 +44,7 @@ std::string describe_list(const SweepSpec&, const SearchFacts&) { return ""; }
 struct TpeAshaSpec : AshaSpec {
   TpeSpec tpe;
   int listed_draws(int random_count) const override { return tpe.listed_draws(random_count); }
+  bool takes_warm_start() const override { return tpe.takes_warm_start(); }
 };
 
 template <typename T>

@@ -61,6 +61,7 @@ struct TpeSpec : sweeps::SearchOptions {
   static TpeSpec from_json(const sweeps::SpecBlocks& blocks, bool with_asha);
   /// The startup draws are listed; the others are proposed as results come in.
   int listed_draws(int random_count) const override { return std::min(startup, random_count); }
+  bool takes_warm_start() const override { return true; }
 };
 
 /// The options of a spec with "search": {"kind": "tpe", ...}.

@@ -171,13 +171,10 @@ WarmStart read_warm_start(const sweeps::SweepSpec& spec, bool tpe,
         std::vector<std::string> values;
         for (const auto& c : cols)
           if (std::find(params.begin(), params.end(), c) == params.end()) values.push_back(c);
-        const auto id_col = std::find(table.header.begin(), table.header.end(), "trial_id");
-        const auto status_col = std::find(table.header.begin(), table.header.end(), "status");
         for (const auto& cells : table.rows) {
-          const auto id = cells.at(static_cast<std::size_t>(id_col - table.header.begin()));
-          const auto st = cells.at(static_cast<std::size_t>(status_col - table.header.begin()));
-          if (st != "ok" || !wanted.count(id) || reused_ids.count(id)) continue;
           ResultRow r = row_from_record(table.header, cells, params, values);
+          const std::string id = r.trial_id;
+          if (r.status != TrialStatus::kOk || !wanted.count(id) || reused_ids.count(id)) continue;
           const sweeps::Trial& t = *wanted.at(id);
           r.params = t.params;  // this spec's resolution of the same configuration
           r.error = fmt::format("reused from {} (warm start)", dir);

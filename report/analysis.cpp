@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <set>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -216,16 +217,13 @@ Analysis analyze(const Results& results, const Selection& selection) {
 
   a.best_config = best_config(results, selection);
   if (!a.best_config.is_null()) {
-    // Its entry in the leaderboard: the configuration holding its first counted row.
-    std::string first;
-    for (const json& row : a.best_config.at("rows"))
-      if (row.at("status") == "ok" && row.at("value").is_number()) {
-        first = row.at("trial_id").get<std::string>();
-        break;
-      }
+    // Its entry in the leaderboard: the configuration holding one of its rows (its rows share
+    // their parameters, so any one names it).
+    std::set<std::string> ids;
+    for (const json& row : a.best_config.at("rows")) ids.insert(row.at("trial_id").get<std::string>());
     for (std::size_t i = 0; i < a.configs.size() && a.best_config_index < 0; ++i)
       for (const Trial* t : a.configs[i].trials)
-        if (t->id == first) a.best_config_index = static_cast<int>(i);
+        if (ids.count(t->id)) a.best_config_index = static_cast<int>(i);
   }
   return a;
 }

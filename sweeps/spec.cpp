@@ -319,7 +319,7 @@ class Parser final : public SpecBlocks::Checks {
       }
     }
     parse_search_kind(j, s);
-    if (!s.warm_start.empty() && (s.search_word.empty() ? s.has_scheduler() : s.search_word != "tpe"))
+    if (!s.warm_start.empty() && s.search_options && !s.search_options->takes_warm_start())
       fail("$.warm_start", "works with TPE (\"search\": {\"kind\": \"tpe\"}, with or without ASHA: "
                            "the earlier sweeps' results become its prior observations) and with a "
                            "grid or random list without \"scheduler\" (trials an earlier sweep of the "

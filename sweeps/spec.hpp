@@ -46,6 +46,9 @@ struct SearchOptions {
   /// The resource unit the kind's "scheduler" block names ("" for a kind without one), checked
   /// against the family's.
   virtual std::string scheduler_resource() const { return ""; }
+  /// True for a kind that takes the spec's "warm_start" (TPE: prior observations; the list,
+  /// which has no options, reuses rows). Default: false.
+  virtual bool takes_warm_start() const { return false; }
 };
 
 /// What a kind's from_json gets: the spec parsed so far (every block but "budget", "metric" and

@@ -51,6 +51,26 @@ kill_while_training() {
     echo "kill point $i: $(_rows) rows so far; trials training when killed: ${hit:-none}"
   done
 }
+# kill_one_rank SPEC OUT KILLS [AFTER]: runs `$NS run SPEC --out OUT` on one rank KILLS times and
+# SIGKILLs it each time 0-0.9 s after a new row appeared (or after 10 s without one); AFTER, a
+# command, runs after each kill with the kill's number. Sets HITS to the kills that hit a running
+# sweep. Seed RANDOM first.
+kill_one_rank() {
+  local spec=$1 out=$2 kills=$3 after=${4:-} i pid before
+  _rows1() { [ -f "$out/results.csv" ] && tail -n +2 "$out/results.csv" | wc -l || echo 0; }
+  HITS=0
+  for i in $(seq 1 "$kills"); do
+    "$NS" run "$spec" --out "$out" >/dev/null 2>&1 &
+    pid=$!
+    before=$(_rows1)
+    for _ in $(seq 1 200); do [ "$(_rows1)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    sleep "0.$((RANDOM % 10))"
+    kill -KILL "$pid" 2>/dev/null && HITS=$((HITS + 1))
+    wait "$pid" 2>/dev/null || true
+    echo "kill point $i: $(_rows1) rows so far"
+    [ -z "$after" ] || "$after" "$i"
+  done
+}
 # bad_spec BASE NAME PYTHON-EDIT EXPECTED: the spec BASE with `s["out"]` set to $TMP/bad_NAME and
 # PYTHON-EDIT applied to it (a statement on the dict `s`) must be refused by `run` with exit 2,
 # a message containing EXPECTED, and nothing written.

@@ -21,20 +21,9 @@ expect_exit 0 "$NS" plan "$TMP/spec.json"
 grep -q "36 trials (12 configurations x 3 replicates: 3 repeat(s) x 1 fold(s))" "$TMP/out" ||
   { cat "$TMP/out"; fail "plan: no replicate count"; }
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref"
-rows() { [ -f "$TMP/kill/results.csv" ] && tail -n +2 "$TMP/kill/results.csv" | wc -l || echo 0; }
 RANDOM=17
-kills=0
-for i in 1 2 3 4 5; do
-  "$NS" run "$TMP/spec.json" --out "$TMP/kill" >/dev/null 2>&1 &
-  pid=$!
-  before=$(rows)
-  for _ in $(seq 1 200); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  sleep "0.$((RANDOM % 10))"
-  kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
-  wait "$pid" 2>/dev/null || true
-  echo "kill point $i: $(rows) rows so far"
-done
-[ "$kills" -ge 3 ] || fail "only $kills kills hit a running sweep"
+kill_one_rank "$TMP/spec.json" "$TMP/kill" 5
+[ "$HITS" -ge 3 ] || fail "only $HITS kills hit a running sweep"
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/kill"
 expect_exit 0 "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/spec.json" --out "$TMP/mpi"
 # A budget of resource stops new visits, never a visit's other replicates (a promotion's

@@ -19,20 +19,9 @@ s = json.load(open(sys.argv[1])); del s["search"]; json.dump(s, open(sys.argv[2]
 PY
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref"
 expect_exit 0 "$NS" run "$TMP/random.json" --out "$TMP/random"
-rows() { [ -f "$TMP/kill/results.csv" ] && tail -n +2 "$TMP/kill/results.csv" | wc -l || echo 0; }
 RANDOM=31
-kills=0
-for i in 1 2 3 4 5; do
-  "$NS" run "$TMP/spec.json" --out "$TMP/kill" >/dev/null 2>&1 &
-  pid=$!
-  before=$(rows)
-  for _ in $(seq 1 200); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  sleep "0.$((RANDOM % 10))"
-  kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
-  wait "$pid" 2>/dev/null || true
-  echo "kill point $i: $(rows) rows so far"
-done
-[ "$kills" -ge 4 ] || fail "only $kills kills hit a running sweep"
+kill_one_rank "$TMP/spec.json" "$TMP/kill" 5
+[ "$HITS" -ge 4 ] || fail "only $HITS kills hit a running sweep"
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/kill"
 python3 - "$TMP" <<'PY'
 import csv, json, sys

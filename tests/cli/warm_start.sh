@@ -23,19 +23,10 @@ J
 expect_exit 0 "$NS" run "$TMP/warm.json" --out "$TMP/ref"
 grep -q "warm start: [0-9]* prior observation(s) for TPE from 1 earlier sweep" "$TMP/err" ||
   { cat "$TMP/err"; fail "no warm start line"; }
-rows() { [ -f "$TMP/kill/results.csv" ] && tail -n +2 "$TMP/kill/results.csv" | wc -l || echo 0; }
+# The earlier sweep changes between runs: the resumed runs still use what the first read.
+spoil_first() { [ "$1" -ne 1 ] || echo "garbage" >>"$TMP/first/results.csv"; }
 RANDOM=5
-for i in 1 2 3; do
-  "$NS" run "$TMP/warm.json" --out "$TMP/kill" >/dev/null 2>&1 &
-  pid=$!
-  before=$(rows)
-  for _ in $(seq 1 200); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  sleep "0.$((RANDOM % 10))"
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  # The earlier sweep changes between runs: the resumed runs still use what the first read.
-  [ "$i" -eq 1 ] && echo "garbage" >>"$TMP/first/results.csv"
-done
+kill_one_rank "$TMP/warm.json" "$TMP/kill" 3 spoil_first
 expect_exit 0 "$NS" run "$TMP/warm.json" --out "$TMP/kill"
 python3 - "$TMP" <<'PY'
 import csv, json, sys

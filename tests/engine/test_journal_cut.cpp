@@ -20,9 +20,11 @@
 #include "core/error.hpp"
 #include "engine/search_registry.hpp"
 #include "engine/asha.hpp"
+#include "engine/journal.hpp"
 #include "engine/pbt.hpp"
 #include "engine/tpe_search.hpp"
 #include "models/quadratic.hpp"
+#include "support/search.hpp"
 #include "sweeps/spec.hpp"
 
 using namespace ns::engine;
@@ -36,18 +38,6 @@ using SnapshotRows = std::map<std::string, ResultRow>;
 
 // ---- The one place that builds a scheduler from a spec ----
 
-/// The trial of proposal `index` (TPE), as app/prepare.cpp's proposed_trial builds it.
-ns::sweeps::Trial proposed_trial(const ns::sweeps::SweepSpec& spec, int index,
-                                 const json& proposal) {
-  ns::sweeps::Trial t;
-  t.index = index;
-  t.params = spec.base;
-  for (const auto& [k, v] : proposal.items()) t.params[k] = v;
-  t.id = ns::sweeps::trial_id(spec.family, spec.data, t.params, 0);
-  t.seed = ns::sweeps::trial_seed(spec.seed, t.id);
-  return t;
-}
-
 /// A fresh scheduler of the spec's kind, its state rebuilt from `events` (reports.jsonl of the
 /// earlier runs), `finished` (the ids with a row in results.csv) and `snapshots`.
 std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Sink& journal,
@@ -58,7 +48,7 @@ std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Si
   ns::engine::SearchInputs in;
   in.trials = ns::sweeps::enumerate(spec);
   in.make_trial = [&spec](int index, const json& proposal) {
-    return proposed_trial(spec, index, proposal);
+    return ns::test::proposed_trial(spec, index, proposal);
   };
   in.journal = journal;
   in.events = events;
@@ -74,16 +64,8 @@ std::unique_ptr<Scheduler> build_for(const ns::sweeps::SweepSpec& spec, const Si
 
 // ---- The cases ----
 
-/// The quadratic family, with x and y allowed to change while a trial trains (PBT's mutable
-/// parameters and a fixed schedule's segments need that; the family itself declares none).
-const ns::sweeps::FamilySchema& schema() {
-  static const ns::sweeps::FamilySchema s = [] {
-    ns::sweeps::FamilySchema f = ns::models::quadratic_family()->schema();
-    f.mutable_params = {"x", "y"};
-    return f;
-  }();
-  return s;
-}
+/// The quadratic family, with x and y allowed to change while a trial trains.
+const ns::sweeps::FamilySchema& schema() { return ns::test::quadratic_schema(); }
 
 /// A random search of `count` configurations over x and y, seeded, plus `extra`.
 json spec_json(int count, const json& extra) {
@@ -357,7 +339,8 @@ void drive(Scheduler& s, Run& run, bool failures) {
       // replicate's result (kDefer) is kept when its own event made the journal (the rows it
       // released are then written by the restored run, restored_rows()), else it runs again.
       const bool kept = v == Verdict::kDefer && !run.disk.journal.empty() &&
-                        run.disk.journal.back().value("event", "") == "replicate_result" &&
+                        ns::engine::journal::kind_of(run.disk.journal.back()) ==
+                            ns::engine::journal::Kind::kReplicateResult &&
                         run.disk.journal.back().at("row").at("trial_id") == a.trial.id;
       if ((v == Verdict::kRecord && a.snapshot.empty()) || (v == Verdict::kDefer && !kept))
         run.lost = static_cast<int>(run.jobs.size()) - 1;

@@ -12,7 +12,7 @@
 #include "engine/replicates.hpp"
 #include "engine/search_registry.hpp"
 #include "engine/tpe_search.hpp"
-#include "models/quadratic.hpp"
+#include "support/search.hpp"
 #include "sweeps/spec.hpp"
 
 using namespace ns::engine;
@@ -20,15 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-const ns::sweeps::FamilySchema& schema() {
-  // x and y may change while a trial trains (PBT's mutable parameters need that).
-  static const ns::sweeps::FamilySchema s = [] {
-    ns::sweeps::FamilySchema f = ns::models::quadratic_family()->schema();
-    f.mutable_params = {"x", "y"};
-    return f;
-  }();
-  return s;
-}
+const ns::sweeps::FamilySchema& schema() { return ns::test::quadratic_schema(); }
 
 ns::sweeps::SweepSpec parse(json j) {
   j["name"] = "rep";
@@ -43,12 +35,7 @@ std::unique_ptr<Scheduler> build(const ns::sweeps::SweepSpec& spec) {
   SearchInputs in;
   in.trials = ns::sweeps::enumerate(spec);
   in.make_trial = [&spec](int index, const json& proposal) {
-    ns::sweeps::Trial t;
-    t.index = index;
-    t.params = spec.base;
-    for (const auto& [k, v] : proposal.items()) t.params[k] = v;
-    t.id = ns::sweeps::trial_id(spec.family, spec.data, t.params, 0);
-    return t;
+    return ns::test::proposed_trial(spec, index, proposal);
   };
   return build_search(spec, std::move(in)).scheduler;
 }

@@ -3,7 +3,6 @@
 // rows of the same trials run with the same inputs.
 #include "catch.hpp"
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -11,7 +10,8 @@
 #include "engine/search_registry.hpp"
 #include "engine/tpe_search.hpp"
 #include "engine/warm_start.hpp"
-#include "models/quadratic.hpp"
+#include "support/search.hpp"
+#include "support/temp_dir.hpp"
 #include "sweeps/spec.hpp"
 
 using namespace ns::engine;
@@ -20,19 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const ns::sweeps::FamilySchema& schema() {
-  static const ns::sweeps::FamilySchema s = ns::models::quadratic_family()->schema();
-  return s;
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/ns_warm_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+const ns::sweeps::FamilySchema& schema() { return ns::test::quadratic_schema(); }
+using ns::test::TempDir;
 
 /// An earlier sweep's directory: sweep.json (family, varied, inputs) and results.csv.
 void earlier(const fs::path& dir, const std::string& family, const std::string& csv) {
@@ -66,7 +55,7 @@ ns::sweeps::SweepSpec tpe_spec(const fs::path& dir, int startup = 0) {
 
 TEST_CASE("warm start: TPE's prior observations are configuration means within the space",
           "[warm_start]") {
-  TempDir t;
+  TempDir t("warm");
   // Configuration x=1 (two replicates: 3 and 5 -> 4), x=-1 (one: 2), x=9 outside [-2, 2], a
   // failed row, a row with a NaN score; z is not in the new space; y is not in the old sweep.
   earlier(t.path / "old", "quadratic",
@@ -104,7 +93,7 @@ TEST_CASE("warm start: TPE's prior observations are configuration means within t
 }
 
 TEST_CASE("warm start: the observations enter TPE's densities with their values", "[warm_start]") {
-  TempDir t;
+  TempDir t("warm");
   earlier(t.path / "old", "quadratic",
           std::string(kHeader) + "a,ok,1,1,0,3,1,0,1,0.1,0,h,cpu,\n"
                                  "b,ok,-1,-1,0,-3,2,0,1,0.1,0,h,cpu,\n"
@@ -112,14 +101,7 @@ TEST_CASE("warm start: the observations enter TPE's densities with their values"
   const auto spec = tpe_spec(t.path / "old");
   const WarmStart w = read_warm_start(spec, true, {}, {});
   REQUIRE(w.prior.size() == 3);
-  auto make = [&spec](int index, const json& p) {
-    ns::sweeps::Trial tr;
-    tr.index = index;
-    tr.params = spec.base;
-    for (const auto& [k, v] : p.items()) tr.params[k] = v;
-    tr.id = ns::sweeps::trial_id(spec.family, spec.data, tr.params, 0);
-    return tr;
-  };
+  auto make = [&spec](int index, const json& p) { return ns::test::proposed_trial(spec, index, p); };
   TpeSearchOptions with = tpe_search_options(spec, spec.options_as<TpeSpec>());
   TpeSearchOptions without = with;
   with.prior = w.prior;
@@ -144,7 +126,7 @@ TEST_CASE("warm start: the observations enter TPE's densities with their values"
 }
 
 TEST_CASE("warm start: refused inputs", "[warm_start]") {
-  TempDir t;
+  TempDir t("warm");
   earlier(t.path / "cmd", "command", std::string(kHeader) + "a,ok,1,1,0,3,1,0,1,0.1,0,h,cpu,\n");
   CHECK_THROWS_WITH(read_warm_start(tpe_spec(t.path / "cmd"), true, {}, {}),
                     Catch::Contains("a sweep of family 'command', this spec's is 'quadratic'"));
@@ -169,7 +151,7 @@ TEST_CASE("warm start: refused inputs", "[warm_start]") {
 
 TEST_CASE("warm start: the list reuses ok rows of the same trials and the same inputs",
           "[warm_start]") {
-  TempDir t;
+  TempDir t("warm");
   const json j = {{"name", "g"}, {"family", "quadratic"}, {"metric", "score"}, {"mode", "max"},
                   {"grid", {{"x", {0, 1, 2}}}}, {"warm_start", {(t.path / "old").string()}}};
   const auto spec = parse_spec(j, "s.json", schema());

@@ -1,6 +1,6 @@
 // neurosweep: hyperparameter sweeps of LibTorch models over MPI. One binary, one main:
 // parse the command line, then run the chosen subcommand (run: rank 0 coordinates, the others
-// train). Exit codes: see core/error.hpp (README "Exit codes").
+// train). Exit codes: see core/error.hpp (docs/guide/specs.md, "Exit codes").
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>

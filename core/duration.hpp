@@ -2,7 +2,7 @@
 // Durations: the one parser and the one formatter used by `plan --time`, `launch --time`,
 // `run --deadline`, and the drain margin a job loses at its end.
 //
-// The rule (README "Durations"): a duration is either
+// The rule (docs/guide/specs.md, "Durations"): a duration is either
 //   - units: any of Nd, Nh, Nm, Ns in that order ("90s", "45m", "1h30m", "2d", "1.5s"), or
 //   - Slurm's forms: "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS".
 // A bare number is minutes, as in Slurm's --time ("30" is 30 minutes).

@@ -7,7 +7,7 @@
 
 namespace ns {
 
-/// Documented process exit codes (README "Exit codes").
+/// Documented process exit codes (docs/guide/specs.md, "Exit codes").
 enum ExitCode : int {
   kExitOk = 0,           ///< sweep finished (failed trials are data, not an error)
   kExitInternal = 1,     ///< a bug or an unexpected system error

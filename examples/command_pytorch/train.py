@@ -2,7 +2,7 @@
 """Train a small CNN on Fashion-MNIST: a training program for neurosweep's `command` family.
 
 neurosweep starts this program once per trial, in the trial's own directory, and reads what it
-prints. The contract (README.md, "Bring your own model") is all there is to it:
+prints. The contract (docs/guide/models.md, "Bring your own model") is all there is to it:
 
   in   config.json in the working directory (or $NEUROSWEEP_CONFIG): the trial's parameters,
        seed, the spec's data block, device, and resource_limit (stop after that many epochs:

@@ -59,7 +59,7 @@ std::array<std::int64_t, 3> ConvNetOptions::feature_shape() const {
       w /= 2;
     }
   }
-  // Sane maxima (README "Sweep specs"), checked before anything is allocated: a model no machine
+  // Sane maxima (docs/guide/specs.md, "Sweep specs"), checked before anything is allocated: a model no machine
   // could hold is a clear message, not a LibTorch backtrace or the out-of-memory killer.
   constexpr std::int64_t kMaxFilters = 4096;
   constexpr double kMaxParameters = double(std::int64_t{1} << 28);

@@ -1,5 +1,5 @@
 #pragma once
-// The `command` family: any training program, one process per trial (README.md; files: docs/formats.md).
+// The `command` family: any training program, one process per trial (docs/guide/models.md; files: docs/formats.md).
 //
 //   "family": "command",
 //   "command": {"argv": ["python3", "train.py", "--lr", "{lr}", "--out", "{trial_dir}"],

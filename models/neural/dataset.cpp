@@ -91,7 +91,7 @@ DataSpec parse_data_spec(const json& block, const std::string& jp) {
                 "mean_rate", "missing", "missing_mode", "ccnorm"});
     SimOptions& s = spec.sim;
     s.seed = static_cast<std::uint64_t>(f.integer("seed", 0, core::Interval::at_least(0)));
-    // Upper bounds (README "Sweep specs"), so no value asks for an allocation that cannot be
+    // Upper bounds (docs/guide/specs.md, "Sweep specs"), so no value asks for an allocation that cannot be
     // made: each simulated array holds at most kMaxSimulated values.
     s.images = f.integer("images", s.images, core::Interval::closed(10, 1e6));
     s.size = f.integer("size", s.size, core::Interval::closed(8, 1024));

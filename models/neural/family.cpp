@@ -70,7 +70,7 @@ std::vector<engine::InputPath> neural_data_inputs(const nlohmann::json& data) {
 }
 
 // The most parameters a mask CNN may have (1 GiB of float32 weights) and the most values one
-// layer's activations may hold for a batch (8 GiB): sane maxima (README "Sweep specs") checked
+// layer's activations may hold for a batch (8 GiB): sane maxima (docs/guide/specs.md, "Sweep specs") checked
 // before anything is allocated, so a size no machine could hold is a clear message, not a
 // LibTorch backtrace or the out-of-memory killer.
 constexpr double kMaxParameters = double(std::int64_t{1} << 28);

@@ -33,7 +33,7 @@ core::JsonFields fields(const json& p) { return core::JsonFields(p, "maskcnn par
 constexpr auto at_least = core::Interval::at_least;
 constexpr auto above = core::Interval::above;
 
-// Upper bounds on the size-like settings (README "Sweep specs"): far above any published mask
+// Upper bounds on the size-like settings (docs/guide/specs.md, "Sweep specs"): far above any published mask
 // CNN, low enough that no value reaches an allocation LibTorch cannot make (channels
 // 2000000000 was a c10::Error backtrace) or an int64 product overflows (relative_cost:
 // phases x iterations x batch).

@@ -183,7 +183,7 @@ TEST_CASE("options map 1:1 to JSON and reject bad values", "[maskcnn]") {
                       Equals("maskcnn parameter 'lr': expected a finite number > 0, got -1.0"));
   REQUIRE_THROWS_WITH(train_options_from_json({{"batch_size", 0}}),
                       Equals("maskcnn parameter 'batch_size': expected an integer in [1, 65536], got 0"));
-  // Size-like settings have a documented maximum (README "Sweep specs").
+  // Size-like settings have a documented maximum (docs/guide/specs.md, "Sweep specs").
   REQUIRE_THROWS_WITH(model_options_from_json({{"channels", 2000000000}}, 1, 32, 32, 10),
                       Equals("maskcnn parameter 'channels': expected an integer in [1, 1024], got "
                              "2000000000"));

@@ -62,14 +62,14 @@ jq_py "4.0 * max(1, $rate) <= j['estimate']['total_s'] <= 6.5 * max(1, $rate)" |
 #    results file with two measured trials.
 if [ -d /usr/share/datasets/fashion-mnist ]; then
   printf 'trial_id,status,wall_s,filters,dense_units,batch_size\nx1,ok,120,16,64,32\nx2,ok,600,64,128,32\n' >"$TMP/ris.csv"
-  expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --workers 8,32 --list 0
+  expect_exit 0 "$NS" plan "$SRC/examples/lab/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --workers 8,32 --list 0
   grep -q "sweep 'ris_digits' (family convnet): 2880 trials" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "built once on CPU" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "estimate from 2 finished trial(s) in $TMP/ris.csv" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -q "2880 trial(s) to run" "$TMP/out" || fail "$(cat "$TMP/out")"
   grep -Eq "^ +8 .* [0-9]+( \*)?$" "$TMP/out" && grep -Eq "^ +32 .* [0-9]+( \*)?$" "$TMP/out" || fail "$(cat "$TMP/out")"
   # The same allocation as launch counts it: 4 nodes x 4 GPUs = 16 training ranks.
-  expect_exit 0 "$NS" plan "$SRC/sweeps/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --nodes 4 --gpus-per-node 4 --list 0
+  expect_exit 0 "$NS" plan "$SRC/examples/lab/ris_digits.json" --timings "$TMP/ris.csv" --time 4h --nodes 4 --gpus-per-node 4 --list 0
   grep -Eq "^ +16 .* [0-9]+( \*)?$" "$TMP/out" || fail "$(cat "$TMP/out")"
 else
   echo "plan_estimate: SKIPPED section 4 (the RIS grid): /usr/share/datasets/fashion-mnist is" \

@@ -67,7 +67,7 @@ fi
 [ "${1:-}" = "--deps" ] && exit 0
 
 BUILD_DIR=${BUILD_DIR:-build}
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNS_PLOTLY_JS="$PLOTLY_JS" ${CMAKE_PREFIX_PATH:+-DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH"} >/dev/null
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNS_PLOTLY_JS="$PLOTLY_JS" -DNS_TEST_TIME_SCALE="${NS_TEST_TIME_SCALE:-1}" ${CMAKE_PREFIX_PATH:+-DCMAKE_PREFIX_PATH="$CMAKE_PREFIX_PATH"} >/dev/null
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 cmake --build "$BUILD_DIR" -j "${NS_JOBS:-$(nproc)}" "${targets[@]}"

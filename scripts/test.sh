@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds every target (tests, benchmarks,
-# the app), and runs the whole test suite.
+# the app), and runs the whole test suite. On a busy machine NS_TEST_TIME_SCALE=3 (any factor)
+# multiplies every test's timeout and the tests' own waits (CMakeLists.txt, tests/cli/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

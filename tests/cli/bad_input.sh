@@ -56,7 +56,7 @@ cat >"$TMP/slow.json" <<'J'
 J
 "$NS" run "$TMP/slow.json" --out "$TMP/busy" 2>/dev/null &
 first=$!
-for _ in $(seq 1 200); do grep -q running "$TMP/busy/state.json" 2>/dev/null && break; sleep 0.05; done
+wait_until 30 'grep -q running "$TMP/busy/state.json" 2>/dev/null' || fail "the first run never started"
 expect_exit 4 "$NS" run "$TMP/slow.json" --out "$TMP/busy"; one_line
 grep -q "output directory $TMP/busy is in use by another run (host=.*,pid=$first)" "$TMP/err" || fail "lock: $(cat "$TMP/err")"
 kill -TERM "$first"; wait "$first" || true

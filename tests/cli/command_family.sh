@@ -75,7 +75,7 @@ expect_exit 0 "$NS" run "$TMP/h.json"
 helper=$(cat "$TMP"/h/trials/*/helper.pid)
 # Alive: it exists and is not a zombie waiting for init to reap it.
 alive() { [ -e "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
-for _ in 1 2 3 4 5; do alive "$helper" || break; sleep 0.1; done
+wait_until 0.5 '! alive "$helper"' || true
 ! alive "$helper" || { kill -9 "$helper"; fail "the program's helper process $helper outlived the trial"; }
 echo "ok: a hanging program timed out and its process group ended"
 
@@ -84,10 +84,7 @@ echo "ok: a hanging program timed out and its process group ended"
 spec "$TMP/d.json" "$TMP/d" '{"x": [0, 1], "steps": [40], "sleep": [0.05]}'
 "$NS" run "$TMP/d.json" >"$TMP/dlog" 2>&1 &
 pid=$!
-for _ in $(seq 1 200); do
-  ls "$TMP"/d/trials/*/state.json >/dev/null 2>&1 && break
-  sleep 0.05
-done
+wait_until 20 'ls "$TMP"/d/trials/*/state.json >/dev/null 2>&1' || true
 sleep 0.3
 kill -TERM "$pid"
 set +e; wait "$pid"; got=$?; set -e
@@ -142,11 +139,11 @@ for i in 1 2 3 4 5 6; do
   setsid "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/k.json" >/dev/null 2>&1 &
   pid=$!
   before=$(progress)
-  for _ in $(seq 1 200); do [ "$(progress)" != "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  wait_until 10 '[ "$(progress)" != "$before" ] || ! kill -0 "$pid" 2>/dev/null' || true
   sleep "0.$((RANDOM % 10))"
   if kill -KILL -- -"$pid" 2>/dev/null; then kills=$((kills + 1)); fi
   wait "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do pgrep -f -- "$TMP/k.json" >/dev/null || break; sleep 0.1; done
+  wait_until 5 '! pgrep -f -- "$TMP/k.json" >/dev/null' || true
   pkill -KILL -f -- "$TMP/k.json" 2>/dev/null || true
   echo "kill point $i: $(rows) rows"
 done

@@ -72,13 +72,13 @@ tiny "$TMP/b.json" "$TMP/b" null "{\"lr\": [$best_lr], \"channels\": [4]}"
 "${MPIRUN[@]}" -np 2 "$NS" run "$TMP/b.json" --threads 1 >"$TMP/blog" 2>&1 &
 mpirun_pid=$!
 rank0=""
-for _ in $(seq 1 600); do
+rank0_reported() {  # finds rank 0 among mpirun's children; true once its trial reported an epoch
   for p in $(pgrep -P "$mpirun_pid" 2>/dev/null || true); do
     tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && rank0=$p
   done
-  [ -n "$rank0" ] && grep -qs "^epoch 1/3" "$TMP"/b/trials/*/log.txt && break
-  sleep 0.05
-done
+  [ -n "$rank0" ] && grep -qs "^epoch 1/3" "$TMP"/b/trials/*/log.txt
+}
+wait_until 60 rank0_reported || true
 [ -n "$rank0" ] || { kill -KILL "$mpirun_pid"; fail "rank 0 not found among mpirun's children"; }
 grep -qs "^epoch 1/3" "$TMP"/b/trials/*/log.txt || { kill -KILL "$mpirun_pid"; fail "the trial reported no epoch"; }
 kill -TERM "$rank0"

@@ -7,9 +7,9 @@ cat >"$TMP/spec.json" <<'J'
  "training": {"sleep_s": 0.4}, "metric": "score", "mode": "max"}
 J
 rows() { [ -f "$TMP/out/results.csv" ] && tail -n +2 "$TMP/out/results.csv" | wc -l || echo 0; }
-wait_rows() { for _ in $(seq 1 300); do [ "$(rows)" -ge "$1" ] && return 0; sleep 0.1; done; fail "no progress"; }
+wait_rows() { wait_until 30 "[ \"\$(rows)\" -ge $1 ]" || fail "no progress"; }
 # run_and_signal SIGNAL EXPECTED_STATUS CMD...: starts CMD, signals it once rows appear, and
-# checks it ends within 20 s with the expected status.
+# checks it ends within 20 s (x NS_TEST_TIME_SCALE) with the expected status.
 run_and_signal() {
   local sig=$1 want=$2; shift 2
   "$@" >"$TMP/log" 2>&1 &
@@ -17,7 +17,7 @@ run_and_signal() {
   wait_rows $(( $(rows) + 3 ))
   local t0=$SECONDS
   kill -s "$sig" "$pid"
-  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait_until 20 '! kill -0 "$pid" 2>/dev/null' || true
   kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "$sig: still running after 20 s"; }
   set +e; wait "$pid"; local got=$?; set -e
   [ "$got" -eq "$want" ] || { cat "$TMP/log"; fail "$sig: exit $got, expected $want"; }

@@ -14,7 +14,7 @@ trap 'cleanup_strays; rm -rf "$TMP"' EXIT
 # No stray a while after the sweep: ending them is part of the trial, so none may be left when
 # it returns; allow 1 s for a SIGKILLed process to disappear from /proc on a busy machine.
 no_strays() {
-  for _ in $(seq 1 10); do [ -z "$(strays)" ] && return 0; sleep 0.1; done
+  wait_until 1 '[ -z "$(strays)" ]' && return 0
   ps -o pid,ppid,sid,args -p "$(strays | paste -sd,)" >&2 || true
   cleanup_strays
   fail "$1: processes left running: sleep $MARK"
@@ -132,7 +132,7 @@ echo "ok: normal exit: the setsid grandchildren ended"
 spec "$TMP/r.json" "$TMP/r" '["orphan_drain"]' '' ', "grace_s": 0.5'
 "$NS" run "$TMP/r.json" >"$TMP/rlog" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do [ -n "$(strays)" ] && [ "$(strays | wc -l)" -ge 2 ] && break; sleep 0.05; done
+wait_until 15 '[ "$(strays | wc -l)" -ge 2 ]' || true
 [ "$(strays | wc -l)" -ge 2 ] || { kill -KILL "$pid"; fail "drain: the grandchildren never started"; }
 kill -TERM "$pid"
 set +e; wait "$pid"; got=$?; set -e

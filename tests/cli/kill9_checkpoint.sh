@@ -14,7 +14,7 @@ expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref"
 "$NS" run "$TMP/spec.json" --out "$TMP/kill" --checkpoint-every 0.2 >"$TMP/kill.log" 2>&1 &
 pid=$!
 curve() { compgen -G "$TMP/kill/trials/*/curve.csv" >/dev/null && cat "$TMP"/kill/trials/*/curve.csv | wc -l || echo 0; }
-for _ in $(seq 1 600); do [ "$(curve)" -ge 10 ] && break; sleep 0.05; done
+wait_until 30 '[ "$(curve)" -ge 10 ]' || true
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 [ ! -f "$TMP/kill/results.csv" ] || [ "$(tail -n +2 "$TMP/kill/results.csv" | wc -l)" -eq 0 ] ||

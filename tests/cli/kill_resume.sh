@@ -16,11 +16,11 @@ for i in $(seq 1 12); do
   pid=$!
   # Kill at a random moment after the job has made progress (start-up time varies with load).
   before=$(rows)
-  for _ in $(seq 1 300); do [ "$(rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  wait_until 15 '[ "$(rows)" -gt "$before" ] || ! kill -0 "$pid" 2>/dev/null' || true
   sleep "0.$((RANDOM % 10))"
   if kill -KILL -- -"$pid" 2>/dev/null; then kills=$((kills + 1)); fi
   wait "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do pgrep -f -- "--out $TMP/kill" >/dev/null || break; sleep 0.1; done
+  wait_until 5 '! pgrep -f -- "--out $TMP/kill" >/dev/null' || true
   pkill -KILL -f -- "--out $TMP/kill" 2>/dev/null || true
   echo "kill point $i: $(rows) rows so far"
 done

@@ -6,6 +6,24 @@ MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca bt
 TMP=$(mktemp -d /tmp/ns_cli.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# The tests' waits scale with NS_TEST_TIME_SCALE (set by CTest from the CMake setting of that
+# name; default 1): a busy machine gives every wait more time.
+TIME_SCALE=${NS_TEST_TIME_SCALE:-1}
+# scaled SECONDS: SECONDS x the factor (for `timeout` and sleeps that must outlast work).
+scaled() { awk -v s="$1" -v k="$TIME_SCALE" 'BEGIN { printf "%.2f", s * k }'; }
+# wait_until SECONDS CONDITION: evaluates CONDITION (shell code, run in the caller's scope) every
+# 0.05 s until it succeeds (status 0) or SECONDS x the factor of wall time have passed (status 1).
+wait_until() {
+  local limit_us start now
+  limit_us=$(awk -v s="$1" -v k="$TIME_SCALE" 'BEGIN { printf "%d", s * k * 1e6 }')
+  start=${EPOCHREALTIME//[.,]/}
+  while :; do
+    eval "$2" && return 0
+    now=${EPOCHREALTIME//[.,]/}
+    [ $((now - start)) -lt "$limit_us" ] || return 1
+    sleep 0.05
+  done
+}
 # expect_exit CODE CMD...: runs CMD, checks its exit status, keeps stderr in $TMP/err.
 expect_exit() {
   local want=$1; shift
@@ -38,13 +56,13 @@ kill_while_training() {
     pid=$!
     before=$(_rows)
     if [ "$i" -eq 1 ]; then
-      for _ in $(seq 1 600); do [ "$(_rows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      wait_until 60 '[ "$(_rows)" -gt "$before" ] || ! kill -0 "$pid" 2>/dev/null' || true
     fi
-    for _ in $(seq 1 200); do [ -n "$(_running)" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    wait_until 20 '[ -n "$(_running)" ] || ! kill -0 "$pid" 2>/dev/null' || true
     sleep "0.$((RANDOM % 3))"
     kill -KILL -- -"$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do pgrep -f -- "--out $out" >/dev/null || break; sleep 0.1; done
+    wait_until 5 '! pgrep -f -- "--out $out" >/dev/null' || true
     pkill -KILL -f -- "--out $out" 2>/dev/null || true
     hit=$(_running | tr '\n' ' ')
     [ -n "$hit" ] && HITS=$((HITS + 1))
@@ -52,7 +70,7 @@ kill_while_training() {
   done
 }
 # kill_one_rank SPEC OUT KILLS [AFTER]: runs `$NS run SPEC --out OUT` on one rank KILLS times and
-# SIGKILLs it each time 0-0.9 s after a new row appeared (or after 10 s without one); AFTER, a
+# SIGKILLs it each time 0-0.9 s after a new row appeared (or after 10 s x the factor without one); AFTER, a
 # command, runs after each kill with the kill's number. Sets HITS to the kills that hit a running
 # sweep. Seed RANDOM first.
 kill_one_rank() {
@@ -63,7 +81,7 @@ kill_one_rank() {
     "$NS" run "$spec" --out "$out" >/dev/null 2>&1 &
     pid=$!
     before=$(_rows1)
-    for _ in $(seq 1 200); do [ "$(_rows1)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    wait_until 10 '[ "$(_rows1)" -gt "$before" ] || ! kill -0 "$pid" 2>/dev/null' || true
     sleep "0.$((RANDOM % 10))"
     kill -KILL "$pid" 2>/dev/null && HITS=$((HITS + 1))
     wait "$pid" 2>/dev/null || true

@@ -58,11 +58,11 @@ json.dump(s, open(sys.argv[1], "w"))
 PY
 "$NS" run "$TMP/drain.json" >"$TMP/drain.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 300); do  # until a member has trained (a curve row after iteration 0)
-  if compgen -G "$TMP/drain/trials/*/curve.csv" >/dev/null &&
-     [ "$(cat "$TMP"/drain/trials/*/curve.csv | grep -c '^[1-9]')" -gt 0 ]; then break; fi
-  sleep 0.1
-done
+trained() {  # a member has trained (a curve row after iteration 0)
+  compgen -G "$TMP/drain/trials/*/curve.csv" >/dev/null &&
+    [ "$(cat "$TMP"/drain/trials/*/curve.csv | grep -c '^[1-9]')" -gt 0 ]
+}
+wait_until 30 trained || true
 kill -USR1 "$pid"
 set +e; wait "$pid"; code=$?; set -e
 [ "$code" -eq 3 ] || { cat "$TMP/drain.log"; fail "drained pack: exit $code, expected 3"; }

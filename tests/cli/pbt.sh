@@ -126,7 +126,7 @@ for i in 1 2 3; do
   setsid "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/long.json" --out "$TMP/kill" --threads 1 >/dev/null 2>&1 &
   pid=$!
   before=$(segments)
-  for _ in $(seq 1 400); do [ "$(segments)" -gt $((before + 4)) ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  wait_until 20 '[ "$(segments)" -gt $((before + 4)) ] || ! kill -0 "$pid" 2>/dev/null' || true
   sleep "0.$((RANDOM % 4))"
   kill -0 "$pid" 2>/dev/null && hits=$((hits + 1))
   kill -KILL -- -"$pid" 2>/dev/null || true

@@ -14,12 +14,11 @@ kill_at() {
   local spec=$1 out=$2 min=$3 every=$4 pid last=0
   "$NS" run "$spec" --out "$out" --threads 1 --checkpoint-every "$every" >"$out.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 2400); do
+  reached() {
     last=$(tail -n 1 "$out"/trials/*/curve.csv 2>/dev/null | cut -d, -f1) || true
-    [[ "$last" =~ ^[0-9]+$ ]] && [ "$last" -ge "$min" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+    { [[ "$last" =~ ^[0-9]+$ ]] && [ "$last" -ge "$min" ]; } || ! kill -0 "$pid" 2>/dev/null
+  }
+  wait_until 180 reached || true
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ ! -s "$out/results.csv" ] || [ "$(tail -n +2 "$out/results.csv" | wc -l)" -eq 0 ] ||

@@ -64,9 +64,8 @@ PY
 expect_exit 0 "$NS" run "$TMP/one.json" --out "$TMP/one_ref"
 "$NS" run "$TMP/one.json" --out "$TMP/one" >"$TMP/one.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do
-  [ "$(cat "$TMP"/one/trials/*/curve.csv 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.02
-done
+wait_until 60 '[ "$(cat "$TMP"/one/trials/*/curve.csv 2>/dev/null | wc -l)" -ge 3 ]' ||
+  { kill -KILL "$pid"; fail "drain: the trial wrote no curve rows"; }
 kill -TERM "$pid"
 set +e; wait "$pid"; got=$?; set -e
 [ "$got" -eq 3 ] || { cat "$TMP/one.log"; fail "drain: exit $got, expected 3"; }

@@ -75,7 +75,7 @@ for i in 1 2 3; do
   "$NS" run "$TMP/asha.json" --out "$TMP/akill" >/dev/null 2>&1 &
   pid=$!
   before=$(arows)
-  for _ in $(seq 1 200); do [ "$(arows)" -gt "$before" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  wait_until 10 '[ "$(arows)" -gt "$before" ] || ! kill -0 "$pid" 2>/dev/null' || true
   sleep "0.$((RANDOM % 10))"
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true

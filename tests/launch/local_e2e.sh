@@ -13,6 +13,8 @@ binary_opt=()
 t0=$(date +%s)
 say() { printf '[local_e2e %3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
+# Polls scale with NS_TEST_TIME_SCALE (the CMake setting of that name; default 1): polls N -> N x it.
+polls() { awk -v n="$1" -v k="${NS_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", n * k }'; }
 command -v mpirun >/dev/null || { say "skip: no mpirun"; exit 77; }
 
 work=$(mktemp -d /tmp/ns_local_e2e.XXXXXX)
@@ -51,12 +53,12 @@ spec cut 1.0 12 >"$work/cut.json"
 "${launch[@]}" local "$work/cut.json" "${binary_opt[@]}" --ranks-per-node 2 >/dev/null
 bash "$work/cut/job-local.sh" >"$work/cut1.log" 2>&1 &
 script_pid=$!
-for _ in $(seq 300); do [ "$(rows "$work/cut")" -ge 2 ] && break; sleep 0.1; done
-[ "$(rows "$work/cut")" -ge 2 ] || fail "2: no rows after 30 s"
+for _ in $(seq "$(polls 300)"); do [ "$(rows "$work/cut")" -ge 2 ] && break; sleep 0.1; done
+[ "$(rows "$work/cut")" -ge 2 ] || fail "2: no rows after 30 s x NS_TEST_TIME_SCALE"
 kill -TERM "$script_pid"
 rc=0
-for _ in $(seq 150); do kill -0 "$script_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$script_pid" 2>/dev/null && fail "2: still running 15 s after TERM"
+for _ in $(seq "$(polls 150)"); do kill -0 "$script_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$script_pid" 2>/dev/null && fail "2: still running 15 s (x NS_TEST_TIME_SCALE) after TERM"
 wait "$script_pid" || rc=$?
 script_pid=""
 [ $rc = 3 ] || fail "2: status $rc after TERM, expected 3 (interrupted, resumable)"
@@ -79,11 +81,11 @@ set -m
 bash "$work/ctrlc/job-local.sh" >"$work/ctrlc.log" 2>&1 &
 script_pid=$!
 set +m
-for _ in $(seq 300); do [ "$(rows "$work/ctrlc")" -ge 1 ] && break; sleep 0.1; done
+for _ in $(seq "$(polls 300)"); do [ "$(rows "$work/ctrlc")" -ge 1 ] && break; sleep 0.1; done
 kill -INT -- "-$script_pid"
 rc=0
-for _ in $(seq 150); do kill -0 "$script_pid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$script_pid" 2>/dev/null && fail "3: still running 15 s after Ctrl-C"
+for _ in $(seq "$(polls 150)"); do kill -0 "$script_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$script_pid" 2>/dev/null && fail "3: still running 15 s (x NS_TEST_TIME_SCALE) after Ctrl-C"
 wait "$script_pid" || rc=$?
 script_pid=""
 [ $rc = 3 ] || fail "3: status $rc after Ctrl-C, expected 3"

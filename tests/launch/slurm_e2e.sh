@@ -121,7 +121,8 @@ say "Slurm up (slurmctld :$ctld_port, slurmd :$slurmd_port)"
 # Waits (at most $2 seconds) until the sweep in $1 wrote a final line to jobs.log and no job is
 # left in the queue.
 wait_sweep() {
-  local out=$1 bound=$2 start
+  local out=$1 bound start
+  bound=$(awk -v b="$2" -v k="${NS_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", b * k }')  # NS_TEST_TIME_SCALE: the one test time factor
   start=$(date +%s)
   while :; do
     if [ -z "$(squeue -h -o %i)" ] && [ -f "$out/jobs.log" ] &&

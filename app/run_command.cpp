@@ -213,9 +213,10 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
                              {"search", engine::search_record(prep.spec, search_facts(prep))},
                              {"command", std::vector<std::string>(argv, argv + argc)}};
       if (!prep.spec.warm_start.empty()) prov["warm_start"] = warm.record;
-      output = std::make_unique<engine::SweepOutput>(
-          output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs), prov,
-          prep.total_trials);
+      engine::OutputPlan out_plan =
+          output_plan(prep, opt.force_new, opt.accept_changed_inputs, inputs);
+      out_plan.workers = mpi.size() > 1 ? mpi.size() - 1 : 1;  // state.json's "workers"
+      output = std::make_unique<engine::SweepOutput>(out_plan, prov, prep.total_trials);
       try {
         cache->save();
       } catch (const Error& e) {

@@ -223,6 +223,7 @@ msg::Assign Coordinator::hand_out(int worker) {
   life_.start(a.trial.id, worker, a.attempt);
   for (const auto& m : a.pack) life_.start(m.trial.id, worker, m.attempt);
   busy_[worker] = a;
+  handed_at_[worker] = unix_now();
   if (!first_assign_) first_assign_ = Steady::now();
   return a;
 }
@@ -324,6 +325,10 @@ void Coordinator::on_result(int worker, msg::Result result) {
   for (auto& o : result.pack) outcomes.push_back(std::move(o));
   std::vector<std::pair<const msg::Assign*, ResultRow>> rows;
   rows.reserve(outcomes.size());
+  // When rank 0 handed the Assign out and when its Result came, on rank 0's clock: a pack's
+  // trials trained together, so they share both.
+  const double started = handed_at_.count(worker) ? handed_at_[worker] : std::nan("");
+  const double ended = unix_now();
   for (Outcome& o : outcomes) {
     auto a = std::find_if(given.begin(), given.end(),
                           [&](const msg::Assign& x) { return x.trial.id == o.trial_id; });
@@ -333,6 +338,8 @@ void Coordinator::on_result(int worker, msg::Result result) {
       continue;
     }
     rows.emplace_back(&*a, msg::row_of(*a, std::move(o)));
+    rows.back().second.started = started;
+    rows.back().second.ended = ended;
   }
   // A trial handed out whose outcome did not come back is not running: the next run's.
   for (const msg::Assign& a : given)

@@ -200,6 +200,9 @@ class Coordinator {
   /// Per worker: the Assign it runs (a pack's members inside), which its outcomes join; the
   /// trials' phases are in life_.
   std::map<int, msg::Assign> busy_;
+  /// Per worker: when its Assign was handed out (Unix seconds, rank 0's clock): the rows'
+  /// `started`; their `ended` is when the Result arrives.
+  std::map<int, double> handed_at_;
   Lifecycle life_;                ///< every trial's phase and attempt in this run
   DurationStats durations_;
   CoordinatorSummary summary_;

@@ -1,6 +1,7 @@
 #include "engine/journal.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include <fmt/format.h>
@@ -112,6 +113,12 @@ json Rung::to_json() const {
     j["rank"] = row->rank;
     j["host"] = row->host;
     j["device"] = row->device;
+    // When the paused visit was handed out and its result came (rank 0's clock): the report's
+    // timeline draws the visits before a promotion from these (results.csv has the last).
+    if (std::isfinite(row->started) && std::isfinite(row->ended)) {
+      j["started"] = row->started;
+      j["ended"] = row->ended;
+    }
   }
   return j;
 }
@@ -130,6 +137,11 @@ Rung Rung::from(const json& j) {
     row.rank = j.value("rank", 0);
     row.host = j.value("host", std::string());
     row.device = j.value("device", std::string());
+    if (j.contains("started") && j.contains("ended") && j.at("started").is_number() &&
+        j.at("ended").is_number()) {
+      row.started = j.at("started").get<double>();
+      row.ended = j.at("ended").get<double>();
+    }
     r.row = std::move(row);
   }
   return r;

@@ -49,9 +49,20 @@ const std::vector<std::string>& leading_columns() {
 }
 
 const std::vector<std::string>& trailing_columns() {
-  static const std::vector<std::string> c = {"seed", "repeat", "attempt", "wall_s",
-                                             "rank", "host",   "device",  "error"};
+  static const std::vector<std::string> c = {"seed",  "repeat", "attempt", "wall_s", "started",
+                                             "ended", "rank",   "host",    "device", "error"};
   return c;
+}
+
+const std::vector<std::string>& time_columns() {
+  static const std::vector<std::string> c = {"started", "ended"};
+  return c;
+}
+
+double unix_now() {
+  const double t =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::round(t * 1000) / 1000;
 }
 
 const std::vector<std::string>& scheduler_columns() {
@@ -132,12 +143,24 @@ ResultsTable::~ResultsTable() {
 
 namespace {
 
+// `header` without the time_columns(): the header a results.csv written before them has.
+std::vector<std::string> without_times(const std::vector<std::string>& header) {
+  std::vector<std::string> h;
+  for (const auto& c : header)
+    if (std::find(time_columns().begin(), time_columns().end(), c) == time_columns().end())
+      h.push_back(c);
+  return h;
+}
+
 // The rows of an existing results.csv (none when there is no file); a header other than
-// `header` is refused.
-CsvTable read_table(const std::string& path, const std::vector<std::string>& header) {
+// `header`, or `header` without the time columns (`*times` false then), is refused.
+CsvTable read_table(const std::string& path, const std::vector<std::string>& header,
+                    bool* times = nullptr) {
   if (!std::filesystem::exists(path)) return {};
   CsvTable t = read_csv_file(path);
-  if (!t.header.empty() && t.header != header) {
+  const bool legacy = !t.header.empty() && t.header == without_times(header);
+  if (times != nullptr) *times = !legacy;
+  if (!t.header.empty() && t.header != header && !legacy) {
     throw Error(fmt::format(
         "{}: its header does not match this sweep's columns (a different family or program "
         "version wrote it); use another --out, or --force-new to move it aside", path));
@@ -163,7 +186,13 @@ std::vector<std::map<std::string, std::string>> ResultsTable::open(bool check_on
 
 CsvTable ResultsTable::open_table(bool check_only) {
   const bool exists = std::filesystem::exists(path_);
-  CsvTable t = read_table(path_, header_);
+  bool times = true;
+  CsvTable t = read_table(path_, header_, &times);
+  if (!times) {
+    // Written before the time columns: its header stays, and so do its rows byte for byte.
+    times_ = false;
+    header_ = without_times(header_);
+  }
   if (exists) {
     dropped_partial_ = t.dropped_partial;
     if (check_only) return t;
@@ -190,6 +219,10 @@ std::vector<std::string> ResultsTable::cells(const ResultRow& row) const {
   c.push_back(std::to_string(row.repeat));
   c.push_back(std::to_string(row.attempt));
   c.push_back(fmt::format("{:.3f}", row.wall_s));
+  if (times_) {
+    for (double t : {row.started, row.ended})
+      c.push_back(std::isfinite(t) ? fmt::format("{:.3f}", t) : format_number(NAN));
+  }
   c.push_back(std::to_string(row.rank));
   c.push_back(row.host);
   c.push_back(row.device);
@@ -255,6 +288,8 @@ ResultRow row_from_record(const std::vector<std::string>& header,
   row.attempt = std::max(1, std::atoi(cell("attempt").c_str()));
   row.wall_s = number_cell(cell("wall_s"));
   if (!std::isfinite(row.wall_s)) row.wall_s = 0;
+  row.started = number_cell(cell("started"));  // NaN without the column (an older file)
+  row.ended = number_cell(cell("ended"));
   row.rank = std::atoi(cell("rank").c_str());
   row.host = cell("host");
   row.device = cell("device");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -49,6 +50,13 @@ struct ResultRow : Outcome {
   /// are not metrics. Unset: "nan" in those columns, as for a sweep's other absent values.
   std::optional<int> rung;
   std::optional<double> resource;
+  /// When rank 0 handed the trial (or a promoted trial's continuation, or its pack) out and
+  /// when its result arrived there: Unix seconds on rank 0's clock, so ranks on several nodes
+  /// share one clock (one rank: around the call that ran it). NaN when not known (a row written
+  /// from the journal after a restart, a row reused by a warm start, a row read from a
+  /// results.csv written before these columns): written as "nan".
+  double started = std::nan("");
+  double ended = std::nan("");
 };
 
 /// Formats a double so that pandas reads it back exactly ("nan", "inf" for non-finite).
@@ -64,9 +72,15 @@ std::string format_value(const nlohmann::json& v);
 nlohmann::json param_value(const std::string& cell);
 
 /// The columns every results.csv has besides the parameters and metrics: "trial_id", "status"
-/// before them, then "seed" ... "error" after.
+/// before them, then "seed" ... "error" after (with time_columns() after "wall_s").
 const std::vector<std::string>& leading_columns();
 const std::vector<std::string>& trailing_columns();
+/// "started", "ended" (ResultRow::started, ::ended), after "wall_s" in trailing_columns(). A
+/// results.csv written before them keeps its header when a sweep resumes into it: its new rows
+/// have no times (ResultsTable::has_times()).
+const std::vector<std::string>& time_columns();
+/// A Unix time as results.csv and state.json write it: seconds, 3 decimals.
+double unix_now();
 /// The columns an early-stopping sweep adds after its metrics ("rung", "resource"; the run lists
 /// them with the metric names, so the header keeps its place): ResultsTable writes them from
 /// ResultRow::rung and ::resource and reads them back there, never from or into `metrics`.
@@ -86,10 +100,15 @@ class ResultsTable {
   ResultsTable(const ResultsTable&) = delete;
   ResultsTable& operator=(const ResultsTable&) = delete;
 
-  /// The header this sweep writes.
+  /// The header this sweep writes (after open(): the existing file's, which may lack the
+  /// time_columns()).
   const std::vector<std::string>& header() const { return header_; }
+  /// False when the existing file was written before the time_columns(): rows go in without
+  /// them, so the old rows and the new stay one table.
+  bool has_times() const { return times_; }
 
-  /// Opens the file for appending. An existing file must have the same header (else ns::Error);
+  /// Opens the file for appending. An existing file must have the same header, or the same
+  /// without the time_columns() (a file written before them; has_times() false), else ns::Error;
   /// a partial last record (a kill mid-write) is cut off. Returns the existing rows as
   /// column -> cell maps. `check_only` reads and checks without touching the file.
   std::vector<std::map<std::string, std::string>> open(bool check_only = false);
@@ -114,6 +133,7 @@ class ResultsTable {
  private:
   std::string path_;
   std::vector<std::string> params_, metrics_, header_;
+  bool times_ = true;
   int fd_ = -1;
   bool dropped_partial_ = false;
   std::chrono::steady_clock::time_point last_sync_{};

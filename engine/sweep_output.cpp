@@ -268,13 +268,38 @@ bool overwrite_in_place(const std::string& path, const std::string& text) {
   return ok;
 }
 
+// The runs a state.json records (its "runs": objects with a numeric "started"), in order;
+// none when it has none (written before them).
+nlohmann::json recorded_runs(const nlohmann::json& state) {
+  nlohmann::json runs = nlohmann::json::array();
+  if (!state.is_object()) return runs;
+  const auto r = state.find("runs");
+  if (r == state.end() || !r->is_array()) return runs;
+  for (const auto& run : *r)
+    if (run.is_object() && run.contains("started") && run.at("started").is_number())
+      runs.push_back(run);
+  return runs;
+}
+
+// One run's record in state.json's "runs": ended absent while it runs (or when it was killed).
+nlohmann::json run_record(double started, std::optional<double> ended, int workers) {
+  nlohmann::json run = {{"started", started}};
+  if (ended) run["ended"] = *ended;
+  if (workers > 0) run["workers"] = workers;
+  return run;
+}
+
 // state.json while a run goes on: "running", with the figures earlier runs finished with
-// (makespan_s), so a run killed before its end does not lose them.
-nlohmann::json running_state(const nlohmann::json& previous, int total_trials) {
-  nlohmann::json state = {{"state", "running"}, {"trials", total_trials}};
+// (makespan_s, runs), so a run killed before its end does not lose them.
+nlohmann::json running_state(const nlohmann::json& previous, int total_trials, double started,
+                             int workers, nlohmann::json runs) {
+  nlohmann::json state = {{"state", "running"}, {"trials", total_trials}, {"started", started}};
+  if (workers > 0) state["workers"] = workers;
   if (previous.is_object())
     if (const auto m = previous.find("makespan_s"); m != previous.end() && m->is_number())
       state["makespan_s"] = *m;
+  runs.push_back(run_record(started, std::nullopt, workers));
+  state["runs"] = std::move(runs);
   return state;
 }
 
@@ -328,6 +353,9 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       best_config_(plan.spec.metric, plan.spec.mode == sweeps::Mode::kMax,
                    plan.spec.replicates(), plan.spec.param_names()),
       total_(total_trials) {
+  started_unix_ = unix_now();
+  workers_ = plan.workers;
+  earlier_runs_ = recorded_runs(previous_state_);
   fs::create_directories(dir_);
   lock_ = std::make_unique<DirLock>(dir_);
   const std::string results = results_path(dir_);
@@ -417,7 +445,10 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   sweep.update(input_record(plan, previous, changes, static_cast<int>(row_ids.size())));
   core::write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
   core::write_file_atomic((fs::path(dir_) / "state.json").string(),
-                    running_state(previous_state_, total_trials).dump(2) + "\n");
+                    running_state(previous_state_, total_trials, started_unix_, workers_,
+                                  earlier_runs_)
+                            .dump(2) +
+                        "\n");
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
   done_before_ = static_cast<int>(counted.size());
   done_ = done_before_;
@@ -627,6 +658,16 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"run_makespan_s", s.makespan_s},
                           {"unhealthy_ranks", unhealthy_json(s.unhealthy)},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
+  // When this run began and ended (Unix seconds, results.csv's clock) and the ranks that
+  // trained: with the rows' started/ended, what the report's utilization needs; "runs" keeps
+  // every run's, earlier ones first.
+  const double ended = unix_now();
+  state["started"] = started_unix_;
+  state["ended"] = ended;
+  if (workers_ > 0) state["workers"] = workers_;
+  nlohmann::json runs = earlier_runs_;
+  runs.push_back(run_record(started_unix_, ended, workers_));
+  state["runs"] = std::move(runs);
   if (!output_error.empty()) {
     state["output_error"] = output_error;
     state["unwritten"] = s.unwritten;

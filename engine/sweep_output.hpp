@@ -40,6 +40,9 @@ struct OutputPlan {
   /// Every trial id of the spec, when the spec lists them all before the run (no "search"
   /// block): the counts and best.json then consider only rows of these trials.
   std::optional<std::set<std::string>> trial_ids{};
+  /// The ranks that train trials in this run (world size - 1; 1 when rank 0 trains alone):
+  /// state.json's "workers", which the report's utilization divides by. 0 = not known.
+  int workers = 0;
 };
 
 /// Checks the output directory without writing anything: not a file, an existing results.csv
@@ -94,7 +97,8 @@ class SweepOutput final : public ResultSink {
   std::string write_error() const override { return write_error_; }
 
   /// Prints the end-of-sweep summary (counts, failures by message, best) and writes
-  /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...}
+  /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...,
+  /// "started", "ended", "workers", "runs": every run's [{started, ended, workers}]}
   /// (scripts read it where a launcher's exit status hides the program's own); `makespan_s`
   /// adds this run's (`run_makespan_s`) to the earlier runs'. Returns the exit code: kExitOk,
   /// kExitInterrupted, or kExitCannotWrite when a write failed (state.json's own included).
@@ -117,6 +121,11 @@ class SweepOutput final : public ResultSink {
   double finished_wall_s_ = 0;
   std::map<std::string, int> failure_messages_;
   int total_ = 0, done_ = 0, failed_ = 0, stopped_ = 0, done_before_ = 0, running_ = 0;
+  /// This run's start (Unix seconds, results.csv's clock) and workers; the earlier runs'
+  /// {started, ended, workers} from the previous state.json (state.json's "runs").
+  double started_unix_ = 0;
+  int workers_ = 0;
+  nlohmann::json earlier_runs_ = nlohmann::json::array();
   bool tty_ = false;
   std::chrono::steady_clock::time_point start_, last_line_;
 };

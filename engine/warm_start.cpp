@@ -178,6 +178,7 @@ WarmStart read_warm_start(const sweeps::SweepSpec& spec, bool tpe,
           const sweeps::Trial& t = *wanted.at(id);
           r.params = t.params;  // this spec's resolution of the same configuration
           r.error = fmt::format("reused from {} (warm start)", dir);
+          r.started = r.ended = std::nan("");  // it ran in that sweep, not in this one's time
           reused_ids.insert(id);
           out.reused.push_back(std::move(r));
           ++reused;

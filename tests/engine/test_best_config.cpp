@@ -162,9 +162,10 @@ TEST_CASE("best_config: with early stopping only the highest stage competes", "[
 }
 
 TEST_CASE("best_config: rows read back from results.csv give the same file", "[best_config]") {
-  const std::vector<std::string> header = {"trial_id", "status", "x",    "score",  "rung",
-                                           "resource", "fold",   "seed", "repeat", "attempt",
-                                           "wall_s",   "rank",   "host", "device", "error"};
+  const std::vector<std::string> header = {"trial_id", "status", "x",       "score",  "rung",
+                                           "resource", "fold",   "seed",    "repeat", "attempt",
+                                           "wall_s",   "started", "ended",  "rank",   "host",
+                                           "device",   "error"};
   ns::engine::ResultsTable table("/nonexistent/results.csv", {"x"}, {"score"}, true, true);
   REQUIRE(table.header() == header);
   BestConfigTracker live("score", false, 4, {"x"}), read("score", false, 4, {"x"});

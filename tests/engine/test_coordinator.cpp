@@ -131,6 +131,13 @@ TEST_CASE("every trial is recorded once and every worker is shut down once", "[c
   std::set<std::string> ids;
   for (auto& r : sink.rows) ids.insert(r.trial_id);
   CHECK(ids.size() == 25);
+  // Each row has when rank 0 handed its trial out and when the result came (Unix seconds).
+  const double now = unix_now();
+  for (auto& r : sink.rows) {
+    CHECK(r.started <= r.ended);
+    CHECK(r.ended <= now);
+    CHECK(r.started > now - 600);
+  }
   int assigned = 0;
   for (int w = 1; w < 4; ++w) {
     CHECK(count_type(t.sent[w], "shutdown") == 1);

@@ -207,6 +207,8 @@ TEST_CASE("early stopping's rung and resource are row fields in their own column
   stopped.error = "stopped at rung 1";
   stopped.rung = 1;
   stopped.resource = 3;
+  stopped.started = 1700000000.25;
+  stopped.ended = 1700000001.75;
   ResultRow plain = row("t2", 0.5, {{"x", 3}});  // no rung: nan there, as an absent metric
   {
     ResultsTable t(path, {"x"}, metrics);
@@ -214,13 +216,16 @@ TEST_CASE("early stopping's rung and resource are row fields in their own column
     t.append(stopped);
     t.append(plain);
   }
-  // Byte for byte what the version that kept them in `metrics` wrote (tests/data/resume_v1).
+  // What the version that kept them in `metrics` wrote (tests/data/resume_v1), with the times
+  // after wall_s (no times: nan).
   std::ifstream in(path);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text ==
-        "trial_id,status,x,score,rung,resource,seed,repeat,attempt,wall_s,rank,host,device,error\n"
-        "t1,stopped,2,0.25,1,3,7,0,1,1.500,2,h,cpu,stopped at rung 1\n"
-        "t2,ok,3,0.5,nan,nan,0,0,1,0.000,0,,,\n");
+        "trial_id,status,x,score,rung,resource,seed,repeat,attempt,wall_s,started,ended,rank,"
+        "host,device,error\n"
+        "t1,stopped,2,0.25,1,3,7,0,1,1.500,1700000000.250,1700000001.750,2,h,cpu,stopped at "
+        "rung 1\n"
+        "t2,ok,3,0.5,nan,nan,0,0,1,0.000,nan,nan,0,,,\n");
   // A stray metric of that name is not what the column shows.
   ResultRow stray = stopped;
   stray.metrics["rung"] = 99;
@@ -250,4 +255,49 @@ TEST_CASE("early stopping's rung and resource are row fields in their own column
   CHECK(none.offer(plain));
   CHECK_FALSE(none.to_json().contains("rung"));
   CHECK_FALSE(none.to_json().contains("resource"));
+}
+
+TEST_CASE("a results.csv written before the time columns keeps its header and rows on resume",
+          "[results]") {
+  const TempDir scratch("results_times");
+  const auto path = (scratch.path / "results.csv").string();
+  const std::string old =
+      "trial_id,status,x,score,seed,repeat,attempt,wall_s,rank,host,device,error\n"
+      "t1,ok,2,0.25,7,0,1,1.500,1,h,cpu,\n";
+  {
+    std::ofstream(path) << old;
+  }
+  ResultRow r = row("t2", 0.5, {{"x", 3}});
+  r.started = 1700000000.0;
+  r.ended = 1700000002.5;
+  {
+    ResultsTable t(path, {"x"}, {"score"});
+    CHECK(t.has_times());
+    t.check();  // accepted as it is
+    const auto rows = t.open();
+    REQUIRE(rows.size() == 1);
+    CHECK_FALSE(t.has_times());
+    CHECK(t.header().size() == 12);
+    CHECK(rows[0].count("started") == 0);
+    t.append(r);  // without its times: one table
+  }
+  std::ifstream in(path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == old + "t2,ok,3,0.5,0,0,1,0.000,0,,,\n");
+
+  // A new file has the columns, and a row read back has its times; an old row has none.
+  const auto fresh = (scratch.path / "fresh.csv").string();
+  {
+    ResultsTable t(fresh, {"x"}, {"score"});
+    t.open();
+    CHECK(t.has_times());
+    t.append(r);
+  }
+  const CsvTable t = read_csv_file(fresh);
+  REQUIRE(t.rows.size() == 1);
+  const ResultRow back = row_from_record(t.header, t.rows[0], {"x"}, {"score"});
+  CHECK(back.started == 1700000000.0);
+  CHECK(back.ended == 1700000002.5);
+  const CsvTable o = read_csv_file(path);
+  CHECK(std::isnan(row_from_record(o.header, o.rows[0], {"x"}, {"score"}).started));
 }

@@ -116,7 +116,7 @@ Selection choose_selection(const Results& results, const std::string& metric,
   return sel;
 }
 
-Analysis analyze(const Results& results, const Selection& selection) {
+Analysis analyze(const Results& results, const Selection& selection, const SecondMetric* second) {
   Analysis a;
   a.selection = selection;
   const bool mx = selection.maximize;
@@ -212,8 +212,20 @@ Analysis analyze(const Results& results, const Selection& selection) {
     }
     a.marginals.push_back(std::move(m));
   }
-  std::stable_sort(a.marginals.begin(), a.marginals.end(),
-                   [](const Marginal& x, const Marginal& y) { return x.spread > y.spread; });
+  // Ranked by PED-ANOVA importance (n/a last, in the order of results.varied).
+  a.importance = importance_of(results, selection);
+  for (auto& m : a.marginals)
+    for (const auto& p : a.importance.params)
+      if (p.param == m.param) m.importance = p.fraction;
+  std::stable_sort(a.marginals.begin(), a.marginals.end(), [](const Marginal& x, const Marginal& y) {
+    const bool nx = std::isnan(x.importance), ny = std::isnan(y.importance);
+    if (nx != ny) return ny;
+    return !nx && x.importance > y.importance;
+  });
+  if (second) {
+    a.has_pareto = true;
+    a.pareto = pareto_of(results, selection, *second);
+  }
 
   a.best_config = best_config(results, selection);
   if (!a.best_config.is_null()) {

@@ -2,10 +2,12 @@
 // The aggregated view of a sweep: configurations (the varied parameters) ranked by the mean of
 // the selection metric over their seeds, failures grouped by message, per-parameter marginals.
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "report/importance.hpp"
 #include "report/results.hpp"
 
 namespace ns::report {
@@ -45,8 +47,11 @@ struct Marginal {
   std::string param;
   bool numeric = false;  ///< every value parses as a number (rows sorted numerically)
   std::vector<MarginalRow> rows;
-  /// Influence of the parameter: max - min of its marginal means (0 with fewer than 2 values).
+  /// max - min of its marginal means (0 with fewer than 2 values): shown, no longer the ranking
+  /// (a search's correlated draws bias it; report/README.md, "What mattered").
   double spread = 0;
+  /// Its PED-ANOVA importance as a fraction of the sum (NaN: n/a); the marginals' order.
+  double importance = std::nan("");
 };
 
 /// Non-ok trials of one status and their most common messages.
@@ -63,7 +68,12 @@ struct Analysis {
   int ok_without_metric = 0;           ///< ok trials whose selection metric is NaN/missing
   std::vector<ConfigStats> configs;    ///< ranked best first
   std::vector<ProblemGroup> problems;  ///< largest group first
-  std::vector<Marginal> marginals;     ///< most influential first
+  std::vector<Marginal> marginals;     ///< most important (PED-ANOVA) first
+  ImportanceResult importance;         ///< PED-ANOVA over the varied parameters
+  /// The Pareto view of the selection metric against a second one (present when analyze() was
+  /// given one).
+  bool has_pareto = false;
+  ParetoView pareto;
   /// After each trial of results.csv (in the order rows landed: the order trials finished),
   /// the best selection metric of the ok trials so far; NaN until the first.
   std::vector<double> best_so_far;
@@ -74,8 +84,9 @@ struct Analysis {
   int best_config_index = -1;
 };
 
-/// Aggregates `results` under `selection`.
-Analysis analyze(const Results& results, const Selection& selection);
+/// Aggregates `results` under `selection`; with `second`, also the Pareto view against it.
+Analysis analyze(const Results& results, const Selection& selection,
+                 const SecondMetric* second = nullptr);
 
 /// One-line summary of a message for grouping: first line, trimmed, at most 120 characters.
 std::string summarize_message(const std::string& message);

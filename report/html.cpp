@@ -243,6 +243,56 @@ json read_masks(const Results& r, const Trial& t, json& skipped) {
 }
 
 }  // namespace
+// What mattered: the importance bars, the parallel coordinates of every trial (failed ones
+// counted, not drawn) and the second metric against the first with the Pareto front.
+void what_mattered(const Results& r, const Analysis& a, json& d) {
+  const std::string& metric = a.selection.metric;
+  const ImportanceResult& im = a.importance;
+  json params = json::array();
+  for (const auto& p : im.params)
+    params.push_back({{"param", p.param},
+                      {"fraction", finite_or_null(p.fraction)},
+                      {"raw", finite_or_null(p.raw)},
+                      {"space", p.why_na.empty() ? p.domain.source : p.why_na}});
+  d["importance"] = {{"params", params}, {"top", im.top},         {"trials", im.trials},
+                     {"rows", im.rows},  {"why_none", im.why_none}};
+
+  // Axes in results.varied order; each trial's cells as written, the page places them.
+  json axes = json::array();
+  const std::vector<Domain> domains = search_domains(r);
+  for (std::size_t i = 0; i < r.varied.size(); ++i) {
+    const Domain& dom = domains[i];
+    const char* kind = dom.kind == Domain::Kind::kRange      ? "range"
+                       : dom.kind == Domain::Kind::kLogRange ? "log"
+                       : dom.kind == Domain::Kind::kValues   ? "values"
+                                                             : "categorical";
+    axes.push_back({{"param", r.varied[i]}, {"kind", kind}, {"low", dom.low}, {"high", dom.high},
+                    {"values", dom.values}});
+  }
+  json lines = json::array();
+  int failed = 0;
+  for (const Trial& t : r.trials) {
+    const bool stopped = t.state == engine::TrialStatus::kStopped;
+    const double v = t.metric(metric);
+    if ((!t.ok() && !stopped) || !std::isfinite(v)) {
+      ++failed;
+      continue;
+    }
+    json cells = json::array();
+    for (const auto& p : r.varied) cells.push_back(t.cell(p));
+    lines.push_back({{"id", t.id}, {"status", t.status}, {"value", v}, {"cells", cells}});
+  }
+  d["parallel"] = {{"axes", axes}, {"lines", lines}, {"left_out", failed}};
+
+  d["pareto"] = nullptr;
+  if (a.has_pareto) {
+    const ParetoView& p = a.pareto;
+    d["pareto"] = {{"metric2", p.second.name}, {"maximize2", p.second.maximize},
+                   {"mode2_source", p.second.mode_source}, {"ids", p.ids},
+                   {"x", p.metric2}, {"y", p.metric}, {"front", p.front}};
+  }
+}
+
 
 fs::path plotly_js_path() {
   if (const char* env = std::getenv("NS_PLOTLY_JS"); env && *env) return env;
@@ -340,11 +390,13 @@ json html_data(const Results& r, const Analysis& a, int top) {
     for (auto& row : m.rows)
       rows.push_back({{"value", row.value}, {"n", row.n}, {"best", row.best}, {"mean", row.mean}});
     marginals.push_back(
-        {{"param", m.param}, {"numeric", m.numeric}, {"spread", m.spread}, {"rows", rows}});
+        {{"param", m.param}, {"numeric", m.numeric}, {"spread", m.spread},
+         {"importance", finite_or_null(m.importance)}, {"rows", rows}});
   }
   d["marginals"] = marginals;
 
-  // Heatmap over the two most influential parameters (a.marginals is sorted by spread).
+  what_mattered(r, a, d);
+  // Heatmap over the two most important parameters (a.marginals is sorted by importance).
   d["heatmap"] = nullptr;
   if (a.marginals.size() >= 2 && !a.configs.empty()) {
     const Marginal& mx = a.marginals[0];
@@ -508,7 +560,15 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <div id="problems"></div>
 <h2>Metric against each hyperparameter</h2>
 <div id="vs-params" class="grid"></div>
-<h2>The two most influential hyperparameters</h2>
+<section id="what-mattered">
+<h2>What mattered: hyperparameter importance (PED-ANOVA)</h2>
+<div id="importance"></div>
+<h2>Every trial across the hyperparameters (parallel coordinates)</h2>
+<div id="parallel"></div>
+<h2>The metric against a second one, with the Pareto front</h2>
+<div id="pareto"></div>
+</section>
+<h2>The two most important hyperparameters</h2>
 <div id="heatmap"></div>
 <h2>Learning curves of the top trials</h2>
 <div id="curves" class="grid"></div>

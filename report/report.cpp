@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -39,7 +40,13 @@ void run_report(const ReportOptions& o, std::ostream& out) {
              flag, file->string());
   }
   if (!o.html.empty()) plotly = load_plotly_js();
-  const Analysis analysis = analyze(results, selection);
+  // The Pareto view: --metric2, else wall_s where results.csv has it.
+  const bool has_wall = std::find(results.columns.begin(), results.columns.end(), "wall_s") !=
+                        results.columns.end();
+  const bool pareto = !o.metric2.empty() || has_wall;
+  const SecondMetric second =
+      pareto ? choose_second(results, selection, o.metric2, o.mode2) : SecondMetric();
+  const Analysis analysis = analyze(results, selection, pareto ? &second : nullptr);
 
   const PbtView pbt = load_pbt(results);
   // Checked before anything is written: a sweep that cannot give a replay writes nothing.
@@ -85,6 +92,12 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
   cmd->add_option("--mode", opts->mode,
                   "max or min (default: the sweep's, or from the metric name)")
       ->check(CLI::IsMember({"max", "min"}));
+  cmd->add_option("--metric2", opts->metric2,
+                  "second metric set against the first, its Pareto front listed and drawn: a "
+                  "metric column, wall_s or a numeric parameter column (default: wall_s)");
+  cmd->add_option("--mode2", opts->mode2,
+                  "max or min for --metric2 (default: from its name; wall_s is min)")
+      ->check(CLI::IsMember({"max", "min"}));
   cmd->add_option("--top", opts->top, "configurations in the leaderboard")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -100,7 +113,8 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
   cmd->callback([opts, dirs, cmd, &action] {
     // Which options were given, read now (the App lives on, its parse state may not).
     std::vector<std::string> single_only;
-    for (const char* flag : {"--top", "--best-config", "--replay", "--replay-trial"})
+    for (const char* flag :
+         {"--top", "--best-config", "--replay", "--replay-trial", "--metric2", "--mode2"})
       if (cmd->count(flag) > 0) single_only.push_back(flag);
     action = [opts, dirs, single_only] {
       try {

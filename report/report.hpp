@@ -22,6 +22,8 @@ struct ReportOptions {
   std::filesystem::path out_dir;
   std::string metric;          ///< "" = the sweep's selection metric
   std::string mode;            ///< "" = the sweep's mode or inferred from the metric's name
+  std::string metric2;  ///< the second metric of the Pareto view ("" = wall_s when present)
+  std::string mode2;    ///< "" = inferred from metric2's name
   int top = 10;                ///< configurations in the leaderboard
   std::filesystem::path html;  ///< empty = no HTML page
   std::filesystem::path best_config;  ///< empty = none; else the best configuration as JSON

@@ -25,7 +25,8 @@ namespace {
 // Columns every results.csv has besides the parameters and metrics (docs/formats.md, "Results
 // directory").
 const std::set<std::string> kBookkeeping = {"trial_id", "status", "seed", "repeat", "fold", "attempt",
-                                            "wall_s",   "rank",   "host", "device", "error"};
+                                            "wall_s",   "started", "ended", "rank", "host",
+                                            "device",   "error"};
 
 std::vector<std::string> string_list(const json& j, const std::string& where) {
   std::vector<std::string> out;
@@ -93,6 +94,7 @@ SweepInfo read_sweep_json(const fs::path& path) {
   }
   if (j.contains("spec") && j["spec"].is_object()) {
     const json& spec = j["spec"];
+    info.spec = spec;
     if (info.name.empty() && spec.contains("name") && spec["name"].is_string())
       info.name = spec["name"];
     if (info.family.empty() && spec.contains("family") && spec["family"].is_string())

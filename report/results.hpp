@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/search_registry.hpp"
 
 namespace ns::report {
@@ -45,6 +47,8 @@ struct SweepInfo {
   /// The replicates of a configuration: the spec's "repeats" x "folds" (1 when sweep.json does
   /// not say): best_config.json's rule ranks configurations with all of them ended first.
   int replicates = 1;
+  /// sweep.json's "spec" (null when absent): the search space's grid values and distributions.
+  nlohmann::json spec;
   /// True when TPE proposed the trials after the first random draws (TPE, TPE + ASHA).
   bool tpe() const {
     return search == engine::SearchMethod::kTpe || search == engine::SearchMethod::kTpeAsha;

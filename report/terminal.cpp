@@ -46,6 +46,48 @@ std::string format_metric(double v) {
   return fmt::format("{:.4g}", v);
 }
 
+namespace {
+
+// What mattered: PED-ANOVA importance of each varied parameter (report/importance.hpp).
+std::string render_importance(const Analysis& a) {
+  const ImportanceResult& im = a.importance;
+  if (im.params.empty()) return "";
+  std::string out = fmt::format(
+      "\nWhat mattered: PED-ANOVA importance (the top {} of {} trials against the search space; "
+      "{})\n",
+      im.top, im.trials, im.rows);
+  if (!im.why_none.empty()) return out + "  not computed: " + im.why_none + "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : im.params)
+    rows.push_back({p.param, std::isnan(p.fraction) ? "n/a" : fmt::format("{:.3f}", p.fraction),
+                    format_metric(p.raw), p.why_na.empty() ? p.domain.source : p.why_na});
+  return out + table({"parameter", "importance", "divergence", "search space"}, rows,
+                     {false, true, true, false}, "  ");
+}
+
+// The Pareto front of the selection metric against --metric2 (report/importance.hpp).
+std::string render_pareto(const Analysis& a) {
+  if (!a.has_pareto) return "";
+  const ParetoView& p = a.pareto;
+  const std::string& m = a.selection.metric;
+  std::string out = fmt::format(
+      "\nPareto front: {} ({}) against {} ({}, {}): {} of {} ok trials\n", m,
+      a.selection.maximize ? "max" : "min", p.second.name, p.second.maximize ? "max" : "min",
+      p.second.mode_source, p.front.size(), p.ids.size());
+  if (p.front.empty()) return out;
+  constexpr std::size_t kShown = 20;
+  std::vector<std::vector<std::string>> rows;
+  for (std::size_t k = 0; k < std::min(kShown, p.front.size()); ++k) {
+    const std::size_t i = p.front[k];
+    rows.push_back({p.ids[i], format_metric(p.metric[i]), format_metric(p.metric2[i])});
+  }
+  out += table({"trial", m, p.second.name}, rows, {false, true, true}, "  ");
+  if (p.front.size() > kShown) out += fmt::format("  ... and {} more\n", p.front.size() - kShown);
+  return out;
+}
+
+}  // namespace
+
 std::string render_terminal(const Results& r, const Analysis& a, int top) {
   const std::string& metric = a.selection.metric;
   const char* direction = a.selection.maximize ? "higher is better" : "lower is better";
@@ -168,12 +210,16 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
     }
   }
 
+  out += render_importance(a);
+
   // Marginals.
   if (!a.marginals.empty() && !a.configs.empty()) {
     out += fmt::format(
-        "\nEach hyperparameter's values over ok trials, by spread of their mean {}:\n", metric);
+        "\nEach hyperparameter's values over ok trials, most important first ({} by value):\n",
+        metric);
     for (auto& m : a.marginals) {
-      out += fmt::format("  {}  (spread {})\n", m.param, format_metric(m.spread));
+      out += fmt::format("  {}  (importance {}, spread of the means {})\n", m.param,
+                         format_metric(m.importance), format_metric(m.spread));
       std::vector<std::vector<std::string>> rows;
       for (auto& row : m.rows)
         rows.push_back(
@@ -181,6 +227,8 @@ std::string render_terminal(const Results& r, const Analysis& a, int top) {
       out += table({"value", "n", "best", "mean"}, rows, {false, true, true, true}, "    ");
     }
   }
+
+  out += render_pareto(a);
 
   if (a.best_config_index >= 0) {
     // best_config.json's rule: usually the leaderboard's first; an incomplete configuration

@@ -113,7 +113,7 @@
         name: 'mean', line: { color: '#d62728' }, marker: { symbol: 'diamond', size: 10 } },
     ], {
       title: { text: M + ' vs ' + m.param },
-      xaxis: Object.assign({ title: { text: m.param + ' (spread of the means ' + num(m.spread) + ')' },
+      xaxis: Object.assign({ title: { text: m.param + ' (importance ' + num(m.importance) + ', spread of the means ' + num(m.spread) + ')' },
         type: m.numeric ? (logx ? 'log' : 'linear') : 'category' },
         // Ticks at the values tried, when they are few.
         m.numeric && mx.length <= 8 ? { tickvals: mx, ticktext: m.rows.map((r) => r.value) } : {}),
@@ -122,7 +122,7 @@
     });
   });
 
-  // Heatmap over the two most influential hyperparameters.
+  // Heatmap over the two most important hyperparameters (PED-ANOVA).
   const hm = document.getElementById('heatmap');
   if (!D.heatmap) {
     empty(hm, 'Needs two varied hyperparameters with ok trials.');
@@ -137,6 +137,117 @@
       xaxis: { title: { text: h.x }, type: 'category' }, yaxis: { title: { text: h.y }, type: 'category' },
       height: 420 });
   }
+
+  // What mattered (report/importance.hpp): PED-ANOVA importance as bars, every trial as a line
+  // across the hyperparameters (parallel coordinates), and the metric against a second one with
+  // the Pareto front.
+  function drawImportance() {
+    const c = document.getElementById('importance');
+    const I = D.importance;
+    if (!I || I.params.length === 0) { empty(c, 'No varied hyperparameters.'); return; }
+    if (I.why_none) { empty(c, 'Not computed: ' + I.why_none + '.'); return; }
+    const ps = I.params.slice().reverse();  // the most important on top
+    plot(c, [{ type: 'bar', orientation: 'h', y: ps.map((p) => p.param),
+      x: ps.map((p) => (p.fraction === null ? 0 : p.fraction)),
+      text: ps.map((p) => (p.fraction === null ? 'n/a' : num(p.fraction))), textposition: 'auto',
+      customdata: ps.map((p) => [num(p.raw), p.space]), marker: { color: '#1f77b4' },
+      hovertemplate: '%{y}: %{text}<br>divergence %{customdata[0]}<br>%{customdata[1]}<extra></extra>' }],
+    { title: { text: 'importance of reaching the top ' + I.top + ' of ' + I.trials + ' trials (fractions)' },
+      xaxis: { title: { text: 'share of the summed Pearson divergences' }, range: [0, 1] },
+      yaxis: { type: 'category', automargin: true }, height: Math.max(220, 60 + 40 * ps.length) });
+    c.appendChild(el('p', { class: 'meta' }, 'Rows: ' + I.rows + '.'));
+  }
+
+  function viridis(t) {
+    const stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+    const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
+    const i = Math.min(stops.length - 2, Math.floor(x)), f = x - i;
+    const rgb = stops[i].map((v, k) => Math.round(v + f * (stops[i + 1][k] - v)));
+    return 'rgb(' + rgb.join(',') + ')';
+  }
+
+  function drawParallel() {
+    const c = document.getElementById('parallel');
+    const P = D.parallel;
+    if (!P || P.lines.length === 0 || P.axes.length === 0) {
+      empty(c, 'Needs varied hyperparameters and trials with a finite ' + M + '.');
+      return;
+    }
+    const maxLines = 1500;
+    const lines = P.lines.slice(0, maxLines);
+    // Each axis maps a trial's cell to [0, 1]: ranges linearly (log ranges in log space), value
+    // sets evenly by their order (the values tried added to those declared).
+    const axes = P.axes.map((a) => {
+      if (a.kind === 'range' || a.kind === 'log') {
+        const f = a.kind === 'log' ? Math.log : (v) => v;
+        const lo = f(a.low), hi = f(a.high);
+        return { name: a.param + (a.kind === 'log' ? ' (log)' : ''), labels: [[0, num(a.low)], [1, num(a.high)]],
+          pos: (s) => (hi > lo ? (f(Number(s)) - lo) / (hi - lo) : 0.5) };
+      }
+      const values = a.values.slice();
+      const numeric = a.kind === 'values';
+      const idx = P.axes.indexOf(a);
+      lines.forEach((l) => { if (!values.some((v) => v === l.cells[idx] || (numeric && Number(v) === Number(l.cells[idx])))) values.push(l.cells[idx]); });
+      if (numeric) values.sort((x, y) => Number(x) - Number(y));
+      const at = (s) => values.findIndex((v) => v === s || (numeric && Number(v) === Number(s)));
+      const step = values.length > 1 ? 1 / (values.length - 1) : 0;
+      const pos = (s) => (values.length > 1 ? at(s) * step : 0.5);
+      const shown = values.length <= 12 ? values : [values[0], values[values.length - 1]];
+      return { name: a.param, labels: shown.map((v) => [pos(v), v]), pos: pos };
+    });
+    const vs = lines.map((l) => l.value);
+    const lo = Math.min(...vs), hi = Math.max(...vs);
+    axes.push({ name: M, labels: [[0, num(lo)], [1, num(hi)]], pos: (v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5) });
+    const xs = axes.map((_, i) => i);
+    const order = lines.slice().sort((a, b) => (a.status === 'ok') - (b.status === 'ok'));  // stopped behind
+    const traces = order.map((l) => {
+      const ok = l.status === 'ok';
+      const t = hi > lo ? (l.value - lo) / (hi - lo) : 1;
+      return { x: xs, y: l.cells.map((s, i) => axes[i].pos(s)).concat([axes[axes.length - 1].pos(l.value)]),
+        mode: 'lines', type: 'scatter', showlegend: false, opacity: ok ? 0.9 : 0.35,
+        line: { width: ok ? 2 : 1, color: ok ? viridis(D.maximize ? t : 1 - t) : '#aaaaaa' },
+        hovertemplate: l.id + ' (' + l.status + ')<br>' + M + ' ' + num(l.value) + '<extra></extra>' };
+    });
+    const annotations = [];
+    axes.forEach((a, i) => a.labels.forEach(([y, text]) => annotations.push({ x: i, y: y, text: String(text),
+      showarrow: false, xanchor: 'left', xshift: 4, font: { size: 10, color: '#444' } })));
+    const shapes = xs.map((i) => ({ type: 'line', x0: i, x1: i, y0: 0, y1: 1, line: { color: '#666', width: 1 } }));
+    const stopped = lines.filter((l) => l.status !== 'ok').length;
+    let title = lines.length + ' trials';
+    if (stopped) title += ', ' + stopped + ' stopped early (grey)';
+    if (P.left_out) title += '; ' + P.left_out + ' failed or without a ' + M + ', left out';
+    if (P.lines.length > maxLines) title += '; the first ' + maxLines + ' drawn';
+    plot(c, traces, { title: { text: title + '; colour: ' + M + ' (yellow best)' }, height: 440,
+      xaxis: { tickvals: xs, ticktext: axes.map((a) => a.name), range: [-0.2, xs.length - 0.5],
+        showgrid: false, zeroline: false },
+      yaxis: { visible: false, range: [-0.05, 1.05] }, annotations: annotations, shapes: shapes });
+  }
+
+  function drawPareto() {
+    const c = document.getElementById('pareto');
+    const Q = D.pareto;
+    if (!Q || Q.ids.length === 0) { empty(c, 'No ok trial with both metrics (--metric2).'); return; }
+    const f = Q.front.slice().sort((i, j) => Q.x[i] - Q.x[j]);
+    const M2 = Q.metric2;
+    plot(c, [
+      { x: Q.x, y: Q.y, text: Q.ids, mode: 'markers', type: 'scatter', name: 'ok trials',
+        marker: { size: 7, opacity: 0.5, color: '#1f77b4' },
+        hovertemplate: '%{text}<br>' + M2 + ' %{x}<br>' + M + ' %{y}<extra></extra>' },
+      { x: f.map((i) => Q.x[i]), y: f.map((i) => Q.y[i]), text: f.map((i) => Q.ids[i]),
+        mode: 'lines+markers', type: 'scatter', name: 'Pareto front',
+        // Steps along the edge of the region the front dominates.
+        line: { shape: Q.maximize2 ? 'vh' : 'hv', color: '#d62728' },
+        marker: { size: 10, symbol: 'diamond', color: '#d62728' },
+        hovertemplate: '%{text} (front)<br>' + M2 + ' %{x}<br>' + M + ' %{y}<extra></extra>' },
+    ], { title: { text: M + ' (' + (D.maximize ? 'max' : 'min') + ') against ' + M2 + ' (' +
+      (Q.maximize2 ? 'max' : 'min') + '): ' + Q.front.length + ' of ' + Q.ids.length + ' trials on the front' },
+      xaxis: { title: { text: M2 } }, yaxis: { title: { text: M } }, height: 420,
+      legend: { orientation: 'h', y: -0.25 } });
+  }
+
+  drawImportance();
+  drawParallel();
+  drawPareto();
 
   // Learning curves of the top trials (trials/<id>/curve.csv; first column is the x axis).
   const cv = document.getElementById('curves');

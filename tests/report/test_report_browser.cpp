@@ -25,6 +25,14 @@ std::size_t count(const std::string& text, const std::string& what) {
   return n;
 }
 
+// The page from `<div id="ID"` to the next heading: one section's charts.
+std::string section(const std::string& dom, const std::string& id) {
+  const std::size_t from = dom.find("<div id=\"" + id + "\"");
+  if (from == std::string::npos) return "";
+  const std::size_t to = dom.find("<h2", from);
+  return dom.substr(from, to == std::string::npos ? std::string::npos : to - from);
+}
+
 // Flags from the issue: no sandbox (root in CI), no GPU, nothing fetched, a fresh profile.
 std::string chromium_cmd(const fs::path& profile) {
   return "timeout 120 " + test::shell_quote(chromium()) +
@@ -59,10 +67,24 @@ TEST_CASE("browser: the report's Plotly charts render offline in headless Chromi
   const std::string dom = test::read_text(dom_path);
   INFO("chromium log: " << test::read_text(tmp.path / "chromium.log").substr(0, 2000));
 
-  // One Plotly container per chart: 2 metric-vs-parameter, 1 heatmap, 3 learning-curve series
-  // (train_loss, val_loss, val_ccnorm), 2 per-neuron histograms (Pearson, CCnorm), 12 masks.
-  CHECK(count(dom, "class=\"plot-container plotly\"") == 20);
-  CHECK(count(dom, "class=\"main-svg\"") >= 20);
+  // One Plotly container per chart: 2 metric-vs-parameter, the importance bars, the parallel
+  // coordinates, the Pareto scatter, 1 heatmap, 3 learning-curve series (train_loss, val_loss,
+  // val_ccnorm), 2 per-neuron histograms (Pearson, CCnorm), 12 masks.
+  CHECK(count(dom, "class=\"plot-container plotly\"") == 23);
+  CHECK(count(dom, "class=\"main-svg\"") >= 23);
+  // What mattered: one importance bar per varied parameter (lr, channels); one line per trial with
+  // a finite metric (14 ok; 3 failed left out) across 3 axes (lr, channels, val_ccnorm); the
+  // Pareto scatter's 14 ok trials and its front of 5 (val_ccnorm max against wall_s min).
+  const std::string bars = section(dom, "importance"), lines = section(dom, "parallel"),
+                    pareto = section(dom, "pareto");
+  CHECK(count(bars, "trace bars") == 1);
+  CHECK(count(bars, "<g class=\"point\"") == 2);
+  CHECK(count(lines, "class=\"trace scatter") == 14);
+  CHECK(count(lines, "class=\"xtick\"") == 3);
+  CHECK(lines.find("3 failed or without a val_ccnorm, left out") != std::string::npos);
+  CHECK(count(pareto, "class=\"trace scatter") == 2);
+  CHECK(count(pareto, "<path class=\"point\"") == 14 + 5);
+  CHECK(pareto.find("5 of 14 trials on the front") != std::string::npos);
   CHECK(count(dom, "class=\"hm\"") >= 13);         // heatmap traces drawn (1 + 12 masks)
   CHECK(count(dom, "class=\"trace bars\"") >= 3);  // histogram bars (3 neuron columns)
   CHECK(count(dom, "class=\"scatterlayer") >= 5);

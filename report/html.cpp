@@ -1,6 +1,7 @@
 #include "report/html.hpp"
 #include "engine/journal.hpp"
 #include "report/pbt.hpp"
+#include "report/timeline.hpp"
 
 #include <map>
 
@@ -445,6 +446,7 @@ json html_data(const Results& r, const Analysis& a, int top) {
     d["masks"] = read_masks(r, best, skipped);
   }
   d["early_stopping"] = early_stopping(r);
+  d["timeline"] = timeline_json(load_timeline(r));  // when each rank trained (timeline.hpp)
   d["pbt"] = nullptr;
   if (const PbtView pbt = load_pbt(r); pbt.present) {
     json members = json::array();
@@ -585,6 +587,10 @@ std::string render_html(const Results& r, const Analysis& a, int top,
 <section id="early-stopping">
 <h2>Early stopping: the metric at each rung</h2>
 <div id="rungs"></div>
+</section>
+<section id="timeline-section">
+<h2>Timeline: each rank's trials over wall time</h2>
+<div id="timeline"></div>
 </section>
 <section id="neural">
 <h2>Best trial: per-neuron metrics and readout masks</h2>

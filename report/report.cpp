@@ -1,22 +1,27 @@
 #include "report/report.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <csignal>
 #include <memory>
+#include <sstream>
 
 #include "core/error.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
+#include "engine/sweep_output.hpp"
 #include "report/analysis.hpp"
 #include "report/compare.hpp"
 #include "report/html.hpp"
 #include "report/pbt.hpp"
 #include "report/results.hpp"
 #include "report/terminal.hpp"
+#include "report/timeline.hpp"
 
 namespace ns::report {
 namespace fs = std::filesystem;
@@ -56,6 +61,7 @@ void run_report(const ReportOptions& o, std::ostream& out) {
       o.replay.empty() ? nlohmann::json() : best_replay_spec(pbt, o.replay_trial);
   out << render_terminal(results, analysis, o.top);
   out << render_pbt(pbt, results);
+  out << render_timeline_text(load_timeline(results));
   out.flush();
   if (!o.replay.empty()) {
     core::write_file_atomic(o.replay, replay.dump(2) + "\n", kExitBadInput);
@@ -70,8 +76,64 @@ void run_report(const ReportOptions& o, std::ostream& out) {
     out << "wrote " << o.best_config.string() << "\n";
   }
   if (!o.html.empty()) {
-    core::write_file_atomic(o.html, render_html(results, analysis, o.top, plotly), kExitBadInput);
+    std::string html = render_html(results, analysis, o.top, plotly);
+    if (o.refresh_s > 0) {
+      // --watch while the sweep runs: the browser reloads the page (rewritten meanwhile).
+      const std::string head = "<head>\n";
+      const auto at = html.find(head);
+      if (at != std::string::npos)
+        html.insert(at + head.size(),
+                    fmt::format("<meta http-equiv=\"refresh\" content=\"{}\">\n", o.refresh_s));
+    }
+    core::write_file_atomic(o.html, html, kExitBadInput);
     out << "wrote " << o.html.string() << "\n";
+  }
+}
+
+namespace {
+
+volatile std::sig_atomic_t g_watch_stop = 0;
+extern "C" void on_watch_signal(int) { g_watch_stop = 1; }
+
+// state.json says the sweep runs ("state": "running"); false without one.
+bool sweep_running(const fs::path& dir) {
+  const nlohmann::json state = engine::read_state(dir.string());
+  return state.is_object() && state.value("state", std::string()) == "running";
+}
+
+}  // namespace
+
+void watch_report(ReportOptions o, int seconds, std::ostream& out) {
+  NS_CHECK(seconds >= 1, "--watch: expected seconds >= 1, found {}", seconds);
+  NS_CHECK(!o.html.empty(), "--watch {}: needs --html FILE (the page it rewrites)", seconds);
+  g_watch_stop = 0;
+  struct sigaction sa {}, old_int{}, old_term{};
+  sa.sa_handler = on_watch_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  struct Restore {
+    struct sigaction i, t;
+    ~Restore() {
+      sigaction(SIGINT, &i, nullptr);
+      sigaction(SIGTERM, &t, nullptr);
+    }
+  } restore{old_int, old_term};
+  for (int round = 1;; ++round) {
+    const bool running = sweep_running(o.out_dir) && g_watch_stop == 0;
+    o.refresh_s = running ? seconds : 0;
+    if (!running) {
+      // The final page, without the reload, and the terminal report.
+      run_report(o, out);
+      if (g_watch_stop != 0) log::info("--watch: stopped by a signal; the page no longer reloads");
+      return;
+    }
+    std::ostringstream quiet;
+    run_report(o, quiet);
+    log::info("--watch: wrote {} (round {}; the sweep runs, next in {} s)", o.html.string(), round,
+              seconds);
+    for (int tenth = 0; tenth < seconds * 10 && g_watch_stop == 0; ++tenth)
+      ::usleep(100000);
   }
 }
 
@@ -110,14 +172,21 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
                   "lineage) as one fixed-schedule trial to FILE");
   cmd->add_option("--replay-trial", opts->replay_trial,
                   "with --replay: the member (trial id) to replay instead of the best");
-  cmd->callback([opts, dirs, cmd, &action] {
+  auto watch = std::make_shared<int>(0);
+  cmd->add_option("--watch", *watch,
+                  "with --html: rewrite the page every SECONDS while state.json says the sweep "
+                  "runs (the page reloads itself); stop when it ends, or on Ctrl-C")
+      ->check(CLI::PositiveNumber);
+  cmd->callback([opts, dirs, cmd, watch, &action] {
     // Which options were given, read now (the App lives on, its parse state may not).
     std::vector<std::string> single_only;
     for (const char* flag :
          {"--top", "--best-config", "--replay", "--replay-trial", "--metric2", "--mode2"})
       if (cmd->count(flag) > 0) single_only.push_back(flag);
-    action = [opts, dirs, single_only] {
+    action = [opts, dirs, single_only, watch] {
       try {
+        NS_CHECK(*watch == 0 || dirs->size() == 1,
+                 "--watch: watches one sweep directory, found {}", dirs->size());
         if (dirs->size() > 1) {
           NS_CHECK(single_only.empty(),
                    "{}: applies to one sweep directory; comparing {} sweeps takes --metric, "
@@ -132,6 +201,10 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
           return static_cast<int>(kExitOk);
         }
         opts->out_dir = dirs->front();
+        if (*watch > 0) {
+          watch_report(*opts, *watch, std::cout);
+          return static_cast<int>(kExitOk);
+        }
         run_report(*opts, std::cout);
         return static_cast<int>(kExitOk);
       } catch (const Error& e) {

@@ -29,6 +29,9 @@ struct ReportOptions {
   std::filesystem::path best_config;  ///< empty = none; else the best configuration as JSON
   std::filesystem::path replay;       ///< empty = none; else the PBT winner's replay spec
   std::string replay_trial;           ///< replay this member (trial id) instead of the best
+  /// > 0: the HTML page reloads itself every refresh_s seconds (a meta refresh; --watch sets
+  /// it while the sweep runs).
+  int refresh_s = 0;
 
   ReportOptions& with_metric(std::string m) {
     metric = std::move(m);
@@ -56,6 +59,12 @@ struct ReportOptions {
 /// directory, no results.csv, unknown metric, missing Plotly for --html, no directory for an
 /// output file); writes nothing then.
 void run_report(const ReportOptions& options, std::ostream& out);
+
+/// `report DIR --html FILE --watch SECONDS`: rewrites the page every `seconds` while state.json
+/// says the sweep runs, the page reloading itself; once it says otherwise (or has none), or on
+/// SIGINT/SIGTERM, writes the page once more without the reload, prints the terminal report
+/// and returns. Each page is written whole (a temporary file renamed over it).
+void watch_report(ReportOptions options, int seconds, std::ostream& out);
 
 /// Adds the `report` subcommand to `root`; when it is chosen, its callback sets `action` to a
 /// function that runs it and returns the process exit code (0 ok, 2 bad input).

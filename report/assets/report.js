@@ -339,6 +339,47 @@
       yaxis: { title: { text: M } }, shapes: shapes, showlegend: false, height: 420 });
   }
 
+  // Timeline (report/timeline.hpp): one row per rank, each trial a bar from its start to its
+  // end (Plotly bars with a base), coloured by status; a promoted trial's pauses between rungs
+  // dotted from one visit's end to the next's start; each run's start and end as lines.
+  timeline();
+  function timeline() {
+    const T = D.timeline;
+    const box = document.getElementById('timeline');
+    if (!T || !T.segments) {
+      empty(box, 'No timeline: ' + ((T && T.why_none) || 'no times') + '.');
+      return;
+    }
+    const colours = { ok: '#2a7ab9', paused: '#9ecae1', stopped: '#aaaaaa', failed: '#d62728',
+      timeout: '#ff7f0e' };
+    const byStatus = {};
+    T.segments.forEach((s) => { (byStatus[s.status] = byStatus[s.status] || []).push(s); });
+    const rankName = (r) => 'rank ' + r;
+    const traces = Object.keys(byStatus).map((st) => ({
+      type: 'bar', orientation: 'h', name: st, marker: { color: colours[st] || '#8c564b',
+        line: { color: '#fff', width: 1 } },
+      base: byStatus[st].map((s) => s.start), x: byStatus[st].map((s) => s.end - s.start),
+      y: byStatus[st].map((s) => rankName(s.rank)), text: byStatus[st].map((s) => s.hover),
+      textposition: 'none', hovertemplate: '%{text}<extra></extra>' }));
+    if (T.pauses.length) {
+      const x = [], y = [];
+      T.pauses.forEach((p) => { x.push(p.start, p.end, null); y.push(rankName(p.from_rank), rankName(p.to_rank), null); });
+      traces.push({ type: 'scatter', mode: 'lines', name: 'paused between rungs', x: x, y: y,
+        line: { dash: 'dot', width: 1.5, color: '#555' }, hoverinfo: 'skip' });
+    }
+    const shapes = [];
+    T.runs.forEach((r) => [r.started, r.ended].forEach((t) => shapes.push({ type: 'line', x0: t,
+      x1: t, yref: 'paper', y0: 0, y1: 1, line: { dash: 'dash', width: 1, color: '#888' } })));
+    const ranks = Array.from(new Set(T.segments.map((s) => s.rank))).sort((a, b) => b - a);
+    const pct = (v) => (v === null ? '-' : (100 * v).toFixed(1) + '%');
+    plot(box, traces, { title: { text: 'utilization ' + pct(T.utilization) + ' (' +
+      num(T.busy_s) + ' of ' + num(T.capacity_s) + ' rank-seconds busy, ' + T.runs.length +
+      ' run' + (T.runs.length === 1 ? '' : 's') + ')' }, barmode: 'overlay', shapes: shapes,
+      xaxis: { title: { text: 'seconds from ' + T.origin_utc + ' UTC' } },
+      yaxis: { categoryorder: 'array', categoryarray: ranks.map(rankName) },
+      height: Math.max(220, 90 + 36 * ranks.length), legend: { orientation: 'h', y: -0.3 } });
+  }
+
   // Neural family: per-neuron metrics and readout masks of the best trial.
   const nr = document.getElementById('neurons');
   const mk = document.getElementById('masks');

@@ -143,7 +143,8 @@ void add_report_command(CLI::App& root, std::function<int()>& action) {
   auto dirs = std::make_shared<std::vector<fs::path>>();
   CLI::App* cmd =
       root.add_subcommand("report",
-                          "Summarize a sweep's output directory: leaderboard, failures, marginals, "
+                          "Summarize a sweep's output directory: leaderboard, failures, what mattered "
+                          "(PED-ANOVA importance, marginals, a Pareto front), "
                           "optional HTML page and best configuration (works while the sweep "
                           "runs; writes nothing into the directory). With several directories: "
                           "the sweeps side by side");

@@ -131,3 +131,45 @@ TEST_CASE("browser: the comparison page draws every sweep's best-so-far curve on
   // The table: a row per sweep, told apart by their directories (one sweep name).
   CHECK(count(dom, "<td>maskcnn_lr_channels (") == 2);
 }
+
+TEST_CASE("browser: the timeline draws one bar per row with times, one row per rank") {
+  INFO("needs Debian's chromium: run scripts/setup.sh --deps, or set NS_CHROMIUM");
+  REQUIRE_FALSE(chromium().empty());
+  test::TempDir tmp;
+  const fs::path dir = tmp.path / "sweep";
+  fs::create_directories(dir);
+  // 5 rows on 2 ranks (a failed first attempt, then its retry), one run of 2 workers; a row
+  // without times (nan) gets no bar.
+  test::write_text(
+      dir / "results.csv",
+      "trial_id,status,x,score,seed,repeat,attempt,wall_s,started,ended,rank,host,device,error\n"
+      "t1,failed,1,nan,1,0,1,1.000,1000.000,1001.000,1,h,cpu,boom\n"
+      "t1,ok,1,0.5,1,0,2,2.000,1001.500,1003.500,1,h,cpu,\n"
+      "t2,ok,2,0.7,2,0,1,3.000,1000.000,1003.000,2,h,cpu,\n"
+      "t3,ok,3,0.6,3,0,1,2.000,1003.600,1005.600,1,h,cpu,\n"
+      "t4,ok,4,0.4,4,0,1,2.000,1003.100,1005.100,2,h,cpu,\n"
+      "t5,ok,5,0.3,5,0,1,0.000,nan,nan,0,,,reused\n");
+  test::write_text(dir / "state.json",
+                   R"({"state": "complete", "started": 999.5, "ended": 1006.0, "workers": 2,
+                       "runs": [{"started": 999.5, "ended": 1006.0, "workers": 2}]})");
+  const fs::path html = tmp.path / "timeline.html";
+  std::ostringstream out;
+  run_report(ReportOptions(dir).with_html(html).with_mode("max"), out);
+  const fs::path dom_path = tmp.path / "dom.html";
+  const std::string dump = chromium_cmd(tmp.path / "profile") + " --dump-dom " +
+                           test::shell_quote("file://" + html.string()) + " > " +
+                           test::shell_quote(dom_path.string()) + " 2>/dev/null";
+  INFO(dump);
+  REQUIRE(test::run_shell(dump) == 0);
+  const std::string dom = test::read_text(dom_path);
+  const auto at = dom.find("id=\"timeline\"");
+  REQUIRE(at != std::string::npos);
+  const std::string chart = dom.substr(at, dom.find("</section>", at) - at);
+  CHECK(count(chart, "class=\"plot-container plotly\"") == 1);
+  CHECK(count(chart, "class=\"trace bars\"") == 2);  // ok and failed
+  CHECK(count(chart, "class=\"point\"") == 5);       // one bar per row with times
+  CHECK(chart.find(">rank 1<") != std::string::npos);
+  CHECK(chart.find(">rank 2<") != std::string::npos);
+  CHECK(chart.find("utilization 76.9%") != std::string::npos);  // 10 of 13 rank-seconds
+  CHECK(dom.find("data-ns-rendered=\"0\"") == std::string::npos);
+}

@@ -100,7 +100,25 @@ for spec in "$EX"/*/spec.json; do
   check_sweep "$TMP/$name" "$trials" || fail "examples/$name: $(tail -5 "$TMP/err")"
   echo "examples/$name: ran reduced in $((SECONDS - start)) s"
   expect_exit 0 "$NS" report "$TMP/$name"
-  grep -q "$name" "$TMP/out" || { cat "$TMP/out"; fail "examples/$name: the report does not name the sweep"; }
+  grep -q "^sweep $name, " "$TMP/out" || { cat "$TMP/out"; fail "examples/$name: the report does not name the sweep"; }
+  # The section each example's README points at, by what its spec asks for.
+  python3 - "$TMP/$name.json" "$TMP/out" <<'PY' || fail "examples/$name: the report lacks its search's section"
+import json, sys
+s, report = json.load(open(sys.argv[1])), open(sys.argv[2]).read()
+want = []
+if "scheduler" in s:
+    want.append("Early stopping: trials by the rung where they ended")
+kind = s.get("search", {}).get("kind")
+if kind == "tpe":
+    want.append("Search: tpe after")
+if kind == "pbt":
+    want += ["PBT: population", "winning schedule"]
+if s.get("repeats", 1) * s.get("folds", 1) > 1:
+    want.append(f"(n={s.get('repeats', 1) * s.get('folds', 1)})")
+missing = [w for w in want if w not in report]
+if missing:
+    sys.exit(f"{sys.argv[1]}: the report has no {missing}:\n{report}")
+PY
   if [ "$html" = 1 ]; then
     set +e
     "$NS" report "$TMP/$name" --html "$TMP/$name.html" >/dev/null 2>"$TMP/err"

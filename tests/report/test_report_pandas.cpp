@@ -56,6 +56,16 @@ TEST_CASE("pandas: the same file once the partial line is cut, as a resumed swee
   check_with_pandas(tmp.path / "results.csv");
 }
 
+TEST_CASE("pandas: started and ended (Unix seconds, ms) read as numbers, nan where not known") {
+  test::TempDir tmp;
+  test::write_text(
+      tmp.path / "results.csv",
+      "trial_id,status,x,score,seed,repeat,attempt,wall_s,started,ended,rank,host,device,error\n"
+      "t1,ok,1,0.5,1,0,1,2.000,1796675689.165,1796675691.185,1,h,cpu,\n"
+      "t2,ok,2,0.7,2,0,1,0.000,nan,nan,0,,,reused from a (warm start)\n");
+  check_with_pandas(tmp.path / "results.csv");
+}
+
 TEST_CASE("pandas: a CRLF results.csv without sweep.json") {
   check_with_pandas(test::fixture("classifier_nosweep") / "results.csv");
 }

@@ -199,13 +199,17 @@
     const lo = Math.min(...vs), hi = Math.max(...vs);
     axes.push({ name: M, labels: [[0, num(lo)], [1, num(hi)]], pos: (v) => (hi > lo ? (v - lo) / (hi - lo) : 0.5) });
     const xs = axes.map((_, i) => i);
-    const order = lines.slice().sort((a, b) => (a.status === 'ok') - (b.status === 'ok'));  // stopped behind
+    // Colour by rank (an outlier would leave one colour to the rest), the best yellow.
+    const ranked = vs.slice().sort((a, b) => (D.maximize ? a - b : b - a));
+    const rank = (v) => (ranked.length > 1 ? ranked.indexOf(v) / (ranked.length - 1) : 1);
+    // Stopped trials behind, then the best last (on top).
+    const order = lines.slice().sort((a, b) => ((a.status === 'ok') - (b.status === 'ok')) ||
+      (rank(a.value) - rank(b.value)));
     const traces = order.map((l) => {
       const ok = l.status === 'ok';
-      const t = hi > lo ? (l.value - lo) / (hi - lo) : 1;
       return { x: xs, y: l.cells.map((s, i) => axes[i].pos(s)).concat([axes[axes.length - 1].pos(l.value)]),
         mode: 'lines', type: 'scatter', showlegend: false, opacity: ok ? 0.9 : 0.35,
-        line: { width: ok ? 2 : 1, color: ok ? viridis(D.maximize ? t : 1 - t) : '#aaaaaa' },
+        line: { width: ok ? 2 : 1, color: ok ? viridis(rank(l.value)) : '#aaaaaa' },
         hovertemplate: l.id + ' (' + l.status + ')<br>' + M + ' ' + num(l.value) + '<extra></extra>' };
     });
     const annotations = [];
@@ -217,7 +221,7 @@
     if (stopped) title += ', ' + stopped + ' stopped early (grey)';
     if (P.left_out) title += '; ' + P.left_out + ' failed or without a ' + M + ', left out';
     if (P.lines.length > maxLines) title += '; the first ' + maxLines + ' drawn';
-    plot(c, traces, { title: { text: title + '; colour: ' + M + ' (yellow best)' }, height: 440,
+    plot(c, traces, { title: { text: title + '; colour: rank by ' + M + ' (yellow best)' }, height: 440,
       xaxis: { tickvals: xs, ticktext: axes.map((a) => a.name), range: [-0.2, xs.length - 0.5],
         showgrid: false, zeroline: false },
       yaxis: { visible: false, range: [-0.05, 1.05] }, annotations: annotations, shapes: shapes });

@@ -243,7 +243,6 @@ json read_masks(const Results& r, const Trial& t, json& skipped) {
   }
 }
 
-}  // namespace
 // What mattered: the importance bars, the parallel coordinates of every trial (failed ones
 // counted, not drawn) and the second metric against the first with the Pareto front.
 void what_mattered(const Results& r, const Analysis& a, json& d) {
@@ -294,6 +293,7 @@ void what_mattered(const Results& r, const Analysis& a, json& d) {
   }
 }
 
+}  // namespace
 
 fs::path plotly_js_path() {
   if (const char* env = std::getenv("NS_PLOTLY_JS"); env && *env) return env;
@@ -395,8 +395,8 @@ json html_data(const Results& r, const Analysis& a, int top) {
          {"importance", finite_or_null(m.importance)}, {"rows", rows}});
   }
   d["marginals"] = marginals;
-
   what_mattered(r, a, d);
+
   // Heatmap over the two most important parameters (a.marginals is sorted by importance).
   d["heatmap"] = nullptr;
   if (a.marginals.size() >= 2 && !a.configs.empty()) {

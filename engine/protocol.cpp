@@ -108,6 +108,12 @@ nlohmann::json row_json(const ResultRow& r) {
   j["attempt"] = r.attempt;
   if (r.rung) j["rung"] = *r.rung;
   if (r.resource) j["resource"] = journal_json(*r.resource);
+  // Rank 0's times (results.csv's started/ended): a replicate's row held in the journal keeps
+  // them for the row a restart writes. Absent where not known (a worker's result.json).
+  if (std::isfinite(r.started) && std::isfinite(r.ended)) {
+    j["started"] = r.started;
+    j["ended"] = r.ended;
+  }
   return j;
 }
 
@@ -121,6 +127,11 @@ ResultRow row_from_json(const nlohmann::json& j) {
   j.at("attempt").get_to(r.attempt);
   if (j.contains("rung")) r.rung = j.at("rung").get<int>();
   if (j.contains("resource")) r.resource = journal_value(j.at("resource"));
+  if (j.contains("started") && j.contains("ended") && j.at("started").is_number() &&
+      j.at("ended").is_number()) {
+    r.started = j.at("started").get<double>();
+    r.ended = j.at("ended").get<double>();
+  }
   return r;
 }
 

@@ -6,7 +6,7 @@
 # with two directories, or below 1 s is exit 2.
 source "$(dirname "$0")/lib.sh"
 cat >"$TMP/slow.json" <<JSON
-{"name": "watched", "family": "quadratic", "grid": {"x": [0, 1, 2, 3, 4, 5]},
+{"name": "watched", "family": "quadratic", "grid": {"x": [0, 1, 2, 3, 4, 5, 6, 7]},
  "training": {"sleep_s": 0.8}, "metric": "score", "mode": "max", "out": "$TMP/sweep"}
 JSON
 "$NS" run "$TMP/slow.json" >"$TMP/run.out" 2>&1 &

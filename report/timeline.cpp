@@ -40,8 +40,10 @@ void measure(RunUse& run, const std::vector<const Segment*>& segs) {
   for (const Segment* s : segs) {
     const double a = std::max(s->start, run.started), b = std::min(s->end, run.ended);
     ++count[s->rank];
-    if (b > a) by_rank[s->rank].emplace_back(a, b);
-    else by_rank[s->rank];
+    if (b > a)
+      by_rank[s->rank].emplace_back(a, b);
+    else
+      by_rank[s->rank];
   }
   run.segments = static_cast<int>(segs.size());
   if (run.workers <= 0) {
@@ -132,8 +134,10 @@ Timeline build_timeline(std::vector<Segment> segments, std::vector<RunSpan> runs
   for (const Segment& s : t.segments) {
     auto it = std::upper_bound(runs.begin(), runs.end(), s.start,
                                [](double v, const RunSpan& r) { return v < r.started; });
-    if (it == runs.begin()) before.push_back(&s);
-    else of[static_cast<std::size_t>(it - runs.begin() - 1)].push_back(&s);
+    if (it == runs.begin())
+      before.push_back(&s);
+    else
+      of[static_cast<std::size_t>(it - runs.begin() - 1)].push_back(&s);
   }
   if (!before.empty()) {
     RunUse u;
@@ -215,10 +219,11 @@ Timeline load_timeline(const Results& r) {
     const auto ev = engine::journal::Rung::from(e);
     if (ev.decision != engine::journal::RungDecision::kPause || !ev.row) continue;
     Segment s{ev.trial, "paused", ev.row->rank, ev.row->started, ev.row->ended, ""};
-    s.hover = fmt::format("trial {} (paused at rung {}, resource {})<br>{} = {}<br>rank {}, "
-                          "{:.1f} s",
-                          ev.trial, ev.rung, ev.resource, r.sweep.metric.empty() ? "value" : r.sweep.metric,
-                          engine::format_number(ev.value), s.rank, s.end - s.start);
+    s.hover = fmt::format(
+        "trial {} (paused at rung {}, resource {})<br>{} = {}<br>rank {}, "
+        "{:.1f} s",
+        ev.trial, ev.rung, ev.resource, r.sweep.metric.empty() ? "value" : r.sweep.metric,
+        engine::format_number(ev.value), s.rank, s.end - s.start);
     segs.push_back(std::move(s));
   }
   std::vector<RunSpan> runs;
@@ -266,8 +271,8 @@ std::string render_timeline_text(const Timeline& t) {
   if (!t.pauses.empty()) {
     double paused = 0;
     for (const Pause& p : t.pauses) paused += p.end - p.start;
-    out += fmt::format("  {} pause(s) between rungs, {} in all\n", t.pauses.size(),
-                       seconds(paused));
+    out +=
+        fmt::format("  {} pause(s) between rungs, {} in all\n", t.pauses.size(), seconds(paused));
   }
   out += fmt::format("  utilization: {} ({:.1f} of {:.1f} rank-seconds busy, {} run{})\n",
                      percent(t.utilization), t.busy_s, t.capacity_s, t.runs.size(),
@@ -282,16 +287,27 @@ json timeline_json(const Timeline& t) {
   auto fin = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
   json segs = json::array();
   for (const Segment& s : t.segments)
-    segs.push_back({{"trial", s.trial}, {"status", s.status}, {"rank", s.rank},
-                    {"start", s.start - o}, {"end", s.end - o}, {"hover", s.hover}});
+    segs.push_back({{"trial", s.trial},
+                    {"status", s.status},
+                    {"rank", s.rank},
+                    {"start", s.start - o},
+                    {"end", s.end - o},
+                    {"hover", s.hover}});
   json pauses = json::array();
   for (const Pause& p : t.pauses)
-    pauses.push_back({{"trial", p.trial}, {"from_rank", p.from_rank}, {"to_rank", p.to_rank},
-                      {"start", p.start - o}, {"end", p.end - o}});
+    pauses.push_back({{"trial", p.trial},
+                      {"from_rank", p.from_rank},
+                      {"to_rank", p.to_rank},
+                      {"start", p.start - o},
+                      {"end", p.end - o}});
   json runs = json::array();
   for (const RunUse& u : t.runs)
-    runs.push_back({{"started", u.started - o}, {"ended", u.ended - o}, {"workers", u.workers},
-                    {"busy_s", u.busy_s}, {"utilization", fin(u.utilization)}, {"open", u.open}});
+    runs.push_back({{"started", u.started - o},
+                    {"ended", u.ended - o},
+                    {"workers", u.workers},
+                    {"busy_s", u.busy_s},
+                    {"utilization", fin(u.utilization)},
+                    {"open", u.open}});
   return {{"origin", o},
           {"origin_utc", utc(o)},
           {"segments", segs},

@@ -76,14 +76,14 @@ struct RunUse {
 };
 
 struct Timeline {
-  bool has_times = false;  ///< results.csv has the started/ended columns
-  std::string why_none;    ///< why there is nothing to show ("" when there is)
+  bool has_times = false;         ///< results.csv has the started/ended columns
+  std::string why_none;           ///< why there is nothing to show ("" when there is)
   std::vector<Segment> segments;  ///< every stretch with times, by start
   std::vector<Pause> pauses;
   std::vector<RunUse> runs;
-  double busy_s = 0, capacity_s = 0;   ///< summed over runs
-  double utilization = std::nan("");   ///< busy_s / capacity_s
-  double origin = 0;                   ///< the first run's start (the chart's zero)
+  double busy_s = 0, capacity_s = 0;  ///< summed over runs
+  double utilization = std::nan("");  ///< busy_s / capacity_s
+  double origin = 0;                  ///< the first run's start (the chart's zero)
 };
 
 /// The timeline of `segments` (stretches without finite times, or ending before they start,

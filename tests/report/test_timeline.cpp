@@ -24,17 +24,17 @@ RunSpan run(double started, std::optional<double> ended, int workers) {
 
 TEST_CASE("timeline: busy seconds, idle gaps and utilization of one run", "[timeline]") {
   // Run [1000, 1010] with 2 workers. Rank 1: [1000, 1004] and [1006, 1010]; rank 2: [1001, 1005].
-  const Timeline t = build_timeline({seg("a", 1, 1000, 1004), seg("b", 2, 1001, 1005),
-                                     seg("c", 1, 1006, 1010)},
-                                    {run(1000, 1010, 2)});
+  const Timeline t =
+      build_timeline({seg("a", 1, 1000, 1004), seg("b", 2, 1001, 1005), seg("c", 1, 1006, 1010)},
+                     {run(1000, 1010, 2)});
   REQUIRE(t.has_times);
   REQUIRE(t.why_none.empty());
   REQUIRE(t.runs.size() == 1);
   const RunUse& u = t.runs[0];
   CHECK(u.span_s() == 10);
   CHECK(u.workers == 2);
-  CHECK(u.busy_s == Approx(12));            // 8 + 4
-  CHECK(u.utilization == Approx(0.6));      // 12 / (2 x 10)
+  CHECK(u.busy_s == Approx(12));        // 8 + 4
+  CHECK(u.utilization == Approx(0.6));  // 12 / (2 x 10)
   CHECK(t.utilization == Approx(0.6));
   REQUIRE(u.ranks.size() == 2);
   CHECK(u.ranks[0].rank == 1);
@@ -58,25 +58,25 @@ TEST_CASE("timeline: busy seconds, idle gaps and utilization of one run", "[time
 
 TEST_CASE("timeline: a pack's rows count once; stretches without times are left out",
           "[timeline]") {
-  const Timeline t = build_timeline(
-      {seg("a", 1, 0, 5), seg("b", 1, 0, 5), seg("c", 1, 5, 6), seg("x", 1, NAN, 3)},
-      {run(0, 10, 1)});
+  const Timeline t =
+      build_timeline({seg("a", 1, 0, 5), seg("b", 1, 0, 5), seg("c", 1, 5, 6), seg("x", 1, NAN, 3)},
+                     {run(0, 10, 1)});
   REQUIRE(t.runs.size() == 1);
   CHECK(t.segments.size() == 3);
   CHECK(t.runs[0].busy_s == Approx(6));
   CHECK(t.utilization == Approx(0.6));
 }
 
-TEST_CASE("timeline: a promoted trial's pause between rungs, and a paused visit that became "
-          "its stopped row",
-          "[timeline]") {
+TEST_CASE(
+    "timeline: a promoted trial's pause between rungs, and a paused visit that became "
+    "its stopped row",
+    "[timeline]") {
   // Trial a: a visit paused on rank 1 [0, 2], promoted, its last visit on rank 2 [5, 8].
   // Trial b: paused [1, 3] on rank 2, never promoted: the journal's visit and its "stopped"
   // row are the same stretch, kept once (as the row).
-  const Timeline t = build_timeline(
-      {seg("a", 1, 0, 2, "paused"), seg("a", 2, 5, 8, "ok"), seg("b", 2, 1, 3, "paused"),
-       seg("b", 2, 1, 3, "stopped")},
-      {run(0, 10, 2)});
+  const Timeline t = build_timeline({seg("a", 1, 0, 2, "paused"), seg("a", 2, 5, 8, "ok"),
+                                     seg("b", 2, 1, 3, "paused"), seg("b", 2, 1, 3, "stopped")},
+                                    {run(0, 10, 2)});
   REQUIRE(t.segments.size() == 3);
   REQUIRE(t.pauses.size() == 1);
   CHECK(t.pauses[0].trial == "a");
@@ -92,8 +92,7 @@ TEST_CASE("timeline: a promoted trial's pause between rungs, and a paused visit 
         std::string::npos);
 }
 
-TEST_CASE("timeline: two runs in one directory, the second killed before its end",
-          "[timeline]") {
+TEST_CASE("timeline: two runs in one directory, the second killed before its end", "[timeline]") {
   // Run 1 [0, 10], 2 workers, 15 busy rank-s. Run 2 from 100, 1 worker (rank 0 trains alone),
   // no recorded end: it ends with its last stretch (108); 6 busy s.
   const Timeline t = build_timeline(

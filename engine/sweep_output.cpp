@@ -1,6 +1,7 @@
 #include "engine/sweep_output.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -346,6 +348,20 @@ DirLock::DirLock(const std::string& dir) {
 
 DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::string gone_lock_holder(const std::string& dir) {
+  std::string holder;
+  std::ifstream((fs::path(dir) / ".lock").string()) >> holder;
+  const auto host_at = holder.find("host="), pid_at = holder.find(",pid=");
+  if (host_at != 0 || pid_at == std::string::npos) return {};
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  if (holder.substr(5, pid_at - 5) != host) return {};
+  char* end = nullptr;
+  const long pid = std::strtol(holder.c_str() + pid_at + 5, &end, 10);
+  if (pid <= 0 || *end != '\0') return {};
+  return ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH ? holder : std::string();
 }
 
 SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenance, int total_trials)

@@ -65,6 +65,12 @@ class DirLock {
   int fd_ = -1;
 };
 
+/// The run that last took `<dir>/.lock` when it is known to be gone: its `host=H,pid=P` when H is
+/// this host and no process P lives; empty otherwise (no lock file, another host, a live pid).
+/// Reads the file only and takes no lock, so it never stands in a starting run's way. A
+/// `state.json` still `running` with such a holder was left by a run that was killed.
+std::string gone_lock_holder(const std::string& dir);
+
 /// <dir>/state.json, or null when there is none or it is not an object of JSON.
 nlohmann::json read_state(const std::string& dir);
 

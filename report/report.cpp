@@ -95,10 +95,16 @@ namespace {
 volatile std::sig_atomic_t g_watch_stop = 0;
 extern "C" void on_watch_signal(int) { g_watch_stop = 1; }
 
-// state.json says the sweep runs ("state": "running"); false without one.
+// state.json says the sweep runs ("state": "running") and the run that holds the directory is not
+// known to be gone; false without one.
 bool sweep_running(const fs::path& dir) {
   const nlohmann::json state = engine::read_state(dir.string());
-  return state.is_object() && state.value("state", std::string()) == "running";
+  if (!state.is_object() || state.value("state", std::string()) != "running") return false;
+  const std::string gone = engine::gone_lock_holder(dir.string());
+  if (!gone.empty())
+    log::warn("--watch: {}/state.json says running, but the run that holds it ({}) is gone "
+              "(killed?); stopping", dir.string(), gone);
+  return gone.empty();
 }
 
 }  // namespace

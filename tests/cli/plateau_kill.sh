@@ -32,7 +32,7 @@ same_row() {
 import csv, sys
 a, b = (list(csv.DictReader(open(p))) for p in sys.argv[1:3])
 assert len(a) == len(b) == 1, (len(a), len(b))
-skip = {"ms_per_iter", "cpu_ms_per_iter", "s_per_epoch", "wall_s", "rank", "host", "attempt"}
+skip = {"ms_per_iter", "cpu_ms_per_iter", "s_per_epoch", "wall_s", "started", "ended", "rank", "host", "attempt"}
 diff = {k: (a[0][k], b[0][k]) for k in a[0] if k not in skip and a[0][k] != b[0].get(k)}
 assert not diff, diff
 print("ok: the resumed row equals the uninterrupted one:",

@@ -37,7 +37,8 @@ grep -q 'http-equiv="refresh"' "$TMP/page.html" && fail "the final page still re
 grep -q "Timeline" "$TMP/watch.out" || fail "no terminal report at the end"
 echo "page written $versions time(s) while the sweep ran; the final one without the refresh"
 
-# A sweep that still says "running" (its run was killed): SIGTERM ends the watch cleanly.
+# A sweep that still says "running" and whose lock names a live process on this host (here this
+# test's shell: a run on another node looks the same): SIGTERM ends the watch cleanly.
 cp -r "$TMP/sweep" "$TMP/stuck"
 python3 - "$TMP/stuck/state.json" <<'PY'
 import json, sys
@@ -45,6 +46,8 @@ s = json.load(open(sys.argv[1]))
 s["state"] = "running"
 json.dump(s, open(sys.argv[1], "w"))
 PY
+cp -r "$TMP/stuck" "$TMP/killed"
+printf 'host=%s,pid=%s\n' "$(hostname)" "$$" >"$TMP/stuck/.lock"
 rm -f "$TMP/page.html"
 "$NS" report "$TMP/stuck" --html "$TMP/page.html" --watch 1 >"$TMP/watch.out" 2>"$TMP/watch.err" &
 watch_pid=$!
@@ -53,6 +56,13 @@ grep -q 'http-equiv="refresh"' "$TMP/page.html" || fail "the page of a running s
 kill -TERM "$watch_pid"
 wait "$watch_pid" || fail "--watch exited $? on SIGTERM: $(cat "$TMP/watch.err")"
 grep -q 'http-equiv="refresh"' "$TMP/page.html" && fail "the page still reloads after SIGTERM"
+
+# The same, but the lock's process is gone (the run was killed): the watch sees it and stops.
+dead=$(sh -c 'echo $$')  # a process that has ended
+printf 'host=%s,pid=%s\n' "$(hostname)" "$dead" >"$TMP/killed/.lock"
+expect_exit 0 timeout "$(scaled 60)" "$NS" report "$TMP/killed" --html "$TMP/killed.html" --watch 1
+grep -q "is gone (killed?)" "$TMP/err" || { cat "$TMP/err"; fail "--watch of a killed run: no warning"; }
+grep -q 'http-equiv="refresh"' "$TMP/killed.html" && fail "the page of a killed run still reloads"
 
 expect_exit 2 "$NS" report "$TMP/sweep" --watch 1
 grep -q -- "--watch 1: needs --html" "$TMP/err" || { cat "$TMP/err"; fail "--watch without --html"; }

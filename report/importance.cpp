@@ -64,16 +64,19 @@ bool all_numeric(const std::vector<std::string>& values) {
 // A spec value as results.csv writes it (strings bare, numbers as JSON writes them).
 std::string cell_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
 
+// Two cells that hold the same value: the same text, or numbers equal as numbers (a spec's 1.0
+// is results.csv's 1).
+bool same_value(const std::string& a, const std::string& b) {
+  double x, y;
+  return a == b || (parse_number(a, x) && parse_number(b, y) && x == y);
+}
+
 // A set of values (a grid's, a choice's): ordered when all are numbers.
 Domain values_domain(std::vector<std::string> values, std::string source) {
   Domain d;
   d.kind = all_numeric(values) ? Domain::Kind::kValues : Domain::Kind::kCategorical;
   if (d.kind == Domain::Kind::kValues) std::sort(values.begin(), values.end(), value_less);
-  values.erase(std::unique(values.begin(), values.end(),
-                           [](const std::string& a, const std::string& b) {
-                             return !value_less(a, b) && !value_less(b, a);
-                           }),
-               values.end());
+  values.erase(std::unique(values.begin(), values.end(), same_value), values.end());
   d.values = std::move(values);
   d.source = std::move(source);
   return d;
@@ -81,12 +84,9 @@ Domain values_domain(std::vector<std::string> values, std::string source) {
 
 // The index of `cell` among a domain's values (numbers compared as numbers); npos when absent.
 std::size_t value_index(const Domain& d, const std::string& cell) {
-  for (std::size_t k = 0; k < d.values.size(); ++k) {
-    if (d.values[k] == cell) return k;
-    if (d.kind == Domain::Kind::kValues && !value_less(d.values[k], cell) &&
-        !value_less(cell, d.values[k]))
+  for (std::size_t k = 0; k < d.values.size(); ++k)
+    if (d.values[k] == cell || (d.kind == Domain::Kind::kValues && same_value(d.values[k], cell)))
       return k;
-  }
   return std::string::npos;
 }
 

@@ -111,6 +111,34 @@ TEST_CASE("importance: the quadratic objective on a full grid: x > y > k") {
   CHECK(order(r) == "x y k");
 }
 
+TEST_CASE("importance: a spec's numbers match results.csv's cells as numbers (1.0 is 1)") {
+  // The quadratic grid of examples/quadratic_grid.json: sweep.json's spec holds x and y as JSON
+  // floats (written "-1.0"), results.csv writes the cells "-1". Both spellings must give the same
+  // importances; x and y decide the top trials, so neither may come out 0.
+  std::vector<Domain> as_csv(3), as_spec(3);
+  for (auto* s : {&as_csv, &as_spec})
+    for (auto& d : *s) d.kind = Domain::Kind::kValues;
+  as_csv[0].values = {"-1", "0", "1", "2", "3"};
+  as_csv[1].values = {"-4", "-3", "-2", "-1", "0"};
+  as_csv[2].values = {"0", "1", "2", "3", "4", "5", "6", "7"};
+  as_spec[0].values = {"-1.0", "0.0", "1.0", "2.0", "3.0"};
+  as_spec[1].values = {"-4.0", "-3.0", "-2.0", "-1.0", "0.0"};
+  as_spec[2].values = as_csv[2].values;
+  std::vector<std::vector<std::string>> cells;
+  std::vector<RankKey> keys;
+  for (const auto& x : as_csv[0].values)
+    for (const auto& y : as_csv[1].values)
+      for (const auto& k : as_csv[2].values) {
+        cells.push_back({x, y, k});
+        keys.emplace_back(0, quadratic(std::stod(x), std::stod(y), std::stoi(k)));
+      }
+  const ImportanceResult a = ped_anova({"x", "y", "k"}, as_csv, cells, keys);
+  const ImportanceResult b = ped_anova({"x", "y", "k"}, as_spec, cells, keys);
+  for (const char* p : {"x", "y", "k"}) CHECK(fraction_of(b, p) == Approx(fraction_of(a, p)));
+  CHECK(fraction_of(b, "x") > 0.2);
+  CHECK(fraction_of(b, "y") > 0.2);
+}
+
 TEST_CASE("importance: one relevant, one irrelevant parameter (hand-worked)") {
   // a in {0, 1, 2, 3}, b in {p, q, r, s}; the metric is a alone: 16 trials, one per pair. The top
   // 10% (ceil(1.6) = 2) plus ties are the 4 trials with a = 3, one for each b: b's top density is

@@ -158,12 +158,18 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   status = mpi.max_int(status);
   if (status != 0) return status;
   models::configure_device(device, {opt.tf32, opt.deterministic});
-  // Each rank's device, by name, for sweep.json (one gather; rank 0's own entry included).
+  // The torch intra-op threads this rank trains with (run --threads, else its share of the
+  // node's cores).
+  const int rank_threads = engine::choose_threads(
+      place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
+  // Each rank's host, device (by name) and threads, for sweep.json (one gather at start, before
+  // sweep.json is written; rank 0's own entry included).
   const std::vector<std::string> rank_devices = mpi.gather_strings(
       nlohmann::json{{"rank", mpi.rank()},
                      {"host", mpi.hostname()},
                      {"device", device},
-                     {"name", models::device_name(device)}}
+                     {"name", models::device_name(device)},
+                     {"threads", rank_threads}}
           .dump());
 
   // Step 2: rank 0 takes the output directory and finds what is already done.
@@ -263,8 +269,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   info.host = mpi.hostname();
   info.device = device;
   info.checkpoint_every_s = opt.checkpoint_every_s;
-  info.threads = engine::choose_threads(
-      place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
+  info.threads = rank_threads;
   engine::TrialExecutor executor(registry, prep.spec.family, prep.spec.data, prep.spec.out, info);
   executor.set_options(prep.spec.options);
 

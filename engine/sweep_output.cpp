@@ -291,12 +291,55 @@ nlohmann::json run_record(double started, std::optional<double> ended, int worke
   return run;
 }
 
+// The first word of <dir>/.lock: who last took the lock ("host=H,pid=P"); "" when not known.
+std::string lock_file_holder(const std::string& dir) {
+  std::string holder;
+  std::ifstream((fs::path(dir) / ".lock").string()) >> holder;
+  return holder;
+}
+
+// Unix seconds as "YYYY-MM-DDTHH:MM:SSZ" (UTC).
+std::string utc_iso(std::time_t t) {
+  std::tm tm{};
+  char buf[40];
+  if (gmtime_r(&t, &tm) == nullptr || std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    return "?";
+  return buf;
+}
+
+// Called with the directory's lock held: when `previous` (state.json as found) says "running",
+// the run that wrote it ended without writing its final state (killed: SIGKILL, the OOM killer,
+// a node failure, a job killed by its scheduler). Logs a warning naming that run (`holder`: the
+// .lock it left, read before this run took the lock) and when state.json was last written, and
+// returns state.json's "previous_run" record; null when the last run ended properly (or none).
+nlohmann::json unfinished_run(const std::string& dir, const nlohmann::json& previous,
+                              const std::string& holder) {
+  if (!previous.is_object()) return nullptr;
+  const auto st = previous.find("state");
+  if (st == previous.end() || !st->is_string() || st->get<std::string>() != "running") return nullptr;
+  nlohmann::json record = {{"ended", "without writing its state"}};
+  if (!holder.empty()) record["lock_holder"] = holder;
+  std::string written = "at an unknown time";
+  struct stat info {};
+  if (::stat((fs::path(dir) / "state.json").c_str(), &info) == 0) {
+    record["state_written"] = static_cast<double>(info.st_mtime);
+    written = "at " + utc_iso(info.st_mtime);
+  }
+  log::warn("{}: the previous run ({}) ended without writing its state (killed? a node failure?): "
+            "its state.json still said \"running\", last written {}; resuming from its rows and "
+            "checkpoints",
+            dir, holder.empty() ? "holder unknown" : holder, written);
+  return record;
+}
+
 // state.json while a run goes on: "running", with the figures earlier runs finished with
-// (makespan_s, runs), so a run killed before its end does not lose them.
+// (makespan_s, runs), so a run killed before its end does not lose them; `previous_run` (when
+// not null) records that the run before this one was killed (unfinished_run).
 nlohmann::json running_state(const nlohmann::json& previous, int total_trials, double started,
-                             int workers, nlohmann::json runs) {
+                             int workers, nlohmann::json runs, const nlohmann::json& previous_run) {
   nlohmann::json state = {{"state", "running"}, {"trials", total_trials}, {"started", started}};
   if (workers > 0) state["workers"] = workers;
+  if (!previous_run.is_null()) state["previous_run"] = previous_run;
   if (previous.is_object())
     if (const auto m = previous.find("makespan_s"); m != previous.end() && m->is_number())
       state["makespan_s"] = *m;
@@ -351,8 +394,7 @@ DirLock::~DirLock() {
 }
 
 std::string gone_lock_holder(const std::string& dir) {
-  std::string holder;
-  std::ifstream((fs::path(dir) / ".lock").string()) >> holder;
+  const std::string holder = lock_file_holder(dir);
   const auto host_at = holder.find("host="), pid_at = holder.find(",pid=");
   if (host_at != 0 || pid_at == std::string::npos) return {};
   char host[256] = {0};
@@ -371,9 +413,13 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
       total_(total_trials) {
   started_unix_ = unix_now();
   workers_ = plan.workers;
-  earlier_runs_ = recorded_runs(previous_state_);
   fs::create_directories(dir_);
+  const std::string last_holder = lock_file_holder(dir_);  // before DirLock writes this run's
   lock_ = std::make_unique<DirLock>(dir_);
+  // Read under the lock: a run that held it until just now has written its final state.
+  previous_state_ = read_state(dir_);
+  earlier_runs_ = recorded_runs(previous_state_);
+  previous_run_ = unfinished_run(dir_, previous_state_, last_holder);
   const std::string results = results_path(dir_);
   if (plan.force_new) {
     const std::string old = incompatibility(dir_, plan.spec);
@@ -462,7 +508,7 @@ SweepOutput::SweepOutput(const OutputPlan& plan, const nlohmann::json& provenanc
   core::write_file_atomic((fs::path(dir_) / "sweep.json").string(), sweep.dump(2) + "\n");
   core::write_file_atomic((fs::path(dir_) / "state.json").string(),
                     running_state(previous_state_, total_trials, started_unix_, workers_,
-                                  earlier_runs_)
+                                  earlier_runs_, previous_run_)
                             .dump(2) +
                         "\n");
   if (table_->rows_dropped()) log::warn("{}: dropped a partial last line (a run was killed mid-write)", results);
@@ -681,6 +727,7 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
   state["started"] = started_unix_;
   state["ended"] = ended;
   if (workers_ > 0) state["workers"] = workers_;
+  if (!previous_run_.is_null()) state["previous_run"] = previous_run_;
   nlohmann::json runs = earlier_runs_;
   runs.push_back(run_record(started_unix_, ended, workers_));
   state["runs"] = std::move(runs);

@@ -104,7 +104,8 @@ class SweepOutput final : public ResultSink {
 
   /// Prints the end-of-sweep summary (counts, failures by message, best) and writes
   /// <dir>/state.json: {"state": "complete"|"interrupted", "reason", "rows", "trials", ...,
-  /// "started", "ended", "workers", "runs": every run's [{started, ended, workers}]}
+  /// "started", "ended", "workers", "runs": every run's [{started, ended, workers}],
+  /// "previous_run" when the run before this one was killed}
   /// (scripts read it where a launcher's exit status hides the program's own); `makespan_s`
   /// adds this run's (`run_makespan_s`) to the earlier runs'. Returns the exit code: kExitOk,
   /// kExitInterrupted, or kExitCannotWrite when a write failed (state.json's own included).
@@ -116,9 +117,12 @@ class SweepOutput final : public ResultSink {
 
   std::unique_ptr<DirLock> lock_;
   std::string dir_;
-  /// state.json as the last run left it (null if none), read here, before the constructor's
-  /// body replaces it with "running": finish() carries its figures over.
-  nlohmann::json previous_state_ = read_state(dir_);
+  /// state.json as the last run left it (null if none), read by the constructor under the lock,
+  /// before it is replaced with "running": finish() carries its figures over.
+  nlohmann::json previous_state_;
+  /// state.json's "previous_run": set when the last run left state.json "running" (it was
+  /// killed); null otherwise.
+  nlohmann::json previous_run_;
   std::string write_error_;  ///< the first refused write (file and strerror); "" = none
   std::unique_ptr<ResultsTable> table_;
   BestTracker best_;

@@ -141,6 +141,16 @@ void add_scheduler(CLI::App* launch, Scheduler s, const std::string& help,
                     "follow-up jobs after drains at the time limit")
         ->capture_default_str();
   }
+  sub->add_option("--max-crash-resubmits", o.max_crash_resubmits,
+                  sched ? "follow-up jobs after an abnormal end (killed ranks, a crash, a lost "
+                          "node: any status but 0, 2, 3, 4, 5); 0: none"
+                        : "reruns after an abnormal end (killed ranks, a crash: any status but "
+                          "0, 2, 3, 4, 5); 0: none")
+      ->capture_default_str();
+  sub->add_option("--crash-pause", o.crash_pause_s,
+                  sched ? "seconds to wait before resubmitting after an abnormal end"
+                        : "seconds to wait before rerunning after an abnormal end")
+      ->capture_default_str();
   sub->add_option("--image", o.image, "container image (Docker/enroot name or .sif file)");
   sub->add_option("--container", o.container,
                   "container runtime: auto (default: .sif -> apptainer, else pyxis on Slurm, docker "

@@ -529,6 +529,11 @@ Job make_job(const JobOptions& o, const std::string& template_text) {
   NS_CHECK(!o.binary.empty(), "internal: no neurosweep binary for the job");
   check_directive_safe(o.out, "output directory");
   NS_CHECK(o.max_resubmits >= 0, "--max-resubmits must be 0 or more, got {}", o.max_resubmits);
+  NS_CHECK(o.max_crash_resubmits >= 0,
+           "--max-crash-resubmits must be 0 or more (0: never resubmit after a crash), got {}",
+           o.max_crash_resubmits);
+  NS_CHECK(o.crash_pause_s >= 0, "--crash-pause must be 0 or more seconds, got {}",
+           o.crash_pause_s);
   if (!o.run_args.empty()) {
     NS_CHECK(o.run_args[0].rfind("-", 0) == 0,
              "unexpected argument '{}' after the sweep file; arguments for `neurosweep run` go "
@@ -560,6 +565,8 @@ Job make_job(const JobOptions& o, const std::string& template_text) {
   r.vars["script_q"] = shell_quote(o.script);
   r.vars["submit"] = r.submit;
   r.vars["max_resubmits"] = std::to_string(o.max_resubmits);
+  r.vars["max_crash_resubmits"] = std::to_string(o.max_crash_resubmits);
+  r.vars["crash_pause"] = std::to_string(o.crash_pause_s);
   r.vars["setup"] = setup_block(o);
 
   const std::string where =

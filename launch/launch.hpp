@@ -51,6 +51,9 @@ struct JobOptions {
   std::string launcher = "srun";  ///< Slurm only: srun (--mpi=pmix) or mpirun
   int signal_margin_s = -1;  ///< Slurm USR1 warning before the time limit; -1: core::signal_margin_s()
   int max_resubmits = 10;    ///< follow-up jobs after drains at the time limit
+  int max_crash_resubmits = 3;  ///< follow-up jobs (local: reruns) after an abnormal end (any
+                                ///< status but 0, 2, 3, 4, 5), counted apart from the drains
+  int crash_pause_s = 60;       ///< seconds the script waits before such a resubmission
 };
 
 /// A rendered job script and how to submit it.

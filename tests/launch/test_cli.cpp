@@ -133,6 +133,12 @@ TEST_CASE("launch: bad input exits 2 and writes nothing", "[launch][cli]") {
   write(t.path / "ok.json", R"({"name": "ok", "out": ")" + (t.path / "o").string() + R"("})");
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--time", "forever"}) == 2);
   CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--nodes", "0"}) == 2);
+  CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--max-crash-resubmits",
+                 "-1"}) == 2);
+  CHECK(run_cli({"launch", "lsf", (t.path / "ok.json").string(), "--ranks-per-node", "1",
+                 "--crash-pause", "-5"}) == 2);
+  CHECK(run_cli({"launch", "local", (t.path / "ok.json").string(), "--max-crash-resubmits",
+                 "-2"}) == 2);
   CHECK_FALSE(fs::exists(t.path / "o"));  // validation happens before anything is created
 
   // Without "out" the name becomes runs/<name>: "../../x" would write outside runs/.
@@ -153,6 +159,13 @@ TEST_CASE("launch: bad input exits 2 and writes nothing", "[launch][cli]") {
   CHECK(run_cli({"launch", "local", "--setup", "module load x", "--mount", "/data",
                  (t.path / "ok.json").string(), "--ranks-per-node", "1"}) == 0);
   CHECK(slurp(t.path / "o" / "job-local.sh").find("\nmodule load x\n") != std::string::npos);
+
+  // The crash bound and pause reach the script; 0 disables crash resubmission.
+  CHECK(run_cli({"launch", "slurm", (t.path / "ok.json").string(), "--max-crash-resubmits", "0",
+                 "--crash-pause", "7"}) == 0);
+  const std::string slurm = slurp(t.path / "o" / "job-slurm.sh");
+  CHECK(slurm.find("\nns_max_crash_resubmits=0\n") != std::string::npos);
+  CHECK(slurm.find("\nns_crash_pause=7\n") != std::string::npos);
 
   // Options another scheduler has are parse errors here.
   CHECK_THROWS_AS(run_cli({"launch", "local", (t.path / "ok.json").string(), "--nodes", "2"}),

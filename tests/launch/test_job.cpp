@@ -116,8 +116,12 @@ TEST_CASE("slurm: pyxis container form", "[launch][golden]") {
   o.binary = "neurosweep";
   o.mounts = {"/data/v1:/data/v1:ro"};
   o.max_resubmits = 3;
+  o.max_crash_resubmits = 5;
+  o.crash_pause_s = 120;
   Job job = make_job(o);
   CHECK(job.ranks == 2);
+  CHECK(has_line(job.text, "ns_max_crash_resubmits=5"));
+  CHECK(has_line(job.text, "ns_crash_pause=120"));
   CHECK(job.text.find("--container-image=ghcr.io/lab/neurosweep:0.1") != std::string::npos);
   CHECK(job.text.find("--container-mounts=/data/sweeps:/data/sweeps,/scratch/runs/v1_maskcnn:/"
                       "scratch/runs/v1_maskcnn,/data/v1:/data/v1:ro") != std::string::npos);
@@ -311,6 +315,17 @@ TEST_CASE("invalid options are refused with a message that says how to fix them"
     auto b = o;
     b.max_resubmits = -1;
     fails_with(b, "--max-resubmits must be 0 or more, got -1");
+  }
+  {
+    auto b = o;
+    b.max_crash_resubmits = -1;
+    fails_with(b, "--max-crash-resubmits must be 0 or more (0: never resubmit after a crash), "
+                  "got -1");
+  }
+  {
+    auto b = base(Scheduler::kLocal);
+    b.crash_pause_s = -1;
+    fails_with(b, "--crash-pause must be 0 or more seconds, got -1");
   }
   {
     auto b = base(Scheduler::kLsf);

@@ -16,11 +16,18 @@
 # resumable) and this script submits itself again, at most 10 times in a row, so
 # the next job resumes the sweep. bkill sends INT, TERM and KILL to every process of the job; the
 # ranks drain on the first and this script does not resubmit.
+# An abnormal end (killed ranks, a crash, an MPI failure, a lost host: any status but 0, 2 bad
+# input, 3 drained, 4 directory locked, 5 cannot write) is resubmitted after 60 s, at
+# most 3 times (--max-crash-resubmits, counted apart from the drains in
+# NS_CRASH_RESUBMITS); the next job resumes the sweep the same way.
 # Starts, ends and resubmissions are logged in /scratch/runs/v1_maskcnn/jobs.log.
 set -uo pipefail
 
 ns_attempt=${NS_RESUBMIT:-0}  # resubmissions before this job (set by the previous job)
+ns_crashes=${NS_CRASH_RESUBMITS:-0}  # resubmissions after an abnormal end (counted apart)
 ns_max_resubmits=10
+ns_max_crash_resubmits=3
+ns_crash_pause=60
 ns_script=/scratch/runs/v1_maskcnn/job-lsf.sh
 ns_out=/scratch/runs/v1_maskcnn
 
@@ -45,7 +52,7 @@ ns_signalled=0
 # LSF signals every process of the job itself; forwarding would deliver a second signal.
 trap 'ns_signalled=1' INT TERM USR1 USR2
 
-ns_note "start: attempt $ns_attempt, $ns_ntasks ranks"
+ns_note "start: attempt $ns_attempt, $ns_ntasks ranks; crash resubmissions so far: $ns_crashes"
 mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none \
     /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --threads 2 &
 ns_step=$!
@@ -57,10 +64,33 @@ done
 wait "$ns_step"
 ns_rc=$?
 
+
+# Submits this script again (arguments: drain and crash resubmissions so far). Sets ns_next.
+ns_submit() {
+  ns_next=$(NS_RESUBMIT=$1 NS_CRASH_RESUBMITS=$2 bsub < "$ns_script" 2>&1)
+}
+
 case $ns_rc in
   0) ns_note "sweep complete"; exit 0 ;;
   3) ;;
-  *) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+  2|4|5) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+     exit "$ns_rc" ;;
+  *) # killed ranks, a crash, an MPI failure or a lost host: worth another job, a bounded number
+     if [ "$ns_signalled" = 1 ]; then
+       ns_note "ended with status $ns_rc after a signal (bkill or preemption); not resubmitting. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+       exit "$ns_rc"
+     fi
+     if [ "$ns_crashes" -ge "$ns_max_crash_resubmits" ]; then
+       ns_note "crashed with status $ns_rc; $ns_max_crash_resubmits crash resubmissions done, stopping. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+       exit "$ns_rc"
+     fi
+     ns_note "crashed with status $ns_rc; resubmitting (crash resubmission $((ns_crashes + 1)) of $ns_max_crash_resubmits) after $ns_crash_pause s"
+     sleep "$ns_crash_pause"
+     if ns_submit "$ns_attempt" $((ns_crashes + 1)); then
+       ns_note "crashed; resubmitted ($ns_next)"
+     else
+       ns_note "crashed; resubmission failed ($ns_next). Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+     fi
      exit "$ns_rc" ;;
 esac
 if [ "$ns_signalled" = 1 ]; then
@@ -71,8 +101,7 @@ if [ "$ns_attempt" -ge "$ns_max_resubmits" ]; then
   ns_note "drained; $ns_max_resubmits resubmissions done, stopping. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
   exit 3
 fi
-
-if ns_next=$(NS_RESUBMIT=$((ns_attempt + 1)) bsub < "$ns_script" 2>&1); then
+if ns_submit $((ns_attempt + 1)) "$ns_crashes"; then
   ns_note "drained; resubmitted ($ns_next; resubmission $((ns_attempt + 1)) of $ns_max_resubmits)"
 else
   ns_note "drained; resubmission failed ($ns_next). Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"

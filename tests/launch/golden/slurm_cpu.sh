@@ -19,11 +19,18 @@
 # flight continue from their checkpoints. The coordinator also reads the job's end time itself
 # and stops starting trials that would not finish (`neurosweep run --deadline-margin`).
 # scancel (TERM without a prior USR1) drains the same way but is not resubmitted.
+# An abnormal end (killed ranks, a crash, an MPI failure, a lost node: any status but 0, 2 bad
+# input, 3 drained, 4 directory locked, 5 cannot write) is resubmitted after 60 s, at
+# most 3 times (--max-crash-resubmits, counted apart from the drains); the
+# next job resumes the sweep the same way.
 # Starts, ends and resubmissions are logged in /scratch/runs/v1_maskcnn/jobs.log.
 set -uo pipefail
 
 ns_attempt=${1:-0}  # resubmissions before this job; the next one gets $((ns_attempt + 1))
+ns_crashes=${2:-0}  # resubmissions after an abnormal end before this job (counted apart)
 ns_max_resubmits=10
+ns_max_crash_resubmits=3
+ns_crash_pause=60
 ns_script=/scratch/runs/v1_maskcnn/job-slurm.sh
 ns_out=/scratch/runs/v1_maskcnn
 
@@ -50,7 +57,7 @@ trap 'ns_usr1=1; [ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null
 # a second signal to the ranks would turn their drain into an abort.
 trap 'ns_term=1' TERM
 
-ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-1} node(s)"
+ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-1} node(s); crash resubmissions so far: $ns_crashes"
 # A rank that dies takes the whole step down (--kill-on-bad-exit / mpirun's default) instead of
 # leaving the others waiting for it; after a drain this only ends workers that are already idle.
 srun --mpi=pmix --ntasks="$ns_ntasks" --distribution=block --kill-on-bad-exit=1 \
@@ -64,10 +71,38 @@ done
 wait "$ns_step"
 ns_rc=$?
 
+# Submits this script again (arguments: drain and crash resubmissions so far) from a clean
+# environment: this job's SLURM_* variables must not leak into the next one. Sets ns_next.
+ns_submit() {
+  ns_next=$(
+    for ns_v in $(compgen -e); do
+      case $ns_v in SLURM_CONF) ;; SLURM_*) unset "$ns_v" ;; esac
+    done
+    sbatch --parsable "$ns_script" "$1" "$2" 2>&1
+  )
+}
+
 case $ns_rc in
   0) ns_note "sweep complete"; exit 0 ;;
   3) ;;
-  *) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+  2|4|5) ns_note "neurosweep run failed with status $ns_rc; not resubmitting (see the job's output)"
+     exit "$ns_rc" ;;
+  *) # killed ranks, a crash, an MPI failure or a lost node: worth another job, a bounded number
+     if [ "$ns_term" = 1 ] && [ "$ns_usr1" = 0 ]; then
+       ns_note "ended with status $ns_rc after TERM (scancel or preemption); not resubmitting. Resume: sbatch $ns_script"
+       exit "$ns_rc"
+     fi
+     if [ "$ns_crashes" -ge "$ns_max_crash_resubmits" ]; then
+       ns_note "crashed with status $ns_rc; $ns_max_crash_resubmits crash resubmissions done, stopping. Resume: sbatch $ns_script"
+       exit "$ns_rc"
+     fi
+     ns_note "crashed with status $ns_rc; resubmitting (crash resubmission $((ns_crashes + 1)) of $ns_max_crash_resubmits) after $ns_crash_pause s"
+     sleep "$ns_crash_pause"
+     if ns_submit "$ns_attempt" $((ns_crashes + 1)); then
+       ns_note "crashed; resubmitted as job ${ns_next%%;*}"
+     else
+       ns_note "crashed; resubmission failed ($ns_next). Resume: sbatch $ns_script"
+     fi
      exit "$ns_rc" ;;
 esac
 if [ "$ns_term" = 1 ] && [ "$ns_usr1" = 0 ]; then
@@ -78,15 +113,7 @@ if [ "$ns_attempt" -ge "$ns_max_resubmits" ]; then
   ns_note "drained; $ns_max_resubmits resubmissions done, stopping. Resume: sbatch $ns_script"
   exit 3
 fi
-# Submit from a clean environment: this job's SLURM_* variables must not leak into the next one.
-ns_next=$(
-  for ns_v in $(compgen -e); do
-    case $ns_v in SLURM_CONF) ;; SLURM_*) unset "$ns_v" ;; esac
-  done
-  sbatch --parsable "$ns_script" $((ns_attempt + 1)) 2>&1
-)
-ns_sub=$?
-if [ $ns_sub -eq 0 ]; then
+if ns_submit $((ns_attempt + 1)) "$ns_crashes"; then
   ns_note "drained; resubmitted as job ${ns_next%%;*} (resubmission $((ns_attempt + 1)) of $ns_max_resubmits)"
 else
   ns_note "drained; resubmission failed ($ns_next). Resume: sbatch $ns_script"

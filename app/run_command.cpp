@@ -162,14 +162,16 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   // node's cores).
   const int rank_threads = engine::choose_threads(
       place, static_cast<int>(std::thread::hardware_concurrency()), opt.threads);
-  // Each rank's host, device (by name) and threads, for sweep.json (one gather at start, before
-  // sweep.json is written; rank 0's own entry included).
+  // Each rank's host, device (by name), threads and whether it trains (rank 0 only coordinates
+  // when there are other ranks), for sweep.json: one gather at start, before sweep.json is
+  // written; rank 0's own entry included.
   const std::vector<std::string> rank_devices = mpi.gather_strings(
       nlohmann::json{{"rank", mpi.rank()},
                      {"host", mpi.hostname()},
                      {"device", device},
                      {"name", models::device_name(device)},
-                     {"threads", rank_threads}}
+                     {"threads", rank_threads},
+                     {"trains", !coordinator || mpi.size() == 1}}
           .dump());
 
   // Step 2: rank 0 takes the output directory and finds what is already done.

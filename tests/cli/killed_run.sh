@@ -48,6 +48,7 @@ assert sorted(r["rank"] for r in ranks) == [0, 1, 2], ranks
 for r in ranks:
     assert r["host"] == host and r["device"] == "cpu", r
     assert isinstance(r["threads"], int) and r["threads"] >= 1, r
+    assert r["trains"] == (r["rank"] != 0), r
 PY
 echo "killed with $rows_before row(s); the rerun warned, recorded previous_run and completed"
 

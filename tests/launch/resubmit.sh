@@ -35,6 +35,8 @@ cat >"$work/bin/fake_step" <<'EOF'
 n=0
 [ -f "$NS_FAKE_DIR/steps" ] && n=$(wc -l <"$NS_FAKE_DIR/steps")
 echo "$(basename "$0") $*" >>"$NS_FAKE_DIR/steps"
+# scancel / bkill / Ctrl-C: the job's shell gets TERM while the ranks die.
+[ "${NS_FAKE_TERM_PARENT:-0}" = 1 ] && kill -TERM "$PPID"
 read -r -a st <<<"$NS_FAKE_STATUSES"
 i=$n
 [ "$i" -lt "${#st[@]}" ] || i=$((${#st[@]} - 1))
@@ -195,6 +197,36 @@ for s in slurm lsf; do
   chain "$s" 0
   expect "$s complete" 1 1 0
   [ -z "$(submits)" ] || fail "$s complete was resubmitted: $(submits)"
+done
+
+# A crash after scancel / bkill (TERM reached the script) is never resubmitted, nor when TERM
+# comes during the pause.
+for s in slurm lsf local; do
+  write "$s" --crash-pause 0 || continue
+  NS_FAKE_TERM_PARENT=1 chain "$s" 143
+  [ "$jobs" = 1 ] && [ "$steps" = 1 ] || fail "$s TERM then 143: $jobs job(s), $steps launch(es)"
+  [ -z "$(submits)" ] || fail "$s TERM then 143 was resubmitted: $(submits)"
+  log_has "$s TERM then 143" "$s" "ended with status"
+  log_lacks "$s TERM then 143" "$s" "crashed"
+done
+for s in slurm lsf; do
+  write "$s" --crash-pause 60 || continue
+  export NS_FAKE_STATUSES=137
+  rm -rf "$NS_FAKE_DIR"
+  mkdir -p "$NS_FAKE_DIR"
+  # Its own process group, as a batch job is: TERM reaches the script and its sleep.
+  LSB_DJOB_HOSTFILE="$work/hosts" setsid bash "$work/$s/job.sh" >>"$work/$s/stderr.txt" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    grep -q "after 60 s" "$work/$s/out/jobs.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  kill -TERM -- "-$pid"
+  wait "$pid"
+  rc=$?
+  [ "$rc" = 137 ] || fail "$s TERM during the pause: status $rc, expected 137"
+  [ -z "$(submits)" ] || fail "$s TERM during the pause was resubmitted: $(submits)"
+  log_has "$s TERM during the pause" "$s" "during the pause"
 done
 
 # The pause is taken before the resubmission.

@@ -86,6 +86,10 @@ case $ns_rc in
      fi
      ns_note "crashed with status $ns_rc; resubmitting (crash resubmission $((ns_crashes + 1)) of $ns_max_crash_resubmits) after $ns_crash_pause s"
      sleep "$ns_crash_pause"
+     if [ "$ns_signalled" = 1 ]; then
+       ns_note "signalled during the pause (bkill or preemption); not resubmitting. Resume: bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+       exit "$ns_rc"
+     fi
      if ns_submit "$ns_attempt" $((ns_crashes + 1)); then
        ns_note "crashed; resubmitted ($ns_next)"
      else

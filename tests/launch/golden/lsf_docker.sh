@@ -93,6 +93,10 @@ case $ns_rc in
      fi
      ns_note "crashed with status $ns_rc; resubmitting (crash resubmission $((ns_crashes + 1)) of $ns_max_crash_resubmits) after $ns_crash_pause s"
      sleep "$ns_crash_pause"
+     if [ "$ns_signalled" = 1 ]; then
+       ns_note "signalled during the pause (bkill or preemption); not resubmitting. Resume: LSF_DOCKER_NETWORK=host LSF_DOCKER_IPC=host LSF_DOCKER_VOLUMES='/data/sweeps:/data/sweeps /scratch/runs/v1_maskcnn:/scratch/runs/v1_maskcnn /storage1/fs1/lab/Active:/storage1/fs1/lab/Active' bsub < /scratch/runs/v1_maskcnn/job-lsf.sh"
+       exit "$ns_rc"
+     fi
      if ns_submit "$ns_attempt" $((ns_crashes + 1)); then
        ns_note "crashed; resubmitted ($ns_next)"
      else

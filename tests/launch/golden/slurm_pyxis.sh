@@ -97,6 +97,10 @@ case $ns_rc in
      fi
      ns_note "crashed with status $ns_rc; resubmitting (crash resubmission $((ns_crashes + 1)) of $ns_max_crash_resubmits) after $ns_crash_pause s"
      sleep "$ns_crash_pause"
+     if [ "$ns_term" = 1 ] && [ "$ns_usr1" = 0 ]; then
+       ns_note "TERM during the pause (scancel or preemption); not resubmitting. Resume: sbatch $ns_script"
+       exit "$ns_rc"
+     fi
      if ns_submit "$ns_attempt" $((ns_crashes + 1)); then
        ns_note "crashed; resubmitted as job ${ns_next%%;*}"
      else

@@ -60,6 +60,10 @@ trap 'ns_term=1' TERM
 ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-1} node(s); crash resubmissions so far: $ns_crashes"
 # A rank that dies takes the whole step down (--kill-on-bad-exit / mpirun's default) instead of
 # leaving the others waiting for it; after a drain this only ends workers that are already idle.
+# The #SBATCH per-node count reaches srun as SLURM_NTASKS_PER_NODE; srun gets its layout from
+# --ntasks and the distribution instead (with both, srun 22.05 warns "can't honor
+# --ntasks-per-node" whenever ntasks is not nodes x that count).
+unset SLURM_NTASKS_PER_NODE
 srun --mpi=pmix --ntasks="$ns_ntasks" --distribution=block --kill-on-bad-exit=1 \
     /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
 ns_step=$!

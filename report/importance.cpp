@@ -9,6 +9,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "core/error.hpp"
@@ -16,6 +17,7 @@
 #include "report/analysis.hpp"
 #include "report/csv.hpp"
 #include "report/results.hpp"
+#include "sweeps/spec.hpp"
 
 namespace ns::report {
 using nlohmann::json;
@@ -69,6 +71,16 @@ std::string cell_text(const json& v) { return v.is_string() ? v.get<std::string>
 bool same_value(const std::string& a, const std::string& b) {
   double x, y;
   return a == b || (parse_number(a, x) && parse_number(b, y) && x == y);
+}
+
+// A random parameter's "dist" word as the spec parser's DistKind, read once; none for a word
+// this version does not know.
+std::optional<sweeps::DistKind> dist_kind(const json& dist) {
+  const std::string word = dist.value("dist", std::string());
+  for (sweeps::DistKind k : {sweeps::DistKind::kUniform, sweeps::DistKind::kLogUniform,
+                             sweeps::DistKind::kInt, sweeps::DistKind::kChoice})
+    if (word == sweeps::dist_word(k)) return k;
+  return std::nullopt;
 }
 
 // A set of values (a grid's, a choice's): ordered when all are numbers.
@@ -245,26 +257,27 @@ std::vector<Domain> search_domains(const Results& results) {
                spec["random"].contains("params") && spec["random"]["params"].is_object() &&
                spec["random"]["params"].contains(p) && spec["random"]["params"][p].is_object()) {
       const json& dist = spec["random"]["params"][p];
-      const std::string kind = dist.value("dist", std::string());
+      const std::optional<sweeps::DistKind> kind = dist_kind(dist);
       const bool bounds = dist.contains("low") && dist["low"].is_number() &&
                           dist.contains("high") && dist["high"].is_number();
-      if (kind == "choice" && dist.contains("values") && dist["values"].is_array() &&
+      if (kind == sweeps::DistKind::kChoice && dist.contains("values") && dist["values"].is_array() &&
           !dist["values"].empty()) {
         std::vector<std::string> values;
         for (const json& v : dist["values"]) values.push_back(cell_text(v));
         d = values_domain(values, fmt::format("choice of {} values", values.size()));
         found = true;
-      } else if (bounds && (kind == "uniform" || kind == "log_uniform" || kind == "int")) {
+      } else if (bounds && kind && kind != sweeps::DistKind::kChoice) {
         const double lo = dist["low"].get<double>(), hi = dist["high"].get<double>();
-        if (kind == "int" && hi - lo + 1 <= kMaxIntValues) {
+        if (kind == sweeps::DistKind::kInt && hi - lo + 1 <= kMaxIntValues) {
           std::vector<std::string> values;
           for (double v = lo; v <= hi; v += 1) values.push_back(fmt::format("{}", static_cast<long long>(v)));
           d = values_domain(values, fmt::format("int {}..{}", lo, hi));
         } else {
-          d.kind = kind == "log_uniform" && lo > 0 ? Domain::Kind::kLogRange : Domain::Kind::kRange;
+          d.kind = kind == sweeps::DistKind::kLogUniform && lo > 0 ? Domain::Kind::kLogRange
+                                                                   : Domain::Kind::kRange;
           d.low = lo;
           d.high = hi;
-          d.source = fmt::format("{} [{}, {}]", kind, lo, hi);
+          d.source = fmt::format("{} [{}, {}]", sweeps::dist_word(*kind), lo, hi);
         }
         found = true;
       }

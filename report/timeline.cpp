@@ -105,7 +105,7 @@ Timeline build_timeline(std::vector<Segment> segments, std::vector<RunSpan> runs
   for (auto& s : segments) {
     if (!unique.empty() && unique.back().trial == s.trial && unique.back().start == s.start &&
         unique.back().end == s.end && unique.back().rank == s.rank) {
-      if (unique.back().status == "paused") unique.back() = std::move(s);
+      if (unique.back().status == engine::TrialStatus::kPaused) unique.back() = std::move(s);
       continue;
     }
     unique.push_back(std::move(s));
@@ -114,7 +114,7 @@ Timeline build_timeline(std::vector<Segment> segments, std::vector<RunSpan> runs
   for (std::size_t i = 0; i + 1 < unique.size(); ++i) {
     const Segment& a = unique[i];
     const Segment& b = unique[i + 1];
-    if (a.trial == b.trial && a.status == "paused" && b.start >= a.end)
+    if (a.trial == b.trial && a.status == engine::TrialStatus::kPaused && b.start >= a.end)
       t.pauses.push_back({a.trial, a.rank, b.rank, a.end, b.start});
   }
   std::stable_sort(unique.begin(), unique.end(), [](const Segment& a, const Segment& b) {
@@ -201,10 +201,10 @@ Timeline load_timeline(const Results& r) {
     Segment s;
     if (!parse_number(f[started], s.start) || !parse_number(f[ended], s.end)) continue;
     s.trial = f[id];
-    s.status = f[status];
+    s.status = json(f[status]).get<engine::TrialStatus>();  // unknown: kInvalid, as report/results
     double rk = 0;
     if (rank < f.size() && parse_number(f[rank], rk)) s.rank = static_cast<int>(rk);
-    s.hover = fmt::format("trial {} ({}{})", s.trial, s.status,
+    s.hover = fmt::format("trial {} ({}{})", s.trial, f[status],
                           attempt < f.size() && f[attempt] != "1" && !f[attempt].empty()
                               ? ", attempt " + f[attempt]
                               : "");
@@ -218,7 +218,7 @@ Timeline load_timeline(const Results& r) {
     if (engine::journal::kind_of(e) != engine::journal::Kind::kRung) continue;
     const auto ev = engine::journal::Rung::from(e);
     if (ev.decision != engine::journal::RungDecision::kPause || !ev.row) continue;
-    Segment s{ev.trial, "paused", ev.row->rank, ev.row->started, ev.row->ended, ""};
+    Segment s{ev.trial, engine::TrialStatus::kPaused, ev.row->rank, ev.row->started, ev.row->ended, ""};
     s.hover = fmt::format(
         "trial {} (paused at rung {}, resource {})<br>{} = {}<br>rank {}, "
         "{:.1f} s",
@@ -288,7 +288,7 @@ json timeline_json(const Timeline& t) {
   json segs = json::array();
   for (const Segment& s : t.segments)
     segs.push_back({{"trial", s.trial},
-                    {"status", s.status},
+                    {"status", engine::to_string(s.status)},
                     {"rank", s.rank},
                     {"start", s.start - o},
                     {"end", s.end - o},

@@ -21,15 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "engine/status.hpp"
 #include "report/results.hpp"
 
 namespace ns::report {
 
-/// A stretch of a rank's time on one trial: a row of results.csv with times, or (status
-/// "paused") a visit before a promotion, from reports.jsonl.
+/// A stretch of a rank's time on one trial: a row of results.csv with times, or (kPaused) a
+/// visit before a promotion, from reports.jsonl.
 struct Segment {
   std::string trial;
-  std::string status;
+  engine::TrialStatus status = engine::TrialStatus::kInvalid;  ///< the row's word, read once
   int rank = 0;
   double start = 0, end = 0;  ///< Unix seconds
   std::string hover;          ///< what the chart shows on hover (parameters, metric)

@@ -13,7 +13,7 @@ namespace {
 
 Segment seg(const std::string& trial, int rank, double start, double end,
             const std::string& status = "ok") {
-  return Segment{trial, status, rank, start, end, ""};
+  return Segment{trial, ns::engine::parse_trial_status(status), rank, start, end, ""};
 }
 
 RunSpan run(double started, std::optional<double> ended, int workers) {
@@ -85,7 +85,7 @@ TEST_CASE(
   CHECK(t.pauses[0].start == 2);
   CHECK(t.pauses[0].end == 5);
   int stopped = 0;
-  for (const Segment& s : t.segments) stopped += s.trial == "b" && s.status == "stopped";
+  for (const Segment& s : t.segments) stopped += s.trial == "b" && s.status == ns::engine::TrialStatus::kStopped;
   CHECK(stopped == 1);
   CHECK(t.utilization == Approx((2.0 + 3 + 2) / 20));
   CHECK(render_timeline_text(t).find("1 pause(s) between rungs, 3.0 s in all") !=

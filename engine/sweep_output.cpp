@@ -314,9 +314,7 @@ std::string utc_iso(std::time_t t) {
 // returns state.json's "previous_run" record; null when the last run ended properly (or none).
 nlohmann::json unfinished_run(const std::string& dir, const nlohmann::json& previous,
                               const std::string& holder) {
-  if (!previous.is_object()) return nullptr;
-  const auto st = previous.find("state");
-  if (st == previous.end() || !st->is_string() || st->get<std::string>() != "running") return nullptr;
+  if (state_of(previous) != SweepState::kRunning) return nullptr;
   nlohmann::json record = {{"ended", "without writing its state"}};
   if (!holder.empty()) record["lock_holder"] = holder;
   std::string written = "at an unknown time";
@@ -337,7 +335,7 @@ nlohmann::json unfinished_run(const std::string& dir, const nlohmann::json& prev
 // not null) records that the run before this one was killed (unfinished_run).
 nlohmann::json running_state(const nlohmann::json& previous, int total_trials, double started,
                              int workers, nlohmann::json runs, const nlohmann::json& previous_run) {
-  nlohmann::json state = {{"state", "running"}, {"trials", total_trials}, {"started", started}};
+  nlohmann::json state = {{"state", SweepState::kRunning}, {"trials", total_trials}, {"started", started}};
   if (workers > 0) state["workers"] = workers;
   if (!previous_run.is_null()) state["previous_run"] = previous_run;
   if (previous.is_object())
@@ -391,6 +389,12 @@ DirLock::DirLock(const std::string& dir) {
 
 DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+SweepState state_of(const nlohmann::json& state) {
+  if (!state.is_object() || !state.contains("state") || !state["state"].is_string())
+    return SweepState::kInvalid;
+  return state["state"].get<SweepState>();  // unknown word: kInvalid
 }
 
 std::string gone_lock_holder(const std::string& dir) {
@@ -709,7 +713,7 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
     const auto m = previous_state_.find("makespan_s");
     if (m != previous_state_.end() && m->is_number()) makespan_before = m->get<double>();
   }
-  nlohmann::json state = {{"state", complete ? "complete" : "interrupted"},
+  nlohmann::json state = {{"state", complete ? SweepState::kComplete : SweepState::kInterrupted},
                           {"reason", reason},
                           {"rows", done_},
                           {"trials", total_},

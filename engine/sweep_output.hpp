@@ -71,6 +71,18 @@ class DirLock {
 /// `state.json` still `running` with such a holder was left by a run that was killed.
 std::string gone_lock_holder(const std::string& dir);
 
+/// state.json's "state": a run goes on, or how the last one ended. Written and read through this
+/// enum only.
+enum class SweepState { kInvalid, kRunning, kComplete, kInterrupted };
+NLOHMANN_JSON_SERIALIZE_ENUM(SweepState, {{SweepState::kInvalid, nullptr},
+                                          {SweepState::kRunning, "running"},
+                                          {SweepState::kComplete, "complete"},
+                                          {SweepState::kInterrupted, "interrupted"}})
+
+/// The "state" of a state.json as read_state returns it, read once; kInvalid when there is none
+/// or it is a word this version does not know.
+SweepState state_of(const nlohmann::json& state);
+
 /// <dir>/state.json, or null when there is none or it is not an object of JSON.
 nlohmann::json read_state(const std::string& dir);
 

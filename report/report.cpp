@@ -99,7 +99,7 @@ extern "C" void on_watch_signal(int) { g_watch_stop = 1; }
 // known to be gone; false without one.
 bool sweep_running(const fs::path& dir) {
   const nlohmann::json state = engine::read_state(dir.string());
-  if (!state.is_object() || state.value("state", std::string()) != "running") return false;
+  if (engine::state_of(state) != engine::SweepState::kRunning) return false;
   const std::string gone = engine::gone_lock_holder(dir.string());
   if (!gone.empty())
     log::warn("--watch: {}/state.json says running, but the run that holds it ({}) is gone "

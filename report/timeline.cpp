@@ -241,7 +241,7 @@ Timeline load_timeline(const Results& r) {
         runs.push_back(s);
       }
     }
-    if (state.value("state", std::string()) == "running") now = engine::unix_now();
+    if (engine::state_of(state) == engine::SweepState::kRunning) now = engine::unix_now();
   }
   return build_timeline(std::move(segs), std::move(runs), now);
 }

@@ -66,6 +66,13 @@ void add_run_command(CLI::App& root, const engine::FamilyRegistry& registry,
   run_cmd->add_option("--unhealthy-window", run->unhealthy_window_s,
                       "seconds from the first to the last of those failures")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  run_cmd->add_option("--rank-timeout", run->rank_timeout_s,
+                      "seconds a rank running a trial may send nothing (its heartbeat goes every "
+                      "quarter of this, at most 5 s, from the trial's batches) before it is taken "
+                      "out and its trial resumes on another rank; longer than a trial's longest "
+                      "step between batches (data loading, the first CUDA step, a checkpoint). "
+                      "0 = never")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   run_cmd->add_option("--pack", run->pack,
                       "train up to K trials of equal shapes together on each worker (maskcnn; "
                       "for GPUs); default: the spec's \"pack\" (1)")

@@ -31,6 +31,7 @@ struct RunOptions {
   bool deterministic = false;  ///< CUDA: cuDNN deterministic, benchmark off
   int unhealthy_after = 5;     ///< consecutive failures that take a rank out (0 = never)
   double unhealthy_window_s = 120;
+  double rank_timeout_s = 600;  ///< a rank with a trial silent this long is taken out (0 = never)
   int pack = 0;                ///< trials trained together per worker; 0 = the spec's "pack"
   double checkpoint_every_s = 60;  ///< mid-trial checkpoints at most this often
 };

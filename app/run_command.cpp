@@ -290,6 +290,7 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
   copt.longest_first = opt.order == "cost";
   copt.unhealthy_after = opt.unhealthy_after;
   copt.unhealthy_window_s = opt.unhealthy_window_s;
+  copt.rank_timeout_s = opt.rank_timeout_s;
   copt.pack = opt.pack > 0 ? opt.pack : prep.spec.pack;
   copt.budget_trial_s = prep.spec.budget_trial_s;
   copt.budget_used_s = output->finished_wall_s();
@@ -340,7 +341,19 @@ int run_command(const RunOptions& opt, const engine::FamilyRegistry& registry, i
               prep.spec.search_options->scheduler_resource(), search.scheduler->resource_used());
   const engine::CoordinatorSummary summary =
       mpi.size() == 1 ? coord.run_serial(*search.scheduler, executor) : coord.run(*search.scheduler);
-  return finish(output->finish(summary));  // 0, 3, or 5 when the output directory refused a write
+  const int exit_status = output->finish(summary);  // 0, 3, or 5 when the output directory refused a write
+  if (summary.abandoned_rank()) {
+    // A rank taken out as silent cannot take part in MPI_Finalize, which would wait for it
+    // forever: everything is written, so end the job here. mpirun exits with the status, srun
+    // with 137 (the tasks it killed, the silent one included); the job scripts read state.json
+    // to tell a complete sweep from a crash.
+    log::warn("a rank taken out as silent never answered again: ending the job with MPI_Abort "
+              "(exit status {}; every result is written)", exit_status);
+    finish(exit_status);
+    output.reset();  // MPI_Abort runs no destructor: results.csv's fdatasync and the lock's release
+    mpi.abort(exit_status);
+  }
+  return finish(exit_status);
 }
 
 }  // namespace ns::app

@@ -17,7 +17,9 @@ void write(Level level, const std::string& msg) {
   if (level < g_min) return;
   if ((level == Level::kInfo || level == Level::kDebug) && g_rank != 0) return;
   const char* tag = level == Level::kError ? "error" : level == Level::kWarn ? "warning" : "";
-  if (*tag) {
+  if (level == Level::kNote) {
+    std::fprintf(stderr, "neurosweep[%d] %s\n", g_rank, msg.c_str());
+  } else if (*tag) {
     std::fprintf(stderr, "neurosweep[%d] %s: %s\n", g_rank, tag, msg.c_str());
   } else {
     std::fprintf(stderr, "%s\n", msg.c_str());

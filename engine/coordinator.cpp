@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include <fmt/ranges.h>
+
 #include "core/file.hpp"
 #include "core/log.hpp"
 
@@ -37,6 +39,10 @@ void DurationStats::add(double d) {
 double DurationStats::expected() const {
   if (n_ == 0) return 0;
   return mean_ + std::sqrt(std::max(0.0, m2_) / static_cast<double>(n_));
+}
+
+double heartbeat_interval(double timeout_s) {
+  return timeout_s > 0 ? std::min(5.0, timeout_s / 4) : 0.0;
 }
 
 Coordinator::Coordinator(Transport& transport, ResultSink& sink, CoordinatorOptions options,
@@ -222,8 +228,11 @@ msg::Assign Coordinator::hand_out(int worker) {
   fill_pack(worker, a);
   life_.start(a.trial.id, worker, a.attempt);
   for (const auto& m : a.pack) life_.start(m.trial.id, worker, m.attempt);
+  a.heartbeat_s = heartbeat_interval(opt_.rank_timeout_s);
+  for (auto& m : a.pack) m.heartbeat_s = a.heartbeat_s;
   busy_[worker] = a;
   handed_at_[worker] = unix_now();
+  heard_[worker] = Steady::now();  // its silence counts from here
   if (!first_assign_) first_assign_ = Steady::now();
   return a;
 }
@@ -244,8 +253,10 @@ void Coordinator::reply(int worker) {
   if (next && (continues || may_start(next->trial.cost))) {
     transport_.send(worker, msg::wrap(MessageKind::kAssign, hand_out(worker)));
   } else if (!next && !draining_ && !stopped_starting_ && !unhealthy_.count(worker) &&
-             scheduler_->may_have_more()) {
-    parked_.insert(worker);  // a result still to come may give it work (a promotion)
+             (scheduler_->may_have_more() || (opt_.rank_timeout_s > 0 && other_busy(worker)))) {
+    // A result still to come may give it work (a promotion), or, with a rank timeout, a rank
+    // that falls silent gives its trial back.
+    parked_.insert(worker);
   } else {
     transport_.send(worker, msg::shutdown());
     ++shut_down_;
@@ -303,6 +314,16 @@ bool Coordinator::settle(int worker, const msg::Assign& assign, ResultRow& row) 
   return true;
 }
 
+std::vector<msg::Assign> Coordinator::take_busy(std::map<int, msg::Assign>::iterator it) {
+  std::vector<msg::Assign> given;
+  given.reserve(1 + it->second.pack.size());  // no reallocation while the pack is moved out
+  given.push_back(std::move(it->second));
+  busy_.erase(it);
+  for (auto& m : given.front().pack) given.push_back(std::move(m));
+  given.front().pack.clear();
+  return given;
+}
+
 void Coordinator::on_result(int worker, msg::Result result) {
   auto it = busy_.find(worker);
   if (it == busy_.end()) {
@@ -313,12 +334,7 @@ void Coordinator::on_result(int worker, msg::Result result) {
   // The Assigns handed out (a pack's first trial, then its members): each outcome is joined
   // with its own into the row. Rank 0 holds the parameters, seed, repeat and attempt; the
   // worker sent only what it learned.
-  std::vector<msg::Assign> given;
-  given.reserve(1 + it->second.pack.size());
-  given.push_back(std::move(it->second));
-  busy_.erase(it);
-  for (auto& m : given.front().pack) given.push_back(std::move(m));
-  given.front().pack.clear();
+  std::vector<msg::Assign> given = take_busy(it);
   std::vector<Outcome> outcomes;
   outcomes.reserve(1 + result.pack.size());
   outcomes.push_back(std::move(result.outcome));
@@ -356,9 +372,114 @@ void Coordinator::on_result(int worker, msg::Result result) {
   if (health) update_health(worker, *health);
 }
 
-void Coordinator::handle(const Envelope& env) {
+void Coordinator::check_silent(std::chrono::steady_clock::time_point now) {
+  if (opt_.rank_timeout_s <= 0 || busy_.empty()) return;
+  // A few times per timeout is enough; the map is small, but the loop polls every millisecond.
+  if (now - last_silence_check_ < std::chrono::duration<double>(std::min(1.0, opt_.rank_timeout_s / 8)))
+    return;
+  last_silence_check_ = now;
+  std::vector<std::pair<int, double>> silent;
+  for (const auto& [worker, a] : busy_) {
+    const auto heard = heard_.find(worker);
+    if (heard == heard_.end()) continue;
+    const double quiet = std::chrono::duration<double>(now - heard->second).count();
+    if (quiet > opt_.rank_timeout_s) silent.emplace_back(worker, quiet);
+  }
+  for (const auto& [worker, quiet] : silent) lose(worker, quiet);
+}
+
+void Coordinator::lose(int worker, double silent_s) {
+  auto it = busy_.find(worker);
+  if (it == busy_.end() || !lost_.insert(worker).second) return;
+  std::vector<msg::Assign> given = take_busy(it);
+  ++shut_down_;  // gone: the run ends without it
+  parked_.erase(worker);
+  suspects_.erase(worker);
+  // If it wakes up, it drops its trial without writing to its directory (the trial goes on
+  // elsewhere) and asks for work; what it sends is not written (from_lost).
+  send_quietly(worker, msg::abandon());
+  SilentRank lost{worker, hosts_.count(worker) ? hosts_[worker] : "", silent_s, {}, false};
+  for (const auto& a : given) lost.trials.push_back(a.trial.id);
+  const int alive = workers_ - static_cast<int>(unhealthy_.size()) - 1;
+  // Its trials are pending again, as the same attempt (nothing failed): another rank takes them,
+  // or, when none is left or the run drains, the next run. A scheduler that cannot hand a trial
+  // to another rank (PBT's members: retries_failed() false) leaves them interrupted and the run
+  // drains: the next run resumes them.
+  const bool requeue = scheduler_->retries_failed();
+  for (const auto& a : given) {
+    if (requeue) {
+      life_.retry(a.trial.id, a.attempt);
+      scheduler_->retry(worker, a);
+      requeued_.emplace_back(a.trial.id, worker);
+    } else {
+      life_.unfinish(a.trial.id);
+      ++summary_.interrupted;
+    }
+  }
+  log::warn("rank {} ({}) sent nothing for {:.0f} s while it ran trial {} (--rank-timeout {} s); "
+            "it is taken out of the sweep, and {}",
+            worker, lost.host.empty() ? "?" : lost.host, silent_s, fmt::join(lost.trials, ", "),
+            opt_.rank_timeout_s,
+            alive <= 0 ? "no rank is left, so its trial waits for the next run"
+            : draining_ ? "its trial waits for the next run"
+            : requeue   ? "its trial goes back to pending, to resume from its checkpoint on another rank"
+                        : "this search cannot move its trial to another rank: the run drains, and "
+                          "the next run resumes it");
+  summary_.silent.push_back(std::move(lost));
+  if (alive > 0) {
+    --workers_;
+    scheduler_->on_worker_lost(worker);
+  } else if (summary_.drain_reason.empty()) {
+    summary_.drain_reason = "every worker rank stopped answering or was taken out";
+  }
+  if (!requeue) begin_drain(fmt::format("rank {} stopped answering", worker));
+  wake_parked();  // a waiting worker may take its trial
+}
+
+void Coordinator::from_lost(const Envelope& env) {
+  const int worker = env.source;
   const MessageKind kind = msg::kind_of(env.message);
+  // A Report or heartbeat sent before it saw Abandon: no answer (Abandon ends its wait).
+  if (kind != MessageKind::kResult && kind != MessageKind::kReady) return;
+  for (auto& r : summary_.silent) {
+    if (r.rank != worker || r.returned) continue;
+    r.returned = true;
+    log::warn("rank {} ({}), taken out as silent, answered again; what it sent is not written "
+              "(its trial went back to pending), and it is shut down",
+              worker, r.host.empty() ? "?" : r.host);
+    send_quietly(worker, msg::shutdown());
+  }
+}
+
+void Coordinator::send_quietly(int worker, const nlohmann::json& message) {
+  try {
+    transport_.send(worker, message);
+  } catch (const std::exception& e) {  // it may be gone for good: the sweep goes on
+    log::warn("rank {} taken out as silent: {}", worker, e.what());
+  }
+}
+
+void Coordinator::count_lost_unfinished() {
+  // A trial a silent rank was running, put back as pending, that no rank finished in this run
+  // (a budget or the deadline stopped new starts, or no rank was left): it started and has a
+  // checkpoint, so it is interrupted, not "not started" (which a spent budget would call due to
+  // no one): the run is not complete, and the next one resumes it.
+  // (One handed out again and drained there was counted by settle().)
+  for (const auto& [id, lost_rank] : requeued_) {
+    const TrialLife* t = life_.find(id);
+    if (t == nullptr || t->phase != Phase::kPending || t->worker != lost_rank) continue;
+    ++summary_.interrupted;
+    if (summary_.not_started > 0) --summary_.not_started;
+  }
+}
+
+void Coordinator::handle(const Envelope& env) {
+  heard_[env.source] = Steady::now();
+  if (lost_.count(env.source)) return from_lost(env);
+  const MessageKind kind = msg::kind_of(env.message);
+  if (kind == MessageKind::kHeartbeat) return;
   if (kind == MessageKind::kReady) {
+    hosts_[env.source] = env.message.at("body").value("host", std::string());
     reply(env.source);
   } else if (kind == MessageKind::kResult) {
     on_result(env.source, env.message.at("body").get<msg::Result>());
@@ -402,14 +523,17 @@ CoordinatorSummary Coordinator::run(Scheduler& scheduler) {
       backoff.reset();
       continue;
     }
-    if (Steady::now() - last_tick > std::chrono::seconds(1)) {
+    const auto now = Steady::now();  // one clock read per idle turn, for both checks
+    check_silent(now);
+    if (now - last_tick > std::chrono::seconds(1)) {
       sink_.tick(running(), false);
-      last_tick = Steady::now();
+      last_tick = now;
     }
     backoff.pause();
   }
   record_final_rows();
   summary_.not_started = scheduler.pending();
+  count_lost_unfinished();
   count_rows();
   scheduler_ = nullptr;
   sink_.tick(0, true);

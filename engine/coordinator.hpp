@@ -76,7 +76,17 @@ struct CoordinatorOptions {
   /// The spec's "budget": {"resource": N}: no trial starts (nor a paused one resumes) once the
   /// scheduler's resource_used() reaches it. 0 = none.
   double budget_resource = 0;
+  /// `run --rank-timeout`: a rank with a trial running that sent nothing (no heartbeat, report
+  /// or result) for this many seconds is taken out as silent: it gets Abandon, its trials go back
+  /// to pending (same attempt) for the other ranks, and while any rank has a trial running a
+  /// free worker waits for it instead of being shut down (the trial may come back). Workers send
+  /// Heartbeat every heartbeat_interval(rank_timeout_s). 0 = off.
+  double rank_timeout_s = 0;
 };
+
+/// How often a worker sends Heartbeat while a trial trains, for a rank timeout of `timeout_s`:
+/// a quarter of it, at most 5 s (0 when off).
+double heartbeat_interval(double timeout_s);
 
 /// A rank the coordinator took out of the sweep.
 struct UnhealthyRank {
@@ -85,6 +95,15 @@ struct UnhealthyRank {
   int failures = 0;           ///< consecutive failed trials that took it out
   double within_s = 0;        ///< from the first of them to the last
   std::string last_error;     ///< the last failure's message
+};
+
+/// A rank the coordinator took out because it stopped answering (CoordinatorOptions::rank_timeout_s).
+struct SilentRank {
+  int rank = 0;
+  std::string host;
+  double silent_s = 0;              ///< how long it had sent nothing when it was taken out
+  std::vector<std::string> trials;  ///< what it was running: pending again
+  bool returned = false;            ///< it sent something later (and was told to shut down)
 };
 
 /// How a coordinator run ended.
@@ -103,6 +122,14 @@ struct CoordinatorSummary {
   std::string output_error;
   double makespan_s = 0;     ///< first assignment to last result
   std::vector<UnhealthyRank> unhealthy;  ///< ranks taken out, in the order it happened
+  std::vector<SilentRank> silent;        ///< ranks taken out as silent, in that order
+  /// A rank taken out as silent never came back: it cannot take part in MPI_Finalize, so the
+  /// job must end with MPI_Abort once everything is written.
+  bool abandoned_rank() const {
+    for (const auto& r : silent)
+      if (!r.returned) return true;
+    return false;
+  }
   bool budget_spent = false;  ///< the spec's budget ended it: what was not started is not due
   bool complete() const {
     return interrupted == 0 && unwritten == 0 && output_error.empty() &&
@@ -169,6 +196,18 @@ class Coordinator {
   void output_failed(const std::string& why);
   /// Takes `worker` out of the sweep (the breaker); its streak names the failures.
   void take_out(int worker);
+  /// Removes a worker's entry from busy_: the Assign it ran, then its pack's members, each alone.
+  std::vector<msg::Assign> take_busy(std::map<int, msg::Assign>::iterator it);
+  /// Takes out every rank with a trial that has been silent longer than rank_timeout_s (at `now`).
+  void check_silent(std::chrono::steady_clock::time_point now);
+  /// Takes `worker` out as silent: Abandon to it, its trials pending again for the other ranks.
+  void lose(int worker, double silent_s);
+  /// A message from a rank taken out as silent: nothing of it is written; it is shut down.
+  void from_lost(const Envelope& env);
+  /// A send to a rank taken out as silent (Abandon, Shutdown): a failure is only logged.
+  void send_quietly(int worker, const nlohmann::json& message);
+  /// At the end of run(): a silent rank's trial still pending counts as interrupted.
+  void count_lost_unfinished();
   /// True when a rank other than `worker` has a trial running (a suspect waits for its result).
   bool other_busy(int worker) const;
   bool may_start(double cost);
@@ -223,6 +262,11 @@ class Coordinator {
   std::set<int> suspects_;
   std::set<int> unhealthy_;
   std::set<int> parked_;  ///< free workers waiting: the scheduler may have work after a result
+  std::map<int, std::chrono::steady_clock::time_point> heard_;  ///< per worker: its last message
+  std::map<int, std::string> hosts_;  ///< per worker: the host its Ready named
+  std::set<int> lost_;                ///< ranks taken out as silent
+  std::vector<std::pair<std::string, int>> requeued_;  ///< their trials (and the rank), pending again
+  std::chrono::steady_clock::time_point last_silence_check_{};
   int workers_ = 0;  ///< ranks that take trials in this run (those alive: minus unhealthy_)
 };
 

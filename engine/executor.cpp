@@ -177,6 +177,7 @@ Outcome TrialExecutor::execute(const msg::Assign& assign, const std::function<bo
     ctx.final_rung = assign.final_rung;
     ctx.rungs = assign.rungs;
     ctx.checkpoint_every_s = info_.checkpoint_every_s;
+    if (owner_check_) ctx.check_owner = owner_check_;
     ctx.report = reporter_for(assign, std::make_shared<RungCursor>(assign.rungs));
     ctx.options = options_;
     if (!assign.adopt.empty()) {
@@ -188,6 +189,8 @@ Outcome TrialExecutor::execute(const msg::Assign& assign, const std::function<bo
   } catch (const std::exception& e) {
     apply_exception(o, e.what(), timed_out);
     failure = std::current_exception();
+  } catch (const TrialAbandoned&) {
+    throw;
   } catch (...) {
     o.status = TrialStatus::kFailed;
     o.error = "unknown exception";
@@ -227,6 +230,7 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
                                       std::filesystem::path(out_dir_) / "trials" / m->trial.id,
                                       info_.device, info_.threads, stop_requested, info_.rank});
       contexts.back().checkpoint_every_s = info_.checkpoint_every_s;
+      if (owner_check_) contexts.back().check_owner = owner_check_;
       contexts.back().options = options_;
     }
     std::vector<TrialOutcome> outcomes = runner_->run_pack(contexts);
@@ -238,6 +242,8 @@ msg::Result TrialExecutor::run(const msg::Assign& assign, const std::function<bo
   } catch (const std::exception& e) {
     for (auto& o : outs) apply_exception(o, e.what(), timed_out);
     failure = std::current_exception();
+  } catch (const TrialAbandoned&) {
+    throw;
   } catch (...) {
     for (auto& o : outs) apply_exception(o, "unknown exception", false);
   }

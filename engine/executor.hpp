@@ -21,6 +21,14 @@ struct RankInfo {
   double checkpoint_every_s = 60;  ///< TrialContext::checkpoint_every_s
 };
 
+/// Thrown through a runner when the coordinator took this rank out as silent (Abandon): the
+/// trial runs on another rank now, so this one must leave its directory alone: no checkpoint,
+/// curve or outcome. Not a std::exception, so the runners' failure handling lets it pass; the
+/// executor rethrows it and the worker (run_worker) catches it.
+struct TrialAbandoned {
+  std::string trial_id;
+};
+
 class TrialExecutor {
  public:
   TrialExecutor(const FamilyRegistry& registry, std::string family, nlohmann::json data,
@@ -42,6 +50,9 @@ class TrialExecutor {
   void set_reporter(std::function<Decision(const msg::Report&)> reporter) {
     reporter_ = std::move(reporter);
   }
+  /// TrialContext::check_owner for the trials run from now on (the worker's poll for Abandon);
+  /// empty: none.
+  void set_owner_check(std::function<void()> check) { owner_check_ = std::move(check); }
   /// The spec's block named after the family (TrialContext::options).
   void set_options(nlohmann::json options) { options_ = std::move(options); }
 
@@ -62,6 +73,7 @@ class TrialExecutor {
       const msg::Assign& assign, std::shared_ptr<RungCursor> passed) const;
   RankInfo info_;
   std::function<Decision(const msg::Report&)> reporter_;
+  std::function<void()> owner_check_;
   std::unique_ptr<TrialRunner> runner_;  // lives across trials (dataset caches)
 };
 

@@ -28,6 +28,7 @@ void to_json(nlohmann::json& j, const Assign& m) {
   if (!m.rungs.empty()) j["rungs"] = m.rungs;
   if (!m.adopt.empty()) j["adopt"] = m.adopt;
   if (!m.snapshot.empty()) j["snapshot"] = m.snapshot;
+  if (m.heartbeat_s > 0) j["heartbeat_s"] = m.heartbeat_s;
 }
 void from_json(const nlohmann::json& j, Assign& m) {
   j.at("id").get_to(m.trial.id);
@@ -47,6 +48,7 @@ void from_json(const nlohmann::json& j, Assign& m) {
   m.rungs = j.value("rungs", std::vector<double>{});
   m.adopt = j.value("adopt", std::string());
   m.snapshot = j.value("snapshot", std::string());
+  m.heartbeat_s = j.value("heartbeat_s", 0.0);
 }
 
 // JSON has no NaN: non-finite metrics travel as strings.

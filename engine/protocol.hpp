@@ -29,7 +29,17 @@
 //      A trial that failed because the output directory cannot take writes (disk full, quota,
 //      I/O error, read-only) comes back "interrupted" too, with "output_error": true and the
 //      file and errno in its error: no row, and the coordinator drains (exit 5).
-//   5. The coordinator ends when every worker has received Shutdown.
+//   5. With `run --rank-timeout S` each Assign carries heartbeat_s: while the trial trains, the
+//      worker sends Heartbeat (no body) at least that often, from the runner's stop polls (every
+//      batch or iteration, and while a command family's program runs). Any message counts as a
+//      sign of life. A rank with a trial that sent nothing for S seconds (a hung node, a process
+//      stopped, a network cut that MPI has not noticed) is taken out: it gets Abandon, and its
+//      trials go back to the scheduler as pending (same attempt), to resume from their
+//      checkpoints on another rank. If it wakes up, Abandon makes it drop the trial at once
+//      (TrialAbandoned: no checkpoint, curve or row written, since the trial directory is
+//      another rank's now) and send Ready; it then gets Shutdown. Nothing it sends is written. Rank 0 ends the job with MPI_Abort after writing its state when such a
+//      rank never came back (it could not finish MPI_Finalize).
+//   6. The coordinator ends when every worker has received Shutdown (or was taken out as silent).
 #include <nlohmann/json.hpp>
 
 #include <map>
@@ -69,6 +79,8 @@ struct Assign {
   /// back (paused: with its checkpoint).
   std::string adopt;
   std::string snapshot;
+  /// `run --rank-timeout`: send Heartbeat at least this often while the trial trains (0 = none).
+  double heartbeat_s = 0;
 };
 
 /// A running trial reached one of Assign::rungs: its resource used so far and its metrics.
@@ -127,6 +139,8 @@ nlohmann::json wrap(MessageKind kind, const T& body) {
 }
 inline nlohmann::json drain() { return {{"type", MessageKind::kDrain}}; }
 inline nlohmann::json shutdown() { return {{"type", MessageKind::kShutdown}}; }
+inline nlohmann::json heartbeat() { return {{"type", MessageKind::kHeartbeat}}; }
+inline nlohmann::json abandon() { return {{"type", MessageKind::kAbandon}}; }
 /// The kind of a wrapped message; kInvalid for an unknown "type".
 inline MessageKind kind_of(const nlohmann::json& message) {
   return message.at("type").get<MessageKind>();

@@ -29,7 +29,9 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Decision, {{Decision::kInvalid, nullptr},
                                         {Decision::kPause, "pause"}})
 
 /// The kind of a protocol message (engine/protocol.hpp), its "type" on the wire.
-enum class MessageKind { kInvalid, kReady, kAssign, kResult, kDrain, kShutdown, kReport, kDecision };
+enum class MessageKind {
+  kInvalid, kReady, kAssign, kResult, kDrain, kShutdown, kReport, kDecision, kHeartbeat, kAbandon
+};
 NLOHMANN_JSON_SERIALIZE_ENUM(MessageKind, {{MessageKind::kInvalid, nullptr},
                                            {MessageKind::kReady, "ready"},
                                            {MessageKind::kAssign, "assign"},
@@ -37,7 +39,9 @@ NLOHMANN_JSON_SERIALIZE_ENUM(MessageKind, {{MessageKind::kInvalid, nullptr},
                                            {MessageKind::kDrain, "drain"},
                                            {MessageKind::kShutdown, "shutdown"},
                                            {MessageKind::kReport, "report"},
-                                           {MessageKind::kDecision, "decision"}})
+                                           {MessageKind::kDecision, "decision"},
+                                           {MessageKind::kHeartbeat, "heartbeat"},
+                                           {MessageKind::kAbandon, "abandon"}})
 
 /// `run --schedule`: "dynamic" (workers pull the next trial) or "static" (trials split
 /// round-robin by rank up front, for benchmarks).

@@ -668,6 +668,14 @@ nlohmann::json unhealthy_json(const std::vector<UnhealthyRank>& ranks) {
                    {"within_s", u.within_s}, {"last_error", u.last_error}});
   return out;
 }
+
+nlohmann::json silent_json(const std::vector<SilentRank>& ranks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : ranks)
+    out.push_back({{"rank", r.rank}, {"host", r.host}, {"silent_s", r.silent_s},
+                   {"trials", r.trials}, {"returned", r.returned}});
+  return out;
+}
 }  // namespace
 
 int SweepOutput::finish(const CoordinatorSummary& s) const {
@@ -693,6 +701,12 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
     log::warn("rank {} on {} was taken out of the sweep: its last {} trials failed within {:.1f} s "
               "(last: {})",
               u.rank, u.host.empty() ? "?" : u.host, u.failures, u.within_s, u.last_error);
+  }
+  for (const auto& r : s.silent) {
+    log::warn("rank {} on {} was taken out of the sweep: it sent nothing for {:.0f} s while it ran "
+              "{} trial(s){}",
+              r.rank, r.host.empty() ? "?" : r.host, r.silent_s, r.trials.size(),
+              r.returned ? " (it answered later and was shut down)" : "");
   }
   // A refused write the coordinator did not see (best.json with the last row) counts too.
   const std::string output_error = !s.output_error.empty() ? s.output_error : write_error_;
@@ -723,6 +737,7 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"makespan_s", makespan_before + s.makespan_s},
                           {"run_makespan_s", s.makespan_s},
                           {"unhealthy_ranks", unhealthy_json(s.unhealthy)},
+                          {"silent_ranks", silent_json(s.silent)},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
   // When this run began and ended (Unix seconds, results.csv's clock) and the ranks that
   // trained: with the rows' started/ended, what the report's utilization needs; "runs" keeps
@@ -742,6 +757,10 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
   const int code = !output_error.empty() ? kExitCannotWrite
                    : complete            ? kExitOk
                                          : kExitInterrupted;
+  // The status this run exits with: a job script reads it when the launcher reports another one
+  // (rank 0 ends the job with MPI_Abort when a rank taken out as silent never came back, and
+  // srun then reports the tasks it killed).
+  state["exit_status"] = code;
   const std::string state_path = (fs::path(dir_) / "state.json").string();
   const std::string text = state.dump(2) + "\n";
   try {

@@ -52,6 +52,11 @@ struct TrialContext {
   bool adopted = false;
   /// The spec's block named after the family (SweepSpec::options; null when absent).
   nlohmann::json options{};
+  /// Called before the runner writes into trial_dir outside a stop poll (at the end of an
+  /// evaluation, the final outputs): throws engine::TrialAbandoned (engine/executor.hpp) when
+  /// this rank no longer owns the trial (the coordinator took it out as silent and the trial
+  /// went to another rank), so a rank that wakes up between two polls writes nothing.
+  std::function<void()> check_owner = [] {};
 };
 
 /// What a trial produced. Failures are data: a runner may also simply throw.

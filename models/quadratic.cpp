@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.hpp"
+#include "core/file.hpp"
 #include "core/json_text.hpp"
 #include "engine/rung_walk.hpp"
 
@@ -70,7 +71,8 @@ class QuadraticRunner final : public engine::TrialRunner {
     const double chunk = 0.01;
     while (done < sleep_s) {
       if (ctx.stop_requested()) {
-        std::ofstream(writable_dir(ctx) / "checkpoint.json") << json{{"slept_s", done}}.dump();
+        // Whole or not at all: a kill mid-write must not leave a damaged checkpoint.
+        core::write_file_atomic(writable_dir(ctx) / "checkpoint.json", json{{"slept_s", done}}.dump());
         return {engine::TrialStatus::kInterrupted, {}, "stopped at a safe point"};
       }
       const double step = std::min(chunk, sleep_s - done);
@@ -117,7 +119,9 @@ class QuadraticRunner final : public engine::TrialRunner {
       return std::map<std::string, double>{{"score", v}, {"loss", -v},
                                            {"slept_s", step_s * static_cast<double>(step)}};
     };
-    auto save = [&] { std::ofstream(writable_dir(ctx) / "curve.json") << json{{"step", t}}.dump(); };
+    auto save = [&] {  // atomic: a SIGKILL mid-write leaves the last whole checkpoint
+      core::write_file_atomic(writable_dir(ctx) / "curve.json", json{{"step", t}}.dump());
+    };
     engine::RungWalk walk(ctx);
     engine::RungAction next = walk.resume(static_cast<double>(t));
     while (next == engine::RungAction::kContinue) {

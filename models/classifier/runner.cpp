@@ -396,7 +396,7 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     pr = load_resume(resume_path, model, *opt, device);
     if (t.channels_last) to_memory_format(model, fmt);
     ++pr.resumes;
-    log::info("trial {}: resuming in epoch {} at batch {} ({} epochs done) from its checkpoint",
+    log::note("trial {}: resuming in epoch {} at batch {} ({} epochs done) from its checkpoint",
               ctx.trial.id, pr.epoch + 1, pr.batch + 1, pr.epoch);
     // The optimizer's saved options are the checkpoint's; this trial's weight decay (a PBT
     // exploit may have changed it) holds from here on. The learning rate is set every epoch.
@@ -494,6 +494,9 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
     if (!std::isfinite(val.loss)) return diverged("validation loss", -1);
 
     pr.curve.push_back({pr.epoch + 1, lr, train_loss, val.loss, val.accuracy});
+    // Before writing into the trial directory: a rank taken out as silent (its trial now
+    // another rank's) learns it here (engine::TrialAbandoned) and writes nothing.
+    ctx.check_owner();
     core::write_file_atomic(dir / "curve.csv", curve_csv(pr.curve));
     if (val.loss < pr.best_val_loss) {
       pr.best_val_loss = val.loss;
@@ -539,6 +542,7 @@ engine::TrialOutcome train_classifier(const engine::TrialContext& ctx, ImageData
   if (t.channels_last) to_memory_format(model, fmt);
   const EvalResult val = evaluate(model, x_val, y_val, eval_batch, fmt, false);
   const EvalResult test = evaluate(model, data->test_x, data->test_y, eval_batch, fmt, true);
+  ctx.check_owner();  // as before curve.csv: the outputs are this rank's to write
   core::write_file_atomic(dir / "confusion.csv", confusion_csv(test.pred, data->test_y, kClasses));
   model.write_outputs(dir);
   fs::remove(resume_path);

@@ -322,6 +322,13 @@ class Trial {
   bool try_resume();
   void save_resume() const;
   void write_curve() const;
+  /// Every write into the trial directory: TrialContext::check_owner first, so a rank the
+  /// coordinator took out as silent (its trial now another rank's) learns it here and writes
+  /// nothing (engine::TrialAbandoned), even when it wakes up between two training steps.
+  void write_own(const fs::path& path, const std::string& content) const {
+    if (ctx_.check_owner) ctx_.check_owner();
+    write_file(path, content);
+  }
   void write_best() const;
   void train_step();
   std::vector<double> read_losses();
@@ -401,7 +408,7 @@ void Trial::write_config() const {
     cfg["folds"] = ctx_.trial.folds;
     cfg["fold_seed"] = ctx_.trial.fold_seed;
   }
-  write_file(file("config.json"), cfg.dump(2) + "\n");
+  write_own(file("config.json"), cfg.dump(2) + "\n");
 }
 
 torch::Tensor Trial::next_batch() {
@@ -484,12 +491,12 @@ double Trial::loss_on(const std::vector<std::int64_t>& idx, const torch::Tensor&
 }
 
 void Trial::write_best() const {
-  write_file(file(net_->best_file()), best_model_);
-  write_file(file("optimizer.pt"), best_optimizer_);
+  write_own(file(net_->best_file()), best_model_);
+  write_own(file("optimizer.pt"), best_optimizer_);
   json best = {{"iteration", schedule_.best_iteration()},
                {"val_loss", schedule_.best_loss()},
                {"phase", schedule_.best_phase()}};
-  write_file(file("best_checkpoint.json"), best.dump(2) + "\n");
+  write_own(file("best_checkpoint.json"), best.dump(2) + "\n");
 }
 
 void Trial::write_curve() const {
@@ -497,7 +504,7 @@ void Trial::write_curve() const {
   for (const auto& r : schedule_.curve())
     csv += fmt::format("{},{},{},{},{}\n", r.iteration, r.phase, num(r.lr), num(r.train_loss),
                        num(r.val_loss));
-  write_file(file("curve.csv"), csv);
+  write_own(file("curve.csv"), csv);
 }
 
 void Trial::save_resume() const {
@@ -516,7 +523,7 @@ void Trial::save_resume() const {
   archive.write("optimizer", bytes_tensor(save_blob(*optimizer_)));
   archive.write("best_model", bytes_tensor(best_model_));
   archive.write("best_optimizer", bytes_tensor(best_optimizer_));
-  write_file(file("resume.pt"), archive_bytes(archive));
+  write_own(file("resume.pt"), archive_bytes(archive));
 }
 
 bool Trial::try_resume() {
@@ -565,7 +572,7 @@ void Trial::prepare() {
                  file("resume.pt").string(), short_error(e));
   }
   if (resumed) {
-    log::info("trial {}: resuming at iteration {} (phase {}) from its checkpoint", ctx_.trial.id,
+    log::note("trial {}: resuming at iteration {} (phase {}) from its checkpoint", ctx_.trial.id,
                schedule_.iteration(), schedule_.phase() + 1);
   }
   hooks_.stop_requested = [this] { return ctx_.stop_requested && ctx_.stop_requested(); };
@@ -724,6 +731,9 @@ engine::TrialOutcome Trial::finish() {
   const std::vector<float> test_host = to_vector(test_pred);
   const SplitScores val = score_split(to_vector(val_pred), dd_.val, view);
   const SplitScores test = score_split(test_host, dd_.test, view);
+  // Before the outputs and resume.pt's removal: a rank taken out as silent while it scored
+  // learns it here (see write_own) and leaves the directory to the trial's new rank.
+  if (ctx_.check_owner) ctx_.check_owner();
 
   engine::TrialOutcome outcome;
   auto& m = outcome.metrics;
@@ -755,7 +765,7 @@ engine::TrialOutcome Trial::finish() {
     csv += fmt::format("{},{},{},{},{},{},{},{},{}\n", n, num(val.pearson[n]), num(val.ccmax[n]),
                        num(val.ccnorm[n]), num(val.fev[n]), num(test.pearson[n]),
                        num(test.ccmax[n]), num(test.ccnorm[n]), num(test.fev[n]));
-  write_file(file("neurons.csv"), csv);
+  write_own(file("neurons.csv"), csv);
 
   {
     core::write_atomic_with(file("predictions.h5"), [&](const fs::path& tmp) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "core/file.hpp"
 #include "engine/asha.hpp"
@@ -50,7 +51,10 @@ class FakeTransport final : public Transport {
       } else {
         held[dest] = a;
       }
-    } else if (type == "drain" && held.count(dest)) {
+    } else if (on_send) {
+      on_send(dest, m, inbox_);
+    }
+    if (type == "drain" && held.count(dest)) {
       Outcome r;
       r.trial_id = held[dest].trial.id;
       r.status = TrialStatus::kInterrupted;
@@ -60,6 +64,9 @@ class FakeTransport final : public Transport {
   }
   std::optional<Envelope> poll() override {
     ++polls;
+    if (inbox_.empty() && idle) {
+      if (auto e = idle()) return e;
+    }
     if (inbox_.empty() && finish_held_when_idle && !held.empty()) {
       // A slow rank: its trial ends ok once nothing else is pending.
       const auto it = held.begin();
@@ -82,6 +89,10 @@ class FakeTransport final : public Transport {
   std::map<int, std::vector<int>> packs;  ///< per worker: trials in each Assign
   std::map<int, msg::Assign> held;
   bool finish_held_when_idle = false;  ///< held trials end ok, one per poll that finds nothing
+  /// Asked for a message when nothing else is waiting (a rank's late or periodic message).
+  std::function<std::optional<Envelope>()> idle;
+  /// Called after each send, with the fake's inbox to answer into (a rank that wakes up).
+  std::function<void(int dest, const json& m, std::deque<Envelope>& inbox)> on_send;
   int polls = 0;
 
  private:
@@ -1166,4 +1177,167 @@ TEST_CASE("the lifecycle table agrees with the rows written", "[coordinator][lif
     CHECK(paused > 0);
     CHECK(paused == c.lifecycle().count(Phase::kPaused));
   }
+}
+
+// Issue 30: ranks that stop answering (run --rank-timeout). The fake's rank 2 takes its first
+// trial and then sends nothing, as a hung node or a stopped process would.
+namespace {
+
+Behaviour rank2_hangs_on_first() {
+  auto first = std::make_shared<bool>(true);
+  return [first](int rank, const msg::Assign& a) -> std::optional<Outcome> {
+    if (rank == 2 && *first) {
+      *first = false;
+      return std::nullopt;  // held: no result, no heartbeat
+    }
+    return ok_row(a, rank);
+  };
+}
+
+CoordinatorOptions with_rank_timeout(double s) {
+  CoordinatorOptions o;
+  o.rank_timeout_s = s;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("a rank that stops answering mid-trial: its trial runs on another rank, one row each",
+          "[coordinator][silent]") {
+  FakeTransport t(3, rank2_hangs_on_first());
+  FakeSink sink;
+  Coordinator c(t, sink, with_rank_timeout(0.3), no_drain);
+  const auto s = c.run(trials(6));
+  REQUIRE(t.held.count(2) == 1);
+  const std::string lost = t.held[2].trial.id;
+  CHECK(s.recorded == 6);
+  CHECK(s.complete());
+  std::map<std::string, int> rows;
+  for (const auto& r : sink.rows) ++rows[r.trial_id];
+  CHECK(rows.size() == 6);
+  for (const auto& [id, n] : rows) CHECK(n == 1);
+  // The silent rank's trial was finished by rank 1, as the same attempt (nothing failed).
+  for (const auto& r : sink.rows)
+    if (r.trial_id == lost) {
+      CHECK(r.rank == 1);
+      CHECK(r.attempt == 1);
+    }
+  REQUIRE(s.silent.size() == 1);
+  CHECK(s.silent[0].rank == 2);
+  CHECK(s.silent[0].host == "h");
+  CHECK(s.silent[0].silent_s > 0.3);
+  CHECK(s.silent[0].trials == std::vector<std::string>{lost});
+  CHECK_FALSE(s.silent[0].returned);
+  CHECK(s.abandoned_rank());  // it never came back: the job must end with MPI_Abort
+  CHECK(s.retried == 0);
+  CHECK(t.assigned[2].size() == 1);
+  CHECK(count_type(t.sent[2], "abandon") == 1);
+  CHECK(count_type(t.sent[2], "shutdown") == 0);
+  CHECK(count_type(t.sent[1], "shutdown") == 1);
+  // Every Assign tells its worker how often to send a heartbeat.
+  CHECK(t.held[2].heartbeat_s == Approx(0.075));
+  CHECK(heartbeat_interval(600) == Approx(5));
+  CHECK(heartbeat_interval(0) == 0);
+}
+
+TEST_CASE("a rank taken out as silent that answers again is shut down, and nothing it sent is "
+          "written", "[coordinator][silent]") {
+  FakeTransport t(3, rank2_hangs_on_first());
+  // As rank 2 is told it is out, it wakes up and sends the result of its old trial (before
+  // rank 1 has run that trial again).
+  bool sent_late = false;
+  t.on_send = [&](int dest, const json& m, std::deque<Envelope>& inbox) {
+    if (dest != 2 || m.at("type") != "abandon") return;
+    sent_late = true;
+    Outcome o = ok_row(t.held[2], 2);
+    o.metrics["score"] = 999;
+    inbox.push_back({2, msg::wrap(MessageKind::kResult, msg::Result{o, {}})});
+  };
+  FakeSink sink;
+  Coordinator c(t, sink, with_rank_timeout(0.3), no_drain);
+  const auto s = c.run(trials(4));
+  CHECK(sent_late);
+  CHECK(s.recorded == 4);
+  CHECK(s.complete());
+  std::set<std::string> ids;
+  for (const auto& r : sink.rows) {
+    ids.insert(r.trial_id);
+    CHECK(r.metrics.at("score") != 999);
+  }
+  CHECK(ids.size() == 4);
+  REQUIRE(s.silent.size() == 1);
+  CHECK(s.silent[0].returned);
+  CHECK_FALSE(s.abandoned_rank());  // it was shut down: MPI_Finalize can end the job
+  CHECK(count_type(t.sent[2], "shutdown") == 1);
+}
+
+TEST_CASE("heartbeats keep a slow rank in, and the free rank waits for its trial",
+          "[coordinator][silent]") {
+  FakeTransport t(3, rank2_hangs_on_first());
+  // Rank 2 trains for 1 s (over three times the timeout) and sends a heartbeat every 50 ms,
+  // nothing in between (the coordinator checks for silence then), then answers.
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto last_beat = start;
+  bool answered = false, rank1_waited = false;
+  t.idle = [&]() -> std::optional<Envelope> {
+    if (answered || !t.held.count(2)) return std::nullopt;
+    const auto now = Clock::now();
+    if (now - start < std::chrono::seconds(1)) {
+      if (now - last_beat < std::chrono::milliseconds(50)) return std::nullopt;
+      last_beat = now;
+      return Envelope{2, msg::heartbeat()};
+    }
+    answered = true;
+    // Rank 1 ran out of trials long ago: it waited (parked) instead of leaving.
+    rank1_waited = count_type(t.sent[1], "shutdown") == 0;
+    return Envelope{2, msg::wrap(MessageKind::kResult, msg::Result{ok_row(t.held[2], 2), {}})};
+  };
+  FakeSink sink;
+  Coordinator c(t, sink, with_rank_timeout(0.3), no_drain);
+  const auto s = c.run(trials(3));
+  CHECK(answered);
+  CHECK(rank1_waited);
+  CHECK(s.silent.empty());
+  CHECK(s.recorded == 3);
+  CHECK(s.complete());
+  for (const auto& r : sink.rows)
+    if (r.trial_id == t.held[2].trial.id) CHECK(r.rank == 2);
+  CHECK(count_type(t.sent[2], "abandon") == 0);
+  CHECK(count_type(t.sent[1], "shutdown") == 1);
+  CHECK(count_type(t.sent[2], "shutdown") == 1);
+}
+
+TEST_CASE("with no rank left, a silent rank's trial waits for the next run", "[coordinator][silent]") {
+  // One worker, and it falls silent: nobody can take its trial, so the run is not complete.
+  FakeTransport t(2, [](int, const msg::Assign&) -> std::optional<Outcome> { return std::nullopt; });
+  FakeSink sink;
+  Coordinator c(t, sink, with_rank_timeout(0.2), no_drain);
+  const auto s = c.run(trials(3));
+  CHECK(s.recorded == 0);
+  CHECK_FALSE(s.complete());
+  // The lost trial started and has a checkpoint: interrupted; the two others never started.
+  CHECK(s.interrupted == 1);
+  CHECK(s.not_started == 2);
+  REQUIRE(s.silent.size() == 1);
+  CHECK(s.silent[0].rank == 1);
+  CHECK_FALSE(s.drain_reason.empty());
+}
+
+TEST_CASE("a silent rank's trial that no rank finished is interrupted, even once a budget is spent",
+          "[coordinator][silent]") {
+  // Each result spends 1 trial-second; after two the budget stops new starts, and rank 1 leaves.
+  // Rank 2's trial, started and taken back when it fell silent, must not pass for "not due".
+  FakeTransport t(3, rank2_hangs_on_first());
+  FakeSink sink;
+  CoordinatorOptions o = with_rank_timeout(0.3);
+  o.budget_trial_s = 2;
+  Coordinator c(t, sink, o, no_drain);
+  const auto s = c.run(trials(4));
+  CHECK(s.budget_spent);
+  CHECK(s.recorded == 2);
+  REQUIRE(s.silent.size() == 1);
+  CHECK(s.interrupted == 1);
+  CHECK(s.not_started == 1);
+  CHECK_FALSE(s.complete());
 }

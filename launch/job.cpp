@@ -456,6 +456,26 @@ std::string gpu_image_warning(const JobOptions& o) {
       o.gpus_per_node, o.image);
 }
 
+namespace {
+// The job scripts' one rule for a step that ends with another status than the run's own, as a
+// shell function every template defines ({{own_status}}) and calls after the step.
+constexpr const char* kOwnStatusFunction = R"sh(# A step can end with another status than the run's own: when a rank it took out as silent
+# (`run --rank-timeout`) never answered again, rank 0 writes everything, then ends the job with
+# MPI_Abort, and srun reports the ranks it killed (137). The state.json this step wrote at the
+# run's end holds the run's own status (exit_status): that one decides (0 complete, 3 drained,
+# 5 cannot write). A crash leaves no such state.json newer than the step's start (ns_t0).
+ns_take_own_status() {
+  [[ $ns_rc =~ ^[02345]$ ]] && return 0
+  [ "$(stat -c %Y "$ns_out/state.json" 2>/dev/null || echo 0)" -ge "$ns_t0" ] || return 0
+  local own
+  own=$(sed -n 's/^ *"exit_status": *\([0-9][0-9]*\).*/\1/p' "$ns_out/state.json" 2>/dev/null | head -n 1)
+  [ -n "$own" ] || return 0
+  ns_note "the step ended with status $ns_rc after the run ended with status $own (state.json); taken as $own"
+  ns_rc=$own
+}
+)sh";
+}  // namespace
+
 std::string shell_quote(const std::string& word) {
   if (word.empty()) return "''";
   bool plain = std::all_of(word.begin(), word.end(), [](char c) {
@@ -568,6 +588,7 @@ Job make_job(const JobOptions& o, const std::string& template_text) {
   r.vars["max_crash_resubmits"] = std::to_string(o.max_crash_resubmits);
   r.vars["crash_pause"] = std::to_string(o.crash_pause_s);
   r.vars["setup"] = setup_block(o);
+  r.vars["own_status"] = kOwnStatusFunction;
 
   const std::string where =
       template_text.empty() ? fmt::format("{}.sh.in", scheduler_name(o.scheduler)) : "--template";

@@ -37,6 +37,13 @@ n=0
 echo "$(basename "$0") $*" >>"$NS_FAKE_DIR/steps"
 # scancel / bkill / Ctrl-C: the job's shell gets TERM while the ranks die.
 [ "${NS_FAKE_TERM_PARENT:-0}" = 1 ] && kill -TERM "$PPID"
+# The run's state.json as it ends, as neurosweep writes it (NS_FAKE_STATE: its "state";
+# NS_FAKE_OWN: its "exit_status", none when empty); only for the first launch.
+if [ -n "${NS_FAKE_STATE:-}" ] && [ "$n" = 0 ]; then
+  { printf '{\n  "state": "%s",\n' "$NS_FAKE_STATE"
+    [ -n "${NS_FAKE_OWN:-}" ] && printf '  "exit_status": %s,\n' "$NS_FAKE_OWN"
+    printf '  "rows": 1\n}\n'; } >"$NS_FAKE_STATE_FILE"
+fi
 read -r -a st <<<"$NS_FAKE_STATUSES"
 i=$n
 [ "$i" -lt "${#st[@]}" ] || i=$((${#st[@]} - 1))
@@ -238,6 +245,53 @@ write slurm --max-crash-resubmits 1 --crash-pause 1 && {
   log_has "slurm --crash-pause 1" slurm "(crash resubmission 1 of 1) after 1 s"
   [ "$ms" -ge 1000 ] || fail "slurm --crash-pause 1: the chain took $ms ms, less than the pause"
 }
+
+# A step whose launcher reports another status than the run's own (rank 0 ends the job with
+# MPI_Abort when a rank it took out as silent never answered; srun reports 137): the state.json
+# this step's run wrote at its end holds its own status, which decides. A "running" state.json
+# (no exit_status: the run crashed) or an earlier run's is a crash as before.
+for s in slurm lsf local; do
+  write "$s" --crash-pause 0 || continue
+  mkdir -p "$work/$s/out"
+  NS_FAKE_STATE=complete NS_FAKE_OWN=0 NS_FAKE_STATE_FILE="$work/$s/out/state.json" chain "$s" "137 0"
+  expect "$s 137 after complete" 1 1 0
+  [ -z "$(submits)" ] || fail "$s 137 after complete was resubmitted: $(submits)"
+  log_has "$s 137 after complete" "$s" "the step ended with status 137 after the run ended with status 0 (state.json); taken as 0"
+  log_lacks "$s 137 after complete" "$s" "crashed"
+
+  write "$s" --crash-pause 0 || continue
+  mkdir -p "$work/$s/out"
+  NS_FAKE_STATE=interrupted NS_FAKE_OWN=3 NS_FAKE_STATE_FILE="$work/$s/out/state.json" chain "$s" "137 0"
+  log_has "$s 137 after a drain" "$s" "after the run ended with status 3 (state.json); taken as 3"
+  log_lacks "$s 137 after a drain" "$s" "crashed"
+  if [ "$s" = local ]; then
+    expect "$s 137 after a drain" 1 1 3
+  else
+    expect "$s 137 after a drain" 2 2 0
+    log_has "$s 137 after a drain" "$s" "drained; resubmitted"
+    log_has "$s 137 after a drain" "$s" "crash resubmissions so far: 0"
+  fi
+
+  write "$s" --crash-pause 0 || continue
+  mkdir -p "$work/$s/out"
+  NS_FAKE_STATE=interrupted NS_FAKE_OWN=5 NS_FAKE_STATE_FILE="$work/$s/out/state.json" chain "$s" "137 0"
+  expect "$s 137 after a refused write" 1 1 5
+  [ -z "$(submits)" ] || fail "$s 137 after a refused write was resubmitted: $(submits)"
+
+  write "$s" --crash-pause 0 || continue
+  mkdir -p "$work/$s/out"
+  NS_FAKE_STATE=running NS_FAKE_STATE_FILE="$work/$s/out/state.json" chain "$s" "137 0"
+  [ "$steps" = 2 ] || fail "$s 137 with state running: $steps launch(es), expected 2"
+  log_has "$s 137 with state running" "$s" "crashed with status 137"
+
+  write "$s" --crash-pause 0 || continue
+  mkdir -p "$work/$s/out"
+  printf '{\n  "state": "complete",\n  "exit_status": 0\n}\n' >"$work/$s/out/state.json"
+  touch -d '-1 hour' "$work/$s/out/state.json"  # an earlier run's
+  chain "$s" "137 0"
+  [ "$steps" = 2 ] || fail "$s 137 with an earlier complete state.json: $steps launch(es), expected 2"
+  log_has "$s 137 with an earlier complete state.json" "$s" "crashed with status 137"
+done
 
 # --- local: reruns inside the one script -------------------------------------------------------
 say local

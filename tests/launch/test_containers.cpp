@@ -75,10 +75,11 @@ std::set<std::string> apt_install_packages(const std::string& recipe) {
 
 // setup.sh packages a GPU image does without: its LibTorch and BLAS come with the base's
 // PyTorch (for Python too: python3-torch exports the torchscript tests' modules); the rest
-// serve tests and the report (data set, pandas, browser, a private Slurm).
+// serve tests and the report (data set, pandas, browser, a private Slurm, and the network
+// namespaces of the multi-node test: ip, nsenter, unshare).
 const std::set<std::string> kNotInGpuImage{
     "libtorch-dev", "libopenblas0-openmp", "dataset-fashion-mnist", "python3-pandas", "python3-torch", "chromium",
-    "slurmctld",    "slurmd",              "slurm-client",          "munge"};
+    "slurmctld",    "slurmd",              "slurm-client",          "munge",          "iproute2",      "util-linux"};
 
 // What both GPU recipes must do, whatever their syntax.
 void check_gpu_build(const std::string& recipe, const std::string& what) {

@@ -23,6 +23,22 @@ ns_note() {
   printf '%s local run: %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" | tee -a "$ns_out/jobs.log" >&2
 }
 
+# A step can end with another status than the run's own: when a rank it took out as silent
+# (`run --rank-timeout`) never answered again, rank 0 writes everything, then ends the job with
+# MPI_Abort, and srun reports the ranks it killed (137). The state.json this step wrote at the
+# run's end holds the run's own status (exit_status): that one decides (0 complete, 3 drained,
+# 5 cannot write). A crash leaves no such state.json newer than the step's start (ns_t0).
+ns_take_own_status() {
+  [[ $ns_rc =~ ^[02345]$ ]] && return 0
+  [ "$(stat -c %Y "$ns_out/state.json" 2>/dev/null || echo 0)" -ge "$ns_t0" ] || return 0
+  local own
+  own=$(sed -n 's/^ *"exit_status": *\([0-9][0-9]*\).*/\1/p' "$ns_out/state.json" 2>/dev/null | head -n 1)
+  [ -n "$own" ] || return 0
+  ns_note "the step ended with status $ns_rc after the run ended with status $own (state.json); taken as $own"
+  ns_rc=$own
+}
+
+
 
 # Physical cores (Open MPI's default slot count): more ranks than that need --oversubscribe.
 ns_cores=$(lscpu -p=Core,Socket 2>/dev/null | grep -v '^#' | sort -u | wc -l)
@@ -40,6 +56,7 @@ trap 'ns_signalled=1; [ -n "$ns_step" ] && kill -USR1 "$ns_step" 2>/dev/null' IN
 
 ns_crashes=0
 while :; do
+  ns_t0=$(date +%s)
   setsid mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none -x NS_GPUS_PER_NODE \
     /opt/neurosweep/bin/neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --deadline 3h &
   ns_step=$!
@@ -51,6 +68,7 @@ while :; do
   wait "$ns_step"
   ns_rc=$?
   ns_step=""
+  ns_take_own_status  # sets ns_rc to the run's own status when the launcher reports another
   case $ns_rc in 0|2|3|4|5) exit "$ns_rc" ;; esac
   # killed ranks, a crash or an MPI failure: rerun, a bounded number of times
   if [ "$ns_signalled" = 1 ]; then

@@ -41,6 +41,22 @@ ns_note() {
     tee -a "$ns_out/jobs.log" >&2
 }
 
+# A step can end with another status than the run's own: when a rank it took out as silent
+# (`run --rank-timeout`) never answered again, rank 0 writes everything, then ends the job with
+# MPI_Abort, and srun reports the ranks it killed (137). The state.json this step wrote at the
+# run's end holds the run's own status (exit_status): that one decides (0 complete, 3 drained,
+# 5 cannot write). A crash leaves no such state.json newer than the step's start (ns_t0).
+ns_take_own_status() {
+  [[ $ns_rc =~ ^[02345]$ ]] && return 0
+  [ "$(stat -c %Y "$ns_out/state.json" 2>/dev/null || echo 0)" -ge "$ns_t0" ] || return 0
+  local own
+  own=$(sed -n 's/^ *"exit_status": *\([0-9][0-9]*\).*/\1/p' "$ns_out/state.json" 2>/dev/null | head -n 1)
+  [ -n "$own" ] || return 0
+  ns_note "the step ended with status $ns_rc after the run ended with status $own (state.json); taken as $own"
+  ns_rc=$own
+}
+
+
 
 # 2 ranks: the coordinator (rank 0, first node) and 1 worker(s) per node, one per GPU.
 ns_ntasks=2
@@ -58,6 +74,7 @@ ns_signalled=0
 trap 'ns_signalled=1' INT TERM USR1 USR2
 
 ns_note "start: attempt $ns_attempt, $ns_ntasks ranks; crash resubmissions so far: $ns_crashes"
+ns_t0=$(date +%s)
 mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none -x NS_GPUS_PER_NODE --mca btl_vader_single_copy_mechanism none \
     neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn &
 ns_step=$!
@@ -77,6 +94,7 @@ ns_submit() {
   ns_next=$(NS_RESUBMIT=$1 NS_CRASH_RESUBMITS=$2 bsub < "$ns_script" 2>&1)
 }
 
+ns_take_own_status  # sets ns_rc to the run's own status when the launcher reports another
 case $ns_rc in
   0) ns_note "sweep complete"; exit 0 ;;
   3) ;;

@@ -39,6 +39,22 @@ ns_note() {
     tee -a "$ns_out/jobs.log" >&2
 }
 
+# A step can end with another status than the run's own: when a rank it took out as silent
+# (`run --rank-timeout`) never answered again, rank 0 writes everything, then ends the job with
+# MPI_Abort, and srun reports the ranks it killed (137). The state.json this step wrote at the
+# run's end holds the run's own status (exit_status): that one decides (0 complete, 3 drained,
+# 5 cannot write). A crash leaves no such state.json newer than the step's start (ns_t0).
+ns_take_own_status() {
+  [[ $ns_rc =~ ^[02345]$ ]] && return 0
+  [ "$(stat -c %Y "$ns_out/state.json" 2>/dev/null || echo 0)" -ge "$ns_t0" ] || return 0
+  local own
+  own=$(sed -n 's/^ *"exit_status": *\([0-9][0-9]*\).*/\1/p' "$ns_out/state.json" 2>/dev/null | head -n 1)
+  [ -n "$own" ] || return 0
+  ns_note "the step ended with status $ns_rc after the run ended with status $own (state.json); taken as $own"
+  ns_rc=$own
+}
+
+
 
 # 4 ranks: the coordinator (rank 0, first node) and 3 worker(s) per node.
 ns_ntasks=4
@@ -62,6 +78,7 @@ ns_note "start: attempt $ns_attempt, $ns_ntasks ranks on ${SLURM_JOB_NUM_NODES:-
 # --ntasks and the distribution instead (with both, srun 22.05 warns "can't honor
 # --ntasks-per-node" whenever ntasks is not nodes x that count).
 unset SLURM_NTASKS_PER_NODE
+ns_t0=$(date +%s)
 mpirun "${ns_mpi[@]}" -np "$ns_ntasks" --bind-to none \
     apptainer exec --bind /data/sweeps:/data/sweeps,/scratch/runs/v1_maskcnn:/scratch/runs/v1_maskcnn /images/neurosweep.sif \
     neurosweep run /data/sweeps/v1_maskcnn.json --out /scratch/runs/v1_maskcnn --deadline-margin 60 &
@@ -85,6 +102,7 @@ ns_submit() {
   )
 }
 
+ns_take_own_status  # sets ns_rc to the run's own status when the launcher reports another
 case $ns_rc in
   0) ns_note "sweep complete"; exit 0 ;;
   3) ;;

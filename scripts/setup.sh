@@ -21,7 +21,7 @@ PKGS=(build-essential cmake git pkg-config
       nlohmann-json3-dev libfmt-dev catch2 libcli11-dev
       libhdf5-dev zlib1g-dev libssl-dev
       dataset-fashion-mnist python3-pandas python3-torch chromium
-      slurmctld slurmd slurm-client munge)
+      slurmctld slurmd slurm-client munge iproute2 util-linux)
 
 # pip downloads the report's Plotly bundle from PyPI; a python3 that has pip already will do.
 python3 -m pip --version >/dev/null 2>&1 || PKGS+=(python3-pip)

@@ -19,6 +19,7 @@ binary_opt=()  # a separate launch command must be told which binary runs the sw
 t0=$(date +%s)
 say() { printf '[slurm_e2e %3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
 fail() { say "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/slurm_lib.sh"  # scaled, wait_sweep, spec
 
 for tool in munged slurmctld slurmd sbatch squeue scancel mpirun python3; do
   command -v "$tool" >/dev/null || { say "skip: $tool not found (bash scripts/setup.sh --deps)"; exit 77; }
@@ -117,22 +118,7 @@ done
 sinfo -h -o %T 2>/dev/null | grep -q idle || fail "the private Slurm did not come up"
 say "Slurm up (slurmctld :$ctld_port, slurmd :$slurmd_port)"
 
-# --- helpers ---------------------------------------------------------------------------------
-# Waits (at most $2 seconds) until the sweep in $1 wrote a final line to jobs.log and no job is
-# left in the queue.
-wait_sweep() {
-  local out=$1 bound start
-  bound=$(awk -v b="$2" -v k="${NS_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", b * k }')  # NS_TEST_TIME_SCALE: the one test time factor
-  start=$(date +%s)
-  while :; do
-    if [ -z "$(squeue -h -o %i)" ] && [ -f "$out/jobs.log" ] &&
-       tail -n 1 "$out/jobs.log" | grep -Eq 'sweep complete|failed|stopping|not resubmitting'; then
-      return 0
-    fi
-    [ $(( $(date +%s) - start )) -lt "$bound" ] || fail "sweep in $out not done after ${bound}s"
-    sleep 1
-  done
-}
+# --- helpers (scaled, wait_sweep and spec are in slurm_lib.sh) --------------------------------
 
 # Checks results.csv in $1: $2 rows, each trial id once, every status ok.
 check_results() {
@@ -148,16 +134,6 @@ sys.exit(0 if len(rows) == want and len(set(ids)) == want and not bad else 1)
 PY
 }
 
-spec() {  # name sleep_s nx ny
-  python3 - "$work" "$@" <<'PY'
-import json, sys
-work, name, sleep, nx, ny = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-print(json.dumps({"name": name, "family": "quadratic", "training": {"sleep_s": sleep},
-                  "grid": {"x": [round(-1 + 0.1 * i, 3) for i in range(nx)],
-                           "y": [round(0.1 * j, 3) for j in range(ny)]},
-                  "metric": "score", "mode": "max", "out": f"{work}/{name}"}, indent=1))
-PY
-}
 
 # --- 1. a whole sweep through the printed submit command ---------------------------------------
 spec full 0.3 4 3 >"$work/full.json"

@@ -7,14 +7,16 @@ cat >"$TMP/spec.json" <<'J'
 {"family": "maskcnn",
  "data": {"kind": "simulated", "seed": 1, "images": 1200, "size": 20, "neurons": 8, "repeats": 3},
  "fixed": {"channels": 8, "k1": 5},
- "training": {"phases": 1, "max_iters_per_phase": 300, "eval_every": 10, "patience": 1000, "batch_size": 32},
+ "training": {"phases": 1, "max_iters_per_phase": 1000, "eval_every": 10, "patience": 1000, "batch_size": 32},
  "metric": "val_ccnorm", "mode": "max"}
 J
 expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref"
 "$NS" run "$TMP/spec.json" --out "$TMP/kill" --checkpoint-every 0.2 >"$TMP/kill.log" 2>&1 &
 pid=$!
 curve() { compgen -G "$TMP/kill/trials/*/curve.csv" >/dev/null && cat "$TMP"/kill/trials/*/curve.csv | wc -l || echo 0; }
-wait_until 30 '[ "$(curve)" -ge 10 ]' || true
+# Killed once a checkpoint is on disk and the curve has 10 lines: a 300-iteration trial took 0.7 s
+# on a fast machine, and its curve reached 10 lines before the first checkpoint (0.2 s).
+wait_until 30 '[ "$(curve)" -ge 10 ] && compgen -G "$TMP/kill/trials/*/resume.pt" >/dev/null' || true
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null || true
 [ ! -f "$TMP/kill/results.csv" ] || [ "$(tail -n +2 "$TMP/kill/results.csv" | wc -l)" -eq 0 ] ||

@@ -58,55 +58,32 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- a private cluster -----------------------------------------------------------------------
-mkdir -p "$work/munge" "$work/run" "$work/state" "$work/spool/localhost" "$work/log"
-chmod 700 "$work/munge"
-chmod 755 "$work/run"
-dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
-chmod 600 "$work/munge/munge.key"
-munged --foreground --force --key-file="$work/munge/munge.key" --socket="$work/run/munge.socket" \
-  --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" \
-  --seed-file="$work/munge/munged.seed" >>"$work/log/munged.log" 2>&1 &
-daemon_pids+=($!)
+mkdir -p "$work/spool/localhost"
+start_munged
 
 read -r ctld_port slurmd_port < <(python3 -c '
 import socket
 s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
-cat >"$work/slurm.conf" <<EOF
+{ cat <<EOF
 ClusterName=nse2e
 SlurmctldHost=localhost(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$work/run/munge.socket
-CredType=cred/munge
-StateSaveLocation=$work/state
-SlurmdSpoolDir=$work/spool/%n
 SlurmctldPidFile=$work/run/slurmctld.pid
 SlurmdPidFile=$work/run/slurmd.pid
 SlurmctldLogFile=$work/log/slurmctld.log
 SlurmdLogFile=$work/log/slurmd.log
-ProctrackType=proctrack/pgid
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-SchedulerType=sched/builtin
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-ReturnToService=2
-SlurmdParameters=config_overrides
-KillWait=10
-InactiveLimit=0
+EOF
+  slurm_conf_common
+  cat <<EOF
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=4 RealMemory=2000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+} >"$work/slurm.conf"
 export SLURM_CONF=$work/slurm.conf  # every client (sbatch, squeue, srun) needs it for AuthInfo
 
-for _ in $(seq 50); do [ -S "$work/run/munge.socket" ] && break; sleep 0.1; done
 slurmctld -D -i >>"$work/log/slurmctld.out" 2>&1 &
 daemon_pids+=($!)
 slurmd -D -N localhost >>"$work/log/slurmd.out" 2>&1 &  # this host is not called localhost

@@ -1,5 +1,50 @@
 # Helpers shared by the Slurm end-to-end tests (slurm_e2e.sh, slurm_multinode.sh), sourced after
-# they define `fail` and `work` (the scratch folder) and point SLURM_CONF at their cluster.
+# they define `fail`, `work` (the scratch folder) and the array `daemon_pids`, and point SLURM_CONF
+# at their cluster.
+
+# Starts a private munged (key, socket, pid, seed and log under $work) and waits for its socket;
+# its pid goes into daemon_pids. Every client and daemon of the test's Slurm reaches it through
+# AuthInfo=socket=$work/run/munge.socket (slurm_conf_common).
+start_munged() {
+  mkdir -p "$work/munge" "$work/run" "$work/state" "$work/log"
+  chmod 700 "$work/munge"
+  chmod 755 "$work/run"
+  dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
+  chmod 600 "$work/munge/munge.key"
+  munged --foreground --force --key-file="$work/munge/munge.key" --socket="$work/run/munge.socket" \
+    --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" \
+    --seed-file="$work/munge/munged.seed" >>"$work/log/munged.log" 2>&1 &
+  daemon_pids+=($!)
+  local _
+  for _ in $(seq 50); do [ -S "$work/run/munge.socket" ] && break; sleep 0.1; done
+}
+
+# The slurm.conf lines both private clusters share (root daemons, munge through the test's own
+# socket, state and spool under $work, no cgroups, no accounting), written to stdout; each test
+# adds its host, ports, pid and log files, nodes and partition.
+slurm_conf_common() {
+  cat <<EOF
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket=$work/run/munge.socket
+CredType=cred/munge
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool/%n
+ProctrackType=proctrack/pgid
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+MpiDefault=none
+SchedulerType=sched/builtin
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+ReturnToService=2
+SlurmdParameters=config_overrides
+KillWait=10
+InactiveLimit=0
+EOF
+}
 
 # scaled SECONDS: SECONDS x NS_TEST_TIME_SCALE (the one test time factor), as an integer.
 scaled() { awk -v b="$1" -v k="${NS_TEST_TIME_SCALE:-1}" 'BEGIN { printf "%d", b * k }'; }

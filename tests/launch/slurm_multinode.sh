@@ -142,35 +142,19 @@ done
 export PATH=$work/bin:$PATH  # sbatch exports it (and SLURM_CONF) into the jobs
 
 # --- munge, slurmctld, one slurmd per node ------------------------------------------------------
-mkdir -p "$work/munge" "$work/run" "$work/state" "$work/log"
 for n in "${nodes[@]}"; do mkdir -p "$work/spool/$n" "$work/tmp/$n"; done
-chmod 700 "$work/munge"
-chmod 755 "$work/run"
-dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 status=none
-chmod 600 "$work/munge/munge.key"
-munged --foreground --force --key-file="$work/munge/munge.key" --socket="$work/run/munge.socket" \
-  --pid-file="$work/munge/munged.pid" --log-file="$work/log/munged.log" \
-  --seed-file="$work/munge/munged.seed" >>"$work/log/munged.log" 2>&1 &
-daemon_pids+=($!)
-for _ in $(seq 50); do [ -S "$work/run/munge.socket" ] && break; sleep 0.1; done
+start_munged
 # One munged serves every namespace: a unix socket bound to a path is reached through the file
 # system, whatever the network namespace.
 nsenter --net=/run/netns/${pfx}node2 munge -n -S "$work/run/munge.socket" 2>"$work/ip.err" |
   unmunge -S "$work/run/munge.socket" >/dev/null 2>>"$work/ip.err" ||
   fail "munge from node2's namespace failed: $(cat "$work/ip.err")"
 
-cat >"$SLURM_CONF" <<EOF
+{ cat <<EOF
 ClusterName=nsmulti
 SlurmctldHost=ctl(10.213.0.2)
 SlurmctldPort=6817
 SlurmdPort=6818
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-AuthInfo=socket=$work/run/munge.socket
-CredType=cred/munge
-StateSaveLocation=$work/state
-SlurmdSpoolDir=$work/spool/%n
 # The pmix plugin makes TmpFS/spmix_appdir_<uid>_<job>.<step> on every node of a step: with one
 # /tmp for all nodes the second node finds it there and the step fails ("Cannot create client
 # cli tmpdir ... File exists"). TmpFS expands %n: one folder per node.
@@ -179,24 +163,16 @@ SlurmctldPidFile=$work/run/slurmctld.pid
 SlurmdPidFile=$work/run/slurmd-%n.pid
 SlurmctldLogFile=$work/log/slurmctld.log
 SlurmdLogFile=$work/log/slurmd-%n.log
-ProctrackType=proctrack/pgid
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-MpiDefault=none
-SchedulerType=sched/builtin
-JobAcctGatherType=jobacct_gather/none
-AccountingStorageType=accounting_storage/none
-ReturnToService=2
-SlurmdParameters=config_overrides
-KillWait=10
-InactiveLimit=0
 MinJobAge=600
+EOF
+  slurm_conf_common
+  cat <<EOF
 NodeName=node1 NodeAddr=10.213.0.11 CPUs=8 RealMemory=4000 State=UNKNOWN
 NodeName=node2 NodeAddr=10.213.0.12 CPUs=8 RealMemory=4000 State=UNKNOWN
 NodeName=node3 NodeAddr=10.213.0.13 CPUs=8 RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=node[1-3] Default=YES MaxTime=INFINITE State=UP
 EOF
+} >"$SLURM_CONF"
 
 # slurmctld checks that its host name is the SlurmctldHost: its own UTS namespace says "ctl".
 # `nsenter`, `unshare` (no --fork) and `sh -c 'exec'` all exec, so $! is the daemon's pid.

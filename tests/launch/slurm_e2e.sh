@@ -41,16 +41,9 @@ cleanup() {
     for _ in $(seq 50); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
   fi
   if [ $rc -ne 0 ]; then
-    for f in "$work"/log/*.log "$work"/*/logs/*.out "$work"/*/jobs.log; do
-      [ -f "$f" ] && { echo "----- $f (last 25 lines)"; tail -n 25 "$f"; }
-    done
+    dump_logs
   fi
-  for pid in "${daemon_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${daemon_pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
+  stop_daemons
   if [ "${NS_KEEP:-0}" = 1 ]; then say "kept $work"; else rm -rf "$work"; fi
   exit $rc
 }
@@ -134,12 +127,7 @@ spec cut 2.5 8 5 >"$work/cut.json"
   --max-resubmits 8 --submit -- --deadline-margin 5 >"$work/cut_submit.txt"
 say "2: $(cat "$work/cut_submit.txt")"
 wait_sweep "$work/cut" 170
-cat "$work/cut/jobs.log"
-grep -q 'time limit near (USR1)' "$work/cut/jobs.log" || fail "2: no job got the USR1 warning"
-grep -q 'draining (received User defined signal 1)' "$work"/cut/logs/slurm-*.out ||
-  fail "2: the USR1 the batch shell got never reached the coordinator"
-grep -q 'resubmitted as job' "$work/cut/jobs.log" || fail "2: the sweep was never resubmitted"
-tail -n 1 "$work/cut/jobs.log" | grep -q 'sweep complete' || fail "2: the follow-up jobs did not finish"
+check_drained "$work/cut"
 check_results "$work/cut" 40
 say "2: sweep cut at the time limit and finished by $(grep -c 'start: attempt' "$work/cut/jobs.log") jobs"
 say "PASS"

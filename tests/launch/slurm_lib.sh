@@ -77,3 +77,38 @@ print(json.dumps({"name": name, "family": "quadratic", "training": {"sleep_s": s
                   "metric": "score", "mode": "max", "out": f"{work}/{name}"}, indent=1))
 PY
 }
+
+# Checks that the sweep in $1 was cut by the time limit and finished by follow-up jobs: a job got
+# USR1 (jobs.log), the coordinator drained on it (the job's output), the script resubmitted
+# itself, and the last job completed the sweep. Prints jobs.log first.
+check_drained() {
+  local out=$1
+  cat "$out/jobs.log"
+  grep -q 'time limit near (USR1)' "$out/jobs.log" || fail "$out: no job got the USR1 warning"
+  grep -q 'draining (received User defined signal 1)' "$out"/logs/slurm-*.out ||
+    fail "$out: the USR1 the batch shell got never reached the coordinator"
+  grep -q 'resubmitted as job' "$out/jobs.log" || fail "$out: the sweep was never resubmitted"
+  tail -n 1 "$out/jobs.log" | grep -q 'sweep complete' || fail "$out: the follow-up jobs did not finish"
+}
+
+# Stops the daemons in daemon_pids (the test's munged, slurmctld, slurmds): TERM, at most 5 s each
+# to end, then KILL. For the tests' cleanup.
+stop_daemons() {
+  local pid _
+  for pid in "${daemon_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${daemon_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  return 0
+}
+
+# After a failure: the last 25 lines of each daemon log, job output and jobs.log under $work.
+dump_logs() {
+  local f
+  for f in "$work"/log/*.log "$work"/*/logs/*.out "$work"/*/jobs.log; do
+    [ -f "$f" ] && { echo "----- $f (last 25 lines)"; tail -n 25 "$f"; }
+  done
+  return 0
+}

@@ -72,17 +72,10 @@ cleanup() {
     for _ in $(seq 50); do [ -z "$(squeue -h -o %i 2>/dev/null)" ] && break; sleep 0.2; done
   fi
   if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-    for f in "$work"/log/*.log "$work"/*/logs/*.out "$work"/*/jobs.log; do
-      [ -f "$f" ] && { echo "----- $f (last 25 lines)"; tail -n 25 "$f"; }
-    done
+    dump_logs
   fi
   local pid
-  for pid in "${daemon_pids[@]}"; do kill "$pid" 2>/dev/null; done
-  for pid in "${daemon_pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
+  stop_daemons
   # Anything still running in a namespace of this run (a slurmstepd, a rank), then the namespaces;
   # deleting a namespace deletes the veth ends and the bridge inside it.
   local ns
@@ -252,37 +245,49 @@ PY
 
 
 launch() { "$NS_BINARY" launch slurm "$@"; }
+# wait_job_end JOB BOUND: waits (at most BOUND s, scaled) until Slurm has ended JOB, then sets
+# `state` to its JobState, Reason and ExitCode; returns 1 at the bound.
+wait_job_end() {
+  local bound start
+  bound=$(scaled "$2") start=$(date +%s)
+  until scontrol -o show job "$1" 2>/dev/null | grep -Eq 'JobState=(FAILED|COMPLETED|CANCELLED|TIMEOUT|NODE_FAIL)'; do
+    [ $(( $(date +%s) - start )) -lt "$bound" ] || return 1
+    sleep 0.5
+  done
+  state=$(scontrol -o show job "$1" | grep -o 'JobState=[A-Z_]* Reason=[^ ]*\|ExitCode=[0-9:]*' | tr '\n' ' ')
+  state=${state% }
+}
 rows_in() { local n; n=$({ wc -l <"$1/results.csv"; } 2>/dev/null) || n=1; echo $(( n - 1 )); }
 # Prints the lines of files $2.. that match $1, indented; nothing (and no failure) when none do.
 show() { local re=$1; shift; grep -h -E "$re" "$@" 2>/dev/null | sed 's/^/  | /' || :; }
 
 # --- 1. whole sweeps on 2 and 3 nodes ----------------------------------------------------------
-spec two 0.3 4 3 >"$work/two.json"
-submit=$(launch "$work/two.json" --nodes 2 --ranks-per-node 2 --cpus-per-rank 1 --time 5 --max-resubmits 0)
-[ "$submit" = "sbatch $work/two/job-slurm.sh" ] || fail "unexpected submit command: $submit"
-say "1a: --nodes 2 --ranks-per-node 2 --cpus-per-rank 1: $submit"
-eval "$submit"
-wait_sweep "$work/two" 120
-cat "$work/two/jobs.log"
-grep -q 'start: attempt 0, 5 ranks on 2 node(s)' "$work/two/jobs.log" || fail "1a: the job did not start 5 ranks on 2 nodes"
-tail -n 1 "$work/two/jobs.log" | grep -q 'sweep complete' || fail "1a: no 'sweep complete' in jobs.log"
-check_results "$work/two" 12 "node1 node2"
-check_ranks "$work/two" 2 "node1 node2" 1
-! grep -q "can't honor" "$work"/two/logs/slurm-*.out || fail "1a: srun warned: $(grep "can't honor" "$work"/two/logs/slurm-*.out)"
-say "1a: sweep complete on 2 nodes"
-
-spec three 0.3 4 3 >"$work/three.json"
-launch "$work/three.json" --nodes 3 --ranks-per-node 1 --cpus-per-rank 2 --time 5 --max-resubmits 0 \
-  --submit >"$work/three_submit.txt"
-say "1b: --nodes 3 --ranks-per-node 1 --cpus-per-rank 2: $(cat "$work/three_submit.txt")"
-wait_sweep "$work/three" 120
-cat "$work/three/jobs.log"
-grep -q 'start: attempt 0, 4 ranks on 3 node(s)' "$work/three/jobs.log" || fail "1b: the job did not start 4 ranks on 3 nodes"
-tail -n 1 "$work/three/jobs.log" | grep -q 'sweep complete' || fail "1b: no 'sweep complete' in jobs.log"
-check_results "$work/three" 12 "node1 node2 node3"
-check_ranks "$work/three" 1 "node1 node2 node3" 2
-! grep -q "can't honor" "$work"/three/logs/slurm-*.out || fail "1b: srun warned: $(grep "can't honor" "$work"/three/logs/slurm-*.out)"
-say "1b: sweep complete on 3 nodes"
+# whole_sweep CASE NAME NODES RANKS_PER_NODE CPUS_PER_RANK HOSTS [--submit]: 12 quick trials on
+# NODES nodes; every trial once on each of HOSTS, ranks and threads as asked, and no "can't
+# honor" warning from srun. Without --submit the test runs the submit command launch prints.
+whole_sweep() {
+  local case=$1 name=$2 nodes=$3 per_node=$4 cpus=$5 hosts=$6 submit
+  spec "$name" 0.3 4 3 >"$work/$name.json"
+  submit=$(launch "$work/$name.json" --nodes "$nodes" --ranks-per-node "$per_node" --cpus-per-rank "$cpus" \
+    --time 5 --max-resubmits 0 ${7:-})
+  say "$case: --nodes $nodes --ranks-per-node $per_node --cpus-per-rank $cpus ${7:-}: $submit"
+  if [ -z "${7:-}" ]; then
+    [ "$submit" = "sbatch $work/$name/job-slurm.sh" ] || fail "$case: unexpected submit command: $submit"
+    eval "$submit"
+  fi
+  wait_sweep "$work/$name" 120
+  cat "$work/$name/jobs.log"
+  grep -q "start: attempt 0, $((1 + nodes * per_node)) ranks on $nodes node(s)" "$work/$name/jobs.log" ||
+    fail "$case: the job did not start $((1 + nodes * per_node)) ranks on $nodes nodes"
+  tail -n 1 "$work/$name/jobs.log" | grep -q 'sweep complete' || fail "$case: no 'sweep complete' in jobs.log"
+  check_results "$work/$name" 12 "$hosts"
+  check_ranks "$work/$name" "$per_node" "$hosts" "$cpus"
+  ! grep -q "can't honor" "$work/$name"/logs/slurm-*.out ||
+    fail "$case: srun warned: $(grep "can't honor" "$work/$name"/logs/slurm-*.out)"
+  say "$case: sweep complete on $nodes nodes"
+}
+whole_sweep 1a two 2 2 1 "node1 node2"
+whole_sweep 1b three 3 1 2 "node1 node2 node3" --submit
 
 # --- 2. a walltime drain on 2 nodes, resubmitted and resumed ----------------------------------
 # 24 trials x 4 s on 2 workers (one per node) = 48 s of work. A job may run 60 s and Slurm sends
@@ -293,12 +298,7 @@ launch "$work/cut.json" --nodes 2 --ranks-per-node 1 --cpus-per-rank 1 --time 1 
   --max-resubmits 8 --submit -- --deadline-margin 5 >"$work/cut_submit.txt"
 say "2: --nodes 2 --time 1: $(cat "$work/cut_submit.txt")"
 wait_sweep "$work/cut" 240
-cat "$work/cut/jobs.log"
-grep -q 'time limit near (USR1)' "$work/cut/jobs.log" || fail "2: no job got the USR1 warning"
-grep -q 'draining (received User defined signal 1)' "$work"/cut/logs/slurm-*.out ||
-  fail "2: the USR1 the batch shell got never reached the coordinator"
-grep -q 'resubmitted as job' "$work/cut/jobs.log" || fail "2: the sweep was never resubmitted"
-tail -n 1 "$work/cut/jobs.log" | grep -q 'sweep complete' || fail "2: the follow-up jobs did not finish"
+check_drained "$work/cut"
 [ "$(grep -c 'start: attempt .*, 3 ranks on 2 node(s)' "$work/cut/jobs.log")" -ge 2 ] ||
   fail "2: not every job ran 3 ranks on 2 nodes"
 show 'already done' "$work"/cut/logs/slurm-*.out
@@ -340,13 +340,7 @@ for pid in $victims; do
   kill -9 "$pid" 2>/dev/null || :
 done
 killed_at=$(date +%s)
-bound=$(scaled 60) start=$(date +%s)
-until scontrol -o show job "$job" 2>/dev/null | grep -Eq 'JobState=(FAILED|COMPLETED|CANCELLED|TIMEOUT|NODE_FAIL)'; do
-  [ $(( $(date +%s) - start )) -lt "$bound" ] || fail "3: job $job did not end after ${bound}s"
-  sleep 0.5
-done
-state=$(scontrol -o show job "$job" | grep -o 'JobState=[A-Z_]* Reason=[^ ]*\|ExitCode=[0-9:]*' | tr '\n' ' ')
-state=${state% }
+wait_job_end "$job" 60 || fail "3: job $job did not end after $(scaled 60)s"
 say "3: job $job: $state, ended $(( $(date +%s) - killed_at )) s after the kill (polled every 0.5 s)"
 show 'srun: error|Killed|status|failed to TCP|connect\(\)' "$work"/killed/logs/slurm-"$job".out
 wait_sweep "$work/killed" 120
@@ -442,16 +436,10 @@ done
 for pid in $victims; do kill -STOP "$pid"; done
 stopped_at=$(date +%s)
 say "5: SIGSTOP pid(s) $(echo $victims) on node2, $(rows_in "$work/stopped") rows in"
-bound=$(scaled 90) start=$(date +%s)
-until scontrol -o show job "$job" 2>/dev/null | grep -Eq 'JobState=(FAILED|COMPLETED|CANCELLED|TIMEOUT|NODE_FAIL)'; do
-  if [ $(( $(date +%s) - start )) -ge "$bound" ]; then
-    for pid in $victims; do kill -CONT "$pid" 2>/dev/null || :; done
-    fail "5: job $job did not end ${bound}s after node2's rank stopped"
-  fi
-  sleep 0.5
-done
-state=$(scontrol -o show job "$job" | grep -o 'JobState=[A-Z_]* Reason=[^ ]*\|ExitCode=[0-9:]*' | tr '\n' ' ')
-state=${state% }
+wait_job_end "$job" 90 || {
+  for pid in $victims; do kill -CONT "$pid" 2>/dev/null || :; done
+  fail "5: job $job did not end $(scaled 90)s after node2's rank stopped"
+}
 say "5: job $job: $state, ended $(( $(date +%s) - stopped_at )) s after the stop"
 show 'sent nothing|MPI_Abort|taken out|srun: error' "$work"/stopped/logs/slurm-"$job".out
 wait_sweep "$work/stopped" 120

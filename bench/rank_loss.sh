@@ -6,7 +6,10 @@
 #   stop: rank 2 gets SIGSTOP (a hung node or process, which MPI does not notice).
 # Prints, per case: how the job ended (mpirun's status, or "still running" when it had not
 # ended 60 s after the loss; it is then killed), seconds from the loss to the end, rows written,
-# and whether rank 0 took the rank out. Run: NS_BINARY=build/app/neurosweep bash bench/rank_loss.sh
+# and whether rank 0 took the rank out. Then what the heartbeat costs when nothing goes wrong: 3000
+# zero-cost quadratic trials on 3 ranks with `--rank-timeout 0` and 600 (the default), alternated,
+# two runs each, wall seconds of the whole mpirun.
+# Run: NS_BINARY=build/app/neurosweep bash bench/rank_loss.sh
 set -euo pipefail
 NS=${NS_BINARY:?set NS_BINARY to the neurosweep binary}
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --mca btl self,vader --mca btl_vader_single_copy_mechanism none)
@@ -53,3 +56,21 @@ J
       "$ended" "$after" "$rows/12" "$([ "$out_note" -gt 0 ] && echo yes || echo no)"
   done
 done
+
+printf '\n%-14s %s\n' "rank-timeout" "wall s, 3000 zero-cost trials on 3 ranks"
+python3 - "$TMP" <<'PY'
+import json, sys
+json.dump({"family": "quadratic", "grid": {"x": [i / 60 for i in range(60)], "y": [j / 50 for j in range(50)]},
+           "metric": "score", "mode": "max"}, open(f"{sys.argv[1]}/zero.json", "w"))
+PY
+declare -A walls
+for run in 1 2; do
+  for timeout in 0 600; do
+    rm -rf "$TMP/zero"
+    t0=$EPOCHREALTIME
+    "${MPIRUN[@]}" -np 3 "$NS" run "$TMP/zero.json" --out "$TMP/zero" --rank-timeout "$timeout" >/dev/null 2>&1
+    walls[$timeout]+=" $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')"
+    [ "$(tail -n +2 "$TMP/zero/results.csv" | wc -l)" = 3000 ] || { echo "rank_loss: the 3000-trial sweep did not complete" >&2; exit 1; }
+  done
+done
+for timeout in 0 600; do printf '%-14s%s\n' "$timeout" "${walls[$timeout]}"; done

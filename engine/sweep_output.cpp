@@ -660,23 +660,9 @@ void SweepOutput::tick(int running, bool force) {
   }
 }
 
-namespace {
-nlohmann::json unhealthy_json(const std::vector<UnhealthyRank>& ranks) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& u : ranks)
-    out.push_back({{"rank", u.rank}, {"host", u.host}, {"failures", u.failures},
-                   {"within_s", u.within_s}, {"last_error", u.last_error}});
-  return out;
-}
-
-nlohmann::json silent_json(const std::vector<SilentRank>& ranks) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& r : ranks)
-    out.push_back({{"rank", r.rank}, {"host", r.host}, {"silent_s", r.silent_s},
-                   {"trials", r.trials}, {"returned", r.returned}});
-  return out;
-}
-}  // namespace
+// state.json's unhealthy_ranks and silent_ranks: each rank's fields under their own names.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(UnhealthyRank, rank, host, failures, within_s, last_error)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SilentRank, rank, host, silent_s, trials, returned)
 
 int SweepOutput::finish(const CoordinatorSummary& s) const {
   log::info("sweep: {} of {} trials have a row ({} new: {} ok, {} failed, {} timeout{}{})", done_,
@@ -736,8 +722,8 @@ int SweepOutput::finish(const CoordinatorSummary& s) const {
                           {"not_started", s.not_started},
                           {"makespan_s", makespan_before + s.makespan_s},
                           {"run_makespan_s", s.makespan_s},
-                          {"unhealthy_ranks", unhealthy_json(s.unhealthy)},
-                          {"silent_ranks", silent_json(s.silent)},
+                          {"unhealthy_ranks", s.unhealthy},
+                          {"silent_ranks", s.silent},
                           {"elapsed_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count()}};
   // When this run began and ended (Unix seconds, results.csv's clock) and the ranks that
   // trained: with the rows' started/ended, what the report's utilization needs; "runs" keeps

@@ -326,7 +326,7 @@ class Trial {
   /// coordinator took out as silent (its trial now another rank's) learns it here and writes
   /// nothing (engine::TrialAbandoned), even when it wakes up between two training steps.
   void write_own(const fs::path& path, const std::string& content) const {
-    if (ctx_.check_owner) ctx_.check_owner();
+    ctx_.check_owner();
     write_file(path, content);
   }
   void write_best() const;
@@ -733,7 +733,7 @@ engine::TrialOutcome Trial::finish() {
   const SplitScores test = score_split(test_host, dd_.test, view);
   // Before the outputs and resume.pt's removal: a rank taken out as silent while it scored
   // learns it here (see write_own) and leaves the directory to the trial's new rank.
-  if (ctx_.check_owner) ctx_.check_owner();
+  ctx_.check_owner();
 
   engine::TrialOutcome outcome;
   auto& m = outcome.metrics;

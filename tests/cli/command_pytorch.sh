@@ -73,9 +73,7 @@ tiny "$TMP/b.json" "$TMP/b" null "{\"lr\": [$best_lr], \"channels\": [4]}"
 mpirun_pid=$!
 rank0=""
 rank0_reported() {  # finds rank 0 among mpirun's children; true once its trial reported an epoch
-  for p in $(pgrep -P "$mpirun_pid" 2>/dev/null || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=0 && rank0=$p
-  done
+  rank0=$(mpi_rank_pid "$mpirun_pid" 0)
   [ -n "$rank0" ] && grep -qs "^epoch 1/3" "$TMP"/b/trials/*/log.txt
 }
 wait_until 60 rank0_reported || true

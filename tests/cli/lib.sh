@@ -33,6 +33,15 @@ expect_exit() {
   set -e
   [ "$got" -eq "$want" ] || { cat "$TMP/err" >&2; fail "exit $got, expected $want: $*"; }
 }
+# mpi_rank_pid MPIRUN_PID RANK: the pid of that rank among mpirun's children (its
+# OMPI_COMM_WORLD_RANK), or nothing while it has not started.
+mpi_rank_pid() {
+  local p
+  for p in $(pgrep -P "$1" 2>/dev/null || true); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && { echo "$p"; return 0; }
+  done
+  return 0
+}
 # kill_while_training SPEC OUT KILLS: runs the sweep (mpirun -np 3, --out OUT) KILLS times and
 # SIGKILLs the whole job each time while a trial trains: the first kill after a row was written
 # (rows must survive a kill), every kill within 0.2 s of seeing a trial that wrote files in this

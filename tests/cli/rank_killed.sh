@@ -17,9 +17,7 @@ rows() { [ -f "$TMP/sweep/results.csv" ] && tail -n +2 "$TMP/sweep/results.csv" 
 mpirun_pid=$!
 rank2=""
 find_rank2() {  # rank 2 among mpirun's children, once the sweep has written a row
-  for p in $(pgrep -P "$mpirun_pid" 2>/dev/null || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && rank2=$p
-  done
+  rank2=$(mpi_rank_pid "$mpirun_pid" 2)
   [ -n "$rank2" ] && [ "$(rows)" -ge 1 ]
 }
 wait_until 60 find_rank2 || { kill -KILL "$mpirun_pid"; fail "rank 2 or a first row never appeared: $(cat "$TMP/run1.out")"; }

@@ -24,9 +24,7 @@ expect_exit 0 "$NS" run "$TMP/spec.json" --out "$TMP/ref" --threads 1
 mpirun_pid=$!
 rank2=""
 find_rank2() {  # rank 2 among mpirun's children, once it has checkpointed its trial
-  for p in $(pgrep -P "$mpirun_pid" 2>/dev/null || true); do
-    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2 && rank2=$p
-  done
+  rank2=$(mpi_rank_pid "$mpirun_pid" 2)
   # Two trials, two workers: each runs one; both have checkpointed once both resume.pt exist.
   [ -n "$rank2" ] && [ "$(ls "$TMP"/sweep/trials/*/resume.pt 2>/dev/null | wc -l)" -eq 2 ]
 }

@@ -4,13 +4,14 @@
 # with an uninterrupted run: same set, none twice, no malformed row, every metric finite.
 # A kill counts as a hit when a trial that wrote its files (config.json, curve.csv) during that
 # run has no row yet, i.e. it was training when the job died (lib.sh: kill_while_training); at
-# least 3 of the 4 must hit.
+# least 3 of the 4 must hit. Trials of 2 x 400 iterations: with 2 x 120 a fast machine finished
+# the 8 trials by the third kill (2 of 4 hit).
 source "$(dirname "$0")/lib.sh"
 cat >"$TMP/spec.json" <<'J'
 {"family": "maskcnn",
  "data": {"kind": "simulated", "seed": 1, "images": 1200, "size": 20, "neurons": 8, "repeats": 3},
  "fixed": {"channels": 8, "k1": 5},
- "training": {"phases": 2, "max_iters_per_phase": 120, "eval_every": 10, "patience": 100, "batch_size": 64},
+ "training": {"phases": 2, "max_iters_per_phase": 400, "eval_every": 10, "patience": 100, "batch_size": 64},
  "grid": {"lr": [0.003, 0.01], "act": ["softplus", "relu"], "readout_scale": [0.001, 0.01]},
  "metric": "val_ccnorm", "mode": "max"}
 J
